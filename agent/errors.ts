@@ -1,0 +1,60 @@
+// One error type with a stable code. The catalogue below is the single list of codes; a test
+// snapshots it so that renaming or removing a code is a deliberate change.
+
+/** Every stable error code and the one-line fix printed with it. */
+export const errorCatalogue = {
+  RIGCAP_USAGE: 'Run `rigcap --help` for the commands and their flags.',
+  RIGCAP_CONFIG_INVALID: 'Fix the listed fields in the config file; `rigcap run --config FILE` re-checks it.',
+  RIGCAP_CONFIG_UNREADABLE: 'Check the config path exists and is readable by the rigcap user.',
+  RIGCAP_CONFIG_VERSION: 'Set `version` to a supported config version (see config/ for examples).',
+  RIGCAP_NODE_VERSION: 'Run through npm (npx rigcap) so the bundled Node 22 is used, or install Node 22 LTS.',
+  RIGCAP_DRIVER_UNKNOWN: 'Use one of the driver names listed in the README (zmq, mcap-replay, ros2).',
+  RIGCAP_DRIVER_UNAVAILABLE: 'Install the driver dependency named in the message, or remove the stream from the config.',
+  RIGCAP_DRIVER_OPEN_FAILED: 'Check the endpoint or file named in the message is reachable, then restart.',
+  RIGCAP_FRAME_MALFORMED: 'The publisher must send [topic, header-json, payload] frames (see README, ZeroMQ wire format).',
+  RIGCAP_SPOOL_UNWRITABLE: 'Make the spool directory writable by the rigcap user, or point `spool.dir` elsewhere.',
+  RIGCAP_DISK_FULL: 'Free space on the spool filesystem or raise `spool.budgetBytes`; capture resumes by itself.',
+  RIGCAP_CATALOG_CORRUPT: 'Move the catalog aside; `rigcap run` rebuilds it from the chunks and records on disk.',
+  RIGCAP_MCAP_INVALID: 'The file is not a readable MCAP file; `rigcap inspect` names what is wrong.',
+  RIGCAP_NOT_FOUND: 'Check the path or id named in the message.',
+  RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
+} as const satisfies Record<string, string>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The one error type: a stable `code`, a message that says what happened, and the fix. */
+export class RigcapError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RigcapError';
+    this.code = code;
+    this.hint = errorCatalogue[code];
+    this.details = options.details;
+  }
+
+  /** Human form: `CODE: message\n  fix: hint`. */
+  format(): string {
+    return `${this.code}: ${this.message}\n  fix: ${this.hint}`;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; hint: string; details?: Readonly<Record<string, unknown>> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message, hint: this.hint }
+      : { code: this.code, message: this.message, hint: this.hint, details: this.details };
+  }
+}
+
+/** Narrowing helper for catch blocks. */
+export function isRigcapError(err: unknown, code?: ErrorCode): err is RigcapError {
+  return err instanceof RigcapError && (code === undefined || err.code === code);
+}
+
+/** The errno code of a Node system error (`ENOSPC`, `ENOENT`, …), if it has one. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,0 +1,33 @@
+// pino setup: JSON lines to stdout for journald, pretty when stdout is a TTY. Components get
+// child loggers (`log.child({ component: 'sync' })`) from the composition root, never a global.
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+export type { Logger };
+
+export interface LoggerSetup {
+  level?: string;
+  /** Force JSON even on a TTY (tests, `--json`). */
+  json?: boolean;
+  /** Write to this fd instead of stdout (2 when stdout carries a `--json` document). */
+  fd?: number;
+}
+
+/** Builds the root logger. Writes are synchronous so the last lines before an exit are not lost. */
+export function createLogger(setup: LoggerSetup = {}): Logger {
+  const fd = setup.fd ?? 1;
+  const options: LoggerOptions = {
+    level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  const tty = fd === 1 ? process.stdout.isTTY : process.stderr.isTTY;
+  if (tty === true && setup.json !== true) {
+    return pino(options, pino.transport({ target: 'pino-pretty', options: { destination: fd, sync: true } }));
+  }
+  return pino(options, pino.destination({ fd, sync: true }));
+}
+
+/** A logger that discards everything (unit tests). */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
