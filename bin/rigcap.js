@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Entry point. rigcap targets Node 22: under another Node (e.g. a system Node 20) it re-runs itself
+// with the Node 22 that the `node` npm package installs, forwarding signals and the exit status.
+import { spawn } from 'node:child_process';
+import { node22Path, requiredMajor } from '../scripts/node22.js';
+
+const major = Number(process.versions.node.split('.')[0]);
+if (major !== requiredMajor) {
+  const node = node22Path();
+  if (node === null) {
+    process.stderr.write(
+      `RIGCAP_NODE_VERSION: rigcap needs Node ${requiredMajor}, this is ${process.version}\n` +
+        '  fix: run `npm ci` in the rigcap folder (it installs Node 22 from the npm registry), or install Node 22 LTS.\n',
+    );
+    process.exit(2);
+  }
+  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']) {
+    process.on(sig, () => child.kill(sig));
+  }
+  child.on('exit', (code, signal) => {
+    if (signal !== null) process.kill(process.pid, signal);
+    else process.exit(code ?? 1);
+  });
+} else {
+  const { runCli } = await import('../agent/entry.ts');
+  await runCli();
+}
