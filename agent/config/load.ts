@@ -1,0 +1,261 @@
+// Load a YAML config: parse, migrate, validate against the JSON Schema (all errors at once, each
+// naming the path and the fix), normalise units and paths, then freeze.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import canonicalizeModule from 'canonicalize';
+import { parseDocument } from 'yaml';
+import { RigcapError, errnoCode } from '../errors.ts';
+import { migrateConfig } from './migrations.ts';
+import { byteSizePaths, configSchema } from './schema.ts';
+import type { RigcapConfig } from './types.ts';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+const canonicalize = canonicalizeModule as unknown as (value: unknown) => string;
+
+/** One problem in a config file. */
+export interface ConfigIssue {
+  /** Dotted path (`streams[2].queue.size`), or `(file)` for parse errors. */
+  path: string;
+  message: string;
+  fix: string;
+}
+
+export interface LoadedConfig {
+  config: Readonly<RigcapConfig>;
+  /** sha256 (hex) of the canonical JSON of the validated config: the record's producer.configDigest. */
+  digest: string;
+  /** Migrations that ran, oldest first. */
+  migrations: string[];
+  file: string | undefined;
+}
+
+let validator: ReturnType<Ajv2020['compile']> | undefined;
+function validate(): ReturnType<Ajv2020['compile']> {
+  if (validator === undefined) {
+    const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
+    addFormats(ajv);
+    validator = ajv.compile(configSchema);
+  }
+  return validator;
+}
+
+/** Reads and validates a config file. Throws RIGCAP_CONFIG_* with every issue listed. */
+export function loadConfigFile(file: string): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new RigcapError('RIGCAP_CONFIG_UNREADABLE', `cannot read config ${file} (${errnoCode(err) ?? String(err)})`, {
+      cause: err,
+    });
+  }
+  return parseConfig(text, { file, baseDir: dirname(resolve(file)) });
+}
+
+/** Validates config text (YAML or JSON). Relative paths resolve against `baseDir`. */
+export function parseConfig(text: string, where: { file?: string; baseDir: string }): LoadedConfig {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw invalid(
+      where.file,
+      doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message, fix: 'fix the YAML syntax' })),
+    );
+  }
+  const raw: unknown = doc.toJS();
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw invalid(where.file, [{ path: '(file)', message: 'config must be a YAML mapping', fix: 'start from config/sim-rig.yaml' }]);
+  }
+  const { config: migrated, applied } = migrateConfig(raw as Record<string, unknown>);
+  const check = validate();
+  if (!check(migrated)) throw invalid(where.file, describeErrors(check.errors ?? []));
+  const config = migrated as unknown as RigcapConfig;
+  normaliseByteSizes(config as unknown as Record<string, unknown>);
+  resolvePaths(config, where.baseDir);
+  const semantic = semanticIssues(config);
+  if (semantic.length > 0) throw invalid(where.file, semantic);
+  const digest = createHash('sha256').update(canonicalize(config)).digest('hex');
+  return { config: deepFreeze(config), digest, migrations: applied, file: where.file };
+}
+
+function invalid(file: string | undefined, issues: ConfigIssue[]): RigcapError {
+  const lines = issues.map((i) => `  - ${i.path}: ${i.message} (fix: ${i.fix})`);
+  return new RigcapError(
+    'RIGCAP_CONFIG_INVALID',
+    `${file ?? 'config'} has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`,
+    { details: { issues } },
+  );
+}
+
+/** Turns ajv errors into path + message + fix, dropping the noise of if/then/anyOf wrappers. */
+export function describeErrors(errors: readonly ErrorObject[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const seen = new Set<string>();
+  const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
+  for (const e of errors) {
+    if (e.keyword === 'if') continue;
+    // byte sizes are anyOf(integer, string-with-unit): report once, as the anyOf
+    if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
+    const path = pointerToPath(e.instancePath);
+    let issue: ConfigIssue;
+    switch (e.keyword) {
+      case 'required': {
+        const prop = String((e.params as { missingProperty: string }).missingProperty);
+        issue = { path: joinPath(path, prop), message: 'is required', fix: `add \`${prop}\`` };
+        break;
+      }
+      case 'additionalProperties': {
+        const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+        issue = { path: joinPath(path, prop), message: 'is not a known key', fix: `remove \`${prop}\` or check its spelling` };
+        break;
+      }
+      case 'enum': {
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+        issue = { path, message: 'has a value that is not allowed', fix: `use one of ${allowed.join(', ')}` };
+        break;
+      }
+      case 'const':
+        issue = { path, message: 'has the wrong value', fix: `set it to ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
+        break;
+      case 'anyOf':
+        issue = { path, message: 'is not a valid byte size', fix: 'use an integer or a string like "64MiB"' };
+        break;
+      case 'type':
+        issue = { path, message: `must be ${String((e.params as { type: string }).type)}`, fix: `write a value of type ${String((e.params as { type: string }).type)}` };
+        break;
+      case 'pattern':
+        issue = { path, message: 'has an invalid format', fix: e.parentSchema && 'description' in e.parentSchema ? String(e.parentSchema['description']) : `match ${String((e.params as { pattern: string }).pattern)}` };
+        break;
+      case 'minimum':
+      case 'maximum':
+        {
+          const { comparison, limit } = e.params as { comparison: string; limit: number };
+          issue = { path, message: `must be ${comparison} ${limit}`, fix: `use a value ${comparison} ${limit}` };
+        }
+        break;
+      case 'format':
+        issue = { path, message: `is not a valid ${String((e.params as { format: string }).format)}`, fix: 'fix the expression' };
+        break;
+      default:
+        issue = { path, message: e.message ?? e.keyword, fix: 'see the config reference in README.md' };
+    }
+    const key = `${issue.path}|${issue.message}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      issues.push(issue);
+    }
+  }
+  return issues;
+}
+
+function pointerToPath(pointer: string): string {
+  if (pointer === '') return '(root)';
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((seg) => seg.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
+}
+
+function joinPath(base: string, prop: string): string {
+  return base === '(root)' ? prop : `${base}.${prop}`;
+}
+
+const units: Record<string, number> = {
+  B: 1,
+  kB: 1e3,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  TB: 1e12,
+  KiB: 1024,
+  MiB: 1024 ** 2,
+  GiB: 1024 ** 3,
+  TiB: 1024 ** 4,
+};
+
+/** Parses `64MiB`, `2 GB`, `1024` into bytes. */
+export function parseByteSize(value: number | string): number {
+  if (typeof value === 'number') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
+  const factor = units[m?.[2] === '' || m?.[2] === undefined ? 'B' : m[2]];
+  if (m === null || factor === undefined) throw new RigcapError('RIGCAP_CONFIG_INVALID', `invalid byte size ${value}`);
+  return Math.round(Number(m[1]) * factor);
+}
+
+function normaliseByteSizes(config: Record<string, unknown>): void {
+  for (const path of byteSizePaths) setAll(config, path.split('.'), (v) => parseByteSize(v as number | string));
+}
+
+function setAll(node: unknown, segs: string[], fn: (v: unknown) => unknown): void {
+  if (node === null || typeof node !== 'object') return;
+  const [head, ...rest] = segs;
+  if (head === undefined) return;
+  const obj = node as Record<string, unknown>;
+  if (head === '*') {
+    if (Array.isArray(node)) for (const item of node) setAll(item, rest, fn);
+    return;
+  }
+  if (rest.length === 0) {
+    if (obj[head] !== undefined) obj[head] = fn(obj[head]);
+    return;
+  }
+  setAll(obj[head], rest, fn);
+}
+
+function resolvePaths(config: RigcapConfig, baseDir: string): void {
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
+  config.spool.dir = abs(config.spool.dir);
+  const keys = config.keys as { dir?: string };
+  keys.dir = keys.dir === undefined ? join(dirname(config.spool.dir), 'secrets') : abs(keys.dir);
+  config.calibration.files = config.calibration.files.map(abs);
+  for (const s of config.streams) {
+    if (s.driver === 'mcap-replay') {
+      s.file = abs(s.file);
+      if (s.sourceTopic === undefined) (s as { sourceTopic: string }).sourceTopic = s.topic;
+    }
+  }
+  for (const m of config.deid.customModels) m.path = abs(m.path);
+  if (config.sync.storeKeyFile !== '') config.sync.storeKeyFile = abs(config.sync.storeKeyFile);
+  if (config.sync.caFile !== '') config.sync.caFile = abs(config.sync.caFile);
+}
+
+function semanticIssues(config: RigcapConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const names = new Map<string, number>();
+  const topics = new Map<string, number>();
+  config.streams.forEach((s, i) => {
+    const prevName = names.get(s.name);
+    if (prevName !== undefined) {
+      issues.push({ path: `streams[${i}].name`, message: `duplicates streams[${prevName}].name "${s.name}"`, fix: 'give every stream a unique name' });
+    } else names.set(s.name, i);
+    const prevTopic = topics.get(s.topic);
+    if (prevTopic !== undefined) {
+      issues.push({ path: `streams[${i}].topic`, message: `duplicates streams[${prevTopic}].topic "${s.topic}"`, fix: 'record each topic once' });
+    } else topics.set(s.topic, i);
+    if (s.maxMessageBytes > s.queue.maxBytes) {
+      issues.push({ path: `streams[${i}].maxMessageBytes`, message: 'is larger than queue.maxBytes', fix: 'raise queue.maxBytes or lower maxMessageBytes' });
+    }
+  });
+  const keysDir = (config.keys as { dir: string }).dir;
+  if (`${keysDir}/`.startsWith(`${config.spool.dir}/`)) {
+    issues.push({ path: 'keys.dir', message: 'is inside spool.dir (private keys never live in a spool)', fix: 'put keys.dir beside the spool, e.g. /var/lib/rigcap/secrets' });
+  }
+  if (config.sync.enabled && config.sync.storeUrl === '') {
+    issues.push({ path: 'sync.storeUrl', message: 'is empty while sync.enabled is true', fix: 'set the store URL or disable sync' });
+  }
+  if (config.streams.length === 0 && !config.ros2.enabled) {
+    issues.push({ path: 'streams', message: 'no streams configured', fix: 'add at least one stream, or enable ros2 discovery' });
+  }
+  return issues;
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as object)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,251 @@
+// JSON Schema (draft 2020-12) for rigcap config version 1. Defaults live here, so a minimal config
+// (rig id, spool dir, streams) is complete after validation. `rigcap config schema` exports it.
+
+const byteSize = {
+  description: 'Bytes: an integer, or a string with a unit (e.g. "64MiB", "2GB").',
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\\s*$' },
+  ],
+} as const;
+
+const queue = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    size: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 256 },
+    maxBytes: { ...byteSize, default: 64 * 1024 * 1024 },
+    dropPolicy: { enum: ['drop-oldest', 'drop-newest'], default: 'drop-oldest' },
+  },
+} as const;
+
+const streamCommon = {
+  name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', description: 'Unique stream name.' },
+  driver: { enum: ['zmq', 'mcap-replay', 'ros2'] },
+  topic: { type: 'string', pattern: '^/?[A-Za-z0-9_/~.-]{1,200}$' },
+  type: { type: 'string', minLength: 1, description: 'ROS 2 type (pkg/msg/Type) or a JSON schema id.' },
+  encoding: { enum: ['cdr', 'json', 'jpeg', 'raw-rgb8', 'raw-bgr8', 'bytes'], default: 'cdr' },
+  queue,
+  latched: { type: 'boolean', default: false },
+  maxMessageBytes: { ...byteSize, default: 32 * 1024 * 1024 },
+  priority: { type: 'integer', minimum: 0, maximum: 9, default: 5 },
+  headerTime: { type: 'boolean', default: false },
+  deid: {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      exempt: { type: 'boolean', default: false },
+      onBackpressure: { enum: ['drop'], default: 'drop' },
+    },
+  },
+  // driver-specific keys, checked per driver below
+  endpoint: { type: 'string', pattern: '^(tcp|ipc|inproc)://.+' },
+  socket: { enum: ['sub', 'pull'] },
+  bind: { type: 'boolean' },
+  file: { type: 'string', minLength: 1 },
+  speed: { enum: ['recorded', 'max'] },
+  sourceTopic: { type: 'string' },
+  qos: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      reliability: { enum: ['auto', 'reliable', 'best_effort'], default: 'auto' },
+      durability: { enum: ['auto', 'volatile', 'transient_local'], default: 'auto' },
+      depth: { type: 'integer', minimum: 1, maximum: 10000, default: 10 },
+    },
+  },
+} as const;
+
+const stream = {
+  type: 'object',
+  required: ['name', 'driver', 'topic', 'type'],
+  additionalProperties: false,
+  properties: streamCommon,
+  allOf: [
+    {
+      if: { properties: { driver: { const: 'zmq' } } },
+      then: {
+        required: ['endpoint'],
+        properties: { socket: { default: 'sub' }, bind: { default: false } },
+      },
+    },
+    {
+      if: { properties: { driver: { const: 'mcap-replay' } } },
+      then: { required: ['file'], properties: { speed: { default: 'max' } } },
+    },
+    {
+      if: { properties: { driver: { const: 'ros2' } } },
+      then: { properties: { qos: { default: {} } } },
+    },
+  ],
+} as const;
+
+/** The config JSON Schema, version 1. */
+export const configSchema = {
+  $schema: 'https://json-schema.org/draft/2020-12/schema',
+  $id: 'https://rigcap.dev/schemas/config/v1.json',
+  title: 'rigcap config',
+  type: 'object',
+  required: ['version', 'rig', 'spool'],
+  additionalProperties: false,
+  properties: {
+    version: { const: 1 },
+    rig: {
+      type: 'object',
+      required: ['id'],
+      additionalProperties: false,
+      properties: {
+        id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Device id: lowercase letters, digits, dashes.' },
+        description: { type: 'string', default: '' },
+      },
+    },
+    spool: {
+      type: 'object',
+      required: ['dir'],
+      additionalProperties: false,
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        budgetBytes: { ...byteSize, default: 32 * 1024 * 1024 * 1024 },
+        minFreeBytes: { ...byteSize, default: 512 * 1024 * 1024 },
+        onBudget: { enum: ['shed-low-priority', 'pause'], default: 'shed-low-priority' },
+      },
+    },
+    keys: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: { dir: { type: 'string', minLength: 1 } },
+    },
+    streams: { type: 'array', items: stream, default: [] },
+    ros2: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        include: { type: 'array', items: { type: 'string', format: 'regex' }, default: [] },
+        exclude: { type: 'array', items: { type: 'string', format: 'regex' }, default: [] },
+        discoveryIntervalMs: { type: 'integer', minimum: 100, default: 2000 },
+        nodeName: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', default: 'rigcap' },
+      },
+    },
+    chunking: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxBytes: { ...byteSize, default: 256 * 1024 * 1024 },
+        maxDurationMs: { type: 'integer', minimum: 100, default: 60_000 },
+        zstdLevel: { type: 'integer', minimum: 0, maximum: 19, default: 3 },
+        mcapChunkBytes: { ...byteSize, default: 4 * 1024 * 1024 },
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        residency: { type: 'string', default: 'unspecified' },
+        retentionDays: { type: 'integer', minimum: 0, default: 30 },
+        purpose: { type: 'string', default: 'unspecified' },
+        owner: { type: 'string', default: '' },
+      },
+    },
+    calibration: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        files: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+        watchIntervalMs: { type: 'integer', minimum: 0, default: 10_000 },
+      },
+    },
+    timesync: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        chrony: { type: 'boolean', default: true },
+        ptp: { type: 'boolean', default: false },
+        sampleIntervalMs: { type: 'integer', minimum: 100, default: 2000 },
+        lockedMaxOffsetNs: { type: 'integer', minimum: 0, default: 1_000_000 },
+        chronycPath: { type: 'string', default: 'chronyc' },
+        pmcPath: { type: 'string', default: 'pmc' },
+      },
+    },
+    deid: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        workers: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: '0 = one per core.' },
+        blur: { enum: ['gaussian', 'pixelate'], default: 'gaussian' },
+        marginRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.15 },
+        jpegQuality: { type: 'integer', minimum: 1, maximum: 100, default: 85 },
+        faceThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+        plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+        timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
+        maxPending: { type: 'integer', minimum: 1, default: 8 },
+        customModels: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            required: ['name', 'kind', 'path', 'sha256', 'inputSize', 'decoder'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string', minLength: 1 },
+              kind: { enum: ['face', 'plate'] },
+              path: { type: 'string', minLength: 1 },
+              sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+              inputSize: { type: 'integer', minimum: 16 },
+              decoder: { type: 'string', minLength: 1 },
+            },
+          },
+        },
+      },
+    },
+    sync: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: false },
+        storeUrl: { type: 'string', default: '' },
+        enrollToken: { type: 'string', default: '' },
+        partBytes: { ...byteSize, default: 8 * 1024 * 1024 },
+        bandwidthBytesPerSec: { ...byteSize, default: 0 },
+        concurrency: { type: 'integer', minimum: 1, maximum: 16, default: 2 },
+        backoffMinMs: { type: 'integer', minimum: 10, default: 500 },
+        backoffMaxMs: { type: 'integer', minimum: 100, default: 60_000 },
+        storeKeyFile: { type: 'string', default: '' },
+        caFile: { type: 'string', default: '' },
+      },
+    },
+    ops: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: { type: 'string', pattern: '^$|^[^:]+:\\d{1,5}$', default: '127.0.0.1:9464' },
+        heartbeatIntervalMs: { type: 'integer', minimum: 1000, default: 60_000 },
+        watchdog: { type: 'boolean', default: true },
+      },
+    },
+  },
+} as const;
+
+/** JSON pointer paths (with `*` for array items) of the byte-size fields normalised to numbers. */
+export const byteSizePaths: readonly string[] = [
+  'spool.budgetBytes',
+  'spool.minFreeBytes',
+  'chunking.maxBytes',
+  'chunking.mcapChunkBytes',
+  'sync.partBytes',
+  'sync.bandwidthBytesPerSec',
+  'streams.*.queue.maxBytes',
+  'streams.*.maxMessageBytes',
+];
