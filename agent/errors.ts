@@ -23,6 +23,10 @@ export const errorCatalogue = {
   RIGCAP_DEID_SELFTEST_FAILED: 'The detectors found nothing on the shipped test image: reinstall rigcap and rerun `rigcap selftest`.',
   RIGCAP_DEID_INFERENCE: 'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
   RIGCAP_DEID_IMAGE_UNSUPPORTED: 'Publish JPEG/PNG CompressedImage or rgb8/bgr8 Image messages on de-identified streams, or mark the stream exempt.',
+  RIGCAP_SD_NOTIFY_UNAVAILABLE: 'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
+  RIGCAP_OPS_LISTEN_FAILED: 'Free the port named in the message or change `ops.listen` in the config.',
+  RIGCAP_MARK_INVALID: 'Give the mark a non-empty text (at most 1000 characters) and tags of letters, digits, `-`, `_`, `.`, `:`.',
+  RIGCAP_AGENT_UNREACHABLE: 'Start the agent (`systemctl start rigcap`) and check `ops.listen` in the config matches.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
 } as const satisfies Record<string, string>;
 
