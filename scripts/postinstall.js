@@ -37,3 +37,11 @@ if (!loads()) {
 function requiredVersion(bin) {
   return spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout.trim();
 }
+
+// The sd_notify addon (systemd readiness and watchdog) is Node-API, built once with the C compiler;
+// only a systemd deployment needs it, so a missing compiler warns instead of failing the install.
+const { buildSdNotify } = await import('./build-sd-notify.js');
+const sdNotifyProblem = buildSdNotify();
+if (sdNotifyProblem !== null) {
+  console.error(`rigcap postinstall: sd_notify addon not built (needed only under systemd): ${sdNotifyProblem}`);
+}
