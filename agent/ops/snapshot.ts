@@ -1,0 +1,51 @@
+// The one picture of the running agent that `rigcap status`, the status page and /metrics all read.
+// The agent builds it on demand; plain JSON values only (bigint nanoseconds as decimal strings) so
+// it serialises unchanged into /status.json.
+
+export type ClockState = 'locked' | 'holdover' | 'unsynced' | 'unknown';
+export type DiskState = 'ok' | 'low' | 'full';
+
+export interface StreamSnapshot {
+  name: string;
+  topic: string;
+  /** Messages per second over the last measuring window. */
+  ratePerSec: number;
+  /** Bytes written for this stream since start. */
+  bytes: number;
+  /** Messages received from the driver since start. */
+  received: number;
+  /** Dropped messages since start, by cause (`queue_full`, `oversize`, `deid_backpressure`, …). */
+  drops: Record<string, number>;
+  queueDepth: number;
+  degraded: boolean;
+}
+
+export interface AgentSnapshot {
+  streams: StreamSnapshot[];
+  clock: {
+    state: ClockState;
+    /** Offset to the reference clock in ns, decimal string; null when unknown. */
+    offsetNs: string | null;
+    /** `chrony`, `ptp`, or `none`. */
+    source: string;
+  };
+  calibration: { version: string | null; digest: string | null };
+  disk: { budgetBytes: number; usedBytes: number; freeBytes: number; state: DiskState };
+  sync: {
+    backlogChunks: number;
+    backlogBytes: number;
+    /** Seconds until the backlog drains at the current goodput; null when unknown or stalled. */
+    etaSeconds: number | null;
+    /** ISO 8601 time of the last custody receipt; null before the first. */
+    lastReceiptAt: string | null;
+    goodputBytesPerSec: number;
+  };
+  deid: { fps: number; failed: number; degraded: boolean };
+  session: { id: string | null; chunks: number };
+  recentErrors: Array<{ at: string; code: string; message: string }>;
+  uptimeSec: number;
+  version: string;
+}
+
+/** Supplies a fresh snapshot; called per request, so it should be cheap. */
+export type SnapshotSource = () => AgentSnapshot;
