@@ -44,6 +44,10 @@ export const errorCatalogue = {
   RIGCAP_SYNC_REFUSED: 'The store refused a record or blob (code in the message); fix the cause it names, sync retries the rest.',
   RIGCAP_SYNC_RECEIPT_INVALID: 'The store answered with a receipt that does not verify: check `sync.storeKeyFile` pins the right store key.',
   RIGCAP_SYNC_LOG_INCONSISTENT: 'The store log forked or shrank since the last checkpoint: stop syncing to it and alert the store operator.',
+  RIGCAP_CALIB_INVALID: 'Fix the listed fields in the calibration file (see config/calibration/ for examples), then restart or wait for the watch to re-read it.',
+  RIGCAP_CALIB_UNREADABLE: 'Check each path in `calibration.files` exists and is readable by the rigcap user.',
+  RIGCAP_TIMESYNC_UNAVAILABLE: 'Install and start chrony (or ptp4l), or set `timesync.chronycPath`/`pmcPath`; chunks say `unsynced` until it answers.',
+  RIGCAP_TIMESYNC_UNREADABLE: 'chronyc or pmc printed output rigcap cannot read: report it with the command output.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
 } as const satisfies Record<string, string>;
 
