@@ -1,0 +1,125 @@
+// The filesystem edge of the chunk writer: a `.partial` file that hashes bytes as they are
+// written (no second read of the file), and the fsync/rename/fsync-dir steps of a commit.
+import { createHash, type Hash } from 'node:crypto';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { RigcapError, errnoCode } from '../errors.ts';
+import type { McapSink } from './mcap-encoder.ts';
+
+/** Errnos that mean the spool cannot take more bytes right now. */
+const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
+
+/** Maps a write-side system error to RIGCAP_DISK_FULL; anything else is returned unchanged. */
+export function diskError(err: unknown, path: string): unknown {
+  const errno = errnoCode(err);
+  if (errno !== undefined && DISK_ERRNOS.has(errno)) {
+    return new RigcapError('RIGCAP_DISK_FULL', `cannot write ${path}: ${errno}`, { cause: err, details: { errno, path } });
+  }
+  return err;
+}
+
+/** A file being written by the encoder: a sink that also knows its SHA-256 and can be made durable. */
+export interface ChunkFile extends McapSink {
+  readonly path: string;
+  /** Lowercase hex SHA-256 of every byte written so far. */
+  sha256(): string;
+  /** fsync the file. */
+  sync(): Promise<void>;
+  close(): Promise<void>;
+  /** Closes without syncing, ignoring errors (after a failure). Idempotent. */
+  destroy(): Promise<void>;
+}
+
+/** Opens a ChunkFile at `path` (created exclusively). */
+export type OpenChunkFile = (path: string) => Promise<ChunkFile>;
+
+/** A new file that hashes every byte it writes. */
+export class HashingFile implements ChunkFile {
+  readonly path: string;
+  readonly #handle: FileHandle;
+  readonly #hash: Hash = createHash('sha256');
+  #position = 0n;
+  #digest: string | undefined;
+  #closed = false;
+
+  private constructor(path: string, handle: FileHandle) {
+    this.path = path;
+    this.#handle = handle;
+  }
+
+  /** Creates `path` exclusively (an existing file is never overwritten). */
+  static async create(path: string): Promise<HashingFile> {
+    try {
+      return new HashingFile(path, await open(path, 'wx', 0o644));
+    } catch (err) {
+      throw diskError(err, path);
+    }
+  }
+
+  position(): bigint {
+    return this.#position;
+  }
+
+  async write(parts: readonly Uint8Array[]): Promise<void> {
+    let total = 0;
+    for (const part of parts) {
+      this.#hash.update(part);
+      total += part.byteLength;
+    }
+    // Position moves before the await: the encoder reads it to place the next record.
+    this.#position += BigInt(total);
+    try {
+      const { bytesWritten } = await this.#handle.writev(parts as Uint8Array[]);
+      if (bytesWritten !== total) {
+        throw Object.assign(new Error(`short write: ${bytesWritten} of ${total} bytes`), { code: 'EIO' });
+      }
+    } catch (err) {
+      throw diskError(err, this.path);
+    }
+  }
+
+  sha256(): string {
+    this.#digest ??= this.#hash.digest('hex');
+    return this.#digest;
+  }
+
+  async sync(): Promise<void> {
+    try {
+      await this.#handle.sync();
+    } catch (err) {
+      throw diskError(err, this.path);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close();
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#handle.close().catch(() => undefined);
+  }
+}
+
+/** fsync a directory so a rename or create inside it survives power loss. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Renames `from` to `to` and fsyncs the directory of `to` (and of `from` when it differs). */
+export async function durableRename(from: string, to: string, dirs: { fromDir: string; toDir: string }): Promise<void> {
+  try {
+    await rename(from, to);
+    await fsyncDir(dirs.toDir);
+    if (dirs.fromDir !== dirs.toDir) await fsyncDir(dirs.fromDir);
+  } catch (err) {
+    throw diskError(err, to);
+  }
+}

@@ -1,0 +1,348 @@
+// Turns Samples into committed MCAP chunk files for one session. A file is split by size, by
+// capture-time duration, or on request (calibration change), and committed as
+//   sessions/<sessionId>/chunk-NNNNNN.mcap.partial → fsync → rename to .mcap → fsync dir
+// then handed to `onCommit` (the sealer signs it right after the rename). Every file is
+// self-contained: all schemas/channels, the latest value of every latched stream, and whatever
+// the hooks add (calibration attachments, time-sync metadata).
+import { mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import type { ChunkingConfig } from '../config/types.ts';
+import type { Sample } from '../../drivers/types.ts';
+import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
+import { AdaptiveZstdCompressor, type ChunkCompressor } from './chunk-compression.ts';
+import { HashingFile, diskError, durableRename, fsyncDir, type ChunkFile, type OpenChunkFile } from './chunk-file.ts';
+import { McapEncoder } from './mcap-encoder.ts';
+import {
+  chunkFileName,
+  parseChunkIndex,
+  type CaptureStream,
+  type ChunkExtras,
+  type ChunkHooks,
+  type CommittedChunk,
+  type StreamChunkStats,
+} from './chunk-types.ts';
+
+export interface ChunkWriterOptions {
+  /** Spool root; files go under `sessions/<sessionId>/`. */
+  spoolDir: string;
+  sessionId: string;
+  chunking: ChunkingConfig;
+  logger: Logger;
+  /** Called after each rename + directory fsync, before the next chunk opens. */
+  onCommit?: (chunk: CommittedChunk) => void | Promise<void>;
+  hooks?: ChunkHooks;
+  /** First index to use; existing chunk files in the session folder push it further. Default 1. */
+  firstChunkIndex?: number;
+  /** MCAP header library string. */
+  library?: string;
+  /** Defaults to adaptive zstd at `chunking.zstdLevel`. */
+  compressor?: ChunkCompressor;
+  /** Defaults to a hashing file on disk (tests inject faults here). */
+  openFile?: OpenChunkFile;
+}
+
+interface OpenFile {
+  chunkIndex: number;
+  name: string;
+  partialPath: string;
+  finalPath: string;
+  file: ChunkFile;
+  encoder: McapEncoder;
+  channelIds: Map<string, number>;
+  stats: Map<string, StreamChunkStats>;
+  startNs: bigint;
+  endNs: bigint;
+  messages: number;
+}
+
+/** Writes one session's samples into committed, self-contained MCAP chunk files. */
+export class ChunkWriter {
+  readonly #options: ChunkWriterOptions;
+  readonly #log: Logger;
+  readonly #sessionDir: string;
+  readonly #maxDurationNs: bigint;
+  readonly #compressor: ChunkCompressor;
+  readonly #openFile: OpenChunkFile;
+  readonly #streams = new Map<string, CaptureStream>();
+  readonly #latched = new Map<string, Sample>();
+  #nextChunkIndex: number;
+  #sessionDirReady = false;
+  #current: OpenFile | undefined;
+  #serial: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #destroyed = false;
+
+  constructor(options: ChunkWriterOptions) {
+    this.#options = options;
+    this.#log = options.logger.child({ component: 'chunk-writer', sessionId: options.sessionId });
+    this.#sessionDir = join(options.spoolDir, 'sessions', options.sessionId);
+    this.#maxDurationNs = BigInt(options.chunking.maxDurationMs) * 1_000_000n;
+    this.#compressor = options.compressor ?? new AdaptiveZstdCompressor({ level: options.chunking.zstdLevel });
+    this.#openFile = options.openFile ?? HashingFile.create;
+    this.#nextChunkIndex = options.firstChunkIndex ?? 1;
+  }
+
+  /** The session folder (`<spool>/sessions/<sessionId>`). */
+  get sessionDir(): string {
+    return this.#sessionDir;
+  }
+
+  /** Registers a stream; one added while a file is open joins that file too. */
+  addStream(stream: CaptureStream): void {
+    if (stream.schema.encoding === '') {
+      throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no schema; every channel needs one`);
+    }
+    if (this.#streams.has(stream.name)) return;
+    this.#streams.set(stream.name, stream);
+    if (this.#current !== undefined) registerStream(this.#current, stream);
+  }
+
+  /** Writes one sample (opening, splitting and committing files as needed). Call one at a time. */
+  write(sample: Sample): Promise<void> {
+    return this.#exclusive(() => this.#write(sample));
+  }
+
+  /** Commits the open file now (e.g. `calibration-change`); resolves undefined when none was open. */
+  rotate(reason: string): Promise<CommittedChunk | undefined> {
+    return this.#exclusive(() => this.#commit(reason));
+  }
+
+  /** Commits the open file and stops accepting samples. Idempotent. */
+  close(): Promise<CommittedChunk | undefined> {
+    return this.#exclusive(async () => {
+      if (this.#closed) return undefined;
+      this.#closed = true;
+      return this.#commit('close');
+    });
+  }
+
+  /** Abandons the open file: its `.partial` stays on disk for salvage at the next start. Idempotent. */
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#closed = true;
+    const current = this.#current;
+    this.#current = undefined;
+    await current?.file.destroy();
+  }
+
+  async #write(sample: Sample): Promise<void> {
+    if (this.#closed) throw new RigcapError('RIGCAP_INTERNAL', 'ChunkWriter.write after close');
+    const stream = this.#streams.get(sample.stream);
+    if (stream === undefined) {
+      throw new RigcapError('RIGCAP_INTERNAL', `sample for unregistered stream ${sample.stream}`);
+    }
+    if (this.#current !== undefined && sample.captureNs - this.#current.startNs >= this.#maxDurationNs) {
+      await this.#commit('duration');
+    }
+    const current = this.#current ?? (await this.#open(sample.captureNs));
+    try {
+      await addSample(current, stream, sample, { logTimeNs: sample.captureNs, replay: false });
+    } catch (err) {
+      await this.#abandon(current, err);
+      throw mapError(err);
+    }
+    if (stream.latched) this.#latched.set(stream.name, sample);
+    if (current.encoder.estimatedBytes >= BigInt(this.#options.chunking.maxBytes)) await this.#commit('size');
+  }
+
+  async #open(startNs: bigint): Promise<OpenFile> {
+    await this.#prepareSessionDir();
+    const chunkIndex = this.#nextChunkIndex++;
+    const name = chunkFileName(chunkIndex);
+    const finalPath = join(this.#sessionDir, name);
+    const partialPath = `${finalPath}.partial`;
+    const file = await this.#openFile(partialPath);
+    const encoder = new McapEncoder({
+      sink: file,
+      compressor: this.#compressor,
+      chunkBytes: this.#options.chunking.mcapChunkBytes,
+      profile: 'ros2',
+      library: this.#options.library ?? 'rigcap',
+    });
+    const current: OpenFile = {
+      chunkIndex,
+      name,
+      partialPath,
+      finalPath,
+      file,
+      encoder,
+      channelIds: new Map(),
+      stats: new Map(),
+      startNs,
+      endNs: startNs,
+      messages: 0,
+    };
+    try {
+      await encoder.start();
+      for (const stream of this.#streams.values()) registerStream(current, stream);
+      const info = { sessionId: this.#options.sessionId, chunkIndex, name, startNs };
+      const extras = (await this.#options.hooks?.atOpen?.(info)) ?? {};
+      await addExtras(encoder, extras, startNs);
+      // Every file carries the latest latched values, stamped at its own start so they sort first.
+      for (const [streamName, latest] of this.#latched) {
+        const stream = this.#streams.get(streamName);
+        if (stream !== undefined) await addSample(current, stream, latest, { logTimeNs: startNs, replay: true });
+      }
+    } catch (err) {
+      await this.#abandon(current, err);
+      throw mapError(err);
+    }
+    this.#current = current;
+    this.#log.debug({ chunk: name }, 'chunk opened');
+    return current;
+  }
+
+  async #commit(reason: string): Promise<CommittedChunk | undefined> {
+    const current = this.#current;
+    if (current === undefined) return undefined;
+    this.#current = undefined;
+    try {
+      const streams = [...current.stats.values()];
+      const closeInfo = {
+        sessionId: this.#options.sessionId,
+        chunkIndex: current.chunkIndex,
+        name: current.name,
+        startNs: current.startNs,
+        endNs: current.endNs,
+        messages: current.messages,
+        streams,
+        reason,
+      };
+      const extras = (await this.#options.hooks?.beforeClose?.(closeInfo)) ?? {};
+      await addExtras(current.encoder, extras, current.endNs);
+      const summary = await current.encoder.end();
+      await current.file.sync();
+      await current.file.close();
+      await durableRename(current.partialPath, current.finalPath, { fromDir: this.#sessionDir, toDir: this.#sessionDir });
+      const committed: CommittedChunk = {
+        sessionId: this.#options.sessionId,
+        chunkIndex: current.chunkIndex,
+        path: current.finalPath,
+        name: current.name,
+        bytes: Number(summary.fileBytes),
+        sha256: current.file.sha256(),
+        startNs: current.startNs,
+        endNs: current.endNs,
+        messages: current.messages,
+        streams,
+        reason,
+      };
+      this.#log.info({ chunk: current.name, bytes: committed.bytes, messages: committed.messages, reason }, 'chunk committed');
+      await this.#options.onCommit?.(committed);
+      return committed;
+    } catch (err) {
+      await this.#abandon(current, err);
+      throw mapError(err);
+    }
+  }
+
+  async #abandon(current: OpenFile, err: unknown): Promise<void> {
+    if (this.#current === current) this.#current = undefined;
+    await current.file.destroy();
+    this.#log.error({ chunk: current.name, err }, 'chunk abandoned; its .partial is salvaged at the next start');
+  }
+
+  async #prepareSessionDir(): Promise<void> {
+    if (this.#sessionDirReady) return;
+    try {
+      await mkdir(this.#sessionDir, { recursive: true });
+      await fsyncDir(join(this.#options.spoolDir, 'sessions'));
+      // Continue after any chunk already in the folder (a resumed session, a salvaged partial).
+      for (const entry of await readdir(this.#sessionDir)) {
+        const index = parseChunkIndex(entry);
+        if (index !== undefined && index >= this.#nextChunkIndex) this.#nextChunkIndex = index + 1;
+      }
+    } catch (err) {
+      throw mapError(err);
+    }
+    this.#sessionDirReady = true;
+  }
+
+  #exclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#destroyed) return Promise.reject(new RigcapError('RIGCAP_INTERNAL', 'ChunkWriter used after destroy'));
+    const run = this.#serial.then(task);
+    this.#serial = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function registerStream(current: OpenFile, stream: CaptureStream): void {
+  const schemaId = current.encoder.registerSchema({
+    name: stream.schema.name,
+    encoding: stream.schema.encoding,
+    data: stream.schema.data,
+  });
+  const metadata = new Map<string, string>([
+    ['stream', stream.name],
+    ['latched', String(stream.latched)],
+  ]);
+  if (stream.qos !== undefined) metadata.set('offered_qos_profiles', stream.qos);
+  const channelId = current.encoder.registerChannel({
+    schemaId,
+    topic: stream.topic,
+    messageEncoding: stream.schema.messageEncoding,
+    metadata,
+  });
+  current.channelIds.set(stream.name, channelId);
+  current.stats.set(stream.name, {
+    stream: stream.name,
+    topic: stream.topic,
+    type: stream.schema.name,
+    count: 0,
+    bytes: 0,
+    latchedReplays: 0,
+  });
+}
+
+async function addSample(
+  current: OpenFile,
+  stream: CaptureStream,
+  sample: Sample,
+  options: { logTimeNs: bigint; replay: boolean },
+): Promise<void> {
+  const channelId = current.channelIds.get(stream.name);
+  const stats = current.stats.get(stream.name);
+  if (channelId === undefined || stats === undefined) {
+    throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no channel in ${current.name}`);
+  }
+  await current.encoder.addMessage({
+    channelId,
+    sequence: sample.seq,
+    logTime: options.logTimeNs,
+    publishTime: sample.captureNs,
+    data: sample.data,
+  });
+  stats.count += 1;
+  stats.bytes += sample.data.byteLength;
+  if (options.replay) stats.latchedReplays += 1;
+  current.messages += 1;
+  if (options.logTimeNs > current.endNs) current.endNs = options.logTimeNs;
+}
+
+async function addExtras(encoder: McapEncoder, extras: ChunkExtras, timeNs: bigint): Promise<void> {
+  for (const a of extras.attachments ?? []) {
+    await encoder.addAttachment({
+      name: a.name,
+      mediaType: a.mediaType,
+      data: a.data,
+      logTime: a.logTimeNs ?? timeNs,
+      createTime: a.createTimeNs ?? timeNs,
+    });
+  }
+  for (const m of extras.metadata ?? []) {
+    await encoder.addMetadata({ name: m.name, metadata: new Map(Object.entries(m.metadata)) });
+  }
+}
+
+function mapError(err: unknown): unknown {
+  if (isRigcapError(err)) return err;
+  const errno = errnoCode(err);
+  if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
+    return new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `cannot write the spool: ${errno}`, { cause: err });
+  }
+  const disk = diskError(err, 'spool');
+  if (isRigcapError(disk)) return disk;
+  return new RigcapError('RIGCAP_INTERNAL', `chunk writer failed: ${String(err)}`, { cause: err });
+}

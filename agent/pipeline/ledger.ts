@@ -1,0 +1,86 @@
+// Per-stream accounting: every sample a driver hands over is either written or dropped under a
+// named cause, and upstream losses (publisher sequence gaps) are counted beside them. Totals feed
+// status and metrics; per-chunk deltas feed each capture-chunk record.
+import type { DropCause } from '../../drivers/types.ts';
+
+/** Counters of one stream. */
+export interface StreamCounts {
+  /** Samples handed over by the driver. */
+  received: number;
+  /** Samples written into a chunk. */
+  written: number;
+  bytesWritten: number;
+  /** Drops by cause; `upstream_loss` counts messages the publisher sent that never arrived. */
+  drops: Partial<Record<DropCause, number>>;
+}
+
+function emptyCounts(): StreamCounts {
+  return { received: 0, written: 0, bytesWritten: 0, drops: {} };
+}
+
+/** Counts of every stream, in total and since the last chunk was sealed. */
+export class StreamLedger {
+  readonly #total = new Map<string, StreamCounts>();
+  #window = new Map<string, StreamCounts>();
+  /** Drops that belong to no configured stream (unknown topic, unparseable frame). */
+  readonly unattributed: Partial<Record<DropCause, number>> = {};
+  readonly #rate = new Map<string, { at: number; written: number; ratePerSec: number }>();
+
+  #both(stream: string): [StreamCounts, StreamCounts] {
+    let t = this.#total.get(stream);
+    if (t === undefined) this.#total.set(stream, (t = emptyCounts()));
+    let w = this.#window.get(stream);
+    if (w === undefined) this.#window.set(stream, (w = emptyCounts()));
+    return [t, w];
+  }
+
+  /** A sample arrived from the driver. */
+  received(stream: string): void {
+    for (const c of this.#both(stream)) c.received += 1;
+  }
+
+  /** A sample reached a chunk. */
+  written(stream: string, bytes: number): void {
+    for (const c of this.#both(stream)) {
+      c.written += 1;
+      c.bytesWritten += bytes;
+    }
+  }
+
+  /** `count` samples of `stream` were dropped (or lost upstream) for `cause`. */
+  drop(stream: string, cause: DropCause, count = 1): void {
+    if (stream === '') {
+      this.unattributed[cause] = (this.unattributed[cause] ?? 0) + count;
+      return;
+    }
+    for (const c of this.#both(stream)) c.drops[cause] = (c.drops[cause] ?? 0) + count;
+  }
+
+  /** Totals since start, per stream. */
+  totals(): ReadonlyMap<string, Readonly<StreamCounts>> {
+    return this.#total;
+  }
+
+  /** Counts since the previous call, per stream; starts a new window (one per chunk). */
+  takeWindow(): Map<string, StreamCounts> {
+    const window = this.#window;
+    this.#window = new Map();
+    return window;
+  }
+
+  /** Messages per second written for `stream`, measured between calls at least 1 s apart. */
+  ratePerSec(stream: string, nowMs: number): number {
+    const written = this.#total.get(stream)?.written ?? 0;
+    const last = this.#rate.get(stream);
+    if (last === undefined) {
+      this.#rate.set(stream, { at: nowMs, written, ratePerSec: 0 });
+      return 0;
+    }
+    if (nowMs - last.at >= 1000) {
+      last.ratePerSec = ((written - last.written) * 1000) / (nowMs - last.at);
+      last.at = nowMs;
+      last.written = written;
+    }
+    return last.ratePerSec;
+  }
+}
