@@ -47,6 +47,8 @@ export interface DriverStreamStats {
 export interface DriverStats {
   /** Keyed by stream name. */
   streams: Record<string, DriverStreamStats>;
+  /** Drops that belong to no configured stream (unknown topic, a frame too large or too broken to name its topic). */
+  unattributed?: Partial<Record<DropCause, number>>;
 }
 
 /** Description of one stream's schema, so the ChunkWriter can register an MCAP schema/channel. */
@@ -59,10 +61,13 @@ export interface StreamSchema {
   data: Uint8Array;
   /** MCAP message encoding: `cdr`, `json`, or another registered name. */
   messageEncoding: string;
+  /** MCAP channel metadata (ROS 2: `offered_qos_profiles`, rosbag2's YAML, so `ros2 bag play` keeps QoS). */
+  channelMetadata?: Record<string, string>;
 }
 
 /** A drop the driver saw before a sample existed (bad frame, unknown topic, upstream gap). */
 export interface DriverDrop {
+  /** Stream name, or '' when the drop belongs to no configured stream (see DriverStats.unattributed). */
   stream: string;
   cause: DropCause;
   count: number;
