@@ -1,0 +1,150 @@
+// The hot path: driver samples → per-stream BoundedQueue → optional transform (de-id) → ChunkWriter.
+// Every sample is accounted in the StreamLedger as written or dropped with a cause. Intake stops
+// first on shutdown; queues then drain into the writer.
+import type { Driver, DropCause, Sample } from '../../drivers/types.ts';
+import type { StreamConfig } from '../config/types.ts';
+import { isRigcapError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { BoundedQueue } from './bounded-queue.ts';
+import { sampleQueue } from './bounded-queue.ts';
+import type { StreamLedger } from './ledger.ts';
+
+/** What a transform did with one sample. */
+export type TransformResult = { kind: 'ok'; sample: Sample } | { kind: 'dropped'; cause: DropCause };
+
+/** A per-stream stage between queue and writer (de-identification for image streams). */
+export type SampleTransform = (sample: Sample) => Promise<TransformResult>;
+
+/** Where samples end up; ChunkWriter satisfies it. */
+export interface SampleSink {
+  write(sample: Sample): Promise<void>;
+}
+
+/** Whether a stream may write right now (disk budget: shed low-priority streams, or pause). */
+export type AdmissionCheck = (stream: StreamConfig) => DropCause | undefined;
+
+export interface CaptureOptions {
+  streams: readonly StreamConfig[];
+  drivers: readonly Driver[];
+  sink: SampleSink;
+  ledger: StreamLedger;
+  log: Logger;
+  /** Transform for a stream, or undefined to write samples as they came. */
+  transformFor?: (stream: StreamConfig) => SampleTransform | undefined;
+  /** How many samples of one stream may be in a transform at once (order is kept). */
+  transformWindow?: number;
+  admit?: AdmissionCheck;
+  /** Called when writing fails (disk full…): the sample is counted as dropped with `cause`. */
+  onWriteError?: (err: unknown, sample: Sample) => DropCause;
+}
+
+/** Runs intake and drain for a set of drivers and streams. */
+export class Capture {
+  readonly #opts: CaptureOptions;
+  readonly #queues = new Map<string, BoundedQueue<Sample>>();
+  readonly #byName = new Map<string, StreamConfig>();
+  readonly #pumps: Promise<void>[] = [];
+  readonly #consumers: Promise<void>[] = [];
+  #progress = 0;
+
+  constructor(opts: CaptureOptions) {
+    this.#opts = opts;
+    for (const s of opts.streams) {
+      this.#byName.set(s.name, s);
+      this.#queues.set(
+        s.name,
+        sampleQueue<Sample>(s.queue, (_item, cause) => opts.ledger.drop(s.name, cause)),
+      );
+    }
+  }
+
+  /** Monotonic counter of samples written: the watchdog's progress signal. */
+  get progress(): number {
+    return this.#progress;
+  }
+
+  /** Current queue depth of a stream. */
+  queueDepth(stream: string): number {
+    return this.#queues.get(stream)?.length ?? 0;
+  }
+
+  /** Starts one pump per driver and one consumer per stream. */
+  start(): void {
+    for (const d of this.#opts.drivers) {
+      d.onDrop((drop) => this.#opts.ledger.drop(drop.stream, drop.cause, drop.count));
+      this.#pumps.push(this.#pump(d));
+    }
+    for (const [name, queue] of this.#queues) this.#consumers.push(this.#consume(this.#byName.get(name)!, queue));
+  }
+
+  async #pump(driver: Driver): Promise<void> {
+    const { ledger, log } = this.#opts;
+    try {
+      for await (const sample of driver.samples()) {
+        const stream = this.#byName.get(sample.stream);
+        if (stream === undefined) {
+          ledger.drop('', 'unknown_topic');
+          continue;
+        }
+        ledger.received(stream.name);
+        if (sample.data.byteLength > stream.maxMessageBytes) {
+          ledger.drop(stream.name, 'oversize');
+          continue;
+        }
+        const refused = this.#opts.admit?.(stream);
+        if (refused !== undefined) {
+          ledger.drop(stream.name, refused);
+          continue;
+        }
+        // The queue counts its own drops (queue_full, oversize) through the ledger.
+        this.#queues.get(stream.name)!.push(sample);
+      }
+    } catch (err) {
+      log.error({ driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined }, 'driver stopped with an error');
+    }
+  }
+
+  async #consume(stream: StreamConfig, queue: BoundedQueue<Sample>): Promise<void> {
+    const transform = this.#opts.transformFor?.(stream);
+    const window = Math.max(1, this.#opts.transformWindow ?? 1);
+    const inFlight: Array<Promise<TransformResult>> = [];
+    const settle = async (result: TransformResult): Promise<void> => {
+      if (result.kind === 'dropped') this.#opts.ledger.drop(stream.name, result.cause);
+      else await this.#write(stream, result.sample);
+    };
+    for await (const sample of queue) {
+      if (transform === undefined) {
+        await this.#write(stream, sample);
+        continue;
+      }
+      inFlight.push(transform(sample));
+      if (inFlight.length >= window) await settle(await inFlight.shift()!);
+    }
+    while (inFlight.length > 0) await settle(await inFlight.shift()!);
+  }
+
+  async #write(stream: StreamConfig, sample: Sample): Promise<void> {
+    try {
+      await this.#opts.sink.write(sample);
+      this.#opts.ledger.written(stream.name, sample.data.byteLength);
+      this.#progress += 1;
+    } catch (err) {
+      const cause = this.#opts.onWriteError?.(err, sample);
+      if (cause === undefined) throw err;
+      this.#opts.ledger.drop(stream.name, cause);
+    }
+  }
+
+  /** Stops intake (drivers closed by the caller first), then drains every queue into the sink. */
+  async drain(): Promise<void> {
+    await Promise.allSettled(this.#pumps);
+    for (const q of this.#queues.values()) q.close();
+    const results = await Promise.allSettled(this.#consumers);
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  /** Abandons queued samples (second signal, or a stop that ran out of time). */
+  destroy(err?: Error): void {
+    for (const q of this.#queues.values()) q.destroy(err);
+  }
+}
