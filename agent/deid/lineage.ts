@@ -1,0 +1,105 @@
+// The de-id transform record for one chunk: which models and parameters ran and what happened to
+// the frames. Counts and digests only; never pixels, crops or plate text.
+import type { DetectionKind } from './geometry.ts';
+import type { ModelSpec } from './models.ts';
+import { paramsDigest, type DeidParams } from './params.ts';
+
+/** Per-stream frame counts within one chunk. */
+export interface DeidFrameCounts {
+  /** Image frames offered to de-id. */
+  in: number;
+  /** Frames with at least one face or plate blurred. */
+  withDetections: number;
+  /** Dropped because detection failed, timed out or models were unusable. */
+  failed: number;
+  /** Dropped because the worker pool was full. */
+  dropped: number;
+  /** Frames of exempt streams, passed on unchanged. */
+  exempt: number;
+}
+
+/** The `transforms` entry of a capture-chunk record. */
+export interface DeidLineage {
+  readonly type: 'rigcap.deid';
+  readonly version: 1;
+  readonly enabled: boolean;
+  readonly models: ReadonlyArray<{ readonly name: string; readonly kind: DetectionKind; readonly sha256: string }>;
+  readonly params: DeidParams;
+  readonly paramsDigest: string;
+  readonly onFailure: 'drop';
+  readonly onBackpressure: 'drop';
+  readonly exemptStreams: readonly string[];
+  readonly frames: DeidFrameCounts;
+  readonly boxes: Readonly<Record<DetectionKind, number>>;
+  /** True when any frame in the chunk failed de-id (and was dropped). */
+  readonly degraded: boolean;
+  readonly streams: Readonly<Record<string, DeidFrameCounts>>;
+}
+
+/** What happened to one frame, as the accumulator counts it. */
+export type FrameEvent =
+  | { readonly kind: 'redacted'; readonly boxes: Readonly<Record<DetectionKind, number>> }
+  | { readonly kind: 'failed' }
+  | { readonly kind: 'dropped' }
+  | { readonly kind: 'exempt' };
+
+function zeroCounts(): DeidFrameCounts {
+  return { in: 0, withDetections: 0, failed: 0, dropped: 0, exempt: 0 };
+}
+
+/** Counts frame outcomes until `take()` hands them over for a chunk and starts afresh. */
+export class DeidLineageAccumulator {
+  readonly #fixed: Pick<DeidLineage, 'enabled' | 'models' | 'params' | 'paramsDigest' | 'exemptStreams'>;
+  #frames = zeroCounts();
+  #boxes = { face: 0, plate: 0 };
+  #streams = new Map<string, DeidFrameCounts>();
+
+  constructor(options: { enabled: boolean; models: readonly ModelSpec[]; params: DeidParams; exemptStreams: readonly string[] }) {
+    this.#fixed = {
+      enabled: options.enabled,
+      models: options.models.map((m) => ({ name: m.name, kind: m.kind, sha256: m.sha256 })),
+      params: options.params,
+      paramsDigest: paramsDigest(options.params),
+      exemptStreams: [...options.exemptStreams].sort(),
+    };
+  }
+
+  /** Counts one frame of a stream. */
+  record(stream: string, event: FrameEvent): void {
+    let perStream = this.#streams.get(stream);
+    if (perStream === undefined) {
+      perStream = zeroCounts();
+      this.#streams.set(stream, perStream);
+    }
+    for (const counts of [this.#frames, perStream]) {
+      counts.in++;
+      if (event.kind === 'failed') counts.failed++;
+      else if (event.kind === 'dropped') counts.dropped++;
+      else if (event.kind === 'exempt') counts.exempt++;
+      else if (event.boxes.face + event.boxes.plate > 0) counts.withDetections++;
+    }
+    if (event.kind === 'redacted') {
+      this.#boxes.face += event.boxes.face;
+      this.#boxes.plate += event.boxes.plate;
+    }
+  }
+
+  /** The record for the chunk just closed (plain JSON); counting restarts at zero. */
+  take(): DeidLineage {
+    const lineage: DeidLineage = {
+      type: 'rigcap.deid',
+      version: 1,
+      ...this.#fixed,
+      onFailure: 'drop',
+      onBackpressure: 'drop',
+      frames: this.#frames,
+      boxes: this.#boxes,
+      degraded: this.#frames.failed > 0,
+      streams: Object.fromEntries([...this.#streams].sort(([a], [b]) => (a < b ? -1 : 1))),
+    };
+    this.#frames = zeroCounts();
+    this.#boxes = { face: 0, plate: 0 };
+    this.#streams = new Map();
+    return lineage;
+  }
+}

@@ -1,0 +1,33 @@
+// Messages between the de-id worker pool and its worker threads (structured-clone safe).
+import type { Detection } from './geometry.ts';
+import type { ModelSpec } from './models.ts';
+import type { DeidParams } from './params.ts';
+
+/** What a worker is started with. */
+export interface WorkerInit {
+  readonly specs: readonly ModelSpec[];
+  readonly params: DeidParams;
+  readonly intraOpThreads: number;
+}
+
+/** An error as it crosses the thread boundary. */
+export interface WorkerError {
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Pool → worker: redact one image payload. */
+export interface JobRequest {
+  readonly type: 'job';
+  readonly id: number;
+  readonly encoding: string;
+  readonly schemaRef: string;
+  readonly data: Uint8Array;
+}
+
+/** Worker → pool. */
+export type WorkerReply =
+  | { readonly type: 'ready' }
+  | { readonly type: 'init-error'; readonly error: WorkerError }
+  | { readonly type: 'result'; readonly id: number; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly ms: number }
+  | { readonly type: 'job-error'; readonly id: number; readonly error: WorkerError };
