@@ -1,0 +1,179 @@
+// The predicate bodies of rigcap's signed records (in-toto predicates, `https://rigcap.dev/<name>/v1`).
+// Nanosecond times and byte sizes are decimal strings; seq, indexes and counts are JSON numbers.
+
+/** Names of the predicates, as they appear in the predicateType URI. */
+export const predicateNames = [
+  'capture-chunk',
+  'session',
+  'heartbeat',
+  'device-key',
+  'custody-receipt',
+  'retention-action',
+  'event-marker',
+] as const;
+export type PredicateName = (typeof predicateNames)[number];
+
+/** Current version of every predicate. */
+export const currentPredicateVersion = 1;
+
+/** `https://rigcap.dev/<name>/v<version>`. */
+export function predicateTypeOf(name: PredicateName, version: number = currentPredicateVersion): string {
+  return `https://rigcap.dev/${name}/v${version}`;
+}
+
+/** Splits a predicateType URI into name and version, or undefined for foreign types. */
+export function parsePredicateType(uri: string): { name: PredicateName; version: number } | undefined {
+  const m = /^https:\/\/rigcap\.dev\/([a-z-]+)\/v([1-9][0-9]*)$/.exec(uri);
+  if (m === null) return undefined;
+  const name = predicateNames.find((n) => n === m[1]);
+  return name === undefined ? undefined : { name, version: Number(m[2]) };
+}
+
+/** Position of a record in its signer's chain. */
+export interface ChainFields {
+  /** The signer id: a device id, or a store id for custody receipts. */
+  deviceId: string;
+  keyId: string;
+  seq: number;
+  /** Hex SHA-256 of the previous record's JCS payload bytes; null for seq 1. */
+  prev: string | null;
+  bootId: string;
+  monoNs: string;
+  wallNs: string;
+}
+
+export interface StreamSummary {
+  topic: string;
+  type: string;
+  count: number;
+  /** Samples dropped inside the agent, by cause (`queue_full`, `oversize`, `deid_backpressure`, …). */
+  drops: Record<string, number>;
+  /** Samples lost before the agent saw them (publisher sequence gaps). */
+  upstreamLoss: number;
+}
+
+export interface ClockInterval {
+  state: 'locked' | 'holdover' | 'unsynced';
+  startNs: string;
+  endNs: string;
+}
+
+export interface TimesyncSummary {
+  intervals: ClockInterval[];
+  /** Offsets observed from the reference (signed ns decimal strings). */
+  offsets: Record<string, string>;
+  /** Clock steps seen during the chunk. */
+  steps: Array<{ atNs: string; stepNs: string }>;
+}
+
+export interface CalibrationRef {
+  sensor: string;
+  /** Hex SHA-256 (optionally `sha256:`-prefixed) of the `calibration/<sensor>.yaml` attachment. */
+  digest: string;
+  version: string | number;
+}
+
+/** A de-identification (or other) transform's lineage; free-form beyond `kind`. */
+export interface TransformLineage {
+  kind: string;
+  [field: string]: unknown;
+}
+
+export interface CaptureChunkPredicate {
+  chain: ChainFields;
+  sessionId: string;
+  chunkIndex: number;
+  startNs: string;
+  endNs: string;
+  bytes: string;
+  streams: StreamSummary[];
+  timesync: TimesyncSummary;
+  calibration: CalibrationRef[];
+  transforms: TransformLineage[];
+  producer: { rigcapVersion: string; configDigest: string };
+  policy: { residency: string; retentionDays: number; purpose: string };
+}
+
+export interface SessionGap {
+  startNs: string;
+  endNs: string;
+  cause: string;
+}
+
+export type SessionPredicate =
+  | { chain: ChainFields; sessionId: string; phase: 'open'; rigId: string; startNs: string }
+  | {
+      chain: ChainFields;
+      sessionId: string;
+      phase: 'close';
+      rigId: string;
+      startNs: string;
+      endNs: string;
+      chunks: number;
+      /** RFC 6962 Merkle root over the session's chunk digests (see session-root.ts). */
+      root: string;
+      gaps: SessionGap[];
+      reason: string;
+    };
+
+export interface HeartbeatPredicate {
+  chain: ChainFields;
+  sessionId: string | null;
+  uptimeNs: string;
+  /** Free-form health summary (backlog, disk, clock state). */
+  status: Record<string, unknown>;
+}
+
+export type DeviceKeyPredicate =
+  | { chain: ChainFields; action: 'enrol'; keyId: string; publicKey: string }
+  | { chain: ChainFields; action: 'rotate'; keyId: string; newKeyId: string; newPublicKey: string }
+  | { chain: ChainFields; action: 'revoke'; keyId: string; invalidFromSeq: number; reason: string };
+
+export interface CustodyReceiptPredicate {
+  chain: ChainFields;
+  /** The device record the store took custody of. */
+  record: { signer: string; seq: number; sha256: string };
+  /** The blob it names, when the record is a chunk record. */
+  blob: { name: string; sha256: string; bytes: string } | null;
+  receivedWallNs: string;
+  log: { index: number; size: number; root: string };
+}
+
+export interface RetentionActionPredicate {
+  chain: ChainFields;
+  deleted: Array<{ session: string; name: string; sha256: string }>;
+  reason: string;
+}
+
+export interface EventMarkerPredicate {
+  chain: ChainFields;
+  sessionId: string | null;
+  label: string;
+  note: string;
+  atNs: string;
+  operator: string;
+}
+
+/** Predicate body type by name. */
+export interface PredicateByName {
+  'capture-chunk': CaptureChunkPredicate;
+  session: SessionPredicate;
+  heartbeat: HeartbeatPredicate;
+  'device-key': DeviceKeyPredicate;
+  'custody-receipt': CustodyReceiptPredicate;
+  'retention-action': RetentionActionPredicate;
+  'event-marker': EventMarkerPredicate;
+}
+
+/** A predicate body without its chain fields (what callers supply; the chain fills the rest). */
+export type PredicateBody<N extends PredicateName> = PredicateByName[N] extends infer P ? (P extends { chain: ChainFields } ? Omit<P, 'chain'> : never) : never;
+
+/** `chunk-000001.mcap` for chunk index 1. */
+export function chunkFileName(chunkIndex: number): string {
+  return `chunk-${String(chunkIndex).padStart(6, '0')}.mcap`;
+}
+
+/** `000000000042.dsse.json` for seq 42. */
+export function recordFileName(seq: number): string {
+  return `${String(seq).padStart(12, '0')}.dsse.json`;
+}

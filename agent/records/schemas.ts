@@ -1,0 +1,151 @@
+// JSON Schemas (draft 2020-12) of every predicate. Strict where a verifier or an export relies on a
+// field, open (additionalProperties) where lineage and health summaries evolve.
+import type { PredicateName } from './predicates.ts';
+
+const decimal = { type: 'string', pattern: '^(0|[1-9][0-9]*)$' } as const;
+const signedDecimal = { type: 'string', pattern: '^(0|-?[1-9][0-9]*)$' } as const;
+const hex64 = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+const id = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' } as const;
+const count = { type: 'integer', minimum: 0 } as const;
+const text = { type: 'string', maxLength: 4096 } as const;
+
+const chain = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['deviceId', 'keyId', 'seq', 'prev', 'bootId', 'monoNs', 'wallNs'],
+  properties: {
+    deviceId: id,
+    keyId: hex64,
+    seq: { type: 'integer', minimum: 1 },
+    prev: { anyOf: [hex64, { type: 'null' }] },
+    bootId: { type: 'string', maxLength: 128 },
+    monoNs: decimal,
+    wallNs: decimal,
+  },
+} as const;
+
+function object(required: readonly string[], properties: Record<string, unknown>, options: { open?: boolean } = {}): Record<string, unknown> {
+  return { type: 'object', additionalProperties: options.open === true, required: [...required], properties };
+}
+
+const captureChunk = object(
+  ['chain', 'sessionId', 'chunkIndex', 'startNs', 'endNs', 'bytes', 'streams', 'timesync', 'calibration', 'transforms', 'producer', 'policy'],
+  {
+    chain,
+    sessionId: id,
+    chunkIndex: { type: 'integer', minimum: 1 },
+    startNs: decimal,
+    endNs: decimal,
+    bytes: decimal,
+    streams: {
+      type: 'array',
+      items: object(['topic', 'type', 'count', 'drops', 'upstreamLoss'], {
+        topic: text,
+        type: text,
+        count,
+        drops: { type: 'object', additionalProperties: count, propertyNames: { pattern: '^[a-z0-9_]{1,64}$' } },
+        upstreamLoss: count,
+      }),
+    },
+    timesync: object(['intervals', 'offsets', 'steps'], {
+      intervals: {
+        type: 'array',
+        items: object(['state', 'startNs', 'endNs'], { state: { enum: ['locked', 'holdover', 'unsynced'] }, startNs: decimal, endNs: decimal }),
+      },
+      offsets: { type: 'object', additionalProperties: signedDecimal },
+      steps: { type: 'array', items: object(['atNs', 'stepNs'], { atNs: decimal, stepNs: signedDecimal }) },
+    }),
+    calibration: {
+      type: 'array',
+      items: object(['sensor', 'digest', 'version'], {
+        sensor: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+        digest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
+        version: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'integer', minimum: 0 }] },
+      }),
+    },
+    transforms: { type: 'array', items: object(['kind'], { kind: { type: 'string', maxLength: 64 } }, { open: true }) },
+    producer: object(['rigcapVersion', 'configDigest'], { rigcapVersion: text, configDigest: text }),
+    policy: object(['residency', 'retentionDays', 'purpose'], { residency: text, retentionDays: count, purpose: text }),
+  },
+);
+
+const gap = object(['startNs', 'endNs', 'cause'], { startNs: decimal, endNs: decimal, cause: text });
+
+const session = {
+  oneOf: [
+    object(['chain', 'sessionId', 'phase', 'rigId', 'startNs'], { chain, sessionId: id, phase: { const: 'open' }, rigId: text, startNs: decimal }),
+    object(['chain', 'sessionId', 'phase', 'rigId', 'startNs', 'endNs', 'chunks', 'root', 'gaps', 'reason'], {
+      chain,
+      sessionId: id,
+      phase: { const: 'close' },
+      rigId: text,
+      startNs: decimal,
+      endNs: decimal,
+      chunks: count,
+      root: hex64,
+      gaps: { type: 'array', items: gap },
+      reason: text,
+    }),
+  ],
+};
+
+const heartbeat = object(['chain', 'sessionId', 'uptimeNs', 'status'], {
+  chain,
+  sessionId: { anyOf: [id, { type: 'null' }] },
+  uptimeNs: decimal,
+  status: { type: 'object' },
+});
+
+const deviceKey = {
+  oneOf: [
+    object(['chain', 'action', 'keyId', 'publicKey'], { chain, action: { const: 'enrol' }, keyId: hex64, publicKey: text }),
+    object(['chain', 'action', 'keyId', 'newKeyId', 'newPublicKey'], {
+      chain,
+      action: { const: 'rotate' },
+      keyId: hex64,
+      newKeyId: hex64,
+      newPublicKey: text,
+    }),
+    object(['chain', 'action', 'keyId', 'invalidFromSeq', 'reason'], {
+      chain,
+      action: { const: 'revoke' },
+      keyId: hex64,
+      invalidFromSeq: { type: 'integer', minimum: 1 },
+      reason: text,
+    }),
+  ],
+};
+
+const custodyReceipt = object(['chain', 'record', 'blob', 'receivedWallNs', 'log'], {
+  chain,
+  record: object(['signer', 'seq', 'sha256'], { signer: id, seq: { type: 'integer', minimum: 1 }, sha256: hex64 }),
+  blob: { anyOf: [{ type: 'null' }, object(['name', 'sha256', 'bytes'], { name: text, sha256: hex64, bytes: decimal })] },
+  receivedWallNs: decimal,
+  log: object(['index', 'size', 'root'], { index: count, size: count, root: hex64 }),
+});
+
+const retentionAction = object(['chain', 'deleted', 'reason'], {
+  chain,
+  deleted: { type: 'array', items: object(['session', 'name', 'sha256'], { session: id, name: text, sha256: hex64 }) },
+  reason: text,
+});
+
+const eventMarker = object(['chain', 'sessionId', 'label', 'note', 'atNs', 'operator'], {
+  chain,
+  sessionId: { anyOf: [id, { type: 'null' }] },
+  label: { type: 'string', minLength: 1, maxLength: 256 },
+  note: text,
+  atNs: decimal,
+  operator: text,
+});
+
+/** JSON Schema of each predicate at the current version. */
+export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unknown>>> = {
+  'capture-chunk': captureChunk,
+  session,
+  heartbeat,
+  'device-key': deviceKey,
+  'custody-receipt': custodyReceipt,
+  'retention-action': retentionAction,
+  'event-marker': eventMarker,
+};
