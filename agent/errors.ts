@@ -48,6 +48,11 @@ export const errorCatalogue = {
   RIGCAP_CALIB_UNREADABLE: 'Check each path in `calibration.files` exists and is readable by the rigcap user.',
   RIGCAP_TIMESYNC_UNAVAILABLE: 'Install and start chrony (or ptp4l), or set `timesync.chronycPath`/`pmcPath`; chunks say `unsynced` until it answers.',
   RIGCAP_TIMESYNC_UNREADABLE: 'chronyc or pmc printed output rigcap cannot read: report it with the command output.',
+  RIGCAP_KEY_MISSING: 'Create the device key with `rigcap keys init`, or point `keys.dir` at the folder that holds it.',
+  RIGCAP_KEY_PERMISSIONS: 'Run `chmod 600` on the private key and `chmod 700` on its folder; group/other must not read it.',
+  RIGCAP_KEY_EXISTS: 'A device key already exists; use `rigcap keys rotate` to replace it.',
+  RIGCAP_CHAIN_CORRUPT: 'The newest record under records/<device>/ is unreadable: move it to quarantine/ and restart (verify reports the gap).',
+  RIGCAP_SESSION_STATE: 'Open a session before sealing chunks into it, and close only the session that is open.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
 } as const satisfies Record<string, string>;
 
