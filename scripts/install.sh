@@ -1,0 +1,226 @@
+#!/bin/sh
+# Installs rigcap as a systemd service on an x86_64 or aarch64 robot computer, from an unpacked
+# release folder (this script's parent, e.g. /opt/rigcap). Safe to run again: it changes only what
+# differs. --uninstall removes the service but never the spool, keys or config (unsynced data).
+set -eu
+
+usage() {
+  cat <<'USAGE'
+usage: scripts/install.sh [--prefix DIR] [--dry-run] [--config FILE] [--receiver] [--uninstall]
+
+  --prefix DIR   install under DIR instead of / (a staging root: no users, ownership or systemctl)
+  --dry-run      print what would be done, change nothing
+  --config FILE  config to install as /etc/rigcap/rigcap.yaml when none exists yet
+  --receiver     also install the reference receiver (rigcap-receiver.service)
+  --uninstall    stop and remove the services; keeps /var/lib/rigcap (spool, keys) and /etc/rigcap
+USAGE
+}
+
+PREFIX=/
+DRY_RUN=0
+UNINSTALL=0
+RECEIVER=0
+CONFIG_SOURCE=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; PREFIX=$2; shift 2 ;;
+    --prefix=*) PREFIX=${1#--prefix=}; shift ;;
+    --config) [ $# -ge 2 ] || { usage >&2; exit 2; }; CONFIG_SOURCE=$2; shift 2 ;;
+    --config=*) CONFIG_SOURCE=${1#--config=}; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    --uninstall) UNINSTALL=1; shift ;;
+    --receiver) RECEIVER=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+APP_DIR=$(cd "$(dirname "$0")/.." && pwd -P)
+ROOT=${PREFIX%/}
+# A staging root cannot hold users or a running systemd: those steps are skipped there.
+SYSTEM=0
+[ -z "$ROOT" ] && SYSTEM=1
+USER_NAME=rigcap
+ETC_DIR=$ROOT/etc/rigcap
+STATE_DIR=$ROOT/var/lib/rigcap
+SPOOL_DIR=$STATE_DIR/spool
+SECRETS_DIR=$STATE_DIR/secrets
+UNIT_DIR=$ROOT/etc/systemd/system
+TMPFILES_DIR=$ROOT/etc/tmpfiles.d
+CONFIG=$ETC_DIR/rigcap.yaml
+
+say() { printf '%s\n' "$*"; }
+fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
+# Runs a command, or prints it under --dry-run.
+run() {
+  if [ "$DRY_RUN" = 1 ]; then
+    say "would run: $*"
+  else
+    "$@"
+  fi
+}
+have() { command -v "$1" >/dev/null 2>&1; }
+systemd_running() { [ "$SYSTEM" = 1 ] && [ -d /run/systemd/system ] && have systemctl; }
+
+check_platform() {
+  arch=$(uname -m)
+  case "$arch" in
+    x86_64|aarch64) say "platform: linux $arch" ;;
+    *) fail "unsupported architecture $arch (rigcap supports x86_64 and aarch64)" ;;
+  esac
+  if [ "$SYSTEM" = 1 ] && [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+    fail "run as root (or use --dry-run / --prefix DIR)"
+  fi
+  case "$APP_DIR" in
+    /home/*|/root/*|/root|/run/user/*)
+      # ProtectHome=yes hides these from the service.
+      [ "$SYSTEM" = 1 ] && say "warning: $APP_DIR is under a home folder the service cannot read; unpack the release to /opt/rigcap" ;;
+  esac
+}
+
+# Prints the absolute path of a Node 22: the bundled one from node_modules, else the system's.
+find_node() {
+  for candidate in "$APP_DIR/node_modules/node/bin/node" "$(command -v node 2>/dev/null || true)"; do
+    if [ -z "$candidate" ] || [ ! -x "$candidate" ]; then continue; fi
+    major=$("$candidate" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+    if [ "$major" = 22 ]; then
+      printf '%s\n' "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Copies $3 to $2 only when the content differs (idempotent, no needless daemon-reload).
+install_file() {
+  mode=$1
+  target=$2
+  source=$3
+  if [ -f "$target" ] && cmp -s "$source" "$target"; then
+    say "unchanged: $target"
+  else
+    run install -D -m "$mode" "$source" "$target"
+    [ "$DRY_RUN" = 1 ] || say "installed: $target"
+    CHANGED_UNITS=1
+  fi
+}
+
+make_dir() {
+  mode=$1
+  owner=$2
+  dir=$3
+  if [ "$SYSTEM" = 1 ]; then
+    run install -d -m "$mode" -o "${owner%:*}" -g "${owner#*:}" "$dir"
+  else
+    run install -d -m "$mode" "$dir"
+  fi
+}
+
+# Runs rigcap as the service user (as this user in a staging root).
+rigcap_cmd() {
+  if [ "$SYSTEM" = 1 ] && [ "$(id -u)" = 0 ]; then
+    run runuser -u "$USER_NAME" -- "$NODE" "$APP_DIR/bin/rigcap.js" "$@"
+  else
+    run "$NODE" "$APP_DIR/bin/rigcap.js" "$@"
+  fi
+}
+
+# Installs a unit, its /opt/rigcap paths pointed at this release and its Node 22.
+install_unit() {
+  tmp=$(mktemp)
+  sed -e "s#/opt/rigcap/node_modules/node/bin/node#$NODE#g" -e "s#/opt/rigcap#$APP_DIR#g" "$APP_DIR/systemd/$1" >"$tmp"
+  install_file 0644 "$UNIT_DIR/$1" "$tmp"
+  rm -f "$tmp"
+}
+
+do_install() {
+  check_platform
+  NODE=$(find_node) || fail "no Node 22 found: run 'npm ci' in $APP_DIR (it installs Node 22) or install Node 22 LTS"
+  say "node: $NODE ($("$NODE" --version))"
+
+  if [ ! -f "$APP_DIR/agent/ops/native/build/sd_notify.node" ]; then
+    have cc || fail "a C compiler is needed once to build the systemd notify addon (apt-get install gcc)"
+    run "$NODE" "$APP_DIR/scripts/build-sd-notify.js"
+  fi
+
+  if [ "$SYSTEM" = 1 ]; then
+    if getent passwd "$USER_NAME" >/dev/null 2>&1; then
+      say "user: $USER_NAME exists"
+    else
+      run useradd --system --user-group --home-dir /var/lib/rigcap --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
+    fi
+    if [ "$RECEIVER" = 1 ] && ! getent passwd rigcap-receiver >/dev/null 2>&1; then
+      run useradd --system --user-group --home-dir /var/lib/rigcap-receiver --no-create-home --shell /usr/sbin/nologin rigcap-receiver
+    fi
+  fi
+
+  make_dir 0750 "root:$USER_NAME" "$ETC_DIR"
+  make_dir 0750 "$USER_NAME:$USER_NAME" "$STATE_DIR"
+  make_dir 0750 "$USER_NAME:$USER_NAME" "$SPOOL_DIR"
+  make_dir 0700 "$USER_NAME:$USER_NAME" "$SECRETS_DIR"
+
+  CHANGED_UNITS=0
+  install_unit rigcap.service
+  if [ "$RECEIVER" = 1 ]; then install_unit rigcap-receiver.service; fi
+  install_file 0644 "$TMPFILES_DIR/rigcap.conf" "$APP_DIR/systemd/rigcap.tmpfiles.conf"
+
+  if [ -f "$CONFIG" ]; then
+    say "config: keeping $CONFIG"
+  elif [ -n "$CONFIG_SOURCE" ]; then
+    [ -f "$CONFIG_SOURCE" ] || fail "config $CONFIG_SOURCE not found"
+    if [ "$SYSTEM" = 1 ]; then
+      run install -m 0640 -o root -g "$USER_NAME" "$CONFIG_SOURCE" "$CONFIG"
+    else
+      run install -m 0640 "$CONFIG_SOURCE" "$CONFIG"
+    fi
+  fi
+
+  if systemd_running; then
+    run systemd-tmpfiles --create "$TMPFILES_DIR/rigcap.conf"
+    if [ "$CHANGED_UNITS" = 1 ]; then run systemctl daemon-reload; fi
+  fi
+
+  if [ -f "$CONFIG" ] || { [ "$DRY_RUN" = 1 ] && [ -n "$CONFIG_SOURCE" ]; }; then
+    if [ -n "$(ls -A "$SECRETS_DIR" 2>/dev/null)" ]; then
+      say "keys: $SECRETS_DIR already holds the device key"
+    else
+      rigcap_cmd keys init --config "$CONFIG"
+    fi
+    rigcap_cmd run --config "$CONFIG" --check
+    if systemd_running; then run systemctl enable rigcap.service; fi
+    NEXT_CONFIG="check $CONFIG (spool.dir $SPOOL_DIR, keys.dir $SECRETS_DIR, your streams)"
+  else
+    NEXT_CONFIG="write $CONFIG (examples in $APP_DIR/config; spool.dir $SPOOL_DIR, keys.dir $SECRETS_DIR), then run this script again"
+  fi
+
+  say ""
+  say "next steps:"
+  say "  1. $NEXT_CONFIG"
+  say "  2. systemctl enable --now rigcap      (status: systemctl status rigcap; logs: journalctl -u rigcap -f)"
+  say "  3. open http://127.0.0.1:9464/ on the robot for the status page; Prometheus scrapes /metrics"
+  say "  4. rigcap mark \"what happened\" drops an event marker into the capture"
+}
+
+do_uninstall() {
+  if systemd_running; then
+    run systemctl disable --now rigcap.service || true
+    run systemctl disable --now rigcap-receiver.service 2>/dev/null || true
+  fi
+  for file in "$UNIT_DIR/rigcap.service" "$UNIT_DIR/rigcap-receiver.service" "$TMPFILES_DIR/rigcap.conf"; do
+    if [ -e "$file" ]; then
+      run rm -f "$file"
+      say "removed: $file"
+    fi
+  done
+  if systemd_running; then run systemctl daemon-reload; fi
+  say ""
+  say "kept: $SPOOL_DIR: it may hold chunks not yet synced to the store."
+  say "kept: $SECRETS_DIR (device key), $ETC_DIR (config) and the '$USER_NAME' user."
+  say "Delete them by hand only after 'rigcap status' showed an empty sync backlog."
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+  do_uninstall
+else
+  do_install
+fi
