@@ -1,0 +1,411 @@
+// The ROS 2 driver: raw (CDR) subscriptions through rclnodejs, topics from config and/or graph
+// discovery, QoS adapted to the publishers, rosbag2-compatible schemas and channel metadata.
+
+import type { Driver, DriverDrop, DriverStats, DriverStreamStats, DropCause, Sample, StreamSchema } from '../types.ts';
+import type { Ros2DriverStream } from '../stream-config.ts';
+import { cdrByteOrder, readLeadingStampNs } from './cdr-header-stamp.ts';
+import { Ros2DriverError } from './errors.ts';
+import { Ros2SchemaResolver } from './message-definitions.ts';
+import { AUTO_QOS, chooseSubscriptionQos, offeredQosProfilesYaml, rmwDurability, rmwReliability, type Ros2QosRequest } from './qos.ts';
+import {
+  RMW_HISTORY_KEEP_LAST,
+  type RclMessageLostStatus,
+  type RclNode,
+  type RclSubscription,
+  type RclSubscriptionEventCallbacks,
+  type RclnodejsModule,
+} from './rclnodejs-api.ts';
+import { loadInstalledRclnodejs, readRos2Environment, type EnvironmentVariables } from './rclnodejs-loader.ts';
+import { SampleFifo } from './sample-fifo.ts';
+import { TopicSelector, discoveredStreamName, qualifiedTopic, type Ros2DiscoverySettings } from './topic-selection.ts';
+
+/** Wall and monotonic clocks, injectable for tests. */
+export interface Ros2DriverClock {
+  wallNs(): bigint;
+  monoNs(): bigint;
+}
+
+/** A non-fatal problem the agent should log (a topic that cannot be tapped, a type without schema). */
+export interface Ros2DriverWarning {
+  stream: string;
+  topic: string;
+  message: string;
+}
+
+/** Everything the driver needs; only `streams` and `discovery` come from config. */
+export interface Ros2DriverOptions {
+  streams: readonly Ros2DriverStream[];
+  discovery: Ros2DiscoverySettings;
+  /** Defaults to process.env (must hold a sourced ROS 2 environment). */
+  env?: EnvironmentVariables;
+  /** Defaults to importing the installed rclnodejs; tests pass a fake. */
+  loadRclnodejs?: (env: EnvironmentVariables) => Promise<RclnodejsModule>;
+  clock?: Ros2DriverClock;
+  /** Hand-off buffer limits before `queue_full` drops (defaults: 4096 samples, 256 MiB). */
+  maxPendingSamples?: number;
+  maxPendingBytes?: number;
+  onWarning?: (warning: Ros2DriverWarning) => void;
+}
+
+/** What the driver knows about one tapped topic. */
+export interface Ros2StreamInfo {
+  stream: string;
+  topic: string;
+  type: string;
+  /** True for configured latched streams and discovered topics whose publishers are all transient_local. */
+  latched: boolean;
+  discovered: boolean;
+  subscribed: boolean;
+}
+
+interface TopicTap {
+  stream: string;
+  topic: string;
+  qualified: string;
+  type: string;
+  headerTime: boolean;
+  qos: Ros2QosRequest;
+  latched: boolean;
+  discovered: boolean;
+  subscription: RclSubscription | undefined;
+  /** Set when rclnodejs refused the subscription; not retried. */
+  failed: boolean;
+  /** Graph types last refused for this topic, so one type change counts once. */
+  refusedTypes: string | undefined;
+  seq: number;
+}
+
+const defaultClock = ((): Ros2DriverClock => {
+  const monoAnchorNs = process.hrtime.bigint();
+  const wallAnchorNs = BigInt(Date.now()) * 1_000_000n;
+  return {
+    monoNs: () => process.hrtime.bigint(),
+    // Wall time advanced by the monotonic clock: ns resolution; the agent's stamp stage owns clock state.
+    wallNs: () => wallAnchorNs + (process.hrtime.bigint() - monoAnchorNs),
+  };
+})();
+
+// rclnodejs keeps one default context per process: init once, shut down after the last driver.
+const contextUsers = new WeakMap<RclnodejsModule, { users: number; ready: Promise<void> }>();
+
+/** Taps ROS 2 topics as raw CDR samples. */
+export class Ros2Driver implements Driver {
+  readonly name = 'ros2';
+  readonly #options: Ros2DriverOptions;
+  readonly #clock: Ros2DriverClock;
+  readonly #selector: TopicSelector;
+  readonly #fifo: SampleFifo;
+  readonly #taps = new Map<string, TopicTap>(); // by qualified topic
+  readonly #schemas = new Map<string, StreamSchema>();
+  readonly #stats = new Map<string, DriverStreamStats>();
+  readonly #unattributed: Partial<Record<DropCause, number>> = {};
+  readonly #dropListeners: Array<(drop: DriverDrop) => void> = [];
+  #rcl: RclnodejsModule | undefined;
+  #node: RclNode | undefined;
+  #resolver: Ros2SchemaResolver | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+
+  constructor(options: Ros2DriverOptions) {
+    this.#options = options;
+    this.#clock = options.clock ?? defaultClock;
+    this.#selector = new TopicSelector(options.discovery);
+    this.#fifo = new SampleFifo({ maxSamples: options.maxPendingSamples ?? 4096, maxBytes: options.maxPendingBytes ?? 256 * 1024 * 1024 });
+    for (const stream of options.streams) {
+      const qualified = qualifiedTopic(stream.topic);
+      this.#taps.set(qualified, {
+        stream: stream.name,
+        topic: stream.topic,
+        qualified,
+        type: stream.type,
+        headerTime: stream.headerTime === true,
+        qos: stream.qos ?? AUTO_QOS,
+        latched: stream.latched,
+        discovered: false,
+        subscription: undefined,
+        failed: false,
+        refusedTypes: undefined,
+        seq: 0,
+      });
+      this.#stats.set(stream.name, { received: 0, bytes: 0, drops: {} });
+    }
+  }
+
+  /** Checks the ROS 2 environment, loads rclnodejs, starts a node and subscribes. */
+  async open(signal: AbortSignal): Promise<void> {
+    if (this.#state !== 'new') throw new Error(`ros2 driver cannot open from state ${this.#state}`);
+    signal.throwIfAborted();
+    this.#state = 'opening';
+    const env = this.#options.env ?? process.env;
+    const environment = readRos2Environment(env);
+    const load = this.#options.loadRclnodejs ?? ((e: EnvironmentVariables) => loadInstalledRclnodejs({ env: e }));
+    const rcl = await load(env);
+    signal.throwIfAborted();
+    await acquireContext(rcl);
+    this.#rcl = rcl;
+    if (this.#isClosed()) {
+      // destroy() ran while the context was starting.
+      releaseContext(rcl);
+      return;
+    }
+    try {
+      this.#node = rcl.createNode(this.#options.discovery.nodeName);
+      this.#node.spin();
+    } catch (err) {
+      this.destroy();
+      throw new Ros2DriverError('RIGCAP_ROS2_INIT_FAILED', `could not start ROS 2 node ${this.#options.discovery.nodeName}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.#resolver = new Ros2SchemaResolver({ amentPrefixes: environment.amentPrefixes, distro: environment.distro });
+    this.#state = 'open';
+    signal.addEventListener('abort', () => this.destroy(), { once: true });
+    this.pollGraph();
+    this.#timer = setInterval(() => this.pollGraph(), this.#options.discovery.discoveryIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Samples in arrival order until close (or destroy). */
+  samples(): AsyncIterable<Sample> {
+    return this.#fifo.drain();
+  }
+
+  /** Schemas by stream name, for the streams subscribed so far. */
+  schemas(): ReadonlyMap<string, StreamSchema> {
+    return this.#schemas;
+  }
+
+  /** Every configured or discovered stream and whether it is subscribed. */
+  streams(): Ros2StreamInfo[] {
+    return [...this.#taps.values()].map((tap) => ({
+      stream: tap.stream,
+      topic: tap.topic,
+      type: tap.type,
+      latched: tap.latched,
+      discovered: tap.discovered,
+      subscribed: tap.subscription !== undefined,
+    }));
+  }
+
+  onDrop(listener: (drop: DriverDrop) => void): void {
+    this.#dropListeners.push(listener);
+  }
+
+  stats(): DriverStats {
+    const streams: Record<string, DriverStreamStats> = {};
+    for (const [name, s] of this.#stats) streams[name] = { received: s.received, bytes: s.bytes, drops: { ...s.drops } };
+    return { streams, unattributed: { ...this.#unattributed } };
+  }
+
+  /** Stops taking messages; samples already received are still yielded. */
+  async close(): Promise<void> {
+    this.#shutdown({ discard: false });
+  }
+
+  /** Stops at once and discards what has not been yielded. */
+  destroy(_err?: Error): void {
+    this.#shutdown({ discard: true });
+  }
+
+  /**
+   * One discovery pass: subscribe configured topics once publishers appear, subscribe newly
+   * selected topics, refuse type changes. Runs every discoveryIntervalMs; public so tests can step it.
+   */
+  pollGraph(): void {
+    const node = this.#node;
+    if (node === undefined || this.#state !== 'open') return;
+    const graph = new Map<string, string[]>();
+    for (const entry of node.getTopicNamesAndTypes()) graph.set(entry.name, entry.types);
+    for (const tap of this.#taps.values()) {
+      const types = graph.get(tap.qualified);
+      if (types !== undefined && !types.includes(tap.type)) {
+        this.#refuseType(tap, types);
+        continue;
+      }
+      tap.refusedTypes = undefined;
+      if (tap.subscription === undefined && !tap.failed && (types !== undefined || qosIsExplicit(tap.qos))) this.#subscribe(tap);
+    }
+    for (const [topic, types] of graph) {
+      if (this.#taps.has(topic) || !this.#selector.selects(topic)) continue;
+      const [type] = types;
+      if (types.length !== 1 || type === undefined) {
+        // Several types on one topic: no single schema fits, so nothing is recorded.
+        this.#drop('', 'type_mismatch', 1, `${topic} carries several types: ${types.join(', ')}`);
+        continue;
+      }
+      const taken = new Set([...this.#taps.values()].map((t) => t.stream));
+      const tap: TopicTap = {
+        stream: discoveredStreamName(topic, taken),
+        topic,
+        qualified: topic,
+        type,
+        headerTime: false,
+        qos: AUTO_QOS,
+        latched: false,
+        discovered: true,
+        subscription: undefined,
+        failed: false,
+        refusedTypes: undefined,
+        seq: 0,
+      };
+      this.#taps.set(topic, tap);
+      this.#stats.set(tap.stream, { received: 0, bytes: 0, drops: {} });
+      this.#subscribe(tap);
+    }
+  }
+
+  #refuseType(tap: TopicTap, types: readonly string[]): void {
+    const key = types.join(',');
+    if (tap.refusedTypes === key) return;
+    tap.refusedTypes = key;
+    this.#drop(tap.stream, 'type_mismatch', 1, `${tap.qualified} is now ${key}, recorded as ${tap.type}; refused`);
+  }
+
+  #subscribe(tap: TopicTap): void {
+    const node = this.#node;
+    const rcl = this.#rcl;
+    if (node === undefined || rcl === undefined) return;
+    const offered = node
+      .getPublishersInfoByTopic(tap.qualified, false)
+      .filter((p) => p.topic_type === tap.type)
+      .map((p) => p.qos_profile);
+    const qos = chooseSubscriptionQos(offered, tap.qos);
+    if (tap.discovered) tap.latched = qos.durability === 'transient_local';
+    try {
+      const rclQos = new rcl.QoS(RMW_HISTORY_KEEP_LAST, qos.depth, rmwReliability(qos), rmwDurability(qos));
+      tap.subscription = node.createSubscription(
+        tap.type,
+        tap.topic,
+        { isRaw: true, qos: rclQos },
+        (message) => this.#onMessage(tap, message),
+        this.#messageLostCallbacks(rcl, tap),
+      );
+    } catch (err) {
+      tap.failed = true;
+      this.#warn(tap, `cannot subscribe as ${tap.type}: ${(err as Error).message}`);
+      return;
+    }
+    const resolved = this.#resolver?.resolve(tap.type);
+    if (resolved === undefined) this.#warn(tap, `no message definition for ${tap.type}; the channel has no schema text`);
+    const schema = resolved?.schema ?? { name: tap.type, encoding: '', data: new Uint8Array(0), messageEncoding: 'cdr' };
+    this.#schemas.set(tap.stream, { ...schema, channelMetadata: { offered_qos_profiles: offeredQosProfilesYaml(offered) } });
+  }
+
+  #messageLostCallbacks(rcl: RclnodejsModule, tap: TopicTap): RclSubscriptionEventCallbacks | undefined {
+    const Callbacks = rcl.SubscriptionEventCallbacks;
+    if (Callbacks === undefined) return undefined;
+    try {
+      const callbacks = new Callbacks();
+      callbacks.messageLost = (status: RclMessageLostStatus) => this.#drop(tap.stream, 'middleware_lost', status.total_count_change);
+      return callbacks;
+    } catch {
+      // Before Jazzy rclnodejs has no subscription events; loss then shows only as seq gaps upstream.
+      return undefined;
+    }
+  }
+
+  #onMessage(tap: TopicTap, message: Buffer): void {
+    if (this.#state !== 'open') return;
+    const monoNs = this.#clock.monoNs();
+    if (cdrByteOrder(message) === undefined) {
+      this.#drop(tap.stream, 'decode_error', 1, 'payload has no CDR encapsulation header');
+      return;
+    }
+    let captureNs: bigint;
+    if (tap.headerTime) {
+      const stampNs = readLeadingStampNs(message);
+      if (stampNs === undefined) {
+        this.#drop(tap.stream, 'decode_error', 1, 'header stamp unreadable');
+        return;
+      }
+      captureNs = stampNs;
+    } else {
+      captureNs = this.#clock.wallNs();
+    }
+    const sample: Sample = {
+      stream: tap.stream,
+      topic: tap.topic,
+      seq: tap.seq + 1,
+      captureNs,
+      monoNs,
+      encoding: 'cdr',
+      schemaRef: tap.type,
+      data: message,
+    };
+    if (!this.#fifo.push(sample)) {
+      this.#drop(tap.stream, 'queue_full', 1);
+      return;
+    }
+    tap.seq += 1;
+    const stats = this.#stats.get(tap.stream);
+    if (stats !== undefined) {
+      stats.received += 1;
+      stats.bytes += message.byteLength;
+    }
+  }
+
+  #drop(stream: string, cause: DropCause, count: number, detail?: string): void {
+    if (count <= 0) return;
+    const drops = this.#stats.get(stream)?.drops ?? this.#unattributed;
+    drops[cause] = (drops[cause] ?? 0) + count;
+    const event: DriverDrop = detail === undefined ? { stream, cause, count } : { stream, cause, count, detail };
+    for (const listener of this.#dropListeners) listener(event);
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #warn(tap: TopicTap, message: string): void {
+    this.#options.onWarning?.({ stream: tap.stream, topic: tap.topic, message });
+  }
+
+  #shutdown(options: { discard: boolean }): void {
+    if (this.#state === 'closed') {
+      if (options.discard) this.#fifo.close(options);
+      return;
+    }
+    this.#state = 'closed';
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    const node = this.#node;
+    this.#node = undefined;
+    if (node !== undefined) {
+      for (const tap of this.#taps.values()) {
+        if (tap.subscription !== undefined) node.destroySubscription(tap.subscription);
+        tap.subscription = undefined;
+      }
+      node.destroy();
+    }
+    if (this.#rcl !== undefined) releaseContext(this.#rcl);
+    this.#rcl = undefined;
+    this.#fifo.close(options);
+  }
+}
+
+function qosIsExplicit(qos: Ros2QosRequest): boolean {
+  return qos.reliability !== 'auto' && qos.durability !== 'auto';
+}
+
+async function acquireContext(rcl: RclnodejsModule): Promise<void> {
+  let entry = contextUsers.get(rcl);
+  if (entry === undefined) {
+    entry = { users: 0, ready: rcl.init() };
+    contextUsers.set(rcl, entry);
+  }
+  entry.users += 1;
+  try {
+    await entry.ready;
+  } catch (err) {
+    contextUsers.delete(rcl);
+    throw new Ros2DriverError('RIGCAP_ROS2_INIT_FAILED', `rclnodejs.init() failed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function releaseContext(rcl: RclnodejsModule): void {
+  const entry = contextUsers.get(rcl);
+  if (entry === undefined) return;
+  entry.users -= 1;
+  if (entry.users > 0) return;
+  contextUsers.delete(rcl);
+  rcl.shutdown();
+}

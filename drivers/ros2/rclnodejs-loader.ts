@@ -1,0 +1,117 @@
+// Loads rclnodejs only when a ros2 stream is configured, and only if it can load without side
+// effects: rclnodejs compiles its native addon on import when no binary matches, which must never
+// happen inside a running capture daemon.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Ros2DriverError } from './errors.ts';
+import type { RclnodejsModule } from './rclnodejs-api.ts';
+
+/** The sourced ROS 2 environment the driver runs in. */
+export interface Ros2Environment {
+  distro: string;
+  /** AMENT_PREFIX_PATH entries, in lookup order. */
+  amentPrefixes: string[];
+}
+
+/** Environment variables as a plain record (process.env or a test's copy). */
+export type EnvironmentVariables = Readonly<Record<string, string | undefined>>;
+
+/** Reads ROS_DISTRO and AMENT_PREFIX_PATH, failing with RIGCAP_ROS2_ENV_MISSING when unsourced. */
+export function readRos2Environment(env: EnvironmentVariables): Ros2Environment {
+  const distro = env['ROS_DISTRO'] ?? '';
+  const amentPrefixes = (env['AMENT_PREFIX_PATH'] ?? '').split(':').filter((p) => p.length > 0);
+  if (distro === '' || amentPrefixes.length === 0) {
+    const missing = [distro === '' ? 'ROS_DISTRO' : '', amentPrefixes.length === 0 ? 'AMENT_PREFIX_PATH' : '']
+      .filter((name) => name !== '')
+      .join(' and ');
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_ENV_MISSING',
+      `ROS 2 streams are configured but ${missing} ${missing.includes(' and ') ? 'are' : 'is'} not set: ` +
+        'source /opt/ros/<distro>/setup.bash before starting rigcap (the systemd unit does it through scripts/ros-env.sh).',
+    );
+  }
+  return { distro, amentPrefixes };
+}
+
+/** Loads a module by specifier; injectable so tests never touch the real package. */
+export type ModuleImporter = (specifier: string) => Promise<unknown>;
+
+/** Options for {@link loadInstalledRclnodejs}. */
+export interface LoadRclnodejsOptions {
+  env: EnvironmentVariables;
+  /** Where to resolve `rclnodejs` from (defaults to this file). */
+  resolveFrom?: string;
+  importModule?: ModuleImporter;
+}
+
+/** Imports the installed rclnodejs if a built native binding exists; never triggers a build. */
+export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Promise<RclnodejsModule> {
+  const environment = readRos2Environment(options.env);
+  if (options.env['RCLNODEJS_FORCE_BUILD'] === '1') {
+    // rclnodejs runs `npm run rebuild` on import when this is set.
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_UNAVAILABLE',
+      'RCLNODEJS_FORCE_BUILD=1 would rebuild rclnodejs at start: build it once with `npm rebuild rclnodejs`, then unset the variable.',
+    );
+  }
+  const packageDir = findRclnodejsPackageDir(options.resolveFrom ?? import.meta.url);
+  if (packageDir === undefined) {
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_UNAVAILABLE',
+      'rclnodejs is not installed: after sourcing /opt/ros/<distro>/setup.bash run `npm install rclnodejs` in the rigcap folder.',
+    );
+  }
+  if (!hasBuiltBinding(packageDir, environment.distro)) {
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_UNAVAILABLE',
+      `rclnodejs at ${packageDir} has no native binding built for ROS ${environment.distro}: ` +
+        'source /opt/ros/<distro>/setup.bash and run `npm rebuild rclnodejs` (rigcap never builds it while capturing).',
+    );
+  }
+  const importModule = options.importModule ?? ((specifier: string) => import(specifier));
+  let loaded: unknown;
+  try {
+    loaded = await importModule('rclnodejs');
+  } catch (err) {
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_UNAVAILABLE',
+      `rclnodejs failed to load (${(err as Error).message}): source /opt/ros/<distro>/setup.bash, then \`npm rebuild rclnodejs\`.`,
+      { cause: err },
+    );
+  }
+  return unwrapDefault(loaded);
+}
+
+function unwrapDefault(loaded: unknown): RclnodejsModule {
+  const withDefault = loaded as { default?: unknown };
+  const candidate = (withDefault.default ?? loaded) as Partial<RclnodejsModule>;
+  if (typeof candidate.init !== 'function' || typeof candidate.createNode !== 'function') {
+    throw new Ros2DriverError('RIGCAP_ROS2_UNAVAILABLE', 'the module named rclnodejs does not look like rclnodejs (no init/createNode).');
+  }
+  return candidate as RclnodejsModule;
+}
+
+function findRclnodejsPackageDir(resolveFrom: string): string | undefined {
+  let entry: string;
+  try {
+    entry = createRequire(resolveFrom).resolve('rclnodejs');
+  } catch {
+    return undefined;
+  }
+  // Walk up from the entry file to the folder holding rclnodejs's package.json.
+  for (let dir = dirname(entry); dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'lib'))) return dir;
+  }
+  return undefined;
+}
+
+function hasBuiltBinding(packageDir: string, distro: string): boolean {
+  for (const built of ['build/Release/rclnodejs.node', 'build/Debug/rclnodejs.node']) {
+    if (existsSync(join(packageDir, built))) return true;
+  }
+  const prebuildDir = join(packageDir, 'prebuilds', `${process.platform}-${process.arch}`);
+  if (!existsSync(prebuildDir)) return false;
+  return readdirSync(prebuildDir).some((name) => name.includes(distro) && name.endsWith('.node'));
+}
