@@ -1,0 +1,7 @@
+// Public surface of the record I/O edge: keys on disk, the chain on disk, the sealer the pipeline
+// calls, the verifier's filesystem adapter and the signing benchmark.
+export { KeyStore, type KeyStoreOptions } from './key-store.ts';
+export { RecordStore, type RecordStoreOptions } from './record-store.ts';
+export { RecordSealer, systemClock, type RecordSealerOptions, type SealResult, type SealerClock, type ChunkPredicateFields } from './record-sealer.ts';
+export { FsSource } from './fs-source.ts';
+export { writeFileAtomic, fsyncDir, appendDurable } from './atomic-file.ts';
