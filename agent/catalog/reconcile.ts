@@ -1,0 +1,136 @@
+// Start-up reconciliation of the catalog (state) with the spool (content): committed chunk files
+// the catalog does not know get rows (hashed, summarised from the MCAP index), rows whose file
+// vanished or changed are flagged. Run it after salvage, before the sealer signs leftovers.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { isRigcapError } from '../errors.ts';
+import { withIndexedReader } from '../pipeline/mcap-read.ts';
+import { parseChunkIndex, type CommittedChunk, type StreamChunkStats } from '../pipeline/chunk-types.ts';
+import type { Catalog, ChunkFlag } from './catalog.ts';
+
+export interface ReconcileOptions {
+  spoolDir: string;
+  logger: Logger;
+  /** Rig id for sessions found only on disk. */
+  rigId: string;
+  /** `sha256` re-hashes every known chunk (slow on a big spool); `size` compares sizes only. */
+  verify: 'size' | 'sha256';
+}
+
+export interface ReconcileReport {
+  /** Chunk files on disk that had no row and got one. */
+  added: CommittedChunk[];
+  /** Rows flagged now, by flag. */
+  flagged: Array<{ sessionId: string; chunkIndex: number; flag: ChunkFlag }>;
+  /** `*.mcap` files that do not open as MCAP (left in place, not catalogued). */
+  unreadable: Array<{ path: string; reason: string }>;
+  /** Rows checked against their files. */
+  checked: number;
+}
+
+/** Brings catalog rows and chunk files into agreement; returns what changed. */
+export async function reconcile(catalog: Catalog, options: ReconcileOptions): Promise<ReconcileReport> {
+  const log = options.logger.child({ component: 'reconcile' });
+  const report: ReconcileReport = { added: [], flagged: [], unreadable: [], checked: 0 };
+  const sessionsDir = join(options.spoolDir, 'sessions');
+  const onDisk = new Set<string>();
+  let sessions: string[] = [];
+  try {
+    sessions = (await readdir(sessionsDir)).sort();
+  } catch {
+    // No sessions folder yet: every row (if any) is missing.
+  }
+  for (const sessionId of sessions) {
+    let names: string[];
+    try {
+      names = (await readdir(join(sessionsDir, sessionId))).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const chunkIndex = parseChunkIndex(name);
+      if (chunkIndex === undefined || !name.endsWith('.mcap')) continue;
+      onDisk.add(`${sessionId}/${chunkIndex}`);
+      if (catalog.getChunk(sessionId, chunkIndex) !== undefined) continue;
+      const path = join(sessionsDir, sessionId, name);
+      try {
+        const chunk = await describeChunk(path, { sessionId, chunkIndex, name });
+        if (catalog.getSession(sessionId) === undefined) {
+          catalog.openSession({ id: sessionId, rigId: options.rigId, startedNs: chunk.startNs, state: 'recovered' });
+        }
+        catalog.addChunk(chunk, { relativePath: `sessions/${sessionId}/${name}`, origin: 'reconcile' });
+        report.added.push(chunk);
+        log.warn({ sessionId, chunk: name, bytes: chunk.bytes }, 'committed chunk missing from the catalog: added');
+      } catch (err) {
+        if (!isRigcapError(err, 'RIGCAP_MCAP_INVALID')) throw err;
+        report.unreadable.push({ path, reason: err.message });
+        log.error({ sessionId, chunk: name, code: err.code }, 'committed chunk does not open as MCAP');
+      }
+    }
+  }
+
+  for (const row of catalog.listChunks()) {
+    if (row.state === 'deleted') continue;
+    report.checked += 1;
+    let flag: ChunkFlag | undefined;
+    const path = join(options.spoolDir, row.path);
+    if (!onDisk.has(`${row.sessionId}/${row.chunkIndex}`)) {
+      flag = 'missing';
+    } else {
+      const { size } = await stat(path);
+      if (size !== row.bytes) flag = 'size_mismatch';
+      else if (options.verify === 'sha256' && (await sha256OfFile(path)) !== row.sha256) flag = 'sha_mismatch';
+    }
+    if (flag !== row.flag) {
+      catalog.flagChunk(row.sessionId, row.chunkIndex, flag);
+      if (flag !== undefined) {
+        report.flagged.push({ sessionId: row.sessionId, chunkIndex: row.chunkIndex, flag });
+        log.error({ sessionId: row.sessionId, chunk: row.name, flag }, 'chunk file disagrees with the catalog');
+      }
+    }
+  }
+  return report;
+}
+
+/** Lowercase hex SHA-256 of a file, streamed. */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(piece as Buffer);
+  return hash.digest('hex');
+}
+
+/** Summarises a committed chunk file as the writer would have (hash, time window, per-stream counts). */
+export async function describeChunk(path: string, id: { sessionId: string; chunkIndex: number; name: string }): Promise<CommittedChunk> {
+  const sha256 = await sha256OfFile(path);
+  const { size } = await stat(path);
+  return withIndexedReader(path, async (reader) => {
+    const streams = new Map<number, StreamChunkStats>();
+    for (const ch of reader.channelsById.values()) {
+      streams.set(ch.id, {
+        stream: ch.metadata.get('stream') ?? ch.topic,
+        topic: ch.topic,
+        type: reader.schemasById.get(ch.schemaId)?.name ?? '',
+        count: 0,
+        bytes: 0,
+        latchedReplays: 0,
+      });
+    }
+    let messages = 0;
+    let startNs: bigint | undefined;
+    let endNs = 0n;
+    for await (const m of reader.readMessages()) {
+      const s = streams.get(m.channelId);
+      if (s !== undefined) {
+        s.count += 1;
+        s.bytes += m.data.byteLength;
+      }
+      messages += 1;
+      if (startNs === undefined || m.logTime < startNs) startNs = m.logTime;
+      if (m.logTime > endNs) endNs = m.logTime;
+    }
+    return { ...id, path, bytes: size, sha256, startNs: startNs ?? 0n, endNs, messages, streams: [...streams.values()], reason: 'reconcile' };
+  });
+}
