@@ -25,54 +25,100 @@ function splitPoint(n: number): number {
   return k;
 }
 
-function leafAt(leaves: readonly Uint8Array[], i: number): Uint8Array {
-  const leaf = leaves[i];
-  if (leaf === undefined) throw new RangeError(`leaf ${i} out of range`);
-  return leaf;
+/** An append-only list of leaf hashes that caches every complete aligned subtree, so heads are O(log n). */
+export class MerkleTree {
+  readonly #leaves: Buffer[] = [];
+  // Complete aligned subtrees never change once their last leaf exists, so caching them is safe.
+  readonly #perfect = new Map<string, Buffer>();
+
+  constructor(leaves: readonly Uint8Array[] = []) {
+    for (const leaf of leaves) this.append(leaf);
+  }
+
+  get size(): number {
+    return this.#leaves.length;
+  }
+
+  /** Appends one leaf hash and returns its index. */
+  append(leaf: Uint8Array): number {
+    if (leaf.length !== 32) throw new RangeError('a leaf hash is 32 bytes');
+    this.#leaves.push(Buffer.from(leaf));
+    return this.#leaves.length - 1;
+  }
+
+  /** The leaf hash at index. */
+  leaf(index: number): Buffer {
+    const leaf = this.#leaves[index];
+    if (leaf === undefined) throw new RangeError(`leaf ${index} out of range`);
+    return leaf;
+  }
+
+  /** Merkle tree hash MTH(D[lo:hi]). */
+  subtree(lo: number, hi: number): Buffer {
+    const n = hi - lo;
+    if (n === 0) return emptyRoot();
+    if (n === 1) return this.leaf(lo);
+    const perfect = (n & (n - 1)) === 0 && hi <= this.#leaves.length;
+    const key = `${lo}:${n}`;
+    if (perfect) {
+      const hit = this.#perfect.get(key);
+      if (hit !== undefined) return hit;
+    }
+    const k = splitPoint(n);
+    const h = nodeHash(this.subtree(lo, lo + k), this.subtree(lo + k, hi));
+    if (perfect) this.#perfect.set(key, h);
+    return h;
+  }
+
+  /** Tree head over the first `size` leaves. */
+  root(size: number = this.size): Buffer {
+    if (size > this.size || size < 0) throw new RangeError(`tree size ${size} beyond ${this.size} leaves`);
+    return this.subtree(0, size);
+  }
+
+  /** Audit path PATH(index, D[0:size]). */
+  inclusionProof(index: number, size: number): Buffer[] {
+    if (index < 0 || index >= size || size > this.size) throw new RangeError(`no leaf ${index} in a tree of ${size}`);
+    const path = (m: number, lo: number, hi: number): Buffer[] => {
+      const n = hi - lo;
+      if (n <= 1) return [];
+      const k = splitPoint(n);
+      return m < k
+        ? [...path(m, lo, lo + k), this.subtree(lo + k, hi)]
+        : [...path(m - k, lo + k, hi), this.subtree(lo, lo + k)];
+    };
+    return path(index, 0, size);
+  }
+
+  /** Consistency proof PROOF(first, D[0:second]). */
+  consistencyProof(first: number, second: number): Buffer[] {
+    if (first < 0 || first > second || second > this.size) throw new RangeError(`no consistency from ${first} to ${second}`);
+    if (first === 0 || first === second) return [];
+    const sub = (m: number, lo: number, hi: number, whole: boolean): Buffer[] => {
+      const n = hi - lo;
+      if (m === n) return whole ? [] : [this.subtree(lo, hi)];
+      const k = splitPoint(n);
+      return m <= k
+        ? [...sub(m, lo, lo + k, whole), this.subtree(lo + k, hi)]
+        : [...sub(m - k, lo + k, hi, false), this.subtree(lo, lo + k)];
+    };
+    return sub(first, 0, second, true);
+  }
 }
 
-/** Merkle tree hash MTH(D[lo:hi]) over already-hashed leaves. */
-export function subtreeRoot(leaves: readonly Uint8Array[], lo: number, hi: number): Buffer {
-  const n = hi - lo;
-  if (n === 0) return emptyRoot();
-  if (n === 1) return Buffer.from(leafAt(leaves, lo));
-  const k = splitPoint(n);
-  return nodeHash(subtreeRoot(leaves, lo, lo + k), subtreeRoot(leaves, lo + k, hi));
-}
-
-/** Tree head over the first `size` leaves. */
+/** Tree head over the first `size` leaf hashes. */
 export function treeRoot(leaves: readonly Uint8Array[], size: number = leaves.length): Buffer {
-  if (size > leaves.length || size < 0) throw new RangeError(`tree size ${size} beyond ${leaves.length} leaves`);
-  return subtreeRoot(leaves, 0, size);
+  return new MerkleTree(leaves.slice(0, size)).root(size);
 }
 
-/** Audit path PATH(index, D[0:size]) proving leaf `index` is in the tree of `size` leaves. */
+/** Audit path proving leaf `index` is in the tree of `size` leaves. */
 export function inclusionProof(leaves: readonly Uint8Array[], index: number, size: number): Buffer[] {
-  if (index < 0 || index >= size || size > leaves.length) throw new RangeError(`no leaf ${index} in a tree of ${size}`);
-  const path = (m: number, lo: number, hi: number): Buffer[] => {
-    const n = hi - lo;
-    if (n <= 1) return [];
-    const k = splitPoint(n);
-    return m < k
-      ? [...path(m, lo, lo + k), subtreeRoot(leaves, lo + k, hi)]
-      : [...path(m - k, lo + k, hi), subtreeRoot(leaves, lo, lo + k)];
-  };
-  return path(index, 0, size);
+  return new MerkleTree(leaves.slice(0, size)).inclusionProof(index, size);
 }
 
-/** Consistency proof PROOF(first, D[0:second]) that the tree of `first` leaves is a prefix of `second`. */
+/** Consistency proof that the tree of `first` leaves is a prefix of the tree of `second`. */
 export function consistencyProof(leaves: readonly Uint8Array[], first: number, second: number): Buffer[] {
-  if (first < 0 || first > second || second > leaves.length) throw new RangeError(`no consistency from ${first} to ${second}`);
-  if (first === 0 || first === second) return [];
-  const sub = (m: number, lo: number, hi: number, whole: boolean): Buffer[] => {
-    const n = hi - lo;
-    if (m === n) return whole ? [] : [subtreeRoot(leaves, lo, hi)];
-    const k = splitPoint(n);
-    return m <= k
-      ? [...sub(m, lo, lo + k, whole), subtreeRoot(leaves, lo + k, hi)]
-      : [...sub(m - k, lo + k, hi, false), subtreeRoot(leaves, lo, lo + k)];
-  };
-  return sub(first, 0, second, true);
+  return new MerkleTree(leaves.slice(0, second)).consistencyProof(first, second);
 }
 
 /** RFC 9162 §2.1.3.2: does `proof` place `leaf` (a leaf hash) at `index` in the tree with `root`? */
