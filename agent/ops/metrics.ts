@@ -70,8 +70,7 @@ export class AgentMetrics {
   /** Writes one snapshot into the registry; label sets of vanished streams are dropped. */
   apply(s: AgentSnapshot): void {
     for (const metric of [this.#streamRate, this.#streamBytes, this.#streamReceived, this.#streamDrops, this.#queueDepth,
-      this.#streamDegraded, this.#clockState, this.#diskState, this.#errors, this.#buildInfo, this.#syncReceiptAge,
-      this.#clockOffset, this.#syncEta]) {
+      this.#streamDegraded, this.#clockState, this.#diskState, this.#errors, this.#buildInfo]) {
       metric.reset();
     }
     for (const st of s.streams) {
@@ -82,7 +81,8 @@ export class AgentMetrics {
       this.#streamDegraded.set({ stream: st.name }, st.degraded ? 1 : 0);
       for (const [cause, count] of Object.entries(st.drops)) this.#streamDrops.inc({ stream: st.name, cause }, count);
     }
-    if (s.clock.offsetNs !== null) this.#clockOffset.set(Number(BigInt(s.clock.offsetNs)) / 1e9);
+    // NaN (not 0) for unknown values: 0 would read as "perfectly synced" or "receipt just now".
+    this.#clockOffset.set(s.clock.offsetNs === null ? Number.NaN : Number(BigInt(s.clock.offsetNs)) / 1e9);
     for (const state of clockStates) this.#clockState.set({ state, source: s.clock.source }, state === s.clock.state ? 1 : 0);
     this.#deidFps.set(s.deid.fps);
     this.#deidFailed.reset();
@@ -91,11 +91,9 @@ export class AgentMetrics {
     this.#syncBacklogBytes.set(s.sync.backlogBytes);
     this.#syncBacklogChunks.set(s.sync.backlogChunks);
     this.#syncGoodput.set(s.sync.goodputBytesPerSec);
-    if (s.sync.etaSeconds !== null) this.#syncEta.set(s.sync.etaSeconds);
-    if (s.sync.lastReceiptAt !== null) {
-      const ageMs = this.#nowMs() - Date.parse(s.sync.lastReceiptAt);
-      if (Number.isFinite(ageMs)) this.#syncReceiptAge.set(Math.max(0, ageMs / 1000));
-    }
+    this.#syncEta.set(s.sync.etaSeconds ?? Number.NaN);
+    const ageMs = s.sync.lastReceiptAt === null ? Number.NaN : this.#nowMs() - Date.parse(s.sync.lastReceiptAt);
+    this.#syncReceiptAge.set(Number.isFinite(ageMs) ? Math.max(0, ageMs / 1000) : Number.NaN);
     this.#diskFree.set(s.disk.freeBytes);
     this.#diskUsed.set(s.disk.usedBytes);
     this.#diskBudget.set(s.disk.budgetBytes);
