@@ -88,7 +88,7 @@ describe('Catalog', () => {
     await unlink(chunks[0]!.path);
     await appendFile(chunks[1]!.path, 'x');
     const bytes = await readFile(chunks[2]!.path);
-    bytes[bytes.length - 40] ^= 0xff;
+    bytes[bytes.length - 40] = (bytes[bytes.length - 40] ?? 0) ^ 0xff;
     await writeFile(chunks[2]!.path, bytes);
 
     const bySize = await reconcile(catalog, { spoolDir: spool, logger: silentLogger(), rigId: 'rig', verify: 'size' });
