@@ -13,7 +13,7 @@ const defaultListen = '127.0.0.1:9464';
 /** The ops base URL: --url, else the config's `ops.listen`, else the default port on loopback. */
 function opsBaseUrl(values: { url?: string | undefined; config?: string | undefined }, io: CliIO): string {
   if (values.url !== undefined) return values.url.replace(/\/?$/, '/');
-  const file = values.config ?? io.env['RIGCAP_CONFIG'] ?? (existsSync(defaultConfig) ? defaultConfig : undefined);
+  const file = values.config ?? (io.env['RIGCAP_CONFIG'] || undefined) ?? (existsSync(defaultConfig) ? defaultConfig : undefined);
   const listen = file === undefined ? defaultListen : loadConfigFile(file).config.ops.listen;
   if (listen === '') throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'the ops endpoint is disabled (`ops.listen` is empty)');
   // A wildcard bind is reached on loopback.
