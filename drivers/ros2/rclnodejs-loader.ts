@@ -81,7 +81,19 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
       { cause: err },
     );
   }
-  return unwrapDefault(loaded);
+  const rcl = unwrapDefault(loaded);
+  if (rcl.SubscriptionEventCallbacks === undefined) {
+    // Some releases keep the event classes out of the top-level exports (their own tests import
+    // lib/event_handler.js); without them message loss cannot be counted, so look there too.
+    try {
+      const events = (await importModule('rclnodejs/lib/event_handler.js')) as { default?: Partial<RclnodejsModule> } & Partial<RclnodejsModule>;
+      const Callbacks = events.SubscriptionEventCallbacks ?? events.default?.SubscriptionEventCallbacks;
+      if (Callbacks !== undefined) return { ...rcl, init: rcl.init.bind(rcl), shutdown: rcl.shutdown.bind(rcl), createNode: rcl.createNode.bind(rcl), SubscriptionEventCallbacks: Callbacks };
+    } catch {
+      // Older rclnodejs: no subscription events at all.
+    }
+  }
+  return rcl;
 }
 
 function unwrapDefault(loaded: unknown): RclnodejsModule {
