@@ -67,8 +67,8 @@ export async function openSpool(options: { deviceId: string; rootDir?: string; k
 }
 
 /** Writes and seals one chunk of a session. */
-export async function writeChunk(spool: FixtureSpool, options: { sessionId: string; chunkIndex: number; seed: number }): Promise<string> {
-  const bytes = await tinyMcap({ seed: options.seed });
+export async function writeChunk(spool: FixtureSpool, options: { sessionId: string; chunkIndex: number; seed: number; calibration?: string }): Promise<string> {
+  const bytes = await tinyMcap(options.calibration === undefined ? { seed: options.seed } : { seed: options.seed, calibration: options.calibration });
   const dir = join(spool.rootDir, 'sessions', options.sessionId);
   await mkdir(dir, { recursive: true });
   const chunkPath = join(dir, chunkFileName(options.chunkIndex));
