@@ -15,7 +15,18 @@ export function buildSdNotify(options = {}) {
   if (existsSync(sdNotifyAddon) && options.force !== true) return null;
   mkdirSync(join(sdNotifyAddon, '..'), { recursive: true });
   const cc = process.env.CC ?? 'cc';
-  const args = ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-fPIC', '-shared', '-fvisibility=hidden', '-o', sdNotifyAddon, sdNotifySource];
+  const args = [
+    '-std=gnu11',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-fPIC',
+    '-shared',
+    '-fvisibility=hidden',
+    '-o',
+    sdNotifyAddon,
+    sdNotifySource,
+  ];
   const result = spawnSync(cc, args, { encoding: 'utf8' });
   if (result.error) return `${cc} not runnable: ${result.error.message}`;
   if (result.status !== 0) return `${cc} ${args.join(' ')} failed:\n${result.stderr}`;

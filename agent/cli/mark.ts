@@ -13,9 +13,13 @@ const defaultListen = '127.0.0.1:9464';
 /** The ops base URL: --url, else the config's `ops.listen`, else the default port on loopback. */
 function opsBaseUrl(values: { url?: string | undefined; config?: string | undefined }, io: CliIO): string {
   if (values.url !== undefined) return values.url.replace(/\/?$/, '/');
-  const file = values.config ?? (io.env['RIGCAP_CONFIG'] || undefined) ?? (existsSync(defaultConfig) ? defaultConfig : undefined);
+  const file =
+    values.config ??
+    (io.env['RIGCAP_CONFIG'] || undefined) ??
+    (existsSync(defaultConfig) ? defaultConfig : undefined);
   const listen = file === undefined ? defaultListen : loadConfigFile(file).config.ops.listen;
-  if (listen === '') throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'the ops endpoint is disabled (`ops.listen` is empty)');
+  if (listen === '')
+    throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'the ops endpoint is disabled (`ops.listen` is empty)');
   // A wildcard bind is reached on loopback.
   const reachable = listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
   return `http://${reachable}/`;
@@ -51,7 +55,8 @@ const mark: Command = {
       throw new RigcapError('RIGCAP_USAGE', (err as Error).message);
     }
     const { values, positionals } = parsed;
-    if (positionals.length !== 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap mark takes exactly one TEXT argument (quote it)');
+    if (positionals.length !== 1)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap mark takes exactly one TEXT argument (quote it)');
     const request = parseMarkRequest({ text: positionals[0], tags: values.tag ?? [] });
     const url = new URL('marks', opsBaseUrl(values, io));
     let res: Response;
@@ -64,12 +69,22 @@ const mark: Command = {
       });
     } catch (err) {
       const cause = errnoCode((err as { cause?: unknown }).cause) ?? String(err);
-      throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', `no agent answers at ${url.origin} (${cause})`, { cause: err });
+      throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', `no agent answers at ${url.origin} (${cause})`, {
+        cause: err,
+      });
     }
-    const body = (await res.json().catch(() => ({}))) as { ok?: boolean; mark?: { id?: string }; error?: { code?: string; message?: string } };
+    const body = (await res.json().catch(() => ({}))) as {
+      ok?: boolean;
+      mark?: { id?: string };
+      error?: { code?: string; message?: string };
+    };
     if (!res.ok || body.ok !== true) {
-      if (body.error?.code === 'RIGCAP_MARK_INVALID') throw new RigcapError('RIGCAP_MARK_INVALID', body.error.message ?? 'rejected');
-      throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', `the agent at ${url.origin} answered HTTP ${res.status}: ${body.error?.message ?? ''}`);
+      if (body.error?.code === 'RIGCAP_MARK_INVALID')
+        throw new RigcapError('RIGCAP_MARK_INVALID', body.error.message ?? 'rejected');
+      throw new RigcapError(
+        'RIGCAP_AGENT_UNREACHABLE',
+        `the agent at ${url.origin} answered HTTP ${res.status}: ${body.error?.message ?? ''}`,
+      );
     }
     if (values.json === true) io.stdout.write(`${JSON.stringify({ ok: true, mark: body.mark })}\n`);
     else io.stderr.write(`marked: ${request.text} (${body.mark?.id ?? '?'})\n`);

@@ -24,7 +24,8 @@ export interface OpsHttpServerOptions {
 export function parseListen(listen: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(listen);
   const port = Number(match?.[3]);
-  if (match === null || port > 65535) throw new RigcapError('RIGCAP_CONFIG_INVALID', `ops.listen '${listen}' is not host:port`);
+  if (match === null || port > 65535)
+    throw new RigcapError('RIGCAP_CONFIG_INVALID', `ops.listen '${listen}' is not host:port`);
   return { host: match[1] ?? match[2] ?? '127.0.0.1', port };
 }
 
@@ -50,7 +51,13 @@ export class OpsHttpServer {
     server.headersTimeout = 10_000;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new RigcapError('RIGCAP_OPS_LISTEN_FAILED', `cannot listen on ${host}:${port} (${errnoCode(err) ?? String(err)})`, { cause: err })),
+        reject(
+          new RigcapError(
+            'RIGCAP_OPS_LISTEN_FAILED',
+            `cannot listen on ${host}:${port} (${errnoCode(err) ?? String(err)})`,
+            { cause: err },
+          ),
+        ),
       );
       server.listen(port, host, () => resolve());
     });
@@ -65,12 +72,13 @@ export class OpsHttpServer {
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     const server = this.#server;
-    this.#closing = server === undefined
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        });
+    this.#closing =
+      server === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          });
     return this.#closing;
   }
 
@@ -105,7 +113,8 @@ export class OpsHttpServer {
       return sendError(res, 415, 'RIGCAP_MARK_INVALID', 'send the mark as application/json');
     }
     const body = await readBody(req);
-    if (body === undefined) return sendError(res, 413, 'RIGCAP_MARK_INVALID', `the mark is larger than ${maxBodyBytes} bytes`);
+    if (body === undefined)
+      return sendError(res, 413, 'RIGCAP_MARK_INVALID', `the mark is larger than ${maxBodyBytes} bytes`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
@@ -118,7 +127,11 @@ export class OpsHttpServer {
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.writeHead(status, {
+    'content-type': contentType,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
   res.end(body);
 }
 

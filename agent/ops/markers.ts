@@ -32,20 +32,24 @@ const tagPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Checks an untrusted mark request; throws RIGCAP_MARK_INVALID naming the first problem. */
 export function parseMarkRequest(input: unknown): MarkRequest {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) invalid('the mark must be a JSON object');
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    invalid('the mark must be a JSON object');
   const body = input as Record<string, unknown>;
   const text = body['text'];
   if (typeof text !== 'string' || text.trim() === '') invalid('`text` must be a non-empty string');
   if (text.length > maxTextChars) invalid(`\`text\` is longer than ${maxTextChars} characters`);
   const tags = body['tags'] ?? [];
-  if (!Array.isArray(tags) || tags.length > maxTags) invalid(`\`tags\` must be a list of at most ${maxTags} tags`);
+  if (!Array.isArray(tags) || tags.length > maxTags)
+    invalid(`\`tags\` must be a list of at most ${maxTags} tags`);
   for (const tag of tags) {
-    if (typeof tag !== 'string' || !tagPattern.test(tag)) invalid(`tag ${JSON.stringify(tag)} must match ${tagPattern.source}`);
+    if (typeof tag !== 'string' || !tagPattern.test(tag))
+      invalid(`tag ${JSON.stringify(tag)} must match ${tagPattern.source}`);
   }
   const request: MarkRequest = { text, tags: tags as string[] };
   const wallNs = body['wallNs'];
   if (wallNs !== undefined) {
-    if (typeof wallNs !== 'string' || !/^\d{1,20}$/.test(wallNs)) invalid('`wallNs` must be a decimal string of nanoseconds');
+    if (typeof wallNs !== 'string' || !/^\d{1,20}$/.test(wallNs))
+      invalid('`wallNs` must be a decimal string of nanoseconds');
     request.wallNs = wallNs;
   }
   return request;

@@ -21,9 +21,13 @@ export function loadDatagramSender(): DatagramSender {
   try {
     return createRequire(import.meta.url)(addonPath) as DatagramSender;
   } catch (err) {
-    throw new RigcapError('RIGCAP_SD_NOTIFY_UNAVAILABLE', `the sd_notify addon does not load: ${String(err)}`, {
-      cause: err,
-    });
+    throw new RigcapError(
+      'RIGCAP_SD_NOTIFY_UNAVAILABLE',
+      `the sd_notify addon does not load: ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -90,7 +94,10 @@ export class SdNotifier {
     if (this.socketPath === undefined || this.#sender === undefined) return false;
     const rc = this.#sender.send(this.socketPath, encodeNotifyMessage(fields));
     if (rc !== 0) {
-      this.#log.warn({ code: 'RIGCAP_SD_NOTIFY_FAILED', errno: -rc, socket: this.socketPath, fields: Object.keys(fields) }, 'sd_notify send failed');
+      this.#log.warn(
+        { code: 'RIGCAP_SD_NOTIFY_FAILED', errno: -rc, socket: this.socketPath, fields: Object.keys(fields) },
+        'sd_notify send failed',
+      );
       return false;
     }
     return true;

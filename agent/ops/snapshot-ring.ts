@@ -88,7 +88,8 @@ export class SnapshotRing<T> {
     window.markerIds.push(markerId);
     if (toNs > window.toNs) window.toNs = toNs;
     if (fromNs < window.fromNs) window.fromNs = fromNs;
-    if (this.#lastByteEvictedNs !== undefined && this.#lastByteEvictedNs >= fromNs) window.preTruncated = true;
+    if (this.#lastByteEvictedNs !== undefined && this.#lastByteEvictedNs >= fromNs)
+      window.preTruncated = true;
     this.#count(window, released);
     return released;
   }

@@ -62,7 +62,8 @@ export class Watchdog {
   /** One check: ping when the pipeline advanced, otherwise log that the watchdog is being starved. */
   tick(): void {
     if (this.#options.progress()) {
-      if (this.#stalledTicks > 0) this.#options.log.info({ stalledTicks: this.#stalledTicks }, 'pipeline progressing again');
+      if (this.#stalledTicks > 0)
+        this.#options.log.info({ stalledTicks: this.#stalledTicks }, 'pipeline progressing again');
       this.#stalledTicks = 0;
       this.#pings += 1;
       this.#options.notifier.watchdog();

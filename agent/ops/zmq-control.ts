@@ -31,7 +31,11 @@ export class ZmqMarkerControl {
       await socket.bind(this.#options.endpoint);
     } catch (err) {
       socket.close();
-      throw new RigcapError('RIGCAP_OPS_LISTEN_FAILED', `cannot bind control socket ${this.#options.endpoint} (${errnoCode(err) ?? String(err)})`, { cause: err });
+      throw new RigcapError(
+        'RIGCAP_OPS_LISTEN_FAILED',
+        `cannot bind control socket ${this.#options.endpoint} (${errnoCode(err) ?? String(err)})`,
+        { cause: err },
+      );
     }
     this.#socket = socket;
     this.#loop = this.#receive(socket);
@@ -46,7 +50,11 @@ export class ZmqMarkerControl {
         try {
           const message: unknown = JSON.parse(frame.toString('utf8'));
           const type = (message as { type?: unknown } | null)?.type;
-          if (type !== 'mark') throw new RigcapError('RIGCAP_MARK_INVALID', `unknown control message type ${JSON.stringify(type)}`);
+          if (type !== 'mark')
+            throw new RigcapError(
+              'RIGCAP_MARK_INVALID',
+              `unknown control message type ${JSON.stringify(type)}`,
+            );
           await this.#options.inbox.submit(message, 'zmq');
         } catch (err) {
           // A bad message from one publisher must not stop the socket for the others.

@@ -18,12 +18,20 @@ const log = silentLogger();
 const inbox = new MarkerInbox({ log });
 const marks: EventMark[] = [];
 inbox.onMark((mark) => void marks.push(mark));
-const server = new OpsHttpServer({ listen: '127.0.0.1:0', log, snapshot: () => fakeSnapshot(), metrics: new AgentMetrics({ snapshot: () => fakeSnapshot() }), markers: inbox });
+const server = new OpsHttpServer({
+  listen: '127.0.0.1:0',
+  log,
+  snapshot: () => fakeSnapshot(),
+  metrics: new AgentMetrics({ snapshot: () => fakeSnapshot() }),
+  markers: inbox,
+});
 let base = '';
 
 function rigcap(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(repo, 'bin/rigcap.js'), ...args], { env: { ...process.env, RIGCAP_CONFIG: '' } });
+    const child = spawn(process.execPath, [join(repo, 'bin/rigcap.js'), ...args], {
+      env: { ...process.env, RIGCAP_CONFIG: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -42,7 +50,9 @@ afterAll(async () => {
 
 describe('ops HTTP endpoint', () => {
   it('serves the snapshot, the metrics and the page', async () => {
-    const status = (await (await fetch(new URL('status.json', base))).json()) as ReturnType<typeof fakeSnapshot>;
+    const status = (await (await fetch(new URL('status.json', base))).json()) as ReturnType<
+      typeof fakeSnapshot
+    >;
     expect(status.streams[0]?.drops['queue_full']).toBe(12);
     const metrics = await fetch(new URL('metrics', base));
     expect(metrics.headers.get('content-type')).toContain('text/plain');
@@ -54,20 +64,45 @@ describe('ops HTTP endpoint', () => {
   });
 
   it('accepts a JSON mark and refuses forms and bad marks', async () => {
-    const ok = await fetch(new URL('marks', base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: 'lidar occluded', tags: ['lidar'] }) });
+    const ok = await fetch(new URL('marks', base), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text: 'lidar occluded', tags: ['lidar'] }),
+    });
     expect(ok.status).toBe(201);
     expect(marks.at(-1)).toMatchObject({ text: 'lidar occluded', tags: ['lidar'], source: 'http' });
-    const form = await fetch(new URL('marks', base), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{"text":"x"}' });
+    const form = await fetch(new URL('marks', base), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"text":"x"}',
+    });
     expect(form.status).toBe(415);
-    const bad = await fetch(new URL('marks', base), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":""}' });
+    const bad = await fetch(new URL('marks', base), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":""}',
+    });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('RIGCAP_MARK_INVALID');
   });
 
   it('rigcap mark reaches the running agent, and says so when none runs', async () => {
-    const sent = await rigcap(['mark', 'near miss with forklift', '--tag', 'safety', '--tag', 'aisle:4', '--url', base, '--json']);
+    const sent = await rigcap([
+      'mark',
+      'near miss with forklift',
+      '--tag',
+      'safety',
+      '--tag',
+      'aisle:4',
+      '--url',
+      base,
+      '--json',
+    ]);
     expect(sent.code, sent.stderr).toBe(0);
-    expect(JSON.parse(sent.stdout)).toMatchObject({ ok: true, mark: { text: 'near miss with forklift', tags: ['safety', 'aisle:4'] } });
+    expect(JSON.parse(sent.stdout)).toMatchObject({
+      ok: true,
+      mark: { text: 'near miss with forklift', tags: ['safety', 'aisle:4'] },
+    });
     expect(marks.at(-1)?.text).toBe('near miss with forklift');
     const down = await rigcap(['mark', 'nobody listens', '--url', 'http://127.0.0.1:9/']);
     expect(down.code).toBe(1);
@@ -90,10 +125,21 @@ describe('ZeroMQ marker control socket', () => {
     const before = marks.length;
     await push.send('not json');
     await push.send(JSON.stringify({ type: 'reboot' }));
-    await push.send(JSON.stringify({ type: 'mark', text: 'planner fallback', tags: ['planner'], wallNs: '1700000000000000000' }));
+    await push.send(
+      JSON.stringify({
+        type: 'mark',
+        text: 'planner fallback',
+        tags: ['planner'],
+        wallNs: '1700000000000000000',
+      }),
+    );
     while (marks.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(marks.slice(before)).toHaveLength(1);
-    expect(marks.at(-1)).toMatchObject({ text: 'planner fallback', source: 'zmq', wallNs: 1_700_000_000_000_000_000n });
+    expect(marks.at(-1)).toMatchObject({
+      text: 'planner fallback',
+      source: 'zmq',
+      wallNs: 1_700_000_000_000_000_000n,
+    });
     push.close();
     await control.close();
     await control.close();

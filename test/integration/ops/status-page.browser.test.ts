@@ -18,7 +18,13 @@ describe.skipIf(!haveChromium)('status page in a browser', () => {
   let tick = 0;
   const log = silentLogger();
   const snapshot = (): ReturnType<typeof fakeSnapshot> => fakeSnapshot(tick);
-  const server = new OpsHttpServer({ listen: '127.0.0.1:0', log, snapshot, metrics: new AgentMetrics({ snapshot }), markers: new MarkerInbox({ log }) });
+  const server = new OpsHttpServer({
+    listen: '127.0.0.1:0',
+    log,
+    snapshot,
+    metrics: new AgentMetrics({ snapshot }),
+    markers: new MarkerInbox({ log }),
+  });
   let browser: Browser;
   let url = '';
 
@@ -26,7 +32,16 @@ describe.skipIf(!haveChromium)('status page in a browser', () => {
     url = (await server.start()).url;
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {

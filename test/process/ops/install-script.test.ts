@@ -55,7 +55,9 @@ describe.skipIf(!supported)('install.sh', () => {
     expect(mode(join(root, 'var/lib/rigcap/spool'))).toBe('750');
     expect(mode(join(root, 'etc/rigcap'))).toBe('750');
     const unit = readFileSync(join(root, 'etc/systemd/system/rigcap.service'), 'utf8');
-    expect(unit).toContain(`ExecStart=${process.execPath} ${repo}/bin/rigcap.js run --config /etc/rigcap/rigcap.yaml`);
+    expect(unit).toContain(
+      `ExecStart=${process.execPath} ${repo}/bin/rigcap.js run --config /etc/rigcap/rigcap.yaml`,
+    );
     expect(unit).not.toContain('/opt/rigcap');
     expect(existsSync(join(root, 'etc/tmpfiles.d/rigcap.conf'))).toBe(true);
     expect(first.out).toContain('rigcap.yaml');

@@ -18,8 +18,13 @@ interface Datagram {
 }
 
 /** Starts the receiver, runs the child against it, returns every datagram and the child's pid. */
-async function lifecycle(address: string): Promise<{ datagrams: Datagram[]; childPid: number; code: number | null; stderr: string }> {
-  const receiver: ChildProcessWithoutNullStreams = spawn(python as string, [join(repo, 'test/fixtures/ops/notify-receiver.py'), address]);
+async function lifecycle(
+  address: string,
+): Promise<{ datagrams: Datagram[]; childPid: number; code: number | null; stderr: string }> {
+  const receiver: ChildProcessWithoutNullStreams = spawn(python as string, [
+    join(repo, 'test/fixtures/ops/notify-receiver.py'),
+    address,
+  ]);
   const lines = createInterface({ input: receiver.stdout });
   const datagrams: Datagram[] = [];
   let stopped!: () => void;

@@ -36,7 +36,9 @@ describe.skipIf(analyze === undefined)('systemd units', () => {
     });
 
     it(`${unit} exposure score is at most 2.0`, () => {
-      const result = spawnSync('systemd-analyze', ['security', '--offline=yes', stage(unit)], { encoding: 'utf8' });
+      const result = spawnSync('systemd-analyze', ['security', '--offline=yes', stage(unit)], {
+        encoding: 'utf8',
+      });
       const match = /Overall exposure level for \S+: (\d+(?:\.\d+)?)/.exec(result.stdout);
       expect(match, result.stdout + result.stderr).not.toBeNull();
       expect(Number(match?.[1])).toBeLessThanOrEqual(2.0);
@@ -48,7 +50,9 @@ describe.skipIf(analyze === undefined)('systemd units', () => {
     expect(text).toMatch(/^Type=notify$/m);
     expect(text).toMatch(/^NotifyAccess=main$/m);
     expect(text).toMatch(/^WatchdogSec=\d+s$/m);
-    expect(text).toMatch(/^ExecStart=\/opt\/rigcap\/node_modules\/node\/bin\/node \/opt\/rigcap\/bin\/rigcap\.js run --config \/etc\/rigcap\/rigcap\.yaml$/m);
+    expect(text).toMatch(
+      /^ExecStart=\/opt\/rigcap\/node_modules\/node\/bin\/node \/opt\/rigcap\/bin\/rigcap\.js run --config \/etc\/rigcap\/rigcap\.yaml$/m,
+    );
   });
 });
 

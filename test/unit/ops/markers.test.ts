@@ -5,7 +5,11 @@ import { MarkerInbox, markMetadata, parseMarkRequest, type EventMark } from '../
 
 describe('event markers', () => {
   it('stamps a mark and hands it to every listener, even when one fails', async () => {
-    const inbox = new MarkerInbox({ log: silentLogger(), wallNs: () => 1_700_000_000_000_000_000n, monoNs: () => 42n });
+    const inbox = new MarkerInbox({
+      log: silentLogger(),
+      wallNs: () => 1_700_000_000_000_000_000n,
+      monoNs: () => 42n,
+    });
     const seen: EventMark[] = [];
     inbox.onMark(() => {
       throw new Error('no open chunk');
@@ -13,7 +17,13 @@ describe('event markers', () => {
     inbox.onMark((mark) => void seen.push(mark));
     const mark = await inbox.submit({ text: 'hard brake at crossing', tags: ['brake', 'site:b7'] }, 'cli');
     expect(seen).toEqual([mark]);
-    expect(mark).toMatchObject({ text: 'hard brake at crossing', tags: ['brake', 'site:b7'], source: 'cli', wallNs: 1_700_000_000_000_000_000n, monoNs: 42n });
+    expect(mark).toMatchObject({
+      text: 'hard brake at crossing',
+      tags: ['brake', 'site:b7'],
+      source: 'cli',
+      wallNs: 1_700_000_000_000_000_000n,
+      monoNs: 42n,
+    });
     const meta = markMetadata(mark);
     expect(meta.name).toBe('rigcap.marker');
     expect(meta.metadata.get('tags')).toBe('brake,site:b7');

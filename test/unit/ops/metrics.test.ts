@@ -5,12 +5,21 @@ import { fakeSnapshot } from '../../fixtures/ops/fake-snapshot.ts';
 
 describe('AgentMetrics', () => {
   it('exposes the snapshot as Prometheus metrics', async () => {
-    const metrics = new AgentMetrics({ snapshot: () => fakeSnapshot(), nowMs: () => Date.parse('2025-03-14T10:00:30.000Z') });
+    const metrics = new AgentMetrics({
+      snapshot: () => fakeSnapshot(),
+      nowMs: () => Date.parse('2025-03-14T10:00:30.000Z'),
+    });
     metrics.observeSealSeconds(0.04);
     const text = await metrics.render();
-    expect(text).toContain('rigcap_stream_rate_messages_per_second{stream="front_camera",topic="/camera/front/image/compressed"} 29.5');
-    expect(text).toContain('rigcap_stream_dropped_messages_total{stream="front_camera",cause="queue_full"} 12');
-    expect(text).toContain('rigcap_stream_dropped_messages_total{stream="front_camera",cause="deid_backpressure"} 3');
+    expect(text).toContain(
+      'rigcap_stream_rate_messages_per_second{stream="front_camera",topic="/camera/front/image/compressed"} 29.5',
+    );
+    expect(text).toContain(
+      'rigcap_stream_dropped_messages_total{stream="front_camera",cause="queue_full"} 12',
+    );
+    expect(text).toContain(
+      'rigcap_stream_dropped_messages_total{stream="front_camera",cause="deid_backpressure"} 3',
+    );
     expect(text).toContain('rigcap_stream_queue_depth{stream="front_camera"} 4');
     expect(text).toContain('rigcap_stream_bytes_total{stream="imu"} 12800000');
     expect(text).toContain('rigcap_chunk_seal_seconds_bucket{le="0.05"} 1');
@@ -32,7 +41,11 @@ describe('AgentMetrics', () => {
     let snap: AgentSnapshot = fakeSnapshot();
     const metrics = new AgentMetrics({ snapshot: () => snap });
     await metrics.render();
-    snap = { ...fakeSnapshot(), streams: [{ ...fakeSnapshot().streams[1]!, received: 360_500 }], sync: { ...fakeSnapshot().sync, lastReceiptAt: null, etaSeconds: null } };
+    snap = {
+      ...fakeSnapshot(),
+      streams: [{ ...fakeSnapshot().streams[1]!, received: 360_500 }],
+      sync: { ...fakeSnapshot().sync, lastReceiptAt: null, etaSeconds: null },
+    };
     const text = await metrics.render();
     expect(text).not.toContain('front_camera');
     expect(text).toContain('rigcap_stream_received_messages_total{stream="imu"} 360500');

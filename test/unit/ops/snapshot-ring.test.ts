@@ -31,7 +31,9 @@ describe('SnapshotRing', () => {
     expect(pre.map((i) => i.t)).toEqual([8, 8.5, 9, 9.5, 10].map(s));
     const post = feed(r, 10.5, 13);
     expect(post.map((i) => i.t)).toEqual([10.5, 11].map(s));
-    expect(r.windows).toEqual([{ markerIds: ['m1'], fromNs: s(8), toNs: s(11), items: 7, bytes: 70, preTruncated: false }]);
+    expect(r.windows).toEqual([
+      { markerIds: ['m1'], fromNs: s(8), toNs: s(11), items: 7, bytes: 70, preTruncated: false },
+    ]);
     expect(r.held.items).toBeGreaterThan(0);
   });
 
@@ -68,6 +70,15 @@ describe('SnapshotRing', () => {
   });
 
   it('rejects a ring without a memory bound', () => {
-    expect(() => new SnapshotRing<Item>({ preNs: 1n, postNs: 1n, maxBytes: 0, timeOf: (i) => i.t, sizeOf: (i) => i.size })).toThrow(RangeError);
+    expect(
+      () =>
+        new SnapshotRing<Item>({
+          preNs: 1n,
+          postNs: 1n,
+          maxBytes: 0,
+          timeOf: (i) => i.t,
+          sizeOf: (i) => i.size,
+        }),
+    ).toThrow(RangeError);
   });
 });

@@ -14,7 +14,12 @@ describe('watchdog', () => {
   it('withholds WATCHDOG=1 while the pipeline does not advance', () => {
     let count = 0;
     let pings = 0;
-    const dog = new Watchdog({ notifier: { watchdog: () => (pings += 1) > 0 }, intervalMs: 10, log: silentLogger(), progress: counterProgress(() => count) });
+    const dog = new Watchdog({
+      notifier: { watchdog: () => (pings += 1) > 0 },
+      intervalMs: 10,
+      log: silentLogger(),
+      progress: counterProgress(() => count),
+    });
     count += 1;
     dog.tick();
     dog.tick(); // no progress since the last look
@@ -27,13 +32,17 @@ describe('watchdog', () => {
 
 describe('SdNotifier', () => {
   it('encodes fields as KEY=VALUE lines and is a no-op without NOTIFY_SOCKET', () => {
-    expect(encodeNotifyMessage({ READY: 1, STATUS: 'two\nlines' }).toString()).toBe('READY=1\nSTATUS=two lines');
+    expect(encodeNotifyMessage({ READY: 1, STATUS: 'two\nlines' }).toString()).toBe(
+      'READY=1\nSTATUS=two lines',
+    );
     expect(SdNotifier.fromEnv({}, silentLogger()).ready('x')).toBe(false);
   });
 
   it('reports a failed send without throwing', () => {
     const sent: string[] = [];
-    const sender: DatagramSender = { send: (path, msg) => (sent.push(`${path} ${msg.toString()}`), path === '/ok' ? 0 : -111) };
+    const sender: DatagramSender = {
+      send: (path, msg) => (sent.push(`${path} ${msg.toString()}`), path === '/ok' ? 0 : -111),
+    };
     expect(new SdNotifier({ socketPath: '/ok', log: silentLogger(), sender }).stopping('bye')).toBe(true);
     expect(new SdNotifier({ socketPath: '/refused', log: silentLogger(), sender }).watchdog()).toBe(false);
     expect(sent).toEqual(['/ok STOPPING=1\nSTATUS=bye', '/refused WATCHDOG=1']);
