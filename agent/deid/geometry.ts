@@ -46,8 +46,8 @@ export function dilateBox(b: PixelBox, ratio: number, frame: { width: number; he
 
 /** Clips a box to the frame and snaps it outward to whole pixels. */
 export function clipBox(b: PixelBox, frame: { width: number; height: number }): PixelBox {
-  const x0 = Math.max(0, Math.floor(b.x));
-  const y0 = Math.max(0, Math.floor(b.y));
+  const x0 = Math.min(frame.width, Math.max(0, Math.floor(b.x)));
+  const y0 = Math.min(frame.height, Math.max(0, Math.floor(b.y)));
   const x1 = Math.min(frame.width, Math.ceil(b.x + b.w));
   const y1 = Math.min(frame.height, Math.ceil(b.y + b.h));
   return { x: x0, y: y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0) };

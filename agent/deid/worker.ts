@@ -14,7 +14,7 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('worker.ts must run as a worker thread');
   const init = workerData as WorkerInit;
-  const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);
+  const post = (reply: WorkerReply): void => port.postMessage(reply);
   let detector: FrameDetector;
   try {
     detector = await FrameDetector.load({ specs: init.specs, params: init.params, intraOpThreads: init.intraOpThreads });
@@ -26,10 +26,8 @@ async function serve(): Promise<void> {
     const started = performance.now();
     redactImageSample({ encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data }, { detector, params: init.params }).then(
       (out) => {
-        // Transfer only a buffer this job owns outright, never a view into a shared pool.
-        const owned = out.data.byteOffset === 0 && out.data.byteLength === out.data.buffer.byteLength;
-        const data = owned ? out.data : Uint8Array.from(out.data);
-        post({ type: 'result', id: job.id, data, detections: out.detections, ms: performance.now() - started }, [data.buffer as ArrayBuffer]);
+        // Copied, not transferred: sharp's output buffers are external memory that cannot be transferred.
+        post({ type: 'result', id: job.id, data: out.data, detections: out.detections, ms: performance.now() - started });
       },
       (err: unknown) => post({ type: 'job-error', id: job.id, error: toWorkerError(err) }),
     );

@@ -1,0 +1,30 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { containment, type Detection } from '../../../agent/deid/geometry.ts';
+import { loadLocalRedactor } from '../../../agent/deid/local-redactor.ts';
+import { defaultDeidConfig } from '../../../agent/deid/params.ts';
+import { runDeidSelfTest, selfTestImageUrl } from '../../../agent/deid/selftest.ts';
+
+// Where the face and the plate are in the shipped self-test image (see test/fixtures/deid/make-eval-set.ts).
+const knownFace = { x: 93, y: 108, w: 95, h: 105 };
+const knownPlateText = { x: 340, y: 312, w: 100, h: 20 };
+
+describe('de-id detectors on the shipped test image', () => {
+  it('find the known face and plate, blur them, and pass the self-test', async () => {
+    const redactor = await loadLocalRedactor({ config: defaultDeidConfig });
+    const jpeg = new Uint8Array(await readFile(selfTestImageUrl));
+    const out = await redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg });
+    const covers = (kind: Detection['kind'], box: typeof knownFace): boolean =>
+      out.detections.some((d) => d.kind === kind && containment(box, { x: d.box.x - d.box.w * 0.15, y: d.box.y - d.box.h * 0.15, w: d.box.w * 1.3, h: d.box.h * 1.3 }) > 0.7);
+    expect(covers('face', knownFace)).toBe(true);
+    expect(covers('plate', knownPlateText)).toBe(true);
+    expect(out.data).not.toEqual(jpeg);
+    const result = await runDeidSelfTest((image) => redactor.redact({ encoding: 'jpeg', schemaRef: '', data: image }));
+    expect(result.faces).toBeGreaterThanOrEqual(1);
+    expect(result.plates).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the self-test refuses when nothing is found', async () => {
+    await expect(runDeidSelfTest(async () => ({ detections: [] }))).rejects.toMatchObject({ code: 'RIGCAP_DEID_SELFTEST_FAILED' });
+  });
+});

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { defaultDeidConfig, deidParamsFor } from '../../../agent/deid/params.ts';
+import { DeidWorkerPool } from '../../../agent/deid/worker-pool.ts';
+import { silentLogger } from '../../../agent/log.ts';
+
+const init = { specs: [], params: deidParamsFor(defaultDeidConfig), intraOpThreads: 1 };
+const job = { encoding: 'jpeg', schemaRef: '', data: new Uint8Array([0xff, 0xd8, 0xff]) };
+
+describe('DeidWorkerPool', () => {
+  it('fails a job past its deadline, replaces the stuck worker, and keeps serving', async () => {
+    const pool = new DeidWorkerPool({ size: 1, maxPending: 2, timeoutMs: 200, init, log: silentLogger(), workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url) });
+    await pool.start();
+    const first = await pool.submit(job);
+    expect(first).toMatchObject({ kind: 'failed', error: { code: 'RIGCAP_DEID_INFERENCE' } });
+    // The replacement worker takes the next job (and times out too: it hangs by design).
+    const second = await pool.submit(job);
+    expect(second.kind).toBe('failed');
+    pool.destroy();
+  });
+
+  it('refuses at once when the queue is full, and destroy fails what was queued', async () => {
+    const pool = new DeidWorkerPool({ size: 1, maxPending: 1, timeoutMs: 60_000, init, log: silentLogger(), workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url) });
+    await pool.start();
+    const running = pool.submit(job);
+    const queued = pool.submit(job);
+    expect(await pool.submit(job)).toEqual({ kind: 'backpressure' });
+    expect(pool.pending).toBe(1);
+    pool.destroy();
+    expect((await running).kind).toBe('failed');
+    expect((await queued).kind).toBe('failed');
+  });
+
+  it('passes a job error from the worker through as a failed outcome', async () => {
+    const pool = new DeidWorkerPool({ size: 1, maxPending: 1, timeoutMs: 60_000, init, log: silentLogger(), workerUrl: new URL('./workers/throwing-worker.ts', import.meta.url) });
+    await pool.start();
+    expect(await pool.submit(job)).toMatchObject({ kind: 'failed', error: { code: 'RIGCAP_DEID_INFERENCE', message: /invalid input tensor/ } });
+    await pool.close();
+  });
+});
