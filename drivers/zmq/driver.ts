@@ -105,6 +105,11 @@ export class ZmqDriver implements Driver {
     this.#log.info({ endpoint: this.endpoint, socket: this.socketKind, bind: this.#bind, streams: [...this.#schemas.keys()] }, 'zmq driver open');
   }
 
+  /** The endpoint the socket actually bound (a `tcp://host:*` or port 0 resolved), once open. */
+  get boundEndpoint(): string | undefined {
+    return this.#bind ? (this.#socket?.lastEndpoint ?? undefined) : undefined;
+  }
+
   /** Yields a Sample per accepted message until close; one consumer at a time. */
   async *samples(): AsyncGenerator<Sample> {
     const socket = this.#socket;
