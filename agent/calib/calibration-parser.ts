@@ -3,7 +3,12 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { parseDocument } from 'yaml';
 import { describeErrors } from '../config/load.ts';
-import { cameraInfoSchema, kalibrCamchainSchema, kalibrImuSchema, rigcapExtrinsicsSchema } from './calibration-schemas.ts';
+import {
+  cameraInfoSchema,
+  kalibrCamchainSchema,
+  kalibrImuSchema,
+  rigcapExtrinsicsSchema,
+} from './calibration-schemas.ts';
 import { quaternionToMatrix, rotationProblem } from './extrinsic-math.ts';
 import type { CalibrationIssue, CalibrationKind, Extrinsic } from './types.ts';
 
@@ -48,11 +53,31 @@ export function parseCalibration(file: string, bytes: Uint8Array): ParsedCalibra
   const withFile = (issues: Issue[]): CalibrationIssue[] => issues.map((i) => ({ file, ...i }));
   const doc = parseDocument(new TextDecoder().decode(bytes), { uniqueKeys: true });
   if (doc.errors.length > 0) {
-    return { kind: undefined, extrinsics: [], issues: withFile(doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message, fix: 'fix the YAML syntax' }))) };
+    return {
+      kind: undefined,
+      extrinsics: [],
+      issues: withFile(
+        doc.errors.map((e) => ({
+          path: '(file)',
+          message: e.message.split('\n')[0] ?? e.message,
+          fix: 'fix the YAML syntax',
+        })),
+      ),
+    };
   }
   const raw: unknown = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    return { kind: undefined, extrinsics: [], issues: withFile([{ path: '(file)', message: 'is not a YAML mapping', fix: 'start from an example in config/calibration/' }]) };
+    return {
+      kind: undefined,
+      extrinsics: [],
+      issues: withFile([
+        {
+          path: '(file)',
+          message: 'is not a YAML mapping',
+          fix: 'start from an example in config/calibration/',
+        },
+      ]),
+    };
   }
   const data = raw as Record<string, unknown>;
   const kind = detectKind(data);
@@ -74,10 +99,19 @@ export function parseCalibration(file: string, bytes: Uint8Array): ParsedCalibra
     const issues: Issue[] = [];
     for (const [key, value] of Object.entries(data)) {
       if (!/^imu[0-9]+$/.test(key)) {
-        issues.push({ path: key, message: 'is not a known key', fix: `remove \`${key}\` or name IMUs imu0, imu1, …` });
+        issues.push({
+          path: key,
+          message: 'is not a known key',
+          fix: `remove \`${key}\` or name IMUs imu0, imu1, …`,
+        });
         continue;
       }
-      issues.push(...schemaIssues('kalibr-imu', value).map((i) => ({ ...i, path: i.path === '' ? key : `${key}.${i.path}` })));
+      issues.push(
+        ...schemaIssues('kalibr-imu', value).map((i) => ({
+          ...i,
+          path: i.path === '' ? key : `${key}.${i.path}`,
+        })),
+      );
     }
     return { kind, extrinsics: [], issues: withFile(issues) };
   }
@@ -93,7 +127,10 @@ function schemaIssues(kind: CalibrationKind, value: unknown): Issue[] {
   return describeErrors(check.errors ?? []).map((i) => ({ path: i.path, message: i.message, fix: i.fix }));
 }
 
-function semantic(kind: CalibrationKind, data: Record<string, unknown>): { extrinsics: Extrinsic[]; issues: Issue[] } {
+function semantic(
+  kind: CalibrationKind,
+  data: Record<string, unknown>,
+): { extrinsics: Extrinsic[]; issues: Issue[] } {
   switch (kind) {
     case 'camera-info':
       return { extrinsics: [], issues: cameraInfoIssues(data as unknown as CameraInfo) };
@@ -119,15 +156,32 @@ function cameraInfoIssues(info: CameraInfo): Issue[] {
   const expected = distortionCounts[info.distortion_model];
   const coeffs = info.distortion_coefficients;
   if (expected !== undefined && coeffs.data.length !== expected) {
-    issues.push({ path: 'distortion_coefficients.data', message: `has ${coeffs.data.length} values, ${info.distortion_model} needs ${expected}`, fix: `write ${expected} coefficients` });
+    issues.push({
+      path: 'distortion_coefficients.data',
+      message: `has ${coeffs.data.length} values, ${info.distortion_model} needs ${expected}`,
+      fix: `write ${expected} coefficients`,
+    });
   }
   if (coeffs.cols !== coeffs.data.length) {
-    issues.push({ path: 'distortion_coefficients.cols', message: `is ${coeffs.cols} but data has ${coeffs.data.length} values`, fix: `set cols to ${coeffs.data.length}` });
+    issues.push({
+      path: 'distortion_coefficients.cols',
+      message: `is ${coeffs.cols} but data has ${coeffs.data.length} values`,
+      fix: `set cols to ${coeffs.data.length}`,
+    });
   }
   const [fx = 0, , cx = 0, , fy = 0, cy = 0] = info.camera_matrix.data;
-  if (!(fx > 0 && fy > 0)) issues.push({ path: 'camera_matrix.data', message: 'focal lengths fx, fy must be positive', fix: 'K is [fx 0 cx; 0 fy cy; 0 0 1]' });
+  if (!(fx > 0 && fy > 0))
+    issues.push({
+      path: 'camera_matrix.data',
+      message: 'focal lengths fx, fy must be positive',
+      fix: 'K is [fx 0 cx; 0 fy cy; 0 0 1]',
+    });
   if (cx < 0 || cx > info.image_width || cy < 0 || cy > info.image_height) {
-    issues.push({ path: 'camera_matrix.data', message: `principal point (${cx}, ${cy}) lies outside the ${info.image_width}×${info.image_height} image`, fix: 'check image_width/image_height match the calibrated resolution' });
+    issues.push({
+      path: 'camera_matrix.data',
+      message: `principal point (${cx}, ${cy}) lies outside the ${info.image_width}×${info.image_height} image`,
+      fix: 'check image_width/image_height match the calibrated resolution',
+    });
   }
   return issues;
 }
@@ -151,13 +205,21 @@ function rigidFromMatrix(pair: string, m: number[][], path: string, issues: Issu
   const row = (i: number): number[] => m[i] ?? [];
   const last = row(3);
   if (last[0] !== 0 || last[1] !== 0 || last[2] !== 0 || last[3] !== 1) {
-    issues.push({ path, message: 'last row is not [0, 0, 0, 1]', fix: 'write a 4×4 homogeneous rigid transform' });
+    issues.push({
+      path,
+      message: 'last row is not [0, 0, 0, 1]',
+      fix: 'write a 4×4 homogeneous rigid transform',
+    });
     return undefined;
   }
   const rotation = [0, 1, 2].flatMap((i) => row(i).slice(0, 3));
   const problem = rotationProblem(rotation);
   if (problem !== undefined) {
-    issues.push({ path, message: problem, fix: 'write the rotation with all printed digits (Kalibr prints ~1e-9 precision)' });
+    issues.push({
+      path,
+      message: problem,
+      fix: 'write the rotation with all printed digits (Kalibr prints ~1e-9 precision)',
+    });
     return undefined;
   }
   return { pair, translationM: [row(0)[3] ?? 0, row(1)[3] ?? 0, row(2)[3] ?? 0], rotation };
@@ -173,11 +235,19 @@ function camchain(doc: Record<string, KalibrCamera>): { extrinsics: Extrinsic[];
     const name = cameraName(key, cam);
     const intrinsicCount = kalibrIntrinsicCounts[cam.camera_model];
     if (intrinsicCount !== undefined && cam.intrinsics.length !== intrinsicCount) {
-      issues.push({ path: `${key}.intrinsics`, message: `has ${cam.intrinsics.length} values, ${cam.camera_model} needs ${intrinsicCount}`, fix: `write ${intrinsicCount} values` });
+      issues.push({
+        path: `${key}.intrinsics`,
+        message: `has ${cam.intrinsics.length} values, ${cam.camera_model} needs ${intrinsicCount}`,
+        fix: `write ${intrinsicCount} values`,
+      });
     }
     const distCount = kalibrDistortionCounts[cam.distortion_model];
     if (distCount !== undefined && cam.distortion_coeffs.length !== distCount) {
-      issues.push({ path: `${key}.distortion_coeffs`, message: `has ${cam.distortion_coeffs.length} values, ${cam.distortion_model} needs ${distCount}`, fix: `write ${distCount} values` });
+      issues.push({
+        path: `${key}.distortion_coeffs`,
+        message: `has ${cam.distortion_coeffs.length} values, ${cam.distortion_model} needs ${distCount}`,
+        fix: `write ${distCount} values`,
+      });
     }
     if (cam.T_cam_imu !== undefined) {
       const e = rigidFromMatrix(`imu→${name}`, cam.T_cam_imu, `${key}.T_cam_imu`, issues);
@@ -187,9 +257,18 @@ function camchain(doc: Record<string, KalibrCamera>): { extrinsics: Extrinsic[];
       const prevKey = keys[index - 1];
       const prev = prevKey === undefined ? undefined : doc[prevKey];
       if (prevKey === undefined || prev === undefined) {
-        issues.push({ path: `${key}.T_cn_cnm1`, message: 'the first camera has no previous camera', fix: 'remove T_cn_cnm1 from the first camera' });
+        issues.push({
+          path: `${key}.T_cn_cnm1`,
+          message: 'the first camera has no previous camera',
+          fix: 'remove T_cn_cnm1 from the first camera',
+        });
       } else {
-        const e = rigidFromMatrix(`${cameraName(prevKey, prev)}→${name}`, cam.T_cn_cnm1, `${key}.T_cn_cnm1`, issues);
+        const e = rigidFromMatrix(
+          `${cameraName(prevKey, prev)}→${name}`,
+          cam.T_cn_cnm1,
+          `${key}.T_cn_cnm1`,
+          issues,
+        );
         if (e !== undefined) extrinsics.push(e);
       }
     }
@@ -198,7 +277,12 @@ function camchain(doc: Record<string, KalibrCamera>): { extrinsics: Extrinsic[];
 }
 
 interface RigcapExtrinsics {
-  transforms: Array<{ parent: string; child: string; translation: [number, number, number]; rotation: [number, number, number, number] }>;
+  transforms: Array<{
+    parent: string;
+    child: string;
+    translation: [number, number, number];
+    rotation: [number, number, number, number];
+  }>;
 }
 
 function rigcapExtrinsics(doc: RigcapExtrinsics): { extrinsics: Extrinsic[]; issues: Issue[] } {
@@ -208,11 +292,20 @@ function rigcapExtrinsics(doc: RigcapExtrinsics): { extrinsics: Extrinsic[]; iss
   doc.transforms.forEach((t, i) => {
     const norm = Math.hypot(...t.rotation);
     if (Math.abs(norm - 1) > 1e-3) {
-      issues.push({ path: `transforms[${i}].rotation`, message: `quaternion norm is ${norm.toFixed(4)}, not 1`, fix: 'write a unit quaternion [x, y, z, w]' });
+      issues.push({
+        path: `transforms[${i}].rotation`,
+        message: `quaternion norm is ${norm.toFixed(4)}, not 1`,
+        fix: 'write a unit quaternion [x, y, z, w]',
+      });
       return;
     }
     const pair = `${t.parent}→${t.child}`;
-    if (seen.has(pair)) issues.push({ path: `transforms[${i}]`, message: `${pair} is listed twice`, fix: 'keep one transform per parent/child pair' });
+    if (seen.has(pair))
+      issues.push({
+        path: `transforms[${i}]`,
+        message: `${pair} is listed twice`,
+        fix: 'keep one transform per parent/child pair',
+      });
     seen.add(pair);
     const q = t.rotation.map((v) => v / norm) as [number, number, number, number];
     extrinsics.push({ pair, translationM: [...t.translation], rotation: quaternionToMatrix(q) });

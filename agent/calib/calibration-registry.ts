@@ -8,7 +8,14 @@ import type { Logger } from '../log.ts';
 import { parseCalibration } from './calibration-parser.ts';
 import { extrinsicDrift } from './drift-history.ts';
 import type { CalibrationHistoryStore } from './history-store.ts';
-import type { CalibrationAttachment, CalibrationIssue, CalibrationRef, CalibrationSet, ExtrinsicDrift, SensorCalibration } from './types.ts';
+import type {
+  CalibrationAttachment,
+  CalibrationIssue,
+  CalibrationRef,
+  CalibrationSet,
+  ExtrinsicDrift,
+  SensorCalibration,
+} from './types.ts';
 
 export interface CalibrationRegistryOptions {
   logger: Logger;
@@ -68,19 +75,27 @@ export class CalibrationRegistry {
     const set = this.#version(await readAndValidate(files));
     this.#files = [...files];
     this.#current = set;
-    this.#log.info({ rigDigest: set.rigDigest, sensors: set.sensors.map((s) => `${s.sensor}@${s.version}`) }, 'calibration loaded');
+    this.#log.info(
+      { rigDigest: set.rigDigest, sensors: set.sensors.map((s) => `${s.sensor}@${s.version}`) },
+      'calibration loaded',
+    );
     return set;
   }
 
   /** The set loaded last. */
   current(): CalibrationSet {
-    if (this.#current === undefined) throw new RigcapError('RIGCAP_INTERNAL', 'calibration read before load()');
+    if (this.#current === undefined)
+      throw new RigcapError('RIGCAP_INTERNAL', 'calibration read before load()');
     return this.#current;
   }
 
   /** MCAP attachments for every chunk: `calibration/<sensor>.yaml` with the file's exact bytes. */
   attachments(): CalibrationAttachment[] {
-    return this.current().sensors.map((s) => ({ name: s.name, mediaType: 'application/yaml', data: s.bytes }));
+    return this.current().sensors.map((s) => ({
+      name: s.name,
+      mediaType: 'application/yaml',
+      data: s.bytes,
+    }));
   }
 
   /** The capture-chunk record's calibration refs: `{ sensor, sha256, version }`. */
@@ -109,14 +124,22 @@ export class CalibrationRegistry {
   }
 
   /** One watch step: re-reads the files and, if any digest changed and all validate, switches set. */
-  async checkForChange(options: Pick<CalibrationWatchOptions, 'onChange' | 'onInvalid'>): Promise<CalibrationChange | undefined> {
+  async checkForChange(
+    options: Pick<CalibrationWatchOptions, 'onChange' | 'onInvalid'>,
+  ): Promise<CalibrationChange | undefined> {
     const previous = this.current();
     let loaded: Loaded[];
     try {
       loaded = await readAndValidate(this.#files);
     } catch (err) {
-      const error = err instanceof RigcapError ? err : new RigcapError('RIGCAP_CALIB_UNREADABLE', String(err), { cause: err });
-      this.#log.error({ code: error.code, err: error.message }, 'calibration changed but is not usable; keeping the previous one');
+      const error =
+        err instanceof RigcapError
+          ? err
+          : new RigcapError('RIGCAP_CALIB_UNREADABLE', String(err), { cause: err });
+      this.#log.error(
+        { code: error.code, err: error.message },
+        'calibration changed but is not usable; keeping the previous one',
+      );
       options.onInvalid?.(error);
       return undefined;
     }
@@ -126,11 +149,24 @@ export class CalibrationRegistry {
     const versionsBefore = this.#store.all().length;
     const current = this.#version(loaded);
     this.#current = current;
-    const newRows = new Set(this.#store.all().slice(versionsBefore).map((r) => `${r.sensor}@${r.version}`));
-    const drift = this.drift().filter((d) => newRows.has(`${d.sensor}@${d.version}`) && d.translationMm !== null);
+    const newRows = new Set(
+      this.#store
+        .all()
+        .slice(versionsBefore)
+        .map((r) => `${r.sensor}@${r.version}`),
+    );
+    const drift = this.drift().filter(
+      (d) => newRows.has(`${d.sensor}@${d.version}`) && d.translationMm !== null,
+    );
     for (const d of drift) {
       this.#log.warn(
-        { sensor: d.sensor, pair: d.pair, version: d.version, translationMm: d.translationMm, rotationDeg: d.rotationDeg },
+        {
+          sensor: d.sensor,
+          pair: d.pair,
+          version: d.version,
+          translationMm: d.translationMm,
+          rotationDeg: d.rotationDeg,
+        },
         'extrinsic calibration moved',
       );
     }
@@ -146,7 +182,14 @@ export class CalibrationRegistry {
       let version = latest?.version ?? 0;
       if (latest?.sha256 !== l.sha256) {
         version += 1;
-        this.#store.append({ sensor: l.sensor, version, sha256: l.sha256, kind: l.kind, recordedAtNs: atNs, extrinsics: l.extrinsics });
+        this.#store.append({
+          sensor: l.sensor,
+          version,
+          sha256: l.sha256,
+          kind: l.kind,
+          recordedAtNs: atNs,
+          extrinsics: l.extrinsics,
+        });
       }
       return { ...l, version };
     });
@@ -165,7 +208,12 @@ async function readAndValidate(files: readonly string[]): Promise<Loaded[]> {
     const sensor = sensorOfFile(path);
     const other = seen.get(sensor);
     if (other !== undefined) {
-      issues.push({ file: path, path: '(file)', message: `names the same sensor '${sensor}' as ${other}`, fix: 'give each sensor one file; the base name is the sensor name' });
+      issues.push({
+        file: path,
+        path: '(file)',
+        message: `names the same sensor '${sensor}' as ${other}`,
+        fix: 'give each sensor one file; the base name is the sensor name',
+      });
       continue;
     }
     seen.set(sensor, path);
@@ -180,14 +228,30 @@ async function readAndValidate(files: readonly string[]): Promise<Loaded[]> {
     issues.push(...parsed.issues);
     if (parsed.kind === undefined || parsed.issues.length > 0) continue;
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    loaded.push({ sensor, name: `calibration/${sensor}.yaml`, path, bytes, sha256, kind: parsed.kind, extrinsics: parsed.extrinsics });
+    loaded.push({
+      sensor,
+      name: `calibration/${sensor}.yaml`,
+      path,
+      bytes,
+      sha256,
+      kind: parsed.kind,
+      extrinsics: parsed.extrinsics,
+    });
   }
-  if (unreadable.length > 0) throw new RigcapError('RIGCAP_CALIB_UNREADABLE', `cannot read calibration file${unreadable.length === 1 ? '' : 's'}: ${unreadable.join(', ')}`);
+  if (unreadable.length > 0)
+    throw new RigcapError(
+      'RIGCAP_CALIB_UNREADABLE',
+      `cannot read calibration file${unreadable.length === 1 ? '' : 's'}: ${unreadable.join(', ')}`,
+    );
   if (issues.length > 0) {
     const lines = issues.map((i) => `  - ${i.file}: ${i.path}: ${i.message} (fix: ${i.fix})`);
-    throw new RigcapError('RIGCAP_CALIB_INVALID', `calibration has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`, {
-      details: { issues },
-    });
+    throw new RigcapError(
+      'RIGCAP_CALIB_INVALID',
+      `calibration has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n${lines.join('\n')}`,
+      {
+        details: { issues },
+      },
+    );
   }
   return loaded;
 }

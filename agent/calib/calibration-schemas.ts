@@ -17,7 +17,16 @@ const matrixBlock = (rows: number, cols: number, description: string) =>
 /** ROS camera_info YAML as written by camera_calibration / camera_info_manager. */
 export const cameraInfoSchema = {
   type: 'object',
-  required: ['image_width', 'image_height', 'camera_name', 'camera_matrix', 'distortion_model', 'distortion_coefficients', 'rectification_matrix', 'projection_matrix'],
+  required: [
+    'image_width',
+    'image_height',
+    'camera_name',
+    'camera_matrix',
+    'distortion_model',
+    'distortion_coefficients',
+    'rectification_matrix',
+    'projection_matrix',
+  ],
   properties: {
     image_width: { type: 'integer', minimum: 1 },
     image_height: { type: 'integer', minimum: 1 },
@@ -27,7 +36,11 @@ export const cameraInfoSchema = {
     distortion_coefficients: {
       type: 'object',
       required: ['rows', 'cols', 'data'],
-      properties: { rows: { const: 1 }, cols: { type: 'integer', minimum: 0 }, data: { type: 'array', items: num } },
+      properties: {
+        rows: { const: 1 },
+        cols: { type: 'integer', minimum: 0 },
+        data: { type: 'array', items: num },
+      },
     },
     rectification_matrix: matrixBlock(3, 3, 'R: 3×3, row-major'),
     projection_matrix: matrixBlock(3, 4, 'P: 3×4, row-major'),
@@ -69,7 +82,13 @@ export const kalibrCamchainSchema = {
 /** Kalibr imu.yaml (one IMU; the `imu0:` nested form is validated entry by entry). */
 export const kalibrImuSchema = {
   type: 'object',
-  required: ['accelerometer_noise_density', 'accelerometer_random_walk', 'gyroscope_noise_density', 'gyroscope_random_walk', 'update_rate'],
+  required: [
+    'accelerometer_noise_density',
+    'accelerometer_random_walk',
+    'gyroscope_noise_density',
+    'gyroscope_random_walk',
+    'update_rate',
+  ],
   properties: {
     accelerometer_noise_density: { type: 'number', exclusiveMinimum: 0 },
     accelerometer_random_walk: { type: 'number', exclusiveMinimum: 0 },
@@ -99,8 +118,20 @@ export const rigcapExtrinsicsSchema = {
         properties: {
           parent: { type: 'string', minLength: 1 },
           child: { type: 'string', minLength: 1 },
-          translation: { type: 'array', items: num, minItems: 3, maxItems: 3, description: 'metres, [x, y, z] of child in parent' },
-          rotation: { type: 'array', items: num, minItems: 4, maxItems: 4, description: 'unit quaternion [x, y, z, w]' },
+          translation: {
+            type: 'array',
+            items: num,
+            minItems: 3,
+            maxItems: 3,
+            description: 'metres, [x, y, z] of child in parent',
+          },
+          rotation: {
+            type: 'array',
+            items: num,
+            minItems: 4,
+            maxItems: 4,
+            description: 'unit quaternion [x, y, z, w]',
+          },
           time_offset_ns: { type: 'integer', description: 'sensor clock minus rig clock, nanoseconds' },
         },
       },

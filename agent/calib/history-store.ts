@@ -39,7 +39,9 @@ export class MemoryCalibrationHistoryStore implements CalibrationHistoryStore {
 
   /** Every version, ordered by sensor then version. */
   all(): CalibrationVersionRow[] {
-    return [...this.#rows].sort((a, b) => (a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : a.version - b.version));
+    return [...this.#rows].sort((a, b) =>
+      a.sensor < b.sensor ? -1 : a.sensor > b.sensor ? 1 : a.version - b.version,
+    );
   }
 }
 
@@ -74,20 +76,33 @@ export class SqliteCalibrationHistoryStore implements CalibrationHistoryStore {
 
   /** The newest version of `sensor`. */
   latest(sensor: string): CalibrationVersionRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM calib_versions WHERE sensor = ? ORDER BY version DESC LIMIT 1').get(sensor) as SqlRow | undefined;
+    const row = this.#db
+      .prepare('SELECT * FROM calib_versions WHERE sensor = ? ORDER BY version DESC LIMIT 1')
+      .get(sensor) as SqlRow | undefined;
     return row === undefined ? undefined : fromSql(row);
   }
 
   /** Adds a version (the primary key refuses a duplicate version). */
   append(row: CalibrationVersionRow): void {
     this.#db
-      .prepare('INSERT INTO calib_versions (sensor, version, sha256, kind, recorded_at_ns, extrinsics) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(row.sensor, row.version, row.sha256, row.kind, String(row.recordedAtNs), JSON.stringify(row.extrinsics));
+      .prepare(
+        'INSERT INTO calib_versions (sensor, version, sha256, kind, recorded_at_ns, extrinsics) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(
+        row.sensor,
+        row.version,
+        row.sha256,
+        row.kind,
+        String(row.recordedAtNs),
+        JSON.stringify(row.extrinsics),
+      );
   }
 
   /** Every version, ordered by sensor then version. */
   all(): CalibrationVersionRow[] {
-    return (this.#db.prepare('SELECT * FROM calib_versions ORDER BY sensor, version').all() as SqlRow[]).map(fromSql);
+    return (this.#db.prepare('SELECT * FROM calib_versions ORDER BY sensor, version').all() as SqlRow[]).map(
+      fromSql,
+    );
   }
 }
 
@@ -103,8 +118,14 @@ function fromSql(row: SqlRow): CalibrationVersionRow {
 }
 
 /** Opens (creating if asked) the spool's own calibration history file. */
-export function openSpoolCalibrationHistory(spoolDir: string, options: { readonly: boolean }): { store: SqliteCalibrationHistoryStore; close(): void } {
-  const db = new Database(join(spoolDir, calibrationHistoryFileName), { readonly: options.readonly, fileMustExist: options.readonly });
+export function openSpoolCalibrationHistory(
+  spoolDir: string,
+  options: { readonly: boolean },
+): { store: SqliteCalibrationHistoryStore; close(): void } {
+  const db = new Database(join(spoolDir, calibrationHistoryFileName), {
+    readonly: options.readonly,
+    fileMustExist: options.readonly,
+  });
   if (!options.readonly) db.pragma('journal_mode = WAL');
   return { store: new SqliteCalibrationHistoryStore(db), close: () => db.close() };
 }

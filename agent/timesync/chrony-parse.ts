@@ -39,7 +39,8 @@ export function parseChronyTracking(text: string): ChronyTracking {
   const [line] = csvLines(text);
   if (line === undefined) throw unreadable('tracking output is empty');
   const f = line.split(',');
-  if (f.length !== trackingFieldCount) throw unreadable(`tracking line has ${f.length} fields, expected ${trackingFieldCount}`);
+  if (f.length !== trackingFieldCount)
+    throw unreadable(`tracking line has ${f.length} fields, expected ${trackingFieldCount}`);
   const at = (i: number): string => f[i] ?? '';
   return {
     refId: at(0),
@@ -74,14 +75,16 @@ const states: Record<string, ChronySourceState> = {
 export function parseChronySources(text: string): ChronySource[] {
   return csvLines(text).map((line, index) => {
     const f = line.split(',');
-    if (f.length !== sourcesFieldCount) throw unreadable(`sources line ${index + 1} has ${f.length} fields, expected ${sourcesFieldCount}`);
+    if (f.length !== sourcesFieldCount)
+      throw unreadable(`sources line ${index + 1} has ${f.length} fields, expected ${sourcesFieldCount}`);
     const at = (i: number): string => f[i] ?? '';
     const mode = modes[at(0)];
     const state = states[at(1)];
     if (mode === undefined) throw unreadable(`sources line ${index + 1}: unknown mode '${at(0)}'`);
     if (state === undefined) throw unreadable(`sources line ${index + 1}: unknown state '${at(1)}'`);
     const reach = Number.parseInt(at(5), 8);
-    if (!Number.isInteger(reach)) throw unreadable(`sources line ${index + 1}: reach '${at(5)}' is not octal`);
+    if (!Number.isInteger(reach))
+      throw unreadable(`sources line ${index + 1}: reach '${at(5)}' is not octal`);
     return {
       mode,
       state,

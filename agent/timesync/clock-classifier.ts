@@ -25,7 +25,10 @@ export interface ChronyClassifyOptions {
 const abs = (v: bigint): bigint => (v < 0n ? -v : v);
 
 /** Classifies one `chronyc -c tracking` reading. */
-export function classifyChrony(tracking: ChronyTracking, options: ChronyClassifyOptions): ClockClassification {
+export function classifyChrony(
+  tracking: ChronyTracking,
+  options: ChronyClassifyOptions,
+): ClockClassification {
   const base = { offsetNs: tracking.systemOffsetNs, dispersionNs: tracking.rootDispersionNs };
   if (tracking.leapStatus === 'Not synchronised') {
     return { state: 'unsynced', offsetNs: null, dispersionNs: null, reason: 'chrony: not synchronised' };
@@ -40,9 +43,17 @@ export function classifyChrony(tracking: ChronyTracking, options: ChronyClassify
     return { state: 'holdover', ...base, reason: `chrony: last clock update ${ageNs / 1_000_000n} ms ago` };
   }
   if (abs(tracking.systemOffsetNs) > options.lockedMaxOffsetNs) {
-    return { state: 'holdover', ...base, reason: `chrony: offset ${tracking.systemOffsetNs} ns above the locked limit` };
+    return {
+      state: 'holdover',
+      ...base,
+      reason: `chrony: offset ${tracking.systemOffsetNs} ns above the locked limit`,
+    };
   }
-  return { state: 'locked', ...base, reason: `chrony: tracking ${tracking.refName || tracking.refId} at stratum ${tracking.stratum}` };
+  return {
+    state: 'locked',
+    ...base,
+    reason: `chrony: tracking ${tracking.refName || tracking.refId} at stratum ${tracking.stratum}`,
+  };
 }
 
 export interface PtpClassifyOptions {
@@ -55,19 +66,39 @@ export interface PtpClassifyOptions {
 }
 
 /** Classifies one linuxptp reading (TIME_STATUS_NP plus the disciplining port). */
-export function classifyPtp(timeStatus: PtpTimeStatus, port: PtpPortDataSet, options: PtpClassifyOptions): ClockClassification {
+export function classifyPtp(
+  timeStatus: PtpTimeStatus,
+  port: PtpPortDataSet,
+  options: PtpClassifyOptions,
+): ClockClassification {
   const tracking = timeStatus.gmPresent && (port.portState === 'SLAVE' || port.portState === 'UNCALIBRATED');
   const offsetNs = tracking ? timeStatus.masterOffsetNs : null;
   if (tracking && port.portState === 'SLAVE') {
     if (abs(timeStatus.masterOffsetNs) <= options.lockedMaxOffsetNs) {
-      return { state: 'locked', offsetNs, dispersionNs: null, reason: `ptp: SLAVE of ${timeStatus.gmIdentity}` };
+      return {
+        state: 'locked',
+        offsetNs,
+        dispersionNs: null,
+        reason: `ptp: SLAVE of ${timeStatus.gmIdentity}`,
+      };
     }
-    return { state: 'holdover', offsetNs, dispersionNs: null, reason: `ptp: offset ${timeStatus.masterOffsetNs} ns above the locked limit` };
+    return {
+      state: 'holdover',
+      offsetNs,
+      dispersionNs: null,
+      reason: `ptp: offset ${timeStatus.masterOffsetNs} ns above the locked limit`,
+    };
   }
   const why = timeStatus.gmPresent ? `port ${port.portState}` : `no grandmaster (port ${port.portState})`;
-  const sinceLockNs = options.lastLockedWallNs === undefined ? undefined : options.wallNs - options.lastLockedWallNs;
+  const sinceLockNs =
+    options.lastLockedWallNs === undefined ? undefined : options.wallNs - options.lastLockedWallNs;
   if (sinceLockNs !== undefined && sinceLockNs <= options.holdoverMaxNs) {
-    return { state: 'holdover', offsetNs, dispersionNs: null, reason: `ptp: ${why}, ${sinceLockNs / 1_000_000n} ms since lock` };
+    return {
+      state: 'holdover',
+      offsetNs,
+      dispersionNs: null,
+      reason: `ptp: ${why}, ${sinceLockNs / 1_000_000n} ms since lock`,
+    };
   }
   return { state: 'unsynced', offsetNs, dispersionNs: null, reason: `ptp: ${why}` };
 }

@@ -109,7 +109,8 @@ export class ClockStateTracker {
     const summary = summariseWindow({ startNs, endNs, samples: this.#samples, steps: this.#steps });
     // Keep the last sample before endNs: it is the state at the start of the next window.
     const lastBeforeEnd = this.#samples.findLastIndex((s) => s.wallNs < endNs);
-    if (lastBeforeEnd > 0) this.#samples = this.#samples.filter((s, i) => i >= lastBeforeEnd || s.wallNs >= endNs);
+    if (lastBeforeEnd > 0)
+      this.#samples = this.#samples.filter((s, i) => i >= lastBeforeEnd || s.wallNs >= endNs);
     this.#steps = this.#steps.filter((s) => s.atNs > endNs);
     return summary;
   }
@@ -134,9 +135,7 @@ export class ClockStateTracker {
     const wallNs = this.#clocks.wallNs();
     const monoNs = this.#clocks.monoNs();
     this.#detectStep(wallNs, monoNs);
-    const results = await Promise.allSettled(
-      this.#probes.map((p) => p.read({ signal: this.#abort.signal })),
-    );
+    const results = await Promise.allSettled(this.#probes.map((p) => p.read({ signal: this.#abort.signal })));
     let best: { source: 'chrony' | 'ptp'; classification: ClockClassification } | undefined;
     const failures: string[] = [];
     results.forEach((result, i) => {
@@ -145,11 +144,13 @@ export class ClockStateTracker {
       if (result.status === 'rejected') {
         const message = result.reason instanceof Error ? result.reason.message : String(result.reason);
         failures.push(message);
-        if (!this.#failingProbes.has(probe.source)) this.#log.warn({ source: probe.source, reason: message }, 'time service unreadable');
+        if (!this.#failingProbes.has(probe.source))
+          this.#log.warn({ source: probe.source, reason: message }, 'time service unreadable');
         this.#failingProbes.add(probe.source);
         return;
       }
-      if (this.#failingProbes.delete(probe.source)) this.#log.info({ source: probe.source }, 'time service readable again');
+      if (this.#failingProbes.delete(probe.source))
+        this.#log.info({ source: probe.source }, 'time service readable again');
       const classification = this.#classify(result.value, wallNs);
       if (best === undefined || stateRank[classification.state] > stateRank[best.classification.state]) {
         best = { source: probe.source, classification };
@@ -157,14 +158,23 @@ export class ClockStateTracker {
     });
     const sample: ClockSample =
       best === undefined
-        ? { source: 'none', state: 'unsynced', wallNs, monoNs, offsetNs: null, dispersionNs: null, reason: failures.join('; ') || 'no time service configured' }
+        ? {
+            source: 'none',
+            state: 'unsynced',
+            wallNs,
+            monoNs,
+            offsetNs: null,
+            dispersionNs: null,
+            reason: failures.join('; ') || 'no time service configured',
+          }
         : { source: best.source, wallNs, monoNs, ...best.classification };
     const previous = this.#samples.at(-1);
     if (previous === undefined || previous.state !== sample.state || previous.source !== sample.source) {
       this.#log.info({ source: sample.source, state: sample.state, reason: sample.reason }, 'clock state');
     }
     this.#samples.push(sample);
-    if (this.#samples.length > this.#maxSamples) this.#samples.splice(0, this.#samples.length - this.#maxSamples);
+    if (this.#samples.length > this.#maxSamples)
+      this.#samples.splice(0, this.#samples.length - this.#maxSamples);
     return sample;
   }
 

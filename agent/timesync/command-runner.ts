@@ -10,13 +10,21 @@ export interface CommandOutput {
 
 /** Port for running a command; tests substitute a fake that returns captured outputs. */
 export interface CommandRunner {
-  run(file: string, args: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandOutput>;
+  run(
+    file: string,
+    args: readonly string[],
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<CommandOutput>;
 }
 
 /** Runs commands with child_process.execFile: no shell, C locale, killed on timeout. */
 export class ExecFileCommandRunner implements CommandRunner {
   /** Runs `file args…`; rejects with RIGCAP_TIMESYNC_UNAVAILABLE if missing, failing or too slow. */
-  run(file: string, args: readonly string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<CommandOutput> {
+  run(
+    file: string,
+    args: readonly string[],
+    options: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<CommandOutput> {
     return new Promise((resolve, reject) => {
       execFile(
         file,
@@ -41,7 +49,11 @@ export class ExecFileCommandRunner implements CommandRunner {
               : (err as { killed?: boolean }).killed === true
                 ? `no answer within ${options.timeoutMs} ms`
                 : `${firstLine(stderr) || firstLine(stdout) || err.message}`;
-          reject(new RigcapError('RIGCAP_TIMESYNC_UNAVAILABLE', `${file} ${args.join(' ')}: ${detail}`, { cause: err }));
+          reject(
+            new RigcapError('RIGCAP_TIMESYNC_UNAVAILABLE', `${file} ${args.join(' ')}: ${detail}`, {
+              cause: err,
+            }),
+          );
         },
       );
     });
@@ -49,5 +61,10 @@ export class ExecFileCommandRunner implements CommandRunner {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
 }

@@ -18,8 +18,24 @@ export function createClockStateTracker(config: TimesyncConfig, deps: TimesyncDe
   const runner = deps.runner ?? new ExecFileCommandRunner();
   const timeoutMs = Math.min(config.sampleIntervalMs, 5000);
   const probes: ClockStateProbe[] = [];
-  if (config.ptp) probes.push(new PtpStatusProbe({ runner, pmcPath: config.pmcPath, pmcArgs: deps.pmcArgs ?? ['-u', '-b', '0'], timeoutMs }));
-  if (config.chrony) probes.push(new ChronyTrackingProbe({ runner, chronycPath: config.chronycPath, chronycArgs: deps.chronycArgs ?? [], timeoutMs }));
+  if (config.ptp)
+    probes.push(
+      new PtpStatusProbe({
+        runner,
+        pmcPath: config.pmcPath,
+        pmcArgs: deps.pmcArgs ?? ['-u', '-b', '0'],
+        timeoutMs,
+      }),
+    );
+  if (config.chrony)
+    probes.push(
+      new ChronyTrackingProbe({
+        runner,
+        chronycPath: config.chronycPath,
+        chronycArgs: deps.chronycArgs ?? [],
+        timeoutMs,
+      }),
+    );
   return new ClockStateTracker({
     logger: deps.logger.child({ component: 'timesync' }),
     probes,

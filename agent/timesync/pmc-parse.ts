@@ -19,7 +19,8 @@ function unreadable(message: string): RigcapError {
 
 function integer(fields: Map<string, string>, name: string, id: string): bigint {
   const text = fields.get(name);
-  if (text === undefined || !/^[+-]?\d+$/.test(text)) throw unreadable(`${id} ${name} is '${text ?? '(missing)'}', expected an integer`);
+  if (text === undefined || !/^[+-]?\d+$/.test(text))
+    throw unreadable(`${id} ${name} is '${text ?? '(missing)'}', expected an integer`);
   return BigInt(text);
 }
 
@@ -69,5 +70,9 @@ export function parsePmcResponses(output: string): PmcResponses {
 
 /** The port that disciplines the clock: the SLAVE port if any, else the first one. */
 export function disciplinePort(ports: readonly PtpPortDataSet[]): PtpPortDataSet | undefined {
-  return ports.find((p) => p.portState === 'SLAVE') ?? ports.find((p) => p.portState === 'UNCALIBRATED') ?? ports[0];
+  return (
+    ports.find((p) => p.portState === 'SLAVE') ??
+    ports.find((p) => p.portState === 'UNCALIBRATED') ??
+    ports[0]
+  );
 }

@@ -43,7 +43,10 @@ export class ChronyTrackingProbe implements ClockStateProbe {
 
   async #run(tail: readonly string[], signal: AbortSignal | undefined): Promise<string> {
     const { runner, chronycPath, chronycArgs, timeoutMs } = this.#options;
-    const out = await runner.run(chronycPath, [...chronycArgs, ...tail], { timeoutMs, ...(signal ? { signal } : {}) });
+    const out = await runner.run(chronycPath, [...chronycArgs, ...tail], {
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
     return out.stdout;
   }
 }
@@ -69,12 +72,18 @@ export class PtpStatusProbe implements ClockStateProbe {
   async read(options: { signal?: AbortSignal } = {}): Promise<ClockReading> {
     const { runner, pmcPath, pmcArgs, timeoutMs } = this.#options;
     const args = [...pmcArgs, 'GET TIME_STATUS_NP', 'GET PORT_DATA_SET'];
-    const out = await runner.run(pmcPath, args, { timeoutMs, ...(options.signal ? { signal: options.signal } : {}) });
+    const out = await runner.run(pmcPath, args, {
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     const { timeStatus, ports } = parsePmcResponses(out.stdout);
     const port = disciplinePort(ports);
     // pmc exits 0 even when nothing answered; no responses means ptp4l is not running there.
     if (timeStatus === undefined || port === undefined) {
-      throw new RigcapError('RIGCAP_TIMESYNC_UNAVAILABLE', `${pmcPath} ${pmcArgs.join(' ')}: ptp4l did not answer`);
+      throw new RigcapError(
+        'RIGCAP_TIMESYNC_UNAVAILABLE',
+        `${pmcPath} ${pmcArgs.join(' ')}: ptp4l did not answer`,
+      );
     }
     return { source: 'ptp', timeStatus, port };
   }

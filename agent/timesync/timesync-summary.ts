@@ -1,6 +1,13 @@
 // Turns the samples and steps of one chunk window into the plain-JSON TimesyncSummary, and flattens
 // it into the string map MCAP metadata (`rigcap.timesync`) holds. Pure: no clocks, no I/O.
-import type { ClockInterval, ClockSample, ClockState, ClockStep, NsStatistics, TimesyncSummary } from './types.ts';
+import type {
+  ClockInterval,
+  ClockSample,
+  ClockState,
+  ClockStep,
+  NsStatistics,
+  TimesyncSummary,
+} from './types.ts';
 
 /** Name of the MCAP metadata record that carries a chunk's time-sync summary. */
 export const timesyncMetadataName = 'rigcap.timesync';
@@ -40,11 +47,13 @@ export function summariseWindow(input: WindowInput): TimesyncSummary {
   let cursor = startNs;
   for (const sample of inside) {
     if (sample.state === state) continue;
-    if (sample.wallNs > cursor) intervals.push({ state, startNs: String(cursor), endNs: String(sample.wallNs) });
+    if (sample.wallNs > cursor)
+      intervals.push({ state, startNs: String(cursor), endNs: String(sample.wallNs) });
     state = sample.state;
     cursor = sample.wallNs;
   }
-  if (endNs > cursor || intervals.length === 0) intervals.push({ state, startNs: String(cursor), endNs: String(endNs) });
+  if (endNs > cursor || intervals.length === 0)
+    intervals.push({ state, startNs: String(cursor), endNs: String(endNs) });
   const last = inside.at(-1) ?? before;
   const steps: ClockStep[] = input.steps
     .filter((s) => s.atNs >= startNs && s.atNs <= endNs)
@@ -66,7 +75,8 @@ function mergeAdjacent(intervals: ClockInterval[]): ClockInterval[] {
   const merged: ClockInterval[] = [];
   for (const interval of intervals) {
     const prev = merged.at(-1);
-    if (prev !== undefined && prev.state === interval.state && prev.endNs === interval.startNs) prev.endNs = interval.endNs;
+    if (prev !== undefined && prev.state === interval.state && prev.endNs === interval.startNs)
+      prev.endNs = interval.endNs;
     else merged.push({ ...interval });
   }
   return merged;
@@ -98,7 +108,9 @@ export function timesyncFromMetadata(map: ReadonlyMap<string, string>): Timesync
     const max = map.get(`${key}.max`);
     const mean = map.get(`${key}.mean`);
     const p95 = map.get(`${key}.p95`);
-    return min === undefined || max === undefined || mean === undefined || p95 === undefined ? null : { min, max, mean, p95 };
+    return min === undefined || max === undefined || mean === undefined || p95 === undefined
+      ? null
+      : { min, max, mean, p95 };
   };
   return {
     source: (map.get('source') ?? 'none') as TimesyncSummary['source'],

@@ -36,7 +36,8 @@ export interface ChronyTracking {
 export type ChronySourceMode = 'server' | 'peer' | 'refclock';
 
 /** Selection state column of `chronyc -c sources`. */
-export type ChronySourceState = 'selected' | 'combined' | 'not-combined' | 'unreachable' | 'falseticker' | 'too-variable';
+export type ChronySourceState =
+  'selected' | 'combined' | 'not-combined' | 'unreachable' | 'falseticker' | 'too-variable';
 
 /** One line of `chronyc -c sources`. */
 export interface ChronySource {

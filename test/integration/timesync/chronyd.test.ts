@@ -20,9 +20,17 @@ describe.skipIf(missing !== undefined)('ClockStateTracker against a real chronyd
 
   it('goes unsynced → locked → holdover as its NTP server appears and vanishes', async () => {
     const ntpPort = 20000 + Math.floor(Math.random() * 20000);
-    const client = startChronyd(tmp.dir, 'client', [`server 127.0.0.1 port ${ntpPort} iburst minpoll -2 maxpoll 0`, 'port 0']);
+    const client = startChronyd(tmp.dir, 'client', [
+      `server 127.0.0.1 port ${ntpPort} iburst minpoll -2 maxpoll 0`,
+      'port 0',
+    ]);
     daemons.push(client.daemon);
-    const probe = new ChronyTrackingProbe({ runner: new ExecFileCommandRunner(), chronycPath: 'chronyc', chronycArgs: ['-h', client.socket], timeoutMs: 2000 });
+    const probe = new ChronyTrackingProbe({
+      runner: new ExecFileCommandRunner(),
+      chronycPath: 'chronyc',
+      chronycArgs: ['-h', client.socket],
+      timeoutMs: 2000,
+    });
     const tracker = new ClockStateTracker({
       logger: silentLogger(),
       probes: [probe],
@@ -33,12 +41,20 @@ describe.skipIf(missing !== undefined)('ClockStateTracker against a real chronyd
       minStaleNs: 2_000_000_000n,
     });
     const until = (state: ClockState) =>
-      eventually(async () => ((await tracker.sampleOnce()).state === state ? state : undefined), { attempts: 80, delayMs: 250 });
+      eventually(async () => ((await tracker.sampleOnce()).state === state ? state : undefined), {
+        attempts: 80,
+        delayMs: 250,
+      });
 
     const startNs = BigInt(Date.now()) * 1_000_000n;
     expect(await until('unsynced')).toBe('unsynced');
 
-    const server = startChronyd(tmp.dir, 'server', ['local stratum 10', 'allow 127.0.0.1', 'bindaddress 127.0.0.1', `port ${ntpPort}`]);
+    const server = startChronyd(tmp.dir, 'server', [
+      'local stratum 10',
+      'allow 127.0.0.1',
+      'bindaddress 127.0.0.1',
+      `port ${ntpPort}`,
+    ]);
     daemons.push(server.daemon);
     expect(await until('locked')).toBe('locked');
     const sources = await probe.readSources();
@@ -59,7 +75,12 @@ describe.skipIf(missing !== undefined)('ClockStateTracker against a real chronyd
   });
 
   it('a chronyc that cannot reach its daemon makes the probe fail with a stable code', async () => {
-    const probe = new ChronyTrackingProbe({ runner: new ExecFileCommandRunner(), chronycPath: 'chronyc', chronycArgs: ['-h', `${tmp.dir}/nobody.sock`], timeoutMs: 3000 });
+    const probe = new ChronyTrackingProbe({
+      runner: new ExecFileCommandRunner(),
+      chronycPath: 'chronyc',
+      chronycArgs: ['-h', `${tmp.dir}/nobody.sock`],
+      timeoutMs: 3000,
+    });
     await expect(probe.read({})).rejects.toMatchObject({ code: 'RIGCAP_TIMESYNC_UNAVAILABLE' });
   });
 });

@@ -24,7 +24,10 @@ export function ensureCommand(command: string, debianPackage: string): string | 
   if (hasCommand(command)) return undefined;
   if (!isRoot) return `${command} missing and not root: apt-get install ${debianPackage} to run this test`;
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', debianPackage], { stdio: 'ignore', timeout: 300_000 });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', debianPackage], {
+      stdio: 'ignore',
+      timeout: 300_000,
+    });
   } catch {
     return `${command} missing and apt-get install ${debianPackage} failed`;
   }
@@ -63,14 +66,23 @@ export function startChronyd(dir: string, name: string, lines: string[]): { daem
   const conf = join(dir, `${name}.conf`);
   writeFileSync(
     conf,
-    [...lines, 'cmdport 0', `bindcmdaddress ${socket}`, `pidfile ${join(dir, `${name}.pid`)}`, `driftfile ${join(dir, `${name}.drift`)}`, ''].join('\n'),
+    [
+      ...lines,
+      'cmdport 0',
+      `bindcmdaddress ${socket}`,
+      `pidfile ${join(dir, `${name}.pid`)}`,
+      `driftfile ${join(dir, `${name}.drift`)}`,
+      '',
+    ].join('\n'),
   );
   const args = ['-d', '-x', '-f', conf, ...(isRoot ? ['-u', 'root'] : [])];
   return { daemon: run('chronyd', args), socket };
 }
 
 /** Creates two network namespaces joined by a veth pair; undefined when the machine forbids it. */
-export function vethPair(tag: string): { master: string; slave: string; masterIf: string; slaveIf: string; remove(): void } | undefined {
+export function vethPair(
+  tag: string,
+): { master: string; slave: string; masterIf: string; slaveIf: string; remove(): void } | undefined {
   const master = `rcm${tag}`;
   const slave = `rcs${tag}`;
   const masterIf = `rv${tag}a`;
@@ -93,7 +105,10 @@ export function vethPair(tag: string): { master: string; slave: string; masterIf
     ip('link', 'add', masterIf, 'type', 'veth', 'peer', 'name', slaveIf);
     ip('link', 'set', masterIf, 'netns', master);
     ip('link', 'set', slaveIf, 'netns', slave);
-    for (const [ns, dev] of [[master, masterIf], [slave, slaveIf]] as const) {
+    for (const [ns, dev] of [
+      [master, masterIf],
+      [slave, slaveIf],
+    ] as const) {
       ip('-n', ns, 'link', 'set', 'lo', 'up');
       ip('-n', ns, 'link', 'set', dev, 'up');
     }
@@ -108,7 +123,13 @@ export function vethPair(tag: string): { master: string; slave: string; masterIf
  * ptp4l with software timestamps over layer 2 inside a namespace. free_running keeps it from ever
  * adjusting CLOCK_REALTIME (namespaces share it), so a slave reaches UNCALIBRATED but never SLAVE.
  */
-export function startPtp4l(options: { netns: string; iface: string; dir: string; name: string; role: 'master' | 'slave' }): { daemon: Daemon; uds: string } {
+export function startPtp4l(options: {
+  netns: string;
+  iface: string;
+  dir: string;
+  name: string;
+  role: 'master' | 'slave';
+}): { daemon: Daemon; uds: string } {
   const uds = join(options.dir, `${options.name}.uds`);
   const conf = join(options.dir, `${options.name}.cfg`);
   writeFileSync(
@@ -124,11 +145,17 @@ export function startPtp4l(options: { netns: string; iface: string; dir: string;
       '',
     ].join('\n'),
   );
-  return { daemon: run('ip', ['netns', 'exec', options.netns, 'ptp4l', '-2', '-S', '-f', conf, '-i', options.iface]), uds };
+  return {
+    daemon: run('ip', ['netns', 'exec', options.netns, 'ptp4l', '-2', '-S', '-f', conf, '-i', options.iface]),
+    uds,
+  };
 }
 
 /** Polls `check` until it returns a value or the attempts run out. */
-export async function eventually<T>(check: () => Promise<T | undefined>, options: { attempts: number; delayMs: number }): Promise<T | undefined> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  options: { attempts: number; delayMs: number },
+): Promise<T | undefined> {
   for (let i = 0; i < options.attempts; i++) {
     const value = await check();
     if (value !== undefined) return value;

@@ -23,28 +23,62 @@ describe.skipIf(skip !== undefined)('PtpStatusProbe against real ptp4l on a veth
 
   it('reads LISTENING without a grandmaster, then the master once it announces', async () => {
     if (net === undefined) return;
-    const slave = startPtp4l({ netns: net.slave, iface: net.slaveIf, dir: tmp.dir, name: 'slave', role: 'slave' });
+    const slave = startPtp4l({
+      netns: net.slave,
+      iface: net.slaveIf,
+      dir: tmp.dir,
+      name: 'slave',
+      role: 'slave',
+    });
     daemons.push(slave.daemon);
-    const probe = new PtpStatusProbe({ runner: new ExecFileCommandRunner(), pmcPath: 'pmc', pmcArgs: ['-u', '-b', '0', '-s', slave.uds], timeoutMs: 2000 });
-    const tracker = new ClockStateTracker({ logger: silentLogger(), probes: [probe], sampleIntervalMs: 250, lockedMaxOffsetNs: 1_000_000n });
+    const probe = new PtpStatusProbe({
+      runner: new ExecFileCommandRunner(),
+      pmcPath: 'pmc',
+      pmcArgs: ['-u', '-b', '0', '-s', slave.uds],
+      timeoutMs: 2000,
+    });
+    const tracker = new ClockStateTracker({
+      logger: silentLogger(),
+      probes: [probe],
+      sampleIntervalMs: 250,
+      lockedMaxOffsetNs: 1_000_000n,
+    });
 
-    const alone = await eventually(async () => {
-      const s = await tracker.sampleOnce();
-      return s.source === 'ptp' ? s : undefined;
-    }, { attempts: 40, delayMs: 250 });
+    const alone = await eventually(
+      async () => {
+        const s = await tracker.sampleOnce();
+        return s.source === 'ptp' ? s : undefined;
+      },
+      { attempts: 40, delayMs: 250 },
+    );
     expect(alone).toMatchObject({ source: 'ptp', state: 'unsynced' });
     expect(alone?.reason).toMatch(/no grandmaster/);
 
-    const master = startPtp4l({ netns: net.master, iface: net.masterIf, dir: tmp.dir, name: 'master', role: 'master' });
+    const master = startPtp4l({
+      netns: net.master,
+      iface: net.masterIf,
+      dir: tmp.dir,
+      name: 'master',
+      role: 'master',
+    });
     daemons.push(master.daemon);
-    const following = await eventually(async () => {
-      const reading = await probe.read({}).catch(() => undefined);
-      return reading?.source === 'ptp' && reading.timeStatus.gmPresent && reading.port.portState === 'UNCALIBRATED' ? reading : undefined;
-    }, { attempts: 60, delayMs: 250 });
+    const following = await eventually(
+      async () => {
+        const reading = await probe.read({}).catch(() => undefined);
+        return reading?.source === 'ptp' &&
+          reading.timeStatus.gmPresent &&
+          reading.port.portState === 'UNCALIBRATED'
+          ? reading
+          : undefined;
+      },
+      { attempts: 60, delayMs: 250 },
+    );
     expect(following).toBeDefined();
     if (following?.source !== 'ptp') return;
     // same CLOCK_REALTIME on both ends: the measured offset is tiny
-    expect(following.timeStatus.masterOffsetNs < 1_000_000n && following.timeStatus.masterOffsetNs > -1_000_000n).toBe(true);
+    expect(
+      following.timeStatus.masterOffsetNs < 1_000_000n && following.timeStatus.masterOffsetNs > -1_000_000n,
+    ).toBe(true);
     // free_running never locks, and a clock that never locked is not in holdover
     const sample = await tracker.sampleOnce();
     expect(sample.state).toBe('unsynced');

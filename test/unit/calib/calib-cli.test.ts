@@ -19,7 +19,10 @@ function io(cwd: string): { io: CliIO; out: () => string } {
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
-  return { io: { stdout, stderr: new PassThrough(), env: {}, cwd, signal: new AbortController().signal }, out: () => Buffer.concat(chunks).toString('utf8') };
+  return {
+    io: { stdout, stderr: new PassThrough(), env: {}, cwd, signal: new AbortController().signal },
+    out: () => Buffer.concat(chunks).toString('utf8'),
+  };
 }
 
 describe('rigcap calib history', () => {
@@ -30,7 +33,11 @@ describe('rigcap calib history', () => {
     copyFileSync(join(simDir, 'lidar.yaml'), lidar);
     const history = openSpoolCalibrationHistory(spool, { readonly: false });
     let now = 1_800_000_000_000_000_000n;
-    const registry = new CalibrationRegistry({ logger: silentLogger(), store: history.store, wallNs: () => now });
+    const registry = new CalibrationRegistry({
+      logger: silentLogger(),
+      store: history.store,
+      wallNs: () => now,
+    });
     await registry.load([lidar]);
     writeFileSync(lidar, readFileSync(lidar, 'utf8').replace('[0.812, 0.0, 1.934]', '[0.815, 0.004, 1.934]'));
     now += 3_600_000_000_000n;
@@ -46,19 +53,29 @@ describe('rigcap calib history', () => {
 
     const json = io(spool);
     expect(await calib.run(['history', '--spool', spool, '--json'], json.io)).toBe(0);
-    const doc = JSON.parse(json.out()) as { ok: boolean; entries: Array<{ version: number; atNs: string; translationMm: number | null }> };
+    const doc = JSON.parse(json.out()) as {
+      ok: boolean;
+      entries: Array<{ version: number; atNs: string; translationMm: number | null }>;
+    };
     expect(doc.ok).toBe(true);
-    expect(doc.entries.map((e) => [e.version, e.atNs])).toEqual([[1, String(1_800_000_000_000_000_000n)], [2, String(1_800_003_600_000_000_000n)]]);
+    expect(doc.entries.map((e) => [e.version, e.atNs])).toEqual([
+      [1, String(1_800_000_000_000_000_000n)],
+      [2, String(1_800_003_600_000_000_000n)],
+    ]);
     expect(doc.entries[1]?.translationMm).toBeCloseTo(5, 9);
   });
 
   it('is a usage error without exactly one of --config/--spool, and not-found for a spool without history', async () => {
     const { io: cli } = io(tmpdir());
     await expect(calib.run(['history'], cli)).rejects.toMatchObject({ code: 'RIGCAP_USAGE' });
-    await expect(calib.run(['history', '--spool', 'a', '--config', 'b'], cli)).rejects.toMatchObject({ code: 'RIGCAP_USAGE' });
+    await expect(calib.run(['history', '--spool', 'a', '--config', 'b'], cli)).rejects.toMatchObject({
+      code: 'RIGCAP_USAGE',
+    });
     await expect(calib.run(['bogus'], cli)).rejects.toMatchObject({ code: 'RIGCAP_USAGE' });
     const empty = mkdtempSync(join(tmpdir(), 'rigcap-calib-cli-'));
     temps.push(empty);
-    await expect(calib.run(['history', '--spool', empty], cli)).rejects.toMatchObject({ code: 'RIGCAP_NOT_FOUND' });
+    await expect(calib.run(['history', '--spool', empty], cli)).rejects.toMatchObject({
+      code: 'RIGCAP_NOT_FOUND',
+    });
   });
 });

@@ -12,7 +12,8 @@ import { ChronyTrackingProbe, PtpStatusProbe } from '../../../agent/timesync/pro
 import { timesyncFromMetadata, timesyncMetadata } from '../../../agent/timesync/timesync-summary.ts';
 import { RigcapError } from '../../../agent/errors.ts';
 
-const fixture = (name: string): string => readFileSync(join(import.meta.dirname, '../../fixtures/timesync', name), 'utf8');
+const fixture = (name: string): string =>
+  readFileSync(join(import.meta.dirname, '../../fixtures/timesync', name), 'utf8');
 const s = (sec: number): bigint => BigInt(Math.round(sec * 1000)) * 1_000_000n;
 
 /** Serves captured outputs in turn; an Error entry makes that run fail like a missing command. */
@@ -55,7 +56,12 @@ describe('classification rules', () => {
   it('chrony: not synchronised → unsynced; fresh update → locked; stale update → holdover; local reference → holdover', () => {
     const locked = parseChronyTracking(fixture('chrony-tracking-locked.csv'));
     expect(classifyChrony(locked, { ...chronyOpts, wallNs: locked.refTimeNs + s(1) }).state).toBe('locked');
-    expect(classifyChrony(parseChronyTracking(fixture('chrony-tracking-unsynced.csv')), { ...chronyOpts, wallNs: s(1) }).state).toBe('unsynced');
+    expect(
+      classifyChrony(parseChronyTracking(fixture('chrony-tracking-unsynced.csv')), {
+        ...chronyOpts,
+        wallNs: s(1),
+      }).state,
+    ).toBe('unsynced');
     // captured 13.5 s after chronyd's only server went away (update interval 1 s)
     const stale = parseChronyTracking(fixture('chrony-tracking-holdover.csv'));
     const held = classifyChrony(stale, { ...chronyOpts, wallNs: 1795638685640031770n });
@@ -76,7 +82,12 @@ describe('classification rules', () => {
       const r = parsePmcResponses(fixture(name));
       return { ts: r.timeStatus!, port: r.ports[0]! };
     };
-    const opts = { wallNs: s(100), lockedMaxOffsetNs: 1_000_000n, lastLockedWallNs: undefined, holdoverMaxNs: s(300) };
+    const opts = {
+      wallNs: s(100),
+      lockedMaxOffsetNs: 1_000_000n,
+      lastLockedWallNs: undefined,
+      holdoverMaxNs: s(300),
+    };
     const a = read('pmc-slave-locked.txt');
     expect(classifyPtp(a.ts, a.port, opts)).toMatchObject({ state: 'locked', offsetNs: -12n });
     const b = read('pmc-slave-offset-high.txt');
@@ -84,9 +95,14 @@ describe('classification rules', () => {
     const lost = read('pmc-slave-master-lost.txt');
     expect(classifyPtp(lost.ts, lost.port, opts).state).toBe('unsynced');
     expect(classifyPtp(lost.ts, lost.port, { ...opts, lastLockedWallNs: s(90) }).state).toBe('holdover');
-    expect(classifyPtp(lost.ts, lost.port, { ...opts, lastLockedWallNs: s(90), wallNs: s(500) }).state).toBe('unsynced');
+    expect(classifyPtp(lost.ts, lost.port, { ...opts, lastLockedWallNs: s(90), wallNs: s(500) }).state).toBe(
+      'unsynced',
+    );
     const listening = read('pmc-listening.txt');
-    expect(classifyPtp(listening.ts, listening.port, opts)).toMatchObject({ state: 'unsynced', offsetNs: null });
+    expect(classifyPtp(listening.ts, listening.port, opts)).toMatchObject({
+      state: 'unsynced',
+      offsetNs: null,
+    });
   });
 });
 
@@ -106,7 +122,14 @@ describe('ClockStateTracker', () => {
     ]);
     const tracker = new ClockStateTracker({
       logger: silentLogger(),
-      probes: [new ChronyTrackingProbe({ runner, chronycPath: 'chronyc', chronycArgs: ['-h', '/tmp/x.sock'], timeoutMs: 1000 })],
+      probes: [
+        new ChronyTrackingProbe({
+          runner,
+          chronycPath: 'chronyc',
+          chronycArgs: ['-h', '/tmp/x.sock'],
+          timeoutMs: 1000,
+        }),
+      ],
       sampleIntervalMs: 2000,
       lockedMaxOffsetNs: 1_000_000n,
       clocks,
@@ -138,7 +161,9 @@ describe('ClockStateTracker', () => {
 
     // the next window starts in the state the last one ended in
     const next = tracker.takeWindow(base + s(21), base + s(22));
-    expect(next.intervals).toEqual([{ state: 'unsynced', startNs: String(base + s(21)), endNs: String(base + s(22)) }]);
+    expect(next.intervals).toEqual([
+      { state: 'unsynced', startNs: String(base + s(21)), endNs: String(base + s(22)) },
+    ]);
     expect(next.offsetNs).toBeNull();
   });
 
@@ -166,25 +191,61 @@ describe('ClockStateTracker', () => {
   it('says unsynced with source none when no time service answers', async () => {
     const missing = new RigcapError('RIGCAP_TIMESYNC_UNAVAILABLE', 'chronyc -c tracking: not found');
     const tracker = createClockStateTracker(
-      { chrony: true, ptp: true, sampleIntervalMs: 1000, lockedMaxOffsetNs: 1_000_000, chronycPath: 'chronyc', pmcPath: 'pmc' },
+      {
+        chrony: true,
+        ptp: true,
+        sampleIntervalMs: 1000,
+        lockedMaxOffsetNs: 1_000_000,
+        chronycPath: 'chronyc',
+        pmcPath: 'pmc',
+      },
       { logger: silentLogger(), runner: new ScriptedRunner([missing]) },
     );
     const sample = await tracker.sampleOnce();
     expect(sample).toMatchObject({ source: 'none', state: 'unsynced' });
     expect(sample.reason).toContain('not found');
     const now = sample.wallNs;
-    expect(tracker.takeWindow(now - 1000n, now + 1000n)).toMatchObject({ source: 'none', stateAtEnd: 'unsynced', offsetNs: null });
+    expect(tracker.takeWindow(now - 1000n, now + 1000n)).toMatchObject({
+      source: 'none',
+      stateAtEnd: 'unsynced',
+      offsetNs: null,
+    });
   });
 
   it('prefers the best state across probes, ties going to the first', async () => {
-    const chrony = new ChronyTrackingProbe({ runner: new ScriptedRunner([fixture('chrony-tracking-unsynced.csv')]), chronycPath: 'chronyc', chronycArgs: [], timeoutMs: 1000 });
-    const ptp = new PtpStatusProbe({ runner: new ScriptedRunner([fixture('pmc-slave-locked.txt')]), pmcPath: 'pmc', pmcArgs: ['-u', '-b', '0'], timeoutMs: 1000 });
-    const tracker = new ClockStateTracker({ logger: silentLogger(), probes: [chrony, ptp], sampleIntervalMs: 1000, lockedMaxOffsetNs: 1_000_000n });
-    expect(await tracker.sampleOnce()).toMatchObject({ source: 'ptp', state: 'locked', offsetNs: -12n, dispersionNs: null });
+    const chrony = new ChronyTrackingProbe({
+      runner: new ScriptedRunner([fixture('chrony-tracking-unsynced.csv')]),
+      chronycPath: 'chronyc',
+      chronycArgs: [],
+      timeoutMs: 1000,
+    });
+    const ptp = new PtpStatusProbe({
+      runner: new ScriptedRunner([fixture('pmc-slave-locked.txt')]),
+      pmcPath: 'pmc',
+      pmcArgs: ['-u', '-b', '0'],
+      timeoutMs: 1000,
+    });
+    const tracker = new ClockStateTracker({
+      logger: silentLogger(),
+      probes: [chrony, ptp],
+      sampleIntervalMs: 1000,
+      lockedMaxOffsetNs: 1_000_000n,
+    });
+    expect(await tracker.sampleOnce()).toMatchObject({
+      source: 'ptp',
+      state: 'locked',
+      offsetNs: -12n,
+      dispersionNs: null,
+    });
   });
 
   it('a PTP probe whose ptp4l never answered fails instead of inventing a state', async () => {
-    const ptp = new PtpStatusProbe({ runner: new ScriptedRunner(['sending: GET TIME_STATUS_NP\n']), pmcPath: 'pmc', pmcArgs: [], timeoutMs: 1000 });
+    const ptp = new PtpStatusProbe({
+      runner: new ScriptedRunner(['sending: GET TIME_STATUS_NP\n']),
+      pmcPath: 'pmc',
+      pmcArgs: [],
+      timeoutMs: 1000,
+    });
     await expect(ptp.read({})).rejects.toMatchObject({ code: 'RIGCAP_TIMESYNC_UNAVAILABLE' });
   });
 });
