@@ -1,29 +1,44 @@
 // The ROS 2 driver: raw (CDR) subscriptions through rclnodejs, topics from config and/or graph
 // discovery, QoS adapted to the publishers, rosbag2-compatible schemas and channel metadata.
 
-import type { Driver, DriverDrop, DriverStats, DriverStreamStats, DropCause, Sample, StreamSchema } from '../types.ts';
+import type { Driver, DriverDrop, DriverStats, Sample, StreamSchema } from '../types.ts';
 import type { Ros2DriverStream } from '../stream-config.ts';
 import { cdrByteOrder, readLeadingStampNs } from './cdr-header-stamp.ts';
 import { Ros2DriverError } from './errors.ts';
 import { Ros2SchemaResolver } from './message-definitions.ts';
-import { AUTO_QOS, chooseSubscriptionQos, offeredQosProfilesYaml, rmwDurability, rmwReliability, type Ros2QosRequest } from './qos.ts';
+import {
+  AUTO_QOS,
+  chooseSubscriptionQos,
+  offeredQosProfilesYaml,
+  rmwDurability,
+  rmwReliability,
+  type Ros2QosRequest,
+  type Ros2SubscriptionQos,
+} from './qos.ts';
 import {
   RMW_HISTORY_KEEP_LAST,
   type RclMessageLostStatus,
   type RclNode,
+  type RclQosProfile,
   type RclSubscription,
   type RclSubscriptionEventCallbacks,
   type RclnodejsModule,
 } from './rclnodejs-api.ts';
-import { loadInstalledRclnodejs, readRos2Environment, type EnvironmentVariables } from './rclnodejs-loader.ts';
+import {
+  loadInstalledRclnodejs,
+  readRos2Environment,
+  type EnvironmentVariables,
+} from './rclnodejs-loader.ts';
 import { SampleFifo } from './sample-fifo.ts';
-import { TopicSelector, discoveredStreamName, qualifiedTopic, type Ros2DiscoverySettings } from './topic-selection.ts';
-
-/** Wall and monotonic clocks, injectable for tests. */
-export interface Ros2DriverClock {
-  wallNs(): bigint;
-  monoNs(): bigint;
-}
+import { StreamCounters } from './stream-counters.ts';
+import { acquireContext, releaseContext } from './rclnodejs-context.ts';
+import { systemClock, type Ros2DriverClock } from './clock.ts';
+import {
+  TopicSelector,
+  discoveredStreamName,
+  qualifiedTopic,
+  type Ros2DiscoverySettings,
+} from './topic-selection.ts';
 
 /** A non-fatal problem the agent should log (a topic that cannot be tapped, a type without schema). */
 export interface Ros2DriverWarning {
@@ -72,21 +87,9 @@ interface TopicTap {
   failed: boolean;
   /** Graph types last refused for this topic, so one type change counts once. */
   refusedTypes: string | undefined;
+  subscribedQos?: Ros2SubscriptionQos;
   seq: number;
 }
-
-const defaultClock = ((): Ros2DriverClock => {
-  const monoAnchorNs = process.hrtime.bigint();
-  const wallAnchorNs = BigInt(Date.now()) * 1_000_000n;
-  return {
-    monoNs: () => process.hrtime.bigint(),
-    // Wall time advanced by the monotonic clock: ns resolution; the agent's stamp stage owns clock state.
-    wallNs: () => wallAnchorNs + (process.hrtime.bigint() - monoAnchorNs),
-  };
-})();
-
-// rclnodejs keeps one default context per process: init once, shut down after the last driver.
-const contextUsers = new WeakMap<RclnodejsModule, { users: number; ready: Promise<void> }>();
 
 /** Taps ROS 2 topics as raw CDR samples. */
 export class Ros2Driver implements Driver {
@@ -97,9 +100,7 @@ export class Ros2Driver implements Driver {
   readonly #fifo: SampleFifo;
   readonly #taps = new Map<string, TopicTap>(); // by qualified topic
   readonly #schemas = new Map<string, StreamSchema>();
-  readonly #stats = new Map<string, DriverStreamStats>();
-  readonly #unattributed: Partial<Record<DropCause, number>> = {};
-  readonly #dropListeners: Array<(drop: DriverDrop) => void> = [];
+  readonly #counters = new StreamCounters();
   #rcl: RclnodejsModule | undefined;
   #node: RclNode | undefined;
   #resolver: Ros2SchemaResolver | undefined;
@@ -108,9 +109,12 @@ export class Ros2Driver implements Driver {
 
   constructor(options: Ros2DriverOptions) {
     this.#options = options;
-    this.#clock = options.clock ?? defaultClock;
+    this.#clock = options.clock ?? systemClock;
     this.#selector = new TopicSelector(options.discovery);
-    this.#fifo = new SampleFifo({ maxSamples: options.maxPendingSamples ?? 4096, maxBytes: options.maxPendingBytes ?? 256 * 1024 * 1024 });
+    this.#fifo = new SampleFifo({
+      maxSamples: options.maxPendingSamples ?? 4096,
+      maxBytes: options.maxPendingBytes ?? 256 * 1024 * 1024,
+    });
     for (const stream of options.streams) {
       const qualified = qualifiedTopic(stream.topic);
       this.#taps.set(qualified, {
@@ -127,7 +131,7 @@ export class Ros2Driver implements Driver {
         refusedTypes: undefined,
         seq: 0,
       });
-      this.#stats.set(stream.name, { received: 0, bytes: 0, drops: {} });
+      this.#counters.addStream(stream.name);
     }
   }
 
@@ -138,7 +142,8 @@ export class Ros2Driver implements Driver {
     this.#state = 'opening';
     const env = this.#options.env ?? process.env;
     const environment = readRos2Environment(env);
-    const load = this.#options.loadRclnodejs ?? ((e: EnvironmentVariables) => loadInstalledRclnodejs({ env: e }));
+    const load =
+      this.#options.loadRclnodejs ?? ((e: EnvironmentVariables) => loadInstalledRclnodejs({ env: e }));
     const rcl = await load(env);
     signal.throwIfAborted();
     await acquireContext(rcl);
@@ -153,11 +158,18 @@ export class Ros2Driver implements Driver {
       this.#node.spin();
     } catch (err) {
       this.destroy();
-      throw new Ros2DriverError('RIGCAP_ROS2_INIT_FAILED', `could not start ROS 2 node ${this.#options.discovery.nodeName}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new Ros2DriverError(
+        'RIGCAP_ROS2_INIT_FAILED',
+        `could not start ROS 2 node ${this.#options.discovery.nodeName}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
-    this.#resolver = new Ros2SchemaResolver({ amentPrefixes: environment.amentPrefixes, distro: environment.distro });
+    this.#resolver = new Ros2SchemaResolver({
+      amentPrefixes: environment.amentPrefixes,
+      distro: environment.distro,
+    });
     this.#state = 'open';
     signal.addEventListener('abort', () => this.destroy(), { once: true });
     this.pollGraph();
@@ -188,13 +200,11 @@ export class Ros2Driver implements Driver {
   }
 
   onDrop(listener: (drop: DriverDrop) => void): void {
-    this.#dropListeners.push(listener);
+    this.#counters.addListener(listener);
   }
 
   stats(): DriverStats {
-    const streams: Record<string, DriverStreamStats> = {};
-    for (const [name, s] of this.#stats) streams[name] = { received: s.received, bytes: s.bytes, drops: { ...s.drops } };
-    return { streams, unattributed: { ...this.#unattributed } };
+    return this.#counters.snapshot();
   }
 
   /** Stops taking messages; samples already received are still yielded. */
@@ -223,14 +233,16 @@ export class Ros2Driver implements Driver {
         continue;
       }
       tap.refusedTypes = undefined;
-      if (tap.subscription === undefined && !tap.failed && (types !== undefined || qosIsExplicit(tap.qos))) this.#subscribe(tap);
+      if (tap.subscription === undefined && !tap.failed && (types !== undefined || qosIsExplicit(tap.qos)))
+        this.#subscribe(tap);
+      else if (tap.subscription !== undefined && types !== undefined) this.#readaptQos(tap);
     }
     for (const [topic, types] of graph) {
       if (this.#taps.has(topic) || !this.#selector.selects(topic)) continue;
       const [type] = types;
       if (types.length !== 1 || type === undefined) {
         // Several types on one topic: no single schema fits, so nothing is recorded.
-        this.#drop('', 'type_mismatch', 1, `${topic} carries several types: ${types.join(', ')}`);
+        this.#counters.drop('', 'type_mismatch', 1, `${topic} carries several types: ${types.join(', ')}`);
         continue;
       }
       const taken = new Set([...this.#taps.values()].map((t) => t.stream));
@@ -249,7 +261,7 @@ export class Ros2Driver implements Driver {
         seq: 0,
       };
       this.#taps.set(topic, tap);
-      this.#stats.set(tap.stream, { received: 0, bytes: 0, drops: {} });
+      this.#counters.addStream(tap.stream);
       this.#subscribe(tap);
     }
   }
@@ -258,18 +270,45 @@ export class Ros2Driver implements Driver {
     const key = types.join(',');
     if (tap.refusedTypes === key) return;
     tap.refusedTypes = key;
-    this.#drop(tap.stream, 'type_mismatch', 1, `${tap.qualified} is now ${key}, recorded as ${tap.type}; refused`);
+    this.#counters.drop(
+      tap.stream,
+      'type_mismatch',
+      1,
+      `${tap.qualified} is now ${key}, recorded as ${tap.type}; refused`,
+    );
+  }
+
+  #offeredProfiles(node: RclNode, tap: TopicTap): RclQosProfile[] {
+    return node
+      .getPublishersInfoByTopic(tap.qualified, false)
+      .filter((p) => p.topic_type === tap.type)
+      .map((p) => p.qos_profile);
+  }
+
+  /**
+   * A publisher that joins later may offer less (best_effort, volatile) than the subscription
+   * asks for and would never match; resubscribe with what every publisher now offers.
+   */
+  #readaptQos(tap: TopicTap): void {
+    const node = this.#node;
+    if (node === undefined || tap.subscribedQos === undefined) return;
+    const offered = this.#offeredProfiles(node, tap);
+    if (offered.length === 0) return;
+    const qos = chooseSubscriptionQos(offered, tap.qos);
+    if (qos.reliability === tap.subscribedQos.reliability && qos.durability === tap.subscribedQos.durability)
+      return;
+    if (tap.subscription !== undefined) node.destroySubscription(tap.subscription);
+    tap.subscription = undefined;
+    this.#subscribe(tap);
   }
 
   #subscribe(tap: TopicTap): void {
     const node = this.#node;
     const rcl = this.#rcl;
     if (node === undefined || rcl === undefined) return;
-    const offered = node
-      .getPublishersInfoByTopic(tap.qualified, false)
-      .filter((p) => p.topic_type === tap.type)
-      .map((p) => p.qos_profile);
+    const offered = this.#offeredProfiles(node, tap);
     const qos = chooseSubscriptionQos(offered, tap.qos);
+    tap.subscribedQos = qos;
     if (tap.discovered) tap.latched = qos.durability === 'transient_local';
     try {
       const rclQos = new rcl.QoS(RMW_HISTORY_KEEP_LAST, qos.depth, rmwReliability(qos), rmwDurability(qos));
@@ -286,9 +325,18 @@ export class Ros2Driver implements Driver {
       return;
     }
     const resolved = this.#resolver?.resolve(tap.type);
-    if (resolved === undefined) this.#warn(tap, `no message definition for ${tap.type}; the channel has no schema text`);
-    const schema = resolved?.schema ?? { name: tap.type, encoding: '', data: new Uint8Array(0), messageEncoding: 'cdr' };
-    this.#schemas.set(tap.stream, { ...schema, channelMetadata: { offered_qos_profiles: offeredQosProfilesYaml(offered) } });
+    if (resolved === undefined)
+      this.#warn(tap, `no message definition for ${tap.type}; the channel has no schema text`);
+    const schema = resolved?.schema ?? {
+      name: tap.type,
+      encoding: '',
+      data: new Uint8Array(0),
+      messageEncoding: 'cdr',
+    };
+    this.#schemas.set(tap.stream, {
+      ...schema,
+      channelMetadata: { offered_qos_profiles: offeredQosProfilesYaml(offered) },
+    });
   }
 
   #messageLostCallbacks(rcl: RclnodejsModule, tap: TopicTap): RclSubscriptionEventCallbacks | undefined {
@@ -296,7 +344,8 @@ export class Ros2Driver implements Driver {
     if (Callbacks === undefined) return undefined;
     try {
       const callbacks = new Callbacks();
-      callbacks.messageLost = (status: RclMessageLostStatus) => this.#drop(tap.stream, 'middleware_lost', status.total_count_change);
+      callbacks.messageLost = (status: RclMessageLostStatus) =>
+        this.#counters.drop(tap.stream, 'middleware_lost', status.total_count_change);
       return callbacks;
     } catch {
       // Before Jazzy rclnodejs has no subscription events; loss then shows only as seq gaps upstream.
@@ -308,14 +357,14 @@ export class Ros2Driver implements Driver {
     if (this.#state !== 'open') return;
     const monoNs = this.#clock.monoNs();
     if (cdrByteOrder(message) === undefined) {
-      this.#drop(tap.stream, 'decode_error', 1, 'payload has no CDR encapsulation header');
+      this.#counters.drop(tap.stream, 'decode_error', 1, 'payload has no CDR encapsulation header');
       return;
     }
     let captureNs: bigint;
     if (tap.headerTime) {
       const stampNs = readLeadingStampNs(message);
       if (stampNs === undefined) {
-        this.#drop(tap.stream, 'decode_error', 1, 'header stamp unreadable');
+        this.#counters.drop(tap.stream, 'decode_error', 1, 'header stamp unreadable');
         return;
       }
       captureNs = stampNs;
@@ -333,23 +382,11 @@ export class Ros2Driver implements Driver {
       data: message,
     };
     if (!this.#fifo.push(sample)) {
-      this.#drop(tap.stream, 'queue_full', 1);
+      this.#counters.drop(tap.stream, 'queue_full', 1);
       return;
     }
     tap.seq += 1;
-    const stats = this.#stats.get(tap.stream);
-    if (stats !== undefined) {
-      stats.received += 1;
-      stats.bytes += message.byteLength;
-    }
-  }
-
-  #drop(stream: string, cause: DropCause, count: number, detail?: string): void {
-    if (count <= 0) return;
-    const drops = this.#stats.get(stream)?.drops ?? this.#unattributed;
-    drops[cause] = (drops[cause] ?? 0) + count;
-    const event: DriverDrop = detail === undefined ? { stream, cause, count } : { stream, cause, count, detail };
-    for (const listener of this.#dropListeners) listener(event);
+    this.#counters.received(tap.stream, message.byteLength);
   }
 
   #isClosed(): boolean {
@@ -384,28 +421,4 @@ export class Ros2Driver implements Driver {
 
 function qosIsExplicit(qos: Ros2QosRequest): boolean {
   return qos.reliability !== 'auto' && qos.durability !== 'auto';
-}
-
-async function acquireContext(rcl: RclnodejsModule): Promise<void> {
-  let entry = contextUsers.get(rcl);
-  if (entry === undefined) {
-    entry = { users: 0, ready: rcl.init() };
-    contextUsers.set(rcl, entry);
-  }
-  entry.users += 1;
-  try {
-    await entry.ready;
-  } catch (err) {
-    contextUsers.delete(rcl);
-    throw new Ros2DriverError('RIGCAP_ROS2_INIT_FAILED', `rclnodejs.init() failed: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-function releaseContext(rcl: RclnodejsModule): void {
-  const entry = contextUsers.get(rcl);
-  if (entry === undefined) return;
-  entry.users -= 1;
-  if (entry.users > 0) return;
-  contextUsers.delete(rcl);
-  rcl.shutdown();
 }

@@ -6,7 +6,8 @@ import { Ros2Driver, type Ros2DriverOptions } from './driver.ts';
 import type { Ros2DiscoverySettings } from './topic-selection.ts';
 
 export { Ros2Driver } from './driver.ts';
-export type { Ros2DriverClock, Ros2DriverOptions, Ros2DriverWarning, Ros2StreamInfo } from './driver.ts';
+export type { Ros2DriverOptions, Ros2DriverWarning, Ros2StreamInfo } from './driver.ts';
+export type { Ros2DriverClock } from './clock.ts';
 export { Ros2DriverError, ros2ErrorFixes, type Ros2DriverErrorCode } from './errors.ts';
 export { Ros2SchemaResolver, type ResolvedSchema } from './message-definitions.ts';
 export { offeredQosProfilesYaml, chooseSubscriptionQos } from './qos.ts';
@@ -16,7 +17,13 @@ export { loadInstalledRclnodejs, readRos2Environment } from './rclnodejs-loader.
 export type * from './rclnodejs-api.ts';
 
 /** Discovery off: only the configured streams are tapped. */
-export const DISCOVERY_DISABLED: Ros2DiscoverySettings = { enabled: false, include: [], exclude: [], discoveryIntervalMs: 2000, nodeName: 'rigcap' };
+export const DISCOVERY_DISABLED: Ros2DiscoverySettings = {
+  enabled: false,
+  include: [],
+  exclude: [],
+  discoveryIntervalMs: 2000,
+  nodeName: 'rigcap',
+};
 
 /** Builds the ROS 2 driver from fully assembled options (tests, ingest tools). */
 export function createRos2Driver(options: Ros2DriverOptions): Ros2Driver {
@@ -27,10 +34,14 @@ export function createRos2Driver(options: Ros2DriverOptions): Ros2Driver {
  * The registry's entry point: one driver (one ROS node) for every ros2 stream, plus the config's
  * `ros2:` section as `deps.ros2` so discovery works even with no stream configured.
  */
-export function createDriver(streams: readonly Ros2DriverStream[], deps: { log: Logger; ros2?: Ros2DiscoverySettings }): Ros2Driver {
+export function createDriver(
+  streams: readonly Ros2DriverStream[],
+  deps: { log: Logger; ros2?: Ros2DiscoverySettings },
+): Ros2Driver {
   return new Ros2Driver({
     streams,
     discovery: deps.ros2 ?? DISCOVERY_DISABLED,
-    onWarning: (warning) => deps.log.warn({ stream: warning.stream, topic: warning.topic, driver: 'ros2' }, warning.message),
+    onWarning: (warning) =>
+      deps.log.warn({ stream: warning.stream, topic: warning.topic, driver: 'ros2' }, warning.message),
   });
 }

@@ -14,8 +14,20 @@ const PACKAGE_TYPENAME = /^([a-zA-Z0-9_]+)\/(?:msg\/|srv\/)?([a-zA-Z0-9_]+)$/;
 const MSG_FIELD_TYPE = /(?:^|\n)\s*([a-zA-Z0-9_/]+)(?:\[[^\]]*\])?\s+/g;
 const IDL_INCLUDE = /(?:^|\n)#include\s+(?:"|<)([a-zA-Z0-9_/]+)\.idl(?:"|>)/g;
 const PRIMITIVE_TYPES = new Set([
-  'bool', 'byte', 'char', 'float32', 'float64', 'int8', 'uint8',
-  'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'string',
+  'bool',
+  'byte',
+  'char',
+  'float32',
+  'float64',
+  'int8',
+  'uint8',
+  'int16',
+  'uint16',
+  'int32',
+  'uint32',
+  'int64',
+  'uint64',
+  'string',
 ]);
 
 type DefinitionFormat = 'msg' | 'idl';

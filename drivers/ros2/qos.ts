@@ -31,12 +31,22 @@ export const AUTO_QOS: Ros2QosRequest = { reliability: 'auto', durability: 'auto
  * Chooses a subscription QoS that matches every offered profile: reliable only if all publishers
  * offer reliable, transient_local only if all offer it (a volatile publisher would not match it).
  */
-export function chooseSubscriptionQos(offered: readonly RclQosProfile[], request: Ros2QosRequest): Ros2SubscriptionQos {
+export function chooseSubscriptionQos(
+  offered: readonly RclQosProfile[],
+  request: Ros2QosRequest,
+): Ros2SubscriptionQos {
   const allReliable = offered.length > 0 && offered.every((p) => p.reliability === RMW_RELIABILITY_RELIABLE);
-  const allTransientLocal = offered.length > 0 && offered.every((p) => p.durability === RMW_DURABILITY_TRANSIENT_LOCAL);
+  const allTransientLocal =
+    offered.length > 0 && offered.every((p) => p.durability === RMW_DURABILITY_TRANSIENT_LOCAL);
   return {
-    reliability: request.reliability === 'auto' ? (allReliable ? 'reliable' : 'best_effort') : request.reliability,
-    durability: request.durability === 'auto' ? (allTransientLocal ? 'transient_local' : 'volatile') : request.durability,
+    reliability:
+      request.reliability === 'auto' ? (allReliable ? 'reliable' : 'best_effort') : request.reliability,
+    durability:
+      request.durability === 'auto'
+        ? allTransientLocal
+          ? 'transient_local'
+          : 'volatile'
+        : request.durability,
     depth: request.depth,
   };
 }

@@ -86,9 +86,18 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
     // Some releases keep the event classes out of the top-level exports (their own tests import
     // lib/event_handler.js); without them message loss cannot be counted, so look there too.
     try {
-      const events = (await importModule('rclnodejs/lib/event_handler.js')) as { default?: Partial<RclnodejsModule> } & Partial<RclnodejsModule>;
+      const events = (await importModule('rclnodejs/lib/event_handler.js')) as {
+        default?: Partial<RclnodejsModule>;
+      } & Partial<RclnodejsModule>;
       const Callbacks = events.SubscriptionEventCallbacks ?? events.default?.SubscriptionEventCallbacks;
-      if (Callbacks !== undefined) return { ...rcl, init: rcl.init.bind(rcl), shutdown: rcl.shutdown.bind(rcl), createNode: rcl.createNode.bind(rcl), SubscriptionEventCallbacks: Callbacks };
+      if (Callbacks !== undefined)
+        return {
+          ...rcl,
+          init: rcl.init.bind(rcl),
+          shutdown: rcl.shutdown.bind(rcl),
+          createNode: rcl.createNode.bind(rcl),
+          SubscriptionEventCallbacks: Callbacks,
+        };
     } catch {
       // Older rclnodejs: no subscription events at all.
     }
@@ -100,7 +109,10 @@ function unwrapDefault(loaded: unknown): RclnodejsModule {
   const withDefault = loaded as { default?: unknown };
   const candidate = (withDefault.default ?? loaded) as Partial<RclnodejsModule>;
   if (typeof candidate.init !== 'function' || typeof candidate.createNode !== 'function') {
-    throw new Ros2DriverError('RIGCAP_ROS2_UNAVAILABLE', 'the module named rclnodejs does not look like rclnodejs (no init/createNode).');
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_UNAVAILABLE',
+      'the module named rclnodejs does not look like rclnodejs (no init/createNode).',
+    );
   }
   return candidate as RclnodejsModule;
 }

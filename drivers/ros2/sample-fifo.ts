@@ -26,7 +26,8 @@ export class SampleFifo {
   push(sample: Sample): boolean {
     if (this.#closed) return false;
     const held = this.#items.length - this.#head;
-    if (held >= this.#limits.maxSamples || this.#bytes + sample.data.byteLength > this.#limits.maxBytes) return false;
+    if (held >= this.#limits.maxSamples || this.#bytes + sample.data.byteLength > this.#limits.maxBytes)
+      return false;
     this.#items.push(sample);
     this.#bytes += sample.data.byteLength;
     this.#notify();

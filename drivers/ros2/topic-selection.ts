@@ -47,7 +47,10 @@ const STREAM_NAME_MAX = 64;
  * taken gets `-2`, `-3`, … so it never shadows a configured stream.
  */
 export function discoveredStreamName(topic: string, taken: ReadonlySet<string>): string {
-  let base = qualifiedTopic(topic).slice(1).replaceAll('/', '.').replace(/[^A-Za-z0-9_.-]/g, '_');
+  let base = qualifiedTopic(topic)
+    .slice(1)
+    .replaceAll('/', '.')
+    .replace(/[^A-Za-z0-9_.-]/g, '_');
   if (base === '') base = '_';
   if (base.length > STREAM_NAME_MAX) {
     base = `${base.slice(0, STREAM_NAME_MAX - 9)}-${createHash('sha256').update(topic).digest('hex').slice(0, 8)}`;

@@ -6,7 +6,15 @@ import type { Ros2DriverStream } from '../../../drivers/stream-config.ts';
 // The real registry and the real driver module, in a process where rclnodejs is not installed.
 describe('ros2 through the driver registry', () => {
   const streams: Ros2DriverStream[] = [
-    { name: 'scan', driver: 'ros2', topic: '/scan', type: 'sensor_msgs/msg/LaserScan', encoding: 'cdr', latched: false, maxMessageBytes: 1 << 20 },
+    {
+      name: 'scan',
+      driver: 'ros2',
+      topic: '/scan',
+      type: 'sensor_msgs/msg/LaserScan',
+      encoding: 'cdr',
+      latched: false,
+      maxMessageBytes: 1 << 20,
+    },
   ];
   const log = pino({ level: 'silent' });
 
@@ -17,7 +25,9 @@ describe('ros2 through the driver registry', () => {
     delete process.env['ROS_DISTRO'];
     delete process.env['AMENT_PREFIX_PATH'];
     try {
-      await expect(driver?.open(new AbortController().signal)).rejects.toMatchObject({ code: 'RIGCAP_ROS2_ENV_MISSING' });
+      await expect(driver?.open(new AbortController().signal)).rejects.toMatchObject({
+        code: 'RIGCAP_ROS2_ENV_MISSING',
+      });
     } finally {
       if (saved.distro !== undefined) process.env['ROS_DISTRO'] = saved.distro;
       if (saved.prefix !== undefined) process.env['AMENT_PREFIX_PATH'] = saved.prefix;
@@ -30,7 +40,9 @@ describe('ros2 through the driver registry', () => {
     process.env['ROS_DISTRO'] = 'jazzy';
     process.env['AMENT_PREFIX_PATH'] = '/opt/ros/jazzy';
     try {
-      await expect(driver?.open(new AbortController().signal)).rejects.toMatchObject({ code: 'RIGCAP_ROS2_UNAVAILABLE' });
+      await expect(driver?.open(new AbortController().signal)).rejects.toMatchObject({
+        code: 'RIGCAP_ROS2_UNAVAILABLE',
+      });
     } finally {
       if (saved.distro === undefined) delete process.env['ROS_DISTRO'];
       else process.env['ROS_DISTRO'] = saved.distro;

@@ -83,7 +83,13 @@ export class FakeRclnodejs {
   constructor(options: FakeRclnodejsOptions) {
     const unloadable = new Set(options.unloadableTypes ?? []);
     const node: RclNode = {
-      createSubscription: (typeName: string, topic: string, subOptions: RclRawSubscriptionOptions, callback, events) => {
+      createSubscription: (
+        typeName: string,
+        topic: string,
+        subOptions: RclRawSubscriptionOptions,
+        callback,
+        events,
+      ) => {
         if (unloadable.has(typeName)) throw new Error(`The message requested does not exist: ${typeName}`);
         const subscription: FakeSubscription = {
           topic: topic.startsWith('/') ? topic : `/${topic}`,
@@ -101,7 +107,9 @@ export class FakeRclnodejs {
         (subscription as FakeSubscription).destroyed = true;
       },
       getTopicNamesAndTypes: (): RclTopicNamesAndTypes[] =>
-        [...this.publishers].filter(([, infos]) => infos.length > 0).map(([name, infos]) => ({ name, types: [...new Set(infos.map((i) => i.topic_type))] })),
+        [...this.publishers]
+          .filter(([, infos]) => infos.length > 0)
+          .map(([name, infos]) => ({ name, types: [...new Set(infos.map((i) => i.topic_type))] })),
       getPublishersInfoByTopic: (topic: string) => this.publishers.get(topic) ?? [],
       spin: () => {
         this.spinning = true;
@@ -128,7 +136,12 @@ export class FakeRclnodejs {
   }
 
   /** Announces a publisher of `type` on `topic` offering `qos`. */
-  addPublisher(topic: string, type: string, qos: RclQosProfile = offeredProfile(), nodeName = 'talker'): void {
+  addPublisher(
+    topic: string,
+    type: string,
+    qos: RclQosProfile = offeredProfile(),
+    nodeName = 'talker',
+  ): void {
     const infos = this.publishers.get(topic) ?? [];
     infos.push({ node_name: nodeName, node_namespace: '/', topic_type: type, qos_profile: qos });
     this.publishers.set(topic, infos);
@@ -147,7 +160,8 @@ export class FakeRclnodejs {
   /** Fires the message-lost event on `topic`'s subscriptions. */
   loseMessages(topic: string, count: number): void {
     for (const s of this.subscriptions) {
-      if (!s.destroyed && s.topic === topic) s.events?.messageLost?.({ total_count: count, total_count_change: count });
+      if (!s.destroyed && s.topic === topic)
+        s.events?.messageLost?.({ total_count: count, total_count_change: count });
     }
   }
 

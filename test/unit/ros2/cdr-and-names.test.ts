@@ -17,11 +17,18 @@ function stamped(kind: number, sec: number, nanosec: number, littleEndian: boole
 describe('readLeadingStampNs', () => {
   it('reads sec/nanosec in the byte order the encapsulation names', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 999_999_999 }), fc.constantFrom(0x00, 0x01, 0x06, 0x07), (sec, nanosec, kind) => {
-        const littleEndian = kind % 2 === 1;
-        expect(cdrByteOrder(stamped(kind, sec, nanosec, littleEndian))).toBe(littleEndian ? 'le' : 'be');
-        expect(readLeadingStampNs(stamped(kind, sec, nanosec, littleEndian))).toBe(BigInt(sec) * 1_000_000_000n + BigInt(nanosec));
-      }),
+      fc.property(
+        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+        fc.integer({ min: 0, max: 999_999_999 }),
+        fc.constantFrom(0x00, 0x01, 0x06, 0x07),
+        (sec, nanosec, kind) => {
+          const littleEndian = kind % 2 === 1;
+          expect(cdrByteOrder(stamped(kind, sec, nanosec, littleEndian))).toBe(littleEndian ? 'le' : 'be');
+          expect(readLeadingStampNs(stamped(kind, sec, nanosec, littleEndian))).toBe(
+            BigInt(sec) * 1_000_000_000n + BigInt(nanosec),
+          );
+        },
+      ),
     );
   });
 
@@ -56,13 +63,21 @@ describe('discovered stream names', () => {
   it('selects by include and exclude only when discovery is enabled', () => {
     expect(new TopicSelector({ enabled: false, include: [], exclude: [] }).selects('/x')).toBe(false);
     const selector = new TopicSelector({ enabled: true, include: ['^/cam'], exclude: ['compressed$'] });
-    expect([selector.selects('/cam/raw'), selector.selects('/cam/compressed'), selector.selects('/lidar')]).toEqual([true, false, false]);
+    expect([
+      selector.selects('/cam/raw'),
+      selector.selects('/cam/compressed'),
+      selector.selects('/lidar'),
+    ]).toEqual([true, false, false]);
   });
 });
 
 describe('offeredQosProfilesYaml', () => {
   it('writes rosbag2 metadata-version-8 YAML (integers, sec/nsec durations)', () => {
-    expect(offeredQosProfilesYaml([offeredProfile({ history: 1, depth: 1, durability: 1, deadline: { seconds: 0n, nanoseconds: 0 } })])).toBe(
+    expect(
+      offeredQosProfilesYaml([
+        offeredProfile({ history: 1, depth: 1, durability: 1, deadline: { seconds: 0n, nanoseconds: 0 } }),
+      ]),
+    ).toBe(
       [
         '- history: 1',
         '  depth: 1',

@@ -14,10 +14,25 @@ import { FakeRclnodejs, offeredProfile } from '../../support/ros2/fake-rclnodejs
 
 const fixtures = fileURLToPath(new URL('../../fixtures/ros2/', import.meta.url));
 const env = { ROS_DISTRO: 'jazzy', AMENT_PREFIX_PATH: `${fixtures}ament` };
-const discoveryOff = { enabled: false, include: [], exclude: [], discoveryIntervalMs: 60_000, nodeName: 'rigcap' };
+const discoveryOff = {
+  enabled: false,
+  include: [],
+  exclude: [],
+  discoveryIntervalMs: 60_000,
+  nodeName: 'rigcap',
+};
 
-function stream(overrides: Partial<Ros2DriverStream> & Pick<Ros2DriverStream, 'name' | 'topic' | 'type'>): Ros2DriverStream {
-  return { driver: 'ros2', encoding: 'cdr', latched: false, maxMessageBytes: 1 << 20, headerTime: false, ...overrides };
+function stream(
+  overrides: Partial<Ros2DriverStream> & Pick<Ros2DriverStream, 'name' | 'topic' | 'type'>,
+): Ros2DriverStream {
+  return {
+    driver: 'ros2',
+    encoding: 'cdr',
+    latched: false,
+    maxMessageBytes: 1 << 20,
+    headerTime: false,
+    ...overrides,
+  };
 }
 
 function driverWith(fake: FakeRclnodejs, options: Partial<Ros2DriverOptions>): Ros2Driver {
@@ -39,7 +54,11 @@ async function collect(driver: Ros2Driver): Promise<Sample[]> {
 }
 
 /** Messages, schema and channel metadata of one topic in the real rosbag2 recording. */
-function recordedTopic(topic: string): { messages: Uint8Array[]; schemaText: string; metadata: Map<string, string> } {
+function recordedTopic(topic: string): {
+  messages: Uint8Array[];
+  schemaText: string;
+  metadata: Map<string, string>;
+} {
   const reader = new McapStreamReader({ decompressHandlers: { zstd: (data) => zstdDecompressSync(data) } });
   reader.append(readFileSync(`${fixtures}rosbag2-only_topics.mcap`));
   const messages: Uint8Array[] = [];
@@ -70,7 +89,14 @@ describe('Ros2Driver with real ROS 2 bytes', () => {
     fake.addPublisher('/parameter_events', 'rcl_interfaces/msg/ParameterEvent', offeredProfile(), 'a');
     fake.addPublisher('/parameter_events', 'rcl_interfaces/msg/ParameterEvent', offeredProfile(), 'b');
     const driver = driverWith(fake, {
-      streams: [stream({ name: 'params', topic: '/parameter_events', type: 'rcl_interfaces/msg/ParameterEvent', headerTime: true })],
+      streams: [
+        stream({
+          name: 'params',
+          topic: '/parameter_events',
+          type: 'rcl_interfaces/msg/ParameterEvent',
+          headerTime: true,
+        }),
+      ],
     });
     await driver.open(new AbortController().signal);
     const subscription = fake.subscriptionOn('/parameter_events');
@@ -80,7 +106,9 @@ describe('Ros2Driver with real ROS 2 bytes', () => {
     const schema = driver.schemas().get('params');
     expect(schema?.encoding).toBe('ros2msg');
     expect(new TextDecoder().decode(schema?.data)).toBe(recorded.schemaText);
-    expect(schema?.channelMetadata?.['offered_qos_profiles']).toBe(recorded.metadata.get('offered_qos_profiles'));
+    expect(schema?.channelMetadata?.['offered_qos_profiles']).toBe(
+      recorded.metadata.get('offered_qos_profiles'),
+    );
 
     const samples = await collect(driver);
     const ours = new MessageReader(parse(new TextDecoder().decode(schema?.data), { ros2: true }));
@@ -89,10 +117,20 @@ describe('Ros2Driver with real ROS 2 bytes', () => {
     samples.forEach((sample, i) => {
       const original = recorded.messages[i] ?? new Uint8Array();
       expect(Buffer.compare(Buffer.from(sample.data), Buffer.from(original))).toBe(0);
-      const decoded = ours.readMessage<{ stamp: { sec: number; nanosec: number }; node: string }>(sample.data);
+      const decoded = ours.readMessage<{ stamp: { sec: number; nanosec: number }; node: string }>(
+        sample.data,
+      );
       expect(decoded).toEqual(independent.readMessage(original));
-      expect(sample.captureNs).toBe(BigInt(decoded.stamp.sec) * 1_000_000_000n + BigInt(decoded.stamp.nanosec));
-      expect(sample).toMatchObject({ stream: 'params', topic: '/parameter_events', encoding: 'cdr', schemaRef: 'rcl_interfaces/msg/ParameterEvent', monoNs: 7n });
+      expect(sample.captureNs).toBe(
+        BigInt(decoded.stamp.sec) * 1_000_000_000n + BigInt(decoded.stamp.nanosec),
+      );
+      expect(sample).toMatchObject({
+        stream: 'params',
+        topic: '/parameter_events',
+        encoding: 'cdr',
+        schemaRef: 'rcl_interfaces/msg/ParameterEvent',
+        monoNs: 7n,
+      });
     });
     expect(driver.stats().streams['params']?.received).toBe(recorded.messages.length);
   });
@@ -126,7 +164,9 @@ describe('Ros2Driver with real ROS 2 bytes', () => {
     expect(receiveTimed?.topic).toBe('imu_rx');
     // The environment has no sensor_msgs, so the bundled definition is used and decodes the bytes.
     const schema = driver.schemas().get('imu');
-    const decoded = new MessageReader(parse(new TextDecoder().decode(schema?.data), { ros2: true })).readMessage<{ header: { frame_id: string } }>(headerTimed?.data ?? new Uint8Array());
+    const decoded = new MessageReader(
+      parse(new TextDecoder().decode(schema?.data), { ros2: true }),
+    ).readMessage<{ header: { frame_id: string } }>(headerTimed?.data ?? new Uint8Array());
     expect(decoded.header.frame_id).toBe('imu_link');
   });
 });
@@ -142,16 +182,34 @@ describe('Ros2Driver topic selection and QoS', () => {
     const driver = driverWith(fake, {
       streams: [
         stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' }),
-        stream({ name: 'odom', topic: '/odom', type: 'nav_msgs/msg/Odometry', qos: { reliability: 'reliable', durability: 'auto', depth: 50 } }),
+        stream({
+          name: 'odom',
+          topic: '/odom',
+          type: 'nav_msgs/msg/Odometry',
+          qos: { reliability: 'reliable', durability: 'auto', depth: 50 },
+        }),
       ],
       discovery: { ...discoveryOff, enabled: true, include: ['^/tf'] },
     });
     await driver.open(new AbortController().signal);
-    expect(fake.subscriptionOn('/tf_static')?.qos).toMatchObject({ reliabilityValue: 1, durability: 1, depth: 10 });
+    expect(fake.subscriptionOn('/tf_static')?.qos).toMatchObject({
+      reliabilityValue: 1,
+      durability: 1,
+      depth: 10,
+    });
     expect(fake.subscriptionOn('/scan')?.qos).toMatchObject({ reliabilityValue: 2, durability: 2 });
-    expect(fake.subscriptionOn('/odom')?.qos).toMatchObject({ reliabilityValue: 1, durability: 2, depth: 50 });
+    expect(fake.subscriptionOn('/odom')?.qos).toMatchObject({
+      reliabilityValue: 1,
+      durability: 2,
+      depth: 50,
+    });
     const tfStatic = driver.streams().find((s) => s.topic === '/tf_static');
-    expect(tfStatic).toMatchObject({ stream: 'tf_static', latched: true, discovered: true, subscribed: true });
+    expect(tfStatic).toMatchObject({
+      stream: 'tf_static',
+      latched: true,
+      discovered: true,
+      subscribed: true,
+    });
     const yaml = driver.schemas().get('scan')?.channelMetadata?.['offered_qos_profiles'] ?? '';
     expect(yaml.split('\n- ').length).toBe(2);
     expect(yaml).toContain('  reliability: 2\n');
@@ -160,7 +218,9 @@ describe('Ros2Driver topic selection and QoS', () => {
 
   it('subscribes to a topic that appears after open, with a generated stream name, and respects include/exclude', async () => {
     const fake = new FakeRclnodejs({ distro: 'jazzy' });
-    const driver = driverWith(fake, { discovery: { ...discoveryOff, enabled: true, include: ['^/cam/'], exclude: ['/compressed$'] } });
+    const driver = driverWith(fake, {
+      discovery: { ...discoveryOff, enabled: true, include: ['^/cam/'], exclude: ['/compressed$'] },
+    });
     await driver.open(new AbortController().signal);
     expect(fake.subscriptions).toHaveLength(0);
     fake.addPublisher('/cam/front/image_raw', 'sensor_msgs/msg/Image');
@@ -169,7 +229,14 @@ describe('Ros2Driver topic selection and QoS', () => {
     driver.pollGraph();
     expect(fake.subscriptions.map((s) => s.topic)).toEqual(['/cam/front/image_raw']);
     expect(driver.streams()).toEqual([
-      { stream: 'cam.front.image_raw', topic: '/cam/front/image_raw', type: 'sensor_msgs/msg/Image', latched: false, discovered: true, subscribed: true },
+      {
+        stream: 'cam.front.image_raw',
+        topic: '/cam/front/image_raw',
+        type: 'sensor_msgs/msg/Image',
+        latched: false,
+        discovered: true,
+        subscribed: true,
+      },
     ]);
     fake.deliver('/cam/front/image_raw', new Uint8Array([0, 1, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]));
     const [sample] = await collect(driver);
@@ -178,7 +245,9 @@ describe('Ros2Driver topic selection and QoS', () => {
 
   it('waits for publishers before subscribing a configured auto-QoS topic', async () => {
     const fake = new FakeRclnodejs({ distro: 'jazzy' });
-    const driver = driverWith(fake, { streams: [stream({ name: 'gps', topic: '/gps', type: 'sensor_msgs/msg/NavSatFix' })] });
+    const driver = driverWith(fake, {
+      streams: [stream({ name: 'gps', topic: '/gps', type: 'sensor_msgs/msg/NavSatFix' })],
+    });
     await driver.open(new AbortController().signal);
     expect(fake.subscriptions).toHaveLength(0);
     fake.addPublisher('/gps', 'sensor_msgs/msg/NavSatFix', offeredProfile({ reliability: 2 }));
@@ -191,7 +260,9 @@ describe('Ros2Driver topic selection and QoS', () => {
     const fake = new FakeRclnodejs({ distro: 'jazzy' });
     fake.addPublisher('/imu', 'sensor_msgs/msg/Imu');
     const drops: DriverDrop[] = [];
-    const driver = driverWith(fake, { streams: [stream({ name: 'imu', topic: '/imu', type: 'sensor_msgs/msg/Imu' })] });
+    const driver = driverWith(fake, {
+      streams: [stream({ name: 'imu', topic: '/imu', type: 'sensor_msgs/msg/Imu' })],
+    });
     driver.onDrop((drop) => drops.push(drop));
     await driver.open(new AbortController().signal);
     fake.removePublishers('/imu');
@@ -209,7 +280,11 @@ describe('Ros2Driver loss and failures', () => {
   it('counts middleware message-lost events (Jazzy+) and payloads that are not CDR', async () => {
     const fake = new FakeRclnodejs({ distro: 'jazzy' });
     fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan');
-    const driver = driverWith(fake, { streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan', headerTime: true })] });
+    const driver = driverWith(fake, {
+      streams: [
+        stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan', headerTime: true }),
+      ],
+    });
     await driver.open(new AbortController().signal);
     fake.loseMessages('/scan', 3);
     fake.deliver('/scan', new Uint8Array([1, 2]));
@@ -221,7 +296,9 @@ describe('Ros2Driver loss and failures', () => {
   it('subscribes without event callbacks on Humble', async () => {
     const fake = new FakeRclnodejs({ distro: 'humble' });
     fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan');
-    const driver = driverWith(fake, { streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })] });
+    const driver = driverWith(fake, {
+      streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })],
+    });
     await driver.open(new AbortController().signal);
     expect(fake.subscriptionOn('/scan')?.events).toBeUndefined();
     await driver.close();
@@ -231,7 +308,10 @@ describe('Ros2Driver loss and failures', () => {
   it('counts queue_full when the consumer falls behind', async () => {
     const fake = new FakeRclnodejs({ distro: 'jazzy' });
     fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan');
-    const driver = driverWith(fake, { streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })], maxPendingSamples: 2 });
+    const driver = driverWith(fake, {
+      streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })],
+      maxPendingSamples: 2,
+    });
     await driver.open(new AbortController().signal);
     for (let i = 0; i < 5; i += 1) fake.deliver('/scan', new Uint8Array([0, 1, 0, 0, i]));
     expect(driver.stats().streams['scan']).toMatchObject({ received: 2, drops: { queue_full: 3 } });
@@ -243,10 +323,15 @@ describe('Ros2Driver loss and failures', () => {
     fake.addPublisher('/secret', 'vendor_msgs/msg/Secret');
     fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan');
     const warnings: string[] = [];
-    const driver = driverWith(fake, { discovery: { ...discoveryOff, enabled: true }, onWarning: (w) => warnings.push(`${w.topic}: ${w.message}`) });
+    const driver = driverWith(fake, {
+      discovery: { ...discoveryOff, enabled: true },
+      onWarning: (w) => warnings.push(`${w.topic}: ${w.message}`),
+    });
     await driver.open(new AbortController().signal);
     driver.pollGraph();
-    expect(warnings).toEqual([expect.stringContaining('/secret: cannot subscribe as vendor_msgs/msg/Secret')]);
+    expect(warnings).toEqual([
+      expect.stringContaining('/secret: cannot subscribe as vendor_msgs/msg/Secret'),
+    ]);
     expect(fake.subscriptionOn('/scan')).toBeDefined();
     await driver.close();
   });
@@ -270,9 +355,36 @@ describe('Ros2Driver loss and failures', () => {
   });
 
   it('fails open with RIGCAP_ROS2_UNAVAILABLE when rclnodejs is not installed', async () => {
-    const driver = new Ros2Driver({ streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })], discovery: discoveryOff, env });
+    const driver = new Ros2Driver({
+      streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })],
+      discovery: discoveryOff,
+      env,
+    });
     const failure = await driver.open(new AbortController().signal).catch((err: unknown) => err);
     expect(failure).toMatchObject({ code: 'RIGCAP_ROS2_UNAVAILABLE' });
     expect((failure as Error).message).toContain('npm install rclnodejs');
+  });
+});
+
+describe('Ros2Driver QoS re-adaptation', () => {
+  it('resubscribes best_effort when a best_effort publisher joins a reliable topic', async () => {
+    const fake = new FakeRclnodejs({ distro: 'jazzy' });
+    fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan', offeredProfile({ reliability: 1 }), 'a');
+    const driver = driverWith(fake, {
+      streams: [stream({ name: 'scan', topic: '/scan', type: 'sensor_msgs/msg/LaserScan' })],
+    });
+    await driver.open(new AbortController().signal);
+    expect(fake.subscriptionOn('/scan')?.qos.reliabilityValue).toBe(1);
+    driver.pollGraph();
+    expect(fake.subscriptions).toHaveLength(1);
+    fake.addPublisher('/scan', 'sensor_msgs/msg/LaserScan', offeredProfile({ reliability: 2 }), 'b');
+    driver.pollGraph();
+    expect(fake.subscriptions.filter((s) => s.destroyed)).toHaveLength(1);
+    expect(fake.subscriptionOn('/scan')?.qos.reliabilityValue).toBe(2);
+    expect(
+      driver.schemas().get('scan')?.channelMetadata?.['offered_qos_profiles']?.split('\n- '),
+    ).toHaveLength(2);
+    fake.deliver('/scan', new Uint8Array([0, 1, 0, 0]));
+    expect((await collect(driver)).map((s) => s.seq)).toEqual([1]);
   });
 });

@@ -45,7 +45,10 @@ describe('loadInstalledRclnodejs', () => {
   });
 
   it('refuses RCLNODEJS_FORCE_BUILD=1, which makes rclnodejs rebuild on import', async () => {
-    const failure = await loadInstalledRclnodejs({ env: { ...env, RCLNODEJS_FORCE_BUILD: '1' }, resolveFrom: appWithRclnodejs({ built: true }) }).catch((err: unknown) => err);
+    const failure = await loadInstalledRclnodejs({
+      env: { ...env, RCLNODEJS_FORCE_BUILD: '1' },
+      resolveFrom: appWithRclnodejs({ built: true }),
+    }).catch((err: unknown) => err);
     expect(failure).toMatchObject({ code: 'RIGCAP_ROS2_UNAVAILABLE' });
   });
 
@@ -57,7 +60,8 @@ describe('loadInstalledRclnodejs', () => {
     const rcl = await loadInstalledRclnodejs({
       env,
       resolveFrom: appWithRclnodejs({ built: true }),
-      importModule: async (specifier) => (specifier === 'rclnodejs' ? { default: fake.module } : { SubscriptionEventCallbacks: Events }),
+      importModule: async (specifier) =>
+        specifier === 'rclnodejs' ? { default: fake.module } : { SubscriptionEventCallbacks: Events },
     });
     expect(typeof rcl.createNode).toBe('function');
     expect(rcl.SubscriptionEventCallbacks).toBe(Events);
@@ -78,7 +82,10 @@ describe('loadInstalledRclnodejs', () => {
 
 describe('readRos2Environment', () => {
   it('splits AMENT_PREFIX_PATH in lookup order and names what is missing', () => {
-    expect(readRos2Environment(env)).toEqual({ distro: 'humble', amentPrefixes: ['/opt/ros/humble', '/ws/install/pkg'] });
+    expect(readRos2Environment(env)).toEqual({
+      distro: 'humble',
+      amentPrefixes: ['/opt/ros/humble', '/ws/install/pkg'],
+    });
     expect(() => readRos2Environment({ ROS_DISTRO: 'jazzy' })).toThrow(/AMENT_PREFIX_PATH is not set/);
     expect(() => readRos2Environment({})).toThrow(/ROS_DISTRO and AMENT_PREFIX_PATH are not set/);
   });

@@ -3,7 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { zstdDecompressSync } from 'node:zlib';
 import { McapStreamReader, type TypedMcapRecords } from '@mcap/core';
 import { describe, expect, it } from 'vitest';
-import { Ros2SchemaResolver, idlDependencies, msgDependencies } from '../../../drivers/ros2/message-definitions.ts';
+import {
+  Ros2SchemaResolver,
+  idlDependencies,
+  msgDependencies,
+} from '../../../drivers/ros2/message-definitions.ts';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/ros2/', import.meta.url));
 const ament = `${fixtures}ament`;
@@ -25,14 +29,19 @@ describe('Ros2SchemaResolver', () => {
   it.each(['rcl_interfaces/msg/ParameterEvent', 'rcl_interfaces/msg/Log'])(
     'writes the same ros2msg schema bytes rosbag2 recorded for %s',
     (type) => {
-      const resolver = new Ros2SchemaResolver({ amentPrefixes: ['/nonexistent-overlay', ament], distro: 'jazzy' });
+      const resolver = new Ros2SchemaResolver({
+        amentPrefixes: ['/nonexistent-overlay', ament],
+        distro: 'jazzy',
+      });
       const resolved = resolver.resolve(type);
       const expected = recorded.get(type);
       expect(expected).toBeDefined();
       expect(resolved?.source).toBe('ament');
       expect(resolved?.schema.encoding).toBe(expected?.encoding);
       expect(resolved?.schema.name).toBe(type);
-      expect(Buffer.from(resolved?.schema.data ?? []).toString('utf8')).toBe(Buffer.from(expected?.data ?? []).toString('utf8'));
+      expect(Buffer.from(resolved?.schema.data ?? []).toString('utf8')).toBe(
+        Buffer.from(expected?.data ?? []).toString('utf8'),
+      );
     },
   );
 
@@ -60,8 +69,16 @@ describe('Ros2SchemaResolver', () => {
   });
 
   it('finds dependencies like rosbag2: package-relative names qualified, primitives and comments skipped, sorted', () => {
-    const text = '# Header header\nHeader header\nbuiltin_interfaces/Time stamp\nuint8[] data\nPoint[<=3] points\nfloat64 x 0.5\n';
-    expect(msgDependencies(text, 'geometry_msgs')).toEqual(['builtin_interfaces/Time', 'geometry_msgs/Header', 'geometry_msgs/Point']);
-    expect(idlDependencies('#include "b/msg/B.idl"\n#include <a/msg/A.idl>\n')).toEqual(['a/msg/A', 'b/msg/B']);
+    const text =
+      '# Header header\nHeader header\nbuiltin_interfaces/Time stamp\nuint8[] data\nPoint[<=3] points\nfloat64 x 0.5\n';
+    expect(msgDependencies(text, 'geometry_msgs')).toEqual([
+      'builtin_interfaces/Time',
+      'geometry_msgs/Header',
+      'geometry_msgs/Point',
+    ]);
+    expect(idlDependencies('#include "b/msg/B.idl"\n#include <a/msg/A.idl>\n')).toEqual([
+      'a/msg/A',
+      'b/msg/B',
+    ]);
   });
 });
