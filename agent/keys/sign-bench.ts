@@ -1,0 +1,58 @@
+// `rigcap bench sign` helper: CPU spent building, signing and durably writing one capture-chunk
+// record (plus its sidecar) per chunk, in a throwaway spool.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../log.ts';
+import { chunkFileName } from '../records/index.ts';
+import { RecordSealer } from './record-sealer.ts';
+
+/** What measureSignCost measured. */
+export interface SignCost {
+  records: number;
+  /** User + system CPU time of the whole run, microseconds. */
+  cpuUs: number;
+  cpuUsPerRecord: number;
+  wallMs: number;
+}
+
+/** Seals `chunks` capture-chunk records (no chunk payloads are written) and returns the CPU cost. */
+export async function measureSignCost(options: { chunks: number; log: Logger; workDir?: string }): Promise<SignCost> {
+  const base = options.workDir ?? (await mkdtemp(join(tmpdir(), 'rigcap-bench-sign-')));
+  try {
+    const sealer = await RecordSealer.open({ rootDir: join(base, 'spool'), keysDir: join(base, 'secrets'), signerId: 'bench', log: options.log, keyPolicy: 'create-if-missing', bootId: 'bench' });
+    await sealer.openSession({ sessionId: 'bench', rigId: 'bench', startNs: 0n });
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = process.hrtime.bigint();
+    for (let i = 1; i <= options.chunks; i++) {
+      await sealer.sealChunk({
+        chunkPath: join(base, 'spool', 'sessions', 'bench', chunkFileName(i)),
+        sha256: i.toString(16).padStart(64, '0'),
+        bytes: 64 * 1024 * 1024,
+        predicateFields: {
+          sessionId: 'bench',
+          chunkIndex: i,
+          startNs: String(i * 1e9),
+          endNs: String((i + 1) * 1e9),
+          streams: [
+            { topic: '/camera/front/image/compressed', type: 'sensor_msgs/msg/CompressedImage', count: 300, drops: { queue_full: 0 }, upstreamLoss: 0 },
+            { topic: '/lidar/points', type: 'sensor_msgs/msg/PointCloud2', count: 100, drops: {}, upstreamLoss: 0 },
+            { topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 2000, drops: {}, upstreamLoss: 0 },
+          ],
+          timesync: { intervals: [{ state: 'locked', startNs: String(i * 1e9), endNs: String((i + 1) * 1e9) }], offsets: { maxAbsNs: '1500' }, steps: [] },
+          calibration: [{ sensor: 'cam_front', digest: 'a'.repeat(64), version: 3 }],
+          transforms: [{ kind: 'deid', modelDigests: { face: 'b'.repeat(64), plate: 'c'.repeat(64) }, paramsDigest: 'd'.repeat(64), framesIn: 300, framesDetected: 40, framesFailed: 0, onFailure: 'drop' }],
+          producer: { rigcapVersion: '0.1.0', configDigest: 'e'.repeat(64) },
+          policy: { residency: 'EU', retentionDays: 30, purpose: 'bench' },
+        },
+      });
+    }
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallMs = Number(process.hrtime.bigint() - wallBefore) / 1e6;
+    await sealer.close();
+    const cpuUs = cpu.user + cpu.system;
+    return { records: options.chunks, cpuUs, cpuUsPerRecord: options.chunks === 0 ? 0 : cpuUs / options.chunks, wallMs };
+  } finally {
+    if (options.workDir === undefined) await rm(base, { recursive: true, force: true });
+  }
+}
