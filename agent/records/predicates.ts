@@ -58,12 +58,27 @@ export interface ClockInterval {
   endNs: string;
 }
 
+/** min/max/mean/p95 of a nanosecond quantity, as signed decimal strings. */
+export interface NsStatistics {
+  min: string;
+  max: string;
+  mean: string;
+  p95: string;
+}
+
+/** The clock's sync state over a chunk's time window (agent/timesync builds it). */
 export interface TimesyncSummary {
+  source: 'chrony' | 'ptp' | 'none';
+  startNs: string;
+  endNs: string;
   intervals: ClockInterval[];
-  /** Offsets observed from the reference (signed ns decimal strings). */
-  offsets: Record<string, string>;
+  /** Offset from the reference clock; null when no sample fell in the window. */
+  offsetNs: NsStatistics | null;
+  dispersionNs: NsStatistics | null;
+  samples: number;
   /** Clock steps seen during the chunk. */
   steps: Array<{ atNs: string; stepNs: string }>;
+  stateAtEnd: 'locked' | 'holdover' | 'unsynced';
 }
 
 export interface CalibrationRef {

@@ -28,6 +28,9 @@ function object(required: readonly string[], properties: Record<string, unknown>
   return { type: 'object', additionalProperties: options.open === true, required: [...required], properties };
 }
 
+/** min/max/mean/p95 of a nanosecond quantity (signed decimal strings). */
+const nsStatistics = object(['min', 'max', 'mean', 'p95'], { min: signedDecimal, max: signedDecimal, mean: signedDecimal, p95: signedDecimal });
+
 const captureChunk = object(
   ['chain', 'sessionId', 'chunkIndex', 'startNs', 'endNs', 'bytes', 'streams', 'timesync', 'calibration', 'transforms', 'producer', 'policy'],
   {
@@ -47,13 +50,19 @@ const captureChunk = object(
         upstreamLoss: count,
       }),
     },
-    timesync: object(['intervals', 'offsets', 'steps'], {
+    timesync: object(['source', 'startNs', 'endNs', 'intervals', 'offsetNs', 'dispersionNs', 'samples', 'steps', 'stateAtEnd'], {
+      source: { enum: ['chrony', 'ptp', 'none'] },
+      startNs: decimal,
+      endNs: decimal,
       intervals: {
         type: 'array',
         items: object(['state', 'startNs', 'endNs'], { state: { enum: ['locked', 'holdover', 'unsynced'] }, startNs: decimal, endNs: decimal }),
       },
-      offsets: { type: 'object', additionalProperties: signedDecimal },
+      offsetNs: { anyOf: [nsStatistics, { type: 'null' }] },
+      dispersionNs: { anyOf: [nsStatistics, { type: 'null' }] },
+      samples: count,
       steps: { type: 'array', items: object(['atNs', 'stepNs'], { atNs: decimal, stepNs: signedDecimal }) },
+      stateAtEnd: { enum: ['locked', 'holdover', 'unsynced'] },
     }),
     calibration: {
       type: 'array',
