@@ -48,7 +48,7 @@ export class AdaptiveZstdCompressor implements ChunkCompressor {
   constructor(options: AdaptiveZstdOptions) {
     this.#level = options.level;
     this.#minSavingsRatio = options.minSavingsRatio ?? 0.05;
-    this.#probeBytes = options.probeBytes ?? 64 * 1024;
+    this.#probeBytes = options.probeBytes ?? 16 * 1024;
   }
 
   /** Chunks stored vs compressed so far (for status and the bench). */
@@ -59,8 +59,9 @@ export class AdaptiveZstdCompressor implements ChunkCompressor {
   async compress(parts: readonly Uint8Array[], byteLength: number): Promise<CompressedChunk> {
     if (this.#level <= 0) return this.#store(parts, byteLength);
     if (byteLength > this.#probeBytes * 2) {
+      // The probe is small enough (~0.1 ms) to run inline; a thread-pool round trip costs more.
       const probe = probeSlices(parts, byteLength, this.#probeBytes);
-      const probed = await this.#zstd(probe);
+      const probed = zlib.zstdCompressSync(probe, { params: { [zlib.constants.ZSTD_c_compressionLevel]: this.#level } });
       if (probed.byteLength > probe.byteLength * (1 - this.#minSavingsRatio)) return this.#store(parts, byteLength);
     }
     const data = await this.#zstd(Buffer.concat(parts, byteLength));
