@@ -35,6 +35,8 @@ export type DropCause =
   | 'deid_backpressure'
   | 'deid_failed'
   | 'disk_budget'
+  | 'disk_full'
+  | 'write_error'
   | 'snapshot_window';
 
 /** Per-stream counters a driver reports. */

@@ -232,6 +232,7 @@ export const configSchema = {
       properties: {
         listen: { type: 'string', pattern: '^$|^[^:]+:\\d{1,5}$', default: '127.0.0.1:9464' },
         heartbeatIntervalMs: { type: 'integer', minimum: 1000, default: 60_000 },
+        controlEndpoint: { type: 'string', pattern: '^$|^(tcp|ipc)://.+', default: '', description: 'ZeroMQ PULL socket for event markers from robot software, e.g. ipc:///run/rigcap/control.sock.' },
         watchdog: { type: 'boolean', default: true },
       },
     },

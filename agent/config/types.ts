@@ -158,6 +158,8 @@ export interface OpsConfig {
   /** host:port for the status page and Prometheus metrics (loopback by default), '' to disable. */
   listen: string;
   heartbeatIntervalMs: number;
+  /** ZeroMQ PULL endpoint for markers from the robot's software ('' = off). */
+  controlEndpoint: string;
   watchdog: boolean;
 }
 

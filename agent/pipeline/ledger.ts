@@ -18,13 +18,35 @@ function emptyCounts(): StreamCounts {
   return { received: 0, written: 0, bytesWritten: 0, drops: {} };
 }
 
+/** Rate of a growing counter, measured between looks at least `minIntervalMs` apart. */
+export class RateMeter {
+  #at: number | undefined;
+  #value = 0;
+  #rate = 0;
+
+  /** Per-second rate of `value` as of `nowMs`. */
+  rate(value: number, nowMs: number, minIntervalMs = 1000): number {
+    if (this.#at === undefined) {
+      this.#at = nowMs;
+      this.#value = value;
+      return 0;
+    }
+    if (nowMs - this.#at >= minIntervalMs) {
+      this.#rate = ((value - this.#value) * 1000) / (nowMs - this.#at);
+      this.#at = nowMs;
+      this.#value = value;
+    }
+    return this.#rate;
+  }
+}
+
 /** Counts of every stream, in total and since the last chunk was sealed. */
 export class StreamLedger {
   readonly #total = new Map<string, StreamCounts>();
   #window = new Map<string, StreamCounts>();
   /** Drops that belong to no configured stream (unknown topic, unparseable frame). */
   readonly unattributed: Partial<Record<DropCause, number>> = {};
-  readonly #rate = new Map<string, { at: number; written: number; ratePerSec: number }>();
+  readonly #rates = new Map<string, RateMeter>();
 
   #both(stream: string): [StreamCounts, StreamCounts] {
     let t = this.#total.get(stream);
@@ -70,17 +92,8 @@ export class StreamLedger {
 
   /** Messages per second written for `stream`, measured between calls at least 1 s apart. */
   ratePerSec(stream: string, nowMs: number): number {
-    const written = this.#total.get(stream)?.written ?? 0;
-    const last = this.#rate.get(stream);
-    if (last === undefined) {
-      this.#rate.set(stream, { at: nowMs, written, ratePerSec: 0 });
-      return 0;
-    }
-    if (nowMs - last.at >= 1000) {
-      last.ratePerSec = ((written - last.written) * 1000) / (nowMs - last.at);
-      last.at = nowMs;
-      last.written = written;
-    }
-    return last.ratePerSec;
+    let meter = this.#rates.get(stream);
+    if (meter === undefined) this.#rates.set(stream, (meter = new RateMeter()));
+    return meter.rate(this.#total.get(stream)?.written ?? 0, nowMs);
   }
 }

@@ -1,0 +1,455 @@
+// The Agent: builds the capture pipeline from a validated config and runs it. Start order:
+// spool → catalog → recovery (salvage, reconcile, sign leftovers) → keys/chain → calibration →
+// clock → de-id → session → writer → drivers (READY after the first opens). Stop order is fixed:
+// stop intake → drain queues → close chunk (seal) → close session → flush catalog → stop services.
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Driver, Sample, StreamSchema } from '../drivers/types.ts';
+import { createDrivers } from '../drivers/registry.ts';
+import { isDriverError } from '../drivers/errors.ts';
+import { CalibrationRegistry, openSpoolCalibrationHistory } from './calib/index.ts';
+import { Catalog } from './catalog/catalog.ts';
+import { reconcile } from './catalog/reconcile.ts';
+import type { RigcapConfig, StreamConfig } from './config/types.ts';
+import { DeidStage } from './deid/stage.ts';
+import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
+import { RecordSealer } from './keys/record-sealer.ts';
+import type { Logger } from './log.ts';
+import { Capture, type SampleTransform } from './pipeline/capture.ts';
+import type { ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
+import { ChunkWriter } from './pipeline/chunk-writer.ts';
+import { isImageStream } from './pipeline/image-streams.ts';
+import { StreamLedger } from './pipeline/ledger.ts';
+import { salvageSpool } from './pipeline/salvage.ts';
+import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
+import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
+import type { TimesyncSummary as RecordTimesync, TransformLineage } from './records/predicates.ts';
+import { rigcapVersion } from './version.ts';
+
+export interface AgentOptions {
+  config: Readonly<RigcapConfig>;
+  configDigest: string;
+  log: Logger;
+  /** Called once the spool is writable and the first driver is open (sd_notify READY=1). */
+  onReady?: () => void;
+  /** Replaces driver creation (tests). */
+  createDrivers?: typeof createDrivers;
+  /** Extra chronyc args (tests point at a private chronyd). */
+  chronycArgs?: readonly string[];
+}
+
+/** A recent error, for status and the status page. */
+export interface RecentError {
+  at: string;
+  code: string;
+  message: string;
+}
+
+/** Session ids sort by start time and are safe as folder names: `20261125T204501Z-3f9a1c`. */
+export function newSessionId(now: Date = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The running capture agent. `start` then `stop` (or `destroy`); both idempotent. */
+export class Agent {
+  readonly config: Readonly<RigcapConfig>;
+  readonly ledger = new StreamLedger();
+  readonly recentErrors: RecentError[] = [];
+  readonly startedAtMs = Date.now();
+  readonly #opts: AgentOptions;
+  readonly #log: Logger;
+  #catalog: Catalog | undefined;
+  #sealer: RecordSealer | undefined;
+  #calib: CalibrationRegistry | undefined;
+  #clock: ClockStateTracker | undefined;
+  #deid: DeidStage | undefined;
+  #writer: ChunkWriter | undefined;
+  #capture: Capture | undefined;
+  #drivers: Driver[] = [];
+  #sessionId: string | undefined;
+  #sessionChunks = 0;
+  #sessionStartNs = 0n;
+  #heartbeat: NodeJS.Timeout | undefined;
+  readonly #services = new AbortController();
+  #started = false;
+  readonly #closers: Array<() => void> = [];
+  #stopping: Promise<void> | undefined;
+
+  constructor(opts: AgentOptions) {
+    this.#opts = opts;
+    this.config = opts.config;
+    this.#log = opts.log.child({ component: 'agent' });
+  }
+
+  get sessionId(): string | undefined {
+    return this.#sessionId;
+  }
+  get sessionChunks(): number {
+    return this.#sessionChunks;
+  }
+  get catalog(): Catalog | undefined {
+    return this.#catalog;
+  }
+  get sealer(): RecordSealer | undefined {
+    return this.#sealer;
+  }
+  get deid(): DeidStage | undefined {
+    return this.#deid;
+  }
+  get clock(): ClockStateTracker | undefined {
+    return this.#clock;
+  }
+  get calibration(): CalibrationRegistry | undefined {
+    return this.#calib;
+  }
+  /** Samples written so far (the watchdog's progress signal). */
+  get progress(): number {
+    return this.#capture?.progress ?? 0;
+  }
+  /** True when no samples wait in any queue (an idle rig is not a stuck one). */
+  queuesEmpty(): boolean {
+    return this.config.streams.every((s) => this.queueDepth(s.name) === 0);
+  }
+  queueDepth(stream: string): number {
+    return this.#capture?.queueDepth(stream) ?? 0;
+  }
+
+  /** Remembers an error with its code for status (bounded list). */
+  noteError(code: string, message: string): void {
+    this.recentErrors.push({ at: new Date().toISOString(), code, message });
+    if (this.recentErrors.length > 50) this.recentErrors.shift();
+  }
+
+  /** Starts capture. Cancellable through `signal`; on failure everything started is torn down. */
+  async start(signal: AbortSignal): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    try {
+      await this.#start(signal);
+    } catch (err) {
+      await this.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  async #start(signal: AbortSignal): Promise<void> {
+    const { config } = this;
+    const spool = config.spool.dir;
+    prepareSpool(spool);
+    this.#catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: this.#opts.log });
+    this.#sealer = await RecordSealer.open({
+      rootDir: spool,
+      keysDir: config.keys.dir,
+      signerId: config.rig.id,
+      log: this.#opts.log,
+      keyPolicy: 'create-if-missing',
+    });
+    await this.#recover();
+    signal.throwIfAborted();
+
+    const calibHistory = openSpoolCalibrationHistory(spool, { readonly: false });
+    this.#closers.push(() => calibHistory.close());
+    this.#calib = new CalibrationRegistry({ logger: this.#opts.log, store: calibHistory.store });
+    await this.#calib.load(config.calibration.files);
+    this.#clock = createClockStateTracker(config.timesync, {
+      logger: this.#opts.log,
+      ...(this.#opts.chronycArgs === undefined ? {} : { chronycArgs: this.#opts.chronycArgs }),
+    });
+    this.#clock.start();
+
+    const imageStreams = config.streams.filter((s) => isImageStream(s));
+    const redacted = imageStreams.filter((s) => !s.deid.exempt);
+    if (redacted.length > 0) {
+      if (!config.deid.enabled) {
+        throw new RigcapError('RIGCAP_CONFIG_INVALID', `image streams ${redacted.map((s) => s.name).join(', ')} need de-identification but deid.enabled is false; mark them deid.exempt or enable deid`);
+      }
+      this.#deid = new DeidStage({ config: config.deid, log: this.#opts.log, exemptStreams: imageStreams.filter((s) => s.deid.exempt).map((s) => s.name) });
+      // Self-test on a shipped image: refuses to start capture of image streams if it finds nothing.
+      await this.#deid.start();
+    }
+    signal.throwIfAborted();
+
+    const create = this.#opts.createDrivers ?? createDrivers;
+    this.#drivers = await create(config.streams, { log: this.#opts.log });
+    await this.#openSession();
+    const writer = this.#writer!;
+    for (const d of this.#drivers) {
+      try {
+        await d.open(signal);
+      } catch (err) {
+        throw driverFailure(err, d.name);
+      }
+      this.#registerSchemas(d.schemas());
+      if (d === this.#drivers[0]) this.#opts.onReady?.();
+    }
+    for (const s of config.streams) {
+      if (!this.#registered.has(s.name)) this.#log.warn({ stream: s.name }, 'no schema known yet for stream; it joins the chunk when its driver reports one');
+    }
+    this.#capture = new Capture({
+      streams: config.streams,
+      drivers: this.#drivers,
+      sink: { write: (sample: Sample) => this.#writeSample(sample) },
+      ledger: this.ledger,
+      log: this.#opts.log,
+      transformFor: (s) => this.#transformFor(s),
+      transformWindow: Math.max(2, config.deid.workers),
+      onWriteError: (err) => this.#onWriteError(err),
+    });
+    this.#capture.start();
+    void writer;
+
+    if (config.calibration.files.length > 0 && config.calibration.watchIntervalMs > 0) {
+      this.#calib.watch({
+        intervalMs: config.calibration.watchIntervalMs,
+        signal: this.#services.signal,
+        onChange: (change) => {
+          this.#log.info({ sensors: change.changedSensors, rigDigest: change.current.rigDigest }, 'calibration changed; starting a new chunk');
+          void this.#writer?.rotate('calibration-change').catch((err: unknown) => this.#log.error({ err: String(err) }, 'rotate failed'));
+        },
+        onInvalid: (err) => this.noteError(err.code, err.message),
+      });
+    }
+    this.#heartbeat = setInterval(() => {
+      void this.#sealer
+        ?.heartbeat({ status: { sessionId: this.#sessionId ?? null, chunks: this.#sessionChunks, written: this.progress } })
+        .catch((err: unknown) => this.#log.error({ err: String(err) }, 'heartbeat failed'));
+    }, config.ops.heartbeatIntervalMs);
+    this.#heartbeat.unref();
+    this.#log.info({ sessionId: this.#sessionId, streams: config.streams.length, drivers: this.#drivers.length }, 'capture started');
+  }
+
+  readonly #registered = new Set<string>();
+  #registerSchemas(schemas: ReadonlyMap<string, StreamSchema>): void {
+    for (const [name, schema] of schemas) {
+      const stream = this.config.streams.find((s) => s.name === name);
+      if (stream === undefined || this.#registered.has(name)) continue;
+      this.#writer!.addStream({ name, topic: stream.topic, schema, latched: stream.latched, ...(schema.channelMetadata?.['offered_qos_profiles'] === undefined ? {} : { qos: schema.channelMetadata['offered_qos_profiles'] }) });
+      this.#registered.add(name);
+    }
+  }
+
+  #writeSample(sample: Sample): Promise<void> {
+    if (!this.#registered.has(sample.stream)) {
+      for (const d of this.#drivers) this.#registerSchemas(d.schemas());
+    }
+    return this.#writer!.write(sample);
+  }
+
+  #transformFor(stream: StreamConfig): SampleTransform | undefined {
+    const deid = this.#deid;
+    if (deid === undefined || !isImageStream(stream) || stream.deid.exempt) return undefined;
+    return (sample) => deid.process(sample);
+  }
+
+  #onWriteError(err: unknown): 'disk_full' | 'write_error' {
+    const code = isRigcapError(err) ? err.code : errnoCode(err);
+    this.noteError(String(code ?? 'RIGCAP_INTERNAL'), String(err));
+    return code === 'RIGCAP_DISK_FULL' || code === 'ENOSPC' ? 'disk_full' : 'write_error';
+  }
+
+  /** Leftovers of a crash: salvage partials, reconcile the catalog, sign committed-but-unsigned chunks. */
+  async #recover(): Promise<void> {
+    const catalog = this.#catalog!;
+    const log = this.#opts.log;
+    const spool = this.config.spool.dir;
+    const results = await salvageSpool({ spoolDir: spool, logger: log });
+    for (const r of results) {
+      log.warn({ sessionId: r.sessionId, outcome: r.outcome, messages: r.messages, lostTailBytes: r.lostTailBytes, source: r.sourcePath }, 'leftover partial chunk recovered');
+      this.noteError(r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED', `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`);
+    }
+    const report = await reconcile(catalog, { spoolDir: spool, logger: log, rigId: this.config.rig.id, verify: 'size' });
+    if (report.added.length > 0 || report.flagged.length > 0) log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
+    const unsealed = catalog.listChunks({ state: 'committed' });
+    for (const row of unsealed) {
+      const chunk = await describeForSeal(spool, row);
+      if (chunk === undefined) continue;
+      await sealCommittedChunk(this.#sealOptions(), chunk, {
+        window: new Map(),
+        timesync: unknownTimesync(chunk),
+        calibration: [],
+        transforms: [{ kind: 'recovery', note: 'signed after a restart; capture-time context was not recorded' }],
+      });
+    }
+    // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
+    for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
+      await this.#sealer!.closeSession({ sessionId: s.id, endNs: BigInt(Date.now()) * 1_000_000n, reason: 'interrupted' }).catch((err: unknown) => {
+        log.warn({ sessionId: s.id, err: String(err) }, 'could not close interrupted session');
+      });
+      catalog.endSession(s.id, BigInt(Date.now()) * 1_000_000n, 'interrupted');
+    }
+  }
+
+  #sealOptions(): ChunkSealOptions {
+    return {
+      config: this.config,
+      configDigest: this.#opts.configDigest,
+      rigcapVersion,
+      sealer: this.#sealer!,
+      catalog: this.#catalog!,
+      log: this.#opts.log,
+    };
+  }
+
+  async #openSession(): Promise<void> {
+    const sessionId = newSessionId();
+    const startNs = BigInt(Date.now()) * 1_000_000n;
+    this.#sessionId = sessionId;
+    this.#sessionStartNs = startNs;
+    this.#catalog!.openSession({ id: sessionId, rigId: this.config.rig.id, startedNs: startNs });
+    await this.#sealer!.openSession({ sessionId, rigId: this.config.rig.id, startNs });
+    const calib = this.#calib!;
+    const clock = this.#clock!;
+    this.#writer = new ChunkWriter({
+      spoolDir: this.config.spool.dir,
+      sessionId,
+      chunking: this.config.chunking,
+      logger: this.#opts.log,
+      library: `rigcap ${rigcapVersion}`,
+      hooks: {
+        atOpen: () => ({ attachments: calib.attachments() }),
+        beforeClose: (info) => {
+          const summary = clock.takeWindow(info.startNs, info.endNs);
+          this.#pendingTimesync = summary;
+          const marks = this.#pendingMarks.splice(0);
+          return { metadata: [{ name: timesyncMetadataName, metadata: Object.fromEntries(timesyncMetadata(summary)) }, ...marks] };
+        },
+      },
+      onCommit: (chunk) => this.#onCommit(chunk),
+    });
+  }
+
+  #pendingTimesync: RecordTimesync | undefined;
+  readonly #pendingMarks: ChunkMetadata[] = [];
+
+  /** An event marker: MCAP metadata in the open chunk and a signed `event-marker` record. */
+  async addMarker(mark: { text: string; tags: readonly string[]; wallNs: bigint; metadata: ChunkMetadata }): Promise<number> {
+    this.#pendingMarks.push(mark.metadata);
+    const result = await this.#sealer!.markEvent({ label: mark.text, note: mark.tags.join(','), atNs: mark.wallNs, sessionId: this.#sessionId ?? null });
+    return result.seq;
+  }
+
+  async #onCommit(chunk: CommittedChunk): Promise<void> {
+    const window = this.ledger.takeWindow();
+    this.#catalog!.addChunk(chunk, { relativePath: join('sessions', chunk.sessionId, chunk.name), origin: 'writer', drops: dropsOf(window) });
+    this.#sessionChunks += 1;
+    const deidLineage = this.#deid?.takeLineage();
+    await sealCommittedChunk(this.#sealOptions(), chunk, {
+      window,
+      timesync: this.#pendingTimesync ?? unknownTimesync(chunk),
+      calibration: this.#calib!.refs().map((r) => ({ sensor: r.sensor, digest: r.sha256, version: r.version })),
+      transforms: this.#transforms(deidLineage),
+    });
+    this.#pendingTimesync = undefined;
+  }
+
+  /** Lineage entries for a chunk record: de-id as done, or the image streams exempt from it. */
+  #transforms(deid: ReturnType<DeidStage['takeLineage']> | undefined): TransformLineage[] {
+    if (deid !== undefined) return [{ kind: 'de-identification', ...deid }];
+    const exempt = this.config.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
+    return exempt.length === 0 ? [] : [{ kind: 'de-identification', enabled: false, exemptStreams: exempt }];
+  }
+
+  /** Stops in the documented order; bounded by `timeoutMs`, after which work is abandoned. */
+  stop(options: { timeoutMs?: number; reason?: string } = {}): Promise<void> {
+    this.#stopping ??= this.#stop(options.timeoutMs ?? 20_000, options.reason ?? 'stop');
+    return this.#stopping;
+  }
+
+  async #stop(timeoutMs: number, reason: string): Promise<void> {
+    const timer = setTimeout(() => {
+      this.#log.error({ timeoutMs }, 'shutdown ran out of time; abandoning queued samples');
+      this.#capture?.destroy(new Error('shutdown timeout'));
+    }, timeoutMs);
+    try {
+      // 1. stop intake
+      await Promise.allSettled(this.#drivers.map((d) => d.close()));
+      // 2. drain queues into the writer (de-id included)
+      await this.#capture?.drain().catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
+      // 3. close the open chunk: commit + seal
+      await this.#writer?.close();
+      // 4. close the session record
+      if (this.#sessionId !== undefined && this.#sealer !== undefined) {
+        const endNs = BigInt(Date.now()) * 1_000_000n;
+        await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason });
+        this.#catalog?.endSession(this.#sessionId, endNs, 'closed');
+      }
+    } finally {
+      clearTimeout(timer);
+      await this.#closeServices();
+    }
+    this.#log.info({ sessionId: this.#sessionId, chunks: this.#sessionChunks }, 'capture stopped');
+  }
+
+  async #closeServices(): Promise<void> {
+    this.#services.abort();
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    await this.#deid?.close().catch(() => undefined);
+    await this.#clock?.close().catch(() => undefined);
+    await this.#sealer?.close().catch(() => undefined);
+    this.#catalog?.close();
+    this.#catalog = undefined;
+    for (const close of this.#closers.splice(0)) close();
+  }
+
+  /** Abandons everything now (the open chunk stays as `.partial` for salvage). Idempotent. */
+  async destroy(err?: Error): Promise<void> {
+    for (const d of this.#drivers) d.destroy(err);
+    this.#capture?.destroy(err);
+    this.#writer?.destroy();
+    this.#deid?.destroy();
+    this.#clock?.destroy();
+    await this.#closeServices();
+  }
+}
+
+function prepareSpool(spool: string): void {
+  try {
+    for (const dir of ['sessions', 'records', 'keys', 'quarantine']) mkdirSync(join(spool, dir), { recursive: true });
+    accessSync(spool, constants.W_OK);
+  } catch (err) {
+    throw new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `spool ${spool} is not writable (${errnoCode(err) ?? String(err)})`, { cause: err });
+  }
+}
+
+function driverFailure(err: unknown, driver: string): RigcapError {
+  if (isRigcapError(err)) return err;
+  if (isDriverError(err)) return new RigcapError(err.code as ErrorCode, err.message, { cause: err, details: { driver } });
+  return new RigcapError('RIGCAP_DRIVER_OPEN_FAILED', `driver ${driver} failed to open: ${String(err)}`, { cause: err });
+}
+
+function dropsOf(window: ReadonlyMap<string, { drops: Record<string, number | undefined> }>): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const [stream, c] of window) {
+    const d = Object.fromEntries(Object.entries(c.drops).filter((e): e is [string, number] => (e[1] ?? 0) > 0));
+    if (Object.keys(d).length > 0) out[stream] = d;
+  }
+  return out;
+}
+
+/** For chunks signed after a crash: the clock state at capture is not known, and the record says so. */
+function unknownTimesync(chunk: { startNs: bigint; endNs: bigint }): RecordTimesync {
+  return {
+    source: 'none',
+    startNs: chunk.startNs.toString(),
+    endNs: chunk.endNs.toString(),
+    intervals: [{ state: 'unsynced', startNs: chunk.startNs.toString(), endNs: chunk.endNs.toString() }],
+    offsetNs: null,
+    dispersionNs: null,
+    samples: 0,
+    steps: [],
+    stateAtEnd: 'unsynced',
+  };
+}
+
+async function describeForSeal(spool: string, row: { sessionId: string; chunkIndex: number; path: string }): Promise<CommittedChunk | undefined> {
+  const { describeChunk } = await import('./catalog/reconcile.ts');
+  const path = row.path.startsWith('/') ? row.path : join(spool, row.path);
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  try {
+    return await describeChunk(path, { sessionId: row.sessionId, chunkIndex: row.chunkIndex, name });
+  } catch {
+    return undefined;
+  }
+}

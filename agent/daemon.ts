@@ -1,0 +1,127 @@
+// The daemon around the Agent: ops endpoint (status page, /status.json, /metrics, marks), the
+// ZeroMQ control socket, sd_notify READY/STATUS/WATCHDOG/STOPPING, and the shutdown order:
+// watchdog off → STOPPING=1 → agent stop (intake, drain, seal, session close, catalog) → ops close.
+import { Agent, type AgentOptions } from './agent.ts';
+import type { Logger } from './log.ts';
+import { OpsHttpServer } from './ops/http.ts';
+import { markMetadata, MarkerInbox } from './ops/markers.ts';
+import { AgentMetrics } from './ops/metrics.ts';
+import { SdNotifier } from './ops/sd-notify.ts';
+import type { AgentSnapshot } from './ops/snapshot.ts';
+import { Watchdog, counterProgress, watchdogIntervalMs } from './ops/watchdog.ts';
+import { ZmqMarkerControl } from './ops/zmq-control.ts';
+import { agentSnapshot, type SyncView } from './snapshot.ts';
+
+export interface DaemonOptions extends Omit<AgentOptions, 'onReady'> {
+  env: NodeJS.ProcessEnv;
+  /** Supplies the sync engine's view when sync runs in this process. */
+  syncView?: () => SyncView | undefined;
+  /** Overrides `ops.listen` ('' disables the endpoint). */
+  listen?: string;
+}
+
+/** Agent plus its operational surface; `start`, then `stop` once. */
+export class Daemon {
+  readonly agent: Agent;
+  readonly markers: MarkerInbox;
+  readonly #opts: DaemonOptions;
+  readonly #log: Logger;
+  readonly #notifier: SdNotifier;
+  #http: OpsHttpServer | undefined;
+  #control: ZmqMarkerControl | undefined;
+  #watchdog: Watchdog | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
+  /** URL of the ops endpoint once listening. */
+  url: string | undefined;
+
+  constructor(opts: DaemonOptions) {
+    this.#opts = opts;
+    this.#log = opts.log.child({ component: 'daemon' });
+    this.#notifier = SdNotifier.fromEnv(opts.env, opts.log);
+    this.agent = new Agent({ ...opts, onReady: () => this.#ready() });
+    this.markers = new MarkerInbox({ log: opts.log });
+    this.markers.onMark(async (mark) => {
+      await this.agent.addMarker({ text: mark.text, tags: mark.tags, wallNs: mark.wallNs, metadata: toChunkMetadata(markMetadata(mark)) });
+    });
+  }
+
+  /** The current AgentSnapshot. */
+  snapshot(): AgentSnapshot {
+    return agentSnapshot(this.agent, this.#opts.syncView?.());
+  }
+
+  /** Starts ops endpoints first (so status works during start-up), then capture. */
+  async start(signal: AbortSignal): Promise<void> {
+    const { config } = this.#opts;
+    const listen = this.#opts.listen ?? config.ops.listen;
+    if (listen !== '') {
+      const metrics = new AgentMetrics({ snapshot: () => this.snapshot() });
+      this.#http = new OpsHttpServer({ listen, log: this.#opts.log, snapshot: () => this.snapshot(), metrics, markers: this.markers });
+      this.url = (await this.#http.start()).url;
+    }
+    if (config.ops.controlEndpoint !== '') {
+      this.#control = new ZmqMarkerControl({ endpoint: config.ops.controlEndpoint, inbox: this.markers, log: this.#opts.log });
+      await this.#control.start();
+    }
+    await this.agent.start(signal);
+    this.#statusTimer = setInterval(() => this.#notifier.status(statusLine(this.snapshot())), 10_000);
+    this.#statusTimer.unref();
+  }
+
+  #ready(): void {
+    this.#notifier.ready(`capturing ${this.#opts.config.streams.length} streams`);
+    const intervalMs = watchdogIntervalMs(this.#opts.env);
+    if (intervalMs !== undefined && this.#opts.config.ops.watchdog) {
+      // Progress = samples written or a heartbeat of an idle rig; a stuck writer stops both.
+      let idleTicks = 0;
+      const written = counterProgress(() => this.agent.progress);
+      this.#watchdog = new Watchdog({
+        notifier: this.#notifier,
+        intervalMs,
+        log: this.#opts.log,
+        progress: () => {
+          if (written()) {
+            idleTicks = 0;
+            return true;
+          }
+          idleTicks += 1;
+          return this.agent.queuesEmpty() && idleTicks < 1_000_000;
+        },
+      });
+      this.#watchdog.start();
+    }
+  }
+
+  /** Ordered shutdown; bounded by `timeoutMs`. */
+  async stop(options: { timeoutMs?: number; reason?: string } = {}): Promise<void> {
+    this.#watchdog?.stop();
+    if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
+    this.#notifier.stopping('draining queues and sealing the open chunk');
+    try {
+      await this.agent.stop(options);
+    } finally {
+      await this.#control?.close();
+      await this.#http?.close();
+    }
+  }
+
+  /** Abandons everything now. */
+  async destroy(err?: Error): Promise<void> {
+    this.#watchdog?.stop();
+    if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
+    await this.agent.destroy(err);
+    await this.#control?.close().catch(() => undefined);
+    await this.#http?.close().catch(() => undefined);
+  }
+}
+
+function toChunkMetadata(m: { name: string; metadata: Map<string, string> }): { name: string; metadata: Record<string, string> } {
+  return { name: m.name, metadata: Object.fromEntries(m.metadata) };
+}
+
+/** One line for systemd's STATUS=: rates, drops, backlog. */
+export function statusLine(s: AgentSnapshot): string {
+  const rate = s.streams.reduce((n, x) => n + x.ratePerSec, 0);
+  const drops = s.streams.reduce((n, x) => n + Object.values(x.drops).reduce((a, b) => a + b, 0), 0);
+  return `${s.streams.length} streams, ${rate.toFixed(0)} msg/s, ${drops} dropped, clock ${s.clock.state}, backlog ${s.sync.backlogChunks} chunks`;
+}
