@@ -25,6 +25,7 @@ import { salvageSpool } from './pipeline/salvage.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
 import type { TimesyncSummary as RecordTimesync, TransformLineage } from './records/predicates.ts';
+import { DiskBudget } from './sync/disk-budget.ts';
 import { rigcapVersion } from './version.ts';
 
 export interface AgentOptions {
@@ -72,6 +73,7 @@ export class Agent {
   #sessionChunks = 0;
   #sessionStartNs = 0n;
   #heartbeat: NodeJS.Timeout | undefined;
+  #disk: DiskBudget | undefined;
   readonly #services = new AbortController();
   #started = false;
   readonly #closers: Array<() => void> = [];
@@ -100,6 +102,9 @@ export class Agent {
   }
   get clock(): ClockStateTracker | undefined {
     return this.#clock;
+  }
+  get diskBudget(): DiskBudget | undefined {
+    return this.#disk;
   }
   get calibration(): CalibrationRegistry | undefined {
     return this.#calib;
@@ -139,6 +144,17 @@ export class Agent {
     const spool = config.spool.dir;
     prepareSpool(spool);
     this.#catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: this.#opts.log });
+    this.#disk = new DiskBudget({
+      spoolDir: spool,
+      budgetBytes: config.spool.budgetBytes,
+      minFreeBytes: config.spool.minFreeBytes,
+      log: this.#opts.log,
+      onChange: (snap) => {
+        if (snap.pressure !== 'ok') this.noteError('RIGCAP_DISK_FULL', `disk budget: ${snap.pressure} (${snap.usedBytes} of ${snap.budgetBytes} bytes used, ${snap.freeBytes} free)`);
+      },
+    });
+    await this.#disk.check();
+    this.#disk.start({ intervalMs: 2000 });
     this.#sealer = await RecordSealer.open({
       rootDir: spool,
       keysDir: config.keys.dir,
@@ -196,6 +212,7 @@ export class Agent {
       transformFor: (s) => this.#transformFor(s),
       transformWindow: Math.max(2, config.deid.workers),
       onWriteError: (err) => this.#onWriteError(err),
+      admit: (s) => this.#admit(s),
     });
     this.#capture.start();
     void writer;
@@ -246,7 +263,22 @@ export class Agent {
   #onWriteError(err: unknown): 'disk_full' | 'write_error' {
     const code = isRigcapError(err) ? err.code : errnoCode(err);
     this.noteError(String(code ?? 'RIGCAP_INTERNAL'), String(err));
-    return code === 'RIGCAP_DISK_FULL' || code === 'ENOSPC' ? 'disk_full' : 'write_error';
+    if (code === 'RIGCAP_DISK_FULL' || code === 'ENOSPC') {
+      // Pause capture until the budget check finds room again; committed chunks are untouched.
+      this.#disk?.reportEnospc();
+      return 'disk_full';
+    }
+    return 'write_error';
+  }
+
+  /** Disk budget admission: shed low-priority streams first (unless the policy is pause), then pause. */
+  #admit(stream: StreamConfig): 'disk_budget' | undefined {
+    const disk = this.#disk;
+    if (disk === undefined) return undefined;
+    const snap = disk.snapshot();
+    if (snap.pressure === 'ok') return undefined;
+    if (snap.pressure === 'shed' && this.config.spool.onBudget === 'pause') return undefined;
+    return disk.admits(stream.priority) ? undefined : 'disk_budget';
   }
 
   /** Leftovers of a crash: salvage partials, reconcile the catalog, sign committed-but-unsigned chunks. */
@@ -321,6 +353,8 @@ export class Agent {
   }
 
   #pendingTimesync: RecordTimesync | undefined;
+  /** De-identification totals over this run (summed from each chunk's lineage). */
+  readonly deidTotals = { framesIn: 0, framesWithDetections: 0, faces: 0, plates: 0, failed: 0, dropped: 0 };
   readonly #pendingMarks: ChunkMetadata[] = [];
 
   /** An event marker: MCAP metadata in the open chunk and a signed `event-marker` record. */
@@ -335,6 +369,15 @@ export class Agent {
     this.#catalog!.addChunk(chunk, { relativePath: join('sessions', chunk.sessionId, chunk.name), origin: 'writer', drops: dropsOf(window) });
     this.#sessionChunks += 1;
     const deidLineage = this.#deid?.takeLineage();
+    if (deidLineage !== undefined) {
+      const t = this.deidTotals;
+      t.framesIn += deidLineage.frames.in;
+      t.framesWithDetections += deidLineage.frames.withDetections;
+      t.failed += deidLineage.frames.failed;
+      t.dropped += deidLineage.frames.dropped;
+      t.faces += deidLineage.boxes.face;
+      t.plates += deidLineage.boxes.plate;
+    }
     await sealCommittedChunk(this.#sealOptions(), chunk, {
       window,
       timesync: this.#pendingTimesync ?? unknownTimesync(chunk),
@@ -385,6 +428,7 @@ export class Agent {
   async #closeServices(): Promise<void> {
     this.#services.abort();
     if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#disk?.close();
     await this.#deid?.close().catch(() => undefined);
     await this.#clock?.close().catch(() => undefined);
     await this.#sealer?.close().catch(() => undefined);

@@ -11,6 +11,9 @@ import type { AgentSnapshot } from './ops/snapshot.ts';
 import { Watchdog, counterProgress, watchdogIntervalMs } from './ops/watchdog.ts';
 import { ZmqMarkerControl } from './ops/zmq-control.ts';
 import { agentSnapshot, type SyncView } from './snapshot.ts';
+import { RateMeter } from './pipeline/ledger.ts';
+import { RetentionSweeper } from './sync/retention.ts';
+import { openSyncService, type SyncService } from './sync/sync-service.ts';
 
 export interface DaemonOptions extends Omit<AgentOptions, 'onReady'> {
   env: NodeJS.ProcessEnv;
@@ -31,6 +34,9 @@ export class Daemon {
   #control: ZmqMarkerControl | undefined;
   #watchdog: Watchdog | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
+  #sync: SyncService | undefined;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  readonly #goodput = new RateMeter();
   /** URL of the ops endpoint once listening. */
   url: string | undefined;
 
@@ -47,7 +53,40 @@ export class Daemon {
 
   /** The current AgentSnapshot. */
   snapshot(): AgentSnapshot {
-    return agentSnapshot(this.agent, this.#opts.syncView?.());
+    return agentSnapshot(this.agent, this.#opts.syncView?.() ?? this.#syncView());
+  }
+
+  /** The sync engine, when `sync.enabled`. */
+  get sync(): SyncService | undefined {
+    return this.#sync;
+  }
+
+  #syncView(): SyncView | undefined {
+    if (this.#sync === undefined) return undefined;
+    const b = this.#sync.backlog();
+    return {
+      backlogChunks: b.chunks,
+      backlogBytes: b.bytes,
+      etaSeconds: b.etaSeconds,
+      lastReceiptAt: b.lastReceipt === null ? null : new Date(b.lastReceipt.syncedMs).toISOString(),
+      goodputBytesPerSec: Math.round(this.#goodput.rate(this.#sync.client.stats.bytesConfirmed, Date.now(), 2000)),
+    };
+  }
+
+  /** Starts sync (records and chunks to the store) and the retention sweep. */
+  #startSync(): void {
+    const { config, log } = this.#opts;
+    const byTopic = new Map(config.streams.map((s) => [s.topic, s.priority]));
+    this.#sync = openSyncService({ sync: config.sync, spoolDir: config.spool.dir, log, streamPriority: (topic) => byTopic.get(topic) });
+    this.#sync.scheduler.start({ intervalMs: 2000 });
+    const sealer = this.agent.sealer;
+    if (sealer === undefined) return;
+    const sweeper = new RetentionSweeper({ state: this.#sync.state, spoolDir: config.spool.dir, retentionDays: config.policy.retentionDays, recorder: sealer, log });
+    const sweep = (): void => {
+      sweeper.sweep().catch((err: unknown) => log.error({ err: String(err) }, 'retention sweep failed'));
+    };
+    this.#retentionTimer = setInterval(sweep, 10 * 60_000);
+    this.#retentionTimer.unref();
   }
 
   /** Starts ops endpoints first (so status works during start-up), then capture. */
@@ -64,6 +103,7 @@ export class Daemon {
       await this.#control.start();
     }
     await this.agent.start(signal);
+    if (config.sync.enabled) this.#startSync();
     this.#statusTimer = setInterval(() => this.#notifier.status(statusLine(this.snapshot())), 10_000);
     this.#statusTimer.unref();
   }
@@ -97,9 +137,12 @@ export class Daemon {
     this.#watchdog?.stop();
     if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
     this.#notifier.stopping('draining queues and sealing the open chunk');
+    if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     try {
       await this.agent.stop(options);
     } finally {
+      // Sync stops after the last chunk is sealed; what it did not send stays in the backlog.
+      await this.#sync?.close().catch(() => undefined);
       await this.#control?.close();
       await this.#http?.close();
     }
@@ -109,7 +152,9 @@ export class Daemon {
   async destroy(err?: Error): Promise<void> {
     this.#watchdog?.stop();
     if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
+    if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     await this.agent.destroy(err);
+    await this.#sync?.destroy(err).catch(() => undefined);
     await this.#control?.close().catch(() => undefined);
     await this.#http?.close().catch(() => undefined);
   }

@@ -10,11 +10,16 @@ export interface LoggerSetup {
   json?: boolean;
   /** Write to this fd instead of stdout (2 when stdout carries a `--json` document). */
   fd?: number;
+  /** Write JSON lines to this file instead (the demo keeps its terminal for progress). */
+  file?: string;
 }
 
 /** Builds the root logger. Writes are synchronous so the last lines before an exit are not lost. */
 export function createLogger(setup: LoggerSetup = {}): Logger {
   const fd = setup.fd ?? 1;
+  if (setup.file !== undefined) {
+    return pino({ level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: setup.file, sync: true, mkdir: true }));
+  }
   const options: LoggerOptions = {
     level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
     base: { pid: process.pid },

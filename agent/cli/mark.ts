@@ -1,29 +1,10 @@
 // `rigcap mark "text" [--tag T]… [--config FILE] [--url URL] [--json]`: drops an event marker into
 // the running agent's open chunk via its local ops endpoint (POST /marks).
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfigFile } from '../config/load.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { parseMarkRequest } from '../ops/markers.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
-
-const defaultConfig = '/etc/rigcap/rigcap.yaml';
-const defaultListen = '127.0.0.1:9464';
-
-/** The ops base URL: --url, else the config's `ops.listen`, else the default port on loopback. */
-function opsBaseUrl(values: { url?: string | undefined; config?: string | undefined }, io: CliIO): string {
-  if (values.url !== undefined) return values.url.replace(/\/?$/, '/');
-  const file =
-    values.config ??
-    (io.env['RIGCAP_CONFIG'] || undefined) ??
-    (existsSync(defaultConfig) ? defaultConfig : undefined);
-  const listen = file === undefined ? defaultListen : loadConfigFile(file).config.ops.listen;
-  if (listen === '')
-    throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'the ops endpoint is disabled (`ops.listen` is empty)');
-  // A wildcard bind is reached on loopback.
-  const reachable = listen.replace(/^0\.0\.0\.0:/, '127.0.0.1:').replace(/^\[::\]:/, '[::1]:');
-  return `http://${reachable}/`;
-}
+import { defaultConfig, defaultListen, opsBaseUrl } from './ops-url.ts';
 
 const mark: Command = {
   name: 'mark',

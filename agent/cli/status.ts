@@ -1,0 +1,121 @@
+// `rigcap status [--json]`: what the running agent is doing (from its local ops endpoint), or, when
+// it is not running, what its spool holds (from the catalog).
+import { existsSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Catalog } from '../catalog/catalog.ts';
+import { loadConfigFile } from '../config/load.ts';
+import { RigcapError } from '../errors.ts';
+import { silentLogger } from '../log.ts';
+import type { AgentSnapshot } from '../ops/snapshot.ts';
+import { rigcapVersion } from '../version.ts';
+import { parseFlags, writeJson } from './args.ts';
+import { ExitCode, type Command } from './command.ts';
+import { configPath, opsBaseUrl } from './ops-url.ts';
+
+/** Status as printed: the agent's snapshot plus where it came from. */
+export type StatusReport = AgentSnapshot & { running: boolean; source: 'agent' | 'spool' };
+
+async function fetchSnapshot(base: string): Promise<AgentSnapshot | undefined> {
+  try {
+    const res = await fetch(new URL('status.json', base), { signal: AbortSignal.timeout(2000) });
+    return res.ok ? ((await res.json()) as AgentSnapshot) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the spool says when no agent answers. */
+export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnapshot {
+  const dbPath = join(spoolDir, 'catalog.sqlite');
+  if (!existsSync(dbPath)) throw new RigcapError('RIGCAP_NOT_FOUND', `no catalog at ${dbPath}: the agent has not run with this spool yet`);
+  const catalog = Catalog.open({ path: dbPath, logger: silentLogger() });
+  try {
+    const chunks = catalog.listChunks();
+    const live = chunks.filter((c) => c.state !== 'deleted');
+    const backlog = chunks.filter((c) => c.state === 'committed' || c.state === 'sealed');
+    const last = catalog.listSessions().at(-1);
+    let freeBytes = 0;
+    try {
+      const fs = statfsSync(spoolDir);
+      freeBytes = fs.bavail * fs.bsize;
+    } catch {
+      // unknown
+    }
+    const usedBytes = live.reduce((n, c) => n + c.bytes, 0);
+    return {
+      streams: [],
+      clock: { state: 'unknown', offsetNs: null, source: 'none' },
+      calibration: { version: null, digest: null },
+      disk: { budgetBytes, usedBytes, freeBytes, state: usedBytes >= budgetBytes ? 'full' : usedBytes >= budgetBytes * 0.9 ? 'low' : 'ok' },
+      sync: {
+        backlogChunks: backlog.length,
+        backlogBytes: backlog.reduce((n, c) => n + c.bytes, 0),
+        etaSeconds: null,
+        lastReceiptAt: catalog.getKv('sync.lastReceiptAt') ?? null,
+        goodputBytesPerSec: 0,
+      },
+      deid: { fps: 0, failed: 0, degraded: false },
+      session: { id: last?.id ?? null, chunks: last === undefined ? 0 : chunks.filter((c) => c.sessionId === last.id).length },
+      recentErrors: [],
+      uptimeSec: 0,
+      version: rigcapVersion,
+    };
+  } finally {
+    catalog.close();
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Human rendering of a status report. */
+export function formatStatus(r: StatusReport): string {
+  const lines: string[] = [];
+  lines.push(r.running ? `rigcap ${r.version}: capturing, up ${r.uptimeSec} s, session ${r.session.id ?? '-'} (${r.session.chunks} chunks)` : `rigcap: agent not running; spool holds session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`);
+  if (r.streams.length > 0) {
+    lines.push('', `${'stream'.padEnd(20)} ${'rate/s'.padStart(8)} ${'received'.padStart(9)} ${'MiB'.padStart(8)} ${'queue'.padStart(6)}  drops`);
+    for (const s of r.streams) {
+      const drops = Object.entries(s.drops).map(([c, n]) => `${c}=${n}`).join(' ') || '-';
+      lines.push(`${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`);
+    }
+  }
+  lines.push('');
+  lines.push(`clock        ${r.clock.state} (${r.clock.source}${r.clock.offsetNs === null ? '' : `, offset ${r.clock.offsetNs} ns`})`);
+  lines.push(`calibration  ${r.calibration.version ?? '-'}${r.calibration.digest === null ? '' : ` (rig ${r.calibration.digest.slice(0, 12)})`}`);
+  lines.push(`disk         ${mib(r.disk.usedBytes)} of ${mib(r.disk.budgetBytes)} budget, ${mib(r.disk.freeBytes)} free: ${r.disk.state}`);
+  lines.push(`sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`);
+  lines.push(`de-id        ${r.deid.fps} fps, ${r.deid.failed} failed${r.deid.degraded ? ', DEGRADED' : ''}`);
+  for (const e of r.recentErrors.slice(-5)) lines.push(`error        ${e.at} ${e.code}: ${e.message}`);
+  return `${lines.join('\n')}\n`;
+}
+
+const command: Command = {
+  name: 'status',
+  summary: 'streams, drops by cause, clock state, disk budget, sync backlog, last receipt',
+  usage: [
+    'usage: rigcap status [--config FILE | --url URL] [--json]',
+    '  asks the running agent on its ops endpoint (ops.listen); when none answers, reads the spool catalog',
+  ].join('\n'),
+  async run(argv, io) {
+    const { values } = parseFlags('status', argv, {
+      config: { type: 'string' },
+      url: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    });
+    const live = await fetchSnapshot(opsBaseUrl(values, io));
+    let report: StatusReport;
+    if (live !== undefined) report = { ...live, running: true, source: 'agent' };
+    else {
+      const file = configPath(values, io);
+      if (file === undefined) throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'no agent answered and no config names a spool; pass --config FILE');
+      const { config } = loadConfigFile(file);
+      report = { ...spoolSnapshot(config.spool.dir, config.spool.budgetBytes), running: false, source: 'spool' };
+    }
+    if (values.json) writeJson(io.stdout, report);
+    else io.stdout.write(formatStatus(report));
+    return ExitCode.ok;
+  },
+};
+
+export default command;
