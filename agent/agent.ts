@@ -38,6 +38,8 @@ export interface AgentOptions {
   createDrivers?: typeof createDrivers;
   /** Extra chronyc args (tests point at a private chronyd). */
   chronycArgs?: readonly string[];
+  /** Lineage entries added to every chunk record (e.g. the source recording of `rigcap ingest`). */
+  extraTransforms?: readonly TransformLineage[];
 }
 
 /** A recent error, for status and the status page. */
@@ -113,6 +115,11 @@ export class Agent {
   get progress(): number {
     return this.#capture?.progress ?? 0;
   }
+  /** Resolves when every driver has run out of samples (replay reached the end of its files). */
+  async intakeEnded(): Promise<void> {
+    await this.#capture?.intakeEnded();
+  }
+
   /** True when no samples wait in any queue (an idle rig is not a stuck one). */
   queuesEmpty(): boolean {
     return this.config.streams.every((s) => this.queueDepth(s.name) === 0);
@@ -389,9 +396,10 @@ export class Agent {
 
   /** Lineage entries for a chunk record: de-id as done, or the image streams exempt from it. */
   #transforms(deid: ReturnType<DeidStage['takeLineage']> | undefined): TransformLineage[] {
-    if (deid !== undefined) return [{ kind: 'de-identification', ...deid }];
+    const extra = this.#opts.extraTransforms ?? [];
+    if (deid !== undefined) return [...extra, { kind: 'de-identification', ...deid }];
     const exempt = this.config.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
-    return exempt.length === 0 ? [] : [{ kind: 'de-identification', enabled: false, exemptStreams: exempt }];
+    return exempt.length === 0 ? [...extra] : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
   }
 
   /** Stops in the documented order; bounded by `timeoutMs`, after which work is abandoned. */

@@ -135,6 +135,11 @@ export class Capture {
     }
   }
 
+  /** Resolves when every driver's sample stream has ended (a replayed file reached its end). */
+  async intakeEnded(): Promise<void> {
+    await Promise.allSettled(this.#pumps);
+  }
+
   /** Stops intake (drivers closed by the caller first), then drains every queue into the sink. */
   async drain(): Promise<void> {
     await Promise.allSettled(this.#pumps);
