@@ -58,6 +58,8 @@ export function newSessionId(now: Date = new Date()): string {
 /** The running capture agent. `start` then `stop` (or `destroy`); both idempotent. */
 export class Agent {
   readonly config: Readonly<RigcapConfig>;
+  /** Configured streams plus those discovered at run time (ROS 2 discovery). */
+  readonly streams: StreamConfig[];
   readonly ledger = new StreamLedger();
   readonly recentErrors: RecentError[] = [];
   readonly startedAtMs = Date.now();
@@ -84,6 +86,7 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.#opts = opts;
     this.config = opts.config;
+    this.streams = [...opts.config.streams];
     this.#log = opts.log.child({ component: 'agent' });
   }
 
@@ -122,7 +125,7 @@ export class Agent {
 
   /** True when no samples wait in any queue (an idle rig is not a stuck one). */
   queuesEmpty(): boolean {
-    return this.config.streams.every((s) => this.queueDepth(s.name) === 0);
+    return this.streams.every((s) => this.queueDepth(s.name) === 0);
   }
   queueDepth(stream: string): number {
     return this.#capture?.queueDepth(stream) ?? 0;
@@ -184,7 +187,8 @@ export class Agent {
 
     const imageStreams = config.streams.filter((s) => isImageStream(s));
     const redacted = imageStreams.filter((s) => !s.deid.exempt);
-    if (redacted.length > 0) {
+    // With ROS 2 discovery, image topics may appear later: de-id must be ready for them too.
+    if (redacted.length > 0 || (config.ros2.enabled && config.deid.enabled)) {
       if (!config.deid.enabled) {
         throw new RigcapError('RIGCAP_CONFIG_INVALID', `image streams ${redacted.map((s) => s.name).join(', ')} need de-identification but deid.enabled is false; mark them deid.exempt or enable deid`);
       }
@@ -195,7 +199,7 @@ export class Agent {
     signal.throwIfAborted();
 
     const create = this.#opts.createDrivers ?? createDrivers;
-    this.#drivers = await create(config.streams, { log: this.#opts.log });
+    this.#drivers = await create(config.streams, { log: this.#opts.log, ros2: config.ros2 });
     await this.#openSession();
     const writer = this.#writer!;
     for (const d of this.#drivers) {
@@ -220,6 +224,7 @@ export class Agent {
       transformWindow: Math.max(2, config.deid.workers),
       onWriteError: (err) => this.#onWriteError(err),
       admit: (s) => this.#admit(s),
+      resolveStream: (sample) => this.#discovered(sample),
     });
     this.#capture.start();
     void writer;
@@ -247,7 +252,7 @@ export class Agent {
   readonly #registered = new Set<string>();
   #registerSchemas(schemas: ReadonlyMap<string, StreamSchema>): void {
     for (const [name, schema] of schemas) {
-      const stream = this.config.streams.find((s) => s.name === name);
+      const stream = this.streams.find((s) => s.name === name);
       if (stream === undefined || this.#registered.has(name)) continue;
       this.#writer!.addStream({ name, topic: stream.topic, schema, latched: stream.latched, ...(schema.channelMetadata?.['offered_qos_profiles'] === undefined ? {} : { qos: schema.channelMetadata['offered_qos_profiles'] }) });
       this.#registered.add(name);
@@ -262,9 +267,39 @@ export class Agent {
   }
 
   #transformFor(stream: StreamConfig): SampleTransform | undefined {
+    if (!isImageStream(stream) || stream.deid.exempt) return undefined;
     const deid = this.#deid;
-    if (deid === undefined || !isImageStream(stream) || stream.deid.exempt) return undefined;
+    // Fail closed: an image stream with no de-id stage is never written raw.
+    if (deid === undefined) return () => Promise.resolve({ kind: 'dropped', cause: 'deid_failed' });
     return (sample) => deid.process(sample);
+  }
+
+  /** A stream a driver discovered at run time: defaults for queue and limits, schema from the driver. */
+  #discovered(sample: Sample): StreamConfig | undefined {
+    for (const d of this.#drivers) {
+      const schema = d.schemas().get(sample.stream);
+      if (schema === undefined) continue;
+      const info = (d as Partial<{ streams(): Array<{ stream: string; latched: boolean }> }>).streams?.().find((x) => x.stream === sample.stream);
+      const stream: StreamConfig = {
+        name: sample.stream,
+        driver: 'ros2',
+        topic: sample.topic,
+        type: sample.schemaRef,
+        encoding: 'cdr',
+        queue: { size: 256, maxBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest' },
+        latched: info?.latched ?? false,
+        maxMessageBytes: 32 * 1024 * 1024,
+        priority: 5,
+        deid: { exempt: false, onBackpressure: 'drop' },
+        headerTime: false,
+        qos: { reliability: 'auto', durability: 'auto', depth: 10 },
+      };
+      this.streams.push(stream);
+      this.#registerSchemas(d.schemas());
+      this.#log.info({ stream: stream.name, topic: stream.topic, type: stream.type }, 'recording discovered topic');
+      return stream;
+    }
+    return undefined;
   }
 
   #onWriteError(err: unknown): 'disk_full' | 'write_error' {
@@ -323,6 +358,7 @@ export class Agent {
   #sealOptions(): ChunkSealOptions {
     return {
       config: this.config,
+      streams: this.streams,
       configDigest: this.#opts.configDigest,
       rigcapVersion,
       sealer: this.#sealer!,
@@ -398,7 +434,7 @@ export class Agent {
   #transforms(deid: ReturnType<DeidStage['takeLineage']> | undefined): TransformLineage[] {
     const extra = this.#opts.extraTransforms ?? [];
     if (deid !== undefined) return [...extra, { kind: 'de-identification', ...deid }];
-    const exempt = this.config.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
+    const exempt = this.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
     return exempt.length === 0 ? [...extra] : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
   }
 

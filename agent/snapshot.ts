@@ -49,7 +49,7 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
   const latest = agent.clock?.latest();
   const calib = agent.calibration?.current();
   return {
-    streams: agent.config.streams.map((s) => {
+    streams: agent.streams.map((s) => {
       const t = totals.get(s.name);
       return {
         name: s.name,

@@ -15,6 +15,14 @@ export interface DriverModule<S extends DriverStreamConfig = DriverStreamConfig>
 /** Dependencies handed to every driver. */
 export interface DriverDeps {
   readonly log: Logger;
+  /** The config's `ros2:` discovery section; with `enabled` a ROS 2 driver runs even with no ros2 stream. */
+  readonly ros2?: {
+    readonly enabled: boolean;
+    readonly include: readonly string[];
+    readonly exclude: readonly string[];
+    readonly discoveryIntervalMs: number;
+    readonly nodeName: string;
+  };
 }
 
 /** The `driver:` names the registry knows. */
@@ -82,10 +90,12 @@ export async function createDrivers(
   options: { loaders?: Partial<Record<DriverName, ModuleLoader>> } = {},
 ): Promise<Driver[]> {
   const groups = groupStreams(streams);
+  // Discovery needs a ROS node even when no ros2 stream is listed.
+  if (deps.ros2?.enabled === true && ![...groups.values()].some((g) => g[0]?.driver === 'ros2')) groups.set('ros2', []);
   const modules = new Map<DriverName, DriverModule>();
   const drivers: Driver[] = [];
   for (const group of groups.values()) {
-    const name = group[0]?.driver;
+    const name = group[0]?.driver ?? (group.length === 0 ? 'ros2' : undefined);
     if (name === undefined) continue;
     let module = modules.get(name);
     if (module === undefined) {

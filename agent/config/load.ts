@@ -10,6 +10,7 @@ import { parseDocument } from 'yaml';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { migrateConfig } from './migrations.ts';
 import { byteSizePaths, configSchema } from './schema.ts';
+import { isImageStream } from '../pipeline/image-streams.ts';
 import type { RigcapConfig } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
@@ -239,6 +240,13 @@ function semanticIssues(config: RigcapConfig): ConfigIssue[] {
       issues.push({ path: `streams[${i}].maxMessageBytes`, message: 'is larger than queue.maxBytes', fix: 'raise queue.maxBytes or lower maxMessageBytes' });
     }
   });
+  if (!config.deid.enabled) {
+    config.streams.forEach((s, i) => {
+      if (isImageStream(s) && !s.deid.exempt) {
+        issues.push({ path: `streams[${i}].deid.exempt`, message: 'is false for an image stream while deid.enabled is false', fix: 'enable deid, or set deid.exempt: true on this stream (every record then says it was not de-identified)' });
+      }
+    });
+  }
   const keysDir = (config.keys as { dir: string }).dir;
   if (`${keysDir}/`.startsWith(`${config.spool.dir}/`)) {
     issues.push({ path: 'keys.dir', message: 'is inside spool.dir (private keys never live in a spool)', fix: 'put keys.dir beside the spool, e.g. /var/lib/rigcap/secrets' });

@@ -36,6 +36,8 @@ export interface CaptureOptions {
   admit?: AdmissionCheck;
   /** Called when writing fails (disk full…): the sample is counted as dropped with `cause`. */
   onWriteError?: (err: unknown, sample: Sample) => DropCause;
+  /** A stream a driver discovered at run time (ROS 2 discovery): its config, or undefined to drop. */
+  resolveStream?: (sample: Sample) => StreamConfig | undefined;
 }
 
 /** Runs intake and drain for a set of drivers and streams. */
@@ -49,13 +51,14 @@ export class Capture {
 
   constructor(opts: CaptureOptions) {
     this.#opts = opts;
-    for (const s of opts.streams) {
-      this.#byName.set(s.name, s);
-      this.#queues.set(
-        s.name,
-        sampleQueue<Sample>(s.queue, (_item, cause) => opts.ledger.drop(s.name, cause)),
-      );
-    }
+    for (const s of opts.streams) this.#addStream(s);
+  }
+
+  #addStream(s: StreamConfig): BoundedQueue<Sample> {
+    this.#byName.set(s.name, s);
+    const queue = sampleQueue<Sample>(s.queue, (_item, cause) => this.#opts.ledger.drop(s.name, cause));
+    this.#queues.set(s.name, queue);
+    return queue;
   }
 
   /** Monotonic counter of samples written: the watchdog's progress signal. */
@@ -75,16 +78,25 @@ export class Capture {
       this.#pumps.push(this.#pump(d));
     }
     for (const [name, queue] of this.#queues) this.#consumers.push(this.#consume(this.#byName.get(name)!, queue));
+    this.#started = true;
   }
+
+  #started = false;
 
   async #pump(driver: Driver): Promise<void> {
     const { ledger, log } = this.#opts;
     try {
       for await (const sample of driver.samples()) {
-        const stream = this.#byName.get(sample.stream);
+        let stream = this.#byName.get(sample.stream);
         if (stream === undefined) {
-          ledger.drop('', 'unknown_topic');
-          continue;
+          const discovered = this.#opts.resolveStream?.(sample);
+          if (discovered === undefined) {
+            ledger.drop('', 'unknown_topic');
+            continue;
+          }
+          const queue = this.#addStream(discovered);
+          if (this.#started) this.#consumers.push(this.#consume(discovered, queue));
+          stream = discovered;
         }
         ledger.received(stream.name);
         if (sample.data.byteLength > stream.maxMessageBytes) {

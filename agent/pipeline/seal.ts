@@ -22,6 +22,8 @@ export interface ChunkContext {
 
 export interface ChunkSealOptions {
   config: Readonly<RigcapConfig>;
+  /** Configured and discovered streams. */
+  streams: ReadonlyArray<{ name: string; topic: string; type: string }>;
   configDigest: string;
   rigcapVersion: string;
   sealer: RecordSealer;
@@ -64,7 +66,7 @@ export async function sealCommittedChunk(opts: ChunkSealOptions, chunk: Committe
       chunkIndex: chunk.chunkIndex,
       startNs: chunk.startNs.toString(),
       endNs: chunk.endNs.toString(),
-      streams: streamSummaries(chunk, ctx.window, config.streams),
+      streams: streamSummaries(chunk, ctx.window, opts.streams),
       timesync: ctx.timesync,
       calibration: ctx.calibration,
       transforms: ctx.transforms,
