@@ -1,12 +1,11 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsSource } from '../../../agent/keys/fs-source.ts';
-import { main } from '../../../agent/main.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import { verifyTree } from '../../../agent/records/index.ts';
+import { runCli } from '../../support/cli.ts';
 
 const bag = join(import.meta.dirname, '../../fixtures/ros2/talker.mcap');
 
@@ -30,16 +29,6 @@ async function messagesOf(file: string): Promise<Msg[]> {
   });
 }
 
-function io(): { io: Parameters<typeof main>[1]; out: () => string } {
-  const stdout = new PassThrough();
-  const chunks: Buffer[] = [];
-  stdout.on('data', (c: Buffer) => chunks.push(c));
-  return {
-    io: { stdout, stderr: new PassThrough(), env: { RIGCAP_LOG_LEVEL: 'silent' }, cwd: process.cwd(), signal: new AbortController().signal },
-    out: () => Buffer.concat(chunks).toString('utf8'),
-  };
-}
-
 let dir: string | undefined;
 afterEach(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
@@ -49,10 +38,9 @@ describe('rigcap ingest', () => {
   it('re-processes a real ROS 2 recording into a signed spool, every message byte for byte', async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-ingest-'));
     const spool = join(dir, 'spool');
-    const cli = io();
-    const code = await main(['ingest', bag, '--out', spool, '--keys', join(dir, 'secrets'), '--json'], cli.io);
-    expect(code).toBe(0);
-    const result = JSON.parse(cli.out()) as { sessions: Array<{ sessionId: string; sha256: string; chunks: number }> };
+    const run = await runCli(['ingest', bag, '--out', spool, '--keys', join(dir, 'secrets'), '--json']);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { sessions: Array<{ sessionId: string; sha256: string; chunks: number }> };
     const session = result.sessions[0]!;
     expect(session.chunks).toBeGreaterThan(0);
 
@@ -75,8 +63,11 @@ describe('rigcap ingest', () => {
 
   it('refuses a missing recording with a stable code', async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-ingest-'));
-    const cli = io();
-    expect(await main(['ingest', join(dir, 'nope.mcap'), '--out', join(dir, 's')], cli.io)).toBe(1);
-    expect(await main(['ingest', bag], cli.io)).toBe(2);
+    const missing = await runCli(['ingest', join(dir, 'nope.mcap'), '--out', join(dir, 's')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('RIGCAP_NOT_FOUND');
+    const usage = await runCli(['ingest', bag]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('RIGCAP_USAGE');
   });
 });
