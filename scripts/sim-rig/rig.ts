@@ -175,8 +175,9 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
     done,
     async stop(): Promise<void> {
       stopController.abort();
-      await done.catch(() => undefined);
+      // Close first: a send blocked on a PUSH socket with no (or a stalled) peer only ends when the socket closes.
       closeSocket();
+      await done.catch(() => undefined);
     },
     published(): Record<string, number> {
       return Object.fromEntries(schedules.map((s) => [s.topic.topic, s.published]));
