@@ -105,3 +105,17 @@ describe('config migrations', () => {
     expect(() => migrateConfig({ version: 0 }, [])).toThrow(/no migration/);
   });
 });
+
+describe('shipped example configs', () => {
+  it('every config in config/ validates, and the exported JSON Schema matches the code', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { loadConfigFile } = await import('../../../agent/config/load.ts');
+    const { configSchema } = await import('../../../agent/config/schema.ts');
+    const dir = join(import.meta.dirname, '../../../config');
+    const yamls = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+    expect(yamls.length).toBeGreaterThanOrEqual(2);
+    for (const f of yamls) expect(() => loadConfigFile(join(dir, f)), f).not.toThrow();
+    expect(JSON.parse(readFileSync(join(dir, 'rigcap.schema.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(configSchema)));
+  });
+});
