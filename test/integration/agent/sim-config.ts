@@ -14,6 +14,8 @@ export interface SimAgentConfigOptions {
   chunking?: { maxBytes?: number | string; maxDurationMs?: number; mcapChunkBytes?: number | string; zstdLevel?: number };
   /** Applied to every stream's queue. */
   queue?: Partial<SimStreamConfigEntry['queue']>;
+  /** Applied to every stream (a queue's maxBytes may not be below it). */
+  maxMessageBytes?: number;
   /** `ops.listen`; '' (the default here) disables the endpoint. */
   listen?: string;
   /** Per-stream overrides by stream name. */
@@ -26,6 +28,7 @@ export function simAgentConfig(options: SimAgentConfigOptions): Record<string, u
     ...s,
     deid: { ...s.deid, exempt: true },
     queue: { ...s.queue, ...options.queue },
+    ...(options.maxMessageBytes === undefined ? {} : { maxMessageBytes: options.maxMessageBytes }),
     ...options.streamOverrides?.[s.name],
   }));
   return {
