@@ -2,7 +2,9 @@
 // it is not running, what its spool holds (from the catalog).
 import { existsSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Catalog } from '../catalog/catalog.ts';
+import { SyncState } from '../sync/state.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { RigcapError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
@@ -29,10 +31,15 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
   const dbPath = join(spoolDir, 'catalog.sqlite');
   if (!existsSync(dbPath)) throw new RigcapError('RIGCAP_NOT_FOUND', `no catalog at ${dbPath}: the agent has not run with this spool yet`);
   const catalog = Catalog.open({ path: dbPath, logger: silentLogger() });
+  const syncPath = join(spoolDir, 'sync.sqlite');
+  const syncDb = existsSync(syncPath) ? new Database(syncPath, { readonly: true }) : undefined;
   try {
+    const sync = syncDb === undefined ? undefined : new SyncState(syncDb);
     const chunks = catalog.listChunks();
     const live = chunks.filter((c) => c.state !== 'deleted');
-    const backlog = chunks.filter((c) => c.state === 'committed' || c.state === 'sealed');
+    // A chunk is backlog until the store has signed a receipt for it (the sync state holds receipts).
+    const backlog = live.filter((c) => sync === undefined || !sync.isBlobSynced(c.path));
+    const receipt = sync?.lastReceipt();
     const last = catalog.listSessions().at(-1);
     let freeBytes = 0;
     try {
@@ -51,7 +58,7 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
         backlogChunks: backlog.length,
         backlogBytes: backlog.reduce((n, c) => n + c.bytes, 0),
         etaSeconds: null,
-        lastReceiptAt: catalog.getKv('sync.lastReceiptAt') ?? null,
+        lastReceiptAt: receipt === undefined ? null : new Date(receipt.syncedMs).toISOString(),
         goodputBytesPerSec: 0,
       },
       deid: { fps: 0, failed: 0, degraded: false },
@@ -62,6 +69,7 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
     };
   } finally {
     catalog.close();
+    syncDb?.close();
   }
 }
 
