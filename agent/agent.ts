@@ -21,6 +21,7 @@ import type { ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
 import { ChunkWriter } from './pipeline/chunk-writer.ts';
 import { isImageStream } from './pipeline/image-streams.ts';
 import { StreamLedger } from './pipeline/ledger.ts';
+import { SnapshotRing } from './ops/snapshot-ring.ts';
 import { salvageSpool } from './pipeline/salvage.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
@@ -225,6 +226,7 @@ export class Agent {
       onWriteError: (err) => this.#onWriteError(err),
       admit: (s) => this.#admit(s),
       resolveStream: (sample) => this.#discovered(sample),
+      gateFor: (s) => this.#snapshotGate(s),
     });
     this.#capture.start();
     void writer;
@@ -272,6 +274,51 @@ export class Agent {
     // Fail closed: an image stream with no de-id stage is never written raw.
     if (deid === undefined) return () => Promise.resolve({ kind: 'dropped', cause: 'deid_failed' });
     return (sample) => deid.process(sample);
+  }
+
+  readonly #rings = new Map<string, { ring: SnapshotRing<Sample>; reported: number; windowsTaken: number }>();
+
+  /** Snapshot mode: samples pass only inside marker windows; the rest leave the ring counted as `snapshot_window`. */
+  #snapshotGate(stream: StreamConfig): ((sample: Sample) => readonly Sample[]) | undefined {
+    if (stream.snapshot === undefined) return undefined;
+    const ring = new SnapshotRing<Sample>({
+      preNs: BigInt(stream.snapshot.preMs) * 1_000_000n,
+      postNs: BigInt(stream.snapshot.postMs) * 1_000_000n,
+      maxBytes: stream.snapshot.maxBytes,
+      timeOf: (x) => x.monoNs,
+      sizeOf: (x) => x.data.byteLength,
+    });
+    const entry = { ring, reported: 0, windowsTaken: 0 };
+    this.#rings.set(stream.name, entry);
+    return (sample) => {
+      const out = ring.push(sample);
+      if (ring.evicted > entry.reported) {
+        this.ledger.drop(stream.name, 'snapshot_window', ring.evicted - entry.reported);
+        entry.reported = ring.evicted;
+      }
+      return out;
+    };
+  }
+
+  /** Snapshot windows recorded since the previous chunk, as lineage entries. */
+  #snapshotWindows(): TransformLineage[] {
+    const out: TransformLineage[] = [];
+    for (const [stream, entry] of this.#rings) {
+      const windows = entry.ring.windows.slice(entry.windowsTaken);
+      // The newest window may still be open: report it again with the next chunk once it closes.
+      const closed = windows.filter((w, i) => i < windows.length - 1 || w.toNs < process.hrtime.bigint());
+      entry.windowsTaken += closed.length;
+      if (closed.length === 0) continue;
+      const cfg = this.streams.find((s) => s.name === stream)?.snapshot;
+      out.push({
+        kind: 'snapshot-window',
+        stream,
+        preMs: cfg?.preMs ?? 0,
+        postMs: cfg?.postMs ?? 0,
+        windows: closed.map((w) => ({ markerIds: w.markerIds, fromMonoNs: w.fromNs.toString(), toMonoNs: w.toNs.toString(), items: w.items, bytes: w.bytes, preTruncated: w.preTruncated })),
+      });
+    }
+    return out;
   }
 
   /** A stream a driver discovered at run time: defaults for queue and limits, schema from the driver. */
@@ -401,8 +448,12 @@ export class Agent {
   readonly #pendingMarks: ChunkMetadata[] = [];
 
   /** An event marker: MCAP metadata in the open chunk and a signed `event-marker` record. */
-  async addMarker(mark: { text: string; tags: readonly string[]; wallNs: bigint; metadata: ChunkMetadata }): Promise<number> {
+  async addMarker(mark: { id?: string; text: string; tags: readonly string[]; wallNs: bigint; monoNs?: bigint; metadata: ChunkMetadata }): Promise<number> {
     this.#pendingMarks.push(mark.metadata);
+    // Snapshot streams: the marker opens a window; held samples inside it go to the writer now.
+    for (const [stream, entry] of this.#rings) {
+      this.#capture?.inject(stream, entry.ring.mark(mark.id ?? `${mark.wallNs}`, mark.monoNs ?? process.hrtime.bigint()));
+    }
     const result = await this.#sealer!.markEvent({ label: mark.text, note: mark.tags.join(','), atNs: mark.wallNs, sessionId: this.#sessionId ?? null });
     return result.seq;
   }
@@ -432,7 +483,7 @@ export class Agent {
 
   /** Lineage entries for a chunk record: de-id as done, or the image streams exempt from it. */
   #transforms(deid: ReturnType<DeidStage['takeLineage']> | undefined): TransformLineage[] {
-    const extra = this.#opts.extraTransforms ?? [];
+    const extra = [...(this.#opts.extraTransforms ?? []), ...this.#snapshotWindows()];
     if (deid !== undefined) return [...extra, { kind: 'de-identification', ...deid }];
     const exempt = this.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
     return exempt.length === 0 ? [...extra] : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
@@ -452,6 +503,11 @@ export class Agent {
     try {
       // 1. stop intake
       await Promise.allSettled(this.#drivers.map((d) => d.close()));
+      // Samples still held by snapshot rings were never inside a window: count them, do not lose them silently.
+      for (const [stream, entry] of this.#rings) {
+        const held = entry.ring.held.items;
+        if (held > 0) this.ledger.drop(stream, 'snapshot_window', held);
+      }
       // 2. drain queues into the writer (de-id included)
       await this.#capture?.drain().catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
       // 3. close the open chunk: commit + seal

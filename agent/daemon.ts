@@ -47,7 +47,7 @@ export class Daemon {
     this.agent = new Agent({ ...opts, onReady: () => this.#ready() });
     this.markers = new MarkerInbox({ log: opts.log });
     this.markers.onMark(async (mark) => {
-      await this.agent.addMarker({ text: mark.text, tags: mark.tags, wallNs: mark.wallNs, metadata: toChunkMetadata(markMetadata(mark)) });
+      await this.agent.addMarker({ id: mark.id, text: mark.text, tags: mark.tags, wallNs: mark.wallNs, monoNs: mark.monoNs, metadata: toChunkMetadata(markMetadata(mark)) });
     });
   }
 

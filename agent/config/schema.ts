@@ -31,6 +31,17 @@ const streamCommon = {
   maxMessageBytes: { ...byteSize, default: 32 * 1024 * 1024 },
   priority: { type: 'integer', minimum: 0, maximum: 9, default: 5 },
   headerTime: { type: 'boolean', default: false },
+  snapshot: {
+    description: 'Snapshot mode: keep the last preMs in memory and write only around event markers.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['preMs', 'postMs'],
+    properties: {
+      preMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      postMs: { type: 'integer', minimum: 0, maximum: 3_600_000 },
+      maxBytes: { ...byteSize, default: 256 * 1024 * 1024 },
+    },
+  },
   deid: {
     type: 'object',
     additionalProperties: false,
@@ -249,4 +260,5 @@ export const byteSizePaths: readonly string[] = [
   'sync.bandwidthBytesPerSec',
   'streams.*.queue.maxBytes',
   'streams.*.maxMessageBytes',
+  'streams.*.snapshot.maxBytes',
 ];

@@ -38,6 +38,8 @@ interface StreamCommon {
   deid: StreamDeidConfig;
   /** Use the header stamp in the CDR message as capture time instead of the publisher's header. */
   headerTime: boolean;
+  /** Snapshot mode: hold the last `preMs` in a bounded ring, write only from preMs before to postMs after a marker. */
+  snapshot?: { preMs: number; postMs: number; maxBytes: number };
 }
 
 export interface ZmqStreamConfig extends StreamCommon {

@@ -36,6 +36,8 @@ export interface CaptureOptions {
   admit?: AdmissionCheck;
   /** Called when writing fails (disk full…): the sample is counted as dropped with `cause`. */
   onWriteError?: (err: unknown, sample: Sample) => DropCause;
+  /** A gate in front of a stream's queue (snapshot mode): returns the samples to queue now. */
+  gateFor?: (stream: StreamConfig) => ((sample: Sample) => readonly Sample[]) | undefined;
   /** A stream a driver discovered at run time (ROS 2 discovery): its config, or undefined to drop. */
   resolveStream?: (sample: Sample) => StreamConfig | undefined;
 }
@@ -54,8 +56,18 @@ export class Capture {
     for (const s of opts.streams) this.#addStream(s);
   }
 
+  readonly #gates = new Map<string, (sample: Sample) => readonly Sample[]>();
+
+  /** Queues samples released outside the driver's flow (a snapshot window opened by a marker). */
+  inject(stream: string, samples: readonly Sample[]): void {
+    const queue = this.#queues.get(stream);
+    if (queue !== undefined) for (const s of samples) queue.push(s);
+  }
+
   #addStream(s: StreamConfig): BoundedQueue<Sample> {
     this.#byName.set(s.name, s);
+    const gate = this.#opts.gateFor?.(s);
+    if (gate !== undefined) this.#gates.set(s.name, gate);
     const queue = sampleQueue<Sample>(s.queue, (_item, cause) => this.#opts.ledger.drop(s.name, cause));
     this.#queues.set(s.name, queue);
     return queue;
@@ -109,7 +121,9 @@ export class Capture {
           continue;
         }
         // The queue counts its own drops (queue_full, oversize) through the ledger.
-        this.#queues.get(stream.name)!.push(sample);
+        const gate = this.#gates.get(stream.name);
+        if (gate === undefined) this.#queues.get(stream.name)!.push(sample);
+        else for (const s of gate(sample)) this.#queues.get(stream.name)!.push(s);
       }
     } catch (err) {
       log.error({ driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined }, 'driver stopped with an error');

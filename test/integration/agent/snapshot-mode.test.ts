@@ -1,0 +1,81 @@
+// Snapshot mode end to end: a stream keeps only its last preMs in memory and reaches chunks only
+// around event markers; the window is recorded in the signed chunk record.
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Push } from 'zeromq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Agent } from '../../../agent/agent.ts';
+import { parseConfig } from '../../../agent/config/load.ts';
+import { silentLogger } from '../../../agent/log.ts';
+import { encodeFrame } from '../../../drivers/zmq/frame.ts';
+
+let dir: string | undefined;
+afterEach(async () => {
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('snapshot mode', () => {
+  it('writes only the window around a marker, counts the rest, and records the window', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-snapshot-'));
+    const endpoint = `ipc://${join(dir, 'in.sock')}`;
+    const { config, digest } = parseConfig(
+      JSON.stringify({
+        version: 1,
+        rig: { id: 'snap-rig' },
+        spool: { dir: join(dir, 'spool') },
+        keys: { dir: join(dir, 'secrets') },
+        timesync: { chrony: false },
+        ops: { listen: '' },
+        streams: [
+          { name: 'cam', driver: 'zmq', endpoint, socket: 'pull', bind: true, topic: '/cam', type: 'std_msgs/msg/String', snapshot: { preMs: 300, postMs: 300 } },
+          { name: 'imu', driver: 'zmq', endpoint, socket: 'pull', bind: true, topic: '/imu', type: 'sensor_msgs/msg/Imu' },
+        ],
+      }),
+      { baseDir: dir },
+    );
+    const agent = new Agent({ config, configDigest: digest, log: silentLogger() });
+    await agent.start(new AbortController().signal);
+    const push = new Push();
+    push.connect(endpoint);
+    let seq = 0;
+    const send = async (topic: string): Promise<void> => {
+      await push.send(encodeFrame(topic, { seq: topic === '/cam' ? seq++ : 0, captureNs: BigInt(Date.now()) * 1_000_000n, encoding: 'cdr', type: topic === '/cam' ? 'std_msgs/msg/String' : 'sensor_msgs/msg/Imu', latched: false }, new Uint8Array(100)));
+    };
+    // 1.5 s of frames every 50 ms, a marker in the middle.
+    for (let i = 0; i < 30; i++) {
+      await send('/cam');
+      if (i === 0) await send('/imu');
+      if (i === 15) await agent.addMarker({ id: 'm1', text: 'pothole', tags: [], wallNs: BigInt(Date.now()) * 1_000_000n, metadata: { name: 'rigcap.marker', metadata: { text: 'pothole' } } });
+      await sleep(50);
+    }
+    await sleep(200);
+    push.close();
+    await agent.stop();
+
+    const cam = agent.ledger.totals().get('cam')!;
+    expect(cam.received).toBe(30);
+    // ~300 ms before and after the marker at 50 ms spacing: about 13 frames, never all 30.
+    expect(cam.written).toBeGreaterThan(6);
+    expect(cam.written).toBeLessThan(20);
+    // Everything not written is accounted for: evicted from the ring, or still held at stop.
+    expect(cam.written + (cam.drops.snapshot_window ?? 0)).toBe(30);
+    expect(cam.drops.snapshot_window).toBeGreaterThan(0);
+    expect(agent.ledger.totals().get('imu')?.written).toBe(1);
+
+    const sessionDir = join(dir, 'spool', 'sessions', agent.sessionId!);
+    const sidecars = (await readdir(sessionDir)).filter((f) => f.endsWith('.mcap.dsse.json'));
+    const transforms = [];
+    for (const f of sidecars) {
+      const env = JSON.parse(await readFile(join(sessionDir, f), 'utf8')) as { payload: string };
+      const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicate: { transforms: Array<{ kind: string; stream?: string; windows?: Array<{ markerIds: string[]; items: number }> }> } };
+      transforms.push(...st.predicate.transforms);
+    }
+    const windows = transforms.filter((t) => t.kind === 'snapshot-window');
+    expect(windows.length).toBeGreaterThan(0);
+    expect(windows[0]).toMatchObject({ stream: 'cam', preMs: 300, postMs: 300 });
+    expect(windows.flatMap((w) => w.windows ?? []).find((w) => w.markerIds.includes('m1'))?.items).toBe(cam.written);
+  });
+});
