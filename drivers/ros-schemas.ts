@@ -134,7 +134,8 @@ export function startsWithHeader(type: string, options: { distro?: Ros2Distro } 
 
 /**
  * The header stamp (ns since epoch) of a CDR message that starts with std_msgs/Header, or
- * undefined when the buffer is too short. Reads only the first 12 bytes.
+ * undefined when the buffer is too short or the stamp is not a valid time (negative seconds,
+ * nanoseconds ≥ 1e9). Reads only the first 12 bytes.
  */
 export function cdrHeaderStampNs(data: Uint8Array): bigint | undefined {
   if (data.byteLength < 12) return undefined;
@@ -143,5 +144,7 @@ export function cdrHeaderStampNs(data: Uint8Array): bigint | undefined {
   const littleEndian = (data[1] ?? 0) % 2 === 1;
   const sec = view.getInt32(4, littleEndian);
   const nanosec = view.getUint32(8, littleEndian);
+  // A negative time would wrap to a huge uint64 in MCAP and break the file's index.
+  if (sec < 0 || nanosec >= 1_000_000_000) return undefined;
   return BigInt(sec) * 1_000_000_000n + BigInt(nanosec);
 }
