@@ -133,7 +133,8 @@ export class ChunkWriter {
     if (stream === undefined) {
       throw new RigcapError('RIGCAP_INTERNAL', `sample for unregistered stream ${sample.stream}`);
     }
-    if (this.#current !== undefined && sample.captureNs - this.#current.startNs >= this.#maxDurationNs) {
+    // Either direction: after one far-future stamp opened a chunk, ordinary samples must still rotate it.
+    if (this.#current !== undefined && absNs(sample.captureNs - this.#current.startNs) >= this.#maxDurationNs) {
       await this.#commit('duration');
     }
     const current = this.#current ?? (await this.#open(sample.captureNs));
@@ -345,4 +346,8 @@ function mapError(err: unknown): unknown {
   const disk = diskError(err, 'spool');
   if (isRigcapError(disk)) return disk;
   return new RigcapError('RIGCAP_INTERNAL', `chunk writer failed: ${String(err)}`, { cause: err });
+}
+
+function absNs(ns: bigint): bigint {
+  return ns < 0n ? -ns : ns;
 }
