@@ -18,6 +18,8 @@ export interface SimAgentConfigOptions {
   maxMessageBytes?: number;
   /** `ops.listen`; '' (the default here) disables the endpoint. */
   listen?: string;
+  /** Streams added after the rig's (raw config entries). */
+  extraStreams?: ReadonlyArray<Record<string, unknown>>;
   /** Per-stream overrides by stream name. */
   streamOverrides?: Readonly<Record<string, Partial<SimStreamConfigEntry>>>;
 }
@@ -36,7 +38,7 @@ export function simAgentConfig(options: SimAgentConfigOptions): Record<string, u
     rig: { id: 'agent-test-rig', description: 'agent-level tests on the sim rig' },
     spool: { dir: options.spoolDir, minFreeBytes: '16MiB' },
     keys: { dir: options.keysDir },
-    streams,
+    streams: [...streams, ...(options.extraStreams ?? [])],
     chunking: { maxBytes: '512KiB', maxDurationMs: 700, zstdLevel: 1, mcapChunkBytes: '64KiB', ...options.chunking },
     policy: { residency: 'test', retentionDays: 30, purpose: 'agent tests' },
     calibration: { files: [], watchIntervalMs: 0 },
