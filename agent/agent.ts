@@ -76,7 +76,6 @@ export class Agent {
   #drivers: Driver[] = [];
   #sessionId: string | undefined;
   #sessionChunks = 0;
-  #sessionStartNs = 0n;
   #heartbeat: NodeJS.Timeout | undefined;
   #disk: DiskBudget | undefined;
   readonly #services = new AbortController();
@@ -418,7 +417,6 @@ export class Agent {
     const sessionId = newSessionId();
     const startNs = BigInt(Date.now()) * 1_000_000n;
     this.#sessionId = sessionId;
-    this.#sessionStartNs = startNs;
     this.#catalog!.openSession({ id: sessionId, rigId: this.config.rig.id, startedNs: startNs });
     await this.#sealer!.openSession({ sessionId, rigId: this.config.rig.id, startNs });
     const calib = this.#calib!;

@@ -110,6 +110,7 @@ export class Daemon {
 
   #ready(): void {
     this.#notifier.ready(`capturing ${this.#opts.config.streams.length} streams`);
+    this.#log.info({ streams: this.#opts.config.streams.length }, 'ready');
     const intervalMs = watchdogIntervalMs(this.#opts.env);
     if (intervalMs !== undefined && this.#opts.config.ops.watchdog) {
       // Progress = samples written or a heartbeat of an idle rig; a stuck writer stops both.

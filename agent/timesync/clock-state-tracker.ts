@@ -33,8 +33,6 @@ export interface ClockStateTrackerOptions {
   minStaleNs?: bigint;
   /** PTP: how long after losing lock the clock still counts as holdover (default 300 s). */
   holdoverMaxNs?: bigint;
-  /** Per-command timeout (default: the sample interval, at most 5 s). */
-  probeTimeoutMs?: number;
   /** Samples kept at most, so a tracker nobody takes windows from stays bounded (default 10000). */
   maxSamples?: number;
 }
@@ -52,7 +50,6 @@ export class ClockStateTracker {
   readonly #staleUpdateFactor: number;
   readonly #minStaleNs: bigint;
   readonly #holdoverMaxNs: bigint;
-  readonly #probeTimeoutMs: number;
   readonly #maxSamples: number;
   #samples: ClockSample[] = [];
   #steps: Array<{ atNs: bigint; stepNs: bigint }> = [];
@@ -73,7 +70,6 @@ export class ClockStateTracker {
     this.#staleUpdateFactor = options.staleUpdateFactor ?? 8;
     this.#minStaleNs = options.minStaleNs ?? 10_000_000_000n;
     this.#holdoverMaxNs = options.holdoverMaxNs ?? 300_000_000_000n;
-    this.#probeTimeoutMs = options.probeTimeoutMs ?? Math.min(options.sampleIntervalMs, 5000);
     this.#maxSamples = options.maxSamples ?? 10_000;
   }
 

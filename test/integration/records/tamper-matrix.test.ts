@@ -7,7 +7,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { FsSource, RecordSealer } from '../../../agent/keys/index.ts';
 import {
-  buildRecord,
   decodeRecord,
   generateKeyPair,
   inTotoPayloadType,
