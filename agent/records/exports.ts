@@ -1,6 +1,6 @@
 // Non-proprietary exports of one session, built from its decoded records (pure): an in-toto JSONL
 // bundle, W3C PROV-JSON, and a dataset card (Markdown) with a Croissant-RAI JSON-LD companion.
-import type { CaptureChunkPredicate, CustodyReceiptPredicate, EventMarkerPredicate, SessionPredicate } from './predicates.ts';
+import type { TransformLineage, CaptureChunkPredicate, CustodyReceiptPredicate, EventMarkerPredicate, SessionPredicate } from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
 
 /** A session's records, gathered from every signer in a spool or store. */
@@ -148,12 +148,52 @@ export interface SessionFacts {
   gaps: Array<{ startNs: string; endNs: string; cause: string }>;
 }
 
+/** Sums the de-identification lineage of a session's chunks into one readable line. */
+class DeidTally {
+  seen = false;
+  readonly #models = new Set<string>();
+  readonly #params = new Set<string>();
+  readonly #exempt = new Set<string>();
+  readonly #frames = { in: 0, withDetections: 0, failed: 0, dropped: 0 };
+  readonly #boxes = { face: 0, plate: 0 };
+  #disabled = false;
+
+  add(t: TransformLineage): void {
+    this.seen = true;
+    if (t['enabled'] === false) this.#disabled = true;
+    for (const m of (t['models'] as Array<{ name: string; kind: string; sha256: string }> | undefined) ?? []) this.#models.add(`${m.name} (${m.kind}, sha256 ${m.sha256})`);
+    if (typeof t['paramsDigest'] === 'string') this.#params.add(t['paramsDigest']);
+    for (const e of (t['exemptStreams'] as string[] | undefined) ?? []) this.#exempt.add(e);
+    const f = t['frames'] as Partial<Record<'in' | 'withDetections' | 'failed' | 'dropped', number>> | undefined;
+    const b = t['boxes'] as Partial<Record<'face' | 'plate', number>> | undefined;
+    this.#frames.in += f?.in ?? 0;
+    this.#frames.withDetections += f?.withDetections ?? 0;
+    this.#frames.failed += f?.failed ?? 0;
+    this.#frames.dropped += f?.dropped ?? 0;
+    this.#boxes.face += b?.face ?? 0;
+    this.#boxes.plate += b?.plate ?? 0;
+  }
+
+  describe(): string {
+    const parts = [
+      this.#disabled && this.#models.size === 0
+        ? 'de-identification off'
+        : `de-identification: ${this.#frames.in} frames in, ${this.#frames.withDetections} with detections, ${this.#boxes.face} faces and ${this.#boxes.plate} plates blurred, ${this.#frames.failed} failed and ${this.#frames.dropped} dropped (never written)`,
+    ];
+    if (this.#models.size > 0) parts.push(`models ${[...this.#models].join('; ')}`);
+    if (this.#params.size > 0) parts.push(`parameters sha256 ${[...this.#params].join(', ')}`);
+    if (this.#exempt.size > 0) parts.push(`exempt streams ${[...this.#exempt].join(', ')}`);
+    return parts.join('; ');
+  }
+}
+
 /** Summarises a session's chunk records. */
 export function sessionFacts(s: SessionRecords): SessionFacts {
   const streams = new Map<string, { topic: string; type: string; count: number; drops: number; upstreamLoss: number }>();
   const cals = new Map<string, { sensor: string; digest: string; version: string }>();
   const clock = { locked: 0n, holdover: 0n, unsynced: 0n };
   const transforms = new Set<string>();
+  const deid = new DeidTally();
   for (const r of s.chunks) {
     const p = chunkOf(r);
     for (const st of p.streams) {
@@ -165,8 +205,12 @@ export function sessionFacts(s: SessionRecords): SessionFacts {
     }
     for (const c of p.calibration) cals.set(`${c.sensor}@${c.digest}`, { sensor: c.sensor, digest: c.digest, version: String(c.version) });
     for (const i of p.timesync.intervals) clock[i.state] += BigInt(i.endNs) - BigInt(i.startNs);
-    for (const t of p.transforms) transforms.add(JSON.stringify(t, Object.keys(t).filter((k) => k === 'kind' || k === 'onFailure' || k === 'paramsDigest' || k === 'modelDigests')));
+    for (const t of p.transforms) {
+      if (t.kind === 'de-identification') deid.add(t);
+      else transforms.add(JSON.stringify(t, Object.keys(t).filter((k) => k === 'kind' || k === 'source' || k === 'name' || k === 'sha256' || k === 'stream' || k === 'preMs' || k === 'postMs')));
+    }
   }
+  if (deid.seen) transforms.add(deid.describe());
   const close = s.close?.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }> | undefined;
   const first = s.chunks[0];
   const last = s.chunks.at(-1);
