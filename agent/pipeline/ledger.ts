@@ -24,6 +24,13 @@ export class RateMeter {
   #value = 0;
   #rate = 0;
 
+  /** Starts measuring from `value` at `nowMs`; without it the first `rate` call only sets this baseline and says 0. */
+  prime(value: number, nowMs: number): void {
+    if (this.#at !== undefined) return;
+    this.#at = nowMs;
+    this.#value = value;
+  }
+
   /** Per-second rate of `value` as of `nowMs`. */
   rate(value: number, nowMs: number, minIntervalMs = 1000): number {
     if (this.#at === undefined) {
@@ -47,10 +54,20 @@ export class StreamLedger {
   /** Drops that belong to no configured stream (unknown topic, unparseable frame). */
   readonly unattributed: Partial<Record<DropCause, number>> = {};
   readonly #rates = new Map<string, RateMeter>();
+  readonly #nowMs: () => number;
+
+  constructor(options: { nowMs?: () => number } = {}) {
+    this.#nowMs = options.nowMs ?? Date.now;
+  }
 
   #both(stream: string): [StreamCounts, StreamCounts] {
     let t = this.#total.get(stream);
-    if (t === undefined) this.#total.set(stream, (t = emptyCounts()));
+    if (t === undefined) {
+      this.#total.set(stream, (t = emptyCounts()));
+      // Rates count from a stream's first sample, not from the first look: the daemon's first
+      // STATUS= line (10 s in, with nothing else asking) would otherwise report 0 msg/s.
+      this.#meter(stream).prime(0, this.#nowMs());
+    }
     let w = this.#window.get(stream);
     if (w === undefined) this.#window.set(stream, (w = emptyCounts()));
     return [t, w];
@@ -92,8 +109,12 @@ export class StreamLedger {
 
   /** Messages per second written for `stream`, measured between calls at least 1 s apart. */
   ratePerSec(stream: string, nowMs: number): number {
+    return this.#meter(stream).rate(this.#total.get(stream)?.written ?? 0, nowMs);
+  }
+
+  #meter(stream: string): RateMeter {
     let meter = this.#rates.get(stream);
     if (meter === undefined) this.#rates.set(stream, (meter = new RateMeter()));
-    return meter.rate(this.#total.get(stream)?.written ?? 0, nowMs);
+    return meter;
   }
 }
