@@ -14,6 +14,7 @@ import { McapRecordBuilder, Opcode } from '@mcap/core';
 import type { Attachment, ChunkIndex, Message, Metadata, Schema, Channel, Statistics } from '@mcap/core';
 import { crc32 } from 'node:zlib';
 import type { ChunkCompressor } from './chunk-compression.ts';
+import { ChunkBuilder, crc32Parts, messageIndexRecords, type BuiltChunk } from './mcap-chunk-builder.ts';
 
 /** Where encoded bytes go. `position()` counts bytes accepted by `write` so far. */
 export interface McapSink {
@@ -61,17 +62,6 @@ export interface McapEncoderSummary {
   fileBytes: bigint;
 }
 
-const MESSAGE_HEADER_BYTES = 1 + 8 + 2 + 4 + 8 + 8;
-
-interface OpenChunk {
-  parts: Uint8Array[];
-  byteLength: number;
-  startNs: bigint;
-  endNs: bigint;
-  messageCount: number;
-  indexes: Map<number, Array<[bigint, bigint]>>;
-}
-
 /** Writes one MCAP file: header, schemas/channels, chunked messages with indexes, summary, footer. */
 export class McapEncoder {
   readonly #options: McapEncoderOptions;
@@ -80,7 +70,10 @@ export class McapEncoder {
   #failure: unknown;
   #inFlight: Promise<void>[] = [];
   #inFlightBytes = 0;
-  #chunk: OpenChunk = emptyChunk();
+  readonly #chunk = new ChunkBuilder();
+  /** Messages per channel id (ids are dense from 0; undefined = not registered). */
+  readonly #channelMessageCounts: number[] = [];
+  #messageCount = 0;
   #schemas = new Map<number, Schema>();
   #channels = new Map<number, Channel>();
   #chunkIndexes: ChunkIndex[] = [];
@@ -110,8 +103,13 @@ export class McapEncoder {
     return this.#options.sink.position() + BigInt(this.#inFlightBytes + this.#chunk.byteLength);
   }
 
+  /** `estimatedBytes` as a number, cheap enough to check after every message. */
+  get estimatedByteCount(): number {
+    return Number(this.#options.sink.position()) + this.#inFlightBytes + this.#chunk.byteLength;
+  }
+
   get messageCount(): bigint {
-    return this.#stats.messageCount;
+    return BigInt(this.#messageCount);
   }
 
   /** Writes magic and header. */
@@ -141,6 +139,7 @@ export class McapEncoder {
     const id = this.#channels.size;
     const channel = { ...info, id };
     this.#channels.set(id, channel);
+    this.#channelMessageCounts[id] = 0;
     this.#stats.channelCount += 1;
     const b = new McapRecordBuilder();
     b.writeChannel(channel);
@@ -150,38 +149,30 @@ export class McapEncoder {
 
   /** Adds a message to the open chunk; waits only when too many finished chunks are in flight. */
   async addMessage(message: Message): Promise<void> {
+    const flushed = this.append(message.channelId, message.sequence, message.logTime, message.publishTime, message.data);
+    if (flushed !== undefined) await flushed;
+  }
+
+  /**
+   * `addMessage` without a promise per message: returns undefined, or, when the message filled the
+   * chunk, the pending flush to await before the next call.
+   */
+  append(channelId: number, sequence: number, logTimeNs: bigint, publishTimeNs: bigint, data: Uint8Array): Promise<void> | undefined {
     this.#throwIfFailed();
-    if (!this.#channels.has(message.channelId)) {
-      throw new Error(`McapEncoder: message for unregistered channel ${message.channelId}`);
-    }
-    const chunk = this.#chunk;
-    const header = new Uint8Array(MESSAGE_HEADER_BYTES);
-    const view = new DataView(header.buffer);
-    view.setUint8(0, Opcode.MESSAGE);
-    view.setBigUint64(1, BigInt(MESSAGE_HEADER_BYTES - 9 + message.data.byteLength), true);
-    view.setUint16(9, message.channelId, true);
-    view.setUint32(11, message.sequence >>> 0, true);
-    view.setBigUint64(15, message.logTime, true);
-    view.setBigUint64(23, message.publishTime, true);
-    let index = chunk.indexes.get(message.channelId);
-    if (index === undefined) {
-      index = [];
-      chunk.indexes.set(message.channelId, index);
-    }
-    index.push([message.logTime, BigInt(chunk.byteLength)]);
-    chunk.parts.push(header, message.data);
-    chunk.byteLength += MESSAGE_HEADER_BYTES + message.data.byteLength;
-    if (chunk.messageCount === 0 || message.logTime < chunk.startNs) chunk.startNs = message.logTime;
-    if (chunk.messageCount === 0 || message.logTime > chunk.endNs) chunk.endNs = message.logTime;
-    chunk.messageCount += 1;
-
+    const counts = this.#channelMessageCounts;
+    const channelCount = counts[channelId];
+    if (channelCount === undefined) throw new Error(`McapEncoder: message for unregistered channel ${channelId}`);
+    counts[channelId] = channelCount + 1;
     const stats = this.#stats;
-    if (stats.messageCount === 0n || message.logTime < stats.messageStartTime) stats.messageStartTime = message.logTime;
-    if (stats.messageCount === 0n || message.logTime > stats.messageEndTime) stats.messageEndTime = message.logTime;
-    stats.messageCount += 1n;
-    stats.channelMessageCounts.set(message.channelId, (stats.channelMessageCounts.get(message.channelId) ?? 0n) + 1n);
-
-    if (chunk.byteLength >= this.#options.chunkBytes) await this.flushChunk();
+    if (this.#messageCount === 0) {
+      stats.messageStartTime = logTimeNs;
+      stats.messageEndTime = logTimeNs;
+    } else if (logTimeNs < stats.messageStartTime) stats.messageStartTime = logTimeNs;
+    else if (logTimeNs > stats.messageEndTime) stats.messageEndTime = logTimeNs;
+    this.#messageCount += 1;
+    const chunk = this.#chunk;
+    chunk.append(channelId, sequence, logTimeNs, publishTimeNs, data);
+    return chunk.byteLength >= this.#options.chunkBytes ? this.flushChunk() : undefined;
   }
 
   /** Writes an attachment record (outside chunks) and indexes it. */
@@ -219,12 +210,10 @@ export class McapEncoder {
   /** Closes the open inner chunk (if it has messages) and queues it for compression and writing. */
   async flushChunk(): Promise<void> {
     this.#throwIfFailed();
-    const chunk = this.#chunk;
-    if (chunk.messageCount === 0) return;
-    this.#chunk = emptyChunk();
+    if (this.#chunk.messageCount === 0) return;
+    const chunk = this.#chunk.take();
     this.#stats.chunkCount += 1;
-    let crc = 0;
-    for (const part of chunk.parts) crc = crc32(part, crc);
+    const crc = crc32Parts(chunk.parts);
     const compressed = this.#options.compressor.compress(chunk.parts, chunk.byteLength);
     // Attach a handler now so a failure before the write step runs is not reported as unhandled.
     compressed.catch(() => undefined);
@@ -249,6 +238,10 @@ export class McapEncoder {
     await this.#tail;
     this.#throwIfFailed();
     this.#ended = true;
+    this.#stats.messageCount = BigInt(this.#messageCount);
+    this.#channelMessageCounts.forEach((count, channelId) => {
+      if (count > 0) this.#stats.channelMessageCounts.set(channelId, BigInt(count));
+    });
     const sink = this.#options.sink;
     const dataEnd = new McapRecordBuilder();
     dataEnd.writeDataEnd({ dataSectionCrc: 0 });
@@ -285,7 +278,7 @@ export class McapEncoder {
     return { statistics: this.#stats, fileBytes: sink.position() };
   }
 
-  async #writeChunk(chunk: OpenChunk, crc: number, compression: string, parts: readonly Uint8Array[], byteLength: number): Promise<void> {
+  async #writeChunk(chunk: BuiltChunk, crc: number, compression: string, parts: readonly Uint8Array[], byteLength: number): Promise<void> {
     const sink = this.#options.sink;
     const compressionBytes = Buffer.from(compression, 'utf8');
     const headerBytes = 1 + 8 + 8 + 8 + 8 + 4 + 4 + compressionBytes.byteLength + 8;
@@ -306,24 +299,19 @@ export class McapEncoder {
     const chunkStartOffset = sink.position();
     const chunkLength = BigInt(headerBytes + byteLength);
     const messageIndexStart = chunkStartOffset + chunkLength;
-    const b = new McapRecordBuilder();
-    const messageIndexOffsets = new Map<number, bigint>();
-    for (const channelId of [...chunk.indexes.keys()].sort((x, y) => x - y)) {
-      messageIndexOffsets.set(channelId, messageIndexStart + BigInt(b.length));
-      b.writeMessageIndex({ channelId, records: chunk.indexes.get(channelId) ?? [] });
-    }
+    const messageIndex = messageIndexRecords(chunk, messageIndexStart);
     this.#chunkIndexes.push({
       messageStartTime: chunk.startNs,
       messageEndTime: chunk.endNs,
       chunkStartOffset,
       chunkLength,
-      messageIndexOffsets,
-      messageIndexLength: BigInt(b.length),
+      messageIndexOffsets: messageIndex.offsets,
+      messageIndexLength: BigInt(messageIndex.byteLength),
       compression,
       compressedSize: BigInt(byteLength),
       uncompressedSize: BigInt(chunk.byteLength),
     });
-    await sink.write([header, ...parts, b.buffer]);
+    await sink.write([header, ...parts, ...messageIndex.parts]);
   }
 
   #enqueue(step: () => Promise<void>): Promise<void> {
@@ -342,8 +330,4 @@ export class McapEncoder {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
-}
-
-function emptyChunk(): OpenChunk {
-  return { parts: [], byteLength: 0, startNs: 0n, endNs: 0n, messageCount: 0, indexes: new Map() };
 }
