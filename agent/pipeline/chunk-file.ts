@@ -1,5 +1,8 @@
 // The filesystem edge of the chunk writer: a `.partial` file that hashes bytes as they are
 // written (no second read of the file), and the fsync/rename/fsync-dir steps of a commit.
+// Writes go behind: `write` hashes on the caller's thread and queues the bytes for the thread
+// pool, so hashing the next chunk overlaps writing the previous one. Writes still land in order
+// (one at a time), a failure surfaces on the next write, sync or close, and sync waits for all.
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { RigcapError, errnoCode } from '../errors.ts';
@@ -32,6 +35,9 @@ export interface ChunkFile extends McapSink {
 /** Opens a ChunkFile at `path` (created exclusively). */
 export type OpenChunkFile = (path: string) => Promise<ChunkFile>;
 
+/** Queued writes before `write` waits for the oldest one to land. */
+const MAX_WRITES_BEHIND = 2;
+
 /** A new file that hashes every byte it writes. */
 export class HashingFile implements ChunkFile {
   readonly path: string;
@@ -40,6 +46,10 @@ export class HashingFile implements ChunkFile {
   #position = 0n;
   #digest: string | undefined;
   #closed = false;
+  /** Settles when every queued write has landed or failed; never rejects. */
+  #tail: Promise<void> = Promise.resolve();
+  #behind: Promise<void>[] = [];
+  #failure: unknown;
 
   private constructor(path: string, handle: FileHandle) {
     this.path = path;
@@ -60,21 +70,41 @@ export class HashingFile implements ChunkFile {
   }
 
   async write(parts: readonly Uint8Array[]): Promise<void> {
+    this.#throwIfFailed();
     let total = 0;
     for (const part of parts) {
       this.#hash.update(part);
       total += part.byteLength;
     }
-    // Position moves before the await: the encoder reads it to place the next record.
+    // Position moves now: the encoder reads it to place the next record.
     this.#position += BigInt(total);
+    this.#tail = this.#tail.then(() => this.#writeNow(parts, total));
+    this.#behind.push(this.#tail);
+    while (this.#behind.length > MAX_WRITES_BEHIND) await this.#behind.shift();
+    this.#throwIfFailed();
+  }
+
+  async #writeNow(parts: readonly Uint8Array[], total: number): Promise<void> {
+    if (this.#failure !== undefined || this.#closed) return;
     try {
       const { bytesWritten } = await this.#handle.writev(parts as Uint8Array[]);
       if (bytesWritten !== total) {
         throw Object.assign(new Error(`short write: ${bytesWritten} of ${total} bytes`), { code: 'EIO' });
       }
     } catch (err) {
-      throw diskError(err, this.path);
+      this.#failure ??= diskError(err, this.path);
     }
+  }
+
+  /** Waits for every queued write; rethrows the first write failure. */
+  async #flush(): Promise<void> {
+    await this.#tail;
+    this.#behind = [];
+    this.#throwIfFailed();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failure !== undefined) throw this.#failure;
   }
 
   sha256(): string {
@@ -83,6 +113,7 @@ export class HashingFile implements ChunkFile {
   }
 
   async sync(): Promise<void> {
+    await this.#flush();
     try {
       await this.#handle.sync();
     } catch (err) {
@@ -92,8 +123,12 @@ export class HashingFile implements ChunkFile {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
-    await this.#handle.close();
+    try {
+      await this.#flush();
+    } finally {
+      this.#closed = true;
+      await this.#handle.close();
+    }
   }
 
   async destroy(): Promise<void> {
