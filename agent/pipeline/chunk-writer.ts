@@ -16,6 +16,7 @@ import { McapEncoder } from './mcap-encoder.ts';
 import {
   chunkFileName,
   parseChunkIndex,
+  type BatchWrite,
   type CaptureStream,
   type ChunkExtras,
   type ChunkHooks,
@@ -49,11 +50,21 @@ interface OpenFile {
   finalPath: string;
   file: ChunkFile;
   encoder: McapEncoder;
-  channelIds: Map<string, number>;
+  /** Per stream: its channel and its counts in this file. */
+  lanes: Map<string, Lane>;
   stats: Map<string, StreamChunkStats>;
   startNs: bigint;
   endNs: bigint;
+  /** Capture and receive (monotonic) time of the sample that opened the file: the duration anchors. */
+  anchorNs: bigint;
+  openedMonoNs: bigint;
   messages: number;
+}
+
+interface Lane {
+  stream: CaptureStream;
+  channelId: number;
+  stats: StreamChunkStats;
 }
 
 /** Writes one session's samples into committed, self-contained MCAP chunk files. */
@@ -62,6 +73,7 @@ export class ChunkWriter {
   readonly #log: Logger;
   readonly #sessionDir: string;
   readonly #maxDurationNs: bigint;
+  readonly #maxBytes: number;
   readonly #compressor: ChunkCompressor;
   readonly #openFile: OpenChunkFile;
   readonly #streams = new Map<string, CaptureStream>();
@@ -78,6 +90,7 @@ export class ChunkWriter {
     this.#log = options.logger.child({ component: 'chunk-writer', sessionId: options.sessionId });
     this.#sessionDir = join(options.spoolDir, 'sessions', options.sessionId);
     this.#maxDurationNs = BigInt(options.chunking.maxDurationMs) * 1_000_000n;
+    this.#maxBytes = options.chunking.maxBytes;
     this.#compressor = options.compressor ?? new AdaptiveZstdCompressor({ level: options.chunking.zstdLevel });
     this.#openFile = options.openFile ?? HashingFile.create;
     this.#nextChunkIndex = options.firstChunkIndex ?? 1;
@@ -100,7 +113,26 @@ export class ChunkWriter {
 
   /** Writes one sample (opening, splitting and committing files as needed). Call one at a time. */
   write(sample: Sample): Promise<void> {
-    return this.#exclusive(() => this.#write(sample));
+    return this.#exclusive(() => this.#writeOne(sample) ?? Promise.resolve());
+  }
+
+  /**
+   * Writes `samples[from..]` in order, exactly as `write` would one by one, in one turn; stops at
+   * the first failure and says how many were written before it (the failed one is not).
+   */
+  writeBatch(samples: readonly Sample[], from = 0): Promise<BatchWrite> {
+    return this.#exclusive(async () => {
+      let at = from;
+      try {
+        for (; at < samples.length; at++) {
+          const pending = this.#writeOne(samples[at]!);
+          if (pending !== undefined) await pending;
+        }
+      } catch (error) {
+        return { written: at - from, error };
+      }
+      return { written: at - from };
+    });
   }
 
   /** Commits the open file now (e.g. `calibration-change`); resolves undefined when none was open. */
@@ -127,28 +159,76 @@ export class ChunkWriter {
     await current?.file.destroy();
   }
 
+  /**
+   * Writes one sample; returns a promise only when it has to wait (a file opens or commits, or a
+   * full inner chunk waits for the chunks ahead of it), so most samples cost no promise at all.
+   */
+  #writeOne(sample: Sample): Promise<void> | undefined {
+    const current = this.#current;
+    const lane = current?.lanes.get(sample.stream);
+    if (this.#closed || current === undefined || lane === undefined || this.#due(current, sample)) {
+      return this.#write(sample);
+    }
+    let flushed: Promise<void> | undefined;
+    try {
+      flushed = addSample(current, lane, sample, sample.captureNs, { replay: false });
+    } catch (err) {
+      return this.#fail(current, err);
+    }
+    return flushed === undefined ? this.#afterAdd(current, lane, sample) : this.#afterFlush(current, lane, sample, flushed);
+  }
+
   async #write(sample: Sample): Promise<void> {
     if (this.#closed) throw new RigcapError('RIGCAP_INTERNAL', 'ChunkWriter.write after close');
     const stream = this.#streams.get(sample.stream);
     if (stream === undefined) {
       throw new RigcapError('RIGCAP_INTERNAL', `sample for unregistered stream ${sample.stream}`);
     }
-    // Either direction: after one far-future stamp opened a chunk, ordinary samples must still rotate it.
-    if (this.#current !== undefined && absNs(sample.captureNs - this.#current.startNs) >= this.#maxDurationNs) {
-      await this.#commit('duration');
-    }
-    const current = this.#current ?? (await this.#open(sample.captureNs));
+    if (this.#current !== undefined && this.#due(this.#current, sample)) await this.#commit('duration');
+    const current = this.#current ?? (await this.#open(sample.captureNs, sample.monoNs));
+    let flushed: Promise<void> | undefined;
+    const lane = current.lanes.get(stream.name);
     try {
-      await addSample(current, stream, sample, { logTimeNs: sample.captureNs, replay: false });
+      if (lane === undefined) throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no channel in ${current.name}`);
+      flushed = addSample(current, lane, sample, sample.captureNs, { replay: false });
     } catch (err) {
-      await this.#abandon(current, err);
-      throw mapError(err);
+      return this.#fail(current, err);
     }
-    if (stream.latched) this.#latched.set(stream.name, sample);
-    if (current.encoder.estimatedBytes >= BigInt(this.#options.chunking.maxBytes)) await this.#commit('size');
+    await (flushed === undefined ? this.#afterAdd(current, lane, sample) : this.#afterFlush(current, lane, sample, flushed));
   }
 
-  async #open(startNs: bigint): Promise<OpenFile> {
+  async #afterFlush(current: OpenFile, lane: Lane, sample: Sample, flushed: Promise<void>): Promise<void> {
+    try {
+      await flushed;
+    } catch (err) {
+      return this.#fail(current, err);
+    }
+    await this.#afterAdd(current, lane, sample);
+  }
+
+  /** After a sample is in the file: remember latched values, commit when the file is full. */
+  #afterAdd(current: OpenFile, lane: Lane, sample: Sample): Promise<void> | undefined {
+    if (lane.stream.latched) this.#latched.set(lane.stream.name, sample);
+    if (current.encoder.estimatedByteCount < this.#maxBytes) return undefined;
+    return this.#commit('size').then(() => undefined);
+  }
+
+  /**
+   * A file closes by duration when capture time moved `maxDurationMs` past its start, or when it has
+   * been open that long by the monotonic clock. Older capture times join the open file: after a
+   * stall, per-stream queues resume at different times, and rotating backwards too would split the
+   * catch-up into tiny chunks; the open-age rule still closes a file opened by a far-future stamp.
+   */
+  #due(current: OpenFile, sample: Sample): boolean {
+    return sample.captureNs - current.anchorNs >= this.#maxDurationNs || sample.monoNs - current.openedMonoNs >= this.#maxDurationNs;
+  }
+
+  async #fail(current: OpenFile, err: unknown): Promise<never> {
+    await this.#abandon(current, err);
+    throw mapError(err);
+  }
+
+  async #open(startNs: bigint, openedMonoNs: bigint): Promise<OpenFile> {
     await this.#prepareSessionDir();
     const chunkIndex = this.#nextChunkIndex++;
     const name = chunkFileName(chunkIndex);
@@ -169,10 +249,12 @@ export class ChunkWriter {
       finalPath,
       file,
       encoder,
-      channelIds: new Map(),
+      lanes: new Map(),
       stats: new Map(),
       startNs,
       endNs: startNs,
+      anchorNs: startNs,
+      openedMonoNs,
       messages: 0,
     };
     try {
@@ -183,8 +265,8 @@ export class ChunkWriter {
       await addExtras(encoder, extras, startNs);
       // Every file carries the latest latched values, stamped at its own start so they sort first.
       for (const [streamName, latest] of this.#latched) {
-        const stream = this.#streams.get(streamName);
-        if (stream !== undefined) await addSample(current, stream, latest, { logTimeNs: startNs, replay: true });
+        const lane = current.lanes.get(streamName);
+        if (lane !== undefined) await addSample(current, lane, latest, startNs, { replay: true });
       }
     } catch (err) {
       await this.#abandon(current, err);
@@ -286,40 +368,30 @@ function registerStream(current: OpenFile, stream: CaptureStream): void {
     messageEncoding: stream.schema.messageEncoding,
     metadata,
   });
-  current.channelIds.set(stream.name, channelId);
-  current.stats.set(stream.name, {
+  const stats: StreamChunkStats = {
     stream: stream.name,
     topic: stream.topic,
     type: stream.schema.name,
     count: 0,
     bytes: 0,
     latchedReplays: 0,
-  });
+  };
+  current.lanes.set(stream.name, { stream, channelId, stats });
+  current.stats.set(stream.name, stats);
 }
 
-async function addSample(
-  current: OpenFile,
-  stream: CaptureStream,
-  sample: Sample,
-  options: { logTimeNs: bigint; replay: boolean },
-): Promise<void> {
-  const channelId = current.channelIds.get(stream.name);
-  const stats = current.stats.get(stream.name);
-  if (channelId === undefined || stats === undefined) {
-    throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no channel in ${current.name}`);
-  }
-  await current.encoder.addMessage({
-    channelId,
-    sequence: sample.seq,
-    logTime: options.logTimeNs,
-    publishTime: sample.captureNs,
-    data: sample.data,
-  });
+/** Adds a sample to the open file; returns the pending flush when it filled an inner chunk. */
+function addSample(current: OpenFile, lane: Lane, sample: Sample, logTimeNs: bigint, options: { replay: boolean }): Promise<void> | undefined {
+  const flushed = current.encoder.append(lane.channelId, sample.seq, logTimeNs, sample.captureNs, sample.data);
+  const stats = lane.stats;
   stats.count += 1;
   stats.bytes += sample.data.byteLength;
   if (options.replay) stats.latchedReplays += 1;
   current.messages += 1;
-  if (options.logTimeNs > current.endNs) current.endNs = options.logTimeNs;
+  if (logTimeNs > current.endNs) current.endNs = logTimeNs;
+  // Replays are stamped at the file's start; a late sample from a slower stream widens the window back.
+  if (!options.replay && logTimeNs < current.startNs) current.startNs = logTimeNs;
+  return flushed;
 }
 
 async function addExtras(encoder: McapEncoder, extras: ChunkExtras, timeNs: bigint): Promise<void> {
@@ -348,6 +420,3 @@ function mapError(err: unknown): unknown {
   return new RigcapError('RIGCAP_INTERNAL', `chunk writer failed: ${String(err)}`, { cause: err });
 }
 
-function absNs(ns: bigint): bigint {
-  return ns < 0n ? -ns : ns;
-}

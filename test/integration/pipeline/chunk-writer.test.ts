@@ -122,6 +122,29 @@ describe('ChunkWriter', () => {
     for (const c of commits) expect(c.endNs - c.startNs).toBeLessThan(100n * MS);
   });
 
+  it('lets late samples of a slower stream join the open chunk instead of splitting it', async () => {
+    const { w, commits } = writer({ chunking: chunking({ maxDurationMs: 100, maxBytes: 1 << 30 }) });
+    // After a stall, per-stream queues resume at different capture times: imu is 150 ms ahead of gnss.
+    for (let i = 0; i < 10; i++) {
+      await w.write(sample(imu, i, 1000n * MS + BigInt(i) * 5n * MS));
+      await w.write(sample(gnss, i, 850n * MS + BigInt(i) * 5n * MS));
+    }
+    await w.close();
+    expect(commits.map((c) => c.reason)).toEqual(['close']);
+    expect(commits[0]).toMatchObject({ startNs: 850n * MS, endNs: 1045n * MS, messages: 20 });
+  });
+
+  it('closes a chunk opened by a far-future stamp once it has been open maxDurationMs', async () => {
+    const { w, commits } = writer({ chunking: chunking({ maxDurationMs: 100, maxBytes: 1 << 30 }) });
+    const future = { ...sample(imu, 0, 10n ** 18n), monoNs: 0n };
+    await w.write(future);
+    await w.write({ ...sample(imu, 1, 1000n * MS), monoNs: 50n * MS });
+    await w.write({ ...sample(imu, 2, 1010n * MS), monoNs: 150n * MS });
+    await w.close();
+    expect(commits.map((c) => c.reason)).toEqual(['duration', 'close']);
+    expect(commits[1]!.startNs).toBe(1010n * MS);
+  });
+
   it('adds hook attachments at open and time-sync metadata just before close', async () => {
     const closeInfos: number[] = [];
     const { w, commits } = writer({
