@@ -2,11 +2,11 @@
 // sidecar and the session's JSON Lines file. The chain head is recovered from disk on start, so a
 // restart after kill -9 never reuses a seq or forks.
 import { mkdir, open, readFile, readdir, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { decodeRecord, recordFileName, serializeEnvelope, type ChainHead, type DecodedRecord, type SignedRecord } from '../records/index.ts';
-import { appendDurable, writeFileAtomic } from './atomic-file.ts';
+import { appendDurable, fsyncDir, writeFileAtomic } from './atomic-file.ts';
 
 const recordName = /^([0-9]{12})\.dsse\.json$/;
 
@@ -22,6 +22,8 @@ export class RecordStore {
   readonly rootDir: string;
   readonly signerId: string;
   readonly #log: Logger;
+  /** Set once the chain folder is known to exist durably (checked on the first commit only). */
+  #chainDirReady = false;
 
   constructor(options: RecordStoreOptions) {
     this.rootDir = options.rootDir;
@@ -78,7 +80,10 @@ export class RecordStore {
 
   /** Commits a record to the chain; fails if its seq is already taken (the commit point). */
   async commit(record: SignedRecord): Promise<Uint8Array> {
-    await mkdir(this.chainDir, { recursive: true });
+    if (!this.#chainDirReady) {
+      await ensureDirDurable(this.chainDir);
+      this.#chainDirReady = true;
+    }
     const bytes = serializeEnvelope(record.envelope);
     const outcome = await writeFileAtomic(this.recordPath(record.seq), bytes, { onExisting: 'fail' });
     if (outcome === 'exists') throw new RigcapError('RIGCAP_CHAIN_CORRUPT', `seq ${record.seq} already exists under ${this.chainDir}; another writer shares this chain`);
@@ -93,9 +98,12 @@ export class RecordStore {
   /** Appends one session envelope line, first cutting any torn last line from a crash. */
   async appendSession(sessionId: string, bytes: Uint8Array): Promise<void> {
     const path = this.sessionFilePath(sessionId);
-    await mkdir(join(this.rootDir, 'sessions', sessionId), { recursive: true });
-    await this.#cutTornLine(path);
+    const dir = join(this.rootDir, 'sessions', sessionId);
+    await ensureDirDurable(dir);
+    const existed = await this.#cutTornLine(path);
     await appendDurable(path, bytes);
+    // A new file's name is durable only once its folder is fsynced (the open line must survive).
+    if (!existed) await fsyncDir(dir);
   }
 
   /** Whether the session file already holds these exact bytes as a line. */
@@ -114,25 +122,39 @@ export class RecordStore {
     for (const seq of await this.seqs()) yield await this.read(seq);
   }
 
-  async #cutTornLine(path: string): Promise<void> {
+  /** Cuts a torn last line (reading only the last byte unless one is torn); false when no file. */
+  async #cutTornLine(path: string): Promise<boolean> {
     let handle;
     try {
       handle = await open(path, 'r');
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return;
+      if (errnoCode(err) === 'ENOENT') return false;
       throw err;
     }
     let keep: number | undefined;
     try {
       const { size } = await handle.stat();
-      if (size === 0) return;
+      if (size === 0) return true;
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] === 0x0a) return true;
       const text = await readFile(path);
-      if (text[size - 1] === 0x0a) return;
       keep = text.lastIndexOf(0x0a) + 1;
     } finally {
       await handle.close();
     }
     this.#log.warn({ file: path, keepBytes: keep }, 'cutting a torn session line left by a crash');
     await truncate(path, keep);
+    return true;
+  }
+}
+
+/** mkdir -p, then fsyncs the parent of every folder it made so the new names survive power loss. */
+async function ensureDirDurable(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  for (let made = dir; ; made = dirname(made)) {
+    await fsyncDir(dirname(made));
+    if (made === first) return;
   }
 }
