@@ -1,9 +1,13 @@
-// `rigcap bench sign` helper: CPU spent building, signing and durably writing one capture-chunk
-// record (plus its sidecar) per chunk, in a throwaway spool.
+// `rigcap bench sign` helpers: CPU spent building, signing and durably writing one capture-chunk
+// record (plus its sidecar) per chunk, and the CPU the capture path spends on the chunk itself
+// (the share's denominator), each in a throwaway spool.
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ChunkingConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import { ChunkWriter } from '../pipeline/chunk-writer.ts';
 import { chunkFileName } from '../records/index.ts';
 import { RecordSealer } from './record-sealer.ts';
 
@@ -65,4 +69,67 @@ export async function measureSignCost(options: { chunks: number; log: Logger; wo
   } finally {
     if (options.workDir === undefined) await rm(base, { recursive: true, force: true });
   }
+}
+
+/** What measureCaptureCost measured. */
+export interface CaptureCost {
+  /** Frame bytes written in the measured run. */
+  bytes: number;
+  /** User + system CPU time of the measured run, microseconds. */
+  cpuUs: number;
+  /** cpuUs scaled to one chunk of `chunking.maxBytes` frame bytes. */
+  cpuUsPerChunk: number;
+  /** Chunk files committed by the measured run (the last one may be short). */
+  chunks: number;
+}
+
+/**
+ * CPU of the capture path alone (ChunkWriter: MCAP framing, SHA-256, compression probe, write,
+ * fsync, rename) for `frames` frames of `frameBytes` random bytes, scaled to one full chunk.
+ * Frames are made before the clock starts, and a short warm-up run is left out, so the figure is
+ * the steady-state cost per chunk, not the bench's own set-up.
+ */
+export async function measureCaptureCost(options: { frames: number; frameBytes: number; chunking: ChunkingConfig; log: Logger }): Promise<CaptureCost> {
+  const base = await mkdtemp(join(tmpdir(), 'rigcap-bench-capture-cost-'));
+  try {
+    // Random bytes stand for JPEG frames (incompressible), as in `rigcap bench capture`.
+    const pool = Array.from({ length: Math.min(options.frames, 16) }, () => new Uint8Array(randomBytes(options.frameBytes)));
+    const warmUpFrames = Math.min(options.frames, 32);
+    await captureFrames({ dir: join(base, 'warm-up'), pool, frames: warmUpFrames, chunking: { ...options.chunking, maxBytes: Math.max(1, Math.floor((warmUpFrames * options.frameBytes) / 2)) }, log: options.log });
+    const before = process.cpuUsage();
+    const chunks = await captureFrames({ dir: join(base, 'measured'), pool, frames: options.frames, chunking: options.chunking, log: options.log });
+    const cpu = process.cpuUsage(before);
+    const bytes = options.frames * options.frameBytes;
+    const cpuUs = cpu.user + cpu.system;
+    return { bytes, cpuUs, cpuUsPerChunk: bytes === 0 ? 0 : (cpuUs * options.chunking.maxBytes) / bytes, chunks };
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+async function captureFrames(options: { dir: string; pool: Uint8Array[]; frames: number; chunking: ChunkingConfig; log: Logger }): Promise<number> {
+  let chunks = 0;
+  const writer = new ChunkWriter({
+    spoolDir: options.dir,
+    sessionId: 'bench',
+    chunking: options.chunking,
+    logger: options.log,
+    onCommit: () => {
+      chunks += 1;
+    },
+  });
+  writer.addStream({
+    name: 'cam',
+    topic: '/cam/image/compressed',
+    latched: false,
+    schema: { name: 'sensor_msgs/msg/CompressedImage', encoding: 'ros2msg', data: new TextEncoder().encode('uint8[] data'), messageEncoding: 'cdr' },
+  });
+  const startNs = process.hrtime.bigint();
+  for (let i = 0; i < options.frames; i++) {
+    const captureNs = startNs + BigInt(i) * 33_000_000n;
+    const data = options.pool[i % options.pool.length] as Uint8Array;
+    await writer.write({ stream: 'cam', topic: '/cam/image/compressed', seq: i, captureNs, monoNs: captureNs, encoding: 'jpeg', schemaRef: 'bench', data });
+  }
+  await writer.close();
+  return chunks;
 }
