@@ -8,8 +8,13 @@ export class DriverStatsCounter {
   readonly #unattributed: Partial<Record<DropCause, number>> = {};
   readonly #listeners: Array<(drop: DriverDrop) => void> = [];
 
-  constructor(streamNames: readonly string[]) {
-    for (const name of streamNames) this.#streams.set(name, { received: 0, bytes: 0, drops: {} });
+  constructor(streamNames: readonly string[] = []) {
+    for (const name of streamNames) this.addStream(name);
+  }
+
+  /** Starts counting a stream found at run time (no-op if it is counted already). */
+  addStream(name: string): void {
+    if (!this.#streams.has(name)) this.#streams.set(name, { received: 0, bytes: 0, drops: {} });
   }
 
   /** Adds a drop listener (Driver.onDrop). */

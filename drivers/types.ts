@@ -84,6 +84,11 @@ export interface Driver {
   readonly name: string;
   open(signal: AbortSignal): Promise<void>;
   samples(): AsyncIterable<Sample>;
+  /**
+   * Optional push form of `samples` for high-rate transports: calls `onSample` for each sample as
+   * it arrives and settles when iteration would end, without a promise per sample.
+   */
+  deliver?(onSample: (sample: Sample) => void): Promise<void>;
   /** Schemas for the streams this driver serves (known after open; may grow on discovery). */
   schemas(): ReadonlyMap<string, StreamSchema>;
   /** Register a listener for drops detected inside the driver. */

@@ -30,7 +30,7 @@ import {
   type EnvironmentVariables,
 } from './rclnodejs-loader.ts';
 import { SampleFifo } from './sample-fifo.ts';
-import { StreamCounters } from './stream-counters.ts';
+import { DriverStatsCounter } from '../stats.ts';
 import { acquireContext, releaseContext } from './rclnodejs-context.ts';
 import { systemClock, type Ros2DriverClock } from './clock.ts';
 import {
@@ -100,7 +100,7 @@ export class Ros2Driver implements Driver {
   readonly #fifo: SampleFifo;
   readonly #taps = new Map<string, TopicTap>(); // by qualified topic
   readonly #schemas = new Map<string, StreamSchema>();
-  readonly #counters = new StreamCounters();
+  readonly #counters = new DriverStatsCounter();
   #rcl: RclnodejsModule | undefined;
   #node: RclNode | undefined;
   #resolver: Ros2SchemaResolver | undefined;

@@ -8,7 +8,7 @@ import { cdrHeaderStampNs, fullRosType, jsonStreamSchema, rosStreamSchema, start
 import { DriverStatsCounter } from '../stats.ts';
 import type { ZmqDriverStream } from '../stream-config.ts';
 import type { Driver, DriverDrop, DriverStats, Sample, StreamSchema } from '../types.ts';
-import { maxHeaderBytes, parseFrame } from './frame.ts';
+import { FrameCache, maxHeaderBytes, parseFrame } from './frame.ts';
 import { SeqGapTracker } from './seq-gap.ts';
 
 /** Default receive high-water mark: messages ZeroMQ queues for us before the publisher drops (PUB) or blocks (PUSH). */
@@ -26,6 +26,10 @@ interface StreamRoute {
   readonly stream: ZmqDriverStream;
   /** Read capture time from the CDR header stamp. */
   readonly useHeaderStamp: boolean;
+  /** `fullRosType(stream.type)`, computed once. */
+  readonly fullType: string;
+  /** The last header type string that matched, so a repeat skips `fullRosType`. */
+  matchedType: string | undefined;
 }
 
 /** Receives the rigcap wire format on one ZeroMQ SUB or PULL socket. */
@@ -39,6 +43,7 @@ export class ZmqDriver implements Driver {
   readonly #schemas = new Map<string, StreamSchema>();
   readonly #stats: DriverStatsCounter;
   readonly #seqGaps = new SeqGapTracker();
+  readonly #frameCache = new FrameCache();
   readonly #receiveHighWaterMark: number;
   /** ZeroMQ refuses frames above this (ZMQ_MAXMSGSIZE) and drops the connection, so a huge frame is never buffered whole. */
   readonly socketMaxFrameBytes: number;
@@ -64,7 +69,7 @@ export class ZmqDriver implements Driver {
         throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `two streams use topic ${stream.topic} on ${this.endpoint}`, { details: { topic: stream.topic } });
       }
       const useHeaderStamp = stream.headerTime === true && stream.encoding === 'cdr' && startsWithHeader(stream.type);
-      this.#routes.set(stream.topic, { stream, useHeaderStamp });
+      this.#routes.set(stream.topic, { stream, useHeaderStamp, fullType: fullRosType(stream.type), matchedType: undefined });
       this.#schemas.set(stream.name, schemaFor(stream));
     }
     this.#stats = new DriverStatsCounter(options.streams.map((s) => s.name));
@@ -125,12 +130,28 @@ export class ZmqDriver implements Driver {
     if (this.#destroyError !== undefined) throw this.#destroyError;
   }
 
+  /** Push form of `samples()`: one await per message (the receive itself), nothing more. */
+  async deliver(onSample: (sample: Sample) => void): Promise<void> {
+    const socket = this.#socket;
+    if (socket === undefined) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: deliver() before open()`);
+    try {
+      while (!socket.closed) {
+        const frames = await socket.receive();
+        const sample = this.acceptFrames(frames, process.hrtime.bigint());
+        if (sample !== undefined) onSample(sample);
+      }
+    } catch (err) {
+      if (!this.#closed) throw err;
+    }
+    if (this.#destroyError !== undefined) throw this.#destroyError;
+  }
+
   /**
    * Turns one received multipart message into a Sample, or counts why not. Public so the
    * accounting can be tested without a socket.
    */
   acceptFrames(frames: readonly Uint8Array[], monoNs: bigint): Sample | undefined {
-    const parsed = parseFrame(frames);
+    const parsed = parseFrame(frames, this.#frameCache);
     if (!parsed.ok) {
       const route = parsed.topic === undefined ? undefined : this.#routes.get(parsed.topic);
       if (route === undefined && parsed.topic !== undefined) {
@@ -153,7 +174,7 @@ export class ZmqDriver implements Driver {
     const observation = this.#seqGaps.observe(parsed.topic, header.seq);
     if (observation.restarted) this.#log.info({ stream: stream.name, seq: header.seq }, 'publisher sequence restarted');
     this.#stats.drop(stream.name, 'upstream_loss', observation.lost);
-    if (header.encoding !== stream.encoding || fullRosType(header.type) !== fullRosType(stream.type)) {
+    if (header.encoding !== stream.encoding || (header.type !== route.matchedType && fullRosType(header.type) !== route.fullType)) {
       this.#stats.drop(stream.name, 'type_mismatch', 1, `${header.encoding} ${header.type}`);
       this.#warnOnce(`type:${stream.name}`, { stream: stream.name, got: { encoding: header.encoding, type: header.type }, want: { encoding: stream.encoding, type: stream.type } }, 'zmq message type or encoding differs from the stream config, dropped');
       return undefined;
@@ -162,6 +183,7 @@ export class ZmqDriver implements Driver {
       this.#stats.drop(stream.name, 'oversize', 1, String(payload.byteLength));
       return undefined;
     }
+    route.matchedType = header.type;
     const captureNs = route.useHeaderStamp ? (cdrHeaderStampNs(payload) ?? header.captureNs) : header.captureNs;
     this.#stats.received(stream.name, payload.byteLength);
     return { stream: stream.name, topic: parsed.topic, seq: header.seq, captureNs, monoNs, encoding: stream.encoding, schemaRef: stream.type, data: payload };

@@ -9,6 +9,10 @@ export interface SeqObservation {
   readonly restarted: boolean;
 }
 
+/** The common answers, shared: one is returned per message, so none is allocated. */
+const inOrder: SeqObservation = Object.freeze({ lost: 0, restarted: false });
+const restart: SeqObservation = Object.freeze({ lost: 0, restarted: true });
+
 /**
  * Counts gaps in per-topic publisher sequences. Loss is counted from the first message seen on a
  * topic (what came before the agent joined is not loss it can know about). A seq that does not
@@ -21,8 +25,8 @@ export class SeqGapTracker {
   observe(topic: string, seq: number): SeqObservation {
     const last = this.#lastSeqByTopic.get(topic);
     this.#lastSeqByTopic.set(topic, seq);
-    if (last === undefined) return { lost: 0, restarted: false };
-    if (seq <= last) return { lost: 0, restarted: true };
+    if (last === undefined || seq === last + 1) return inOrder;
+    if (seq <= last) return restart;
     return { lost: seq - last - 1, restarted: false };
   }
 
