@@ -5,6 +5,7 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, rename, rm, stat, copyFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { fsyncDir } from '../agent/pipeline/chunk-file.ts';
 
 /** Content-addressed blob storage plus placing a blob at its layout name. */
 export interface BlobStore {
@@ -28,15 +29,6 @@ async function exists(path: string): Promise<boolean> {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

@@ -1,10 +1,10 @@
 // `rigcap ingest BAG.mcap… --out DIR`: re-process existing (ROS 2) MCAP recordings through de-id,
 // stamping and signing into a spool at DIR, one session per recording. Messages are kept byte for
 // byte unless de-id changed them; every chunk record names the source recording and its digest.
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { Agent } from '../agent.ts';
+import { sha256OfFile } from '../catalog/reconcile.ts';
 import { parseConfig } from '../config/load.ts';
 import { RigcapError } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -43,12 +43,6 @@ async function channelsOf(file: string): Promise<SourceChannel[]> {
       };
     });
   });
-}
-
-async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(file)) hash.update(piece as Buffer);
-  return hash.digest('hex');
 }
 
 const command: Command = {
@@ -92,7 +86,7 @@ const command: Command = {
         queue: { size: 4096, maxBytes: '512MiB', dropPolicy: 'drop-newest' },
         maxMessageBytes: '256MiB',
       }));
-      const sha256 = await sha256File(bag);
+      const sha256 = await sha256OfFile(bag);
       const { config, digest } = parseConfig(
         JSON.stringify({
           version: 1,
