@@ -50,6 +50,8 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
   #destroyedWith: Error | undefined;
   #destroyed = false;
   #waiters: Waiter<T>[] = [];
+  /** The batch consumer waiting in `whenReady` (one at a time). */
+  #ready: { resolve: (more: boolean) => void; reject: (err: unknown) => void } | undefined;
   #stats: Omit<BoundedQueueStats, 'length' | 'bytes'> = {
     offered: 0,
     delivered: 0,
@@ -108,7 +110,38 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
     this.#sizes.push(size);
     this.#bytes += size;
     if (this.#bytes > this.#stats.highWaterBytes) this.#stats.highWaterBytes = this.#bytes;
+    const ready = this.#ready;
+    if (ready !== undefined) {
+      this.#ready = undefined;
+      ready.resolve(true);
+    }
     return true;
+  }
+
+  /**
+   * For a batch consumer: resolves true once an item is queued, false once the queue is closed and
+   * drained (or destroyed without an error); rejects when destroyed with one. One caller at a time.
+   */
+  whenReady(): Promise<boolean> {
+    if (this.#destroyed) {
+      return this.#destroyedWith === undefined ? Promise.resolve(false) : Promise.reject(this.#destroyedWith);
+    }
+    if (this.length > 0) return Promise.resolve(true);
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      this.#ready = { resolve, reject };
+    });
+  }
+
+  /** Moves up to `max` queued items, oldest first, onto the end of `out` without waiting; returns how many. */
+  takeInto(out: T[], max: number): number {
+    let taken = 0;
+    while (taken < max && this.#head < this.#items.length) {
+      out.push(this.#take() as T);
+      taken += 1;
+    }
+    this.#stats.delivered += taken;
+    return taken;
   }
 
   /**
@@ -149,6 +182,7 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
       waiter.cleanup();
       waiter.resolve(undefined);
     }
+    this.#settleReady(undefined);
   }
 
   /** Abandons queued items (not counted as drops: the consumer is gone) and wakes the consumer. Idempotent. */
@@ -166,6 +200,16 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
       if (err === undefined) waiter.resolve(undefined);
       else waiter.reject(err);
     }
+    this.#settleReady(err);
+  }
+
+  /** Wakes a batch consumer when no more items will come. */
+  #settleReady(err: Error | undefined): void {
+    const ready = this.#ready;
+    if (ready === undefined) return;
+    this.#ready = undefined;
+    if (err === undefined) ready.resolve(false);
+    else ready.reject(err);
   }
 
   /** Counters for status and metrics (a copy). */

@@ -117,4 +117,24 @@ describe('BoundedQueue', () => {
     q.push({ id: 1, size: 1 });
     expect(q.length).toBe(1);
   });
+
+  it('batch side: whenReady wakes on push, takeInto takes in order, close and destroy end it', async () => {
+    const q = new BoundedQueue<Item>({ maxCount: 4, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const ready = q.whenReady();
+    for (let id = 1; id <= 6; id++) q.push({ id, size: 1 });
+    expect(await ready).toBe(true);
+    const out: Item[] = [];
+    expect(q.takeInto(out, 3)).toBe(3);
+    expect(q.takeInto(out, 10)).toBe(1);
+    expect(out.map((i) => i.id)).toEqual([3, 4, 5, 6]);
+    expect(q.stats()).toMatchObject({ delivered: 4, length: 0, bytes: 0, drops: { queue_full: 2 } });
+    const closed = q.whenReady();
+    q.close();
+    expect(await closed).toBe(false);
+
+    const q2 = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const pending = q2.whenReady();
+    q2.destroy(new Error('gone'));
+    await expect(pending).rejects.toThrow('gone');
+  });
 });
