@@ -17,7 +17,7 @@ import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.
 import { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
 import { Capture, type SampleTransform } from './pipeline/capture.ts';
-import type { ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
+import type { BatchWrite, ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
 import { ChunkWriter } from './pipeline/chunk-writer.ts';
 import { isImageStream } from './pipeline/image-streams.ts';
 import { StreamLedger } from './pipeline/ledger.ts';
@@ -217,7 +217,7 @@ export class Agent {
     this.#capture = new Capture({
       streams: config.streams,
       drivers: this.#drivers,
-      sink: { write: (sample: Sample) => this.#writeSample(sample) },
+      sink: { write: (sample: Sample) => this.#writeSample(sample), writeBatch: (samples, from) => this.#writeSamples(samples, from) },
       ledger: this.ledger,
       log: this.#opts.log,
       transformFor: (s) => this.#transformFor(s),
@@ -265,6 +265,16 @@ export class Agent {
       for (const d of this.#drivers) this.#registerSchemas(d.schemas());
     }
     return this.#writer!.write(sample);
+  }
+
+  #writeSamples(samples: readonly Sample[], from: number): Promise<BatchWrite> {
+    for (let i = from; i < samples.length; i++) {
+      if (!this.#registered.has(samples[i]!.stream)) {
+        for (const d of this.#drivers) this.#registerSchemas(d.schemas());
+        break;
+      }
+    }
+    return this.#writer!.writeBatch(samples, from);
   }
 
   #transformFor(stream: StreamConfig): SampleTransform | undefined {

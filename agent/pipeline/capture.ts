@@ -7,6 +7,7 @@ import { isRigcapError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { BoundedQueue } from './bounded-queue.ts';
 import { sampleQueue } from './bounded-queue.ts';
+import type { BatchWrite } from './chunk-types.ts';
 import type { StreamLedger } from './ledger.ts';
 
 /** What a transform did with one sample. */
@@ -18,7 +19,12 @@ export type SampleTransform = (sample: Sample) => Promise<TransformResult>;
 /** Where samples end up; ChunkWriter satisfies it. */
 export interface SampleSink {
   write(sample: Sample): Promise<void>;
+  /** Writes `samples[from..]` in order, stopping at the first failure (see ChunkWriter.writeBatch). */
+  writeBatch?(samples: readonly Sample[], from: number): Promise<BatchWrite>;
 }
+
+/** Samples a consumer takes from its queue per write: enough to spread the per-write cost thin. */
+const MAX_BATCH = 512;
 
 /** Whether a stream may write right now (disk budget: shed low-priority streams, or pause). */
 export type AdmissionCheck = (stream: StreamConfig) => DropCause | undefined;
@@ -96,42 +102,48 @@ export class Capture {
   #started = false;
 
   async #pump(driver: Driver): Promise<void> {
-    const { ledger, log } = this.#opts;
     try {
-      for await (const sample of driver.samples()) {
-        let stream = this.#byName.get(sample.stream);
-        if (stream === undefined) {
-          const discovered = this.#opts.resolveStream?.(sample);
-          if (discovered === undefined) {
-            ledger.drop('', 'unknown_topic');
-            continue;
-          }
-          const queue = this.#addStream(discovered);
-          if (this.#started) this.#consumers.push(this.#consume(discovered, queue));
-          stream = discovered;
-        }
-        ledger.received(stream.name);
-        if (sample.data.byteLength > stream.maxMessageBytes) {
-          ledger.drop(stream.name, 'oversize');
-          continue;
-        }
-        const refused = this.#opts.admit?.(stream);
-        if (refused !== undefined) {
-          ledger.drop(stream.name, refused);
-          continue;
-        }
-        // The queue counts its own drops (queue_full, oversize) through the ledger.
-        const gate = this.#gates.get(stream.name);
-        if (gate === undefined) this.#queues.get(stream.name)!.push(sample);
-        else for (const s of gate(sample)) this.#queues.get(stream.name)!.push(s);
-      }
+      // A push-capable driver saves the promise per sample that async iteration costs.
+      if (driver.deliver !== undefined) await driver.deliver((sample) => this.#intake(sample));
+      else for await (const sample of driver.samples()) this.#intake(sample);
     } catch (err) {
-      log.error({ driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined }, 'driver stopped with an error');
+      this.#opts.log.error({ driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined }, 'driver stopped with an error');
     }
+  }
+
+  /** Counts one sample from a driver and queues it, or drops it under its cause. */
+  #intake(sample: Sample): void {
+    const { ledger } = this.#opts;
+    let stream = this.#byName.get(sample.stream);
+    if (stream === undefined) {
+      const discovered = this.#opts.resolveStream?.(sample);
+      if (discovered === undefined) {
+        ledger.drop('', 'unknown_topic');
+        return;
+      }
+      const queue = this.#addStream(discovered);
+      if (this.#started) this.#consumers.push(this.#consume(discovered, queue));
+      stream = discovered;
+    }
+    ledger.received(stream.name);
+    if (sample.data.byteLength > stream.maxMessageBytes) {
+      ledger.drop(stream.name, 'oversize');
+      return;
+    }
+    const refused = this.#opts.admit?.(stream);
+    if (refused !== undefined) {
+      ledger.drop(stream.name, refused);
+      return;
+    }
+    // The queue counts its own drops (queue_full, oversize) through the ledger.
+    const gate = this.#gates.get(stream.name);
+    if (gate === undefined) this.#queues.get(stream.name)!.push(sample);
+    else for (const s of gate(sample)) this.#queues.get(stream.name)!.push(s);
   }
 
   async #consume(stream: StreamConfig, queue: BoundedQueue<Sample>): Promise<void> {
     const transform = this.#opts.transformFor?.(stream);
+    if (transform === undefined && this.#opts.sink.writeBatch !== undefined) return this.#consumeBatches(stream, queue);
     const window = Math.max(1, this.#opts.transformWindow ?? 1);
     const inFlight: Array<Promise<TransformResult>> = [];
     const settle = async (result: TransformResult): Promise<void> => {
@@ -147,6 +159,35 @@ export class Capture {
       if (inFlight.length >= window) await settle(await inFlight.shift()!);
     }
     while (inFlight.length > 0) await settle(await inFlight.shift()!);
+  }
+
+  /** Without a transform: take whatever is queued and write it in one call, not one promise per sample. */
+  async #consumeBatches(stream: StreamConfig, queue: BoundedQueue<Sample>): Promise<void> {
+    const batch: Sample[] = [];
+    while (queue.length > 0 || (await queue.whenReady())) {
+      batch.length = 0;
+      queue.takeInto(batch, MAX_BATCH);
+      await this.#writeBatch(stream, batch);
+    }
+  }
+
+  async #writeBatch(stream: StreamConfig, batch: readonly Sample[]): Promise<void> {
+    const { sink, ledger } = this.#opts;
+    let from = 0;
+    while (from < batch.length) {
+      const result = await sink.writeBatch!(batch, from);
+      let bytes = 0;
+      for (let i = from; i < from + result.written; i++) bytes += batch[i]!.data.byteLength;
+      ledger.written(stream.name, bytes, result.written);
+      this.#progress += result.written;
+      from += result.written;
+      if (!('error' in result)) return;
+      // The sample that failed is dropped under its cause, as in #write; the rest are tried again.
+      const cause = this.#opts.onWriteError?.(result.error, batch[from]!);
+      if (cause === undefined) throw result.error;
+      ledger.drop(stream.name, cause);
+      from += 1;
+    }
   }
 
   async #write(stream: StreamConfig, sample: Sample): Promise<void> {

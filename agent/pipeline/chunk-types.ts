@@ -14,6 +14,13 @@ export interface CaptureStream {
   qos?: string;
 }
 
+/** How a batch write went: samples written from the start, and the error that stopped it, if any. */
+export interface BatchWrite {
+  written: number;
+  /** Set when the sample after the `written` ones failed; the rest were not tried. */
+  error?: unknown;
+}
+
 /** What one stream contributed to a chunk. */
 export interface StreamChunkStats {
   stream: string;

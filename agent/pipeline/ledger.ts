@@ -78,10 +78,10 @@ export class StreamLedger {
     for (const c of this.#both(stream)) c.received += 1;
   }
 
-  /** A sample reached a chunk. */
-  written(stream: string, bytes: number): void {
+  /** `count` samples (one by default) of `bytes` in all reached a chunk. */
+  written(stream: string, bytes: number, count = 1): void {
     for (const c of this.#both(stream)) {
-      c.written += 1;
+      c.written += count;
       c.bytesWritten += bytes;
     }
   }
