@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { encodeFrame, maxHeaderBytes, parseFrame, type ZmqFrameHeader } from '../../../drivers/zmq/frame.ts';
+import { FrameCache, encodeFrame, maxHeaderBytes, parseFrame, type ZmqFrameHeader } from '../../../drivers/zmq/frame.ts';
 
 const topicArb = fc.stringMatching(/^\/[A-Za-z0-9_/]{1,40}$/);
 const headerArb: fc.Arbitrary<ZmqFrameHeader> = fc.record({
@@ -40,6 +40,25 @@ describe('parseFrame', () => {
         const result = parseFrame(encodeFrame(topic, header, payload));
         expect(result).toEqual({ ok: true, topic, header, payload });
       }),
+    );
+  });
+
+  it('gives the same result with a FrameCache as without, for valid, near-valid and repeated headers', () => {
+    const cache = new FrameCache();
+    const tailArb = fc.constantFrom('', ',"seq":9', ',"captureNs":"7"', ',"x":"\\u0041"', ' ', ',"latched":"no"', ',"encoding":"jpeg"');
+    const seqText = fc.oneof(fc.nat().map(String), fc.constantFrom('00', '-1', '1.5', '1e3', '9007199254740993', '1234567890123456'));
+    const nsText = fc.oneof(fc.bigInt({ min: 0n, max: (1n << 66n) }).map(String), fc.constantFrom('', '007', 'x'));
+    fc.assert(
+      fc.property(topicArb, headerArb, seqText, nsText, tailArb, (topic, header, seq, ns, extra) => {
+        const canonical = encodeFrame(topic, header, new Uint8Array(2));
+        const json = canonical[1].toString('utf8');
+        const variant = json.replace(/^\{"seq":\d+/, `{"seq":${seq}`).replace(/"captureNs":"\d+"/, `"captureNs":"${ns}"`).replace(/\}$/, `${extra}}`);
+        for (const headerBytes of [canonical[1], Buffer.from(variant), canonical[1], Buffer.from(variant)]) {
+          const frames = [canonical[0], headerBytes, canonical[2]];
+          expect(parseFrame(frames, cache)).toEqual(parseFrame(frames));
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 
