@@ -54,7 +54,7 @@ export function builtinModelSpecs(): ModelSpec[] {
       kind: 'plate',
       path: join(ocr, 'assets', 'ch_PP-OCRv4_det_infer.onnx'),
       sha256: builtinModelDigests['ppocr-v4-det'],
-      inputSize: 960,
+      inputSize: 640,
       decoder: 'db-text',
     },
   ];
