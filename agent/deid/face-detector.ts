@@ -1,4 +1,4 @@
-// MediaPipe BlazeFace on a tile pyramid. Decoding follows the model's anchor layout: a 16×16 grid
+// MediaPipe BlazeFace on a tile pyramid, with a second look at every candidate. Decoding follows the model's anchor layout: a 16×16 grid
 // with 2 anchors per cell and an 8×8 grid with 6, every anchor centred in its cell with unit size,
 // box offsets in input pixels (keijiro/BlazeFaceBarracuda, Postprocess1Kernel.hlsl).
 import sharp from 'sharp';
@@ -6,7 +6,8 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import type { RgbFrame } from './frame.ts';
-import { mergeDetections, type Detection } from './geometry.ts';
+import type { FaceScanPlan, FaceScanReport, FaceVerdict, FrameSignature } from './face-scan.ts';
+import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
 
@@ -27,7 +28,25 @@ const gridByAnchorCount = new Map<number, { cells: number; anchorsPerCell: numbe
 // Maps a byte to [-1, 1] without a division per pixel.
 const normalise = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
 
-/** Finds faces with a BlazeFace ONNX session on overlapping tiles at several scales. */
+/** Faces at least this high (frame px) are seen by the coarse levels, which run on every frame. */
+const coarseVisiblePx = 64;
+
+/** A hit this strong where a face was confirmed a moment ago confirms it again. */
+const trackScore = 0.2;
+
+/** Faces found in one frame and what the scan did. */
+export interface FaceScanResult {
+  /** Confirmed faces and faces held from earlier frames, in frame pixels. */
+  readonly detections: Detection[];
+  readonly report: Omit<FaceScanReport, 'plates'>;
+}
+
+/**
+ * Finds faces with a BlazeFace ONNX session in two stages: tiles of a pyramid give candidates at a
+ * low score, and each candidate is re-run on a crop scaled so the face is `faceVerifyFacePx` high;
+ * only candidates the model confirms there are kept. Recall is set by the first stage, false hits
+ * are removed by the second.
+ */
 export class BlazeFaceDetector {
   readonly #session: InferenceSession;
   readonly #inputName: string;
@@ -35,6 +54,7 @@ export class BlazeFaceDetector {
   readonly #params: DeidParams;
   readonly #tilePx: number;
   readonly #input: Float32Array;
+  readonly #tensor: Tensor;
 
   constructor(options: { session: InferenceSession; inputSize: number; params: DeidParams; modelName: string }) {
     this.#session = options.session;
@@ -45,30 +65,179 @@ export class BlazeFaceDetector {
     this.#inputName = inputName;
     this.#grids = findGrids(options.session, options.modelName);
     this.#input = new Float32Array(this.#tilePx * this.#tilePx * 3);
+    // One tensor over one buffer for every tile: the model's batch is fixed at 1.
+    this.#tensor = new Tensor('float32', this.#input, [1, this.#tilePx, this.#tilePx, 3]);
   }
 
   /** Face boxes in frame pixels, merged across tiles and scales. */
   async detect(frame: RgbFrame): Promise<Detection[]> {
-    const levels = planFaceTiles(frame, { tilePx: this.#tilePx, scales: this.#params.faceTileScales, overlapPx: this.#params.faceTileOverlapPx });
+    return (await this.scan(frame)).detections;
+  }
+
+  /** Scans a frame, all of it or as `plan` allows, and verifies every new candidate. */
+  async scan(frame: RgbFrame, plan?: FaceScanPlan): Promise<FaceScanResult> {
+    const p = this.#params;
+    const levels = planFaceTiles(frame, { tilePx: this.#tilePx, scales: p.faceTileScales, overlapPx: p.faceTileOverlapPx });
+    const whole = levels.at(-1)!;
+    const wholeImage = await resizeFrame(frame, whole);
+    const signature = signatureOf(frame, wholeImage);
+    const reference = plan?.reference ?? null;
+    const comparable = reference !== null && reference.frameWidth === frame.width && reference.frameHeight === frame.height && reference.width === signature.width && reference.height === signature.height;
+    const full = plan === undefined || !comparable || meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceFrameChangeGrey;
+    // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
+    const cut = comparable && full;
+    const changed = !comparable || maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceTileChangeGrey;
+    const tracks = cut ? [] : (plan?.tracks ?? []);
+    const reusable = cut ? [] : (plan?.verdicts ?? []);
     const hits: Detection[] = [];
-    for (const level of levels) {
-      const scaled = await resizeFrame(frame, level);
-      for (const tile of level.tiles) {
-        fillTile(this.#input, scaled, tile, this.#tilePx);
-        const outputs = await this.#session.run({ [this.#inputName]: new Tensor('float32', this.#input, [1, this.#tilePx, this.#tilePx, 3]) });
-        for (const grid of this.#grids) {
-          decodeGrid(outputs, grid, {
-            tilePx: this.#tilePx,
-            threshold: this.#params.faceThreshold,
-            toFrame: (x, y) => [(x + tile.x) / level.scale, (y + tile.y) / level.scale],
-            pxToFrame: 1 / level.scale,
-            into: hits,
-          });
-        }
+    let tilesScanned = 0;
+    let tilesTotal = 0;
+    for (const [li, level] of levels.entries()) {
+      const image = level === whole ? wholeImage : await resizeFrame(frame, level);
+      // Only the finest level is swept; coarser levels are a few tiles and run every frame.
+      const swept = !full && li === 0 && levels.length > 1;
+      for (const [ti, tile] of level.tiles.entries()) {
+        tilesTotal++;
+        if (swept && plan !== undefined && comparable && !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)) continue;
+        tilesScanned++;
+        fillTile(this.#input, image, tile, this.#tilePx);
+        await this.#infer({
+          threshold: Math.min(trackScore, p.faceCandidateThreshold),
+          toFrame: (x, y) => [(x + tile.x) / level.scale, (y + tile.y) / level.scale],
+          pxToFrame: 1 / level.scale,
+          into: hits,
+        });
       }
     }
-    return mergeDetections(hits, { iouThreshold: 0.3 });
+    // A known face is followed down to a lower score than a new one needs to become a candidate.
+    const candidates = mergeDetections(hits, { iouThreshold: 0.3 }).filter((c) => c.score >= p.faceCandidateThreshold || tracks.some((t) => iou(t.box, c.box) >= 0.3));
+    const confirmed: Array<{ box: PixelBox; score: number }> = [];
+    const verdicts: FaceVerdict[] = [];
+    for (const c of candidates) {
+      const known = tracks.some((t) => iou(t.box, c.box) >= 0.3);
+      // A rejection holds only while the place looks the same: a face that walks into it is verified afresh.
+      const unchanged = comparable && reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
+      const earlier = known ? undefined : reusable.find((v) => iou(v.box, c.box) >= 0.5 && (v.face || (unchanged && c.score <= v.score + 0.1)));
+      let face: boolean;
+      if (known) face = true;
+      else if (earlier !== undefined) face = earlier.face;
+      else {
+        face = (await this.#verify(frame, c.box, p.faceVerifyFacePx)) >= p.faceThreshold;
+        verdicts.push({ box: c.box, score: c.score, face });
+      }
+      if (face) confirmed.push({ box: c.box, score: c.score });
+    }
+    // A small known face the tiles did not confirm (its tile was not due) is looked for again on a
+    // crop around it at the verification scale: one inference instead of the tiles around it.
+    // Every other frame is enough: in between, the held box (grown for motion) covers the face.
+    let followed = 0;
+    const follow = plan === undefined || plan.sweep.phase % 2 === 0;
+    for (const t of follow ? tracks : []) {
+      if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
+      followed++;
+      const found = await this.#look(frame, t.box, p.faceVerifyFacePx);
+      if (found !== undefined && found.score >= p.faceThreshold) confirmed.push(found);
+    }
+    const detections: Detection[] = confirmed.map((c) => ({ kind: 'face', box: c.box, score: c.score }));
+    // A face confirmed a moment ago and not confirmed now (turned, blurred by motion) stays blurred.
+    for (const t of tracks) {
+      if (confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
+      detections.push({ kind: 'face', box: dilateBox(t.box, p.faceHoldMarginRatio, frame), score: t.score });
+    }
+    return { detections, report: { confirmed, verdicts, signature, full, cut, changed, tilesScanned, tilesTotal, verifications: verdicts.length + followed } };
   }
+
+  /** Whether a fine tile is due: its sweep turn, a known face near it, or its content changed. */
+  #mustScan(index: number, tileInFrame: PixelBox, sweep: FaceScanPlan['sweep'], signature: FrameSignature, reference: FrameSignature): boolean {
+    if (index % sweep.of === sweep.phase) return true;
+    return maxBlockChange(signature, reference, tileInFrame) > this.#params.faceTileChangeGrey;
+  }
+
+  /** The best score the model gives the candidate on a crop where the face is `facePx` high. */
+  async #verify(frame: RgbFrame, box: PixelBox, facePx: number): Promise<number> {
+    return (await this.#look(frame, box, facePx, 0.3))?.score ?? 0;
+  }
+
+  /** The strongest face on a crop centred on `box` (scaled so it is `facePx` high) that overlaps it by `minIou`. */
+  async #look(frame: RgbFrame, box: PixelBox, facePx: number, minIou = 0.1): Promise<{ box: PixelBox; score: number } | undefined> {
+    const side = Math.max(8, Math.round((Math.max(box.w, box.h) * this.#tilePx) / facePx));
+    const x0 = Math.round(box.x + box.w / 2 - side / 2);
+    const y0 = Math.round(box.y + box.h / 2 - side / 2);
+    const left = Math.max(0, x0);
+    const top = Math.max(0, y0);
+    const right = Math.min(frame.width, x0 + side);
+    const bottom = Math.min(frame.height, y0 + side);
+    if (right <= left || bottom <= top) return undefined;
+    // The part inside the frame is scaled and placed on black; sharp would extend after resizing.
+    const k = side / this.#tilePx;
+    const w = Math.max(1, Math.round((right - left) / k));
+    const h = Math.max(1, Math.round((bottom - top) / k));
+    const crop = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+      .extract({ left, top, width: right - left, height: bottom - top })
+      .resize(w, h, { fit: 'fill', kernel: 'linear' })
+      .raw()
+      .toBuffer();
+    const at = { x: Math.min(this.#tilePx - w, Math.round((left - x0) / k)), y: Math.min(this.#tilePx - h, Math.round((top - y0) / k)) };
+    fillTile(this.#input, { width: w, height: h, data: crop }, { x: 0, y: 0 }, this.#tilePx, at);
+    const hits: Detection[] = [];
+    await this.#infer({ threshold: 0.05, toFrame: (x, y) => [x0 + x * k, y0 + y * k], pxToFrame: k, into: hits });
+    let best: Detection | undefined;
+    for (const h of hits) if ((best === undefined || h.score > best.score) && iou(h.box, box) > minIou) best = h;
+    return best === undefined ? undefined : { box: best.box, score: best.score };
+  }
+
+  async #infer(ctx: { threshold: number; toFrame: (x: number, y: number) => [number, number]; pxToFrame: number; into: Detection[] }): Promise<void> {
+    const outputs = await this.#session.run({ [this.#inputName]: this.#tensor });
+    for (const grid of this.#grids) decodeGrid(outputs, grid, { tilePx: this.#tilePx, ...ctx });
+  }
+}
+
+function toFrameBox(tile: PixelBox, scale: number): PixelBox {
+  return { x: tile.x / scale, y: tile.y / scale, w: tile.w / scale, h: tile.h / scale };
+}
+
+/** Grey (Rec. 601 luma) of the whole-frame level, the frame's signature for change detection. */
+function signatureOf(frame: RgbFrame, image: RgbFrame): FrameSignature {
+  const grey = new Uint8Array(image.width * image.height);
+  for (let i = 0, s = 0; i < grey.length; i++, s += 3) grey[i] = (image.data[s]! * 77 + image.data[s + 1]! * 150 + image.data[s + 2]! * 29) >> 8;
+  return { frameWidth: frame.width, frameHeight: frame.height, width: image.width, height: image.height, grey };
+}
+
+/**
+ * The largest mean absolute grey difference over blocks of about 4x4 signature pixels inside a
+ * region (frame pixels): a small face appearing changes its block, not the region's mean.
+ */
+function maxBlockChange(a: FrameSignature, b: FrameSignature, region: PixelBox): number {
+  const blockPx = 4;
+  const sx = a.frameWidth / a.width;
+  const sy = a.frameHeight / a.height;
+  let max = 0;
+  const x1 = region.x + region.w;
+  const y1 = region.y + region.h;
+  // Blocks overlap by half so a small change on a block edge is not split in two.
+  for (let y = region.y; y < y1; y += (blockPx / 2) * sy) {
+    for (let x = region.x; x < x1; x += (blockPx / 2) * sx) {
+      const change = meanChange(a, b, { x, y, w: Math.min(blockPx * sx, x1 - x), h: Math.min(blockPx * sy, y1 - y) });
+      if (change > max) max = change;
+    }
+  }
+  return max;
+}
+
+/** Mean absolute grey difference between two signatures over a region given in frame pixels. */
+function meanChange(a: FrameSignature, b: FrameSignature, region: PixelBox): number {
+  const sx = a.width / a.frameWidth;
+  const sy = a.height / a.frameHeight;
+  const x0 = Math.max(0, Math.floor(region.x * sx));
+  const y0 = Math.max(0, Math.floor(region.y * sy));
+  const x1 = Math.min(a.width, Math.ceil((region.x + region.w) * sx));
+  const y1 = Math.min(a.height, Math.ceil((region.y + region.h) * sy));
+  let sum = 0;
+  let n = 0;
+  for (let y = y0; y < y1; y++) {
+    for (let i = y * a.width + x0, end = y * a.width + x1; i < end; i++, n++) sum += Math.abs(a.grey[i]! - b.grey[i]!);
+  }
+  return n > 0 ? sum / n : 0;
 }
 
 function findGrids(session: InferenceSession, modelName: string): AnchorGrid[] {
@@ -104,14 +273,17 @@ async function resizeFrame(frame: RgbFrame, level: TileLevel): Promise<RgbFrame>
   return { width: level.scaledWidth, height: level.scaledHeight, data };
 }
 
-/** Copies one tile into the NHWC input, normalised; pixels past the frame edge stay at -1 (black). */
-function fillTile(input: Float32Array, scaled: RgbFrame, tile: { x: number; y: number }, tilePx: number): void {
+/**
+ * Copies one tile of `scaled` into the NHWC input at `at`, normalised; input pixels the image does
+ * not reach stay at -1 (black).
+ */
+function fillTile(input: Float32Array, scaled: RgbFrame, tile: { x: number; y: number }, tilePx: number, at: { x: number; y: number } = { x: 0, y: 0 }): void {
   input.fill(-1);
-  const rows = Math.min(tilePx, scaled.height - tile.y);
-  const cols = Math.min(tilePx, scaled.width - tile.x);
+  const rows = Math.min(tilePx - at.y, scaled.height - tile.y);
+  const cols = Math.min(tilePx - at.x, scaled.width - tile.x);
   for (let r = 0; r < rows; r++) {
     let src = ((tile.y + r) * scaled.width + tile.x) * 3;
-    let dst = r * tilePx * 3;
+    let dst = ((at.y + r) * tilePx + at.x) * 3;
     const end = dst + cols * 3;
     while (dst < end) input[dst++] = normalise[scaled.data[src++]!]!;
   }

@@ -3,6 +3,7 @@
 import type { Sample } from '../../drivers/types.ts';
 import type { DeidConfig } from '../config/types.ts';
 import { FrameDetector } from './detector.ts';
+import type { FaceScanPlan } from './face-scan.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
 import { redactImageSample, type RedactedImage } from './redact.ts';
@@ -12,7 +13,8 @@ export interface LocalRedactor {
   readonly specs: readonly ModelSpec[];
   readonly params: DeidParams;
   readonly detector: FrameDetector;
-  redact(sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>): Promise<RedactedImage>;
+  /** Redacts one payload; with `plan`, as a frame of a stream whose face scan the plan schedules. */
+  redact(sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>, plan?: FaceScanPlan): Promise<RedactedImage>;
 }
 
 /** Loads (and digest-checks) the configured models in this thread. */
@@ -20,5 +22,5 @@ export async function loadLocalRedactor(options: { config: DeidConfig; intraOpTh
   const specs = modelSpecsFor(options.config);
   const params = deidParamsFor(options.config);
   const detector = await FrameDetector.load({ specs, params, intraOpThreads: options.intraOpThreads ?? 1 });
-  return { specs, params, detector, redact: (sample) => redactImageSample(sample, { detector, params }) };
+  return { specs, params, detector, redact: (sample, plan) => redactImageSample(sample, { detector, params, plan }) };
 }

@@ -4,7 +4,12 @@ import type { DeidConfig } from '../config/types.ts';
 
 /** Everything that changes which pixels are blurred, in one plain object. */
 export interface DeidParams {
+  /** Score a face candidate must reach when re-run at the verification scale to be kept. */
   readonly faceThreshold: number;
+  /** Tile hits at or above this score become candidates for verification (recall is decided here). */
+  readonly faceCandidateThreshold: number;
+  /** A candidate is re-run on a crop scaled so the face is this many pixels high in the model input. */
+  readonly faceVerifyFacePx: number;
   readonly plateThreshold: number;
   /** Each box grows by this share of its size on every side before blurring. */
   readonly marginRatio: number;
@@ -16,6 +21,23 @@ export interface DeidParams {
   readonly faceTileScales: readonly number[];
   /** Overlap between neighbouring tiles, in tile pixels: faces up to this size are never cut. */
   readonly faceTileOverlapPx: number;
+  /**
+   * On a video stream the finest tile level is swept over this many frames (every frame scans the
+   * coarse levels, the tiles around known faces and the tiles whose content changed); 1 = every
+   * tile of every frame.
+   */
+  readonly faceSweepFrames: number;
+  /** A confirmed face not seen again is still blurred for this many frames (grown by faceHoldMarginRatio). */
+  readonly faceHoldFrames: number;
+  readonly faceHoldMarginRatio: number;
+  /** Mean absolute grey change (0-255, coarse level) above which a fine tile is rescanned now. */
+  readonly faceTileChangeGrey: number;
+  /** Mean absolute grey change over the whole frame above which the frame gets a full scan (a cut or a fast pan). */
+  readonly faceFrameChangeGrey: number;
+  /** On a video stream the plate detector runs every this many frames; in between its plates stay blurred. */
+  readonly plateEveryFrames: number;
+  /** Held plates grow by this share of their size on every side (motion since they were found). */
+  readonly plateHoldMarginRatio: number;
   /** The frame is scaled so its longest side is this for the text detector. */
   readonly plateInputMaxSide: number;
   /** Text boxes are kept as plates only within this aspect (width / height) range. */
@@ -24,21 +46,38 @@ export interface DeidParams {
 }
 
 /** Detection parameters for a config, with rigcap's tiling defaults. */
-export function deidParamsFor(config: Pick<DeidConfig, 'faceThreshold' | 'plateThreshold' | 'marginRatio' | 'blur' | 'jpegQuality'>): DeidParams {
+export function deidParamsFor(config: Pick<DeidConfig, 'faceThreshold' | 'plateThreshold' | 'marginRatio' | 'blur' | 'jpegQuality'> & { readonly faceSweepFrames?: number }): DeidParams {
+  const sweep = Math.max(1, Math.round(config.faceSweepFrames ?? defaultFaceSweepFrames));
   return {
     faceThreshold: config.faceThreshold,
+    faceCandidateThreshold: Math.min(0.3, config.faceThreshold),
+    faceVerifyFacePx: 64,
     plateThreshold: config.plateThreshold,
     marginRatio: config.marginRatio,
     blur: config.blur,
     jpegQuality: config.jpegQuality,
     faceTilePx: 256,
-    faceTileScales: [0.55, 0.22],
+    // 0.7 gives faces of 24 px about 17 px in the tile, where the model still fires; 0.237 keeps the
+    // middle level to one row of two tiles at 1080p.
+    faceTileScales: [0.7, 0.237],
     faceTileOverlapPx: 40,
-    plateInputMaxSide: 960,
+    faceSweepFrames: sweep,
+    faceHoldFrames: sweep,
+    faceHoldMarginRatio: 0.25,
+    faceTileChangeGrey: 40,
+    faceFrameChangeGrey: 30,
+    // At 640 the DB detector sees whole plate lines (at 960 it splits large plates into words) in
+    // less than half the time.
+    plateInputMaxSide: 640,
+    plateEveryFrames: sweep > 1 ? 2 : 1,
+    plateHoldMarginRatio: 0.25,
     plateAspectMin: 1.2,
     plateAspectMax: 12,
   };
 }
+
+/** Frames over which the finest face tiles are swept on a video stream. */
+export const defaultFaceSweepFrames = 4;
 
 /** Defaults for tools that run without a config file (`rigcap deid`, selftest, bench). */
 export const defaultDeidConfig = {
@@ -47,7 +86,7 @@ export const defaultDeidConfig = {
   blur: 'gaussian',
   marginRatio: 0.15,
   jpegQuality: 90,
-  faceThreshold: 0.6,
+  faceThreshold: 0.75,
   plateThreshold: 0.6,
   timeoutMs: 5000,
   maxPending: 8,

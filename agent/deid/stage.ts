@@ -5,6 +5,7 @@ import type { Sample } from '../../drivers/types.ts';
 import type { DeidConfig } from '../config/types.ts';
 import { RigcapError, isRigcapError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { FaceScanSchedule } from './face-scan.ts';
 import { isImageSample } from './image-codec.ts';
 import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
@@ -58,6 +59,8 @@ export class DeidStage {
   readonly #workers: number;
   readonly #workerUrl: URL | undefined;
   readonly #streams = new Map<string, DeidStreamStatus>();
+  /** Each image stream is a video: its face scan is planned from what its earlier frames showed. */
+  readonly #schedules = new Map<string, FaceScanSchedule>();
   #pool: DeidWorkerPool | undefined;
   #state: DeidStatus['state'] = 'idle';
   #lastError: DeidStatus['lastError'] = null;
@@ -121,7 +124,14 @@ export class DeidStage {
     if (pool === undefined || this.#state !== 'ready') {
       return this.#fail(sample.stream, stream, new RigcapError('RIGCAP_DEID_INFERENCE', `de-id is ${this.#state}, not ready`));
     }
-    const outcome = await pool.submit({ encoding: sample.encoding, schemaRef: sample.schemaRef, data: sample.data });
+    let schedule = this.#schedules.get(sample.stream);
+    if (schedule === undefined) {
+      schedule = new FaceScanSchedule(this.#params);
+      this.#schedules.set(sample.stream, schedule);
+    }
+    const { index, plan } = schedule.next();
+    const outcome = await pool.submit({ encoding: sample.encoding, schemaRef: sample.schemaRef, data: sample.data, plan });
+    if (outcome.kind === 'done' && outcome.faceScan !== undefined) schedule.apply(index, outcome.faceScan);
     if (outcome.kind === 'backpressure') {
       stream.backpressure++;
       this.#lineage.record(sample.stream, { kind: 'dropped' });

@@ -4,6 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import { RigcapError, errorCatalogue, type ErrorCode } from '../errors.ts';
+import type { FaceScanPlan, FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
 
@@ -12,11 +13,13 @@ export interface PoolJob {
   readonly encoding: string;
   readonly schemaRef: string;
   readonly data: Uint8Array;
+  /** The stream's face scan plan for this frame (see face-scan.ts). */
+  readonly plan?: FaceScanPlan | undefined;
 }
 
 /** How a job ended. */
 export type PoolOutcome =
-  | { readonly kind: 'done'; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly ms: number }
+  | { readonly kind: 'done'; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly faceScan: FaceScanReport | undefined; readonly ms: number }
   | { readonly kind: 'backpressure' }
   | { readonly kind: 'failed'; readonly error: RigcapError };
 
@@ -139,7 +142,7 @@ export class DeidWorkerPool {
         } else if (reply.type === 'init-error') {
           reject(fromWorkerError(reply.error));
         } else {
-          this.#finish(slot, reply.id, reply.type === 'result' ? { kind: 'done', data: reply.data, detections: reply.detections, ms: reply.ms } : { kind: 'failed', error: fromWorkerError(reply.error) });
+          this.#finish(slot, reply.id, reply.type === 'result' ? { kind: 'done', data: reply.data, detections: reply.detections, faceScan: reply.faceScan, ms: reply.ms } : { kind: 'failed', error: fromWorkerError(reply.error) });
         }
       });
       worker.on('error', (err) => {
@@ -170,7 +173,8 @@ export class DeidWorkerPool {
     slot.current = pending;
     slot.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
     const data = Uint8Array.from(pending.job.data);
-    const request: JobRequest = { type: 'job', id: pending.id, encoding: pending.job.encoding, schemaRef: pending.job.schemaRef, data };
+    const { plan } = pending.job;
+    const request: JobRequest = { type: 'job', id: pending.id, encoding: pending.job.encoding, schemaRef: pending.job.schemaRef, data, ...(plan === undefined ? {} : { plan }) };
     slot.worker.postMessage(request, [data.buffer]);
   }
 

@@ -1,4 +1,5 @@
 // Messages between the de-id worker pool and its worker threads (structured-clone safe).
+import type { FaceScanPlan, FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
@@ -23,11 +24,13 @@ export interface JobRequest {
   readonly encoding: string;
   readonly schemaRef: string;
   readonly data: Uint8Array;
+  /** The stream's face scan plan for this frame; absent = scan the whole frame. */
+  readonly plan?: FaceScanPlan;
 }
 
 /** Worker → pool. */
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly error: WorkerError }
-  | { readonly type: 'result'; readonly id: number; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly ms: number }
+  | { readonly type: 'result'; readonly id: number; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly faceScan?: FaceScanReport; readonly ms: number }
   | { readonly type: 'job-error'; readonly id: number; readonly error: WorkerError };

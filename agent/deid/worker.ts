@@ -1,5 +1,6 @@
 // Worker thread entry: loads the verified models once, then redacts images on request.
 import { parentPort, workerData } from 'node:worker_threads';
+import sharp from 'sharp';
 import type { SampleEncoding } from '../../drivers/types.ts';
 import { isRigcapError } from '../errors.ts';
 import { FrameDetector } from './detector.ts';
@@ -14,6 +15,8 @@ async function serve(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('worker.ts must run as a worker thread');
   const init = workerData as WorkerInit;
+  // Parallelism comes from the pool's workers, one frame each; libvips threads per call would only contend.
+  sharp.concurrency(init.intraOpThreads);
   const post = (reply: WorkerReply): void => port.postMessage(reply);
   let detector: FrameDetector;
   try {
@@ -24,10 +27,10 @@ async function serve(): Promise<void> {
   }
   port.on('message', (job: JobRequest) => {
     const started = performance.now();
-    redactImageSample({ encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data }, { detector, params: init.params }).then(
+    redactImageSample({ encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data }, { detector, params: init.params, plan: job.plan }).then(
       (out) => {
         // Copied, not transferred: sharp's output buffers are external memory that cannot be transferred.
-        post({ type: 'result', id: job.id, data: out.data, detections: out.detections, ms: performance.now() - started });
+        post({ type: 'result', id: job.id, data: out.data, detections: out.detections, ...(out.faceScan === undefined ? {} : { faceScan: out.faceScan }), ms: performance.now() - started });
       },
       (err: unknown) => post({ type: 'job-error', id: job.id, error: toWorkerError(err) }),
     );

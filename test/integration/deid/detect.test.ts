@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { FaceScanSchedule } from '../../../agent/deid/face-scan.ts';
 import { containment, type Detection } from '../../../agent/deid/geometry.ts';
 import { loadLocalRedactor } from '../../../agent/deid/local-redactor.ts';
 import { defaultDeidConfig } from '../../../agent/deid/params.ts';
@@ -22,6 +23,23 @@ describe('de-id detectors on the shipped test image', () => {
     const result = await runDeidSelfTest((image) => redactor.redact({ encoding: 'jpeg', schemaRef: '', data: image }));
     expect(result.faces).toBeGreaterThanOrEqual(1);
     expect(result.plates).toBeGreaterThanOrEqual(1);
+  });
+
+  it('as frames of a stream: the second frame scans fewer tiles and still blurs the face and the plate', async () => {
+    const redactor = await loadLocalRedactor({ config: defaultDeidConfig });
+    const jpeg = new Uint8Array(await readFile(selfTestImageUrl));
+    const schedule = new FaceScanSchedule(redactor.params);
+    const first = schedule.next();
+    const a = await redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }, first.plan);
+    expect(a.faceScan?.full).toBe(true);
+    schedule.apply(first.index, a.faceScan!);
+    const second = schedule.next();
+    const b = await redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }, second.plan);
+    expect(b.faceScan?.full).toBe(false);
+    expect(b.faceScan!.tilesScanned).toBeLessThan(b.faceScan!.tilesTotal);
+    const covers = (kind: Detection['kind'], box: typeof knownFace): boolean => b.detections.some((d) => d.kind === kind && containment(box, d.box) > 0.7);
+    expect(covers('face', knownFace)).toBe(true);
+    expect(covers('plate', knownPlateText)).toBe(true);
   });
 
   it('the self-test refuses when nothing is found', async () => {
