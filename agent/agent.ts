@@ -393,6 +393,13 @@ export class Agent {
     if (report.added.length > 0 || report.flagged.length > 0) log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
     const unsealed = catalog.listChunks({ state: 'committed' });
     for (const row of unsealed) {
+      // Killed after the chain record but before the catalog update: the record stands (its sidecar
+      // was repaired when the sealer opened); only the catalog is behind.
+      const signed = this.#sealer!.signedChunk(row.sessionId, row.chunkIndex);
+      if (signed !== undefined && signed.sha256 === row.sha256) {
+        catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);
+        continue;
+      }
       const chunk = await describeForSeal(spool, row);
       if (chunk === undefined) continue;
       await sealCommittedChunk(this.#sealOptions(), chunk, {

@@ -68,6 +68,8 @@ interface OpenSession {
   rigId: string;
   startNs: string;
   chunkDigests: Map<number, string>;
+  /** Chain seq of each chunk's record, by chunk index. */
+  chunkSeqs: Map<number, number>;
 }
 
 /** Chunk fields the pipeline supplies; the sealer adds chain and byte size. */
@@ -135,6 +137,17 @@ export class RecordSealer {
     return [...this.#sessions.keys()];
   }
 
+  /**
+   * The record an open session's chunk already has in the chain, if any: a crash between the chain
+   * record and the catalog update must not lead to signing the same chunk twice.
+   */
+  signedChunk(sessionId: string, chunkIndex: number): { sha256: string; seq: number } | undefined {
+    const session = this.#sessions.get(sessionId);
+    const sha256 = session?.chunkDigests.get(chunkIndex);
+    const seq = session?.chunkSeqs.get(chunkIndex);
+    return sha256 === undefined || seq === undefined ? undefined : { sha256, seq };
+  }
+
   /** Signs a session open record and starts the session file with it. */
   openSession(options: { sessionId: string; rigId: string; startNs: bigint }): Promise<SealResult> {
     return this.#serial(async () => {
@@ -142,7 +155,7 @@ export class RecordSealer {
       const body: PredicateBody<'session'> = { sessionId: options.sessionId, phase: 'open', rigId: options.rigId, startNs: options.startNs.toString() };
       const result = await this.#commit('session', body, sessionSubject(options.sessionId, []));
       await this.store.appendSession(options.sessionId, result.bytes);
-      this.#sessions.set(options.sessionId, { rigId: options.rigId, startNs: body.startNs, chunkDigests: new Map() });
+      this.#sessions.set(options.sessionId, { rigId: options.rigId, startNs: body.startNs, chunkDigests: new Map(), chunkSeqs: new Map() });
       this.#currentSession = options.sessionId;
       return result;
     });
@@ -162,6 +175,7 @@ export class RecordSealer {
       const result = await this.#commit('capture-chunk', body, chunkSubject(name, options.sha256));
       await this.store.writeSidecar(options.chunkPath, result.bytes);
       session.chunkDigests.set(fields.chunkIndex, options.sha256);
+      session.chunkSeqs.set(fields.chunkIndex, result.seq);
       return result;
     });
   }
@@ -293,7 +307,7 @@ export class RecordSealer {
       if (rec.name === 'session') {
         const p = rec.predicate as unknown as SessionPredicate;
         if (p.phase === 'open') {
-          this.#sessions.set(p.sessionId, { rigId: p.rigId, startNs: p.startNs, chunkDigests: new Map() });
+          this.#sessions.set(p.sessionId, { rigId: p.rigId, startNs: p.startNs, chunkDigests: new Map(), chunkSeqs: new Map() });
           this.#currentSession = p.sessionId;
         } else {
           this.#sessions.delete(p.sessionId);
@@ -302,6 +316,7 @@ export class RecordSealer {
       } else if (rec.name === 'capture-chunk') {
         const p = rec.predicate as unknown as CaptureChunkPredicate;
         this.#sessions.get(p.sessionId)?.chunkDigests.set(p.chunkIndex, rec.subject[0]?.digest.sha256 ?? '');
+        this.#sessions.get(p.sessionId)?.chunkSeqs.set(p.chunkIndex, rec.chain.seq);
       } else if (rec.name === 'device-key') {
         const p = rec.predicate as unknown as DeviceKeyPredicate;
         if (p.action === 'rotate') lastRotationTo = p.newKeyId;
