@@ -1,9 +1,10 @@
 // kill -9 `rigcap run` at random moments while it captures from the sim rig, restart it on the same
 // spool each time, then stop it gracefully: every chunk on disk must open, match its catalog row
 // byte for byte, be signed, and the verifier must find nothing wrong with the whole spool.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
@@ -92,5 +93,39 @@ describe('rigcap run under kill -9', () => {
       expect(phases.at(-1), `${sessionId} ${summary}`).toBe('close');
     }
     console.log(summary);
+  });
+
+  it('does not sign a chunk twice when killed between its chain record and the catalog update', { timeout: 60_000 }, async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-seal-'));
+    const spool = join(dir, 'spool');
+    rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 1000 } });
+    const configFile = join(dir, 'rigcap.yaml');
+    await writeFile(configFile, simAgentConfigYaml({ spoolDir: spool, keysDir: join(dir, 'secrets'), endpoint: rig.endpoint, sensors, chunking: { maxDurationMs: 400 } }));
+    child = startDaemon(configFile);
+    const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', 60_000);
+    child.proc.kill('SIGKILL');
+    await child.exited;
+    const sessionId = String(sealed['sessionId']);
+    // The state a kill right after the chain record leaves: no sidecar yet, catalog still 'committed'.
+    await unlink(join(spool, 'sessions', sessionId, 'chunk-000001.mcap.dsse.json'));
+    const db = new Database(join(spool, 'catalog.sqlite'));
+    db.prepare(`UPDATE chunks SET state = 'committed', record_seq = NULL WHERE session_id = ? AND chunk_index = 1`).run(sessionId);
+    db.close();
+
+    child = startDaemon(configFile);
+    await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+    child.proc.kill('SIGTERM');
+    expect((await child.exited).code, child.stderr()).toBe(0);
+
+    const records: string[] = [];
+    for (const name of await readdir(join(spool, 'records', 'agent-test-rig'))) {
+      const env = JSON.parse(await readFile(join(spool, 'records', 'agent-test-rig', name), 'utf8')) as { payload: string };
+      const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicateType: string; predicate: { sessionId?: string; chunkIndex?: number } };
+      if (st.predicateType.includes('capture-chunk') && st.predicate.sessionId === sessionId && st.predicate.chunkIndex === 1) records.push(name);
+    }
+    expect(records).toHaveLength(1);
+    const check = await checkSpool(spool);
+    expect(check.chunkProblems).toEqual([]);
+    expect(check.verify.failures).toEqual([]);
   });
 });
