@@ -10,7 +10,6 @@ import { createDrivers } from '../drivers/registry.ts';
 import { isDriverError } from '../drivers/errors.ts';
 import { CalibrationRegistry, openSpoolCalibrationHistory } from './calib/index.ts';
 import { Catalog } from './catalog/catalog.ts';
-import { reconcile } from './catalog/reconcile.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import { DeidStage } from './deid/stage.ts';
 import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
@@ -21,9 +20,10 @@ import type { BatchWrite, ChunkMetadata, CommittedChunk } from './pipeline/chunk
 import { ChunkWriter } from './pipeline/chunk-writer.ts';
 import { isImageStream } from './pipeline/image-streams.ts';
 import { StreamLedger } from './pipeline/ledger.ts';
-import { SnapshotRing } from './ops/snapshot-ring.ts';
-import { salvageSpool } from './pipeline/salvage.ts';
+import { SnapshotGates } from './pipeline/snapshot-gates.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
+import { recoverSpool, unknownTimesync } from './recovery.ts';
+import { discoveredStreamConfig } from './config/defaults.ts';
 import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
 import type { TimesyncSummary as RecordTimesync, TransformLineage } from './records/predicates.ts';
 import { DiskBudget } from './sync/disk-budget.ts';
@@ -62,6 +62,7 @@ export class Agent {
   /** Configured streams plus those discovered at run time (ROS 2 discovery). */
   readonly streams: StreamConfig[];
   readonly ledger = new StreamLedger();
+  readonly #snapshots = new SnapshotGates(this.ledger);
   readonly recentErrors: RecentError[] = [];
   readonly startedAtMs = Date.now();
   readonly #opts: AgentOptions;
@@ -172,7 +173,15 @@ export class Agent {
       log: this.#opts.log,
       keyPolicy: 'create-if-missing',
     });
-    await this.#recover();
+    await recoverSpool({
+      catalog: this.#catalog,
+      sealer: this.#sealer,
+      spoolDir: spool,
+      rigId: config.rig.id,
+      log: this.#opts.log,
+      sealOptions: () => this.#sealOptions(),
+      noteError: (code, message) => this.noteError(code, message),
+    });
     signal.throwIfAborted();
 
     const calibHistory = openSpoolCalibrationHistory(spool, { readonly: false });
@@ -225,7 +234,7 @@ export class Agent {
       onWriteError: (err) => this.#onWriteError(err),
       admit: (s) => this.#admit(s),
       resolveStream: (sample) => this.#discovered(sample),
-      gateFor: (s) => this.#snapshotGate(s),
+      gateFor: (s) => this.#snapshots.gateFor(s),
     });
     this.#capture.start();
     void writer;
@@ -285,71 +294,13 @@ export class Agent {
     return (sample) => deid.process(sample);
   }
 
-  readonly #rings = new Map<string, { ring: SnapshotRing<Sample>; reported: number; windowsTaken: number }>();
-
-  /** Snapshot mode: samples pass only inside marker windows; the rest leave the ring counted as `snapshot_window`. */
-  #snapshotGate(stream: StreamConfig): ((sample: Sample) => readonly Sample[]) | undefined {
-    if (stream.snapshot === undefined) return undefined;
-    const ring = new SnapshotRing<Sample>({
-      preNs: BigInt(stream.snapshot.preMs) * 1_000_000n,
-      postNs: BigInt(stream.snapshot.postMs) * 1_000_000n,
-      maxBytes: stream.snapshot.maxBytes,
-      timeOf: (x) => x.monoNs,
-      sizeOf: (x) => x.data.byteLength,
-    });
-    const entry = { ring, reported: 0, windowsTaken: 0 };
-    this.#rings.set(stream.name, entry);
-    return (sample) => {
-      const out = ring.push(sample);
-      if (ring.evicted > entry.reported) {
-        this.ledger.drop(stream.name, 'snapshot_window', ring.evicted - entry.reported);
-        entry.reported = ring.evicted;
-      }
-      return out;
-    };
-  }
-
-  /** Snapshot windows recorded since the previous chunk, as lineage entries. */
-  #snapshotWindows(): TransformLineage[] {
-    const out: TransformLineage[] = [];
-    for (const [stream, entry] of this.#rings) {
-      const windows = entry.ring.windows.slice(entry.windowsTaken);
-      // The newest window may still be open: report it again with the next chunk once it closes.
-      const closed = windows.filter((w, i) => i < windows.length - 1 || w.toNs < process.hrtime.bigint());
-      entry.windowsTaken += closed.length;
-      if (closed.length === 0) continue;
-      const cfg = this.streams.find((s) => s.name === stream)?.snapshot;
-      out.push({
-        kind: 'snapshot-window',
-        stream,
-        preMs: cfg?.preMs ?? 0,
-        postMs: cfg?.postMs ?? 0,
-        windows: closed.map((w) => ({ markerIds: w.markerIds, fromMonoNs: w.fromNs.toString(), toMonoNs: w.toNs.toString(), items: w.items, bytes: w.bytes, preTruncated: w.preTruncated })),
-      });
-    }
-    return out;
-  }
-
   /** A stream a driver discovered at run time: defaults for queue and limits, schema from the driver. */
   #discovered(sample: Sample): StreamConfig | undefined {
     for (const d of this.#drivers) {
       const schema = d.schemas().get(sample.stream);
       if (schema === undefined) continue;
       const info = (d as Partial<{ streams(): Array<{ stream: string; latched: boolean }> }>).streams?.().find((x) => x.stream === sample.stream);
-      const stream: StreamConfig = {
-        name: sample.stream,
-        driver: 'ros2',
-        topic: sample.topic,
-        type: sample.schemaRef,
-        encoding: 'cdr',
-        queue: { size: 256, maxBytes: 64 * 1024 * 1024, dropPolicy: 'drop-oldest' },
-        latched: info?.latched ?? false,
-        maxMessageBytes: 32 * 1024 * 1024,
-        priority: 5,
-        deid: { exempt: false, onBackpressure: 'drop' },
-        headerTime: false,
-        qos: { reliability: 'auto', durability: 'auto', depth: 10 },
-      };
+      const stream = discoveredStreamConfig(sample, { latched: info?.latched ?? false });
       this.streams.push(stream);
       this.#registerSchemas(d.schemas());
       this.#log.info({ stream: stream.name, topic: stream.topic, type: stream.type }, 'recording discovered topic');
@@ -377,45 +328,6 @@ export class Agent {
     if (snap.pressure === 'ok') return undefined;
     if (snap.pressure === 'shed' && this.config.spool.onBudget === 'pause') return undefined;
     return disk.admits(stream.priority) ? undefined : 'disk_budget';
-  }
-
-  /** Leftovers of a crash: salvage partials, reconcile the catalog, sign committed-but-unsigned chunks. */
-  async #recover(): Promise<void> {
-    const catalog = this.#catalog!;
-    const log = this.#opts.log;
-    const spool = this.config.spool.dir;
-    const results = await salvageSpool({ spoolDir: spool, logger: log });
-    for (const r of results) {
-      log.warn({ sessionId: r.sessionId, outcome: r.outcome, messages: r.messages, lostTailBytes: r.lostTailBytes, source: r.sourcePath }, 'leftover partial chunk recovered');
-      this.noteError(r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED', `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`);
-    }
-    const report = await reconcile(catalog, { spoolDir: spool, logger: log, rigId: this.config.rig.id, verify: 'size' });
-    if (report.added.length > 0 || report.flagged.length > 0) log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
-    const unsealed = catalog.listChunks({ state: 'committed' });
-    for (const row of unsealed) {
-      // Killed after the chain record but before the catalog update: the record stands (its sidecar
-      // was repaired when the sealer opened); only the catalog is behind.
-      const signed = this.#sealer!.signedChunk(row.sessionId, row.chunkIndex);
-      if (signed !== undefined && signed.sha256 === row.sha256) {
-        catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);
-        continue;
-      }
-      const chunk = await describeForSeal(spool, row);
-      if (chunk === undefined) continue;
-      await sealCommittedChunk(this.#sealOptions(), chunk, {
-        window: new Map(),
-        timesync: unknownTimesync(chunk),
-        calibration: [],
-        transforms: [{ kind: 'recovery', note: 'signed after a restart; capture-time context was not recorded' }],
-      });
-    }
-    // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
-    for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
-      await this.#sealer!.closeSession({ sessionId: s.id, endNs: BigInt(Date.now()) * 1_000_000n, reason: 'interrupted' }).catch((err: unknown) => {
-        log.warn({ sessionId: s.id, err: String(err) }, 'could not close interrupted session');
-      });
-      catalog.endSession(s.id, BigInt(Date.now()) * 1_000_000n, 'interrupted');
-    }
   }
 
   #sealOptions(): ChunkSealOptions {
@@ -466,8 +378,8 @@ export class Agent {
   async addMarker(mark: { id?: string; text: string; tags: readonly string[]; wallNs: bigint; monoNs?: bigint; metadata: ChunkMetadata }): Promise<number> {
     this.#pendingMarks.push(mark.metadata);
     // Snapshot streams: the marker opens a window; held samples inside it go to the writer now.
-    for (const [stream, entry] of this.#rings) {
-      this.#capture?.inject(stream, entry.ring.mark(mark.id ?? `${mark.wallNs}`, mark.monoNs ?? process.hrtime.bigint()));
+    for (const [stream, samples] of this.#snapshots.mark(mark.id ?? `${mark.wallNs}`, mark.monoNs ?? process.hrtime.bigint())) {
+      this.#capture?.inject(stream, samples);
     }
     const result = await this.#sealer!.markEvent({ label: mark.text, note: mark.tags.join(','), atNs: mark.wallNs, sessionId: this.#sessionId ?? null });
     return result.seq;
@@ -498,7 +410,7 @@ export class Agent {
 
   /** Lineage entries for a chunk record: de-id as done, or the image streams exempt from it. */
   #transforms(deid: ReturnType<DeidStage['takeLineage']> | undefined): TransformLineage[] {
-    const extra = [...(this.#opts.extraTransforms ?? []), ...this.#snapshotWindows()];
+    const extra = [...(this.#opts.extraTransforms ?? []), ...this.#snapshots.takeWindows()];
     if (deid !== undefined) return [...extra, { kind: 'de-identification', ...deid }];
     const exempt = this.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
     return exempt.length === 0 ? [...extra] : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
@@ -519,10 +431,7 @@ export class Agent {
       // 1. stop intake
       await Promise.allSettled(this.#drivers.map((d) => d.close()));
       // Samples still held by snapshot rings were never inside a window: count them, do not lose them silently.
-      for (const [stream, entry] of this.#rings) {
-        const held = entry.ring.held.items;
-        if (held > 0) this.ledger.drop(stream, 'snapshot_window', held);
-      }
+      this.#snapshots.countHeldAsDropped();
       // 2. drain queues into the writer (de-id included)
       await this.#capture?.drain().catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
       // 3. close the open chunk: commit + seal
@@ -585,30 +494,4 @@ function dropsOf(window: ReadonlyMap<string, { drops: Record<string, number | un
     if (Object.keys(d).length > 0) out[stream] = d;
   }
   return out;
-}
-
-/** For chunks signed after a crash: the clock state at capture is not known, and the record says so. */
-function unknownTimesync(chunk: { startNs: bigint; endNs: bigint }): RecordTimesync {
-  return {
-    source: 'none',
-    startNs: chunk.startNs.toString(),
-    endNs: chunk.endNs.toString(),
-    intervals: [{ state: 'unsynced', startNs: chunk.startNs.toString(), endNs: chunk.endNs.toString() }],
-    offsetNs: null,
-    dispersionNs: null,
-    samples: 0,
-    steps: [],
-    stateAtEnd: 'unsynced',
-  };
-}
-
-async function describeForSeal(spool: string, row: { sessionId: string; chunkIndex: number; path: string }): Promise<CommittedChunk | undefined> {
-  const { describeChunk } = await import('./catalog/reconcile.ts');
-  const path = row.path.startsWith('/') ? row.path : join(spool, row.path);
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  try {
-    return await describeChunk(path, { sessionId: row.sessionId, chunkIndex: row.chunkIndex, name });
-  } catch {
-    return undefined;
-  }
 }
