@@ -129,9 +129,10 @@ export class BlazeFaceDetector {
     }
     // A small known face the tiles did not confirm (its tile was not due) is looked for again on a
     // crop around it at the verification scale: one inference instead of the tiles around it.
-    // Every other frame is enough: in between, the held box (grown for motion) covers the face.
+    // Every other frame is enough: in between, the held box (grown for motion) covers the face. Odd
+    // frames, because the plate detector runs on even ones.
     let followed = 0;
-    const follow = plan === undefined || plan.sweep.phase % 2 === 0;
+    const follow = plan === undefined || plan.sweep.phase % 2 === 1;
     for (const t of follow ? tracks : []) {
       if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
       followed++;
