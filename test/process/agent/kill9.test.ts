@@ -10,7 +10,7 @@ import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
 import { checkSpool, killDaemon, sessionStatements, startDaemon, waitFor, type DaemonChild } from './daemon-harness.ts';
 
-const KILLS = 22;
+const KILLS = 20;
 const sensors = { frontCamera: false, rearCamera: false, lidar: true, imu: true, gnss: true, tf: true } as const;
 
 /** mulberry32: the kill schedule is reproducible from the seed printed on failure. */
@@ -58,7 +58,7 @@ describe('rigcap run under kill -9', () => {
         kills.push(`#${k} ${afterMs} ms after spawn`);
       } else {
         await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-        const afterMs = Math.floor(random() * 900);
+        const afterMs = Math.floor(random() * 700);
         await new Promise((r) => setTimeout(r, afterMs));
         kills.push(`#${k} ${afterMs} ms after capture started`);
       }
