@@ -62,6 +62,7 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
         degraded: degradedStreams.has(s.name),
       };
     }),
+    unattributedDrops: Object.fromEntries(Object.entries(agent.ledger.unattributed).filter((e): e is [string, number] => (e[1] ?? 0) > 0)),
     clock: {
       state: (latest?.state ?? 'unknown') as ClockState,
       offsetNs: latest?.offsetNs === undefined || latest.offsetNs === null ? null : String(latest.offsetNs),

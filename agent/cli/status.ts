@@ -51,6 +51,7 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
     const usedBytes = live.reduce((n, c) => n + c.bytes, 0);
     return {
       streams: [],
+      unattributedDrops: {},
       clock: { state: 'unknown', offsetNs: null, source: 'none' },
       calibration: { version: null, digest: null },
       disk: { budgetBytes, usedBytes, freeBytes, state: usedBytes >= budgetBytes ? 'full' : usedBytes >= budgetBytes * 0.9 ? 'low' : 'ok' },
@@ -88,6 +89,8 @@ export function formatStatus(r: StatusReport): string {
       lines.push(`${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`);
     }
   }
+  const stray = Object.entries(r.unattributedDrops ?? {}).map(([c, n]) => `${c}=${n}`).join(' ');
+  if (stray !== '') lines.push(`${'(no stream)'.padEnd(20)} ${''.padStart(8)} ${''.padStart(9)} ${''.padStart(8)} ${''.padStart(6)}  ${stray}`);
   lines.push('');
   lines.push(`clock        ${r.clock.state} (${r.clock.source}${r.clock.offsetNs === null ? '' : `, offset ${r.clock.offsetNs} ns`})`);
   lines.push(`calibration  ${r.calibration.version ?? '-'}${r.calibration.digest === null ? '' : ` (rig ${r.calibration.digest.slice(0, 12)})`}`);

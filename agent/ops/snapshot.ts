@@ -22,6 +22,8 @@ export interface StreamSnapshot {
 
 export interface AgentSnapshot {
   streams: StreamSnapshot[];
+  /** Drops that belong to no configured stream (unknown topic, a frame too broken to name its topic), by cause. */
+  unattributedDrops: Record<string, number>;
   clock: {
     state: ClockState;
     /** Offset to the reference clock in ns, decimal string; null when unknown. */

@@ -126,6 +126,11 @@ export class Capture {
       stream = discovered;
     }
     ledger.received(stream.name);
+    // A capture time before the epoch cannot be stored (MCAP times are unsigned): a bad stamp, not a sample.
+    if (sample.captureNs < 0n) {
+      ledger.drop(stream.name, 'decode_error');
+      return;
+    }
     if (sample.data.byteLength > stream.maxMessageBytes) {
       ledger.drop(stream.name, 'oversize');
       return;

@@ -49,7 +49,8 @@ export function streamSummaries(
       else if (n !== undefined && n > 0) drops[cause] = n;
     }
     if (file === undefined && Object.keys(drops).length === 0 && upstreamLoss === 0) continue;
-    out.push({ topic: s.topic, type: file?.type ?? s.type, count: file?.count ?? 0, drops, upstreamLoss });
+    const replays = file?.latchedReplays ?? 0;
+    out.push({ topic: s.topic, type: file?.type ?? s.type, count: file?.count ?? 0, drops, upstreamLoss, ...(replays > 0 ? { latchedReplays: replays } : {}) });
   }
   return out;
 }

@@ -50,6 +50,8 @@ export interface StreamSummary {
   drops: Record<string, number>;
   /** Samples lost before the agent saw them (publisher sequence gaps). */
   upstreamLoss: number;
+  /** How many of `count` are latched values re-written at the chunk's start (absent = 0). */
+  latchedReplays?: number;
 }
 
 export interface ClockInterval {

@@ -48,6 +48,7 @@ const captureChunk = object(
         count,
         drops: { type: 'object', additionalProperties: count, propertyNames: { pattern: '^[a-z0-9_]{1,64}$' } },
         upstreamLoss: count,
+        latchedReplays: count,
       }),
     },
     timesync: object(['source', 'startNs', 'endNs', 'intervals', 'offsetNs', 'dispersionNs', 'samples', 'steps', 'stateAtEnd'], {
