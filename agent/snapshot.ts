@@ -1,6 +1,5 @@
 // Builds the AgentSnapshot (agent/ops/snapshot.ts) from a running Agent: the one picture that
 // `rigcap status`, /status.json, the status page and /metrics read.
-import { statfsSync } from 'node:fs';
 import type { Agent } from './agent.ts';
 import type { AgentSnapshot, ClockState, DiskState } from './ops/snapshot.ts';
 import { RateMeter } from './pipeline/ledger.ts';
@@ -15,20 +14,12 @@ export interface SyncView {
   goodputBytesPerSec: number;
 }
 
-/** Spool usage from the catalog plus filesystem free space. */
+/** Disk budget as the capture sees it: `low` while low-priority streams are shed, `full` while paused. */
 export function diskView(agent: Agent): AgentSnapshot['disk'] {
-  const budgetBytes = agent.config.spool.budgetBytes;
-  let freeBytes = 0;
-  try {
-    const fs = statfsSync(agent.config.spool.dir);
-    freeBytes = fs.bavail * fs.bsize;
-  } catch {
-    // spool not there (yet): report 0 free
-  }
-  const usedBytes = (agent.catalog?.listChunks() ?? []).filter((c) => c.state !== 'deleted').reduce((n, c) => n + c.bytes, 0);
-  const state: DiskState =
-    usedBytes >= budgetBytes || freeBytes < agent.config.spool.minFreeBytes ? 'full' : usedBytes >= budgetBytes * 0.9 ? 'low' : 'ok';
-  return { budgetBytes, usedBytes, freeBytes, state };
+  const snap = agent.diskBudget?.snapshot();
+  if (snap === undefined) return { budgetBytes: agent.config.spool.budgetBytes, usedBytes: 0, freeBytes: 0, state: 'ok' };
+  const state: DiskState = snap.pressure === 'paused' ? 'full' : snap.pressure === 'shed' ? 'low' : 'ok';
+  return { budgetBytes: snap.budgetBytes, usedBytes: snap.usedBytes, freeBytes: snap.freeBytes, state };
 }
 
 const deidFps = new RateMeter();
