@@ -180,7 +180,7 @@ export async function runDeidBench(opts: DeidBenchOptions): Promise<{ figures: B
   }
 
   // Video: the real pool and per-stream scan schedule, recall and over-blur on every frame.
-  const sceneFrames = opts.framesPerRun ?? 8;
+  const sceneFrames = opts.framesPerRun ?? 12;
   const video = await buildVideo({ evalDir, labels, backgroundFrames: Math.max(1, sceneFrames >> 2), sceneFrames });
   const runs: Array<{ workers: number; run: VideoRun }> = [];
   for (const workers of [1, 2]) runs.push({ workers, run: await runVideo({ config, log: opts.log, workers, frames: video }) });
@@ -208,7 +208,7 @@ export async function runDeidBench(opts: DeidBenchOptions): Promise<{ figures: B
       method:
         `fps: one 1920x1080 JPEG stream of ${video.length} frames (per labelled scene ${Math.max(1, sceneFrames >> 2)} frames of its empty background, then ${sceneFrames} of the scene, ` +
         `panning ${panPx.x},${panPx.y} px a frame; then the unused background), sent through the real worker pool with the stage's per-stream face scan schedule, ` +
-        `${'`'}workers * 2${'`'} frames in flight, timed from the first submit to the last result after one untimed warm-up frame per worker; decode, detection, blur and re-encode included. ` +
+        'one frame in flight per worker, timed from the first submit to the last result after one untimed warm-up frame per worker; decode, detection, blur and re-encode included. ' +
         'Recall and over-blur: on every frame of the 2-worker run (labels move with the pan; a label counts when blurred regions cover 60 % of it). still_*: each image scanned whole on its own.',
       faceSweepFrames: params.faceSweepFrames,
       plateInputMaxSide: params.plateInputMaxSide,

@@ -81,12 +81,14 @@ export class BlazeFaceDetector {
     const whole = levels.at(-1)!;
     const wholeImage = await resizeFrame(frame, whole);
     const signature = signatureOf(frame, wholeImage);
-    const reference = plan?.reference ?? null;
-    const comparable = reference !== null && reference.frameWidth === frame.width && reference.frameHeight === frame.height && reference.width === signature.width && reference.height === signature.height;
-    const full = plan === undefined || !comparable || meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceFrameChangeGrey;
+    const earlier = plan?.reference ?? null;
+    const comparable = earlier !== null && earlier.frameWidth === frame.width && earlier.frameHeight === frame.height && earlier.width === signature.width && earlier.height === signature.height;
+    // Compared after undoing the camera's own shift, a pan does not look like change everywhere.
+    const reference = comparable ? aligned(earlier, signature) : null;
+    const full = plan === undefined || reference === null || meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceFrameChangeGrey;
     // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
     const cut = comparable && full;
-    const changed = !comparable || maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceTileChangeGrey;
+    const changed = reference === null || maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceTileChangeGrey;
     const tracks = cut ? [] : (plan?.tracks ?? []);
     const reusable = cut ? [] : (plan?.verdicts ?? []);
     const hits: Detection[] = [];
@@ -98,7 +100,7 @@ export class BlazeFaceDetector {
       const swept = !full && li === 0 && levels.length > 1;
       for (const [ti, tile] of level.tiles.entries()) {
         tilesTotal++;
-        if (swept && plan !== undefined && comparable && !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)) continue;
+        if (swept && plan !== undefined && reference !== null && !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)) continue;
         tilesScanned++;
         fillTile(this.#input, image, tile, this.#tilePx);
         await this.#infer({
@@ -116,7 +118,7 @@ export class BlazeFaceDetector {
     for (const c of candidates) {
       const known = tracks.some((t) => iou(t.box, c.box) >= 0.3);
       // A rejection holds only while the place looks the same: a face that walks into it is verified afresh.
-      const unchanged = comparable && reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
+      const unchanged = reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
       const earlier = known ? undefined : reusable.find((v) => iou(v.box, c.box) >= 0.5 && (v.face || (unchanged && c.score <= v.score + 0.1)));
       let face: boolean;
       if (known) face = true;
@@ -202,6 +204,30 @@ function signatureOf(frame: RgbFrame, image: RgbFrame): FrameSignature {
   const grey = new Uint8Array(image.width * image.height);
   for (let i = 0, s = 0; i < grey.length; i++, s += 3) grey[i] = (image.data[s]! * 77 + image.data[s + 1]! * 150 + image.data[s + 2]! * 29) >> 8;
   return { frameWidth: frame.width, frameHeight: frame.height, width: image.width, height: image.height, grey };
+}
+
+/** `reference` shifted by the whole-pixel offset (within 3 signature pixels) that best matches `current`. */
+function aligned(reference: FrameSignature, current: FrameSignature): FrameSignature {
+  const { width, height } = current;
+  const reach = 3;
+  let best = { dx: 0, dy: 0, cost: Infinity };
+  for (let dy = -reach; dy <= reach; dy++) {
+    for (let dx = -reach; dx <= reach; dx++) {
+      let cost = 0;
+      for (let y = reach; y < height - reach; y += 2) {
+        for (let x = reach, i = y * width + reach; x < width - reach; x += 2, i += 2) cost += Math.abs(current.grey[i]! - reference.grey[i - dy * width - dx]!);
+      }
+      // Ties go to the smaller shift, so a still scene stays unshifted.
+      if (cost < best.cost || (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))) best = { dx, dy, cost };
+    }
+  }
+  if (best.dx === 0 && best.dy === 0) return reference;
+  const grey = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(height - 1, Math.max(0, y - best.dy));
+    for (let x = 0; x < width; x++) grey[y * width + x] = reference.grey[sy * width + Math.min(width - 1, Math.max(0, x - best.dx))]!;
+  }
+  return { ...reference, grey };
 }
 
 /**
