@@ -123,6 +123,8 @@ const seqPrefix = ascii('{"seq":');
 const captureNsPrefix = ascii(',"captureNs":"');
 const forbiddenInTail = ['\\', '"seq"', '"captureNs"'].map((text) => Buffer.from(text, 'latin1'));
 const maxTails = 8;
+/** 10n ** k for the digits below the first 11 of captureNs (at most 9). */
+const pow10 = Array.from({ length: 10 }, (_, k) => 10n ** BigInt(k));
 
 interface HeaderTail {
   bytes: Uint8Array;
@@ -182,7 +184,7 @@ export class FrameCache {
     at += 1;
     const tail = this.#findTail(frame, at);
     if (tail === undefined) return undefined;
-    const captureNs = nsDigits <= 11 ? BigInt(high) : BigInt(high) * 10n ** BigInt(nsDigits - 11) + BigInt(low);
+    const captureNs = nsDigits <= 11 ? BigInt(high) : BigInt(high) * pow10[nsDigits - 11]! + BigInt(low);
     if (captureNs > maxUint64) return undefined;
     return { seq, captureNs, encoding: tail.encoding, type: tail.type, latched: tail.latched };
   }
