@@ -33,14 +33,20 @@ export interface DeidBenchOptions {
 }
 
 interface EvalLabels {
-  scenes: Array<{ file: string; labels: Array<{ kind: DetectionKind; box: [number, number, number, number] }> }>;
+  scenes: Array<{
+    file: string;
+    labels: Array<{ kind: DetectionKind; box: [number, number, number, number] }>;
+  }>;
   negatives: string[];
 }
 
 /** A labelled box counts as found when the blurred regions cover at least this share of it. */
 const foundCoverage = 0.6;
 
-const buckets: Record<DetectionKind, Array<{ name: string; min: number; max: number; target: number | null }>> = {
+const buckets: Record<
+  DetectionKind,
+  Array<{ name: string; min: number; max: number; target: number | null }>
+> = {
   face: [
     { name: 'face_recall_16_24', min: 16, max: 24, target: null },
     { name: 'face_recall_24_32', min: 24, max: 32, target: 0.85 },
@@ -87,7 +93,12 @@ const panPx = { x: 2, y: 1 } as const;
  * then the scene (so faces and plates appear mid-stream without a cut), the camera panning
  * throughout; a clip of a background no scene uses comes last. Frames are JPEG like a camera's.
  */
-export async function buildVideo(o: { evalDir: URL; labels: EvalLabels; backgroundFrames: number; sceneFrames: number }): Promise<VideoFrame[]> {
+export async function buildVideo(o: {
+  evalDir: URL;
+  labels: EvalLabels;
+  backgroundFrames: number;
+  sceneFrames: number;
+}): Promise<VideoFrame[]> {
   const frames: VideoFrame[] = [];
   const used = new Set<string>();
   for (const scene of o.labels.scenes) {
@@ -96,24 +107,34 @@ export async function buildVideo(o: { evalDir: URL; labels: EvalLabels; backgrou
     if (background !== undefined) {
       used.add(background);
       const bytes = await readFile(new URL(background, o.evalDir));
-      for (let i = 0; i < o.backgroundFrames; i++, t++) frames.push({ jpeg: await shifted(bytes, t), labels: [], negative: true });
+      for (let i = 0; i < o.backgroundFrames; i++, t++)
+        frames.push({ jpeg: await shifted(bytes, t), labels: [], negative: true });
     }
     const bytes = await readFile(new URL(scene.file, o.evalDir));
     for (let i = 0; i < o.sceneFrames; i++, t++) {
-      const labels = scene.labels.map((l) => ({ kind: l.kind, box: { x: l.box[0] + panPx.x * t, y: l.box[1] + panPx.y * t, w: l.box[2], h: l.box[3] } }));
+      const labels = scene.labels.map((l) => ({
+        kind: l.kind,
+        box: { x: l.box[0] + panPx.x * t, y: l.box[1] + panPx.y * t, w: l.box[2], h: l.box[3] },
+      }));
       frames.push({ jpeg: await shifted(bytes, t), labels, negative: false });
     }
   }
   for (const file of o.labels.negatives.filter((f) => !used.has(f))) {
     const bytes = await readFile(new URL(file, o.evalDir));
-    for (let t = 0; t < o.sceneFrames; t++) frames.push({ jpeg: await shifted(bytes, t), labels: [], negative: true });
+    for (let t = 0; t < o.sceneFrames; t++)
+      frames.push({ jpeg: await shifted(bytes, t), labels: [], negative: true });
   }
   return frames;
 }
 
 /** The negative scene with the same background (make-eval-set.ts pastes onto the same photos). */
 function backgroundOf(scene: string, negatives: readonly string[]): string | undefined {
-  const byPrefix: Record<string, string> = { street: 'empty-04.jpg', vehicle: 'empty-05.jpg', field: 'empty-03.jpg', launch: 'empty-02.jpg' };
+  const byPrefix: Record<string, string> = {
+    street: 'empty-04.jpg',
+    vehicle: 'empty-05.jpg',
+    field: 'empty-03.jpg',
+    launch: 'empty-02.jpg',
+  };
   const file = byPrefix[scene.split('-')[0] ?? ''];
   return file !== undefined && negatives.includes(file) ? file : undefined;
 }
@@ -124,8 +145,13 @@ async function shifted(jpeg: Uint8Array, t: number): Promise<Uint8Array> {
   const dx = panPx.x * t;
   const dy = panPx.y * t;
   // Two pipelines: within one, sharp would crop before extending.
-  const moved = await sharp(jpeg).extend({ left: dx, top: dy, extendWith: 'copy' }).raw().toBuffer({ resolveWithObject: true });
-  const buf = await sharp(moved.data, { raw: { width: moved.info.width, height: moved.info.height, channels: moved.info.channels } })
+  const moved = await sharp(jpeg)
+    .extend({ left: dx, top: dy, extendWith: 'copy' })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const buf = await sharp(moved.data, {
+    raw: { width: moved.info.width, height: moved.info.height, channels: moved.info.channels },
+  })
     .extract({ left: 0, top: 0, width: meta.width, height: meta.height })
     .jpeg({ quality: 82 })
     .toBuffer();
@@ -133,7 +159,11 @@ async function shifted(jpeg: Uint8Array, t: number): Promise<Uint8Array> {
 }
 
 /** Per-bucket hit counts and over-blurred area from per-frame detections. */
-function score(frames: readonly VideoFrame[], detections: ReadonlyArray<readonly Detection[]>, o: { marginRatio: number; width: number; height: number }): { hits: Map<string, { found: number; total: number }>; overblur: number } {
+function score(
+  frames: readonly VideoFrame[],
+  detections: ReadonlyArray<readonly Detection[]>,
+  o: { marginRatio: number; width: number; height: number },
+): { hits: Map<string, { found: number; total: number }>; overblur: number } {
   const hits = new Map<string, { found: number; total: number }>();
   let overblur = 0;
   let negatives = 0;
@@ -149,7 +179,11 @@ function score(frames: readonly VideoFrame[], detections: ReadonlyArray<readonly
   return { hits, overblur: overblur / Math.max(1, negatives) };
 }
 
-function tally(hits: Map<string, { found: number; total: number }>, label: { kind: DetectionKind; box: PixelBox }, regions: readonly PixelBox[]): void {
+function tally(
+  hits: Map<string, { found: number; total: number }>,
+  label: { kind: DetectionKind; box: PixelBox },
+  regions: readonly PixelBox[],
+): void {
   const bucket = buckets[label.kind].find((b) => label.box.h >= b.min && label.box.h < b.max);
   if (bucket === undefined) return;
   const t = hits.get(bucket.name) ?? { found: 0, total: 0 };
@@ -159,7 +193,9 @@ function tally(hits: Map<string, { found: number; total: number }>, label: { kin
 }
 
 /** Runs the de-id bench and returns its figures and how they were measured. */
-export async function runDeidBench(opts: DeidBenchOptions): Promise<{ figures: BenchFigure[]; details: Record<string, unknown> }> {
+export async function runDeidBench(
+  opts: DeidBenchOptions,
+): Promise<{ figures: BenchFigure[]; details: Record<string, unknown> }> {
   const config = opts.config ?? defaultDeidConfig;
   const params = deidParamsFor(config);
   const evalDir = opts.evalDir ?? new URL('../../test/fixtures/deid/eval/', import.meta.url);
@@ -172,36 +208,82 @@ export async function runDeidBench(opts: DeidBenchOptions): Promise<{ figures: B
   let stillOverblur = 0;
   for (const scene of [...labels.scenes, ...labels.negatives.map((file) => ({ file, labels: [] }))]) {
     const data = await readFile(new URL(scene.file, evalDir));
-    const image = await decodeImageSample({ encoding: 'jpeg', schemaRef: '', data }, { jpegQuality: config.jpegQuality });
+    const image = await decodeImageSample(
+      { encoding: 'jpeg', schemaRef: '', data },
+      { jpegQuality: config.jpegQuality },
+    );
     const detections = await redactor.detector.detect(image.frame);
     const regions = detections.map((d) => dilateBox(d.box, config.marginRatio, image.frame));
-    for (const l of scene.labels) tally(still, { kind: l.kind, box: { x: l.box[0], y: l.box[1], w: l.box[2], h: l.box[3] } }, regions);
+    for (const l of scene.labels)
+      tally(still, { kind: l.kind, box: { x: l.box[0], y: l.box[1], w: l.box[2], h: l.box[3] } }, regions);
     if (scene.labels.length === 0) stillOverblur += areaShare(image.frame, regions) / labels.negatives.length;
   }
 
   // Video: the real pool and per-stream scan schedule, recall and over-blur on every frame.
   const sceneFrames = opts.framesPerRun ?? 12;
-  const video = await buildVideo({ evalDir, labels, backgroundFrames: Math.max(1, sceneFrames >> 2), sceneFrames });
+  const video = await buildVideo({
+    evalDir,
+    labels,
+    backgroundFrames: Math.max(1, sceneFrames >> 2),
+    sceneFrames,
+  });
   const runs: Array<{ workers: number; run: VideoRun }> = [];
-  for (const workers of [1, 2]) runs.push({ workers, run: await runVideo({ config, log: opts.log, workers, frames: video }) });
+  for (const workers of [1, 2])
+    runs.push({ workers, run: await runVideo({ config, log: opts.log, workers, frames: video }) });
   const two = runs[1]!.run;
   const scored = score(video, two.detections, { marginRatio: config.marginRatio, width: 1920, height: 1080 });
   for (const bucket of [...buckets.face, ...buckets.plate]) {
     const t = scored.hits.get(bucket.name);
-    if (t !== undefined) figures.push({ name: bucket.name, value: round(t.found / t.total), unit: `ratio of ${t.total} labels x frames`, target: bucket.target, better: 'higher' });
+    if (t !== undefined)
+      figures.push({
+        name: bucket.name,
+        value: round(t.found / t.total),
+        unit: `ratio of ${t.total} labels x frames`,
+        target: bucket.target,
+        better: 'higher',
+      });
   }
-  figures.push({ name: 'overblur_area', value: round(scored.overblur), unit: 'ratio', target: 0.05, better: 'lower' });
+  figures.push({
+    name: 'overblur_area',
+    value: round(scored.overblur),
+    unit: 'ratio',
+    target: 0.05,
+    better: 'lower',
+  });
   for (const { workers, run } of runs) {
     const name = workers === 1 ? 'fps_1080p_1worker' : 'fps_1080p_2workers';
-    figures.push({ name, value: round(run.fps), unit: `frames/s (${availableParallelism()} cores, ${video.length}-frame 1080p video)`, target: workers === 2 ? 8 : null, better: 'higher' });
+    figures.push({
+      name,
+      value: round(run.fps),
+      unit: `frames/s (${availableParallelism()} cores, ${video.length}-frame 1080p video)`,
+      target: workers === 2 ? 8 : null,
+      better: 'higher',
+    });
   }
   for (const bucket of [...buckets.face, ...buckets.plate]) {
     const t = still.get(bucket.name);
-    if (t !== undefined) figures.push({ name: `still_${bucket.name}`, value: round(t.found / t.total), unit: `ratio of ${t.total}`, target: null, better: 'higher' });
+    if (t !== undefined)
+      figures.push({
+        name: `still_${bucket.name}`,
+        value: round(t.found / t.total),
+        unit: `ratio of ${t.total}`,
+        target: null,
+        better: 'higher',
+      });
   }
-  figures.push({ name: 'still_overblur_area', value: round(stillOverblur), unit: 'ratio', target: null, better: 'lower' });
+  figures.push({
+    name: 'still_overblur_area',
+    value: round(stillOverblur),
+    unit: 'ratio',
+    target: null,
+    better: 'lower',
+  });
 
-  const one = score(video, runs[0]!.run.detections, { marginRatio: config.marginRatio, width: 1920, height: 1080 });
+  const one = score(video, runs[0]!.run.detections, {
+    marginRatio: config.marginRatio,
+    width: 1920,
+    height: 1080,
+  });
   return {
     figures,
     details: {
@@ -213,7 +295,13 @@ export async function runDeidBench(opts: DeidBenchOptions): Promise<{ figures: B
       faceSweepFrames: params.faceSweepFrames,
       plateInputMaxSide: params.plateInputMaxSide,
       frames: video.length,
-      fullScans: runs.map(({ workers, run }) => ({ workers, fullScans: run.fullScans, meanTilesScanned: round(run.tilesScanned / video.length), meanVerifications: round(run.verifications / video.length), meanMs: round(run.meanMs) })),
+      fullScans: runs.map(({ workers, run }) => ({
+        workers,
+        fullScans: run.fullScans,
+        meanTilesScanned: round(run.tilesScanned / video.length),
+        meanVerifications: round(run.verifications / video.length),
+        meanMs: round(run.meanMs),
+      })),
       oneWorkerRecall: Object.fromEntries([...one.hits].map(([k, v]) => [k, round(v.found / v.total)])),
       oneWorkerOverblur: round(one.overblur),
     },
@@ -230,7 +318,12 @@ interface VideoRun {
 }
 
 /** Streams the video through a real pool, planning each frame's face scan from the frames already done. */
-async function runVideo(o: { config: DeidConfig; log: Logger; workers: number; frames: readonly VideoFrame[] }): Promise<VideoRun> {
+async function runVideo(o: {
+  config: DeidConfig;
+  log: Logger;
+  workers: number;
+  frames: readonly VideoFrame[];
+}): Promise<VideoRun> {
   const params = deidParamsFor(o.config);
   // As many frames in flight as workers: each worker takes the next frame as soon as it is free.
   const inFlight = o.workers;
@@ -245,7 +338,12 @@ async function runVideo(o: { config: DeidConfig; log: Logger; workers: number; f
   try {
     const first = o.frames[0];
     // One warm-up frame per worker, untimed: first inferences pay for allocation.
-    if (first !== undefined) await Promise.all(Array.from({ length: o.workers }, () => pool.submit({ encoding: 'jpeg', schemaRef: '', data: first.jpeg })));
+    if (first !== undefined)
+      await Promise.all(
+        Array.from({ length: o.workers }, () =>
+          pool.submit({ encoding: 'jpeg', schemaRef: '', data: first.jpeg }),
+        ),
+      );
     const schedule = new FaceScanSchedule(params);
     const detections: Array<readonly Detection[]> = [];
     let next = 0;
@@ -259,7 +357,10 @@ async function runVideo(o: { config: DeidConfig; log: Logger; workers: number; f
         const i = next++;
         const { index, plan } = schedule.next();
         const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: o.frames[i]!.jpeg, plan });
-        if (outcome.kind !== 'done') throw new Error(`bench frame ${i}: ${outcome.kind === 'failed' ? outcome.error.message : 'backpressure'}`);
+        if (outcome.kind !== 'done')
+          throw new Error(
+            `bench frame ${i}: ${outcome.kind === 'failed' ? outcome.error.message : 'backpressure'}`,
+          );
         detections[i] = outcome.detections;
         ms += outcome.ms;
         if (outcome.faceScan !== undefined) {
@@ -272,7 +373,14 @@ async function runVideo(o: { config: DeidConfig; log: Logger; workers: number; f
     };
     await Promise.all(Array.from({ length: inFlight }, lane));
     const seconds = (performance.now() - started) / 1000;
-    return { fps: o.frames.length / seconds, detections, fullScans, tilesScanned, verifications, meanMs: ms / Math.max(1, o.frames.length) };
+    return {
+      fps: o.frames.length / seconds,
+      detections,
+      fullScans,
+      tilesScanned,
+      verifications,
+      meanMs: ms / Math.max(1, o.frames.length),
+    };
   } finally {
     await pool.close();
   }

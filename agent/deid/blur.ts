@@ -11,20 +11,33 @@ export interface BlurOptions {
 }
 
 /** A copy of the frame with every box (grown by the margin) obscured; pixels outside stay as they were. */
-export async function blurBoxes(frame: RgbFrame, boxes: readonly PixelBox[], options: BlurOptions): Promise<RgbFrame> {
-  const regions = boxes.map((b) => dilateBox(b, options.marginRatio, frame)).filter((b) => b.w >= 1 && b.h >= 1);
+export async function blurBoxes(
+  frame: RgbFrame,
+  boxes: readonly PixelBox[],
+  options: BlurOptions,
+): Promise<RgbFrame> {
+  const regions = boxes
+    .map((b) => dilateBox(b, options.marginRatio, frame))
+    .filter((b) => b.w >= 1 && b.h >= 1);
   if (regions.length === 0) return frame;
   const raw = { width: frame.width, height: frame.height, channels: 3 } as const;
   const patches = await Promise.all(
     regions.map(async (r) => ({
       r,
-      data: options.kind === 'pixelate' ? await pixelate(sharp(frame.data, { raw }).extract({ left: r.x, top: r.y, width: r.w, height: r.h }), r) : gaussian(frame, r),
+      data:
+        options.kind === 'pixelate'
+          ? await pixelate(
+              sharp(frame.data, { raw }).extract({ left: r.x, top: r.y, width: r.w, height: r.h }),
+              r,
+            )
+          : gaussian(frame, r),
     })),
   );
   // Patches are written straight into a copy of the frame: cheaper than a full-frame composite.
   const data = Uint8Array.from(frame.data);
   for (const { r, data: patch } of patches) {
-    for (let y = 0; y < r.h; y++) data.set(patch.subarray(y * r.w * 3, (y + 1) * r.w * 3), ((r.y + y) * frame.width + r.x) * 3);
+    for (let y = 0; y < r.h; y++)
+      data.set(patch.subarray(y * r.w * 3, (y + 1) * r.w * 3), ((r.y + y) * frame.width + r.x) * 3);
   }
   return { width: frame.width, height: frame.height, data };
 }
@@ -50,7 +63,8 @@ function gaussian(frame: RgbFrame, r: PixelBox): Uint8Array {
       count[i] = count[i]! + 1;
     }
   }
-  for (let i = 0; i < count.length; i++) for (let c = 0; c < 3; c++) small[i * 3 + c] = small[i * 3 + c]! / count[i]!;
+  for (let i = 0; i < count.length; i++)
+    for (let c = 0; c < 3; c++) small[i * 3 + c] = small[i * 3 + c]! / count[i]!;
   const tmp = new Float32Array(small.length);
   for (let pass = 0; pass < 3; pass++) {
     boxPass(small, tmp, { n: sw, lines: sh, step: 3, lineStep: sw * 3 });
@@ -79,7 +93,11 @@ function gaussian(frame: RgbFrame, r: PixelBox): Uint8Array {
 }
 
 /** One box filter of radius 2 along every line (edges repeat), from `src` into `dst`. */
-function boxPass(src: Float32Array, dst: Float32Array, o: { n: number; lines: number; step: number; lineStep: number }): void {
+function boxPass(
+  src: Float32Array,
+  dst: Float32Array,
+  o: { n: number; lines: number; step: number; lineStep: number },
+): void {
   const radius = 2;
   const last = o.n - 1;
   for (let line = 0; line < o.lines; line++) {
@@ -87,7 +105,8 @@ function boxPass(src: Float32Array, dst: Float32Array, o: { n: number; lines: nu
     for (let c = 0; c < 3; c++) {
       for (let i = 0; i < o.n; i++) {
         let sum = 0;
-        for (let k = -radius; k <= radius; k++) sum += src[base + Math.min(last, Math.max(0, i + k)) * o.step + c]!;
+        for (let k = -radius; k <= radius; k++)
+          sum += src[base + Math.min(last, Math.max(0, i + k)) * o.step + c]!;
         dst[base + i * o.step + c] = sum / (2 * radius + 1);
       }
     }
@@ -103,7 +122,10 @@ function sigmaFor(r: PixelBox): number {
 async function pixelate(region: Sharp, r: PixelBox): Promise<Buffer> {
   const block = Math.max(2, Math.ceil(Math.min(r.w, r.h) / 6));
   const small = await region
-    .resize(Math.max(1, Math.ceil(r.w / block)), Math.max(1, Math.ceil(r.h / block)), { kernel: 'cubic', fit: 'fill' })
+    .resize(Math.max(1, Math.ceil(r.w / block)), Math.max(1, Math.ceil(r.h / block)), {
+      kernel: 'cubic',
+      fit: 'fill',
+    })
     .raw()
     .toBuffer({ resolveWithObject: true });
   return sharp(small.data, { raw: { width: small.info.width, height: small.info.height, channels: 3 } })

@@ -33,7 +33,11 @@ export class FrameDetector {
   }
 
   /** Loads and digest-checks every model; one missing or altered model fails the whole load. */
-  static async load(options: { specs: readonly ModelSpec[]; params: DeidParams; intraOpThreads: number }): Promise<FrameDetector> {
+  static async load(options: {
+    specs: readonly ModelSpec[];
+    params: DeidParams;
+    intraOpThreads: number;
+  }): Promise<FrameDetector> {
     const detectors: LoadedDetector[] = [];
     for (const spec of options.specs) {
       const bytes = await readVerifiedModel(spec);
@@ -48,12 +52,20 @@ export class FrameDetector {
           logSeverityLevel: 3,
         });
       } catch (err) {
-        throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${spec.name}' is not a loadable ONNX graph: ${String(err)}`, { cause: err });
+        throw new RigcapError(
+          'RIGCAP_DEID_MODEL_INVALID',
+          `model '${spec.name}' is not a loadable ONNX graph: ${String(err)}`,
+          { cause: err },
+        );
       }
       const args = { session, inputSize: spec.inputSize, params: options.params, modelName: spec.name };
       const detector = spec.decoder === 'blazeface' ? new BlazeFaceDetector(args) : new DbPlateDetector(args);
       const planned = detector instanceof BlazeFaceDetector && !detectors.some((d) => d.face !== undefined);
-      detectors.push({ spec, face: planned ? detector : undefined, detect: (frame) => detector.detect(frame) });
+      detectors.push({
+        spec,
+        face: planned ? detector : undefined,
+        detect: (frame) => detector.detect(frame),
+      });
     }
     return new FrameDetector(detectors, options.params);
   }
@@ -69,7 +81,8 @@ export class FrameDetector {
     let face: Omit<FaceScanReport, 'plates'> | undefined;
     // A frame the face scan had to scan in full (first frame, a cut, a fast pan) or where something
     // appeared runs plates too.
-    const runPlates = (): boolean => plan === undefined || plan.plates.run || face?.full === true || face?.changed === true;
+    const runPlates = (): boolean =>
+      plan === undefined || plan.plates.run || face?.full === true || face?.changed === true;
     const plates: PixelBox[] = [];
     for (const d of this.#detectors) {
       try {
@@ -84,11 +97,14 @@ export class FrameDetector {
         }
       } catch (err) {
         if (isRigcapError(err)) throw err;
-        throw new RigcapError('RIGCAP_DEID_INFERENCE', `model '${d.spec.name}' failed: ${String(err)}`, { cause: err });
+        throw new RigcapError('RIGCAP_DEID_INFERENCE', `model '${d.spec.name}' failed: ${String(err)}`, {
+          cause: err,
+        });
       }
     }
     if (plan !== undefined && !plan.plates.run && !runPlates()) {
-      for (const box of plan.plates.held) all.push({ kind: 'plate', box: dilateBox(box, this.#params.plateHoldMarginRatio, frame), score: 0 });
+      for (const box of plan.plates.held)
+        all.push({ kind: 'plate', box: dilateBox(box, this.#params.plateHoldMarginRatio, frame), score: 0 });
     }
     const faceScan = face === undefined ? undefined : { ...face, plates: runPlates() ? plates : null };
     return { detections: all, faceScan };

@@ -56,12 +56,18 @@ export class BlazeFaceDetector {
   readonly #input: Float32Array;
   readonly #tensor: Tensor;
 
-  constructor(options: { session: InferenceSession; inputSize: number; params: DeidParams; modelName: string }) {
+  constructor(options: {
+    session: InferenceSession;
+    inputSize: number;
+    params: DeidParams;
+    modelName: string;
+  }) {
     this.#session = options.session;
     this.#params = options.params;
     this.#tilePx = options.inputSize;
     const inputName = options.session.inputNames[0];
-    if (inputName === undefined) throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${options.modelName}' has no input`);
+    if (inputName === undefined)
+      throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${options.modelName}' has no input`);
     this.#inputName = inputName;
     this.#grids = findGrids(options.session, options.modelName);
     this.#input = new Float32Array(this.#tilePx * this.#tilePx * 3);
@@ -77,18 +83,34 @@ export class BlazeFaceDetector {
   /** Scans a frame, all of it or as `plan` allows, and verifies every new candidate. */
   async scan(frame: RgbFrame, plan?: FaceScanPlan): Promise<FaceScanResult> {
     const p = this.#params;
-    const levels = planFaceTiles(frame, { tilePx: this.#tilePx, scales: p.faceTileScales, overlapPx: p.faceTileOverlapPx });
+    const levels = planFaceTiles(frame, {
+      tilePx: this.#tilePx,
+      scales: p.faceTileScales,
+      overlapPx: p.faceTileOverlapPx,
+    });
     const whole = levels.at(-1)!;
     const wholeImage = await resizeFrame(frame, whole);
     const signature = signatureOf(frame, wholeImage);
     const earlier = plan?.reference ?? null;
-    const comparable = earlier !== null && earlier.frameWidth === frame.width && earlier.frameHeight === frame.height && earlier.width === signature.width && earlier.height === signature.height;
+    const comparable =
+      earlier !== null &&
+      earlier.frameWidth === frame.width &&
+      earlier.frameHeight === frame.height &&
+      earlier.width === signature.width &&
+      earlier.height === signature.height;
     // Compared after undoing the camera's own shift, a pan does not look like change everywhere.
     const reference = comparable ? aligned(earlier, signature) : null;
-    const full = plan === undefined || reference === null || meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceFrameChangeGrey;
+    const full =
+      plan === undefined ||
+      reference === null ||
+      meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) >
+        p.faceFrameChangeGrey;
     // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
     const cut = comparable && full;
-    const changed = reference === null || maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) > p.faceTileChangeGrey;
+    const changed =
+      reference === null ||
+      maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) >
+        p.faceTileChangeGrey;
     const tracks = cut ? [] : (plan?.tracks ?? []);
     const reusable = cut ? [] : (plan?.verdicts ?? []);
     const hits: Detection[] = [];
@@ -100,7 +122,13 @@ export class BlazeFaceDetector {
       const swept = !full && li === 0 && levels.length > 1;
       for (const [ti, tile] of level.tiles.entries()) {
         tilesTotal++;
-        if (swept && plan !== undefined && reference !== null && !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)) continue;
+        if (
+          swept &&
+          plan !== undefined &&
+          reference !== null &&
+          !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)
+        )
+          continue;
         tilesScanned++;
         fillTile(this.#input, image, tile, this.#tilePx);
         await this.#infer({
@@ -112,14 +140,21 @@ export class BlazeFaceDetector {
       }
     }
     // A known face is followed down to a lower score than a new one needs to become a candidate.
-    const candidates = mergeDetections(hits, { iouThreshold: 0.3 }).filter((c) => c.score >= p.faceCandidateThreshold || tracks.some((t) => iou(t.box, c.box) >= 0.3));
+    const candidates = mergeDetections(hits, { iouThreshold: 0.3 }).filter(
+      (c) => c.score >= p.faceCandidateThreshold || tracks.some((t) => iou(t.box, c.box) >= 0.3),
+    );
     const confirmed: Array<{ box: PixelBox; score: number }> = [];
     const verdicts: FaceVerdict[] = [];
     for (const c of candidates) {
       const known = tracks.some((t) => iou(t.box, c.box) >= 0.3);
       // A rejection holds only while the place looks the same: a face that walks into it is verified afresh.
-      const unchanged = reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
-      const earlier = known ? undefined : reusable.find((v) => iou(v.box, c.box) >= 0.5 && (v.face || (unchanged && c.score <= v.score + 0.1)));
+      const unchanged =
+        reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
+      const earlier = known
+        ? undefined
+        : reusable.find(
+            (v) => iou(v.box, c.box) >= 0.5 && (v.face || (unchanged && c.score <= v.score + 0.1)),
+          );
       let face: boolean;
       if (known) face = true;
       else if (earlier !== undefined) face = earlier.face;
@@ -136,7 +171,8 @@ export class BlazeFaceDetector {
     let followed = 0;
     const follow = plan === undefined || plan.sweep.phase % 2 === 1;
     for (const t of follow ? tracks : []) {
-      if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
+      if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2))
+        continue;
       followed++;
       const found = await this.#look(frame, t.box, p.faceVerifyFacePx);
       if (found !== undefined && found.score >= p.faceThreshold) confirmed.push(found);
@@ -147,11 +183,30 @@ export class BlazeFaceDetector {
       if (confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
       detections.push({ kind: 'face', box: dilateBox(t.box, p.faceHoldMarginRatio, frame), score: t.score });
     }
-    return { detections, report: { confirmed, verdicts, signature, full, cut, changed, tilesScanned, tilesTotal, verifications: verdicts.length + followed } };
+    return {
+      detections,
+      report: {
+        confirmed,
+        verdicts,
+        signature,
+        full,
+        cut,
+        changed,
+        tilesScanned,
+        tilesTotal,
+        verifications: verdicts.length + followed,
+      },
+    };
   }
 
   /** Whether a fine tile is due: its sweep turn, a known face near it, or its content changed. */
-  #mustScan(index: number, tileInFrame: PixelBox, sweep: FaceScanPlan['sweep'], signature: FrameSignature, reference: FrameSignature): boolean {
+  #mustScan(
+    index: number,
+    tileInFrame: PixelBox,
+    sweep: FaceScanPlan['sweep'],
+    signature: FrameSignature,
+    reference: FrameSignature,
+  ): boolean {
     if (index % sweep.of === sweep.phase) return true;
     return maxBlockChange(signature, reference, tileInFrame) > this.#params.faceTileChangeGrey;
   }
@@ -162,7 +217,12 @@ export class BlazeFaceDetector {
   }
 
   /** The strongest face on a crop centred on `box` (scaled so it is `facePx` high) that overlaps it by `minIou`. */
-  async #look(frame: RgbFrame, box: PixelBox, facePx: number, minIou = 0.1): Promise<{ box: PixelBox; score: number } | undefined> {
+  async #look(
+    frame: RgbFrame,
+    box: PixelBox,
+    facePx: number,
+    minIou = 0.1,
+  ): Promise<{ box: PixelBox; score: number } | undefined> {
     const side = Math.max(8, Math.round((Math.max(box.w, box.h) * this.#tilePx) / facePx));
     const x0 = Math.round(box.x + box.w / 2 - side / 2);
     const y0 = Math.round(box.y + box.h / 2 - side / 2);
@@ -180,16 +240,30 @@ export class BlazeFaceDetector {
       .resize(w, h, { fit: 'fill', kernel: 'linear' })
       .raw()
       .toBuffer();
-    const at = { x: Math.min(this.#tilePx - w, Math.round((left - x0) / k)), y: Math.min(this.#tilePx - h, Math.round((top - y0) / k)) };
+    const at = {
+      x: Math.min(this.#tilePx - w, Math.round((left - x0) / k)),
+      y: Math.min(this.#tilePx - h, Math.round((top - y0) / k)),
+    };
     fillTile(this.#input, { width: w, height: h, data: crop }, { x: 0, y: 0 }, this.#tilePx, at);
     const hits: Detection[] = [];
-    await this.#infer({ threshold: 0.05, toFrame: (x, y) => [x0 + x * k, y0 + y * k], pxToFrame: k, into: hits });
+    await this.#infer({
+      threshold: 0.05,
+      toFrame: (x, y) => [x0 + x * k, y0 + y * k],
+      pxToFrame: k,
+      into: hits,
+    });
     let best: Detection | undefined;
-    for (const h of hits) if ((best === undefined || h.score > best.score) && iou(h.box, box) > minIou) best = h;
+    for (const h of hits)
+      if ((best === undefined || h.score > best.score) && iou(h.box, box) > minIou) best = h;
     return best === undefined ? undefined : { box: best.box, score: best.score };
   }
 
-  async #infer(ctx: { threshold: number; toFrame: (x: number, y: number) => [number, number]; pxToFrame: number; into: Detection[] }): Promise<void> {
+  async #infer(ctx: {
+    threshold: number;
+    toFrame: (x: number, y: number) => [number, number];
+    pxToFrame: number;
+    into: Detection[];
+  }): Promise<void> {
     const outputs = await this.#session.run({ [this.#inputName]: this.#tensor });
     for (const grid of this.#grids) decodeGrid(outputs, grid, { tilePx: this.#tilePx, ...ctx });
   }
@@ -202,8 +276,15 @@ function toFrameBox(tile: PixelBox, scale: number): PixelBox {
 /** Grey (Rec. 601 luma) of the whole-frame level, the frame's signature for change detection. */
 function signatureOf(frame: RgbFrame, image: RgbFrame): FrameSignature {
   const grey = new Uint8Array(image.width * image.height);
-  for (let i = 0, s = 0; i < grey.length; i++, s += 3) grey[i] = (image.data[s]! * 77 + image.data[s + 1]! * 150 + image.data[s + 2]! * 29) >> 8;
-  return { frameWidth: frame.width, frameHeight: frame.height, width: image.width, height: image.height, grey };
+  for (let i = 0, s = 0; i < grey.length; i++, s += 3)
+    grey[i] = (image.data[s]! * 77 + image.data[s + 1]! * 150 + image.data[s + 2]! * 29) >> 8;
+  return {
+    frameWidth: frame.width,
+    frameHeight: frame.height,
+    width: image.width,
+    height: image.height,
+    grey,
+  };
 }
 
 /** `reference` shifted by the whole-pixel offset (within 3 signature pixels) that best matches `current`. */
@@ -215,17 +296,23 @@ function aligned(reference: FrameSignature, current: FrameSignature): FrameSigna
     for (let dx = -reach; dx <= reach; dx++) {
       let cost = 0;
       for (let y = reach; y < height - reach; y += 2) {
-        for (let x = reach, i = y * width + reach; x < width - reach; x += 2, i += 2) cost += Math.abs(current.grey[i]! - reference.grey[i - dy * width - dx]!);
+        for (let x = reach, i = y * width + reach; x < width - reach; x += 2, i += 2)
+          cost += Math.abs(current.grey[i]! - reference.grey[i - dy * width - dx]!);
       }
       // Ties go to the smaller shift, so a still scene stays unshifted.
-      if (cost < best.cost || (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))) best = { dx, dy, cost };
+      if (
+        cost < best.cost ||
+        (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))
+      )
+        best = { dx, dy, cost };
     }
   }
   if (best.dx === 0 && best.dy === 0) return reference;
   const grey = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     const sy = Math.min(height - 1, Math.max(0, y - best.dy));
-    for (let x = 0; x < width; x++) grey[y * width + x] = reference.grey[sy * width + Math.min(width - 1, Math.max(0, x - best.dx))]!;
+    for (let x = 0; x < width; x++)
+      grey[y * width + x] = reference.grey[sy * width + Math.min(width - 1, Math.max(0, x - best.dx))]!;
   }
   return { ...reference, grey };
 }
@@ -244,7 +331,12 @@ function maxBlockChange(a: FrameSignature, b: FrameSignature, region: PixelBox):
   // Blocks overlap by half so a small change on a block edge is not split in two.
   for (let y = region.y; y < y1; y += (blockPx / 2) * sy) {
     for (let x = region.x; x < x1; x += (blockPx / 2) * sx) {
-      const change = meanChange(a, b, { x, y, w: Math.min(blockPx * sx, x1 - x), h: Math.min(blockPx * sy, y1 - y) });
+      const change = meanChange(a, b, {
+        x,
+        y,
+        w: Math.min(blockPx * sx, x1 - x),
+        h: Math.min(blockPx * sy, y1 - y),
+      });
       if (change > max) max = change;
     }
   }
@@ -262,7 +354,8 @@ function meanChange(a: FrameSignature, b: FrameSignature, region: PixelBox): num
   let sum = 0;
   let n = 0;
   for (let y = y0; y < y1; y++) {
-    for (let i = y * a.width + x0, end = y * a.width + x1; i < end; i++, n++) sum += Math.abs(a.grey[i]! - b.grey[i]!);
+    for (let i = y * a.width + x0, end = y * a.width + x1; i < end; i++, n++)
+      sum += Math.abs(a.grey[i]! - b.grey[i]!);
   }
   return n > 0 ? sum / n : 0;
 }
@@ -286,7 +379,10 @@ function findGrids(session: InferenceSession, modelName: string): AnchorGrid[] {
     if (scores !== undefined && boxes !== undefined) grids.push({ scores, boxes, ...geometry });
   }
   if (grids.length === 0) {
-    throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${modelName}' does not have BlazeFace outputs ([1,512|384,1] scores and [1,512|384,16] boxes)`);
+    throw new RigcapError(
+      'RIGCAP_DEID_MODEL_INVALID',
+      `model '${modelName}' does not have BlazeFace outputs ([1,512|384,1] scores and [1,512|384,16] boxes)`,
+    );
   }
   return grids;
 }
@@ -304,7 +400,13 @@ async function resizeFrame(frame: RgbFrame, level: TileLevel): Promise<RgbFrame>
  * Copies one tile of `scaled` into the NHWC input at `at`, normalised; input pixels the image does
  * not reach stay at -1 (black).
  */
-function fillTile(input: Float32Array, scaled: RgbFrame, tile: { x: number; y: number }, tilePx: number, at: { x: number; y: number } = { x: 0, y: 0 }): void {
+function fillTile(
+  input: Float32Array,
+  scaled: RgbFrame,
+  tile: { x: number; y: number },
+  tilePx: number,
+  at: { x: number; y: number } = { x: 0, y: 0 },
+): void {
   input.fill(-1);
   const rows = Math.min(tilePx - at.y, scaled.height - tile.y);
   const cols = Math.min(tilePx - at.x, scaled.width - tile.x);
@@ -319,11 +421,18 @@ function fillTile(input: Float32Array, scaled: RgbFrame, tile: { x: number; y: n
 function decodeGrid(
   outputs: InferenceSession.OnnxValueMapType,
   grid: AnchorGrid,
-  ctx: { tilePx: number; threshold: number; toFrame: (x: number, y: number) => [number, number]; pxToFrame: number; into: Detection[] },
+  ctx: {
+    tilePx: number;
+    threshold: number;
+    toFrame: (x: number, y: number) => [number, number];
+    pxToFrame: number;
+    into: Detection[];
+  },
 ): void {
   const scores = outputs[grid.scores]?.data as Float32Array | undefined;
   const boxes = outputs[grid.boxes]?.data as Float32Array | undefined;
-  if (scores === undefined || boxes === undefined) throw new RigcapError('RIGCAP_DEID_INFERENCE', 'BlazeFace outputs missing from the inference result');
+  if (scores === undefined || boxes === undefined)
+    throw new RigcapError('RIGCAP_DEID_INFERENCE', 'BlazeFace outputs missing from the inference result');
   // Compare logits, not probabilities: one log per frame instead of one exp per anchor.
   const logitThreshold = Math.log(ctx.threshold / (1 - ctx.threshold));
   const { cells, anchorsPerCell } = grid;
@@ -341,6 +450,10 @@ function decodeGrid(
     const h = boxes[b + 3]!;
     if (!(w > 0 && h > 0)) continue;
     const [x, y] = ctx.toFrame(cx - w / 2, cy - h / 2);
-    ctx.into.push({ kind: 'face', score: 1 / (1 + Math.exp(-logit)), box: { x, y, w: w * ctx.pxToFrame, h: h * ctx.pxToFrame } });
+    ctx.into.push({
+      kind: 'face',
+      score: 1 / (1 + Math.exp(-logit)),
+      box: { x, y, w: w * ctx.pxToFrame, h: h * ctx.pxToFrame },
+    });
   }
 }

@@ -85,14 +85,30 @@ export class FaceScanSchedule {
   next(): { index: number; plan: FaceScanPlan | undefined } {
     const index = this.#next++;
     if (this.#sweepFrames <= 1) return { index, plan: undefined };
-    const tracks = this.#tracks.filter((t) => index - t.frame <= this.#holdFrames).map((t) => ({ box: t.box, score: t.score, age: index - t.frame - 1 }));
+    const tracks = this.#tracks
+      .filter((t) => index - t.frame <= this.#holdFrames)
+      .map((t) => ({ box: t.box, score: t.score, age: index - t.frame - 1 }));
     // A verdict is reused for at most one sweep (a rejection, which also needs the place unchanged, two),
     // so every place is verified again that often.
-    const verdicts = this.#verdicts.filter((v) => index - v.frame < this.#sweepFrames * (v.face ? 1 : 2)).map(({ box, score, face }) => ({ box, score, face }));
+    const verdicts = this.#verdicts
+      .filter((v) => index - v.frame < this.#sweepFrames * (v.face ? 1 : 2))
+      .map(({ box, score, face }) => ({ box, score, face }));
     // Plates are skipped only when a result at most plateEvery frames old can stand in for them.
     const last = this.#plates;
-    const plates = index % this.#plateEvery === 0 || last === null || index - last.frame > this.#plateEvery ? { run: true as const } : { run: false as const, held: last.boxes };
-    return { index, plan: { sweep: { phase: index % this.#sweepFrames, of: this.#sweepFrames }, tracks, verdicts, reference: this.#reference, plates } };
+    const plates =
+      index % this.#plateEvery === 0 || last === null || index - last.frame > this.#plateEvery
+        ? { run: true as const }
+        : { run: false as const, held: last.boxes };
+    return {
+      index,
+      plan: {
+        sweep: { phase: index % this.#sweepFrames, of: this.#sweepFrames },
+        tracks,
+        verdicts,
+        reference: this.#reference,
+        plates,
+      },
+    };
   }
 
   /** Takes in what the scan of frame `index` found. Reports may arrive out of order. */
@@ -101,13 +117,16 @@ export class FaceScanSchedule {
       this.#tracks = [];
       this.#verdicts = [];
     }
-    if (report.plates !== null && (this.#plates === null || index > this.#plates.frame)) this.#plates = { frame: index, boxes: report.plates };
+    if (report.plates !== null && (this.#plates === null || index > this.#plates.frame))
+      this.#plates = { frame: index, boxes: report.plates };
     for (const v of report.verdicts) this.#verdicts.push({ ...v, frame: index });
     this.#verdicts = this.#verdicts.filter((v) => this.#next - v.frame <= this.#sweepFrames * 2);
     if (index <= this.#applied) return;
     this.#applied = index;
     this.#reference = report.signature;
-    const kept = this.#tracks.filter((t) => index - t.frame <= this.#holdFrames && !report.confirmed.some((c) => iou(c.box, t.box) > 0.2));
+    const kept = this.#tracks.filter(
+      (t) => index - t.frame <= this.#holdFrames && !report.confirmed.some((c) => iou(c.box, t.box) > 0.2),
+    );
     this.#tracks = [...kept, ...report.confirmed.map((c) => ({ box: c.box, score: c.score, frame: index }))];
   }
 }

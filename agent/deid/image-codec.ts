@@ -38,7 +38,9 @@ type MessageDefinitions = ConstructorParameters<typeof MessageWriter>[0];
 function definitionsFor(root: 'sensor_msgs/CompressedImage' | 'sensor_msgs/Image'): MessageDefinitions {
   return [ros2humble[root], ros2humble['std_msgs/Header']];
 }
-const compressedReader = new MessageReader<CompressedImageMessage>(definitionsFor('sensor_msgs/CompressedImage'));
+const compressedReader = new MessageReader<CompressedImageMessage>(
+  definitionsFor('sensor_msgs/CompressedImage'),
+);
 const compressedWriter = new MessageWriter(definitionsFor('sensor_msgs/CompressedImage'));
 const imageReader = new MessageReader<ImageMessage>(definitionsFor('sensor_msgs/Image'));
 const imageWriter = new MessageWriter(definitionsFor('sensor_msgs/Image'));
@@ -52,12 +54,21 @@ export interface DecodedImage {
 
 /** Whether a sample carries an image that de-identification must see. */
 export function isImageSample(sample: Pick<Sample, 'encoding' | 'schemaRef'>): boolean {
-  return sample.encoding === 'jpeg' || sample.encoding === 'png' || sample.schemaRef === compressedImageType || sample.schemaRef === rawImageType;
+  return (
+    sample.encoding === 'jpeg' ||
+    sample.encoding === 'png' ||
+    sample.schemaRef === compressedImageType ||
+    sample.schemaRef === rawImageType
+  );
 }
 
 /** Decodes an image sample; throws IMAGE_UNSUPPORTED for formats it cannot re-encode faithfully. */
-export async function decodeImageSample(sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>, options: { jpegQuality: number }): Promise<DecodedImage> {
-  if (sample.encoding === 'jpeg' || sample.encoding === 'png') return decodeCompressedBytes(sample.data, options);
+export async function decodeImageSample(
+  sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>,
+  options: { jpegQuality: number },
+): Promise<DecodedImage> {
+  if (sample.encoding === 'jpeg' || sample.encoding === 'png')
+    return decodeCompressedBytes(sample.data, options);
   if (sample.encoding !== 'cdr') throw unsupported(`image sample with encoding '${sample.encoding}'`);
   if (sample.schemaRef === compressedImageType) {
     const msg = compressedReader.readMessage(sample.data);
@@ -74,17 +85,26 @@ export async function decodeImageSample(sample: Pick<Sample, 'encoding' | 'schem
   throw unsupported(`schema '${sample.schemaRef}'`);
 }
 
-async function decodeCompressedBytes(bytes: Uint8Array, options: { jpegQuality: number }): Promise<DecodedImage> {
+async function decodeCompressedBytes(
+  bytes: Uint8Array,
+  options: { jpegQuality: number },
+): Promise<DecodedImage> {
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   if (!isJpeg && !isPng) throw unsupported('compressed image that is neither JPEG nor PNG');
-  const { data, info } = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes)
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const frame: RgbFrame = { width: info.width, height: info.height, data };
   return {
     frame,
     encode: async (out) => {
       const img = sharp(out.data, { raw: { width: out.width, height: out.height, channels: 3 } });
-      const buf = isJpeg ? await img.jpeg({ quality: options.jpegQuality }).toBuffer() : await img.png().toBuffer();
+      const buf = isJpeg
+        ? await img.jpeg({ quality: options.jpegQuality }).toBuffer()
+        : await img.png().toBuffer();
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     },
   };
@@ -93,8 +113,10 @@ async function decodeCompressedBytes(bytes: Uint8Array, options: { jpegQuality: 
 function decodeRawImage(msg: ImageMessage): DecodedImage {
   const { width, height, step } = msg;
   const bgr = msg.encoding === 'bgr8';
-  if (msg.encoding !== 'rgb8' && !bgr) throw unsupported(`Image encoding '${msg.encoding}' (rgb8 and bgr8 are handled)`);
-  if (step < width * 3 || msg.data.length < step * height) throw unsupported(`Image of ${width}x${height} with step ${step} and ${msg.data.length} bytes`);
+  if (msg.encoding !== 'rgb8' && !bgr)
+    throw unsupported(`Image encoding '${msg.encoding}' (rgb8 and bgr8 are handled)`);
+  if (step < width * 3 || msg.data.length < step * height)
+    throw unsupported(`Image of ${width}x${height} with step ${step} and ${msg.data.length} bytes`);
   const rgb = new Uint8Array(width * height * 3);
   copyRows(msg.data, step, rgb, width * 3, { width, height, swap: bgr });
   return {
@@ -109,7 +131,13 @@ function decodeRawImage(msg: ImageMessage): DecodedImage {
 }
 
 /** Copies `height` rows of `width` pixels between buffers of different strides, swapping R/B when asked. */
-function copyRows(src: Uint8Array, srcStep: number, dst: Uint8Array, dstStep: number, o: { width: number; height: number; swap: boolean }): void {
+function copyRows(
+  src: Uint8Array,
+  srcStep: number,
+  dst: Uint8Array,
+  dstStep: number,
+  o: { width: number; height: number; swap: boolean },
+): void {
   for (let y = 0; y < o.height; y++) {
     let s = y * srcStep;
     let d = y * dstStep;

@@ -23,7 +23,11 @@ export interface DeidLineage {
   readonly type: 'rigcap.deid';
   readonly version: 1;
   readonly enabled: boolean;
-  readonly models: ReadonlyArray<{ readonly name: string; readonly kind: DetectionKind; readonly sha256: string }>;
+  readonly models: ReadonlyArray<{
+    readonly name: string;
+    readonly kind: DetectionKind;
+    readonly sha256: string;
+  }>;
   readonly params: DeidParams;
   readonly paramsDigest: string;
   readonly onFailure: 'drop';
@@ -54,7 +58,12 @@ export class DeidLineageAccumulator {
   #boxes = { face: 0, plate: 0 };
   #streams = new Map<string, DeidFrameCounts>();
 
-  constructor(options: { enabled: boolean; models: readonly ModelSpec[]; params: DeidParams; exemptStreams: readonly string[] }) {
+  constructor(options: {
+    enabled: boolean;
+    models: readonly ModelSpec[];
+    params: DeidParams;
+    exemptStreams: readonly string[];
+  }) {
     this.#fixed = {
       enabled: options.enabled,
       models: options.models.map((m) => ({ name: m.name, kind: m.kind, sha256: m.sha256 })),

@@ -14,13 +14,24 @@ export interface LocalRedactor {
   readonly params: DeidParams;
   readonly detector: FrameDetector;
   /** Redacts one payload; with `plan`, as a frame of a stream whose face scan the plan schedules. */
-  redact(sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>, plan?: FaceScanPlan): Promise<RedactedImage>;
+  redact(
+    sample: Pick<Sample, 'encoding' | 'schemaRef' | 'data'>,
+    plan?: FaceScanPlan,
+  ): Promise<RedactedImage>;
 }
 
 /** Loads (and digest-checks) the configured models in this thread. */
-export async function loadLocalRedactor(options: { config: DeidConfig; intraOpThreads?: number }): Promise<LocalRedactor> {
+export async function loadLocalRedactor(options: {
+  config: DeidConfig;
+  intraOpThreads?: number;
+}): Promise<LocalRedactor> {
   const specs = modelSpecsFor(options.config);
   const params = deidParamsFor(options.config);
   const detector = await FrameDetector.load({ specs, params, intraOpThreads: options.intraOpThreads ?? 1 });
-  return { specs, params, detector, redact: (sample, plan) => redactImageSample(sample, { detector, params, plan }) };
+  return {
+    specs,
+    params,
+    detector,
+    redact: (sample, plan) => redactImageSample(sample, { detector, params, plan }),
+  };
 }

@@ -64,9 +64,19 @@ export function builtinModelSpecs(): ModelSpec[] {
 export function modelSpecsFor(config: Pick<DeidConfig, 'customModels'>): ModelSpec[] {
   const custom = config.customModels.map((m): ModelSpec => {
     if (!(decoderNames as readonly string[]).includes(m.decoder)) {
-      throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `custom model '${m.name}': unknown decoder '${m.decoder}' (known: ${decoderNames.join(', ')})`);
+      throw new RigcapError(
+        'RIGCAP_DEID_MODEL_INVALID',
+        `custom model '${m.name}': unknown decoder '${m.decoder}' (known: ${decoderNames.join(', ')})`,
+      );
     }
-    return { name: m.name, kind: m.kind, path: m.path, sha256: m.sha256.toLowerCase(), inputSize: m.inputSize, decoder: m.decoder as DecoderName };
+    return {
+      name: m.name,
+      kind: m.kind,
+      path: m.path,
+      sha256: m.sha256.toLowerCase(),
+      inputSize: m.inputSize,
+      decoder: m.decoder as DecoderName,
+    };
   });
   return [...builtinModelSpecs(), ...custom];
 }
@@ -78,16 +88,24 @@ export async function readVerifiedModel(spec: ModelSpec): Promise<Uint8Array> {
     bytes = await readFile(spec.path);
   } catch (err) {
     const errno = errnoCode(err);
-    throw new RigcapError('RIGCAP_DEID_MODEL_MISSING', `model '${spec.name}' cannot be read at ${spec.path} (${errno ?? String(err)})`, {
-      cause: err,
-      details: { model: spec.name, path: spec.path },
-    });
+    throw new RigcapError(
+      'RIGCAP_DEID_MODEL_MISSING',
+      `model '${spec.name}' cannot be read at ${spec.path} (${errno ?? String(err)})`,
+      {
+        cause: err,
+        details: { model: spec.name, path: spec.path },
+      },
+    );
   }
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== spec.sha256) {
-    throw new RigcapError('RIGCAP_DEID_MODEL_DIGEST', `model '${spec.name}' at ${spec.path} has sha256 ${actual}, pinned ${spec.sha256}`, {
-      details: { model: spec.name, path: spec.path, expected: spec.sha256, actual },
-    });
+    throw new RigcapError(
+      'RIGCAP_DEID_MODEL_DIGEST',
+      `model '${spec.name}' at ${spec.path} has sha256 ${actual}, pinned ${spec.sha256}`,
+      {
+        details: { model: spec.name, path: spec.path, expected: spec.sha256, actual },
+      },
+    );
   }
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

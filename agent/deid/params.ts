@@ -46,7 +46,11 @@ export interface DeidParams {
 }
 
 /** Detection parameters for a config, with rigcap's tiling defaults. */
-export function deidParamsFor(config: Pick<DeidConfig, 'faceThreshold' | 'plateThreshold' | 'marginRatio' | 'blur' | 'jpegQuality'> & { readonly faceSweepFrames?: number }): DeidParams {
+export function deidParamsFor(
+  config: Pick<DeidConfig, 'faceThreshold' | 'plateThreshold' | 'marginRatio' | 'blur' | 'jpegQuality'> & {
+    readonly faceSweepFrames?: number;
+  },
+): DeidParams {
   const sweep = Math.max(1, Math.round(config.faceSweepFrames ?? defaultFaceSweepFrames));
   return {
     faceThreshold: config.faceThreshold,
@@ -107,6 +111,7 @@ export function canonicalJson(value: unknown): string {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
-  if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('non-finite number in parameters');
+  if (typeof value === 'number' && !Number.isFinite(value))
+    throw new TypeError('non-finite number in parameters');
   return JSON.stringify(value);
 }

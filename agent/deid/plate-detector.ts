@@ -25,14 +25,22 @@ export class DbPlateDetector {
   readonly #params: DeidParams;
   readonly #maxSide: number;
 
-  constructor(options: { session: InferenceSession; inputSize: number; params: DeidParams; modelName: string }) {
+  constructor(options: {
+    session: InferenceSession;
+    inputSize: number;
+    params: DeidParams;
+    modelName: string;
+  }) {
     this.#session = options.session;
     this.#params = options.params;
     this.#maxSide = options.inputSize;
     const inputName = options.session.inputNames[0];
     const outputName = options.session.outputNames[0];
     if (inputName === undefined || outputName === undefined) {
-      throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${options.modelName}' needs one image input and one probability-map output`);
+      throw new RigcapError(
+        'RIGCAP_DEID_MODEL_INVALID',
+        `model '${options.modelName}' needs one image input and one probability-map output`,
+      );
     }
     this.#inputName = inputName;
     this.#outputName = outputName;
@@ -56,19 +64,33 @@ export class DbPlateDetector {
       input[plane + i] = (pixels[p + 1]! / 255 - mean[1]) / std[1];
       input[2 * plane + i] = (pixels[p]! / 255 - mean[2]) / std[2];
     }
-    const outputs = await this.#session.run({ [this.#inputName]: new Tensor('float32', input, [1, 3, h, w]) });
+    const outputs = await this.#session.run({
+      [this.#inputName]: new Tensor('float32', input, [1, 3, h, w]),
+    });
     const map = outputs[this.#outputName];
-    if (map === undefined) throw new RigcapError('RIGCAP_DEID_INFERENCE', 'text detector returned no probability map');
+    if (map === undefined)
+      throw new RigcapError('RIGCAP_DEID_INFERENCE', 'text detector returned no probability map');
     const dims = map.dims;
     const mapH = dims[2] ?? 0;
     const mapW = dims[3] ?? 0;
-    if (mapW <= 0 || mapH <= 0) throw new RigcapError('RIGCAP_DEID_INFERENCE', `text detector returned a map of shape [${dims.join(',')}]`);
+    if (mapW <= 0 || mapH <= 0)
+      throw new RigcapError(
+        'RIGCAP_DEID_INFERENCE',
+        `text detector returned a map of shape [${dims.join(',')}]`,
+      );
     const sx = frame.width / mapW;
     const sy = frame.height / mapH;
     const out: Detection[] = [];
-    for (const region of textRegions(map.data as Float32Array, mapW, mapH, { minScore: this.#params.plateThreshold })) {
+    for (const region of textRegions(map.data as Float32Array, mapW, mapH, {
+      minScore: this.#params.plateThreshold,
+    })) {
       const d = (region.w * region.h * unclipRatio) / (2 * (region.w + region.h));
-      const box = { x: (region.x - d) * sx, y: (region.y - d) * sy, w: (region.w + 2 * d) * sx, h: (region.h + 2 * d) * sy };
+      const box = {
+        x: (region.x - d) * sx,
+        y: (region.y - d) * sy,
+        w: (region.w + 2 * d) * sx,
+        h: (region.h + 2 * d) * sy,
+      };
       if (!looksLikePlate(box, frame, this.#params)) continue;
       out.push({ kind: 'plate', score: region.score, box });
     }
@@ -77,9 +99,19 @@ export class DbPlateDetector {
 }
 
 /** Plates are wider than tall, at least a few pixels high, and never a large share of the frame. */
-function looksLikePlate(box: { w: number; h: number }, frame: { width: number; height: number }, params: DeidParams): boolean {
+function looksLikePlate(
+  box: { w: number; h: number },
+  frame: { width: number; height: number },
+  params: DeidParams,
+): boolean {
   const aspect = box.w / box.h;
-  return box.h >= 6 && box.h <= frame.height * 0.25 && box.w <= frame.width * 0.5 && aspect >= params.plateAspectMin && aspect <= params.plateAspectMax;
+  return (
+    box.h >= 6 &&
+    box.h <= frame.height * 0.25 &&
+    box.w <= frame.width * 0.5 &&
+    aspect >= params.plateAspectMin &&
+    aspect <= params.plateAspectMax
+  );
 }
 
 /** One connected region of the binarised map: bounding box in map pixels and mean probability. */
@@ -92,7 +124,12 @@ interface TextRegion {
 }
 
 /** Connected regions (4-neighbour) of `prob > 0.3` whose mean probability reaches `minScore`. */
-export function textRegions(prob: Float32Array, width: number, height: number, options: { minScore: number }): TextRegion[] {
+export function textRegions(
+  prob: Float32Array,
+  width: number,
+  height: number,
+  options: { minScore: number },
+): TextRegion[] {
   const label = new Int32Array(width * height);
   const stack: number[] = [];
   const regions: TextRegion[] = [];

@@ -26,9 +26,13 @@ export async function runDeidSelfTest(redact: JpegRedactor): Promise<DeidSelfTes
   const plates = detections.filter((d) => d.kind === 'plate').length;
   const result = { faces, plates, ms: performance.now() - started };
   if (faces === 0 || plates === 0) {
-    throw new RigcapError('RIGCAP_DEID_SELFTEST_FAILED', `self-test image: ${faces} face(s) and ${plates} plate(s) found, expected at least one of each`, {
-      details: { faces, plates },
-    });
+    throw new RigcapError(
+      'RIGCAP_DEID_SELFTEST_FAILED',
+      `self-test image: ${faces} face(s) and ${plates} plate(s) found, expected at least one of each`,
+      {
+        details: { faces, plates },
+      },
+    );
   }
   return result;
 }

@@ -14,7 +14,9 @@ import { runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
 
 /** What became of a sample. */
-export type DeidOutcome = { readonly kind: 'ok'; readonly sample: Sample } | { readonly kind: 'dropped'; readonly cause: 'deid_backpressure' | 'deid_failed' };
+export type DeidOutcome =
+  | { readonly kind: 'ok'; readonly sample: Sample }
+  | { readonly kind: 'dropped'; readonly cause: 'deid_backpressure' | 'deid_failed' };
 
 /** Per-stream health for status and metrics. */
 export interface DeidStreamStatus {
@@ -74,7 +76,12 @@ export class DeidStage {
     this.#params = deidParamsFor(options.config);
     this.#workers = options.config.workers > 0 ? options.config.workers : Math.max(1, availableParallelism());
     this.#workerUrl = options.workerUrl;
-    this.#lineage = new DeidLineageAccumulator({ enabled: options.config.enabled, models: this.#models, params: this.#params, exemptStreams: [...this.#exempt] });
+    this.#lineage = new DeidLineageAccumulator({
+      enabled: options.config.enabled,
+      models: this.#models,
+      params: this.#params,
+      exemptStreams: [...this.#exempt],
+    });
   }
 
   /** Loads and verifies the models in every worker, then runs the self-test; throws (and stays failed) if either fails. */
@@ -96,18 +103,27 @@ export class DeidStage {
       this.#selfTest = await runDeidSelfTest(async (jpeg) => {
         const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: jpeg });
         if (outcome.kind === 'failed') throw outcome.error;
-        if (outcome.kind === 'backpressure') throw new RigcapError('RIGCAP_DEID_SELFTEST_FAILED', 'self-test refused by a full pool');
+        if (outcome.kind === 'backpressure')
+          throw new RigcapError('RIGCAP_DEID_SELFTEST_FAILED', 'self-test refused by a full pool');
         return outcome;
       });
       this.#state = 'ready';
-      this.#log.info({ workers: this.#workers, models: this.#models.map((m) => m.name), selfTest: this.#selfTest }, 'de-id ready');
+      this.#log.info(
+        { workers: this.#workers, models: this.#models.map((m) => m.name), selfTest: this.#selfTest },
+        'de-id ready',
+      );
     } catch (err) {
       pool.destroy();
       this.#pool = undefined;
       this.#state = 'failed';
-      const rigErr = isRigcapError(err) ? err : new RigcapError('RIGCAP_DEID_INFERENCE', String(err), { cause: err });
+      const rigErr = isRigcapError(err)
+        ? err
+        : new RigcapError('RIGCAP_DEID_INFERENCE', String(err), { cause: err });
       this.#lastError = { code: rigErr.code, message: rigErr.message };
-      this.#log.error({ code: rigErr.code, err: rigErr }, 'de-id failed to start; image frames will be dropped');
+      this.#log.error(
+        { code: rigErr.code, err: rigErr },
+        'de-id failed to start; image frames will be dropped',
+      );
       throw rigErr;
     }
   }
@@ -122,7 +138,11 @@ export class DeidStage {
     const stream = this.#streamStatus(sample.stream);
     const pool = this.#pool;
     if (pool === undefined || this.#state !== 'ready') {
-      return this.#fail(sample.stream, stream, new RigcapError('RIGCAP_DEID_INFERENCE', `de-id is ${this.#state}, not ready`));
+      return this.#fail(
+        sample.stream,
+        stream,
+        new RigcapError('RIGCAP_DEID_INFERENCE', `de-id is ${this.#state}, not ready`),
+      );
     }
     let schedule = this.#schedules.get(sample.stream);
     if (schedule === undefined) {
@@ -130,7 +150,12 @@ export class DeidStage {
       this.#schedules.set(sample.stream, schedule);
     }
     const { index, plan } = schedule.next();
-    const outcome = await pool.submit({ encoding: sample.encoding, schemaRef: sample.schemaRef, data: sample.data, plan });
+    const outcome = await pool.submit({
+      encoding: sample.encoding,
+      schemaRef: sample.schemaRef,
+      data: sample.data,
+      plan,
+    });
     if (outcome.kind === 'done' && outcome.faceScan !== undefined) schedule.apply(index, outcome.faceScan);
     if (outcome.kind === 'backpressure') {
       stream.backpressure++;

@@ -21,7 +21,10 @@ function axisOffsets(length: number, tile: number, overlap: number): number[] {
 }
 
 /** The tile pyramid for a frame: the given scales (finest first) then a whole-frame pass. */
-export function planFaceTiles(frame: { width: number; height: number }, options: { tilePx: number; scales: readonly number[]; overlapPx: number }): TileLevel[] {
+export function planFaceTiles(
+  frame: { width: number; height: number },
+  options: { tilePx: number; scales: readonly number[]; overlapPx: number },
+): TileLevel[] {
   const { tilePx } = options;
   const wholeScale = Math.min(tilePx / frame.width, tilePx / frame.height, 1);
   const levels: TileLevel[] = [];
@@ -39,6 +42,11 @@ export function planFaceTiles(frame: { width: number; height: number }, options:
   }
   const w = Math.max(1, Math.round(frame.width * wholeScale));
   const h = Math.max(1, Math.round(frame.height * wholeScale));
-  levels.push({ scale: wholeScale, scaledWidth: w, scaledHeight: h, tiles: [{ x: 0, y: 0, w: tilePx, h: tilePx }] });
+  levels.push({
+    scale: wholeScale,
+    scaledWidth: w,
+    scaledHeight: h,
+    tiles: [{ x: 0, y: 0, w: tilePx, h: tilePx }],
+  });
   return levels;
 }

@@ -19,7 +19,13 @@ export interface PoolJob {
 
 /** How a job ended. */
 export type PoolOutcome =
-  | { readonly kind: 'done'; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly faceScan: FaceScanReport | undefined; readonly ms: number }
+  | {
+      readonly kind: 'done';
+      readonly data: Uint8Array;
+      readonly detections: readonly Detection[];
+      readonly faceScan: FaceScanReport | undefined;
+      readonly ms: number;
+    }
   | { readonly kind: 'backpressure' }
   | { readonly kind: 'failed'; readonly error: RigcapError };
 
@@ -89,11 +95,15 @@ export class DeidWorkerPool {
   /** Queues a job; answers `backpressure` at once when the queue is full. */
   submit(job: PoolJob): Promise<PoolOutcome> {
     if (this.#closing || this.#destroyed) {
-      return Promise.resolve({ kind: 'failed', error: new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id pool is closed') });
+      return Promise.resolve({
+        kind: 'failed',
+        error: new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id pool is closed'),
+      });
     }
     if (this.#broken !== undefined) return Promise.resolve({ kind: 'failed', error: this.#broken });
     const idle = this.#slots.find((s) => s.ready && s.current === undefined);
-    if (idle === undefined && this.#queue.length >= this.#options.maxPending) return Promise.resolve({ kind: 'backpressure' });
+    if (idle === undefined && this.#queue.length >= this.#options.maxPending)
+      return Promise.resolve({ kind: 'backpressure' });
     return new Promise((resolve) => {
       const pending: Pending = { id: this.#nextId++, job, resolve };
       if (idle !== undefined) this.#dispatch(idle, pending);
@@ -128,7 +138,9 @@ export class DeidWorkerPool {
   }
 
   #spawn(replacing?: Slot): Promise<void> {
-    const worker = new Worker(this.#options.workerUrl ?? defaultWorkerUrl, { workerData: this.#options.init });
+    const worker = new Worker(this.#options.workerUrl ?? defaultWorkerUrl, {
+      workerData: this.#options.init,
+    });
     const slot: Slot = replacing ?? { worker, ready: false, current: undefined, timer: undefined };
     slot.worker = worker;
     slot.ready = false;
@@ -142,18 +154,37 @@ export class DeidWorkerPool {
         } else if (reply.type === 'init-error') {
           reject(fromWorkerError(reply.error));
         } else {
-          this.#finish(slot, reply.id, reply.type === 'result' ? { kind: 'done', data: reply.data, detections: reply.detections, faceScan: reply.faceScan, ms: reply.ms } : { kind: 'failed', error: fromWorkerError(reply.error) });
+          this.#finish(
+            slot,
+            reply.id,
+            reply.type === 'result'
+              ? {
+                  kind: 'done',
+                  data: reply.data,
+                  detections: reply.detections,
+                  faceScan: reply.faceScan,
+                  ms: reply.ms,
+                }
+              : { kind: 'failed', error: fromWorkerError(reply.error) },
+          );
         }
       });
       worker.on('error', (err) => {
         this.#options.log.error({ err, code: 'RIGCAP_DEID_INFERENCE' }, 'de-id worker crashed');
-        reject(new RigcapError('RIGCAP_DEID_INFERENCE', `de-id worker crashed: ${String(err)}`, { cause: err }));
+        reject(
+          new RigcapError('RIGCAP_DEID_INFERENCE', `de-id worker crashed: ${String(err)}`, { cause: err }),
+        );
       });
       worker.on('exit', () => {
-        if (slot.worker !== worker || this.#destroyed || (this.#closing && slot.current === undefined)) return;
+        if (slot.worker !== worker || this.#destroyed || (this.#closing && slot.current === undefined))
+          return;
         slot.ready = false;
         const current = slot.current;
-        if (current !== undefined) this.#finish(slot, current.id, { kind: 'failed', error: new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id worker exited mid-frame') });
+        if (current !== undefined)
+          this.#finish(slot, current.id, {
+            kind: 'failed',
+            error: new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id worker exited mid-frame'),
+          });
         this.#respawn(slot);
       });
     });
@@ -174,16 +205,32 @@ export class DeidWorkerPool {
     slot.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
     const data = Uint8Array.from(pending.job.data);
     const { plan } = pending.job;
-    const request: JobRequest = { type: 'job', id: pending.id, encoding: pending.job.encoding, schemaRef: pending.job.schemaRef, data, ...(plan === undefined ? {} : { plan }) };
+    const request: JobRequest = {
+      type: 'job',
+      id: pending.id,
+      encoding: pending.job.encoding,
+      schemaRef: pending.job.schemaRef,
+      data,
+      ...(plan === undefined ? {} : { plan }),
+    };
     slot.worker.postMessage(request, [data.buffer]);
   }
 
   #timeout(slot: Slot, pending: Pending): void {
     if (slot.current !== pending) return;
-    this.#options.log.warn({ code: 'RIGCAP_DEID_INFERENCE', timeoutMs: this.#options.timeoutMs }, 'de-id frame timed out; replacing its worker');
+    this.#options.log.warn(
+      { code: 'RIGCAP_DEID_INFERENCE', timeoutMs: this.#options.timeoutMs },
+      'de-id frame timed out; replacing its worker',
+    );
     const old = slot.worker;
     slot.ready = false;
-    this.#finish(slot, pending.id, { kind: 'failed', error: new RigcapError('RIGCAP_DEID_INFERENCE', `de-id frame took longer than ${this.#options.timeoutMs} ms`) });
+    this.#finish(slot, pending.id, {
+      kind: 'failed',
+      error: new RigcapError(
+        'RIGCAP_DEID_INFERENCE',
+        `de-id frame took longer than ${this.#options.timeoutMs} ms`,
+      ),
+    });
     // Detach before terminating so the old worker's exit does not fail the next job.
     old.removeAllListeners();
     void old.terminate();
@@ -205,6 +252,7 @@ export class DeidWorkerPool {
       const next = this.#queue.shift();
       if (next !== undefined) this.#dispatch(slot, next);
     }
-    if (this.#closing && this.#queue.length === 0 && this.#slots.every((s) => s.current === undefined)) this.#drained?.();
+    if (this.#closing && this.#queue.length === 0 && this.#slots.every((s) => s.current === undefined))
+      this.#drained?.();
   }
 }

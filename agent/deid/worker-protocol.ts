@@ -32,5 +32,12 @@ export interface JobRequest {
 export type WorkerReply =
   | { readonly type: 'ready' }
   | { readonly type: 'init-error'; readonly error: WorkerError }
-  | { readonly type: 'result'; readonly id: number; readonly data: Uint8Array; readonly detections: readonly Detection[]; readonly faceScan?: FaceScanReport; readonly ms: number }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly data: Uint8Array;
+      readonly detections: readonly Detection[];
+      readonly faceScan?: FaceScanReport;
+      readonly ms: number;
+    }
   | { readonly type: 'job-error'; readonly id: number; readonly error: WorkerError };

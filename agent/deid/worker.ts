@@ -8,7 +8,9 @@ import { redactImageSample } from './redact.ts';
 import type { JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
 
 function toWorkerError(err: unknown): WorkerError {
-  return isRigcapError(err) ? { code: err.code, message: err.message } : { code: 'RIGCAP_DEID_INFERENCE', message: String(err) };
+  return isRigcapError(err)
+    ? { code: err.code, message: err.message }
+    : { code: 'RIGCAP_DEID_INFERENCE', message: String(err) };
 }
 
 async function serve(): Promise<void> {
@@ -20,17 +22,31 @@ async function serve(): Promise<void> {
   const post = (reply: WorkerReply): void => port.postMessage(reply);
   let detector: FrameDetector;
   try {
-    detector = await FrameDetector.load({ specs: init.specs, params: init.params, intraOpThreads: init.intraOpThreads });
+    detector = await FrameDetector.load({
+      specs: init.specs,
+      params: init.params,
+      intraOpThreads: init.intraOpThreads,
+    });
   } catch (err) {
     post({ type: 'init-error', error: toWorkerError(err) });
     return;
   }
   port.on('message', (job: JobRequest) => {
     const started = performance.now();
-    redactImageSample({ encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data }, { detector, params: init.params, plan: job.plan }).then(
+    redactImageSample(
+      { encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data },
+      { detector, params: init.params, plan: job.plan },
+    ).then(
       (out) => {
         // Copied, not transferred: sharp's output buffers are external memory that cannot be transferred.
-        post({ type: 'result', id: job.id, data: out.data, detections: out.detections, ...(out.faceScan === undefined ? {} : { faceScan: out.faceScan }), ms: performance.now() - started });
+        post({
+          type: 'result',
+          id: job.id,
+          data: out.data,
+          detections: out.detections,
+          ...(out.faceScan === undefined ? {} : { faceScan: out.faceScan }),
+          ms: performance.now() - started,
+        });
       },
       (err: unknown) => post({ type: 'job-error', id: job.id, error: toWorkerError(err) }),
     );

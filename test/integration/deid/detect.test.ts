@@ -16,11 +16,22 @@ describe('de-id detectors on the shipped test image', () => {
     const jpeg = new Uint8Array(await readFile(selfTestImageUrl));
     const out = await redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg });
     const covers = (kind: Detection['kind'], box: typeof knownFace): boolean =>
-      out.detections.some((d) => d.kind === kind && containment(box, { x: d.box.x - d.box.w * 0.15, y: d.box.y - d.box.h * 0.15, w: d.box.w * 1.3, h: d.box.h * 1.3 }) > 0.7);
+      out.detections.some(
+        (d) =>
+          d.kind === kind &&
+          containment(box, {
+            x: d.box.x - d.box.w * 0.15,
+            y: d.box.y - d.box.h * 0.15,
+            w: d.box.w * 1.3,
+            h: d.box.h * 1.3,
+          }) > 0.7,
+      );
     expect(covers('face', knownFace)).toBe(true);
     expect(covers('plate', knownPlateText)).toBe(true);
     expect(out.data).not.toEqual(jpeg);
-    const result = await runDeidSelfTest((image) => redactor.redact({ encoding: 'jpeg', schemaRef: '', data: image }));
+    const result = await runDeidSelfTest((image) =>
+      redactor.redact({ encoding: 'jpeg', schemaRef: '', data: image }),
+    );
     expect(result.faces).toBeGreaterThanOrEqual(1);
     expect(result.plates).toBeGreaterThanOrEqual(1);
   });
@@ -37,12 +48,15 @@ describe('de-id detectors on the shipped test image', () => {
     const b = await redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }, second.plan);
     expect(b.faceScan?.full).toBe(false);
     expect(b.faceScan!.tilesScanned).toBeLessThan(b.faceScan!.tilesTotal);
-    const covers = (kind: Detection['kind'], box: typeof knownFace): boolean => b.detections.some((d) => d.kind === kind && containment(box, d.box) > 0.7);
+    const covers = (kind: Detection['kind'], box: typeof knownFace): boolean =>
+      b.detections.some((d) => d.kind === kind && containment(box, d.box) > 0.7);
     expect(covers('face', knownFace)).toBe(true);
     expect(covers('plate', knownPlateText)).toBe(true);
   });
 
   it('the self-test refuses when nothing is found', async () => {
-    await expect(runDeidSelfTest(async () => ({ detections: [] }))).rejects.toMatchObject({ code: 'RIGCAP_DEID_SELFTEST_FAILED' });
+    await expect(runDeidSelfTest(async () => ({ detections: [] }))).rejects.toMatchObject({
+      code: 'RIGCAP_DEID_SELFTEST_FAILED',
+    });
   });
 });

@@ -15,7 +15,16 @@ let dir: string;
 let jpeg: Uint8Array;
 
 function imageSample(stream = 'front', seq = 1): Sample {
-  return { stream, topic: `/${stream}/image`, seq, captureNs: 1n, monoNs: 1n, encoding: 'jpeg', schemaRef: 'sensor_msgs/msg/CompressedImage', data: jpeg };
+  return {
+    stream,
+    topic: `/${stream}/image`,
+    seq,
+    captureNs: 1n,
+    monoNs: 1n,
+    encoding: 'jpeg',
+    schemaRef: 'sensor_msgs/msg/CompressedImage',
+    data: jpeg,
+  };
 }
 
 beforeAll(async () => {
@@ -48,17 +57,30 @@ describe('DeidStage fails closed', () => {
     const mid = bytes.length >> 1;
     bytes[mid] = (bytes[mid] ?? 0) ^ 0xff;
     await writeFile(corrupt, bytes);
-    await expectFailClosed(new DeidStage({ config, log: silentLogger(), models: [{ ...face, path: corrupt }, plate] }), 'RIGCAP_DEID_MODEL_DIGEST');
+    await expectFailClosed(
+      new DeidStage({ config, log: silentLogger(), models: [{ ...face, path: corrupt }, plate] }),
+      'RIGCAP_DEID_MODEL_DIGEST',
+    );
   });
 
   it('a missing model file stops start and drops frames', async () => {
     const [face, plate] = builtinModelSpecs() as [ModelSpec, ModelSpec];
-    await expectFailClosed(new DeidStage({ config, log: silentLogger(), models: [face, { ...plate, path: join(dir, 'absent.onnx') }] }), 'RIGCAP_DEID_MODEL_MISSING');
+    await expectFailClosed(
+      new DeidStage({
+        config,
+        log: silentLogger(),
+        models: [face, { ...plate, path: join(dir, 'absent.onnx') }],
+      }),
+      'RIGCAP_DEID_MODEL_MISSING',
+    );
   });
 
   it('inference that throws fails the self-test, and so start', async () => {
     const workerUrl = new URL('./workers/throwing-worker.ts', import.meta.url);
-    await expectFailClosed(new DeidStage({ config, log: silentLogger(), workerUrl }), 'RIGCAP_DEID_INFERENCE');
+    await expectFailClosed(
+      new DeidStage({ config, log: silentLogger(), workerUrl }),
+      'RIGCAP_DEID_INFERENCE',
+    );
   });
 
   it('an inference past its deadline fails the self-test, and so start', async () => {
@@ -77,7 +99,12 @@ describe('DeidStage with the real models', () => {
     expect(stage.status().state).toBe('ready');
     expect(stage.status().selfTest?.faces).toBeGreaterThanOrEqual(1);
 
-    const imu: Sample = { ...imageSample('imu'), encoding: 'cdr', schemaRef: 'sensor_msgs/msg/Imu', data: new Uint8Array([1, 2, 3]) };
+    const imu: Sample = {
+      ...imageSample('imu'),
+      encoding: 'cdr',
+      schemaRef: 'sensor_msgs/msg/Imu',
+      data: new Uint8Array([1, 2, 3]),
+    };
     expect(await stage.process(imu)).toEqual({ kind: 'ok', sample: imu });
     const exempt = imageSample('thermal');
     expect(await stage.process(exempt)).toEqual({ kind: 'ok', sample: exempt });

@@ -8,7 +8,14 @@ const job = { encoding: 'jpeg', schemaRef: '', data: new Uint8Array([0xff, 0xd8,
 
 describe('DeidWorkerPool', () => {
   it('fails a job past its deadline, replaces the stuck worker, and keeps serving', async () => {
-    const pool = new DeidWorkerPool({ size: 1, maxPending: 2, timeoutMs: 200, init, log: silentLogger(), workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url) });
+    const pool = new DeidWorkerPool({
+      size: 1,
+      maxPending: 2,
+      timeoutMs: 200,
+      init,
+      log: silentLogger(),
+      workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url),
+    });
     await pool.start();
     const first = await pool.submit(job);
     expect(first).toMatchObject({ kind: 'failed', error: { code: 'RIGCAP_DEID_INFERENCE' } });
@@ -19,7 +26,14 @@ describe('DeidWorkerPool', () => {
   });
 
   it('refuses at once when the queue is full, and destroy fails what was queued', async () => {
-    const pool = new DeidWorkerPool({ size: 1, maxPending: 1, timeoutMs: 60_000, init, log: silentLogger(), workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url) });
+    const pool = new DeidWorkerPool({
+      size: 1,
+      maxPending: 1,
+      timeoutMs: 60_000,
+      init,
+      log: silentLogger(),
+      workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url),
+    });
     await pool.start();
     const running = pool.submit(job);
     const queued = pool.submit(job);
@@ -31,9 +45,19 @@ describe('DeidWorkerPool', () => {
   });
 
   it('passes a job error from the worker through as a failed outcome', async () => {
-    const pool = new DeidWorkerPool({ size: 1, maxPending: 1, timeoutMs: 60_000, init, log: silentLogger(), workerUrl: new URL('./workers/throwing-worker.ts', import.meta.url) });
+    const pool = new DeidWorkerPool({
+      size: 1,
+      maxPending: 1,
+      timeoutMs: 60_000,
+      init,
+      log: silentLogger(),
+      workerUrl: new URL('./workers/throwing-worker.ts', import.meta.url),
+    });
     await pool.start();
-    expect(await pool.submit(job)).toMatchObject({ kind: 'failed', error: { code: 'RIGCAP_DEID_INFERENCE', message: /invalid input tensor/ } });
+    expect(await pool.submit(job)).toMatchObject({
+      kind: 'failed',
+      error: { code: 'RIGCAP_DEID_INFERENCE', message: /invalid input tensor/ },
+    });
     await pool.close();
   });
 });

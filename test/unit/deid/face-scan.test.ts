@@ -2,10 +2,28 @@ import { describe, expect, it } from 'vitest';
 import { FaceScanSchedule, type FaceScanReport, type FrameSignature } from '../../../agent/deid/face-scan.ts';
 import { deidParamsFor, defaultDeidConfig } from '../../../agent/deid/params.ts';
 
-const signature: FrameSignature = { frameWidth: 64, frameHeight: 32, width: 8, height: 4, grey: new Uint8Array(32) };
+const signature: FrameSignature = {
+  frameWidth: 64,
+  frameHeight: 32,
+  width: 8,
+  height: 4,
+  grey: new Uint8Array(32),
+};
 
 function report(over: Partial<FaceScanReport> = {}): FaceScanReport {
-  return { confirmed: [], verdicts: [], signature, full: false, cut: false, changed: false, tilesScanned: 1, tilesTotal: 4, verifications: 0, plates: [], ...over };
+  return {
+    confirmed: [],
+    verdicts: [],
+    signature,
+    full: false,
+    cut: false,
+    changed: false,
+    tilesScanned: 1,
+    tilesTotal: 4,
+    verifications: 0,
+    plates: [],
+    ...over,
+  };
 }
 
 describe('FaceScanSchedule', () => {
@@ -41,7 +59,14 @@ describe('FaceScanSchedule', () => {
   it('a cut drops faces and verdicts; plates found are held on the frames that skip the detector', () => {
     const s = new FaceScanSchedule(params);
     const plate = { x: 1, y: 2, w: 12, h: 3 };
-    s.apply(s.next().index, report({ confirmed: [{ box: { x: 10, y: 10, w: 8, h: 8 }, score: 0.9 }], verdicts: [{ box: plate, score: 0.4, face: false }], plates: [plate] }));
+    s.apply(
+      s.next().index,
+      report({
+        confirmed: [{ box: { x: 10, y: 10, w: 8, h: 8 }, score: 0.9 }],
+        verdicts: [{ box: plate, score: 0.4, face: false }],
+        plates: [plate],
+      }),
+    );
     const skip = s.next();
     expect(skip.plan?.plates).toEqual({ run: false, held: [plate] });
     s.apply(skip.index, report({ cut: true, full: true, plates: null }));

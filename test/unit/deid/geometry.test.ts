@@ -21,22 +21,31 @@ describe('de-id geometry', () => {
 
   it('dilates and clips boxes to whole pixels inside the frame', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -50, max: 700 }), fc.integer({ min: -50, max: 500 }), fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 300 }), (x, y, w, h) => {
-        const frame = { width: 640, height: 480 };
-        const b = dilateBox({ x, y, w, h }, 0.2, frame);
-        expect(b.x).toBeGreaterThanOrEqual(0);
-        expect(b.y).toBeGreaterThanOrEqual(0);
-        expect(b.x + b.w).toBeLessThanOrEqual(640);
-        expect(b.y + b.h).toBeLessThanOrEqual(480);
-        expect(Number.isInteger(b.x) && Number.isInteger(b.w)).toBe(true);
-        const c = clipBox({ x, y, w, h }, frame);
-        expect(b.w).toBeGreaterThanOrEqual(c.w);
-      }),
+      fc.property(
+        fc.integer({ min: -50, max: 700 }),
+        fc.integer({ min: -50, max: 500 }),
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 1, max: 300 }),
+        (x, y, w, h) => {
+          const frame = { width: 640, height: 480 };
+          const b = dilateBox({ x, y, w, h }, 0.2, frame);
+          expect(b.x).toBeGreaterThanOrEqual(0);
+          expect(b.y).toBeGreaterThanOrEqual(0);
+          expect(b.x + b.w).toBeLessThanOrEqual(640);
+          expect(b.y + b.h).toBeLessThanOrEqual(480);
+          expect(Number.isInteger(b.x) && Number.isInteger(b.w)).toBe(true);
+          const c = clipBox({ x, y, w, h }, frame);
+          expect(b.w).toBeGreaterThanOrEqual(c.w);
+        },
+      ),
     );
   });
 
   it('tiles cover the whole frame at every level with the requested overlap', () => {
-    const levels = planFaceTiles({ width: 1920, height: 1080 }, { tilePx: 256, scales: [0.55, 0.22], overlapPx: 40 });
+    const levels = planFaceTiles(
+      { width: 1920, height: 1080 },
+      { tilePx: 256, scales: [0.55, 0.22], overlapPx: 40 },
+    );
     expect(levels.length).toBe(3);
     for (const level of levels) {
       const right = Math.max(...level.tiles.map((t) => t.x + t.w));
@@ -54,7 +63,9 @@ describe('de-id params digest', () => {
     const params = deidParamsFor(defaultDeidConfig);
     const reordered = Object.fromEntries(Object.entries(params).reverse()) as typeof params;
     expect(paramsDigest(reordered)).toBe(paramsDigest(params));
-    expect(paramsDigest({ ...params, marginRatio: params.marginRatio + 0.01 })).not.toBe(paramsDigest(params));
+    expect(paramsDigest({ ...params, marginRatio: params.marginRatio + 0.01 })).not.toBe(
+      paramsDigest(params),
+    );
     expect(paramsDigest(params)).toMatch(/^[0-9a-f]{64}$/);
   });
 });

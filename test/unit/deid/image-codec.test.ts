@@ -25,7 +25,8 @@ function meanAbsDiff(a: RgbFrame, b: RgbFrame, box: { x: number; y: number; w: n
   let sum = 0;
   for (let y = box.y; y < box.y + box.h; y++) {
     for (let x = box.x; x < box.x + box.w; x++) {
-      for (let c = 0; c < 3; c++) sum += Math.abs(a.data[(y * a.width + x) * 3 + c]! - b.data[(y * b.width + x) * 3 + c]!);
+      for (let c = 0; c < 3; c++)
+        sum += Math.abs(a.data[(y * a.width + x) * 3 + c]! - b.data[(y * b.width + x) * 3 + c]!);
     }
   }
   return sum / (box.w * box.h * 3);
@@ -51,13 +52,27 @@ describe('ROS image CDR round trip', () => {
   it('CompressedImage: header and format unchanged, JPEG pixels replaced', async () => {
     // Coarse blocks survive JPEG; a 2 px checker would be smeared by the codec alone.
     const frame = checkerFrame(160, 96, 8);
-    const jpeg = await sharp(frame.data, { raw: { width: 160, height: 96, channels: 3 } }).jpeg({ quality: 95 }).toBuffer();
-    const data = new MessageWriter(compressedDefs).writeMessage({ header, format: 'rgb8; jpeg compressed bgr8', data: jpeg });
-    const decoded = await decodeImageSample({ encoding: 'cdr', schemaRef: 'sensor_msgs/msg/CompressedImage', data }, { jpegQuality: 90 });
+    const jpeg = await sharp(frame.data, { raw: { width: 160, height: 96, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toBuffer();
+    const data = new MessageWriter(compressedDefs).writeMessage({
+      header,
+      format: 'rgb8; jpeg compressed bgr8',
+      data: jpeg,
+    });
+    const decoded = await decodeImageSample(
+      { encoding: 'cdr', schemaRef: 'sensor_msgs/msg/CompressedImage', data },
+      { jpegQuality: 90 },
+    );
     expect([decoded.frame.width, decoded.frame.height]).toEqual([160, 96]);
-    const blurred = await blurBoxes(decoded.frame, [{ x: 40, y: 20, w: 40, h: 40 }], { kind: 'gaussian', marginRatio: 0 });
+    const blurred = await blurBoxes(decoded.frame, [{ x: 40, y: 20, w: 40, h: 40 }], {
+      kind: 'gaussian',
+      marginRatio: 0,
+    });
     const out = await decoded.encode(blurred);
-    const msg = new MessageReader<{ header: unknown; format: string; data: Uint8Array }>(compressedDefs).readMessage(out);
+    const msg = new MessageReader<{ header: unknown; format: string; data: Uint8Array }>(
+      compressedDefs,
+    ).readMessage(out);
     expect(msg.header).toEqual(header);
     expect(msg.format).toBe('rgb8; jpeg compressed bgr8');
     expect([msg.data[0], msg.data[1]]).toEqual([0xff, 0xd8]);
@@ -85,20 +100,41 @@ describe('ROS image CDR round trip', () => {
     }
     const original = { header, height, width, encoding: 'bgr8', is_bigendian: 0, step, data: pixels };
     const data = new MessageWriter(imageDefs).writeMessage(original);
-    const decoded = await decodeImageSample({ encoding: 'cdr', schemaRef: 'sensor_msgs/msg/Image', data }, { jpegQuality: 90 });
+    const decoded = await decodeImageSample(
+      { encoding: 'cdr', schemaRef: 'sensor_msgs/msg/Image', data },
+      { jpegQuality: 90 },
+    );
     // bgr8 came out as RGB.
     expect(Array.from(decoded.frame.data.subarray(0, 3))).toEqual(Array.from(rgb.data.subarray(0, 3)));
-    const blurred = await blurBoxes(decoded.frame, [{ x: 20, y: 10, w: 20, h: 20 }], { kind: 'pixelate', marginRatio: 0 });
+    const blurred = await blurBoxes(decoded.frame, [{ x: 20, y: 10, w: 20, h: 20 }], {
+      kind: 'pixelate',
+      marginRatio: 0,
+    });
     const msg = new MessageReader<typeof original>(imageDefs).readMessage(await decoded.encode(blurred));
     expect({ ...msg, data: undefined }).toEqual({ ...original, data: undefined });
-    for (let y = 0; y < height; y++) expect(Array.from(msg.data.subarray(y * step + width * 3, (y + 1) * step)).every((b) => b === 0xab)).toBe(true);
+    for (let y = 0; y < height; y++)
+      expect(
+        Array.from(msg.data.subarray(y * step + width * 3, (y + 1) * step)).every((b) => b === 0xab),
+      ).toBe(true);
     // Outside the box the bytes are identical (raw images are not re-compressed).
     expect(Array.from(msg.data.subarray(0, step * 5))).toEqual(Array.from(pixels.subarray(0, step * 5)));
-    expect(Array.from(msg.data.subarray(step * 15 + 60, step * 15 + 90))).not.toEqual(Array.from(pixels.subarray(step * 15 + 60, step * 15 + 90)));
+    expect(Array.from(msg.data.subarray(step * 15 + 60, step * 15 + 90))).not.toEqual(
+      Array.from(pixels.subarray(step * 15 + 60, step * 15 + 90)),
+    );
   });
 
   it('refuses image encodings it cannot re-encode', async () => {
-    const data = new MessageWriter(imageDefs).writeMessage({ header, height: 2, width: 2, encoding: 'bayer_rggb8', is_bigendian: 0, step: 2, data: new Uint8Array(4) });
-    await expect(decodeImageSample({ encoding: 'cdr', schemaRef: 'sensor_msgs/msg/Image', data }, { jpegQuality: 90 })).rejects.toMatchObject({ code: 'RIGCAP_DEID_IMAGE_UNSUPPORTED' });
+    const data = new MessageWriter(imageDefs).writeMessage({
+      header,
+      height: 2,
+      width: 2,
+      encoding: 'bayer_rggb8',
+      is_bigendian: 0,
+      step: 2,
+      data: new Uint8Array(4),
+    });
+    await expect(
+      decodeImageSample({ encoding: 'cdr', schemaRef: 'sensor_msgs/msg/Image', data }, { jpegQuality: 90 }),
+    ).rejects.toMatchObject({ code: 'RIGCAP_DEID_IMAGE_UNSUPPORTED' });
   });
 });

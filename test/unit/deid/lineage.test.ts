@@ -6,7 +6,12 @@ import { deidParamsFor, defaultDeidConfig, paramsDigest } from '../../../agent/d
 describe('de-id lineage', () => {
   it('counts frames per chunk, names models by digest, and restarts after take()', () => {
     const params = deidParamsFor(defaultDeidConfig);
-    const acc = new DeidLineageAccumulator({ enabled: true, models: builtinModelSpecs(), params, exemptStreams: ['thermal'] });
+    const acc = new DeidLineageAccumulator({
+      enabled: true,
+      models: builtinModelSpecs(),
+      params,
+      exemptStreams: ['thermal'],
+    });
     acc.record('front', { kind: 'redacted', boxes: { face: 2, plate: 1 } });
     acc.record('front', { kind: 'redacted', boxes: { face: 0, plate: 0 } });
     acc.record('front', { kind: 'failed' });

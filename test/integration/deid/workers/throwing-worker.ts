@@ -2,6 +2,10 @@
 import { parentPort } from 'node:worker_threads';
 
 parentPort?.on('message', (job: { id: number }) => {
-  parentPort?.postMessage({ type: 'job-error', id: job.id, error: { code: 'RIGCAP_DEID_INFERENCE', message: 'onnxruntime: invalid input tensor' } });
+  parentPort?.postMessage({
+    type: 'job-error',
+    id: job.id,
+    error: { code: 'RIGCAP_DEID_INFERENCE', message: 'onnxruntime: invalid input tensor' },
+  });
 });
 parentPort?.postMessage({ type: 'ready' });
