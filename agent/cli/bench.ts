@@ -95,7 +95,7 @@ async function benchSignFigures(log: Logger, quick: boolean): Promise<BenchRepor
 async function benchDeidFigures(log: Logger, quick: boolean): Promise<BenchReport> {
   const { runDeidBench } = await import('../deid/bench.ts');
   const result = await runDeidBench({ log, ...(quick ? { framesPerRun: 4 } : {}) });
-  return { bench: 'deid', figures: result.figures.map((f) => ({ ...f })) };
+  return { bench: 'deid', figures: result.figures.map((f) => ({ ...f })), ...('details' in result ? { details: (result as { details: Record<string, unknown> }).details } : {}) };
 }
 
 async function benchSyncFigures(log: Logger): Promise<BenchReport> {

@@ -195,9 +195,10 @@ export const configSchema = {
         workers: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: '0 = one per core.' },
         blur: { enum: ['gaussian', 'pixelate'], default: 'gaussian' },
         marginRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.15 },
-        jpegQuality: { type: 'integer', minimum: 1, maximum: 100, default: 85 },
-        faceThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
-        plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.5 },
+        jpegQuality: { type: 'integer', minimum: 1, maximum: 100, default: 90 },
+        faceThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Score a face candidate needs on its second, close-up check.' },
+        faceSweepFrames: { type: 'integer', minimum: 1, maximum: 30, default: 4, description: 'Frames over which the finest face tiles of a video stream are swept (1 = every tile every frame).' },
+        plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.6 },
         timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
         maxPending: { type: 'integer', minimum: 1, default: 8 },
         customModels: {

@@ -134,6 +134,8 @@ export interface DeidConfig {
   marginRatio: number;
   jpegQuality: number;
   faceThreshold: number;
+  /** Frames over which the finest face tiles of a video stream are swept (1 = every tile, every frame). */
+  faceSweepFrames: number;
   plateThreshold: number;
   timeoutMs: number;
   /** Frames waiting for a worker before `deid_backpressure` drops start. */

@@ -91,6 +91,7 @@ export const defaultDeidConfig = {
   marginRatio: 0.15,
   jpegQuality: 90,
   faceThreshold: 0.75,
+  faceSweepFrames: 4,
   plateThreshold: 0.6,
   timeoutMs: 5000,
   maxPending: 8,

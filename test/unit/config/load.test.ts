@@ -119,3 +119,12 @@ describe('shipped example configs', () => {
     expect(JSON.parse(readFileSync(join(dir, 'rigcap.schema.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(configSchema)));
   });
 });
+
+describe('de-id defaults', () => {
+  it('the config defaults are the tuned detector defaults the bench measures', async () => {
+    const { parseConfig } = await import('../../../agent/config/load.ts');
+    const { defaultDeidConfig } = await import('../../../agent/deid/params.ts');
+    const { config } = parseConfig(minimal, { baseDir: '/etc/rigcap' });
+    expect({ ...config.deid, customModels: [] }).toEqual({ ...defaultDeidConfig, customModels: [] });
+  });
+});
