@@ -64,7 +64,8 @@ export class AdaptiveZstdCompressor implements ChunkCompressor {
       const probed = zlib.zstdCompressSync(probe, { params: { [zlib.constants.ZSTD_c_compressionLevel]: this.#level } });
       if (probed.byteLength > probe.byteLength * (1 - this.#minSavingsRatio)) return this.#store(parts, byteLength);
     }
-    const data = await this.#zstd(Buffer.concat(parts, byteLength));
+    // A chunk of small messages is already one slab segment: no copy needed.
+    const data = await this.#zstd(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, byteLength));
     if (data.byteLength > byteLength * (1 - this.#minSavingsRatio)) return this.#store(parts, byteLength);
     this.#compressed += 1;
     return { compression: 'zstd', parts: [data], byteLength: data.byteLength };

@@ -9,8 +9,6 @@ import { crc32 } from 'node:zlib';
 export const MESSAGE_HEADER_BYTES = 1 + 8 + 2 + 4 + 8 + 8;
 /** Payloads up to this size are copied into the slab; larger ones are referenced. */
 const INLINE_MAX_BYTES = 64 * 1024;
-/** Slab size; a slab is shared by consecutive chunks until it is full. */
-const SLAB_BYTES = 1024 * 1024;
 const MESSAGE_INDEX_HEADER_BYTES = 1 + 8 + 2 + 4;
 const TWO_POW_32 = 4294967296;
 
@@ -53,10 +51,18 @@ export interface BuiltChunk {
   indexes: Map<number, { entries: Uint8Array; count: number }>;
 }
 
-/** Appends Message records into slabs; `take()` hands over the finished chunk and starts a new one. */
+/**
+ * Appends Message records into slabs; `take()` hands over the finished chunk and starts a new one.
+ * A slab holds a whole chunk of small messages, so such a chunk is one contiguous part (compressed
+ * without a concatenating copy); a slab's free tail serves the next chunk when it still fits one.
+ */
 export class ChunkBuilder {
-  #slab: Buffer = Buffer.allocUnsafe(SLAB_BYTES);
-  #view = new DataView(this.#slab.buffer, this.#slab.byteOffset, this.#slab.byteLength);
+  readonly #slabBytes: number;
+  /** Slab bytes the open chunk used; a chunk mostly of small messages starts on a fresh slab. */
+  #chunkSlabBytes = 0;
+  #wholeSlab = false;
+  #slab: Buffer;
+  #view: DataView;
   #used = 0;
   /** Start of the slab segment not yet moved into `#parts`. */
   #segmentStart = 0;
@@ -69,12 +75,22 @@ export class ChunkBuilder {
   startNs = 0n;
   endNs = 0n;
 
+  /** `chunkBytes`: the size at which the caller closes a chunk. */
+  constructor(chunkBytes: number) {
+    // A chunk closes at chunkBytes, so it overshoots by at most one inlined message.
+    this.#slabBytes = chunkBytes + MESSAGE_HEADER_BYTES + INLINE_MAX_BYTES;
+    this.#slab = Buffer.allocUnsafe(this.#slabBytes);
+    this.#view = new DataView(this.#slab.buffer, this.#slab.byteOffset, this.#slab.byteLength);
+  }
+
   /** Appends one Message record; `data` is copied when small, referenced when large. */
   append(channelId: number, sequence: number, logTimeNs: bigint, publishTimeNs: bigint, data: Uint8Array): void {
     const dataBytes = data.byteLength;
     const inline = dataBytes <= INLINE_MAX_BYTES;
     const need = MESSAGE_HEADER_BYTES + (inline ? dataBytes : 0);
-    if (this.#used + need > this.#slab.byteLength) this.#newSlab(need);
+    const room = this.#slab.byteLength - this.#used;
+    if (need > room || (this.byteLength === 0 && this.#wholeSlab && room < this.#slabBytes)) this.#newSlab(need);
+    this.#chunkSlabBytes += need;
     const view = this.#view;
     let at = this.#used;
     const recordLength = MESSAGE_HEADER_BYTES - 9 + dataBytes;
@@ -118,6 +134,9 @@ export class ChunkBuilder {
     const chunk: BuiltChunk = { parts: this.#parts, byteLength: this.byteLength, startNs: this.startNs, endNs: this.endNs, messageCount: this.messageCount, indexes };
     this.#parts = [];
     this.#indexes = [];
+    // Frames (referenced, not copied) need little slab: their chunks share one slab's tail.
+    this.#wholeSlab = this.#chunkSlabBytes * 2 >= this.#slabBytes;
+    this.#chunkSlabBytes = 0;
     this.byteLength = 0;
     this.messageCount = 0;
     this.startNs = 0n;
@@ -133,7 +152,7 @@ export class ChunkBuilder {
   #newSlab(need: number): void {
     this.#cut();
     // The old slab stays alive only through the segments that reference it.
-    this.#slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, need));
+    this.#slab = Buffer.allocUnsafe(Math.max(this.#slabBytes, need));
     this.#view = new DataView(this.#slab.buffer, this.#slab.byteOffset, this.#slab.byteLength);
     this.#used = 0;
     this.#segmentStart = 0;

@@ -71,7 +71,7 @@ export class McapEncoder {
   #failure: unknown;
   #inFlight: Promise<void>[] = [];
   #inFlightBytes = 0;
-  readonly #chunk = new ChunkBuilder();
+  readonly #chunk: ChunkBuilder;
   /** Messages per channel id (ids are dense from 0; undefined = not registered). */
   readonly #channelMessageCounts: number[] = [];
   #messageCount = 0;
@@ -97,6 +97,7 @@ export class McapEncoder {
   constructor(options: McapEncoderOptions) {
     this.#options = options;
     this.#maxInFlight = Math.max(1, options.maxChunksInFlight ?? 2);
+    this.#chunk = new ChunkBuilder(options.chunkBytes);
   }
 
   /** Upper bound of the file size so far: written plus held (uncompressed) bytes. */
