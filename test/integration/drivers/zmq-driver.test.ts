@@ -72,10 +72,13 @@ describe('ZmqDriver on real sockets', () => {
     cleanups.push(() => driver.close());
     // Slow joiner: publish a probe until the subscription has arrived.
     const iterator = driver.samples()[Symbol.asyncIterator]();
+    // One pending next() across probes: a new one per probe would queue behind probes the slow
+    // joiner lost, and the loop would never see its own.
+    const pending = iterator.next();
     let first: IteratorResult<Sample> | 'tick' = 'tick';
     for (let probe = 0; first === 'tick'; probe++) {
       await pub.send(frame('/imu', probe));
-      first = await Promise.race([iterator.next(), new Promise<'tick'>((r) => setTimeout(() => r('tick'), 20))]);
+      first = await Promise.race([pending, new Promise<'tick'>((r) => setTimeout(() => r('tick'), 20))]);
     }
     const base = first.done === true ? 0 : first.value.seq;
     for (const seq of [base + 1, base + 2, base + 5]) await pub.send(frame('/imu', seq));
