@@ -8,8 +8,8 @@ import { open, rename, type FileHandle } from 'node:fs/promises';
 import { RigcapError, errnoCode } from '../errors.ts';
 import type { McapSink } from './mcap-encoder.ts';
 
-/** Errnos that mean the spool cannot take more bytes right now. */
-const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
+/** Errnos that mean the spool cannot take more bytes right now (SQLITE_FULL: the catalog in the spool). */
+const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS', 'SQLITE_FULL']);
 
 /** Maps a write-side system error to RIGCAP_DISK_FULL; anything else is returned unchanged. */
 export function diskError(err: unknown, path: string): unknown {
@@ -96,9 +96,13 @@ export class HashingFile implements ChunkFile {
   async #writeNow(parts: readonly Uint8Array[], total: number): Promise<void> {
     if (this.#failure !== undefined || this.#closed) return;
     try {
-      const { bytesWritten } = await this.#handle.writev(parts as Uint8Array[]);
-      if (bytesWritten !== total) {
-        throw Object.assign(new Error(`short write: ${bytesWritten} of ${total} bytes`), { code: 'EIO' });
+      // A short write means the disk filled mid-way: write the rest, so the kernel names the cause (ENOSPC).
+      let rest = parts;
+      for (let left = total; left > 0; ) {
+        const { bytesWritten } = await this.#handle.writev(rest as Uint8Array[]);
+        if (bytesWritten === 0) throw Object.assign(new Error(`short write: ${total - left} of ${total} bytes`), { code: 'EIO' });
+        left -= bytesWritten;
+        rest = skipBytes(rest, bytesWritten);
       }
     } catch (err) {
       this.#failure ??= diskError(err, this.path);
@@ -160,6 +164,19 @@ export class HashingFile implements ChunkFile {
     this.#closed = true;
     await this.#handle.close().catch(() => undefined);
   }
+}
+
+/** `parts` without their first `n` bytes (the rest of a short write). */
+function skipBytes(parts: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const part of parts) {
+    if (n >= part.byteLength) n -= part.byteLength;
+    else {
+      out.push(n === 0 ? part : part.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
 }
 
 /** fsync a directory so a rename or create inside it survives power loss. */
