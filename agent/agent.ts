@@ -22,7 +22,7 @@ import { isImageStream } from './pipeline/image-streams.ts';
 import { StreamLedger } from './pipeline/ledger.ts';
 import { SnapshotGates } from './pipeline/snapshot-gates.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
-import { recoverSpool, unknownTimesync } from './recovery.ts';
+import { recoverSpool, settleSession, unknownTimesync } from './recovery.ts';
 import { discoveredStreamConfig } from './config/defaults.ts';
 import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
 import type { TimesyncSummary as RecordTimesync, TransformLineage } from './records/predicates.ts';
@@ -436,8 +436,8 @@ export class Agent {
       await this.#capture?.drain().catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
       // 3. close the open chunk: commit + seal
       await this.#writer?.close();
-      // 4. close the session record
-      if (this.#sessionId !== undefined && this.#sealer !== undefined) {
+      // 4. close the session record, once nothing of it is left unsigned
+      if (this.#sessionId !== undefined && this.#sealer !== undefined && (await this.#settleSession(this.#sessionId))) {
         const endNs = BigInt(Date.now()) * 1_000_000n;
         await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason });
         this.#catalog?.endSession(this.#sessionId, endNs, 'closed');
@@ -447,6 +447,32 @@ export class Agent {
       await this.#closeServices();
     }
     this.#log.info({ sessionId: this.#sessionId, chunks: this.#sessionChunks }, 'capture stopped');
+  }
+
+  /**
+   * Signs what a full disk left unsigned in this session (abandoned partials, chunks whose catalog
+   * row or record failed). False when that fails: the session then stays open, because a chunk
+   * signed after the close record never verifies; the next start's recovery signs and closes it.
+   */
+  async #settleSession(sessionId: string): Promise<boolean> {
+    try {
+      this.#sessionChunks += await settleSession({
+        catalog: this.#catalog!,
+        sealer: this.#sealer!,
+        spoolDir: this.config.spool.dir,
+        rigId: this.config.rig.id,
+        log: this.#opts.log,
+        sealOptions: () => this.#sealOptions(),
+        noteError: (code, message) => this.noteError(code, message),
+        sessionId,
+      });
+      return true;
+    } catch (err) {
+      const code = isRigcapError(err) ? err.code : (errnoCode(err) ?? 'RIGCAP_INTERNAL');
+      this.noteError(code, String(err));
+      this.#log.error({ sessionId, code, err: String(err) }, 'could not sign what the session left unsigned; leaving it open for the next start');
+      return false;
+    }
   }
 
   async #closeServices(): Promise<void> {

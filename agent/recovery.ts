@@ -1,12 +1,13 @@
 // Crash recovery at start: leftovers of a crash or power cut become committed, signed chunks (or
 // quarantine), the catalog is reconciled with the files, and sessions left open are closed.
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Catalog } from './catalog/catalog.ts';
+import type { Catalog, ChunkRow } from './catalog/catalog.ts';
 import { describeChunk, reconcile } from './catalog/reconcile.ts';
 import type { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
-import type { CommittedChunk } from './pipeline/chunk-types.ts';
-import { salvageSpool } from './pipeline/salvage.ts';
+import { parseChunkIndex, type CommittedChunk } from './pipeline/chunk-types.ts';
+import { salvagePartial, salvageSpool } from './pipeline/salvage.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 import type { TimesyncSummary } from './records/predicates.ts';
 
@@ -31,12 +32,52 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
   }
   const report = await reconcile(catalog, { spoolDir: o.spoolDir, logger: log, rigId: o.rigId, verify: 'size' });
   if (report.added.length > 0 || report.flagged.length > 0) log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
-  for (const row of catalog.listChunks({ state: 'committed' })) {
-    // Killed after the chain record but before the catalog update: the record stands (its sidecar
-    // was repaired when the sealer opened); only the catalog is behind.
+  await signCommitted(o, catalog.listChunks({ state: 'committed' }), 'signed after a restart; capture-time context was not recorded');
+  // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
+  for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
+    const endNs = BigInt(Date.now()) * 1_000_000n;
+    await o.sealer.closeSession({ sessionId: s.id, endNs, reason: 'interrupted' }).catch((err: unknown) => {
+      log.warn({ sessionId: s.id, err: String(err) }, 'could not close interrupted session');
+    });
+    catalog.endSession(s.id, endNs, 'interrupted');
+  }
+}
+
+/**
+ * Before a running session closes: partials a full disk made the writer abandon are salvaged, and
+ * committed chunks whose catalog row or record failed (ENOSPC, SQLITE_FULL) are signed. A chunk
+ * signed after its session's close record never verifies, so the caller must not close the session
+ * when this throws; the next start's recovery finishes the job instead. Returns the chunks signed.
+ */
+export async function settleSession(o: RecoveryOptions & { sessionId: string }): Promise<number> {
+  const dir = join(o.spoolDir, 'sessions', o.sessionId);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const partials = names.filter((n) => n.endsWith('.mcap.partial')).sort();
+  for (const name of partials) {
+    const r = await salvagePartial({ spoolDir: o.spoolDir, logger: o.log, sessionId: o.sessionId, partialPath: join(dir, name) });
+    o.log.warn({ sessionId: o.sessionId, chunk: name, outcome: r.outcome, messages: r.messages, lostTailBytes: r.lostTailBytes }, 'abandoned partial chunk recovered before the session closes');
+    o.noteError(r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED', `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`);
+  }
+  // A committed chunk whose catalog insert failed has no row yet: reconcile adds it from the file.
+  const rowless = names.some((n) => n.endsWith('.mcap') && o.catalog.getChunk(o.sessionId, parseChunkIndex(n) ?? 0) === undefined);
+  if (partials.length > 0 || rowless) await reconcile(o.catalog, { spoolDir: o.spoolDir, logger: o.log, rigId: o.rigId, verify: 'size' });
+  const rows = o.catalog.listChunks({ sessionId: o.sessionId, state: 'committed' });
+  await signCommitted(o, rows, 'signed before the session closed; its first seal failed (disk full)');
+  return rows.length;
+}
+
+/** Signs committed-but-unsigned chunks (or only marks them sealed when the chain already has their record). */
+async function signCommitted(o: Pick<RecoveryOptions, 'catalog' | 'sealer' | 'spoolDir' | 'sealOptions'>, rows: readonly ChunkRow[], note: string): Promise<void> {
+  for (const row of rows) {
+    // Killed (or out of space) after the chain record but before the catalog update: the record
+    // stands; only the catalog, and perhaps the sidecar, are behind.
     const signed = o.sealer.signedChunk(row.sessionId, row.chunkIndex);
     if (signed !== undefined && signed.sha256 === row.sha256) {
-      catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);
+      const path = row.path.startsWith('/') ? row.path : join(o.spoolDir, row.path);
+      const record = await o.sealer.store.read(signed.seq);
+      const sidecar = await readFile(`${path}.dsse.json`).catch(() => undefined);
+      if (sidecar === undefined || !sidecar.equals(Buffer.from(record.bytes))) await o.sealer.store.writeSidecar(path, record.bytes);
+      o.catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);
       continue;
     }
     const chunk = await describeForSeal(o.spoolDir, row);
@@ -45,16 +86,8 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
       window: new Map(),
       timesync: unknownTimesync(chunk),
       calibration: [],
-      transforms: [{ kind: 'recovery', note: 'signed after a restart; capture-time context was not recorded' }],
+      transforms: [{ kind: 'recovery', note }],
     });
-  }
-  // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
-  for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
-    const endNs = BigInt(Date.now()) * 1_000_000n;
-    await o.sealer.closeSession({ sessionId: s.id, endNs, reason: 'interrupted' }).catch((err: unknown) => {
-      log.warn({ sessionId: s.id, err: String(err) }, 'could not close interrupted session');
-    });
-    catalog.endSession(s.id, endNs, 'interrupted');
   }
 }
 

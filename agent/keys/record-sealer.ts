@@ -173,9 +173,10 @@ export class RecordSealer {
       }
       const body = { ...fields, bytes: options.bytes.toString() } as PredicateBody<'capture-chunk'>;
       const result = await this.#commit('capture-chunk', body, chunkSubject(name, options.sha256));
-      await this.store.writeSidecar(options.chunkPath, result.bytes);
+      // The chain has it now, whatever happens to the sidecar (a full disk): the close root must count it.
       session.chunkDigests.set(fields.chunkIndex, options.sha256);
       session.chunkSeqs.set(fields.chunkIndex, result.seq);
+      await this.store.writeSidecar(options.chunkPath, result.bytes);
       return result;
     });
   }
