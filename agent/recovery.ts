@@ -27,12 +27,34 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
   const { catalog, log } = o;
   const results = await salvageSpool({ spoolDir: o.spoolDir, logger: log });
   for (const r of results) {
-    log.warn({ sessionId: r.sessionId, outcome: r.outcome, messages: r.messages, lostTailBytes: r.lostTailBytes, source: r.sourcePath }, 'leftover partial chunk recovered');
-    o.noteError(r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED', `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`);
+    log.warn(
+      {
+        sessionId: r.sessionId,
+        outcome: r.outcome,
+        messages: r.messages,
+        lostTailBytes: r.lostTailBytes,
+        source: r.sourcePath,
+      },
+      'leftover partial chunk recovered',
+    );
+    o.noteError(
+      r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED',
+      `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`,
+    );
   }
-  const report = await reconcile(catalog, { spoolDir: o.spoolDir, logger: log, rigId: o.rigId, verify: 'size' });
-  if (report.added.length > 0 || report.flagged.length > 0) log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
-  await signCommitted(o, catalog.listChunks({ state: 'committed' }), 'signed after a restart; capture-time context was not recorded');
+  const report = await reconcile(catalog, {
+    spoolDir: o.spoolDir,
+    logger: log,
+    rigId: o.rigId,
+    verify: 'size',
+  });
+  if (report.added.length > 0 || report.flagged.length > 0)
+    log.warn({ added: report.added.length, flagged: report.flagged }, 'catalog reconciled with the spool');
+  await signCommitted(
+    o,
+    catalog.listChunks({ state: 'committed' }),
+    'signed after a restart; capture-time context was not recorded',
+  );
   // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
   for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
     const endNs = BigInt(Date.now()) * 1_000_000n;
@@ -54,20 +76,44 @@ export async function settleSession(o: RecoveryOptions & { sessionId: string }):
   const names = await readdir(dir).catch(() => [] as string[]);
   const partials = names.filter((n) => n.endsWith('.mcap.partial')).sort();
   for (const name of partials) {
-    const r = await salvagePartial({ spoolDir: o.spoolDir, logger: o.log, sessionId: o.sessionId, partialPath: join(dir, name) });
-    o.log.warn({ sessionId: o.sessionId, chunk: name, outcome: r.outcome, messages: r.messages, lostTailBytes: r.lostTailBytes }, 'abandoned partial chunk recovered before the session closes');
-    o.noteError(r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED', `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`);
+    const r = await salvagePartial({
+      spoolDir: o.spoolDir,
+      logger: o.log,
+      sessionId: o.sessionId,
+      partialPath: join(dir, name),
+    });
+    o.log.warn(
+      {
+        sessionId: o.sessionId,
+        chunk: name,
+        outcome: r.outcome,
+        messages: r.messages,
+        lostTailBytes: r.lostTailBytes,
+      },
+      'abandoned partial chunk recovered before the session closes',
+    );
+    o.noteError(
+      r.outcome === 'salvaged' ? 'RIGCAP_CHUNK_SALVAGED' : 'RIGCAP_CHUNK_QUARANTINED',
+      `${r.sourcePath}: ${r.outcome}, ${r.messages} messages kept`,
+    );
   }
   // A committed chunk whose catalog insert failed has no row yet: reconcile adds it from the file.
-  const rowless = names.some((n) => n.endsWith('.mcap') && o.catalog.getChunk(o.sessionId, parseChunkIndex(n) ?? 0) === undefined);
-  if (partials.length > 0 || rowless) await reconcile(o.catalog, { spoolDir: o.spoolDir, logger: o.log, rigId: o.rigId, verify: 'size' });
+  const rowless = names.some(
+    (n) => n.endsWith('.mcap') && o.catalog.getChunk(o.sessionId, parseChunkIndex(n) ?? 0) === undefined,
+  );
+  if (partials.length > 0 || rowless)
+    await reconcile(o.catalog, { spoolDir: o.spoolDir, logger: o.log, rigId: o.rigId, verify: 'size' });
   const rows = o.catalog.listChunks({ sessionId: o.sessionId, state: 'committed' });
   await signCommitted(o, rows, 'signed before the session closed; its first seal failed (disk full)');
   return rows.length;
 }
 
 /** Signs committed-but-unsigned chunks (or only marks them sealed when the chain already has their record). */
-async function signCommitted(o: Pick<RecoveryOptions, 'catalog' | 'sealer' | 'spoolDir' | 'sealOptions'>, rows: readonly ChunkRow[], note: string): Promise<void> {
+async function signCommitted(
+  o: Pick<RecoveryOptions, 'catalog' | 'sealer' | 'spoolDir' | 'sealOptions'>,
+  rows: readonly ChunkRow[],
+  note: string,
+): Promise<void> {
   for (const row of rows) {
     // Killed (or out of space) after the chain record but before the catalog update: the record
     // stands; only the catalog, and perhaps the sidecar, are behind.
@@ -76,7 +122,8 @@ async function signCommitted(o: Pick<RecoveryOptions, 'catalog' | 'sealer' | 'sp
       const path = row.path.startsWith('/') ? row.path : join(o.spoolDir, row.path);
       const record = await o.sealer.store.read(signed.seq);
       const sidecar = await readFile(`${path}.dsse.json`).catch(() => undefined);
-      if (sidecar === undefined || !sidecar.equals(Buffer.from(record.bytes))) await o.sealer.store.writeSidecar(path, record.bytes);
+      if (sidecar === undefined || !sidecar.equals(Buffer.from(record.bytes)))
+        await o.sealer.store.writeSidecar(path, record.bytes);
       o.catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);
       continue;
     }
@@ -106,7 +153,10 @@ export function unknownTimesync(chunk: { startNs: bigint; endNs: bigint }): Time
   };
 }
 
-async function describeForSeal(spool: string, row: { sessionId: string; chunkIndex: number; path: string }): Promise<CommittedChunk | undefined> {
+async function describeForSeal(
+  spool: string,
+  row: { sessionId: string; chunkIndex: number; path: string },
+): Promise<CommittedChunk | undefined> {
   const path = row.path.startsWith('/') ? row.path : join(spool, row.path);
   const name = path.slice(path.lastIndexOf('/') + 1);
   try {

@@ -17,7 +17,8 @@ export interface SyncView {
 /** Disk budget as the capture sees it: `low` while low-priority streams are shed, `full` while paused. */
 export function diskView(agent: Agent): AgentSnapshot['disk'] {
   const snap = agent.diskBudget?.snapshot();
-  if (snap === undefined) return { budgetBytes: agent.config.spool.budgetBytes, usedBytes: 0, freeBytes: 0, state: 'ok' };
+  if (snap === undefined)
+    return { budgetBytes: agent.config.spool.budgetBytes, usedBytes: 0, freeBytes: 0, state: 'ok' };
   const state: DiskState = snap.pressure === 'paused' ? 'full' : snap.pressure === 'shed' ? 'low' : 'ok';
   return { budgetBytes: snap.budgetBytes, usedBytes: snap.usedBytes, freeBytes: snap.freeBytes, state };
 }
@@ -48,23 +49,36 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
         ratePerSec: Math.round(agent.ledger.ratePerSec(s.name, nowMs) * 10) / 10,
         bytes: t?.bytesWritten ?? 0,
         received: t?.received ?? 0,
-        drops: Object.fromEntries(Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0)),
+        drops: Object.fromEntries(
+          Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
+        ),
         queueDepth: agent.queueDepth(s.name),
         degraded: degradedStreams.has(s.name),
       };
     }),
-    unattributedDrops: Object.fromEntries(Object.entries(agent.ledger.unattributed).filter((e): e is [string, number] => (e[1] ?? 0) > 0)),
+    unattributedDrops: Object.fromEntries(
+      Object.entries(agent.ledger.unattributed).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
+    ),
     clock: {
       state: (latest?.state ?? 'unknown') as ClockState,
       offsetNs: latest?.offsetNs === undefined || latest.offsetNs === null ? null : String(latest.offsetNs),
       source: latest?.source ?? 'none',
     },
     calibration: {
-      version: calib === undefined || calib.sensors.length === 0 ? null : calib.sensors.map((s) => `${s.sensor}@v${s.version}`).join(' '),
+      version:
+        calib === undefined || calib.sensors.length === 0
+          ? null
+          : calib.sensors.map((s) => `${s.sensor}@v${s.version}`).join(' '),
       digest: calib === undefined || calib.sensors.length === 0 ? null : calib.rigDigest,
     },
     disk: diskView(agent),
-    sync: sync ?? { backlogChunks: 0, backlogBytes: 0, etaSeconds: null, lastReceiptAt: null, goodputBytesPerSec: 0 },
+    sync: sync ?? {
+      backlogChunks: 0,
+      backlogBytes: 0,
+      etaSeconds: null,
+      lastReceiptAt: null,
+      goodputBytesPerSec: 0,
+    },
     deid: {
       fps: Math.round(deidFps.rate(redacted, nowMs) * 10) / 10,
       failed,

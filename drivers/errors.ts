@@ -14,7 +14,11 @@ export class DriverError extends Error {
   readonly code: DriverErrorCode;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: DriverErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: DriverErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'DriverError';
     this.code = code;

@@ -55,7 +55,11 @@ export function groupStreams(streams: readonly DriverStreamConfig[]): Map<string
   for (const stream of streams) {
     const name: string = stream.driver;
     if (!(driverNames as readonly string[]).includes(name)) {
-      throw new DriverError('RIGCAP_DRIVER_UNKNOWN', `stream ${stream.name}: unknown driver '${name}' (known: ${driverNames.join(', ')})`, { details: { stream: stream.name, driver: name } });
+      throw new DriverError(
+        'RIGCAP_DRIVER_UNKNOWN',
+        `stream ${stream.name}: unknown driver '${name}' (known: ${driverNames.join(', ')})`,
+        { details: { stream: stream.name, driver: name } },
+      );
     }
     const key = driverGroupKey(stream);
     const group = groups.get(key);
@@ -71,11 +75,19 @@ async function loadModule(name: DriverName, loader: ModuleLoader): Promise<Drive
     loaded = await loader();
   } catch (err) {
     const hint = name === 'ros2' ? ' (it needs rclnodejs and a sourced ROS 2 installation)' : '';
-    throw new DriverError('RIGCAP_DRIVER_UNAVAILABLE', `driver '${name}' could not be loaded${hint}: ${(err as Error).message}`, { cause: err, details: { driver: name } });
+    throw new DriverError(
+      'RIGCAP_DRIVER_UNAVAILABLE',
+      `driver '${name}' could not be loaded${hint}: ${(err as Error).message}`,
+      { cause: err, details: { driver: name } },
+    );
   }
   const createDriver = (loaded as Partial<DriverModule> | null)?.createDriver;
   if (typeof createDriver !== 'function') {
-    throw new DriverError('RIGCAP_DRIVER_UNAVAILABLE', `driver module '${name}' does not export createDriver(streams, deps)`, { details: { driver: name } });
+    throw new DriverError(
+      'RIGCAP_DRIVER_UNAVAILABLE',
+      `driver module '${name}' does not export createDriver(streams, deps)`,
+      { details: { driver: name } },
+    );
   }
   return loaded as DriverModule;
 }
@@ -91,7 +103,8 @@ export async function createDrivers(
 ): Promise<Driver[]> {
   const groups = groupStreams(streams);
   // Discovery needs a ROS node even when no ros2 stream is listed.
-  if (deps.ros2?.enabled === true && ![...groups.values()].some((g) => g[0]?.driver === 'ros2')) groups.set('ros2', []);
+  if (deps.ros2?.enabled === true && ![...groups.values()].some((g) => g[0]?.driver === 'ros2'))
+    groups.set('ros2', []);
   const modules = new Map<DriverName, DriverModule>();
   const drivers: Driver[] = [];
   for (const group of groups.values()) {

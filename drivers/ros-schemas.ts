@@ -47,7 +47,10 @@ export function isKnownRosType(type: string, options: { distro?: Ros2Distro } = 
  * The root definition of `type` followed by every definition it depends on (depth first, each
  * once), or undefined for a type the bundled definitions do not know. Feed it to MessageWriter/Reader.
  */
-export function rosMessageDefinitions(type: string, options: { distro?: Ros2Distro } = {}): MessageDefinition[] | undefined {
+export function rosMessageDefinitions(
+  type: string,
+  options: { distro?: Ros2Distro } = {},
+): MessageDefinition[] | undefined {
   const table = definitionsByDistro[options.distro ?? 'jazzy'];
   const rootName = shortRosType(type);
   if (table[rootName] === undefined) return undefined;
@@ -83,7 +86,8 @@ function defaultValueText(value: MessageDefinitionField['defaultValue']): string
 
 function definitionText(definition: MessageDefinition): string {
   const lines = definition.definitions.map((field) => {
-    if (field.isConstant === true) return `${fieldTypeText(field)} ${field.name}=${field.valueText ?? String(field.value)}`;
+    if (field.isConstant === true)
+      return `${fieldTypeText(field)} ${field.name}=${field.valueText ?? String(field.value)}`;
     const base = `${fieldTypeText(field)} ${field.name}`;
     return field.defaultValue === undefined ? base : `${base} ${defaultValueText(field.defaultValue)}`;
   });
@@ -108,27 +112,49 @@ export function ros2msgSchemaText(type: string, options: { distro?: Ros2Distro }
   const [root, ...dependencies] = definitions;
   if (root === undefined) return undefined;
   const sections = [definitionText(root)];
-  for (const dependency of dependencies) sections.push(`${separator}MSG: ${dependency.name ?? ''}\n${definitionText(dependency)}`);
-  for (const builtin of usesBuiltinTime(definitions)) sections.push(`${separator}MSG: ${builtin}\n${builtinTimeText[builtin] ?? ''}`);
+  for (const dependency of dependencies)
+    sections.push(`${separator}MSG: ${dependency.name ?? ''}\n${definitionText(dependency)}`);
+  for (const builtin of usesBuiltinTime(definitions))
+    sections.push(`${separator}MSG: ${builtin}\n${builtinTimeText[builtin] ?? ''}`);
   return sections.join('');
 }
 
 /** The StreamSchema (ros2msg + cdr) for a bundled ROS 2 type; undefined if the type is unknown. */
-export function rosStreamSchema(type: string, options: { distro?: Ros2Distro } = {}): StreamSchema | undefined {
+export function rosStreamSchema(
+  type: string,
+  options: { distro?: Ros2Distro } = {},
+): StreamSchema | undefined {
   const text = ros2msgSchemaText(type, options);
   if (text === undefined) return undefined;
-  return { name: fullRosType(type), encoding: 'ros2msg', data: new TextEncoder().encode(text), messageEncoding: 'cdr' };
+  return {
+    name: fullRosType(type),
+    encoding: 'ros2msg',
+    data: new TextEncoder().encode(text),
+    messageEncoding: 'cdr',
+  };
 }
 
 /** A permissive JSON Schema for a json stream whose `type` is its schema id. */
 export function jsonStreamSchema(type: string): StreamSchema {
-  const schema = { $schema: 'https://json-schema.org/draft/2020-12/schema', $id: type, title: type, type: 'object' };
-  return { name: type, encoding: 'jsonschema', data: new TextEncoder().encode(JSON.stringify(schema)), messageEncoding: 'json' };
+  const schema = {
+    $schema: 'https://json-schema.org/draft/2020-12/schema',
+    $id: type,
+    title: type,
+    type: 'object',
+  };
+  return {
+    name: type,
+    encoding: 'jsonschema',
+    data: new TextEncoder().encode(JSON.stringify(schema)),
+    messageEncoding: 'json',
+  };
 }
 
 /** True when a message of this type starts with a std_msgs/Header (so its stamp is at CDR offset 4). */
 export function startsWithHeader(type: string, options: { distro?: Ros2Distro } = {}): boolean {
-  const first = definitionsByDistro[options.distro ?? 'jazzy'][shortRosType(type)]?.definitions.find((f) => f.isConstant !== true);
+  const first = definitionsByDistro[options.distro ?? 'jazzy'][shortRosType(type)]?.definitions.find(
+    (f) => f.isConstant !== true,
+  );
   return first?.type === 'std_msgs/Header' && first.isArray !== true;
 }
 

@@ -35,14 +35,16 @@ export class DriverStatsCounter {
     if (count <= 0) return;
     const drops = this.#streams.get(stream)?.drops ?? this.#unattributed;
     drops[cause] = (drops[cause] ?? 0) + count;
-    const event: DriverDrop = detail === undefined ? { stream, cause, count } : { stream, cause, count, detail };
+    const event: DriverDrop =
+      detail === undefined ? { stream, cause, count } : { stream, cause, count, detail };
     for (const listener of this.#listeners) listener(event);
   }
 
   /** A deep copy of the counters. */
   snapshot(): DriverStats {
     const streams: Record<string, DriverStreamStats> = {};
-    for (const [name, stats] of this.#streams) streams[name] = { received: stats.received, bytes: stats.bytes, drops: { ...stats.drops } };
+    for (const [name, stats] of this.#streams)
+      streams[name] = { received: stats.received, bytes: stats.bytes, drops: { ...stats.drops } };
     return { streams, unattributed: { ...this.#unattributed } };
   }
 }

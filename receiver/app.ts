@@ -55,7 +55,11 @@ const envelopeSchema = {
     payload: { type: 'string' },
     signatures: {
       type: 'array',
-      items: { type: 'object', required: ['keyid', 'sig'], properties: { keyid: { type: 'string' }, sig: { type: 'string' } } },
+      items: {
+        type: 'object',
+        required: ['keyid', 'sig'],
+        properties: { keyid: { type: 'string' }, sig: { type: 'string' } },
+      },
     },
   },
 } as const;
@@ -78,7 +82,12 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
     exposeHeadRoutes: true,
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'rigcap receiver', version: '1', description: 'Ingest protocol: tus uploads, blob presence, signed records, custody receipts, transparency log.' },
+      info: {
+        title: 'rigcap receiver',
+        version: '1',
+        description:
+          'Ingest protocol: tus uploads, blob presence, signed records, custody receipts, transparency log.',
+      },
     },
   });
 
@@ -93,23 +102,38 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
     }
     const fastifyErr = err as { statusCode?: number; code?: string; message: string };
     if (fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ code: 'RIGCAP_RECEIVER_OVERSIZE', message: 'request body larger than the configured part or record limit' });
+      return reply.code(413).send({
+        code: 'RIGCAP_RECEIVER_OVERSIZE',
+        message: 'request body larger than the configured part or record limit',
+      });
     }
     if (fastifyErr.statusCode !== undefined && fastifyErr.statusCode < 500) {
-      return reply.code(fastifyErr.statusCode).send({ code: 'RIGCAP_RECEIVER_BAD_REQUEST', message: fastifyErr.message });
+      return reply
+        .code(fastifyErr.statusCode)
+        .send({ code: 'RIGCAP_RECEIVER_BAD_REQUEST', message: fastifyErr.message });
     }
     deps.log.error({ err }, 'receiver error');
     return reply.code(500).send({ code: 'RIGCAP_INTERNAL', message: fastifyErr.message });
   });
 
-  registerTusRoutes(app, { datastore: deps.datastore, blobs, maxUploadBytes: deps.maxUploadBytes, maxPartBytes: deps.maxPartBytes, log: deps.log });
+  registerTusRoutes(app, {
+    datastore: deps.datastore,
+    blobs,
+    maxUploadBytes: deps.maxUploadBytes,
+    maxPartBytes: deps.maxPartBytes,
+    log: deps.log,
+  });
 
   app.route({
     method: 'HEAD',
     url: '/v1/blobs/sha256/:hex',
     schema: {
       summary: 'Is a blob stored? 200 yes, 404 no',
-      params: { type: 'object', required: ['hex'], properties: { hex: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
+      params: {
+        type: 'object',
+        required: ['hex'],
+        properties: { hex: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+      },
     },
     handler: async (req, reply) => {
       const { hex } = req.params as { hex: string };
@@ -160,7 +184,11 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
         200: {
           type: 'object',
           required: ['first', 'second', 'proof'],
-          properties: { first: { type: 'integer' }, second: { type: 'integer' }, proof: { type: 'array', items: { type: 'string' } } },
+          properties: {
+            first: { type: 'integer' },
+            second: { type: 'integer' },
+            proof: { type: 'array', items: { type: 'string' } },
+          },
         },
         '4xx': errorReply,
       },
@@ -215,4 +243,3 @@ export function addSharedSchemas(app: FastifyInstance): void {
     },
   });
 }
-

@@ -5,7 +5,12 @@ import { createHash } from 'node:crypto';
 import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { buildRecord } from '../agent/records/chain.ts';
-import { inTotoPayloadType, preAuthEncoding, serializeEnvelope, type DsseEnvelope } from '../agent/records/dsse.ts';
+import {
+  inTotoPayloadType,
+  preAuthEncoding,
+  serializeEnvelope,
+  type DsseEnvelope,
+} from '../agent/records/dsse.ts';
 import { fromCanonicalBase64 } from '../agent/records/dsse.ts';
 import { keyIdOf, pemOfSpki, spkiBlocksOfPem, verifySignature } from '../agent/records/ed25519.ts';
 import { predicateProblems } from '../agent/records/validate.ts';
@@ -31,7 +36,11 @@ export interface IngestResult {
 
 const chunkName = /^chunk-[0-9]{6}\.mcap$/;
 
-function refuse(code: ConstructorParameters<typeof RigcapError>[0], message: string, details?: Record<string, unknown>): RigcapError {
+function refuse(
+  code: ConstructorParameters<typeof RigcapError>[0],
+  message: string,
+  details?: Record<string, unknown>,
+): RigcapError {
   return new RigcapError(code, message, details === undefined ? {} : { details });
 }
 
@@ -58,9 +67,19 @@ export class RecordIngest {
   #tree: MerkleTree;
   readonly #origin: string;
   #queue: Promise<unknown> = Promise.resolve();
-  readonly #bootId = createHash('sha256').update(`${process.pid}:${Date.now()}:${Math.random()}`).digest('hex').slice(0, 32);
+  readonly #bootId = createHash('sha256')
+    .update(`${process.pid}:${Date.now()}:${Math.random()}`)
+    .digest('hex')
+    .slice(0, 32);
 
-  constructor(deps: { state: ReceiverState; layout: StoreLayout; blobs: BlobStore; key: StoreKey; log: Logger; enrollTokens: readonly string[] }) {
+  constructor(deps: {
+    state: ReceiverState;
+    layout: StoreLayout;
+    blobs: BlobStore;
+    key: StoreKey;
+    log: Logger;
+    enrollTokens: readonly string[];
+  }) {
     this.#state = deps.state;
     this.#layout = deps.layout;
     this.#blobs = deps.blobs;
@@ -88,8 +107,17 @@ export class RecordIngest {
 
   /** Consistency proof between two sizes (base64 hashes). */
   consistencyProof(first: number, second: number): string[] {
-    if (!(Number.isSafeInteger(first) && Number.isSafeInteger(second) && first >= 0 && first <= second && second <= this.#tree.size)) {
-      throw refuse('RIGCAP_RECEIVER_BAD_REQUEST', `no consistency proof from ${first} to ${second} (log size ${this.#tree.size})`);
+    if (!(
+      Number.isSafeInteger(first) &&
+      Number.isSafeInteger(second) &&
+      first >= 0 &&
+      first <= second &&
+      second <= this.#tree.size
+    )) {
+      throw refuse(
+        'RIGCAP_RECEIVER_BAD_REQUEST',
+        `no consistency proof from ${first} to ${second} (log size ${this.#tree.size})`,
+      );
     }
     return this.#tree.consistencyProof(first, second).map((h) => h.toString('base64'));
   }
@@ -110,13 +138,21 @@ export class RecordIngest {
     const view = viewRecord(bytes);
     const { chain } = view;
     const problems = predicateProblems(view.predicateName, view.predicate);
-    if (problems.length > 0) throw refuse('RIGCAP_RECEIVER_BAD_RECORD', `${view.predicateName} predicate invalid: ${problems.join('; ')}`);
-    if (chain.deviceId === this.#key.storeId) throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'records signed as the store are not accepted');
+    if (problems.length > 0)
+      throw refuse(
+        'RIGCAP_RECEIVER_BAD_RECORD',
+        `${view.predicateName} predicate invalid: ${problems.join('; ')}`,
+      );
+    if (chain.deviceId === this.#key.storeId)
+      throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'records signed as the store are not accepted');
 
     const held = this.#state.record(chain.deviceId, chain.seq);
     if (held !== undefined) {
       if (held.payloadSha256 !== view.payloadSha256) {
-        throw refuse('RIGCAP_RECEIVER_CHAIN_FORK', `${chain.deviceId} seq ${chain.seq} is already held with another payload`);
+        throw refuse(
+          'RIGCAP_RECEIVER_CHAIN_FORK',
+          `${chain.deviceId} seq ${chain.seq} is already held with another payload`,
+        );
       }
       return this.#answer(held, 200);
     }
@@ -135,7 +171,10 @@ export class RecordIngest {
       throw err;
     }
     await this.materialise(row);
-    this.#log.info({ signer: row.signerId, seq: row.seq, predicate: row.predicate, logIndex: row.logIndex }, 'record accepted');
+    this.#log.info(
+      { signer: row.signerId, seq: row.seq, predicate: row.predicate, logIndex: row.logIndex },
+      'record accepted',
+    );
     return this.#answer(row, 201);
   }
 
@@ -149,7 +188,10 @@ export class RecordIngest {
     const { chain } = view;
     {
       if (newKey !== undefined) this.#state.addKey(newKey.row);
-      if (newKey?.consumeToken !== undefined && !this.#state.consumeToken(newKey.consumeToken, chain.deviceId)) {
+      if (
+        newKey?.consumeToken !== undefined &&
+        !this.#state.consumeToken(newKey.consumeToken, chain.deviceId)
+      ) {
         throw refuse('RIGCAP_RECEIVER_ENROLL_REFUSED', 'the enrolment token was used already');
       }
       this.#applyKeyChange(view);
@@ -177,7 +219,10 @@ export class RecordIngest {
   }
 
   /** Finds the key for the record (enrolling on a first device-key record with a valid token) and checks the signature. */
-  #authorise(view: RecordView, options: { enrollToken?: string }): { row: Parameters<ReceiverState['addKey']>[0]; consumeToken?: string } | undefined {
+  #authorise(
+    view: RecordView,
+    options: { enrollToken?: string },
+  ): { row: Parameters<ReceiverState['addKey']>[0]; consumeToken?: string } | undefined {
     const { chain } = view;
     const known = this.#state.key(chain.keyId);
     const message = preAuthEncoding(inTotoPayloadType, view.payloadBytes);
@@ -188,29 +233,56 @@ export class RecordIngest {
       if (enrolled || view.predicateName !== 'device-key' || p['action'] !== 'enrol') {
         throw refuse(
           'RIGCAP_RECEIVER_UNKNOWN_DEVICE',
-          enrolled ? `key ${chain.keyId} is not a key of ${chain.deviceId}` : `device ${chain.deviceId} is not enrolled`,
+          enrolled
+            ? `key ${chain.keyId} is not a key of ${chain.deviceId}`
+            : `device ${chain.deviceId} is not enrolled`,
         );
       }
       const spki = spkiOfText(String(p['publicKey']));
       if (spki === undefined || keyIdOf(spki) !== chain.keyId || p['keyId'] !== chain.keyId) {
-        throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'the enrol record must carry the public key of chain.keyId');
+        throw refuse(
+          'RIGCAP_RECEIVER_BAD_RECORD',
+          'the enrol record must carry the public key of chain.keyId',
+        );
       }
-      if (!verifySignature(spki, message, sig)) throw refuse('RIGCAP_RECEIVER_BAD_SIGNATURE', `signature of ${chain.deviceId} seq ${chain.seq} does not verify`);
+      if (!verifySignature(spki, message, sig))
+        throw refuse(
+          'RIGCAP_RECEIVER_BAD_SIGNATURE',
+          `signature of ${chain.deviceId} seq ${chain.seq} does not verify`,
+        );
       const token = options.enrollToken;
       if (token === undefined || !this.#tokens.has(tokenDigest(token))) {
-        throw refuse('RIGCAP_RECEIVER_ENROLL_REFUSED', `device ${chain.deviceId} presented no valid enrolment token`);
+        throw refuse(
+          'RIGCAP_RECEIVER_ENROLL_REFUSED',
+          `device ${chain.deviceId} presented no valid enrolment token`,
+        );
       }
       return {
-        row: { keyid: chain.keyId, signerId: chain.deviceId, publicPem: pemOfSpki(spki), validFromSeq: chain.seq, revokedFromSeq: null },
+        row: {
+          keyid: chain.keyId,
+          signerId: chain.deviceId,
+          publicPem: pemOfSpki(spki),
+          validFromSeq: chain.seq,
+          revokedFromSeq: null,
+        },
         consumeToken: tokenDigest(token),
       };
     }
-    if (chain.seq < known.validFromSeq || (known.revokedFromSeq !== null && chain.seq >= known.revokedFromSeq)) {
-      throw refuse('RIGCAP_RECEIVER_KEY_REVOKED', `key ${chain.keyId} is not valid at ${chain.deviceId} seq ${chain.seq}`);
+    if (
+      chain.seq < known.validFromSeq ||
+      (known.revokedFromSeq !== null && chain.seq >= known.revokedFromSeq)
+    ) {
+      throw refuse(
+        'RIGCAP_RECEIVER_KEY_REVOKED',
+        `key ${chain.keyId} is not valid at ${chain.deviceId} seq ${chain.seq}`,
+      );
     }
     const spki = spkiBlocksOfPem(known.publicPem)[0];
     if (spki === undefined || !verifySignature(spki, message, sig)) {
-      throw refuse('RIGCAP_RECEIVER_BAD_SIGNATURE', `signature of ${chain.deviceId} seq ${chain.seq} does not verify`);
+      throw refuse(
+        'RIGCAP_RECEIVER_BAD_SIGNATURE',
+        `signature of ${chain.deviceId} seq ${chain.seq} does not verify`,
+      );
     }
     return undefined;
   }
@@ -221,13 +293,21 @@ export class RecordIngest {
     const p = view.predicate;
     if (p['action'] === 'rotate') {
       const spki = spkiOfText(String(p['newPublicKey']));
-      if (spki === undefined || keyIdOf(spki) !== p['newKeyId']) throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'rotate must carry the public key of newKeyId');
-      this.#state.addKey({ keyid: keyIdOf(spki), signerId: view.chain.deviceId, publicPem: pemOfSpki(spki), validFromSeq: view.chain.seq + 1, revokedFromSeq: null });
+      if (spki === undefined || keyIdOf(spki) !== p['newKeyId'])
+        throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'rotate must carry the public key of newKeyId');
+      this.#state.addKey({
+        keyid: keyIdOf(spki),
+        signerId: view.chain.deviceId,
+        publicPem: pemOfSpki(spki),
+        validFromSeq: view.chain.seq + 1,
+        revokedFromSeq: null,
+      });
       // The old key signs nothing after its rotation record.
       this.#state.revokeKey(view.chain.keyId, view.chain.seq + 1);
     } else if (p['action'] === 'revoke') {
       const target = this.#state.key(String(p['keyId']));
-      if (target === undefined || target.signerId !== view.chain.deviceId) throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'revoke names a key this device does not hold');
+      if (target === undefined || target.signerId !== view.chain.deviceId)
+        throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'revoke names a key this device does not hold');
       this.#state.revokeKey(target.keyid, Number(p['invalidFromSeq']));
     }
   }
@@ -237,41 +317,64 @@ export class RecordIngest {
     const { chain } = view;
     const before = chain.seq > 1 ? this.#state.record(chain.deviceId, chain.seq - 1) : undefined;
     if (before !== undefined && before.payloadSha256 !== chain.prev) {
-      throw refuse('RIGCAP_RECEIVER_CHAIN_FORK', `${chain.deviceId} seq ${chain.seq} does not follow the held seq ${chain.seq - 1}`);
+      throw refuse(
+        'RIGCAP_RECEIVER_CHAIN_FORK',
+        `${chain.deviceId} seq ${chain.seq} does not follow the held seq ${chain.seq - 1}`,
+      );
     }
     const after = this.#state.record(chain.deviceId, chain.seq + 1);
     if (after !== undefined && after.prev !== view.payloadSha256) {
-      throw refuse('RIGCAP_RECEIVER_CHAIN_FORK', `the held seq ${chain.seq + 1} of ${chain.deviceId} does not follow this record`);
+      throw refuse(
+        'RIGCAP_RECEIVER_CHAIN_FORK',
+        `the held seq ${chain.seq + 1} of ${chain.deviceId} does not follow this record`,
+      );
     }
   }
 
   /** A chunk record's subject must name a blob the store holds with that digest. */
-  async #checkSubject(view: RecordView): Promise<{ name: string; sha256: string; bytes: string } | undefined> {
+  async #checkSubject(
+    view: RecordView,
+  ): Promise<{ name: string; sha256: string; bytes: string } | undefined> {
     const sessionId = view.predicate['sessionId'];
     if (sessionId !== undefined && sessionId !== null && !isSafeSegment(sessionId)) {
       throw refuse('RIGCAP_RECEIVER_BAD_NAME', 'sessionId is not a safe name');
     }
     if (view.predicateName !== 'capture-chunk') return undefined;
     const [subject, ...rest] = view.subject;
-    if (subject === undefined || rest.length > 0) throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'a chunk record has exactly one subject');
-    if (!chunkName.test(subject.name)) throw refuse('RIGCAP_RECEIVER_BAD_NAME', `chunk name ${JSON.stringify(subject.name)} is not chunk-NNNNNN.mcap`);
+    if (subject === undefined || rest.length > 0)
+      throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'a chunk record has exactly one subject');
+    if (!chunkName.test(subject.name))
+      throw refuse(
+        'RIGCAP_RECEIVER_BAD_NAME',
+        `chunk name ${JSON.stringify(subject.name)} is not chunk-NNNNNN.mcap`,
+      );
     const size = await this.#blobs.size(subject.digest.sha256);
-    if (size === undefined) throw refuse('RIGCAP_RECEIVER_BLOB_MISSING', `blob ${subject.digest.sha256} is not stored`);
+    if (size === undefined)
+      throw refuse('RIGCAP_RECEIVER_BLOB_MISSING', `blob ${subject.digest.sha256} is not stored`);
     const declared = view.predicate['bytes'];
     if (typeof declared === 'string' && declared !== String(size)) {
-      throw refuse('RIGCAP_RECEIVER_DIGEST_MISMATCH', `the record says ${declared} bytes, the stored blob has ${size}`);
+      throw refuse(
+        'RIGCAP_RECEIVER_DIGEST_MISMATCH',
+        `the record says ${declared} bytes, the stored blob has ${size}`,
+      );
     }
     return { name: subject.name, sha256: subject.digest.sha256, bytes: String(size) };
   }
 
-  #signReceipt(view: RecordView, blob: { name: string; sha256: string; bytes: string } | undefined, log: { index: number; size: number; root: string }): DsseEnvelope {
+  #signReceipt(
+    view: RecordView,
+    blob: { name: string; sha256: string; bytes: string } | undefined,
+    log: { index: number; size: number; root: string },
+  ): DsseEnvelope {
     const seqText = this.#state.meta('store.seq');
     const seq = seqText === undefined ? 1 : Number(seqText) + 1;
     const prev = this.#state.meta('store.head') ?? null;
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const record = buildRecord({
       name: 'custody-receipt',
-      subject: [{ name: `record-${view.chain.deviceId}-${view.chain.seq}`, digest: { sha256: view.payloadSha256 } }],
+      subject: [
+        { name: `record-${view.chain.deviceId}-${view.chain.seq}`, digest: { sha256: view.payloadSha256 } },
+      ],
       body: {
         record: { signer: view.chain.deviceId, seq: view.chain.seq, sha256: view.payloadSha256 },
         blob: blob ?? null,
@@ -279,7 +382,12 @@ export class RecordIngest {
         log,
       },
       link: { seq, prev },
-      context: { signerId: this.#key.storeId, bootId: this.#bootId, monoNs: process.hrtime.bigint(), wallNs: nowNs },
+      context: {
+        signerId: this.#key.storeId,
+        bootId: this.#bootId,
+        monoNs: process.hrtime.bigint(),
+        wallNs: nowNs,
+      },
       signer: this.#key.signer,
     });
     this.#state.setMeta('store.seq', String(seq));
@@ -303,7 +411,12 @@ export class RecordIngest {
   async materialise(row: RecordRow): Promise<void> {
     const envelope = Buffer.from(row.envelopeJson, 'utf8');
     await this.#layout.writeRecord(row.signerId, row.seq, envelope);
-    if (row.predicate === 'capture-chunk' && row.sessionId !== null && row.chunkName !== null && row.blobSha256 !== null) {
+    if (
+      row.predicate === 'capture-chunk' &&
+      row.sessionId !== null &&
+      row.chunkName !== null &&
+      row.blobSha256 !== null
+    ) {
       await this.#blobs.place(row.blobSha256, this.#layout.chunkPath(row.sessionId, row.chunkName));
       await this.#layout.writeSidecar(row.sessionId, row.chunkName, envelope);
     }
@@ -313,9 +426,17 @@ export class RecordIngest {
         this.#state.sessionRecords(row.sessionId).map((r) => Buffer.from(r.envelopeJson, 'utf8')),
       );
     }
-    if (row.predicate === 'device-key') await this.#layout.writeKeys(row.signerId, this.#state.keysOf(row.signerId).map((k) => k.publicPem));
+    if (row.predicate === 'device-key')
+      await this.#layout.writeKeys(
+        row.signerId,
+        this.#state.keysOf(row.signerId).map((k) => k.publicPem),
+      );
     const receipt = JSON.parse(row.receiptJson) as DsseEnvelope;
-    const storeSeq = (JSON.parse(Buffer.from(receipt.payload, 'base64').toString('utf8')) as { predicate: { chain: { seq: number } } }).predicate.chain.seq;
+    const storeSeq = (
+      JSON.parse(Buffer.from(receipt.payload, 'base64').toString('utf8')) as {
+        predicate: { chain: { seq: number } };
+      }
+    ).predicate.chain.seq;
     await this.#layout.writeRecord(this.#key.storeId, storeSeq, Buffer.from(row.receiptJson, 'utf8'));
   }
 

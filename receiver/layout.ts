@@ -59,7 +59,10 @@ export class StoreLayout {
 
   /** Rewrites session.dsse.json from every session record held, in chain order (one envelope a line). */
   async writeSessionFile(sessionId: string, envelopes: readonly Uint8Array[]): Promise<void> {
-    await writeFileAtomic(join(this.root, 'sessions', sessionId, 'session.dsse.json'), Buffer.concat(envelopes.map((e) => Buffer.from(e))));
+    await writeFileAtomic(
+      join(this.root, 'sessions', sessionId, 'session.dsse.json'),
+      Buffer.concat(envelopes.map((e) => Buffer.from(e))),
+    );
   }
 
   /** Rewrites keys/<signerId>.pub.pem with every key of the signer, oldest first. */

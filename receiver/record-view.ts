@@ -1,6 +1,12 @@
 // What the receiver reads from a submitted envelope before it trusts anything in it: the decoded
 // payload, the statement, and the chain position. Parsing only; signatures are checked in ingest.
-import { fromCanonicalBase64, inTotoPayloadType, parseEnvelope, serializeEnvelope, type DsseEnvelope } from '../agent/records/dsse.ts';
+import {
+  fromCanonicalBase64,
+  inTotoPayloadType,
+  parseEnvelope,
+  serializeEnvelope,
+  type DsseEnvelope,
+} from '../agent/records/dsse.ts';
 import { isSha256Hex, sha256Hex } from '../agent/records/jcs.ts';
 import { parsePredicateType, type ChainFields, type PredicateName } from '../agent/records/predicates.ts';
 import { statementType, type ResourceDescriptor } from '../agent/records/statement.ts';
@@ -34,12 +40,15 @@ function bad(message: string): RigcapError {
 function parseChain(value: unknown): ChainFields {
   if (typeof value !== 'object' || value === null) throw bad('predicate.chain is missing');
   const c = value as Record<string, unknown>;
-  if (!isSafeSegment(c['deviceId'])) throw new RigcapError('RIGCAP_RECEIVER_BAD_NAME', 'chain.deviceId is not a safe name');
+  if (!isSafeSegment(c['deviceId']))
+    throw new RigcapError('RIGCAP_RECEIVER_BAD_NAME', 'chain.deviceId is not a safe name');
   if (!isSha256Hex(c['keyId'])) throw bad('chain.keyId must be lowercase hex SHA-256');
   const seq = c['seq'];
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) throw bad('chain.seq must be an integer ≥ 1');
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1)
+    throw bad('chain.seq must be an integer ≥ 1');
   const prev = c['prev'];
-  if (seq === 1 ? prev !== null : !isSha256Hex(prev)) throw bad('chain.prev must be null at seq 1 and a SHA-256 after');
+  if (seq === 1 ? prev !== null : !isSha256Hex(prev))
+    throw bad('chain.prev must be null at seq 1 and a SHA-256 after');
   for (const f of ['bootId', 'monoNs', 'wallNs'] as const) {
     if (typeof c[f] !== 'string') throw bad(`chain.${f} must be a string`);
   }
@@ -80,7 +89,10 @@ export function viewRecord(bytes: Uint8Array): RecordView {
     !Array.isArray(subject) ||
     !subject.every((d: unknown) => {
       const r = d as Record<string, unknown> | null;
-      return typeof r?.['name'] === 'string' && isSha256Hex((r['digest'] as Record<string, unknown> | undefined)?.['sha256']);
+      return (
+        typeof r?.['name'] === 'string' &&
+        isSha256Hex((r['digest'] as Record<string, unknown> | undefined)?.['sha256'])
+      );
     })
   ) {
     throw bad('subject must be a list of { name, digest: { sha256 } }');

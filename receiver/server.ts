@@ -52,12 +52,22 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   const incomingDir = join(dataDir, 'incoming');
   await mkdir(join(dataDir, 'log'), { recursive: true });
   await mkdir(incomingDir, { recursive: true });
-  const key = await loadOrCreateStoreKey({ keyFile: options.keyFile ?? defaultStoreKeyPath(dataDir), dataDir });
+  const key = await loadOrCreateStoreKey({
+    keyFile: options.keyFile ?? defaultStoreKeyPath(dataDir),
+    dataDir,
+  });
   const db = new Database(join(dataDir, 'log', 'receiver.sqlite'));
   const state = new ReceiverState(db);
   const blobs = options.backends?.blobs ?? new FileBlobStore({ root: dataDir, incomingDir });
   const datastore = options.backends?.datastore ?? new FileStore({ directory: incomingDir });
-  const ingest = new RecordIngest({ state, layout: new StoreLayout(dataDir), blobs, key, log, enrollTokens: options.enrollTokens });
+  const ingest = new RecordIngest({
+    state,
+    layout: new StoreLayout(dataDir),
+    blobs,
+    key,
+    log,
+    enrollTokens: options.enrollTokens,
+  });
   const repaired = await ingest.repair();
   const appDeps = {
     log,
@@ -68,7 +78,9 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     maxUploadBytes: options.maxUploadBytes ?? 4 * 1024 * 1024 * 1024,
     maxPartBytes: options.maxPartBytes ?? 64 * 1024 * 1024,
   };
-  const app = await buildReceiverApp(options.tls === undefined ? appDeps : { ...appDeps, https: options.tls });
+  const app = await buildReceiverApp(
+    options.tls === undefined ? appDeps : { ...appDeps, https: options.tls },
+  );
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;

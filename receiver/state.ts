@@ -113,11 +113,27 @@ export class ReceiverState {
 
   key(keyid: string): KeyRow | undefined {
     const r = this.db
-      .prepare('SELECT keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq FROM receiver_keys WHERE keyid = ?')
-      .get(keyid) as { keyid: string; signer_id: string; public_pem: string; valid_from_seq: number; revoked_from_seq: number | null } | undefined;
+      .prepare(
+        'SELECT keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq FROM receiver_keys WHERE keyid = ?',
+      )
+      .get(keyid) as
+      | {
+          keyid: string;
+          signer_id: string;
+          public_pem: string;
+          valid_from_seq: number;
+          revoked_from_seq: number | null;
+        }
+      | undefined;
     return r === undefined
       ? undefined
-      : { keyid: r.keyid, signerId: r.signer_id, publicPem: r.public_pem, validFromSeq: r.valid_from_seq, revokedFromSeq: r.revoked_from_seq };
+      : {
+          keyid: r.keyid,
+          signerId: r.signer_id,
+          publicPem: r.public_pem,
+          validFromSeq: r.valid_from_seq,
+          revokedFromSeq: r.revoked_from_seq,
+        };
   }
 
   /** Keys of one signer, oldest first. */
@@ -129,29 +145,39 @@ export class ReceiverState {
   }
 
   isEnrolled(signerId: string): boolean {
-    return this.db.prepare('SELECT 1 FROM receiver_keys WHERE signer_id = ? LIMIT 1').get(signerId) !== undefined;
+    return (
+      this.db.prepare('SELECT 1 FROM receiver_keys WHERE signer_id = ? LIMIT 1').get(signerId) !== undefined
+    );
   }
 
   addKey(row: KeyRow): void {
     this.db
-      .prepare('INSERT OR IGNORE INTO receiver_keys (keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq) VALUES (?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT OR IGNORE INTO receiver_keys (keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq) VALUES (?, ?, ?, ?, ?)',
+      )
       .run(row.keyid, row.signerId, row.publicPem, row.validFromSeq, row.revokedFromSeq);
   }
 
   revokeKey(keyid: string, fromSeq: number): void {
     this.db
-      .prepare('UPDATE receiver_keys SET revoked_from_seq = MIN(COALESCE(revoked_from_seq, ?), ?) WHERE keyid = ?')
+      .prepare(
+        'UPDATE receiver_keys SET revoked_from_seq = MIN(COALESCE(revoked_from_seq, ?), ?) WHERE keyid = ?',
+      )
       .run(fromSeq, fromSeq, keyid);
   }
 
   /** Marks an enrolment token as used; false when it was used before. */
   consumeToken(tokenSha256: string, signerId: string): boolean {
-    const r = this.db.prepare('INSERT OR IGNORE INTO receiver_tokens (token_sha256, used_by) VALUES (?, ?)').run(tokenSha256, signerId);
+    const r = this.db
+      .prepare('INSERT OR IGNORE INTO receiver_tokens (token_sha256, used_by) VALUES (?, ?)')
+      .run(tokenSha256, signerId);
     return r.changes === 1;
   }
 
   record(signerId: string, seq: number): RecordRow | undefined {
-    const r = this.db.prepare('SELECT * FROM receiver_records WHERE signer_id = ? AND seq = ?').get(signerId, seq) as RawRecord | undefined;
+    const r = this.db
+      .prepare('SELECT * FROM receiver_records WHERE signer_id = ? AND seq = ?')
+      .get(signerId, seq) as RawRecord | undefined;
     return r === undefined ? undefined : toRecord(r);
   }
 
@@ -161,18 +187,36 @@ export class ReceiverState {
         `INSERT INTO receiver_records (signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json, envelope_json, session_id, chunk_name, blob_sha256)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(row.signerId, row.seq, row.payloadSha256, row.prev, row.predicate, row.logIndex, row.receiptJson, row.envelopeJson, row.sessionId, row.chunkName, row.blobSha256);
+      .run(
+        row.signerId,
+        row.seq,
+        row.payloadSha256,
+        row.prev,
+        row.predicate,
+        row.logIndex,
+        row.receiptJson,
+        row.envelopeJson,
+        row.sessionId,
+        row.chunkName,
+        row.blobSha256,
+      );
   }
 
   /** Every accepted record, in log order (startup repair of the file layout). */
   allRecords(): RecordRow[] {
-    return (this.db.prepare('SELECT * FROM receiver_records ORDER BY log_index').all() as RawRecord[]).map(toRecord);
+    return (this.db.prepare('SELECT * FROM receiver_records ORDER BY log_index').all() as RawRecord[]).map(
+      toRecord,
+    );
   }
 
   /** Session records of one session in chain order (session.dsse.json is rebuilt from them). */
   sessionRecords(sessionId: string): RecordRow[] {
     return (
-      this.db.prepare("SELECT * FROM receiver_records WHERE session_id = ? AND predicate = 'session' ORDER BY signer_id, seq").all(sessionId) as RawRecord[]
+      this.db
+        .prepare(
+          "SELECT * FROM receiver_records WHERE session_id = ? AND predicate = 'session' ORDER BY signer_id, seq",
+        )
+        .all(sessionId) as RawRecord[]
     ).map(toRecord);
   }
 
@@ -181,15 +225,22 @@ export class ReceiverState {
   }
 
   leaves(): Buffer[] {
-    return (this.db.prepare('SELECT leaf_hash FROM receiver_log ORDER BY idx').all() as Array<{ leaf_hash: Buffer }>).map((r) => r.leaf_hash);
+    return (
+      this.db.prepare('SELECT leaf_hash FROM receiver_log ORDER BY idx').all() as Array<{ leaf_hash: Buffer }>
+    ).map((r) => r.leaf_hash);
   }
 
   meta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM receiver_meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const r = this.db.prepare('SELECT value FROM receiver_meta WHERE key = ?').get(key) as
+      { value: string } | undefined;
     return r?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO receiver_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare(
+        'INSERT INTO receiver_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 }

@@ -29,12 +29,19 @@ function isInside(dir: string, path: string): boolean {
 export async function loadOrCreateStoreKey(options: { keyFile: string; dataDir: string }): Promise<StoreKey> {
   const { keyFile, dataDir } = options;
   if (isInside(dataDir, keyFile)) {
-    throw new RigcapError('RIGCAP_STORE_KEY_UNSAFE', `store key ${keyFile} is inside the data directory ${dataDir}`);
+    throw new RigcapError(
+      'RIGCAP_STORE_KEY_UNSAFE',
+      `store key ${keyFile} is inside the data directory ${dataDir}`,
+    );
   }
   let pem: string;
   try {
     const st = await stat(keyFile);
-    if ((st.mode & 0o077) !== 0) throw new RigcapError('RIGCAP_STORE_KEY_UNSAFE', `store key ${keyFile} is readable by others (mode ${(st.mode & 0o777).toString(8)})`);
+    if ((st.mode & 0o077) !== 0)
+      throw new RigcapError(
+        'RIGCAP_STORE_KEY_UNSAFE',
+        `store key ${keyFile} is readable by others (mode ${(st.mode & 0o777).toString(8)})`,
+      );
     pem = await readFile(keyFile, 'utf8');
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;

@@ -32,17 +32,33 @@ function tusRefusal(status: number, code: string, message: string): { status_cod
 }
 
 /** Checks an `Upload-Checksum` header against a body; returns an error reply or undefined when it matches. */
-export function checkUploadChecksum(header: string | undefined, body: Buffer): { status: number; code: string; message: string } | undefined {
+export function checkUploadChecksum(
+  header: string | undefined,
+  body: Buffer,
+): { status: number; code: string; message: string } | undefined {
   if (header === undefined) return undefined;
   const [algorithm, digest, ...rest] = header.trim().split(/\s+/);
   if (algorithm === undefined || digest === undefined || rest.length > 0) {
-    return { status: 400, code: 'RIGCAP_RECEIVER_BAD_REQUEST', message: 'Upload-Checksum must be "<algorithm> <base64 digest>"' };
+    return {
+      status: 400,
+      code: 'RIGCAP_RECEIVER_BAD_REQUEST',
+      message: 'Upload-Checksum must be "<algorithm> <base64 digest>"',
+    };
   }
   if (!(checksumAlgorithms as readonly string[]).includes(algorithm)) {
-    return { status: 400, code: 'RIGCAP_RECEIVER_BAD_REQUEST', message: `checksum algorithm ${algorithm} not supported` };
+    return {
+      status: 400,
+      code: 'RIGCAP_RECEIVER_BAD_REQUEST',
+      message: `checksum algorithm ${algorithm} not supported`,
+    };
   }
   const actual = createHash(algorithm).update(body).digest('base64');
-  if (actual !== digest) return { status: 460, code: 'RIGCAP_RECEIVER_CHECKSUM_MISMATCH', message: 'Upload-Checksum does not match the part' };
+  if (actual !== digest)
+    return {
+      status: 460,
+      code: 'RIGCAP_RECEIVER_CHECKSUM_MISMATCH',
+      message: 'Upload-Checksum does not match the part',
+    };
   return undefined;
 }
 
@@ -63,12 +79,21 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
     namingFunction: () => randomBytes(16).toString('hex'),
     onResponseError: (_req, err) => {
       const status = 'status_code' in err ? err.status_code : 500;
-      if (status === 413) return tusRefusal(413, 'RIGCAP_RECEIVER_OVERSIZE', `uploads are limited to ${options.maxUploadBytes} bytes`);
+      if (status === 413)
+        return tusRefusal(
+          413,
+          'RIGCAP_RECEIVER_OVERSIZE',
+          `uploads are limited to ${options.maxUploadBytes} bytes`,
+        );
       return undefined;
     },
     onUploadCreate: async (_req, upload) => {
       if (declaredSha256(upload) === undefined) {
-        throw tusRefusal(400, 'RIGCAP_RECEIVER_BAD_REQUEST', 'Upload-Metadata must carry sha256 (lowercase hex) of the whole blob');
+        throw tusRefusal(
+          400,
+          'RIGCAP_RECEIVER_BAD_REQUEST',
+          'Upload-Metadata must carry sha256 (lowercase hex) of the whole blob',
+        );
       }
       return {};
     },
@@ -78,7 +103,11 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
       if (want !== got) {
         await blobs.discardUpload(upload.id);
         log.warn({ code: 'RIGCAP_RECEIVER_DIGEST_MISMATCH', upload: upload.id, want, got }, 'upload refused');
-        throw tusRefusal(422, 'RIGCAP_RECEIVER_DIGEST_MISMATCH', `uploaded bytes hash to ${got}, not the declared ${want ?? '(none)'}`);
+        throw tusRefusal(
+          422,
+          'RIGCAP_RECEIVER_DIGEST_MISMATCH',
+          `uploaded bytes hash to ${got}, not the declared ${want ?? '(none)'}`,
+        );
       }
       await blobs.adoptUpload(upload.id, got);
       log.info({ sha256: got, bytes: upload.size }, 'blob stored');
@@ -87,9 +116,13 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
   });
 
   const bodyLimit = options.maxPartBytes;
-  app.addContentTypeParser('application/offset+octet-stream', { parseAs: 'buffer', bodyLimit }, (_req, body, done) => {
-    done(null, body);
-  });
+  app.addContentTypeParser(
+    'application/offset+octet-stream',
+    { parseAs: 'buffer', bodyLimit },
+    (_req, body, done) => {
+      done(null, body);
+    },
+  );
 
   const forward = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const id = (req.params as { id?: string }).id;
@@ -101,7 +134,10 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
       const bad = checkUploadChecksum(req.headers['upload-checksum'] as string | undefined, body);
       if (bad !== undefined) {
         log.warn({ code: bad.code, upload: id }, 'part refused');
-        return reply.code(bad.status).header('Tus-Resumable', '1.0.0').send({ code: bad.code, message: bad.message });
+        return reply
+          .code(bad.status)
+          .header('Tus-Resumable', '1.0.0')
+          .send({ code: bad.code, message: bad.message });
       }
     }
     const headers = new Headers();
@@ -127,7 +163,12 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
 
   const tags = ['tus'];
   const description = 'tus 1.0 (core, creation, checksum); see https://tus.io/protocols/resumable-upload';
-  app.route({ method: ['POST', 'OPTIONS'], url: uploadsPath, schema: { tags, summary: 'Create an upload (tus creation)', description }, handler: forward });
+  app.route({
+    method: ['POST', 'OPTIONS'],
+    url: uploadsPath,
+    schema: { tags, summary: 'Create an upload (tus creation)', description },
+    handler: forward,
+  });
   app.route({
     method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'],
     url: `${uploadsPath}/:id`,

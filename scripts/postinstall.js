@@ -7,20 +7,28 @@ import { node22HeadersDir, node22Path, repoRoot } from './node22.js';
 
 const node = node22Path();
 if (!node) {
-  console.error('rigcap postinstall: no Node 22 found (the `node` package did not install); run `npm ci` again.');
+  console.error(
+    'rigcap postinstall: no Node 22 found (the `node` package did not install); run `npm ci` again.',
+  );
   process.exit(1);
 }
 const loads = () =>
-  spawnSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], { cwd: repoRoot, stdio: 'ignore' })
-    .status === 0;
+  spawnSync(node, ['-e', "new (require('better-sqlite3'))(':memory:').close()"], {
+    cwd: repoRoot,
+    stdio: 'ignore',
+  }).status === 0;
 
 if (!loads()) {
   const headers = node22HeadersDir();
   if (!headers) {
-    console.error('rigcap postinstall: Node 22 headers are missing from node_modules/node; run `npm ci` again.');
+    console.error(
+      'rigcap postinstall: Node 22 headers are missing from node_modules/node; run `npm ci` again.',
+    );
     process.exit(1);
   }
-  console.error(`rigcap postinstall: rebuilding better-sqlite3 for Node ${requiredVersion(node)} from source`);
+  console.error(
+    `rigcap postinstall: rebuilding better-sqlite3 for Node ${requiredVersion(node)} from source`,
+  );
   const env = {
     ...process.env,
     PATH: `${dirname(node)}:${process.env.PATH ?? ''}`,
@@ -29,7 +37,9 @@ if (!loads()) {
   };
   const rebuilt = spawnSync('npm', ['rebuild', 'better-sqlite3'], { cwd: repoRoot, env, stdio: 'inherit' });
   if (rebuilt.status !== 0 || !loads()) {
-    console.error('rigcap postinstall: better-sqlite3 could not be built for Node 22 (needs python3, make, g++).');
+    console.error(
+      'rigcap postinstall: better-sqlite3 could not be built for Node 22 (needs python3, make, g++).',
+    );
     process.exit(1);
   }
 }
@@ -43,5 +53,7 @@ function requiredVersion(bin) {
 const { buildSdNotify } = await import('./build-sd-notify.js');
 const sdNotifyProblem = buildSdNotify();
 if (sdNotifyProblem !== null) {
-  console.error(`rigcap postinstall: sd_notify addon not built (needed only under systemd): ${sdNotifyProblem}`);
+  console.error(
+    `rigcap postinstall: sd_notify addon not built (needed only under systemd): ${sdNotifyProblem}`,
+  );
 }

@@ -109,7 +109,9 @@ export class Catalog {
         log.info({ version: v + 1 }, 'catalog migrated');
       }
     } catch (err) {
-      throw new RigcapError('RIGCAP_CATALOG_CORRUPT', `cannot open catalog ${options.path}: ${String(err)}`, { cause: err });
+      throw new RigcapError('RIGCAP_CATALOG_CORRUPT', `cannot open catalog ${options.path}: ${String(err)}`, {
+        cause: err,
+      });
     }
     return new Catalog(db);
   }
@@ -149,7 +151,10 @@ export class Catalog {
   // ── chunks ──────────────────────────────────────────────────────────────────────────────────
 
   /** Records a committed chunk; re-adding the same chunk is a no-op (crash between rename and insert). */
-  addChunk(chunk: CommittedChunk, options: { relativePath: string; origin: ChunkOrigin; drops?: ChunkDrops }): void {
+  addChunk(
+    chunk: CommittedChunk,
+    options: { relativePath: string; origin: ChunkOrigin; drops?: ChunkDrops },
+  ): void {
     this.#db
       .prepare(
         `INSERT INTO chunks (session_id, chunk_index, name, path, bytes, sha256, start_ns, end_ns, messages,
@@ -174,7 +179,9 @@ export class Catalog {
   }
 
   getChunk(sessionId: string, chunkIndex: number): ChunkRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM chunks WHERE session_id = ? AND chunk_index = ?').get(sessionId, chunkIndex) as Row | undefined;
+    const row = this.#db
+      .prepare('SELECT * FROM chunks WHERE session_id = ? AND chunk_index = ?')
+      .get(sessionId, chunkIndex) as Row | undefined;
     return row === undefined ? undefined : toChunk(row);
   }
 
@@ -193,7 +200,9 @@ export class Catalog {
   markChunkSealed(sessionId: string, chunkIndex: number, recordSeq: number): void {
     this.#durably(() =>
       this.#db
-        .prepare(`UPDATE chunks SET state = 'sealed', record_seq = ? WHERE session_id = ? AND chunk_index = ? AND state = 'committed'`)
+        .prepare(
+          `UPDATE chunks SET state = 'sealed', record_seq = ? WHERE session_id = ? AND chunk_index = ? AND state = 'committed'`,
+        )
         .run(recordSeq, sessionId, chunkIndex),
     );
   }
@@ -202,7 +211,9 @@ export class Catalog {
   markChunkSynced(sessionId: string, chunkIndex: number): void {
     this.#durably(() =>
       this.#db
-        .prepare(`UPDATE chunks SET state = 'synced' WHERE session_id = ? AND chunk_index = ? AND state IN ('sealed', 'synced')`)
+        .prepare(
+          `UPDATE chunks SET state = 'synced' WHERE session_id = ? AND chunk_index = ? AND state IN ('sealed', 'synced')`,
+        )
         .run(sessionId, chunkIndex),
     );
   }
@@ -210,16 +221,25 @@ export class Catalog {
   /** Retention deleted the file (only a synced chunk may be deleted). */
   markChunkDeleted(sessionId: string, chunkIndex: number): void {
     const result = this.#durably(() =>
-      this.#db.prepare(`UPDATE chunks SET state = 'deleted' WHERE session_id = ? AND chunk_index = ? AND state = 'synced'`).run(sessionId, chunkIndex),
+      this.#db
+        .prepare(
+          `UPDATE chunks SET state = 'deleted' WHERE session_id = ? AND chunk_index = ? AND state = 'synced'`,
+        )
+        .run(sessionId, chunkIndex),
     );
     if (result.changes === 0) {
-      throw new RigcapError('RIGCAP_INTERNAL', `chunk ${sessionId}/${chunkIndex} is not synced; it may not be deleted`);
+      throw new RigcapError(
+        'RIGCAP_INTERNAL',
+        `chunk ${sessionId}/${chunkIndex} is not synced; it may not be deleted`,
+      );
     }
   }
 
   /** Flags (or clears, with undefined) a disagreement between a row and its file. */
   flagChunk(sessionId: string, chunkIndex: number, flag: ChunkFlag | undefined): void {
-    this.#db.prepare('UPDATE chunks SET flag = ? WHERE session_id = ? AND chunk_index = ?').run(flag ?? null, sessionId, chunkIndex);
+    this.#db
+      .prepare('UPDATE chunks SET flag = ? WHERE session_id = ? AND chunk_index = ?')
+      .run(flag ?? null, sessionId, chunkIndex);
   }
 
   // ── records ─────────────────────────────────────────────────────────────────────────────────
@@ -235,12 +255,16 @@ export class Catalog {
 
   /** The highest-seq record of a signer. */
   lastRecord(signerId: string): RecordRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq DESC LIMIT 1').get(signerId) as Row | undefined;
+    const row = this.#db
+      .prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq DESC LIMIT 1')
+      .get(signerId) as Row | undefined;
     return row === undefined ? undefined : toRecord(row);
   }
 
   listRecords(signerId: string): RecordRow[] {
-    return (this.#db.prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq').all(signerId) as Row[]).map(toRecord);
+    return (
+      this.#db.prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq').all(signerId) as Row[]
+    ).map(toRecord);
   }
 
   // ── uploads ─────────────────────────────────────────────────────────────────────────────────
@@ -248,14 +272,23 @@ export class Catalog {
   /** Adds a blob to upload (state `pending`); an existing blob is left as it is. */
   addUpload(upload: { blobSha256: string; path: string; bytes: number; nowMs: number }): void {
     this.#db
-      .prepare(`INSERT OR IGNORE INTO uploads (blob_sha256, path, bytes, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)`)
+      .prepare(
+        `INSERT OR IGNORE INTO uploads (blob_sha256, path, bytes, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)`,
+      )
       .run(upload.blobSha256, upload.path, upload.bytes, upload.nowMs);
   }
 
   /** Updates upload progress; fields left out keep their value. */
   updateUpload(
     blobSha256: string,
-    change: { state?: UploadState; offsetBytes?: number; uploadUrl?: string; attempts?: number; lastError?: string; nowMs: number },
+    change: {
+      state?: UploadState;
+      offsetBytes?: number;
+      uploadUrl?: string;
+      attempts?: number;
+      lastError?: string;
+      nowMs: number;
+    },
   ): void {
     const run = (): Database.RunResult =>
       this.#db
@@ -279,13 +312,16 @@ export class Catalog {
   }
 
   getUpload(blobSha256: string): UploadRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM uploads WHERE blob_sha256 = ?').get(blobSha256) as Row | undefined;
+    const row = this.#db.prepare('SELECT * FROM uploads WHERE blob_sha256 = ?').get(blobSha256) as
+      Row | undefined;
     return row === undefined ? undefined : toUpload(row);
   }
 
   listUploads(filter: { state?: UploadState } = {}): UploadRow[] {
     const rows = this.#db
-      .prepare('SELECT * FROM uploads WHERE (@state IS NULL OR state = @state) ORDER BY updated_ms, blob_sha256')
+      .prepare(
+        'SELECT * FROM uploads WHERE (@state IS NULL OR state = @state) ORDER BY updated_ms, blob_sha256',
+      )
       .all({ state: filter.state ?? null }) as Row[];
     return rows.map(toUpload);
   }
@@ -293,12 +329,17 @@ export class Catalog {
   // ── key/value ───────────────────────────────────────────────────────────────────────────────
 
   getKv(key: string): string | undefined {
-    const row = this.#db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.#db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as
+      { value: string } | undefined;
     return row?.value;
   }
 
   setKv(key: string, value: string): void {
-    this.#db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.#db
+      .prepare(
+        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 
   /** Runs `fn` in a transaction committed with synchronous=FULL. */
@@ -359,7 +400,13 @@ function toChunk(r: Row): ChunkRow {
 }
 
 function toRecord(r: Row): RecordRow {
-  return { signerId: str(r['signer_id']), seq: num(r['seq']), path: str(r['path']), sha256: str(r['sha256']), kind: str(r['kind']) };
+  return {
+    signerId: str(r['signer_id']),
+    seq: num(r['seq']),
+    path: str(r['path']),
+    sha256: str(r['sha256']),
+    kind: str(r['kind']),
+  };
 }
 
 function toUpload(r: Row): UploadRow {

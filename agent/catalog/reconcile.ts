@@ -59,11 +59,19 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
       try {
         const chunk = await describeChunk(path, { sessionId, chunkIndex, name });
         if (catalog.getSession(sessionId) === undefined) {
-          catalog.openSession({ id: sessionId, rigId: options.rigId, startedNs: chunk.startNs, state: 'recovered' });
+          catalog.openSession({
+            id: sessionId,
+            rigId: options.rigId,
+            startedNs: chunk.startNs,
+            state: 'recovered',
+          });
         }
         catalog.addChunk(chunk, { relativePath: `sessions/${sessionId}/${name}`, origin: 'reconcile' });
         report.added.push(chunk);
-        log.warn({ sessionId, chunk: name, bytes: chunk.bytes }, 'committed chunk missing from the catalog: added');
+        log.warn(
+          { sessionId, chunk: name, bytes: chunk.bytes },
+          'committed chunk missing from the catalog: added',
+        );
       } catch (err) {
         if (!isRigcapError(err, 'RIGCAP_MCAP_INVALID')) throw err;
         report.unreadable.push({ path, reason: err.message });
@@ -82,13 +90,17 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
     } else {
       const { size } = await stat(path);
       if (size !== row.bytes) flag = 'size_mismatch';
-      else if (options.verify === 'sha256' && (await sha256OfFile(path)) !== row.sha256) flag = 'sha_mismatch';
+      else if (options.verify === 'sha256' && (await sha256OfFile(path)) !== row.sha256)
+        flag = 'sha_mismatch';
     }
     if (flag !== row.flag) {
       catalog.flagChunk(row.sessionId, row.chunkIndex, flag);
       if (flag !== undefined) {
         report.flagged.push({ sessionId: row.sessionId, chunkIndex: row.chunkIndex, flag });
-        log.error({ sessionId: row.sessionId, chunk: row.name, flag }, 'chunk file disagrees with the catalog');
+        log.error(
+          { sessionId: row.sessionId, chunk: row.name, flag },
+          'chunk file disagrees with the catalog',
+        );
       }
     }
   }
@@ -98,12 +110,16 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
 /** Lowercase hex SHA-256 of a file, streamed. */
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(piece as Buffer);
+  for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 }))
+    hash.update(piece as Buffer);
   return hash.digest('hex');
 }
 
 /** Summarises a committed chunk file as the writer would have (hash, time window, per-stream counts). */
-export async function describeChunk(path: string, id: { sessionId: string; chunkIndex: number; name: string }): Promise<CommittedChunk> {
+export async function describeChunk(
+  path: string,
+  id: { sessionId: string; chunkIndex: number; name: string },
+): Promise<CommittedChunk> {
   const sha256 = await sha256OfFile(path);
   const { size } = await stat(path);
   return withIndexedReader(path, async (reader) => {
@@ -131,6 +147,16 @@ export async function describeChunk(path: string, id: { sessionId: string; chunk
       if (startNs === undefined || m.logTime < startNs) startNs = m.logTime;
       if (m.logTime > endNs) endNs = m.logTime;
     }
-    return { ...id, path, bytes: size, sha256, startNs: startNs ?? 0n, endNs, messages, streams: [...streams.values()], reason: 'reconcile' };
+    return {
+      ...id,
+      path,
+      bytes: size,
+      sha256,
+      startNs: startNs ?? 0n,
+      endNs,
+      messages,
+      streams: [...streams.values()],
+      reason: 'reconcile',
+    };
   });
 }

@@ -18,11 +18,14 @@ export function parseFlags<const O extends Options>(command: string, argv: reado
 export function intFlag(command: string, name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new RigcapError('RIGCAP_USAGE', `rigcap ${command}: --${name} must be a whole number`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RigcapError('RIGCAP_USAGE', `rigcap ${command}: --${name} must be a whole number`);
   return n;
 }
 
 /** Writes one JSON document to stdout. */
 export function writeJson(stream: NodeJS.WritableStream, value: unknown): void {
-  stream.write(`${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  stream.write(
+    `${JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
+  );
 }

@@ -38,12 +38,29 @@ async function benchCaptureFigures(log: Logger, quick: boolean): Promise<BenchRe
       logger: log,
       rounds: quick ? 1 : 3,
     });
-    const msgrate = await benchMsgRate({ messages: quick ? 20_000 : 100_000, payloadBytes: 1024, rounds: quick ? 1 : 3, log });
+    const msgrate = await benchMsgRate({
+      messages: quick ? 20_000 : 100_000,
+      payloadBytes: 1024,
+      rounds: quick ? 1 : 3,
+      log,
+    });
     return {
       bench: 'capture',
       figures: [
-        { name: 'throughput_1mib_ratio', value: round(throughput.ratio), unit: 'ratio', target: 0.9, better: 'higher' },
-        { name: 'msgrate_1kib_ratio', value: round(msgrate.ratio), unit: 'ratio', target: 0.7, better: 'higher' },
+        {
+          name: 'throughput_1mib_ratio',
+          value: round(throughput.ratio),
+          unit: 'ratio',
+          target: 0.9,
+          better: 'higher',
+        },
+        {
+          name: 'msgrate_1kib_ratio',
+          value: round(msgrate.ratio),
+          unit: 'ratio',
+          target: 0.7,
+          better: 'higher',
+        },
       ],
       details: {
         captureMiBPerSec: round(throughput.captureBytesPerSec / mib),
@@ -81,7 +98,9 @@ async function benchSignFigures(log: Logger, quick: boolean): Promise<BenchRepor
   const share = signCpuUsPerRecord / (captureCpuUsPerChunk + signCpuUsPerRecord);
   return {
     bench: 'sign',
-    figures: [{ name: 'sign_cpu_share', value: round(share, 4), unit: 'ratio', target: 0.01, better: 'lower' }],
+    figures: [
+      { name: 'sign_cpu_share', value: round(share, 4), unit: 'ratio', target: 0.01, better: 'lower' },
+    ],
     details: {
       signCpuUsPerRecord: Math.round(signCpuUsPerRecord),
       captureCpuUsPerChunk: Math.round(captureCpuUsPerChunk),
@@ -95,7 +114,11 @@ async function benchSignFigures(log: Logger, quick: boolean): Promise<BenchRepor
 async function benchDeidFigures(log: Logger, quick: boolean): Promise<BenchReport> {
   const { runDeidBench } = await import('../deid/bench.ts');
   const result = await runDeidBench({ log, ...(quick ? { framesPerRun: 4 } : {}) });
-  return { bench: 'deid', figures: result.figures.map((f) => ({ ...f })), ...('details' in result ? { details: (result as { details: Record<string, unknown> }).details } : {}) };
+  return {
+    bench: 'deid',
+    figures: result.figures.map((f) => ({ ...f })),
+    ...('details' in result ? { details: (result as { details: Record<string, unknown> }).details } : {}),
+  };
 }
 
 async function benchSyncFigures(log: Logger): Promise<BenchReport> {
@@ -112,9 +135,12 @@ function printReport(io: CliIO, r: BenchReport): void {
   io.stdout.write(`bench ${r.bench}\n`);
   for (const f of r.figures) {
     const met = f.target === null ? null : f.better === 'higher' ? f.value >= f.target : f.value <= f.target;
-    io.stdout.write(`  ${f.name.padEnd(32)} ${String(f.value).padStart(10)} ${f.unit.padEnd(6)} ${f.target === null ? '' : `target ${f.better === 'higher' ? '>=' : '<='} ${f.target}  ${met === true ? 'met' : 'NOT MET'}`}\n`);
+    io.stdout.write(
+      `  ${f.name.padEnd(32)} ${String(f.value).padStart(10)} ${f.unit.padEnd(6)} ${f.target === null ? '' : `target ${f.better === 'higher' ? '>=' : '<='} ${f.target}  ${met === true ? 'met' : 'NOT MET'}`}\n`,
+    );
   }
-  for (const [k, v] of Object.entries(r.details ?? {})) io.stdout.write(`  ${k.padEnd(32)} ${JSON.stringify(v)}\n`);
+  for (const [k, v] of Object.entries(r.details ?? {}))
+    io.stdout.write(`  ${k.padEnd(32)} ${JSON.stringify(v)}\n`);
 }
 
 const benches = ['capture', 'sign', 'deid', 'sync'] as const;
@@ -131,7 +157,11 @@ const command: Command = {
     '  --quick  fewer samples (smoke test)',
   ].join('\n'),
   async run(argv, io) {
-    const { values, positionals } = parseFlags('bench', argv, { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, rounds: { type: 'string' } });
+    const { values, positionals } = parseFlags('bench', argv, {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+    });
     const which = positionals[0];
     if (which === undefined || !(benches as readonly string[]).includes(which)) {
       throw new RigcapError('RIGCAP_USAGE', `rigcap bench: name one of ${benches.join(', ')}`);

@@ -24,7 +24,8 @@ function parse(argv: readonly string[]): { image: string; out: string; json: boo
     else if (image === undefined) image = a;
     else throw new RigcapError('RIGCAP_USAGE', `unexpected argument '${a}'`);
   }
-  if (image === undefined || out === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap deid needs IMAGE and --out FILE');
+  if (image === undefined || out === undefined)
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap deid needs IMAGE and --out FILE');
   return { image, out, json };
 }
 
@@ -38,7 +39,11 @@ const command: Command = {
     try {
       bytes = await readFile(resolve(io.cwd, args.image));
     } catch (err) {
-      throw new RigcapError('RIGCAP_NOT_FOUND', `cannot read ${args.image} (${errnoCode(err) ?? String(err)})`, { cause: err });
+      throw new RigcapError(
+        'RIGCAP_NOT_FOUND',
+        `cannot read ${args.image} (${errnoCode(err) ?? String(err)})`,
+        { cause: err },
+      );
     }
     const encoding = bytes[0] === 0x89 ? 'png' : 'jpeg';
     const redactor = await loadLocalRedactor({ config: defaultDeidConfig });
@@ -52,7 +57,10 @@ const command: Command = {
       score: Math.round(d.score * 1000) / 1000,
     }));
     if (args.json) io.stdout.write(`${JSON.stringify({ detections, ms })}\n`);
-    else io.stderr.write(`${detections.length} region(s) blurred (${detections.filter((d) => d.kind === 'face').length} face, ${detections.filter((d) => d.kind === 'plate').length} plate) in ${ms} ms → ${args.out}\n`);
+    else
+      io.stderr.write(
+        `${detections.length} region(s) blurred (${detections.filter((d) => d.kind === 'face').length} face, ${detections.filter((d) => d.kind === 'plate').length} plate) in ${ms} ms → ${args.out}\n`,
+      );
     return ExitCode.ok;
   },
 };

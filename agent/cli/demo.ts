@@ -21,7 +21,13 @@ import { ExitCode, type CliIO, type Command } from './command.ts';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The demo's agent config: the sim rig's streams, calibration, sync to the given store. */
-export function demoConfig(options: { dir: string; endpoint: string; storeUrl: string; enrollToken: string; seconds: number }): Record<string, unknown> {
+export function demoConfig(options: {
+  dir: string;
+  endpoint: string;
+  storeUrl: string;
+  enrollToken: string;
+  seconds: number;
+}): Record<string, unknown> {
   const streams = simRigStreams({ endpoint: options.endpoint, socket: 'sub' }).map((s) =>
     // Cameras go through de-id frame by frame: a short queue keeps latency and shutdown bounded.
     s.type.endsWith('CompressedImage') ? { ...s, queue: { ...s.queue, size: 16 } } : s,
@@ -33,12 +39,28 @@ export function demoConfig(options: { dir: string; endpoint: string; storeUrl: s
     spool: { dir: join(options.dir, 'agent'), budgetBytes: '8GiB', minFreeBytes: '256MiB' },
     keys: { dir: join(options.dir, 'secrets') },
     streams,
-    chunking: { maxBytes: '32MiB', maxDurationMs: Math.max(2000, Math.round((options.seconds * 1000) / 3)), zstdLevel: 3 },
+    chunking: {
+      maxBytes: '32MiB',
+      maxDurationMs: Math.max(2000, Math.round((options.seconds * 1000) / 3)),
+      zstdLevel: 3,
+    },
     policy: { residency: 'local-demo', retentionDays: 30, purpose: 'rigcap demo', owner: 'demo operator' },
-    calibration: { files: readdirSync(calibDir).filter((f) => f.endsWith('.yaml')).sort().map((f) => join(calibDir, f)), watchIntervalMs: 0 },
+    calibration: {
+      files: readdirSync(calibDir)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort()
+        .map((f) => join(calibDir, f)),
+      watchIntervalMs: 0,
+    },
     timesync: { chrony: true, ptp: false, sampleIntervalMs: 1000 },
     deid: { enabled: true, workers: 2, maxPending: 4 },
-    sync: { enabled: true, storeUrl: options.storeUrl, enrollToken: options.enrollToken, partBytes: '4MiB', concurrency: 2 },
+    sync: {
+      enabled: true,
+      storeUrl: options.storeUrl,
+      enrollToken: options.enrollToken,
+      partBytes: '4MiB',
+      concurrency: 2,
+    },
     ops: { listen: '127.0.0.1:0', heartbeatIntervalMs: 5000 },
   };
 }
@@ -48,11 +70,27 @@ interface DemoSummary {
   dir: string;
   sessionId: string | null;
   seconds: number;
-  streams: Array<{ name: string; published: number; received: number; written: number; drops: Record<string, number> }>;
+  streams: Array<{
+    name: string;
+    published: number;
+    received: number;
+    written: number;
+    drops: Record<string, number>;
+  }>;
   chunks: number;
-  deid: { framesIn: number; framesWithDetections: number; faces: number; plates: number; failed: number; dropped: number };
+  deid: {
+    framesIn: number;
+    framesWithDetections: number;
+    faces: number;
+    plates: number;
+    failed: number;
+    dropped: number;
+  };
   sync: { storeUrl: string; synced: number; refused: number; backlogChunks: number; backlogRecords: number };
-  verify: { agent: Pick<VerifyReport, 'ok' | 'checked' | 'failures'>; store: Pick<VerifyReport, 'ok' | 'checked' | 'failures'> | null };
+  verify: {
+    agent: Pick<VerifyReport, 'ok' | 'checked' | 'failures'>;
+    store: Pick<VerifyReport, 'ok' | 'checked' | 'failures'> | null;
+  };
 }
 
 function prepareDirs(dir: string): void {
@@ -88,7 +126,11 @@ const command: Command = {
     const dir = resolve(io.cwd, values.out ?? 'rigcap-demo');
     const seconds = intFlag('demo', 'seconds', values.seconds, 10);
     if (seconds < 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --seconds must be at least 1');
-    if ((values['store-url'] === undefined) !== (values['enroll-token'] === undefined) && values['store-url'] !== undefined && values['enroll-token'] === undefined) {
+    if (
+      (values['store-url'] === undefined) !== (values['enroll-token'] === undefined) &&
+      values['store-url'] !== undefined &&
+      values['enroll-token'] === undefined
+    ) {
       throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --store-url needs --enroll-token');
     }
     prepareDirs(dir);
@@ -96,12 +138,23 @@ const command: Command = {
     const logFile = join(dir, 'demo.log');
     const log = createLogger({ json: true, file: logFile });
     const continuing = existsSync(join(dir, 'agent', 'catalog.sqlite'));
-    say(io, json, `rigcap demo in ${dir}${continuing ? ' (continuing: same keys and chain, new session)' : ''}; logs in ${logFile}`);
+    say(
+      io,
+      json,
+      `rigcap demo in ${dir}${continuing ? ' (continuing: same keys and chain, new session)' : ''}; logs in ${logFile}`,
+    );
 
     const enrollToken = values['enroll-token'] ?? randomBytes(16).toString('hex');
     const receiver =
       values['store-url'] === undefined
-        ? await startReceiver({ dataDir: join(dir, 'store'), host: '127.0.0.1', port: 0, keyFile: join(dir, 'secrets', 'store.key'), enrollTokens: [enrollToken], log })
+        ? await startReceiver({
+            dataDir: join(dir, 'store'),
+            host: '127.0.0.1',
+            port: 0,
+            keyFile: join(dir, 'secrets', 'store.key'),
+            enrollTokens: [enrollToken],
+            log,
+          })
         : undefined;
     const storeUrl = values['store-url'] ?? receiver!.url;
     // The rig holds its first message until the agent subscribes, so nothing (tf_static!) is lost to a slow join.
@@ -109,10 +162,17 @@ const command: Command = {
     let summary: DemoSummary | undefined;
     try {
       const configFile = join(dir, 'rigcap.yaml');
-      writeFileSync(configFile, `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds }))}`);
+      writeFileSync(
+        configFile,
+        `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds }))}`,
+      );
       const { config, digest } = loadConfigFile(configFile);
       const daemon = new Daemon({ config, configDigest: digest, log, env: {} });
-      say(io, json, `sim rig on ${rig.endpoint}, store at ${storeUrl}; starting the agent (loads and self-tests the de-id models)`);
+      say(
+        io,
+        json,
+        `sim rig on ${rig.endpoint}, store at ${storeUrl}; starting the agent (loads and self-tests the de-id models)`,
+      );
       await daemon.start(io.signal);
       say(io, json, `capturing for ${seconds} s; status page ${daemon.url ?? '(off)'}`);
       const startedMs = Date.now();
@@ -121,7 +181,11 @@ const command: Command = {
         const snap = daemon.snapshot();
         const msgs = snap.streams.reduce((n, s) => n + s.received, 0);
         const mb = snap.streams.reduce((n, s) => n + s.bytes, 0) / 1048576;
-        say(io, json, `  ${String(Math.round((Date.now() - startedMs) / 1000)).padStart(3)} s  ${msgs} messages, ${mb.toFixed(1)} MiB written, ${snap.session.chunks} chunks sealed, de-id ${snap.deid.fps} fps, backlog ${snap.sync.backlogChunks}`);
+        say(
+          io,
+          json,
+          `  ${String(Math.round((Date.now() - startedMs) / 1000)).padStart(3)} s  ${msgs} messages, ${mb.toFixed(1)} MiB written, ${snap.session.chunks} chunks sealed, de-id ${snap.deid.fps} fps, backlog ${snap.sync.backlogChunks}`,
+        );
       }
       await rig.stop();
       // Let the last published messages cross the socket before intake stops, so the counts balance.
@@ -140,7 +204,11 @@ const command: Command = {
       say(io, json, 'verifying the agent spool and the store');
       const agentReport = await verifyTree(new FsSource(config.spool.dir));
       const storeReport = receiver === undefined ? null : await verifyTree(new FsSource(join(dir, 'store')));
-      const brief = (r: VerifyReport): Pick<VerifyReport, 'ok' | 'checked' | 'failures'> => ({ ok: r.ok, checked: r.checked, failures: r.failures });
+      const brief = (r: VerifyReport): Pick<VerifyReport, 'ok' | 'checked' | 'failures'> => ({
+        ok: r.ok,
+        checked: r.checked,
+        failures: r.failures,
+      });
       summary = {
         ok: agentReport.ok && (storeReport?.ok ?? true) && drained.empty,
         dir,
@@ -153,12 +221,20 @@ const command: Command = {
             published: published[s.topic] ?? 0,
             received: t?.received ?? 0,
             written: t?.written ?? 0,
-            drops: Object.fromEntries(Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0)),
+            drops: Object.fromEntries(
+              Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
+            ),
           };
         }),
         chunks: daemon.agent.sessionChunks,
         deid,
-        sync: { storeUrl, synced: drained.synced, refused: drained.refused, backlogChunks: drained.backlog.chunks, backlogRecords: drained.backlog.records },
+        sync: {
+          storeUrl,
+          synced: drained.synced,
+          refused: drained.refused,
+          backlogChunks: drained.backlog.chunks,
+          backlogRecords: drained.backlog.records,
+        },
         verify: { agent: brief(agentReport), store: storeReport === null ? null : brief(storeReport) },
       };
     } finally {
@@ -174,19 +250,40 @@ const command: Command = {
 /** The human summary printed at the end of the demo. */
 export function formatSummary(s: DemoSummary): string {
   const lines = ['', `session ${s.sessionId ?? '-'}: ${s.chunks} chunks in ${s.seconds} s`, ''];
-  lines.push(`${'stream'.padEnd(20)} ${'published'.padStart(9)} ${'received'.padStart(9)} ${'written'.padStart(8)}  drops`);
+  lines.push(
+    `${'stream'.padEnd(20)} ${'published'.padStart(9)} ${'received'.padStart(9)} ${'written'.padStart(8)}  drops`,
+  );
   for (const x of s.streams) {
-    const drops = Object.entries(x.drops).map(([c, n]) => `${c}=${n}`).join(' ') || '-';
-    lines.push(`${x.name.padEnd(20)} ${String(x.published).padStart(9)} ${String(x.received).padStart(9)} ${String(x.written).padStart(8)}  ${drops}`);
+    const drops =
+      Object.entries(x.drops)
+        .map(([c, n]) => `${c}=${n}`)
+        .join(' ') || '-';
+    lines.push(
+      `${x.name.padEnd(20)} ${String(x.published).padStart(9)} ${String(x.received).padStart(9)} ${String(x.written).padStart(8)}  ${drops}`,
+    );
   }
   lines.push('');
-  lines.push(`de-id      ${s.deid.framesIn} frames in, ${s.deid.framesWithDetections} with detections, ${s.deid.faces} faces and ${s.deid.plates} plates blurred, ${s.deid.failed} failed, ${s.deid.dropped} dropped`);
-  lines.push(`sync       ${s.sync.synced} items synced to ${s.sync.storeUrl}, ${s.sync.refused} refused, backlog ${s.sync.backlogChunks} chunks / ${s.sync.backlogRecords} records`);
+  lines.push(
+    `de-id      ${s.deid.framesIn} frames in, ${s.deid.framesWithDetections} with detections, ${s.deid.faces} faces and ${s.deid.plates} plates blurred, ${s.deid.failed} failed, ${s.deid.dropped} dropped`,
+  );
+  lines.push(
+    `sync       ${s.sync.synced} items synced to ${s.sync.storeUrl}, ${s.sync.refused} refused, backlog ${s.sync.backlogChunks} chunks / ${s.sync.backlogRecords} records`,
+  );
   const v = (name: string, r: DemoSummary['verify']['agent'] | null): string =>
-    r === null ? `verify     ${name}: skipped (remote store)` : `verify     ${name}: ${r.ok ? 'OK' : 'FAILED'} (${r.checked.chunks} chunks, ${r.checked.records} records, ${r.checked.sessions} sessions)${r.failures.slice(0, 5).map((f) => `\n             ${f.code} ${f.file}: ${f.reason}`).join('')}`;
+    r === null
+      ? `verify     ${name}: skipped (remote store)`
+      : `verify     ${name}: ${r.ok ? 'OK' : 'FAILED'} (${r.checked.chunks} chunks, ${r.checked.records} records, ${r.checked.sessions} sessions)${r.failures
+          .slice(0, 5)
+          .map((f) => `\n             ${f.code} ${f.file}: ${f.reason}`)
+          .join('')}`;
   lines.push(v('agent spool', s.verify.agent));
   lines.push(v('store', s.verify.store));
-  lines.push('', s.ok ? `demo OK: everything captured was signed, synced and verified (${s.dir})` : `demo FAILED (${s.dir})`);
+  lines.push(
+    '',
+    s.ok
+      ? `demo OK: everything captured was signed, synced and verified (${s.dir})`
+      : `demo FAILED (${s.dir})`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

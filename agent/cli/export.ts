@@ -37,7 +37,10 @@ async function readChains(root: string): Promise<Map<string, DecodedRecord[]>> {
       const decoded = bytes === undefined ? undefined : decodeRecord(bytes);
       if (decoded?.ok === true) records.push(decoded.record);
     }
-    chains.set(signer, records.sort((a, b) => a.chain.seq - b.chain.seq));
+    chains.set(
+      signer,
+      records.sort((a, b) => a.chain.seq - b.chain.seq),
+    );
   }
   return chains;
 }
@@ -54,15 +57,18 @@ const command: Command = {
       json: { type: 'boolean' },
     });
     const sessionId = positionals[0];
-    if (positionals.length !== 1 || sessionId === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap export: expected exactly one SESSION id');
+    if (positionals.length !== 1 || sessionId === undefined)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap export: expected exactly one SESSION id');
     if (values.format !== 'intoto' && values.format !== 'prov' && values.format !== 'card') {
       throw new RigcapError('RIGCAP_USAGE', 'rigcap export: --format must be intoto, prov or card');
     }
-    if (values.out === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap export: --out FILE is required');
+    if (values.out === undefined)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap export: --out FILE is required');
     const root = resolve(io.cwd, values.spool ?? '.');
     const out = resolve(io.cwd, values.out);
     const session = gatherSession(sessionId, await readChains(root));
-    if (session === undefined) throw new RigcapError('RIGCAP_NOT_FOUND', `no records of session ${sessionId} under ${root}`);
+    if (session === undefined)
+      throw new RigcapError('RIGCAP_NOT_FOUND', `no records of session ${sessionId} under ${root}`);
     const files = [out];
     if (values.format === 'intoto') {
       await writeFile(out, intotoBundle(session));
@@ -75,8 +81,18 @@ const command: Command = {
       await writeFile(croissant, `${JSON.stringify(croissantRai(facts), null, 2)}\n`);
       files.push(croissant);
     }
-    if (values.json === true) writeJson(io.stdout, { ok: true, session: sessionId, format: values.format, files, chunks: session.chunks.length });
-    else io.stderr.write(`exported session ${sessionId} (${session.chunks.length} chunks) as ${values.format}: ${files.join(', ')}\n`);
+    if (values.json === true)
+      writeJson(io.stdout, {
+        ok: true,
+        session: sessionId,
+        format: values.format,
+        files,
+        chunks: session.chunks.length,
+      });
+    else
+      io.stderr.write(
+        `exported session ${sessionId} (${session.chunks.length} chunks) as ${values.format}: ${files.join(', ')}\n`,
+      );
     return ExitCode.ok;
   },
 };

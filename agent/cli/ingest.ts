@@ -22,7 +22,12 @@ interface SourceChannel {
 
 /** Stream names for a bag's topics: `/camera/front/image` → `camera.front.image`, made unique. */
 export function streamNameFor(topic: string, taken: Set<string>): string {
-  let base = topic.replace(/^\/+/, '').replaceAll('/', '.').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 56) || '_';
+  let base =
+    topic
+      .replace(/^\/+/, '')
+      .replaceAll('/', '.')
+      .replace(/[^A-Za-z0-9_.-]/g, '_')
+      .slice(0, 56) || '_';
   for (let n = 2; taken.has(base); n++) base = `${base.replace(/-\d+$/, '')}-${n}`;
   taken.add(base);
   return base;
@@ -50,7 +55,7 @@ const command: Command = {
   summary: 're-process existing MCAP recordings through de-id, stamping and signing into a spool',
   usage: [
     'usage: rigcap ingest BAG.mcap… --out DIR [--rig-id ID] [--keys DIR] [--json]',
-    '  --out DIR     spool to write (same layout as the agent\'s); one session per recording',
+    "  --out DIR     spool to write (same layout as the agent's); one session per recording",
     '  --rig-id ID   signer id for the records (default: ingest)',
     '  --keys DIR    private key folder (default DIR.secrets, created 0700)',
   ].join('\n'),
@@ -61,8 +66,10 @@ const command: Command = {
       keys: { type: 'string' },
       json: { type: 'boolean', default: false },
     });
-    if (positionals.length === 0) throw new RigcapError('RIGCAP_USAGE', 'rigcap ingest: name at least one BAG.mcap');
-    if (values.out === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap ingest: --out DIR is required');
+    if (positionals.length === 0)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap ingest: name at least one BAG.mcap');
+    if (values.out === undefined)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap ingest: --out DIR is required');
     const out = resolve(io.cwd, values.out);
     const keysDir = resolve(io.cwd, values.keys ?? `${out}.secrets`);
     const log = createLogger({ json: true, fd: 2, level: io.env['RIGCAP_LOG_LEVEL'] ?? 'warn' });
@@ -103,9 +110,17 @@ const command: Command = {
         config,
         configDigest: digest,
         log,
-        extraTransforms: [{ kind: 'ingest', source: { name: basename(bag), sha256 }, note: 'clock state at original capture unknown; times are the recording\'s' }],
+        extraTransforms: [
+          {
+            kind: 'ingest',
+            source: { name: basename(bag), sha256 },
+            note: "clock state at original capture unknown; times are the recording's",
+          },
+        ],
       });
-      io.stderr.write(`ingesting ${basename(bag)}: ${channels.length} topics, ${channels.reduce((n, c) => n + c.messages, 0)} messages\n`);
+      io.stderr.write(
+        `ingesting ${basename(bag)}: ${channels.length} topics, ${channels.reduce((n, c) => n + c.messages, 0)} messages\n`,
+      );
       await agent.start(io.signal);
       await agent.intakeEnded();
       await agent.stop({ reason: 'end of recording' });
@@ -117,12 +132,22 @@ const command: Command = {
         chunks: agent.sessionChunks,
         topics: channels.map((c, i) => {
           const t = totals.get(streams[i]!.name);
-          return { topic: c.topic, type: c.type, messages: c.messages, written: t?.written ?? 0, drops: t?.drops ?? {} };
+          return {
+            topic: c.topic,
+            type: c.type,
+            messages: c.messages,
+            written: t?.written ?? 0,
+            drops: t?.drops ?? {},
+          };
         }),
       });
     }
     if (values.json) writeJson(io.stdout, { ok: true, out, sessions: results });
-    else for (const r of results) io.stdout.write(`${r.bag}: session ${r.sessionId}, ${r.chunks} chunks, ${r.topics.reduce((n, t) => n + t.written, 0)} of ${r.topics.reduce((n, t) => n + t.messages, 0)} messages written\n`);
+    else
+      for (const r of results)
+        io.stdout.write(
+          `${r.bag}: session ${r.sessionId}, ${r.chunks} chunks, ${r.topics.reduce((n, t) => n + t.written, 0)} of ${r.topics.reduce((n, t) => n + t.messages, 0)} messages written\n`,
+        );
     return ExitCode.ok;
   },
 };

@@ -58,7 +58,8 @@ export async function summariseMcap(path: string): Promise<Record<string, unknow
 /** Decodes the DSSE envelopes in a `.dsse.json` file (one, or JSON Lines). */
 export function summariseRecordFile(path: string): Array<Record<string, unknown>> {
   const text = readFileSync(path, 'utf8');
-  const lines = text.trim().startsWith('{') && text.trim().split('\n').length > 1 ? text.trim().split('\n') : [text];
+  const lines =
+    text.trim().startsWith('{') && text.trim().split('\n').length > 1 ? text.trim().split('\n') : [text];
   return lines.map((line, i) => {
     let env: { payloadType?: string; payload?: string; signatures?: Array<{ keyid?: string }> };
     try {
@@ -85,20 +86,30 @@ export function summariseRecordFile(path: string): Array<Record<string, unknown>
 function printMcap(io: CliIO, s: Record<string, unknown>): void {
   const out: string[] = [];
   out.push(`${String(s['file'])}  ${String(s['bytes'])} bytes  sha256 ${String(s['sha256'])}`);
-  out.push(`profile ${String(s['profile'])}, ${String(s['messages'])} messages in ${String(s['chunks'])} chunks (${(s['compression'] as string[]).join(', ')})`);
+  out.push(
+    `profile ${String(s['profile'])}, ${String(s['messages'])} messages in ${String(s['chunks'])} chunks (${(s['compression'] as string[]).join(', ')})`,
+  );
   const start = BigInt(String(s['startNs']));
   const end = BigInt(String(s['endNs']));
-  out.push(`time ${new Date(Number(start / 1_000_000n)).toISOString()} .. ${new Date(Number(end / 1_000_000n)).toISOString()} (${Number(end - start) / 1e9} s)`);
+  out.push(
+    `time ${new Date(Number(start / 1_000_000n)).toISOString()} .. ${new Date(Number(end / 1_000_000n)).toISOString()} (${Number(end - start) / 1e9} s)`,
+  );
   out.push('channels:');
   for (const c of s['channels'] as ChannelSummary[]) {
-    out.push(`  ${c.topic.padEnd(36)} ${c.schema.padEnd(34)} ${String(c.messages).padStart(7)}${c.metadata['latched'] === 'true' ? '  latched' : ''}`);
+    out.push(
+      `  ${c.topic.padEnd(36)} ${c.schema.padEnd(34)} ${String(c.messages).padStart(7)}${c.metadata['latched'] === 'true' ? '  latched' : ''}`,
+    );
   }
   const att = s['attachments'] as Array<{ name: string; bytes: number }>;
   if (att.length > 0) out.push(`attachments: ${att.map((a) => `${a.name} (${a.bytes} B)`).join(', ')}`);
   const meta = s['metadata'] as Record<string, Record<string, string>>;
   for (const [name, kv] of Object.entries(meta)) out.push(`metadata ${name}: ${JSON.stringify(kv)}`);
   const rec = s['record'] as Record<string, unknown> | null;
-  out.push(rec === null ? 'record: none (unsigned)' : `record: ${String(rec['predicateType'])} seq ${String((rec['chain'] as { seq?: number } | undefined)?.seq)}`);
+  out.push(
+    rec === null
+      ? 'record: none (unsigned)'
+      : `record: ${String(rec['predicateType'])} seq ${String((rec['chain'] as { seq?: number } | undefined)?.seq)}`,
+  );
   io.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -107,7 +118,9 @@ const command: Command = {
   summary: 'summary of an MCAP chunk or a signed record',
   usage: 'usage: rigcap inspect FILE [--json]\n  FILE: a chunk (*.mcap) or a record (*.dsse.json)',
   async run(argv, io) {
-    const { values, positionals } = parseFlags('inspect', argv, { json: { type: 'boolean', default: false } });
+    const { values, positionals } = parseFlags('inspect', argv, {
+      json: { type: 'boolean', default: false },
+    });
     const file = positionals[0];
     if (file === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap inspect: name a FILE');
     if (!existsSync(file)) throw new RigcapError('RIGCAP_NOT_FOUND', `${file} does not exist`);

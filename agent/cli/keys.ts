@@ -28,15 +28,30 @@ interface Target {
   signerId: string;
 }
 
-function target(values: { config?: string | undefined; keys?: string | undefined; spool?: string | undefined; device?: string | undefined }, io: CliIO): Target {
+function target(
+  values: {
+    config?: string | undefined;
+    keys?: string | undefined;
+    spool?: string | undefined;
+    device?: string | undefined;
+  },
+  io: CliIO,
+): Target {
   if (values.config !== undefined) {
     const { config } = loadConfigFile(resolve(io.cwd, values.config));
     return { keysDir: config.keys.dir, rootDir: config.spool.dir, signerId: config.rig.id };
   }
   if (values.keys === undefined || values.spool === undefined || values.device === undefined) {
-    throw new RigcapError('RIGCAP_USAGE', 'rigcap keys: pass --config FILE, or all of --keys DIR --spool DIR --device ID');
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      'rigcap keys: pass --config FILE, or all of --keys DIR --spool DIR --device ID',
+    );
   }
-  return { keysDir: resolve(io.cwd, values.keys), rootDir: resolve(io.cwd, values.spool), signerId: values.device };
+  return {
+    keysDir: resolve(io.cwd, values.keys),
+    rootDir: resolve(io.cwd, values.spool),
+    signerId: values.device,
+  };
 }
 
 const command: Command = {
@@ -61,17 +76,28 @@ const command: Command = {
     const t = target(values, io);
     const log = silentLogger();
     const store = new KeyStore({ ...t, log });
-    if (action === 'init' && (await store.exists())) throw new RigcapError('RIGCAP_KEY_EXISTS', `${store.privateKeyPath} already exists`);
-    const sealer = await RecordSealer.open({ ...t, log, keyPolicy: action === 'init' ? 'create-if-missing' : 'require-existing' });
+    if (action === 'init' && (await store.exists()))
+      throw new RigcapError('RIGCAP_KEY_EXISTS', `${store.privateKeyPath} already exists`);
+    const sealer = await RecordSealer.open({
+      ...t,
+      log,
+      keyPolicy: action === 'init' ? 'create-if-missing' : 'require-existing',
+    });
     let result: Record<string, unknown> = {};
     try {
       if (action === 'rotate') {
         result = await sealer.rotateKey();
       } else if (action === 'revoke') {
-        if (values.keyid === undefined || !/^[0-9a-f]{64}$/.test(values.keyid)) throw new RigcapError('RIGCAP_USAGE', 'rigcap keys revoke: --keyid must be a 64-hex keyid');
+        if (values.keyid === undefined || !/^[0-9a-f]{64}$/.test(values.keyid))
+          throw new RigcapError('RIGCAP_USAGE', 'rigcap keys revoke: --keyid must be a 64-hex keyid');
         const fromSeq = intFlag('keys', 'from-seq', values['from-seq'], 0);
-        if (fromSeq < 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap keys revoke: --from-seq N (N ≥ 1) is required');
-        const sealed = await sealer.revokeKey({ keyId: values.keyid, invalidFromSeq: fromSeq, reason: values.reason ?? '' });
+        if (fromSeq < 1)
+          throw new RigcapError('RIGCAP_USAGE', 'rigcap keys revoke: --from-seq N (N ≥ 1) is required');
+        const sealed = await sealer.revokeKey({
+          keyId: values.keyid,
+          invalidFromSeq: fromSeq,
+          reason: values.reason ?? '',
+        });
         result = { revoked: values.keyid, fromSeq, seq: sealed.seq };
       }
     } finally {
@@ -87,7 +113,12 @@ const command: Command = {
       ...result,
     };
     if (values.json === true) writeJson(io.stdout, summary);
-    else io.stdout.write(`${Object.entries(summary).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`).join('\n')}\n`);
+    else
+      io.stdout.write(
+        `${Object.entries(summary)
+          .map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`)
+          .join('\n')}\n`,
+      );
     return ExitCode.ok;
   },
 };

@@ -25,7 +25,8 @@ exit: 0 after SIGINT/SIGTERM, 2 usage error`;
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):([0-9]{1,5})$/.exec(value);
   const port = Number(m?.[3]);
-  if (m === null || !(port >= 0 && port <= 65535)) throw new RigcapError('RIGCAP_USAGE', `rigcap receiver: --listen must be HOST:PORT, got ${value}`);
+  if (m === null || !(port >= 0 && port <= 65535))
+    throw new RigcapError('RIGCAP_USAGE', `rigcap receiver: --listen must be HOST:PORT, got ${value}`);
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
@@ -44,7 +45,8 @@ const command: Command = {
       'max-upload-bytes': { type: 'string' },
       'max-part-bytes': { type: 'string' },
     });
-    if (values.listen === undefined || values.data === undefined) throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --listen and --data are required');
+    if (values.listen === undefined || values.data === undefined)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --listen and --data are required');
     if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
       throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --tls-cert and --tls-key go together');
     }

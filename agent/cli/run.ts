@@ -28,7 +28,9 @@ const command: Command = {
     const file = values.config ?? io.env['RIGCAP_CONFIG'] ?? defaultConfigPath;
     const loaded = loadConfigFile(file);
     if (values.check) {
-      io.stderr.write(`${file}: valid (version ${loaded.config.version}, ${loaded.config.streams.length} streams, digest ${loaded.digest.slice(0, 12)})\n`);
+      io.stderr.write(
+        `${file}: valid (version ${loaded.config.version}, ${loaded.config.streams.length} streams, digest ${loaded.digest.slice(0, 12)})\n`,
+      );
       return ExitCode.ok;
     }
     const log = createLogger();
@@ -36,13 +38,20 @@ const command: Command = {
     try {
       await daemon.start(io.signal);
     } catch (err) {
-      log.fatal({ code: isRigcapError(err) ? err.code : 'RIGCAP_INTERNAL', err: String(err) }, 'start failed');
+      log.fatal(
+        { code: isRigcapError(err) ? err.code : 'RIGCAP_INTERNAL', err: String(err) },
+        'start failed',
+      );
       throw err;
     }
-    if (!io.signal.aborted) await new Promise<void>((resolve) => io.signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (!io.signal.aborted)
+      await new Promise<void>((resolve) =>
+        io.signal.addEventListener('abort', () => resolve(), { once: true }),
+      );
     log.info({ reason: String(io.signal.reason) }, 'shutting down');
     const timeoutMs = values['stop-timeout-ms'] === undefined ? 30_000 : Number(values['stop-timeout-ms']);
-    if (!Number.isFinite(timeoutMs)) throw new RigcapError('RIGCAP_USAGE', '--stop-timeout-ms must be a number');
+    if (!Number.isFinite(timeoutMs))
+      throw new RigcapError('RIGCAP_USAGE', '--stop-timeout-ms must be a number');
     await daemon.stop({ timeoutMs, reason: 'signal' });
     log.info({ sessionId: daemon.agent.sessionId, chunks: daemon.agent.sessionChunks }, 'stopped');
     return ExitCode.ok;

@@ -36,7 +36,9 @@ export const selfTestChecks: SelfTestCheck[] = [
     name: 'deid-models',
     async run({ config }) {
       const redactor = await loadLocalRedactor({ config: config?.deid ?? defaultDeidConfig });
-      const result = await runDeidSelfTest((jpeg) => redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }));
+      const result = await runDeidSelfTest((jpeg) =>
+        redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }),
+      );
       const models = redactor.specs.map((s) => `${s.name}@${s.sha256.slice(0, 12)}`).join(', ');
       return `${models} loaded; test image: ${result.faces} face(s), ${result.plates} plate(s) in ${Math.round(result.ms)} ms`;
     },
@@ -51,15 +53,28 @@ export const selfTestChecks: SelfTestCheck[] = [
         signer = nodeSigner(generateKeyPair().privateKeyPem);
         where = 'ephemeral key (no config given)';
       } else {
-        const store = new KeyStore({ keysDir: config.keys.dir, rootDir: config.spool.dir, signerId: config.rig.id, log: silentLogger() });
-        if (!(await store.exists())) throw new RigcapError('RIGCAP_KEY_MISSING', `no device key at ${store.privateKeyPath}; run \`rigcap keys init\``);
+        const store = new KeyStore({
+          keysDir: config.keys.dir,
+          rootDir: config.spool.dir,
+          signerId: config.rig.id,
+          log: silentLogger(),
+        });
+        if (!(await store.exists()))
+          throw new RigcapError(
+            'RIGCAP_KEY_MISSING',
+            `no device key at ${store.privateKeyPath}; run \`rigcap keys init\``,
+          );
         signer = await store.load();
         where = `device key ${signer.keyId.slice(0, 16)}`;
       }
       const signature = signer.sign(message);
       const raw = rawOfSpki(signer.publicKeySpki);
       // Both implementations must accept the signature: node:crypto signs, @noble/ed25519 is the portable check.
-      if (!verifySignature(signer.publicKeySpki, message, signature) || raw === undefined || !(await nobleVerify(raw, message, signature))) {
+      if (
+        !verifySignature(signer.publicKeySpki, message, signature) ||
+        raw === undefined ||
+        !(await nobleVerify(raw, message, signature))
+      ) {
         throw new RigcapError('RIGCAP_KEY_PERMISSIONS', 'the key signs but its signature does not verify');
       }
       return `${where} signs and verifies (node:crypto and @noble/ed25519)`;
@@ -78,7 +93,9 @@ export const selfTestChecks: SelfTestCheck[] = [
         closeSync(fd);
         rmSync(probe);
       } catch (err) {
-        throw new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `${dir}: ${errnoCode(err) ?? String(err)}`, { cause: err });
+        throw new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `${dir}: ${errnoCode(err) ?? String(err)}`, {
+          cause: err,
+        });
       }
       return `${dir} writable (write, fsync, remove)`;
     },
@@ -89,9 +106,19 @@ export const selfTestChecks: SelfTestCheck[] = [
       const wall = Date.now();
       const mono = process.hrtime.bigint();
       if (!Number.isFinite(wall) || wall < Date.UTC(2020, 0, 1) || mono <= 0n) {
-        throw new RigcapError('RIGCAP_TIMESYNC_UNREADABLE', `the wall clock reads ${new Date(wall).toISOString()}; set the time before capturing`);
+        throw new RigcapError(
+          'RIGCAP_TIMESYNC_UNREADABLE',
+          `the wall clock reads ${new Date(wall).toISOString()}; set the time before capturing`,
+        );
       }
-      const timesync = config?.timesync ?? { chrony: true, ptp: false, sampleIntervalMs: 1000, lockedMaxOffsetNs: 1_000_000, chronycPath: 'chronyc', pmcPath: 'pmc' };
+      const timesync = config?.timesync ?? {
+        chrony: true,
+        ptp: false,
+        sampleIntervalMs: 1000,
+        lockedMaxOffsetNs: 1_000_000,
+        chronycPath: 'chronyc',
+        pmcPath: 'pmc',
+      };
       const tracker = createClockStateTracker(timesync, { logger: silentLogger() });
       try {
         const sample = await tracker.sampleOnce();
@@ -113,9 +140,13 @@ interface CheckResult {
 const command: Command = {
   name: 'selftest',
   summary: 'check models, keys, disk and clocks before capture',
-  usage: 'usage: rigcap selftest [--config FILE] [--json]\n\nRuns every self-check (de-id models, keys, disk, clocks); exits 1 if any fails.',
+  usage:
+    'usage: rigcap selftest [--config FILE] [--json]\n\nRuns every self-check (de-id models, keys, disk, clocks); exits 1 if any fails.',
   async run(argv: readonly string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags('selftest', argv, { json: { type: 'boolean', default: false }, config: { type: 'string' } });
+    const { values } = parseFlags('selftest', argv, {
+      json: { type: 'boolean', default: false },
+      config: { type: 'string' },
+    });
     const json = values.json;
     const file = configPath(values, io);
     const ctx: SelfTestContext = { io, config: file === undefined ? undefined : loadConfigFile(file).config };
@@ -131,7 +162,11 @@ const command: Command = {
     }
     const ok = results.every((r) => r.ok);
     if (json) io.stdout.write(`${JSON.stringify({ ok, checks: results })}\n`);
-    else for (const r of results) io.stderr.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.code === undefined ? '' : `${r.code}: `}${r.detail}\n`);
+    else
+      for (const r of results)
+        io.stderr.write(
+          `${r.ok ? 'ok  ' : 'FAIL'} ${r.name}: ${r.code === undefined ? '' : `${r.code}: `}${r.detail}\n`,
+        );
     return ok ? ExitCode.ok : ExitCode.failed;
   },
 };

@@ -29,7 +29,11 @@ async function fetchSnapshot(base: string): Promise<AgentSnapshot | undefined> {
 /** What the spool says when no agent answers. */
 export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnapshot {
   const dbPath = join(spoolDir, 'catalog.sqlite');
-  if (!existsSync(dbPath)) throw new RigcapError('RIGCAP_NOT_FOUND', `no catalog at ${dbPath}: the agent has not run with this spool yet`);
+  if (!existsSync(dbPath))
+    throw new RigcapError(
+      'RIGCAP_NOT_FOUND',
+      `no catalog at ${dbPath}: the agent has not run with this spool yet`,
+    );
   const catalog = Catalog.open({ path: dbPath, logger: silentLogger() });
   const syncPath = join(spoolDir, 'sync.sqlite');
   const syncDb = existsSync(syncPath) ? new Database(syncPath, { readonly: true }) : undefined;
@@ -54,7 +58,12 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
       unattributedDrops: {},
       clock: { state: 'unknown', offsetNs: null, source: 'none' },
       calibration: { version: null, digest: null },
-      disk: { budgetBytes, usedBytes, freeBytes, state: usedBytes >= budgetBytes ? 'full' : usedBytes >= budgetBytes * 0.9 ? 'low' : 'ok' },
+      disk: {
+        budgetBytes,
+        usedBytes,
+        freeBytes,
+        state: usedBytes >= budgetBytes ? 'full' : usedBytes >= budgetBytes * 0.9 ? 'low' : 'ok',
+      },
       sync: {
         backlogChunks: backlog.length,
         backlogBytes: backlog.reduce((n, c) => n + c.bytes, 0),
@@ -63,7 +72,10 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
         goodputBytesPerSec: 0,
       },
       deid: { fps: 0, failed: 0, degraded: false },
-      session: { id: last?.id ?? null, chunks: last === undefined ? 0 : chunks.filter((c) => c.sessionId === last.id).length },
+      session: {
+        id: last?.id ?? null,
+        chunks: last === undefined ? 0 : chunks.filter((c) => c.sessionId === last.id).length,
+      },
       recentErrors: [],
       uptimeSec: 0,
       version: rigcapVersion,
@@ -81,21 +93,46 @@ function mib(bytes: number): string {
 /** Human rendering of a status report. */
 export function formatStatus(r: StatusReport): string {
   const lines: string[] = [];
-  lines.push(r.running ? `rigcap ${r.version}: capturing, up ${r.uptimeSec} s, session ${r.session.id ?? '-'} (${r.session.chunks} chunks)` : `rigcap: agent not running; spool holds session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`);
+  lines.push(
+    r.running
+      ? `rigcap ${r.version}: capturing, up ${r.uptimeSec} s, session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`
+      : `rigcap: agent not running; spool holds session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`,
+  );
   if (r.streams.length > 0) {
-    lines.push('', `${'stream'.padEnd(20)} ${'rate/s'.padStart(8)} ${'received'.padStart(9)} ${'MiB'.padStart(8)} ${'queue'.padStart(6)}  drops`);
+    lines.push(
+      '',
+      `${'stream'.padEnd(20)} ${'rate/s'.padStart(8)} ${'received'.padStart(9)} ${'MiB'.padStart(8)} ${'queue'.padStart(6)}  drops`,
+    );
     for (const s of r.streams) {
-      const drops = Object.entries(s.drops).map(([c, n]) => `${c}=${n}`).join(' ') || '-';
-      lines.push(`${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`);
+      const drops =
+        Object.entries(s.drops)
+          .map(([c, n]) => `${c}=${n}`)
+          .join(' ') || '-';
+      lines.push(
+        `${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`,
+      );
     }
   }
-  const stray = Object.entries(r.unattributedDrops ?? {}).map(([c, n]) => `${c}=${n}`).join(' ');
-  if (stray !== '') lines.push(`${'(no stream)'.padEnd(20)} ${''.padStart(8)} ${''.padStart(9)} ${''.padStart(8)} ${''.padStart(6)}  ${stray}`);
+  const stray = Object.entries(r.unattributedDrops ?? {})
+    .map(([c, n]) => `${c}=${n}`)
+    .join(' ');
+  if (stray !== '')
+    lines.push(
+      `${'(no stream)'.padEnd(20)} ${''.padStart(8)} ${''.padStart(9)} ${''.padStart(8)} ${''.padStart(6)}  ${stray}`,
+    );
   lines.push('');
-  lines.push(`clock        ${r.clock.state} (${r.clock.source}${r.clock.offsetNs === null ? '' : `, offset ${r.clock.offsetNs} ns`})`);
-  lines.push(`calibration  ${r.calibration.version ?? '-'}${r.calibration.digest === null ? '' : ` (rig ${r.calibration.digest.slice(0, 12)})`}`);
-  lines.push(`disk         ${mib(r.disk.usedBytes)} of ${mib(r.disk.budgetBytes)} budget, ${mib(r.disk.freeBytes)} free: ${r.disk.state}`);
-  lines.push(`sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`);
+  lines.push(
+    `clock        ${r.clock.state} (${r.clock.source}${r.clock.offsetNs === null ? '' : `, offset ${r.clock.offsetNs} ns`})`,
+  );
+  lines.push(
+    `calibration  ${r.calibration.version ?? '-'}${r.calibration.digest === null ? '' : ` (rig ${r.calibration.digest.slice(0, 12)})`}`,
+  );
+  lines.push(
+    `disk         ${mib(r.disk.usedBytes)} of ${mib(r.disk.budgetBytes)} budget, ${mib(r.disk.freeBytes)} free: ${r.disk.state}`,
+  );
+  lines.push(
+    `sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`,
+  );
   lines.push(`de-id        ${r.deid.fps} fps, ${r.deid.failed} failed${r.deid.degraded ? ', DEGRADED' : ''}`);
   for (const e of r.recentErrors.slice(-5)) lines.push(`error        ${e.at} ${e.code}: ${e.message}`);
   return `${lines.join('\n')}\n`;
@@ -119,9 +156,17 @@ const command: Command = {
     if (live !== undefined) report = { ...live, running: true, source: 'agent' };
     else {
       const file = configPath(values, io);
-      if (file === undefined) throw new RigcapError('RIGCAP_AGENT_UNREACHABLE', 'no agent answered and no config names a spool; pass --config FILE');
+      if (file === undefined)
+        throw new RigcapError(
+          'RIGCAP_AGENT_UNREACHABLE',
+          'no agent answered and no config names a spool; pass --config FILE',
+        );
       const { config } = loadConfigFile(file);
-      report = { ...spoolSnapshot(config.spool.dir, config.spool.budgetBytes), running: false, source: 'spool' };
+      report = {
+        ...spoolSnapshot(config.spool.dir, config.spool.budgetBytes),
+        running: false,
+        source: 'spool',
+      };
     }
     if (values.json) writeJson(io.stdout, report);
     else io.stdout.write(formatStatus(report));

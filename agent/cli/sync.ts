@@ -33,19 +33,31 @@ const command: Command = {
     const log = createLogger({ fd: 2, json: values.json === true });
     const { openSyncService } = await import('../sync/sync-service.ts');
     const priorities = new Map(config.streams.map((s) => [s.topic, s.priority]));
-    const service = openSyncService({ sync: config.sync, spoolDir: config.spool.dir, log, streamPriority: (t) => priorities.get(t) });
+    const service = openSyncService({
+      sync: config.sync,
+      spoolDir: config.spool.dir,
+      log,
+      streamPriority: (t) => priorities.get(t),
+    });
     const bar = progressBar(io.stderr);
     let total = 0;
     try {
       if (values.once === true) {
         await service.scheduler.scan();
         total = service.backlog().bytes;
-        const result = await service.scheduler.drain({ signal: io.signal, onProgress: (b) => bar.update(total - b.bytes, total, b.chunks) });
+        const result = await service.scheduler.drain({
+          signal: io.signal,
+          onProgress: (b) => bar.update(total - b.bytes, total, b.chunks),
+        });
         bar.end();
         const backlog = service.backlog();
         const ok = result.empty && backlog.refused === 0;
-        if (values.json === true) writeJson(io.stdout, { ok, synced: result.synced, refused: backlog.refused, backlog });
-        else io.stderr.write(`synced ${result.synced} records; ${backlog.chunks} chunks (${backlog.bytes} bytes) pending, ${backlog.refused} refused\n`);
+        if (values.json === true)
+          writeJson(io.stdout, { ok, synced: result.synced, refused: backlog.refused, backlog });
+        else
+          io.stderr.write(
+            `synced ${result.synced} records; ${backlog.chunks} chunks (${backlog.bytes} bytes) pending, ${backlog.refused} refused\n`,
+          );
         return ok ? ExitCode.ok : ExitCode.failed;
       }
       service.scheduler.start({ intervalMs: 5000 });
@@ -61,7 +73,10 @@ const command: Command = {
 };
 
 /** A one-line progress bar on a TTY; silent elsewhere. */
-function progressBar(stream: CliIO['stderr']): { update(done: number, total: number, chunks: number): void; end(): void } {
+function progressBar(stream: CliIO['stderr']): {
+  update(done: number, total: number, chunks: number): void;
+  end(): void;
+} {
   if (stream.isTTY !== true) return { update: () => undefined, end: () => undefined };
   let drawn = false;
   return {
@@ -70,7 +85,9 @@ function progressBar(stream: CliIO['stderr']): { update(done: number, total: num
       const pct = total === 0 ? 100 : Math.min(100, Math.floor((done / total) * 100));
       const width = 30;
       const filled = Math.round((pct / 100) * width);
-      stream.write(`\rsyncing [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${chunks} chunks left)`);
+      stream.write(
+        `\rsyncing [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${chunks} chunks left)`,
+      );
     },
     end() {
       if (drawn) stream.write('\n');

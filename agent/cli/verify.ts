@@ -29,7 +29,9 @@ function progressBar(stream: CliIO['stderr']): { update(done: number, total: num
       last = pct;
       const width = 30;
       const filled = Math.round((pct / 100) * width);
-      stream.write(`\rverifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${done}/${total})`);
+      stream.write(
+        `\rverifying [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct}% (${done}/${total})`,
+      );
     },
     end() {
       if (last >= 0) stream.write('\n');
@@ -42,17 +44,24 @@ async function loadTrust(file: string): Promise<Uint8Array[]> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new RigcapError('RIGCAP_USAGE', `rigcap verify: cannot read --trust ${file} (${errnoCode(err) ?? String(err)})`);
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      `rigcap verify: cannot read --trust ${file} (${errnoCode(err) ?? String(err)})`,
+    );
   }
   const keys = spkiBlocksOfPem(text);
-  if (keys.length === 0) throw new RigcapError('RIGCAP_USAGE', `rigcap verify: --trust ${file} holds no PUBLIC KEY blocks`);
+  if (keys.length === 0)
+    throw new RigcapError('RIGCAP_USAGE', `rigcap verify: --trust ${file} holds no PUBLIC KEY blocks`);
   return keys;
 }
 
 function printHuman(report: VerifyReport, io: CliIO): void {
   const { checked } = report;
-  const lines = [`${report.ok ? 'OK' : 'FAILED'}: ${checked.chunks} chunks, ${checked.records} records, ${checked.sessions} sessions checked`];
-  if (report.trust === 'given') lines.push('trust: keys found under PATH taken as given (pass --trust FILE to pin roots)');
+  const lines = [
+    `${report.ok ? 'OK' : 'FAILED'}: ${checked.chunks} chunks, ${checked.records} records, ${checked.sessions} sessions checked`,
+  ];
+  if (report.trust === 'given')
+    lines.push('trust: keys found under PATH taken as given (pass --trust FILE to pin roots)');
   for (const f of report.failures) lines.push(`  ${f.code}  ${f.file}: ${f.reason}`);
   io.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -62,12 +71,18 @@ const command: Command = {
   summary: 'verify a spool or store offline (digests, signatures, chain, sessions)',
   usage,
   async run(argv, io) {
-    const { values, positionals } = parseFlags('verify', argv, { trust: { type: 'string' }, json: { type: 'boolean' } });
-    if (positionals.length !== 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap verify: expected exactly one PATH');
+    const { values, positionals } = parseFlags('verify', argv, {
+      trust: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    if (positionals.length !== 1)
+      throw new RigcapError('RIGCAP_USAGE', 'rigcap verify: expected exactly one PATH');
     const root = resolve(io.cwd, positionals[0] as string);
     const info = await stat(root).catch(() => undefined);
-    if (info === undefined || !info.isDirectory()) throw new RigcapError('RIGCAP_USAGE', `rigcap verify: ${root} is not a folder`);
-    const trustedKeys = values.trust === undefined ? undefined : await loadTrust(resolve(io.cwd, values.trust));
+    if (info === undefined || !info.isDirectory())
+      throw new RigcapError('RIGCAP_USAGE', `rigcap verify: ${root} is not a folder`);
+    const trustedKeys =
+      values.trust === undefined ? undefined : await loadTrust(resolve(io.cwd, values.trust));
     const bar = progressBar(io.stderr);
     const report = await verifyTree(new FsSource(root), {
       ...(trustedKeys === undefined ? {} : { trustedKeys }),
@@ -75,7 +90,13 @@ const command: Command = {
     });
     bar.end();
     if (values.json === true) {
-      writeJson(io.stdout, { ok: report.ok, checked: report.checked, failures: report.failures, trust: report.trust, signers: report.signers });
+      writeJson(io.stdout, {
+        ok: report.ok,
+        checked: report.checked,
+        failures: report.failures,
+        trust: report.trust,
+        signers: report.signers,
+      });
     } else {
       printHuman(report, io);
     }

@@ -3,7 +3,10 @@ import type { Sample } from '../../drivers/types.ts';
 import type { StreamConfig } from './types.ts';
 
 /** The config a discovered topic records under: the schema defaults of a ros2 stream. */
-export function discoveredStreamConfig(sample: Pick<Sample, 'stream' | 'topic' | 'schemaRef'>, options: { latched: boolean }): StreamConfig {
+export function discoveredStreamConfig(
+  sample: Pick<Sample, 'stream' | 'topic' | 'schemaRef'>,
+  options: { latched: boolean },
+): StreamConfig {
   return {
     name: sample.stream,
     driver: 'ros2',

@@ -49,9 +49,13 @@ export function loadConfigFile(file: string): LoadedConfig {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new RigcapError('RIGCAP_CONFIG_UNREADABLE', `cannot read config ${file} (${errnoCode(err) ?? String(err)})`, {
-      cause: err,
-    });
+    throw new RigcapError(
+      'RIGCAP_CONFIG_UNREADABLE',
+      `cannot read config ${file} (${errnoCode(err) ?? String(err)})`,
+      {
+        cause: err,
+      },
+    );
   }
   return parseConfig(text, { file, baseDir: dirname(resolve(file)) });
 }
@@ -62,12 +66,18 @@ export function parseConfig(text: string, where: { file?: string; baseDir: strin
   if (doc.errors.length > 0) {
     throw invalid(
       where.file,
-      doc.errors.map((e) => ({ path: '(file)', message: e.message.split('\n')[0] ?? e.message, fix: 'fix the YAML syntax' })),
+      doc.errors.map((e) => ({
+        path: '(file)',
+        message: e.message.split('\n')[0] ?? e.message,
+        fix: 'fix the YAML syntax',
+      })),
     );
   }
   const raw: unknown = doc.toJS();
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw invalid(where.file, [{ path: '(file)', message: 'config must be a YAML mapping', fix: 'start from config/sim-rig.yaml' }]);
+    throw invalid(where.file, [
+      { path: '(file)', message: 'config must be a YAML mapping', fix: 'start from config/sim-rig.yaml' },
+    ]);
   }
   const { config: migrated, applied } = migrateConfig(raw as Record<string, unknown>);
   const check = validate();
@@ -109,35 +119,64 @@ export function describeErrors(errors: readonly ErrorObject[]): ConfigIssue[] {
       }
       case 'additionalProperties': {
         const prop = String((e.params as { additionalProperty: string }).additionalProperty);
-        issue = { path: joinPath(path, prop), message: 'is not a known key', fix: `remove \`${prop}\` or check its spelling` };
+        issue = {
+          path: joinPath(path, prop),
+          message: 'is not a known key',
+          fix: `remove \`${prop}\` or check its spelling`,
+        };
         break;
       }
       case 'enum': {
-        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) =>
+          JSON.stringify(v),
+        );
         issue = { path, message: 'has a value that is not allowed', fix: `use one of ${allowed.join(', ')}` };
         break;
       }
       case 'const':
-        issue = { path, message: 'has the wrong value', fix: `set it to ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}` };
+        issue = {
+          path,
+          message: 'has the wrong value',
+          fix: `set it to ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
+        };
         break;
       case 'anyOf':
         issue = { path, message: 'is not a valid byte size', fix: 'use an integer or a string like "64MiB"' };
         break;
       case 'type':
-        issue = { path, message: `must be ${String((e.params as { type: string }).type)}`, fix: `write a value of type ${String((e.params as { type: string }).type)}` };
+        issue = {
+          path,
+          message: `must be ${String((e.params as { type: string }).type)}`,
+          fix: `write a value of type ${String((e.params as { type: string }).type)}`,
+        };
         break;
       case 'pattern':
-        issue = { path, message: 'has an invalid format', fix: e.parentSchema && 'description' in e.parentSchema ? String(e.parentSchema['description']) : `match ${String((e.params as { pattern: string }).pattern)}` };
+        issue = {
+          path,
+          message: 'has an invalid format',
+          fix:
+            e.parentSchema && 'description' in e.parentSchema
+              ? String(e.parentSchema['description'])
+              : `match ${String((e.params as { pattern: string }).pattern)}`,
+        };
         break;
       case 'minimum':
       case 'maximum':
         {
           const { comparison, limit } = e.params as { comparison: string; limit: number };
-          issue = { path, message: `must be ${comparison} ${limit}`, fix: `use a value ${comparison} ${limit}` };
+          issue = {
+            path,
+            message: `must be ${comparison} ${limit}`,
+            fix: `use a value ${comparison} ${limit}`,
+          };
         }
         break;
       case 'format':
-        issue = { path, message: `is not a valid ${String((e.params as { format: string }).format)}`, fix: 'fix the expression' };
+        issue = {
+          path,
+          message: `is not a valid ${String((e.params as { format: string }).format)}`,
+          fix: 'fix the expression',
+        };
         break;
       default:
         issue = { path, message: e.message ?? e.keyword, fix: 'see the config reference in README.md' };
@@ -182,12 +221,14 @@ export function parseByteSize(value: number | string): number {
   if (typeof value === 'number') return value;
   const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
   const factor = units[m?.[2] === '' || m?.[2] === undefined ? 'B' : m[2]];
-  if (m === null || factor === undefined) throw new RigcapError('RIGCAP_CONFIG_INVALID', `invalid byte size ${value}`);
+  if (m === null || factor === undefined)
+    throw new RigcapError('RIGCAP_CONFIG_INVALID', `invalid byte size ${value}`);
   return Math.round(Number(m[1]) * factor);
 }
 
 function normaliseByteSizes(config: Record<string, unknown>): void {
-  for (const path of byteSizePaths) setAll(config, path.split('.'), (v) => parseByteSize(v as number | string));
+  for (const path of byteSizePaths)
+    setAll(config, path.split('.'), (v) => parseByteSize(v as number | string));
 }
 
 function setAll(node: unknown, segs: string[], fn: (v: unknown) => unknown): void {
@@ -230,32 +271,60 @@ function semanticIssues(config: RigcapConfig): ConfigIssue[] {
   config.streams.forEach((s, i) => {
     const prevName = names.get(s.name);
     if (prevName !== undefined) {
-      issues.push({ path: `streams[${i}].name`, message: `duplicates streams[${prevName}].name "${s.name}"`, fix: 'give every stream a unique name' });
+      issues.push({
+        path: `streams[${i}].name`,
+        message: `duplicates streams[${prevName}].name "${s.name}"`,
+        fix: 'give every stream a unique name',
+      });
     } else names.set(s.name, i);
     const prevTopic = topics.get(s.topic);
     if (prevTopic !== undefined) {
-      issues.push({ path: `streams[${i}].topic`, message: `duplicates streams[${prevTopic}].topic "${s.topic}"`, fix: 'record each topic once' });
+      issues.push({
+        path: `streams[${i}].topic`,
+        message: `duplicates streams[${prevTopic}].topic "${s.topic}"`,
+        fix: 'record each topic once',
+      });
     } else topics.set(s.topic, i);
     if (s.maxMessageBytes > s.queue.maxBytes) {
-      issues.push({ path: `streams[${i}].maxMessageBytes`, message: 'is larger than queue.maxBytes', fix: 'raise queue.maxBytes or lower maxMessageBytes' });
+      issues.push({
+        path: `streams[${i}].maxMessageBytes`,
+        message: 'is larger than queue.maxBytes',
+        fix: 'raise queue.maxBytes or lower maxMessageBytes',
+      });
     }
   });
   if (!config.deid.enabled) {
     config.streams.forEach((s, i) => {
       if (isImageStream(s) && !s.deid.exempt) {
-        issues.push({ path: `streams[${i}].deid.exempt`, message: 'is false for an image stream while deid.enabled is false', fix: 'enable deid, or set deid.exempt: true on this stream (every record then says it was not de-identified)' });
+        issues.push({
+          path: `streams[${i}].deid.exempt`,
+          message: 'is false for an image stream while deid.enabled is false',
+          fix: 'enable deid, or set deid.exempt: true on this stream (every record then says it was not de-identified)',
+        });
       }
     });
   }
   const keysDir = (config.keys as { dir: string }).dir;
   if (`${keysDir}/`.startsWith(`${config.spool.dir}/`)) {
-    issues.push({ path: 'keys.dir', message: 'is inside spool.dir (private keys never live in a spool)', fix: 'put keys.dir beside the spool, e.g. /var/lib/rigcap/secrets' });
+    issues.push({
+      path: 'keys.dir',
+      message: 'is inside spool.dir (private keys never live in a spool)',
+      fix: 'put keys.dir beside the spool, e.g. /var/lib/rigcap/secrets',
+    });
   }
   if (config.sync.enabled && config.sync.storeUrl === '') {
-    issues.push({ path: 'sync.storeUrl', message: 'is empty while sync.enabled is true', fix: 'set the store URL or disable sync' });
+    issues.push({
+      path: 'sync.storeUrl',
+      message: 'is empty while sync.enabled is true',
+      fix: 'set the store URL or disable sync',
+    });
   }
   if (config.streams.length === 0 && !config.ros2.enabled) {
-    issues.push({ path: 'streams', message: 'no streams configured', fix: 'add at least one stream, or enable ros2 discovery' });
+    issues.push({
+      path: 'streams',
+      message: 'no streams configured',
+      fix: 'add at least one stream, or enable ros2 discovery',
+    });
   }
   return issues;
 }

@@ -22,7 +22,10 @@ export const migrations: readonly ConfigMigration[] = [
     migrate(raw) {
       const { rigId, spoolDir, chunkMaxBytes, ...rest } = raw;
       const rig = { ...(rest['rig'] as object | undefined), ...(rigId === undefined ? {} : { id: rigId }) };
-      const spool = { ...(rest['spool'] as object | undefined), ...(spoolDir === undefined ? {} : { dir: spoolDir }) };
+      const spool = {
+        ...(rest['spool'] as object | undefined),
+        ...(spoolDir === undefined ? {} : { dir: spoolDir }),
+      };
       const chunking = {
         ...(rest['chunking'] as object | undefined),
         ...(chunkMaxBytes === undefined ? {} : { maxBytes: chunkMaxBytes }),
@@ -39,7 +42,10 @@ export function migrateConfig(
 ): { config: Record<string, unknown>; applied: string[] } {
   const version = raw['version'];
   if (typeof version !== 'number' || !Number.isInteger(version)) {
-    throw new RigcapError('RIGCAP_CONFIG_VERSION', `config has no integer \`version\` (current is ${currentConfigVersion})`);
+    throw new RigcapError(
+      'RIGCAP_CONFIG_VERSION',
+      `config has no integer \`version\` (current is ${currentConfigVersion})`,
+    );
   }
   if (version > currentConfigVersion) {
     throw new RigcapError(
@@ -51,7 +57,8 @@ export function migrateConfig(
   const applied: string[] = [];
   for (let v = version; v < currentConfigVersion; v += 1) {
     const step = list.find((m) => m.from === v);
-    if (step === undefined) throw new RigcapError('RIGCAP_CONFIG_VERSION', `no migration from config version ${v}`);
+    if (step === undefined)
+      throw new RigcapError('RIGCAP_CONFIG_VERSION', `no migration from config version ${v}`);
     config = step.migrate(config);
     applied.push(step.describe);
   }

@@ -108,7 +108,11 @@ export const configSchema = {
       required: ['id'],
       additionalProperties: false,
       properties: {
-        id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Device id: lowercase letters, digits, dashes.' },
+        id: {
+          type: 'string',
+          pattern: '^[a-z0-9][a-z0-9-]{0,62}$',
+          description: 'Device id: lowercase letters, digits, dashes.',
+        },
         description: { type: 'string', default: '' },
       },
     },
@@ -196,8 +200,21 @@ export const configSchema = {
         blur: { enum: ['gaussian', 'pixelate'], default: 'gaussian' },
         marginRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.15 },
         jpegQuality: { type: 'integer', minimum: 1, maximum: 100, default: 90 },
-        faceThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.75, description: 'Score a face candidate needs on its second, close-up check.' },
-        faceSweepFrames: { type: 'integer', minimum: 1, maximum: 30, default: 4, description: 'Frames over which the finest face tiles of a video stream are swept (1 = every tile every frame).' },
+        faceThreshold: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          default: 0.75,
+          description: 'Score a face candidate needs on its second, close-up check.',
+        },
+        faceSweepFrames: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 30,
+          default: 4,
+          description:
+            'Frames over which the finest face tiles of a video stream are swept (1 = every tile every frame).',
+        },
         plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.6 },
         timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
         maxPending: { type: 'integer', minimum: 1, default: 8 },
@@ -244,7 +261,13 @@ export const configSchema = {
       properties: {
         listen: { type: 'string', pattern: '^$|^[^:]+:\\d{1,5}$', default: '127.0.0.1:9464' },
         heartbeatIntervalMs: { type: 'integer', minimum: 1000, default: 60_000 },
-        controlEndpoint: { type: 'string', pattern: '^$|^(tcp|ipc)://.+', default: '', description: 'ZeroMQ PULL socket for event markers from robot software, e.g. ipc:///run/rigcap/control.sock.' },
+        controlEndpoint: {
+          type: 'string',
+          pattern: '^$|^(tcp|ipc)://.+',
+          default: '',
+          description:
+            'ZeroMQ PULL socket for event markers from robot software, e.g. ipc:///run/rigcap/control.sock.',
+        },
         watchdog: { type: 'boolean', default: true },
       },
     },

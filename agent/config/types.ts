@@ -140,7 +140,14 @@ export interface DeidConfig {
   timeoutMs: number;
   /** Frames waiting for a worker before `deid_backpressure` drops start. */
   maxPending: number;
-  customModels: Array<{ name: string; kind: 'face' | 'plate'; path: string; sha256: string; inputSize: number; decoder: string }>;
+  customModels: Array<{
+    name: string;
+    kind: 'face' | 'plate';
+    path: string;
+    sha256: string;
+    inputSize: number;
+    decoder: string;
+  }>;
 }
 
 export interface SyncConfig {

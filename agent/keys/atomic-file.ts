@@ -39,7 +39,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 /** Writes all of `bytes` at the file's current offset. */
 function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.byteLength; ) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+  for (let done = 0; done < bytes.byteLength;) done += writeSync(fd, bytes, done, bytes.byteLength - done);
 }
 
 /** Writes `bytes` to `path` atomically; with `onExisting: 'fail'` an existing file is never replaced. */

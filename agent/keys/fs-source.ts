@@ -45,7 +45,8 @@ export class FsSource implements FileSource {
     try {
       const buf = new Uint8Array(length);
       const { bytesRead } = await handle.read(buf, 0, length, offset);
-      if (bytesRead !== length) throw new RangeError(`short read of ${path} at ${offset}: ${bytesRead} of ${length}`);
+      if (bytesRead !== length)
+        throw new RangeError(`short read of ${path} at ${offset}: ${bytesRead} of ${length}`);
       return buf;
     } finally {
       await handle.close();
@@ -53,6 +54,7 @@ export class FsSource implements FileSource {
   }
 
   async *stream(path: string): AsyncIterable<Uint8Array> {
-    for await (const piece of createReadStream(join(this.rootDir, path), { highWaterMark: 1 << 20 })) yield piece as Buffer;
+    for await (const piece of createReadStream(join(this.rootDir, path), { highWaterMark: 1 << 20 }))
+      yield piece as Buffer;
   }
 }

@@ -2,7 +2,14 @@
 // calls, the verifier's filesystem adapter and the signing benchmark.
 export { KeyStore, type KeyStoreOptions } from './key-store.ts';
 export { RecordStore, type RecordStoreOptions } from './record-store.ts';
-export { RecordSealer, systemClock, type RecordSealerOptions, type SealResult, type SealerClock, type ChunkPredicateFields } from './record-sealer.ts';
+export {
+  RecordSealer,
+  systemClock,
+  type RecordSealerOptions,
+  type SealResult,
+  type SealerClock,
+  type ChunkPredicateFields,
+} from './record-sealer.ts';
 export { FsSource } from './fs-source.ts';
 export { measureSignCost, type SignCost } from './sign-bench.ts';
 export { writeFileAtomic, fsyncDir, appendDurable } from './atomic-file.ts';

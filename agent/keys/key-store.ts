@@ -4,7 +4,14 @@ import { chmod, mkdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
-import { generateKeyPair, keyIdOf, nodeSigner, pemOfSpki, spkiBlocksOfPem, type Signer } from '../records/index.ts';
+import {
+  generateKeyPair,
+  keyIdOf,
+  nodeSigner,
+  pemOfSpki,
+  spkiBlocksOfPem,
+  type Signer,
+} from '../records/index.ts';
 import { fsyncDir, writeFileAtomic } from './atomic-file.ts';
 
 /** Where a signer's keys live. */
@@ -61,7 +68,8 @@ export class KeyStore {
 
   /** Generates the first key (refuses when one exists) and exports its public key. */
   async create(): Promise<Signer> {
-    if (await this.exists()) throw new RigcapError('RIGCAP_KEY_EXISTS', `${this.privateKeyPath} already exists`);
+    if (await this.exists())
+      throw new RigcapError('RIGCAP_KEY_EXISTS', `${this.privateKeyPath} already exists`);
     await this.#ensureDir();
     const pair = generateKeyPair();
     await writeFileAtomic(this.privateKeyPath, pair.privateKeyPem, { mode: 0o600, onExisting: 'fail' });
@@ -135,15 +143,22 @@ export class KeyStore {
     try {
       info = await stat(path);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') throw new RigcapError('RIGCAP_KEY_MISSING', `no private key at ${path}`);
+      if (errnoCode(err) === 'ENOENT')
+        throw new RigcapError('RIGCAP_KEY_MISSING', `no private key at ${path}`);
       throw err;
     }
     if ((info.mode & 0o077) !== 0) {
-      throw new RigcapError('RIGCAP_KEY_PERMISSIONS', `${path} has mode ${(info.mode & 0o777).toString(8)}; it must be 600`);
+      throw new RigcapError(
+        'RIGCAP_KEY_PERMISSIONS',
+        `${path} has mode ${(info.mode & 0o777).toString(8)}; it must be 600`,
+      );
     }
     const dirInfo = await stat(this.keysDir);
     if ((dirInfo.mode & 0o077) !== 0) {
-      throw new RigcapError('RIGCAP_KEY_PERMISSIONS', `${this.keysDir} has mode ${(dirInfo.mode & 0o777).toString(8)}; it must be 700`);
+      throw new RigcapError(
+        'RIGCAP_KEY_PERMISSIONS',
+        `${this.keysDir} has mode ${(dirInfo.mode & 0o777).toString(8)}; it must be 700`,
+      );
     }
     return nodeSigner(await readFile(path, 'utf8'));
   }

@@ -90,7 +90,14 @@ export class RecordSealer {
   #currentSession: string | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(fields: { options: RecordSealerOptions; keys: KeyStore; store: RecordStore; signer: Signer; chain: ChainState; bootId: string }) {
+  private constructor(fields: {
+    options: RecordSealerOptions;
+    keys: KeyStore;
+    store: RecordStore;
+    signer: Signer;
+    chain: ChainState;
+    bootId: string;
+  }) {
     this.signerId = fields.options.signerId;
     this.keys = fields.keys;
     this.store = fields.store;
@@ -104,10 +111,16 @@ export class RecordSealer {
 
   /** Opens the signer: loads (or creates) the key, recovers the chain head, repairs copies. */
   static async open(options: RecordSealerOptions): Promise<RecordSealer> {
-    const keys = new KeyStore({ keysDir: options.keysDir, rootDir: options.rootDir, signerId: options.signerId, log: options.log });
+    const keys = new KeyStore({
+      keysDir: options.keysDir,
+      rootDir: options.rootDir,
+      signerId: options.signerId,
+      log: options.log,
+    });
     const store = new RecordStore({ rootDir: options.rootDir, signerId: options.signerId, log: options.log });
     const fresh = !(await keys.exists());
-    if (fresh && options.keyPolicy === 'require-existing') throw new RigcapError('RIGCAP_KEY_MISSING', `no private key at ${keys.privateKeyPath}`);
+    if (fresh && options.keyPolicy === 'require-existing')
+      throw new RigcapError('RIGCAP_KEY_MISSING', `no private key at ${keys.privateKeyPath}`);
     const signer = fresh ? await keys.create() : await keys.load();
     const { head } = await store.recoverHead();
     const bootId = options.bootId ?? (await readBootId());
@@ -151,25 +164,45 @@ export class RecordSealer {
   /** Signs a session open record and starts the session file with it. */
   openSession(options: { sessionId: string; rigId: string; startNs: bigint }): Promise<SealResult> {
     return this.#serial(async () => {
-      if (this.#sessions.has(options.sessionId)) throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is already open`);
-      const body: PredicateBody<'session'> = { sessionId: options.sessionId, phase: 'open', rigId: options.rigId, startNs: options.startNs.toString() };
+      if (this.#sessions.has(options.sessionId))
+        throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is already open`);
+      const body: PredicateBody<'session'> = {
+        sessionId: options.sessionId,
+        phase: 'open',
+        rigId: options.rigId,
+        startNs: options.startNs.toString(),
+      };
       const result = await this.#commit('session', body, sessionSubject(options.sessionId, []));
       await this.store.appendSession(options.sessionId, result.bytes);
-      this.#sessions.set(options.sessionId, { rigId: options.rigId, startNs: body.startNs, chunkDigests: new Map(), chunkSeqs: new Map() });
+      this.#sessions.set(options.sessionId, {
+        rigId: options.rigId,
+        startNs: body.startNs,
+        chunkDigests: new Map(),
+        chunkSeqs: new Map(),
+      });
       this.#currentSession = options.sessionId;
       return result;
     });
   }
 
   /** Signs a committed chunk (after its rename and directory fsync), then writes its sidecar. */
-  sealChunk(options: { chunkPath: string; sha256: string; bytes: bigint | number; predicateFields: ChunkPredicateFields }): Promise<SealResult> {
+  sealChunk(options: {
+    chunkPath: string;
+    sha256: string;
+    bytes: bigint | number;
+    predicateFields: ChunkPredicateFields;
+  }): Promise<SealResult> {
     return this.#serial(async () => {
       const fields = options.predicateFields;
       const session = this.#sessions.get(fields.sessionId);
-      if (session === undefined) throw new RigcapError('RIGCAP_SESSION_STATE', `session ${fields.sessionId} is not open`);
+      if (session === undefined)
+        throw new RigcapError('RIGCAP_SESSION_STATE', `session ${fields.sessionId} is not open`);
       const name = basename(options.chunkPath);
       if (name !== chunkFileName(fields.chunkIndex)) {
-        throw new RigcapError('RIGCAP_INTERNAL', `chunk file ${name} does not match chunkIndex ${fields.chunkIndex}`);
+        throw new RigcapError(
+          'RIGCAP_INTERNAL',
+          `chunk file ${name} does not match chunkIndex ${fields.chunkIndex}`,
+        );
       }
       const body = { ...fields, bytes: options.bytes.toString() } as PredicateBody<'capture-chunk'>;
       const result = await this.#commit('capture-chunk', body, chunkSubject(name, options.sha256));
@@ -182,10 +215,16 @@ export class RecordSealer {
   }
 
   /** Signs the close record with the session's Merkle root and gaps, and appends it last. */
-  closeSession(options: { sessionId: string; endNs: bigint; gaps?: SessionGap[]; reason: string }): Promise<SealResult> {
+  closeSession(options: {
+    sessionId: string;
+    endNs: bigint;
+    gaps?: SessionGap[];
+    reason: string;
+  }): Promise<SealResult> {
     return this.#serial(async () => {
       const session = this.#sessions.get(options.sessionId);
-      if (session === undefined) throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is not open`);
+      if (session === undefined)
+        throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is not open`);
       const digests = [...session.chunkDigests].sort((a, b) => a[0] - b[0]).map(([, d]) => d);
       const subject = sessionSubject(options.sessionId, digests);
       const body: PredicateBody<'session'> = {
@@ -220,7 +259,13 @@ export class RecordSealer {
   }
 
   /** Signs an operator's event marker. */
-  markEvent(options: { label: string; note?: string; operator?: string; atNs: bigint; sessionId?: string | null }): Promise<SealResult> {
+  markEvent(options: {
+    label: string;
+    note?: string;
+    operator?: string;
+    atNs: bigint;
+    sessionId?: string | null;
+  }): Promise<SealResult> {
     return this.#serial(async () => {
       const body: PredicateBody<'event-marker'> = {
         sessionId: options.sessionId === undefined ? this.#currentSession : options.sessionId,
@@ -234,12 +279,25 @@ export class RecordSealer {
   }
 
   /** Signs a retention action (the deleted chunks' records stay in the chain). */
-  retention(options: { deleted: Array<{ session: string; name: string; sha256: string }>; reason: string }): Promise<SealResult> {
-    return this.#serial(() => this.#commit('retention-action', { deleted: options.deleted, reason: options.reason }, retentionSubject(options.deleted)));
+  retention(options: {
+    deleted: Array<{ session: string; name: string; sha256: string }>;
+    reason: string;
+  }): Promise<SealResult> {
+    return this.#serial(() =>
+      this.#commit(
+        'retention-action',
+        { deleted: options.deleted, reason: options.reason },
+        retentionSubject(options.deleted),
+      ),
+    );
   }
 
   /** Signs any record kind (custody receipts on a store) with a caller-built subject. */
-  append<N extends PredicateName>(name: N, body: PredicateBody<N>, subject: ResourceDescriptor[]): Promise<SealResult> {
+  append<N extends PredicateName>(
+    name: N,
+    body: PredicateBody<N>,
+    subject: ResourceDescriptor[],
+  ): Promise<SealResult> {
     return this.#serial(() => this.#commit(name, body, subject));
   }
 
@@ -252,7 +310,12 @@ export class RecordSealer {
   revokeKey(options: { keyId: string; invalidFromSeq: number; reason: string }): Promise<SealResult> {
     return this.#serial(async () => {
       if (options.keyId === this.#signer.keyId) await this.#rotate();
-      const body: PredicateBody<'device-key'> = { action: 'revoke', keyId: options.keyId, invalidFromSeq: options.invalidFromSeq, reason: options.reason };
+      const body: PredicateBody<'device-key'> = {
+        action: 'revoke',
+        keyId: options.keyId,
+        invalidFromSeq: options.invalidFromSeq,
+        reason: options.reason,
+      };
       return this.#commit('device-key', body, keySubject(options.keyId));
     });
   }
@@ -265,19 +328,32 @@ export class RecordSealer {
   async #rotate(): Promise<{ seq: number; oldKeyId: string; newKeyId: string }> {
     const oldKeyId = this.#signer.keyId;
     const next = await this.keys.stage();
-    const body: PredicateBody<'device-key'> = { action: 'rotate', keyId: oldKeyId, newKeyId: next.keyId, newPublicKey: pemOfSpki(next.publicKeySpki) };
+    const body: PredicateBody<'device-key'> = {
+      action: 'rotate',
+      keyId: oldKeyId,
+      newKeyId: next.keyId,
+      newPublicKey: pemOfSpki(next.publicKeySpki),
+    };
     const result = await this.#commit('device-key', body, keySubject(next.keyId));
     this.#signer = await this.keys.promoteStaged();
     return { seq: result.seq, oldKeyId, newKeyId: next.keyId };
   }
 
   async #enrol(): Promise<void> {
-    const body: PredicateBody<'device-key'> = { action: 'enrol', keyId: this.#signer.keyId, publicKey: pemOfSpki(this.#signer.publicKeySpki) };
+    const body: PredicateBody<'device-key'> = {
+      action: 'enrol',
+      keyId: this.#signer.keyId,
+      publicKey: pemOfSpki(this.#signer.publicKeySpki),
+    };
     await this.#commit('device-key', body, keySubject(this.#signer.keyId));
     this.#log.info({ keyId: this.#signer.keyId }, 'signer enrolled');
   }
 
-  async #commit<N extends PredicateName>(name: N, body: PredicateBody<N>, subject: ResourceDescriptor[]): Promise<SealResult> {
+  async #commit<N extends PredicateName>(
+    name: N,
+    body: PredicateBody<N>,
+    subject: ResourceDescriptor[],
+  ): Promise<SealResult> {
     const link = this.#chain.next();
     const record = buildRecord({
       name,
@@ -285,7 +361,12 @@ export class RecordSealer {
       subject,
       link,
       signer: this.#signer,
-      context: { signerId: this.signerId, bootId: this.#bootId, monoNs: this.#clock.monoNs(), wallNs: this.#clock.wallNs() },
+      context: {
+        signerId: this.signerId,
+        bootId: this.#bootId,
+        monoNs: this.#clock.monoNs(),
+        wallNs: this.#clock.wallNs(),
+      },
     });
     const bytes = await this.store.commit(record);
     this.#chain.advance({ seq: record.seq, payloadSha256: record.payloadSha256 });
@@ -308,7 +389,12 @@ export class RecordSealer {
       if (rec.name === 'session') {
         const p = rec.predicate as unknown as SessionPredicate;
         if (p.phase === 'open') {
-          this.#sessions.set(p.sessionId, { rigId: p.rigId, startNs: p.startNs, chunkDigests: new Map(), chunkSeqs: new Map() });
+          this.#sessions.set(p.sessionId, {
+            rigId: p.rigId,
+            startNs: p.startNs,
+            chunkDigests: new Map(),
+            chunkSeqs: new Map(),
+          });
           this.#currentSession = p.sessionId;
         } else {
           this.#sessions.delete(p.sessionId);
@@ -339,7 +425,12 @@ export class RecordSealer {
   async #repairCopies(head: DecodedRecord): Promise<void> {
     if (head.name === 'capture-chunk') {
       const p = head.predicate as unknown as CaptureChunkPredicate;
-      const chunkPath = join(this.store.rootDir, 'sessions', p.sessionId, head.subject[0]?.name ?? chunkFileName(p.chunkIndex));
+      const chunkPath = join(
+        this.store.rootDir,
+        'sessions',
+        p.sessionId,
+        head.subject[0]?.name ?? chunkFileName(p.chunkIndex),
+      );
       const sidecar = await readFile(`${chunkPath}.dsse.json`).catch(() => undefined);
       if (sidecar === undefined || !sidecar.equals(Buffer.from(head.bytes))) {
         await this.store.writeSidecar(chunkPath, head.bytes);

@@ -5,7 +5,14 @@ import { mkdir, open, readFile, readdir, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
-import { decodeRecord, recordFileName, serializeEnvelope, type ChainHead, type DecodedRecord, type SignedRecord } from '../records/index.ts';
+import {
+  decodeRecord,
+  recordFileName,
+  serializeEnvelope,
+  type ChainHead,
+  type DecodedRecord,
+  type SignedRecord,
+} from '../records/index.ts';
 import { appendDurable, fsyncDir, writeFileAtomic } from './atomic-file.ts';
 
 const recordName = /^([0-9]{12})\.dsse\.json$/;
@@ -66,7 +73,8 @@ export class RecordStore {
   async read(seq: number): Promise<DecodedRecord> {
     const bytes = new Uint8Array(await readFile(this.recordPath(seq)));
     const decoded = decodeRecord(bytes);
-    if (!decoded.ok) throw new RigcapError('RIGCAP_CHAIN_CORRUPT', `${this.recordPath(seq)}: ${decoded.reason}`);
+    if (!decoded.ok)
+      throw new RigcapError('RIGCAP_CHAIN_CORRUPT', `${this.recordPath(seq)}: ${decoded.reason}`);
     return decoded.record;
   }
 
@@ -86,7 +94,11 @@ export class RecordStore {
     }
     const bytes = serializeEnvelope(record.envelope);
     const outcome = await writeFileAtomic(this.recordPath(record.seq), bytes, { onExisting: 'fail' });
-    if (outcome === 'exists') throw new RigcapError('RIGCAP_CHAIN_CORRUPT', `seq ${record.seq} already exists under ${this.chainDir}; another writer shares this chain`);
+    if (outcome === 'exists')
+      throw new RigcapError(
+        'RIGCAP_CHAIN_CORRUPT',
+        `seq ${record.seq} already exists under ${this.chainDir}; another writer shares this chain`,
+      );
     return bytes;
   }
 

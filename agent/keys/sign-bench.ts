@@ -21,10 +21,21 @@ export interface SignCost {
 }
 
 /** Seals `chunks` capture-chunk records (no chunk payloads are written) and returns the CPU cost. */
-export async function measureSignCost(options: { chunks: number; log: Logger; workDir?: string }): Promise<SignCost> {
+export async function measureSignCost(options: {
+  chunks: number;
+  log: Logger;
+  workDir?: string;
+}): Promise<SignCost> {
   const base = options.workDir ?? (await mkdtemp(join(tmpdir(), 'rigcap-bench-sign-')));
   try {
-    const sealer = await RecordSealer.open({ rootDir: join(base, 'spool'), keysDir: join(base, 'secrets'), signerId: 'bench', log: options.log, keyPolicy: 'create-if-missing', bootId: 'bench' });
+    const sealer = await RecordSealer.open({
+      rootDir: join(base, 'spool'),
+      keysDir: join(base, 'secrets'),
+      signerId: 'bench',
+      log: options.log,
+      keyPolicy: 'create-if-missing',
+      bootId: 'bench',
+    });
     await sealer.openSession({ sessionId: 'bench', rigId: 'bench', startNs: 0n });
     const cpuBefore = process.cpuUsage();
     const wallBefore = process.hrtime.bigint();
@@ -39,8 +50,20 @@ export async function measureSignCost(options: { chunks: number; log: Logger; wo
           startNs: String(i * 1e9),
           endNs: String((i + 1) * 1e9),
           streams: [
-            { topic: '/camera/front/image/compressed', type: 'sensor_msgs/msg/CompressedImage', count: 300, drops: { queue_full: 0 }, upstreamLoss: 0 },
-            { topic: '/lidar/points', type: 'sensor_msgs/msg/PointCloud2', count: 100, drops: {}, upstreamLoss: 0 },
+            {
+              topic: '/camera/front/image/compressed',
+              type: 'sensor_msgs/msg/CompressedImage',
+              count: 300,
+              drops: { queue_full: 0 },
+              upstreamLoss: 0,
+            },
+            {
+              topic: '/lidar/points',
+              type: 'sensor_msgs/msg/PointCloud2',
+              count: 100,
+              drops: {},
+              upstreamLoss: 0,
+            },
             { topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 2000, drops: {}, upstreamLoss: 0 },
           ],
           timesync: {
@@ -55,7 +78,17 @@ export async function measureSignCost(options: { chunks: number; log: Logger; wo
             stateAtEnd: 'locked',
           },
           calibration: [{ sensor: 'cam_front', digest: 'a'.repeat(64), version: 3 }],
-          transforms: [{ kind: 'deid', modelDigests: { face: 'b'.repeat(64), plate: 'c'.repeat(64) }, paramsDigest: 'd'.repeat(64), framesIn: 300, framesDetected: 40, framesFailed: 0, onFailure: 'drop' }],
+          transforms: [
+            {
+              kind: 'deid',
+              modelDigests: { face: 'b'.repeat(64), plate: 'c'.repeat(64) },
+              paramsDigest: 'd'.repeat(64),
+              framesIn: 300,
+              framesDetected: 40,
+              framesFailed: 0,
+              onFailure: 'drop',
+            },
+          ],
           producer: { rigcapVersion: '0.1.0', configDigest: 'e'.repeat(64) },
           policy: { residency: 'EU', retentionDays: 30, purpose: 'bench' },
         },
@@ -65,7 +98,12 @@ export async function measureSignCost(options: { chunks: number; log: Logger; wo
     const wallMs = Number(process.hrtime.bigint() - wallBefore) / 1e6;
     await sealer.close();
     const cpuUs = cpu.user + cpu.system;
-    return { records: options.chunks, cpuUs, cpuUsPerRecord: options.chunks === 0 ? 0 : cpuUs / options.chunks, wallMs };
+    return {
+      records: options.chunks,
+      cpuUs,
+      cpuUsPerRecord: options.chunks === 0 ? 0 : cpuUs / options.chunks,
+      wallMs,
+    };
   } finally {
     if (options.workDir === undefined) await rm(base, { recursive: true, force: true });
   }
@@ -89,25 +127,59 @@ export interface CaptureCost {
  * Frames are made before the clock starts, and a short warm-up run is left out, so the figure is
  * the steady-state cost per chunk, not the bench's own set-up.
  */
-export async function measureCaptureCost(options: { frames: number; frameBytes: number; chunking: ChunkingConfig; log: Logger }): Promise<CaptureCost> {
+export async function measureCaptureCost(options: {
+  frames: number;
+  frameBytes: number;
+  chunking: ChunkingConfig;
+  log: Logger;
+}): Promise<CaptureCost> {
   const base = await mkdtemp(join(tmpdir(), 'rigcap-bench-capture-cost-'));
   try {
     // Random bytes stand for JPEG frames (incompressible), as in `rigcap bench capture`.
-    const pool = Array.from({ length: Math.min(options.frames, 16) }, () => new Uint8Array(randomBytes(options.frameBytes)));
+    const pool = Array.from(
+      { length: Math.min(options.frames, 16) },
+      () => new Uint8Array(randomBytes(options.frameBytes)),
+    );
     const warmUpFrames = Math.min(options.frames, 32);
-    await captureFrames({ dir: join(base, 'warm-up'), pool, frames: warmUpFrames, chunking: { ...options.chunking, maxBytes: Math.max(1, Math.floor((warmUpFrames * options.frameBytes) / 2)) }, log: options.log });
+    await captureFrames({
+      dir: join(base, 'warm-up'),
+      pool,
+      frames: warmUpFrames,
+      chunking: {
+        ...options.chunking,
+        maxBytes: Math.max(1, Math.floor((warmUpFrames * options.frameBytes) / 2)),
+      },
+      log: options.log,
+    });
     const before = process.cpuUsage();
-    const chunks = await captureFrames({ dir: join(base, 'measured'), pool, frames: options.frames, chunking: options.chunking, log: options.log });
+    const chunks = await captureFrames({
+      dir: join(base, 'measured'),
+      pool,
+      frames: options.frames,
+      chunking: options.chunking,
+      log: options.log,
+    });
     const cpu = process.cpuUsage(before);
     const bytes = options.frames * options.frameBytes;
     const cpuUs = cpu.user + cpu.system;
-    return { bytes, cpuUs, cpuUsPerChunk: bytes === 0 ? 0 : (cpuUs * options.chunking.maxBytes) / bytes, chunks };
+    return {
+      bytes,
+      cpuUs,
+      cpuUsPerChunk: bytes === 0 ? 0 : (cpuUs * options.chunking.maxBytes) / bytes,
+      chunks,
+    };
   } finally {
     await rm(base, { recursive: true, force: true });
   }
 }
 
-async function captureFrames(options: { dir: string; pool: Uint8Array[]; frames: number; chunking: ChunkingConfig; log: Logger }): Promise<number> {
+async function captureFrames(options: {
+  dir: string;
+  pool: Uint8Array[];
+  frames: number;
+  chunking: ChunkingConfig;
+  log: Logger;
+}): Promise<number> {
   let chunks = 0;
   const writer = new ChunkWriter({
     spoolDir: options.dir,
@@ -122,13 +194,27 @@ async function captureFrames(options: { dir: string; pool: Uint8Array[]; frames:
     name: 'cam',
     topic: '/cam/image/compressed',
     latched: false,
-    schema: { name: 'sensor_msgs/msg/CompressedImage', encoding: 'ros2msg', data: new TextEncoder().encode('uint8[] data'), messageEncoding: 'cdr' },
+    schema: {
+      name: 'sensor_msgs/msg/CompressedImage',
+      encoding: 'ros2msg',
+      data: new TextEncoder().encode('uint8[] data'),
+      messageEncoding: 'cdr',
+    },
   });
   const startNs = process.hrtime.bigint();
   for (let i = 0; i < options.frames; i++) {
     const captureNs = startNs + BigInt(i) * 33_000_000n;
     const data = options.pool[i % options.pool.length] as Uint8Array;
-    await writer.write({ stream: 'cam', topic: '/cam/image/compressed', seq: i, captureNs, monoNs: captureNs, encoding: 'jpeg', schemaRef: 'bench', data });
+    await writer.write({
+      stream: 'cam',
+      topic: '/cam/image/compressed',
+      seq: i,
+      captureNs,
+      monoNs: captureNs,
+      encoding: 'jpeg',
+      schemaRef: 'bench',
+      data,
+    });
   }
   await writer.close();
   return chunks;

@@ -140,7 +140,8 @@ export class AgentMetrics {
         this.#streamDrops.inc({ stream: st.name, cause }, count);
     }
     // Drops no configured stream owns (unknown topic, unreadable frame) carry stream="".
-    for (const [cause, count] of Object.entries(s.unattributedDrops)) this.#streamDrops.inc({ stream: '', cause }, count);
+    for (const [cause, count] of Object.entries(s.unattributedDrops))
+      this.#streamDrops.inc({ stream: '', cause }, count);
     // NaN (not 0) for unknown values: 0 would read as "perfectly synced" or "receipt just now".
     this.#clockOffset.set(s.clock.offsetNs === null ? Number.NaN : Number(BigInt(s.clock.offsetNs)) / 1e9);
     for (const state of clockStates)

@@ -150,7 +150,9 @@ export class BoundedQueue<T> implements AsyncIterable<T> {
    */
   shift(signal?: AbortSignal): Promise<T | undefined> {
     if (this.#destroyed) {
-      return this.#destroyedWith === undefined ? Promise.resolve(undefined) : Promise.reject(this.#destroyedWith);
+      return this.#destroyedWith === undefined
+        ? Promise.resolve(undefined)
+        : Promise.reject(this.#destroyedWith);
     }
     if (this.length > 0) {
       this.#stats.delivered += 1;

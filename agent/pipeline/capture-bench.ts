@@ -55,7 +55,13 @@ export async function benchCapture(options: CaptureBenchOptions): Promise<Captur
   } finally {
     await rm(options.dir, { recursive: true, force: true });
   }
-  return { captureBytesPerSec: bestCapture, rawBytesPerSec: bestRaw, ratio: bestCapture / bestRaw, chunks, compression: compressor.counts() };
+  return {
+    captureBytesPerSec: bestCapture,
+    rawBytesPerSec: bestRaw,
+    ratio: bestCapture / bestRaw,
+    chunks,
+    compression: compressor.counts(),
+  };
 }
 
 async function captureRun(
@@ -79,12 +85,26 @@ async function captureRun(
     name: 'cam',
     topic: '/cam/image/compressed',
     latched: false,
-    schema: { name: 'sensor_msgs/msg/CompressedImage', encoding: 'ros2msg', data: new TextEncoder().encode('uint8[] data'), messageEncoding: 'cdr' },
+    schema: {
+      name: 'sensor_msgs/msg/CompressedImage',
+      encoding: 'ros2msg',
+      data: new TextEncoder().encode('uint8[] data'),
+      messageEncoding: 'cdr',
+    },
   });
   const startNs = process.hrtime.bigint();
   for (let i = 0; i < options.frames; i++) {
     const captureNs = startNs + BigInt(i) * 33_000_000n;
-    const sample: Sample = { stream: 'cam', topic: '/cam/image/compressed', seq: i, captureNs, monoNs: captureNs, encoding: 'jpeg', schemaRef: 'x', data: frames[i % frames.length] as Uint8Array };
+    const sample: Sample = {
+      stream: 'cam',
+      topic: '/cam/image/compressed',
+      seq: i,
+      captureNs,
+      monoNs: captureNs,
+      encoding: 'jpeg',
+      schemaRef: 'x',
+      data: frames[i % frames.length] as Uint8Array,
+    };
     await writer.write(sample);
   }
   await writer.close();

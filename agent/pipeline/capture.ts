@@ -95,7 +95,8 @@ export class Capture {
       d.onDrop((drop) => this.#opts.ledger.drop(drop.stream, drop.cause, drop.count));
       this.#pumps.push(this.#pump(d));
     }
-    for (const [name, queue] of this.#queues) this.#consumers.push(this.#consume(this.#byName.get(name)!, queue));
+    for (const [name, queue] of this.#queues)
+      this.#consumers.push(this.#consume(this.#byName.get(name)!, queue));
     this.#started = true;
   }
 
@@ -107,7 +108,10 @@ export class Capture {
       if (driver.deliver !== undefined) await driver.deliver((sample) => this.#intake(sample));
       else for await (const sample of driver.samples()) this.#intake(sample);
     } catch (err) {
-      this.#opts.log.error({ driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined }, 'driver stopped with an error');
+      this.#opts.log.error(
+        { driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined },
+        'driver stopped with an error',
+      );
     }
   }
 
@@ -148,7 +152,8 @@ export class Capture {
 
   async #consume(stream: StreamConfig, queue: BoundedQueue<Sample>): Promise<void> {
     const transform = this.#opts.transformFor?.(stream);
-    if (transform === undefined && this.#opts.sink.writeBatch !== undefined) return this.#consumeBatches(stream, queue);
+    if (transform === undefined && this.#opts.sink.writeBatch !== undefined)
+      return this.#consumeBatches(stream, queue);
     const window = Math.max(1, this.#opts.transformWindow ?? 1);
     const inFlight: Array<Promise<TransformResult>> = [];
     const settle = async (result: TransformResult): Promise<void> => {

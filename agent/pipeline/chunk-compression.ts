@@ -61,11 +61,16 @@ export class AdaptiveZstdCompressor implements ChunkCompressor {
     if (byteLength > this.#probeBytes * 2) {
       // The probe is small enough (~0.1 ms) to run inline; a thread-pool round trip costs more.
       const probe = probeSlices(parts, byteLength, this.#probeBytes);
-      const probed = zlib.zstdCompressSync(probe, { params: { [zlib.constants.ZSTD_c_compressionLevel]: this.#level } });
-      if (probed.byteLength > probe.byteLength * (1 - this.#minSavingsRatio)) return this.#store(parts, byteLength);
+      const probed = zlib.zstdCompressSync(probe, {
+        params: { [zlib.constants.ZSTD_c_compressionLevel]: this.#level },
+      });
+      if (probed.byteLength > probe.byteLength * (1 - this.#minSavingsRatio))
+        return this.#store(parts, byteLength);
     }
     // A chunk of small messages is already one slab segment: no copy needed.
-    const data = await this.#zstd(parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, byteLength));
+    const data = await this.#zstd(
+      parts.length === 1 ? (parts[0] as Uint8Array) : Buffer.concat(parts, byteLength),
+    );
     if (data.byteLength > byteLength * (1 - this.#minSavingsRatio)) return this.#store(parts, byteLength);
     this.#compressed += 1;
     return { compression: 'zstd', parts: [data], byteLength: data.byteLength };
@@ -96,7 +101,13 @@ function probeSlices(parts: readonly Uint8Array[], byteLength: number, probeByte
 }
 
 /** Copies `length` bytes starting at `offset` of the concatenation of `parts` into `out`. */
-function copyRange(parts: readonly Uint8Array[], offset: number, length: number, out: Uint8Array, outOffset: number): void {
+function copyRange(
+  parts: readonly Uint8Array[],
+  offset: number,
+  length: number,
+  out: Uint8Array,
+  outOffset: number,
+): void {
   let skip = offset;
   let left = length;
   let at = outOffset;

@@ -15,7 +15,10 @@ const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS', 'SQLIT
 export function diskError(err: unknown, path: string): unknown {
   const errno = errnoCode(err);
   if (errno !== undefined && DISK_ERRNOS.has(errno)) {
-    return new RigcapError('RIGCAP_DISK_FULL', `cannot write ${path}: ${errno}`, { cause: err, details: { errno, path } });
+    return new RigcapError('RIGCAP_DISK_FULL', `cannot write ${path}: ${errno}`, {
+      cause: err,
+      details: { errno, path },
+    });
   }
   return err;
 }
@@ -98,9 +101,10 @@ export class HashingFile implements ChunkFile {
     try {
       // A short write means the disk filled mid-way: write the rest, so the kernel names the cause (ENOSPC).
       let rest = parts;
-      for (let left = total; left > 0; ) {
+      for (let left = total; left > 0;) {
         const { bytesWritten } = await this.#handle.writev(rest as Uint8Array[]);
-        if (bytesWritten === 0) throw Object.assign(new Error(`short write: ${total - left} of ${total} bytes`), { code: 'EIO' });
+        if (bytesWritten === 0)
+          throw Object.assign(new Error(`short write: ${total - left} of ${total} bytes`), { code: 'EIO' });
         left -= bytesWritten;
         rest = skipBytes(rest, bytesWritten);
       }
@@ -190,7 +194,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /** Renames `from` to `to` and fsyncs the directory of `to` (and of `from` when it differs). */
-export async function durableRename(from: string, to: string, dirs: { fromDir: string; toDir: string }): Promise<void> {
+export async function durableRename(
+  from: string,
+  to: string,
+  dirs: { fromDir: string; toDir: string },
+): Promise<void> {
   try {
     await rename(from, to);
     await fsyncDir(dirs.toDir);

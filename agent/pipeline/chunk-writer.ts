@@ -11,7 +11,14 @@ import type { ChunkingConfig } from '../config/types.ts';
 import type { Sample } from '../../drivers/types.ts';
 import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
 import { AdaptiveZstdCompressor, type ChunkCompressor } from './chunk-compression.ts';
-import { HashingFile, diskError, durableRename, fsyncDir, type ChunkFile, type OpenChunkFile } from './chunk-file.ts';
+import {
+  HashingFile,
+  diskError,
+  durableRename,
+  fsyncDir,
+  type ChunkFile,
+  type OpenChunkFile,
+} from './chunk-file.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import {
   chunkFileName,
@@ -91,7 +98,8 @@ export class ChunkWriter {
     this.#sessionDir = join(options.spoolDir, 'sessions', options.sessionId);
     this.#maxDurationNs = BigInt(options.chunking.maxDurationMs) * 1_000_000n;
     this.#maxBytes = options.chunking.maxBytes;
-    this.#compressor = options.compressor ?? new AdaptiveZstdCompressor({ level: options.chunking.zstdLevel });
+    this.#compressor =
+      options.compressor ?? new AdaptiveZstdCompressor({ level: options.chunking.zstdLevel });
     this.#openFile = options.openFile ?? HashingFile.create;
     this.#nextChunkIndex = options.firstChunkIndex ?? 1;
   }
@@ -104,7 +112,10 @@ export class ChunkWriter {
   /** Registers a stream; one added while a file is open joins that file too. */
   addStream(stream: CaptureStream): void {
     if (stream.schema.encoding === '') {
-      throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no schema; every channel needs one`);
+      throw new RigcapError(
+        'RIGCAP_INTERNAL',
+        `stream ${stream.name} has no schema; every channel needs one`,
+      );
     }
     if (this.#streams.has(stream.name)) return;
     this.#streams.set(stream.name, stream);
@@ -175,7 +186,9 @@ export class ChunkWriter {
     } catch (err) {
       return this.#fail(current, err);
     }
-    return flushed === undefined ? this.#afterAdd(current, lane, sample) : this.#afterFlush(current, lane, sample, flushed);
+    return flushed === undefined
+      ? this.#afterAdd(current, lane, sample)
+      : this.#afterFlush(current, lane, sample, flushed);
   }
 
   async #write(sample: Sample): Promise<void> {
@@ -189,12 +202,15 @@ export class ChunkWriter {
     let flushed: Promise<void> | undefined;
     const lane = current.lanes.get(stream.name);
     try {
-      if (lane === undefined) throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no channel in ${current.name}`);
+      if (lane === undefined)
+        throw new RigcapError('RIGCAP_INTERNAL', `stream ${stream.name} has no channel in ${current.name}`);
       flushed = addSample(current, lane, sample, sample.captureNs, { replay: false });
     } catch (err) {
       return this.#fail(current, err);
     }
-    await (flushed === undefined ? this.#afterAdd(current, lane, sample) : this.#afterFlush(current, lane, sample, flushed));
+    await (flushed === undefined
+      ? this.#afterAdd(current, lane, sample)
+      : this.#afterFlush(current, lane, sample, flushed));
   }
 
   async #afterFlush(current: OpenFile, lane: Lane, sample: Sample, flushed: Promise<void>): Promise<void> {
@@ -220,7 +236,10 @@ export class ChunkWriter {
    * catch-up into tiny chunks; the open-age rule still closes a file opened by a far-future stamp.
    */
   #due(current: OpenFile, sample: Sample): boolean {
-    return sample.captureNs - current.anchorNs >= this.#maxDurationNs || sample.monoNs - current.openedMonoNs >= this.#maxDurationNs;
+    return (
+      sample.captureNs - current.anchorNs >= this.#maxDurationNs ||
+      sample.monoNs - current.openedMonoNs >= this.#maxDurationNs
+    );
   }
 
   async #fail(current: OpenFile, err: unknown): Promise<never> {
@@ -298,7 +317,10 @@ export class ChunkWriter {
       const summary = await current.encoder.end();
       await current.file.sync();
       await current.file.close();
-      await durableRename(current.partialPath, current.finalPath, { fromDir: this.#sessionDir, toDir: this.#sessionDir });
+      await durableRename(current.partialPath, current.finalPath, {
+        fromDir: this.#sessionDir,
+        toDir: this.#sessionDir,
+      });
       const committed: CommittedChunk = {
         sessionId: this.#options.sessionId,
         chunkIndex: current.chunkIndex,
@@ -312,7 +334,10 @@ export class ChunkWriter {
         streams,
         reason,
       };
-      this.#log.info({ chunk: current.name, bytes: committed.bytes, messages: committed.messages, reason }, 'chunk committed');
+      this.#log.info(
+        { chunk: current.name, bytes: committed.bytes, messages: committed.messages, reason },
+        'chunk committed',
+      );
       await this.#options.onCommit?.(committed);
       return committed;
     } catch (err) {
@@ -324,7 +349,10 @@ export class ChunkWriter {
   async #abandon(current: OpenFile, err: unknown): Promise<void> {
     if (this.#current === current) this.#current = undefined;
     await current.file.destroy();
-    this.#log.error({ chunk: current.name, err }, 'chunk abandoned; its .partial is salvaged at the next start');
+    this.#log.error(
+      { chunk: current.name, err },
+      'chunk abandoned; its .partial is salvaged at the next start',
+    );
   }
 
   async #prepareSessionDir(): Promise<void> {
@@ -344,7 +372,8 @@ export class ChunkWriter {
   }
 
   #exclusive<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#destroyed) return Promise.reject(new RigcapError('RIGCAP_INTERNAL', 'ChunkWriter used after destroy'));
+    if (this.#destroyed)
+      return Promise.reject(new RigcapError('RIGCAP_INTERNAL', 'ChunkWriter used after destroy'));
     const run = this.#serial.then(task);
     this.#serial = run.catch(() => undefined);
     return run;
@@ -381,8 +410,20 @@ function registerStream(current: OpenFile, stream: CaptureStream): void {
 }
 
 /** Adds a sample to the open file; returns the pending flush when it filled an inner chunk. */
-function addSample(current: OpenFile, lane: Lane, sample: Sample, logTimeNs: bigint, options: { replay: boolean }): Promise<void> | undefined {
-  const flushed = current.encoder.append(lane.channelId, sample.seq, logTimeNs, sample.captureNs, sample.data);
+function addSample(
+  current: OpenFile,
+  lane: Lane,
+  sample: Sample,
+  logTimeNs: bigint,
+  options: { replay: boolean },
+): Promise<void> | undefined {
+  const flushed = current.encoder.append(
+    lane.channelId,
+    sample.seq,
+    logTimeNs,
+    sample.captureNs,
+    sample.data,
+  );
   const stats = lane.stats;
   stats.count += 1;
   stats.bytes += sample.data.byteLength;
@@ -419,4 +460,3 @@ function mapError(err: unknown): unknown {
   if (isRigcapError(disk)) return disk;
   return new RigcapError('RIGCAP_INTERNAL', `chunk writer failed: ${String(err)}`, { cause: err });
 }
-

@@ -84,12 +84,19 @@ export class ChunkBuilder {
   }
 
   /** Appends one Message record; `data` is copied when small, referenced when large. */
-  append(channelId: number, sequence: number, logTimeNs: bigint, publishTimeNs: bigint, data: Uint8Array): void {
+  append(
+    channelId: number,
+    sequence: number,
+    logTimeNs: bigint,
+    publishTimeNs: bigint,
+    data: Uint8Array,
+  ): void {
     const dataBytes = data.byteLength;
     const inline = dataBytes <= INLINE_MAX_BYTES;
     const need = MESSAGE_HEADER_BYTES + (inline ? dataBytes : 0);
     const room = this.#slab.byteLength - this.#used;
-    if (need > room || (this.byteLength === 0 && this.#wholeSlab && room < this.#slabBytes)) this.#newSlab(need);
+    if (need > room || (this.byteLength === 0 && this.#wholeSlab && room < this.#slabBytes))
+      this.#newSlab(need);
     this.#chunkSlabBytes += need;
     const view = this.#view;
     let at = this.#used;
@@ -111,7 +118,8 @@ export class ChunkBuilder {
       this.#parts.push(data);
     }
     let index = this.#indexes[channelId];
-    if (index === undefined) this.#indexes[channelId] = index = new ChannelIndex(this.#capacityHint[channelId] ?? 64);
+    if (index === undefined)
+      this.#indexes[channelId] = index = new ChannelIndex(this.#capacityHint[channelId] ?? 64);
     index.add(logTimeNs, this.byteLength);
     this.byteLength += MESSAGE_HEADER_BYTES + dataBytes;
     if (this.messageCount === 0) {
@@ -131,7 +139,14 @@ export class ChunkBuilder {
       indexes.set(channelId, { entries: index.entries, count: index.count });
       this.#capacityHint[channelId] = Math.max(64, index.count + (index.count >> 3));
     });
-    const chunk: BuiltChunk = { parts: this.#parts, byteLength: this.byteLength, startNs: this.startNs, endNs: this.endNs, messageCount: this.messageCount, indexes };
+    const chunk: BuiltChunk = {
+      parts: this.#parts,
+      byteLength: this.byteLength,
+      startNs: this.startNs,
+      endNs: this.endNs,
+      messageCount: this.messageCount,
+      indexes,
+    };
     this.#parts = [];
     this.#indexes = [];
     // Frames (referenced, not copied) need little slab: their chunks share one slab's tail.
@@ -145,7 +160,8 @@ export class ChunkBuilder {
   }
 
   #cut(): void {
-    if (this.#used > this.#segmentStart) this.#parts.push(this.#slab.subarray(this.#segmentStart, this.#used));
+    if (this.#used > this.#segmentStart)
+      this.#parts.push(this.#slab.subarray(this.#segmentStart, this.#used));
     this.#segmentStart = this.#used;
   }
 
@@ -170,7 +186,10 @@ export function crc32Parts(parts: readonly Uint8Array[]): number {
  * Message Index records for `chunk`, in channel-id order, starting at file offset `start`; returns
  * the bytes and each channel's record offset (for the Chunk Index).
  */
-export function messageIndexRecords(chunk: BuiltChunk, start: bigint): { parts: Uint8Array[]; byteLength: number; offsets: Map<number, bigint> } {
+export function messageIndexRecords(
+  chunk: BuiltChunk,
+  start: bigint,
+): { parts: Uint8Array[]; byteLength: number; offsets: Map<number, bigint> } {
   const parts: Uint8Array[] = [];
   const offsets = new Map<number, bigint>();
   let byteLength = 0;

@@ -78,7 +78,15 @@ export class McapEncoder {
   #schemas = new Map<number, Schema>();
   #channels = new Map<number, Channel>();
   #chunkIndexes: ChunkIndex[] = [];
-  #attachmentIndexes: Array<{ offset: bigint; length: bigint; logTime: bigint; createTime: bigint; dataSize: bigint; name: string; mediaType: string }> = [];
+  #attachmentIndexes: Array<{
+    offset: bigint;
+    length: bigint;
+    logTime: bigint;
+    createTime: bigint;
+    dataSize: bigint;
+    name: string;
+    mediaType: string;
+  }> = [];
   #metadataIndexes: Array<{ offset: bigint; length: bigint; name: string }> = [];
   #stats: Statistics = {
     messageCount: 0n,
@@ -151,7 +159,13 @@ export class McapEncoder {
 
   /** Adds a message to the open chunk; waits only when too many finished chunks are in flight. */
   async addMessage(message: Message): Promise<void> {
-    const flushed = this.append(message.channelId, message.sequence, message.logTime, message.publishTime, message.data);
+    const flushed = this.append(
+      message.channelId,
+      message.sequence,
+      message.logTime,
+      message.publishTime,
+      message.data,
+    );
     if (flushed !== undefined) await flushed;
   }
 
@@ -159,11 +173,18 @@ export class McapEncoder {
    * `addMessage` without a promise per message: returns undefined, or, when the message filled the
    * chunk, the pending flush to await before the next call.
    */
-  append(channelId: number, sequence: number, logTimeNs: bigint, publishTimeNs: bigint, data: Uint8Array): Promise<void> | undefined {
+  append(
+    channelId: number,
+    sequence: number,
+    logTimeNs: bigint,
+    publishTimeNs: bigint,
+    data: Uint8Array,
+  ): Promise<void> | undefined {
     this.#throwIfFailed();
     const counts = this.#channelMessageCounts;
     const channelCount = counts[channelId];
-    if (channelCount === undefined) throw new Error(`McapEncoder: message for unregistered channel ${channelId}`);
+    if (channelCount === undefined)
+      throw new Error(`McapEncoder: message for unregistered channel ${channelId}`);
     counts[channelId] = channelCount + 1;
     const stats = this.#stats;
     if (this.#messageCount === 0) {
@@ -257,7 +278,11 @@ export class McapEncoder {
       const before = b.length;
       writeAll();
       if (b.length > before) {
-        groups.push({ groupOpcode: opcode, groupStart: summaryStart + BigInt(before), groupLength: BigInt(b.length - before) });
+        groups.push({
+          groupOpcode: opcode,
+          groupStart: summaryStart + BigInt(before),
+          groupLength: BigInt(b.length - before),
+        });
       }
     };
     group(Opcode.SCHEMA, () => this.#schemas.forEach((s) => b.writeSchema(s)));
@@ -281,7 +306,13 @@ export class McapEncoder {
     return { statistics: this.#stats, fileBytes: sink.position() };
   }
 
-  async #writeChunk(chunk: BuiltChunk, crc: number, compression: string, parts: readonly Uint8Array[], byteLength: number): Promise<void> {
+  async #writeChunk(
+    chunk: BuiltChunk,
+    crc: number,
+    compression: string,
+    parts: readonly Uint8Array[],
+    byteLength: number,
+  ): Promise<void> {
     const sink = this.#options.sink;
     const compressionBytes = Buffer.from(compression, 'utf8');
     const headerBytes = 1 + 8 + 8 + 8 + 8 + 4 + 4 + compressionBytes.byteLength + 8;

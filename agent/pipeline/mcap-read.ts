@@ -26,15 +26,24 @@ export function fileReadable(handle: FileHandle, sizeBytes: number): IReadable {
 }
 
 /** Opens an MCAP file with its summary/index and runs `use` on the reader. */
-export async function withIndexedReader<T>(path: string, use: (reader: McapIndexedReader) => Promise<T>): Promise<T> {
+export async function withIndexedReader<T>(
+  path: string,
+  use: (reader: McapIndexedReader) => Promise<T>,
+): Promise<T> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
     let reader: McapIndexedReader;
     try {
-      reader = await McapIndexedReader.Initialize({ readable: fileReadable(handle, size), decompressHandlers });
+      reader = await McapIndexedReader.Initialize({
+        readable: fileReadable(handle, size),
+        decompressHandlers,
+      });
     } catch (err) {
-      throw new RigcapError('RIGCAP_MCAP_INVALID', `${path}: ${String(err)}`, { cause: err, details: { path } });
+      throw new RigcapError('RIGCAP_MCAP_INVALID', `${path}: ${String(err)}`, {
+        cause: err,
+        details: { path },
+      });
     }
     return await use(reader);
   } finally {

@@ -23,7 +23,19 @@ async function publish(endpoint: string, messages: number, payload: Uint8Array):
   push.connect(endpoint);
   void (async () => {
     for (let seq = 0; seq < messages; seq++) {
-      await push.send(encodeFrame(topic, { seq, captureNs: BigInt(Date.now()) * 1_000_000n, encoding: 'cdr', type: 'std_msgs/msg/UInt8MultiArray', latched: false }, payload));
+      await push.send(
+        encodeFrame(
+          topic,
+          {
+            seq,
+            captureNs: BigInt(Date.now()) * 1_000_000n,
+            encoding: 'cdr',
+            type: 'std_msgs/msg/UInt8MultiArray',
+            latched: false,
+          },
+          payload,
+        ),
+      );
     }
   })();
   return push;
@@ -56,7 +68,18 @@ async function agentRun(dir: string, messages: number, payload: Uint8Array, log:
       rig: { id: 'bench' },
       spool: { dir: join(dir, 'spool') },
       keys: { dir: join(dir, 'secrets') },
-      streams: [{ name: 'bytes', driver: 'zmq', endpoint, socket: 'pull', bind: true, topic, type: 'std_msgs/msg/UInt8MultiArray', queue: { size: 100_000 } }],
+      streams: [
+        {
+          name: 'bytes',
+          driver: 'zmq',
+          endpoint,
+          socket: 'pull',
+          bind: true,
+          topic,
+          type: 'std_msgs/msg/UInt8MultiArray',
+          queue: { size: 100_000 },
+        },
+      ],
       chunking: { maxBytes: '64MiB', maxDurationMs: 600_000 },
       timesync: { chrony: false, ptp: false },
       deid: { enabled: false },
@@ -81,7 +104,12 @@ async function agentRun(dir: string, messages: number, payload: Uint8Array, log:
 }
 
 /** Agent msg/s over raw ZeroMQ receive msg/s for `messages` messages of `payloadBytes`, best of `rounds`. */
-export async function benchMsgRate(options: { messages: number; payloadBytes: number; rounds?: number; log: Logger }): Promise<MsgRateResult> {
+export async function benchMsgRate(options: {
+  messages: number;
+  payloadBytes: number;
+  rounds?: number;
+  log: Logger;
+}): Promise<MsgRateResult> {
   const payload = new Uint8Array(options.payloadBytes).map((_, i) => i & 0xff);
   let raw = 0;
   let agent = 0;
@@ -89,7 +117,10 @@ export async function benchMsgRate(options: { messages: number; payloadBytes: nu
   try {
     for (let round = 0; round < (options.rounds ?? 3); round++) {
       raw = Math.max(raw, await rawRun(options.messages, payload));
-      agent = Math.max(agent, await agentRun(join(dir, String(round)), options.messages, payload, options.log));
+      agent = Math.max(
+        agent,
+        await agentRun(join(dir, String(round)), options.messages, payload, options.log),
+      );
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -94,7 +94,9 @@ export async function salvageSpool(options: SalvageOptions): Promise<SalvageResu
 }
 
 /** Salvages one partial file of a session. */
-export async function salvagePartial(options: SalvageOptions & { sessionId: string; partialPath: string }): Promise<SalvageResult> {
+export async function salvagePartial(
+  options: SalvageOptions & { sessionId: string; partialPath: string },
+): Promise<SalvageResult> {
   const { spoolDir, sessionId, partialPath } = options;
   const dir = join(spoolDir, 'sessions', sessionId);
   const baseName = partialPath.slice(dir.length + 1, -'.partial'.length);
@@ -107,7 +109,15 @@ export async function salvagePartial(options: SalvageOptions & { sessionId: stri
   // A previous run committed the salvaged chunk but crashed before moving the source away.
   if (await exists(finalPath)) {
     const quarantinePath = await quarantine(options, partialPath, `${finalName}.partial`);
-    return { ...base, outcome: 'salvaged', messages: 0, payloadBytes: 0, lostTailBytes: 0, quarantinePath, stopReason: 'already salvaged' };
+    return {
+      ...base,
+      outcome: 'salvaged',
+      messages: 0,
+      payloadBytes: 0,
+      lostTailBytes: 0,
+      quarantinePath,
+      stopReason: 'already salvaged',
+    };
   }
 
   const tmpPath = `${finalPath}.salvaging`;
@@ -154,13 +164,24 @@ export async function salvagePartial(options: SalvageOptions & { sessionId: stri
           case 'Schema':
             if (!schemaIds.has(record.id)) {
               schemaNames.set(record.id, record.name);
-              schemaIds.set(record.id, encoder.registerSchema({ name: record.name, encoding: record.encoding, data: record.data }));
+              schemaIds.set(
+                record.id,
+                encoder.registerSchema({ name: record.name, encoding: record.encoding, data: record.data }),
+              );
             }
             break;
           case 'Channel': {
             if (channelIds.has(record.id)) break;
             const schemaId = schemaIds.get(record.schemaId) ?? 0;
-            channelIds.set(record.id, encoder.registerChannel({ schemaId, topic: record.topic, messageEncoding: record.messageEncoding, metadata: record.metadata }));
+            channelIds.set(
+              record.id,
+              encoder.registerChannel({
+                schemaId,
+                topic: record.topic,
+                messageEncoding: record.messageEncoding,
+                metadata: record.metadata,
+              }),
+            );
             stats.set(record.id, {
               stream: record.metadata.get('stream') ?? record.topic,
               topic: record.topic,
@@ -204,7 +225,15 @@ export async function salvagePartial(options: SalvageOptions & { sessionId: stri
     await file.destroy();
     await rm(tmpPath, { force: true });
     const quarantinePath = await quarantine(options, partialPath, `${finalName}.corrupt`);
-    return { ...base, outcome: 'quarantined', messages: 0, payloadBytes: 0, lostTailBytes, quarantinePath, ...(stopReason === undefined ? {} : { stopReason }) };
+    return {
+      ...base,
+      outcome: 'quarantined',
+      messages: 0,
+      payloadBytes: 0,
+      lostTailBytes,
+      quarantinePath,
+      ...(stopReason === undefined ? {} : { stopReason }),
+    };
   }
 
   await encoder.addMetadata({
@@ -253,12 +282,19 @@ export async function salvagePartial(options: SalvageOptions & { sessionId: stri
   };
 }
 
-async function quarantine(options: { spoolDir: string; sessionId: string }, from: string, name: string): Promise<string> {
+async function quarantine(
+  options: { spoolDir: string; sessionId: string },
+  from: string,
+  name: string,
+): Promise<string> {
   const qdir = join(options.spoolDir, 'quarantine', options.sessionId);
   await mkdir(qdir, { recursive: true });
   let target = join(qdir, name);
   for (let n = 1; await exists(target); n++) target = join(qdir, `${name}.${n}`);
-  await durableRename(from, target, { fromDir: join(options.spoolDir, 'sessions', options.sessionId), toDir: qdir });
+  await durableRename(from, target, {
+    fromDir: join(options.spoolDir, 'sessions', options.sessionId),
+    toDir: qdir,
+  });
   return target;
 }
 

@@ -7,7 +7,12 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { RigcapConfig } from '../config/types.ts';
 import type { RecordSealer } from '../keys/record-sealer.ts';
 import type { Logger } from '../log.ts';
-import type { CalibrationRef, StreamSummary, TimesyncSummary, TransformLineage } from '../records/predicates.ts';
+import type {
+  CalibrationRef,
+  StreamSummary,
+  TimesyncSummary,
+  TransformLineage,
+} from '../records/predicates.ts';
 import type { CommittedChunk } from './chunk-types.ts';
 import type { StreamCounts } from './ledger.ts';
 
@@ -50,13 +55,24 @@ export function streamSummaries(
     }
     if (file === undefined && Object.keys(drops).length === 0 && upstreamLoss === 0) continue;
     const replays = file?.latchedReplays ?? 0;
-    out.push({ topic: s.topic, type: file?.type ?? s.type, count: file?.count ?? 0, drops, upstreamLoss, ...(replays > 0 ? { latchedReplays: replays } : {}) });
+    out.push({
+      topic: s.topic,
+      type: file?.type ?? s.type,
+      count: file?.count ?? 0,
+      drops,
+      upstreamLoss,
+      ...(replays > 0 ? { latchedReplays: replays } : {}),
+    });
   }
   return out;
 }
 
 /** Signs the capture-chunk record of a committed chunk and marks it sealed; returns the record seq. */
-export async function sealCommittedChunk(opts: ChunkSealOptions, chunk: CommittedChunk, ctx: ChunkContext): Promise<number> {
+export async function sealCommittedChunk(
+  opts: ChunkSealOptions,
+  chunk: CommittedChunk,
+  ctx: ChunkContext,
+): Promise<number> {
   const { config } = opts;
   const result = await opts.sealer.sealChunk({
     chunkPath: chunk.path,
@@ -72,10 +88,23 @@ export async function sealCommittedChunk(opts: ChunkSealOptions, chunk: Committe
       calibration: ctx.calibration,
       transforms: ctx.transforms,
       producer: { rigcapVersion: opts.rigcapVersion, configDigest: opts.configDigest },
-      policy: { residency: config.policy.residency, retentionDays: config.policy.retentionDays, purpose: config.policy.purpose },
+      policy: {
+        residency: config.policy.residency,
+        retentionDays: config.policy.retentionDays,
+        purpose: config.policy.purpose,
+      },
     },
   });
   opts.catalog.markChunkSealed(chunk.sessionId, chunk.chunkIndex, result.seq);
-  opts.log.info({ sessionId: chunk.sessionId, chunk: chunk.name, seq: result.seq, bytes: chunk.bytes, file: relative(config.spool.dir, chunk.path) }, 'chunk sealed');
+  opts.log.info(
+    {
+      sessionId: chunk.sessionId,
+      chunk: chunk.name,
+      seq: result.seq,
+      bytes: chunk.bytes,
+      file: relative(config.spool.dir, chunk.path),
+    },
+    'chunk sealed',
+  );
   return result.seq;
 }

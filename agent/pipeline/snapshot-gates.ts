@@ -34,7 +34,13 @@ export class SnapshotGates {
       timeOf: (x) => x.monoNs,
       sizeOf: (x) => x.data.byteLength,
     });
-    const gate: Gate = { ring, preMs: stream.snapshot.preMs, postMs: stream.snapshot.postMs, reported: 0, windowsTaken: 0 };
+    const gate: Gate = {
+      ring,
+      preMs: stream.snapshot.preMs,
+      postMs: stream.snapshot.postMs,
+      reported: 0,
+      windowsTaken: 0,
+    };
     this.#gates.set(stream.name, gate);
     return (sample) => {
       const out = ring.push(sample);
@@ -65,7 +71,14 @@ export class SnapshotGates {
         stream,
         preMs: gate.preMs,
         postMs: gate.postMs,
-        windows: closed.map((w) => ({ markerIds: w.markerIds, fromMonoNs: w.fromNs.toString(), toMonoNs: w.toNs.toString(), items: w.items, bytes: w.bytes, preTruncated: w.preTruncated })),
+        windows: closed.map((w) => ({
+          markerIds: w.markerIds,
+          fromMonoNs: w.fromNs.toString(),
+          toMonoNs: w.toNs.toString(),
+          items: w.items,
+          bytes: w.bytes,
+          preTruncated: w.preTruncated,
+        })),
       });
     }
     return out;

@@ -34,13 +34,16 @@ export class ChainState {
 
   /** The link the next record carries. */
   next(): ChainLink {
-    return this.#head === null ? { seq: 1, prev: null } : { seq: this.#head.seq + 1, prev: this.#head.payloadSha256 };
+    return this.#head === null
+      ? { seq: 1, prev: null }
+      : { seq: this.#head.seq + 1, prev: this.#head.payloadSha256 };
   }
 
   /** Moves the head to a committed record; refuses anything but the next seq (no forks). */
   advance(committed: ChainHead): void {
     const expected = this.next().seq;
-    if (committed.seq !== expected) throw new RangeError(`chain expected seq ${expected}, got ${committed.seq}`);
+    if (committed.seq !== expected)
+      throw new RangeError(`chain expected seq ${expected}, got ${committed.seq}`);
     this.#head = { ...committed };
   }
 }

@@ -75,7 +75,10 @@ function isEnvelope(value: unknown): value is DsseEnvelope {
     Array.isArray(v['signatures']) &&
     v['signatures'].every(
       (s: unknown) =>
-        typeof s === 'object' && s !== null && typeof (s as Record<string, unknown>)['keyid'] === 'string' && typeof (s as Record<string, unknown>)['sig'] === 'string',
+        typeof s === 'object' &&
+        s !== null &&
+        typeof (s as Record<string, unknown>)['keyid'] === 'string' &&
+        typeof (s as Record<string, unknown>)['sig'] === 'string',
     )
   );
 }

@@ -1,7 +1,14 @@
 // Ed25519 keys and signatures. node:crypto signs (fast, native); @noble/ed25519 is the portable
 // implementation for runtimes without native Ed25519. Both give identical signatures (RFC 8032
 // signing is deterministic). Key ids are lowercase hex SHA-256 of the SPKI DER.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type KeyObject,
+} from 'node:crypto';
 import * as noble from '@noble/ed25519';
 import { sha256Hex } from './jcs.ts';
 
@@ -46,15 +53,21 @@ export function generateKeyPair(): Ed25519KeyPair {
 /** A node:crypto signer for a PKCS#8 PEM private key. */
 export function nodeSigner(privateKeyPem: string): Signer {
   const key = createPrivateKey(privateKeyPem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new TypeError(`expected an ed25519 key, got ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new TypeError(`expected an ed25519 key, got ${key.asymmetricKeyType}`);
   const spki = new Uint8Array(createPublicKey(key).export({ format: 'der', type: 'spki' }));
-  return { keyId: keyIdOf(spki), publicKeySpki: spki, sign: (message) => new Uint8Array(nodeSign(null, message, key)) };
+  return {
+    keyId: keyIdOf(spki),
+    publicKeySpki: spki,
+    sign: (message) => new Uint8Array(nodeSign(null, message, key)),
+  };
 }
 
 /** The 32-byte seed inside an Ed25519 PKCS#8 PEM (what @noble/ed25519 calls the secret key). */
 export function seedOfPrivateKey(privateKeyPem: string): Uint8Array {
   const der = createPrivateKey(privateKeyPem).export({ format: 'der', type: 'pkcs8' });
-  if (der.byteLength !== 48 || !der.subarray(0, 16).equals(pkcs8Prefix)) throw new TypeError('not an Ed25519 PKCS#8 key');
+  if (der.byteLength !== 48 || !der.subarray(0, 16).equals(pkcs8Prefix))
+    throw new TypeError('not an Ed25519 PKCS#8 key');
   return new Uint8Array(der.subarray(16));
 }
 
@@ -76,7 +89,11 @@ export async function nobleSign(seed: Uint8Array, message: Uint8Array): Promise<
 }
 
 /** Portable verification with @noble/ed25519. */
-export async function nobleVerify(rawPublicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function nobleVerify(
+  rawPublicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   return noble.verifyAsync(signature, message, rawPublicKey);
 }
 

@@ -1,6 +1,12 @@
 // Non-proprietary exports of one session, built from its decoded records (pure): an in-toto JSONL
 // bundle, W3C PROV-JSON, and a dataset card (Markdown) with a Croissant-RAI JSON-LD companion.
-import type { TransformLineage, CaptureChunkPredicate, CustodyReceiptPredicate, EventMarkerPredicate, SessionPredicate } from './predicates.ts';
+import type {
+  TransformLineage,
+  CaptureChunkPredicate,
+  CustodyReceiptPredicate,
+  EventMarkerPredicate,
+  SessionPredicate,
+} from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
 
 /** A session's records, gathered from every signer in a spool or store. */
@@ -18,25 +24,36 @@ export interface SessionRecords {
 }
 
 /** Picks a session's records out of every signer's decoded chain. */
-export function gatherSession(sessionId: string, chains: ReadonlyMap<string, readonly DecodedRecord[]>): SessionRecords | undefined {
+export function gatherSession(
+  sessionId: string,
+  chains: ReadonlyMap<string, readonly DecodedRecord[]>,
+): SessionRecords | undefined {
   for (const [deviceId, records] of chains) {
-    const mine = records.filter((r) => (r.name === 'session' || r.name === 'capture-chunk' || r.name === 'event-marker') && r.predicate['sessionId'] === sessionId);
+    const mine = records.filter(
+      (r) =>
+        (r.name === 'session' || r.name === 'capture-chunk' || r.name === 'event-marker') &&
+        r.predicate['sessionId'] === sessionId,
+    );
     if (mine.length === 0) continue;
     const named = new Set(mine.map((r) => r.chain.seq));
     const receipts: SessionRecords['receipts'] = [];
     for (const [storeId, storeRecords] of chains) {
       for (const r of storeRecords) {
         const p = r.predicate as unknown as CustodyReceiptPredicate;
-        if (r.name === 'custody-receipt' && p.record.signer === deviceId && named.has(p.record.seq)) receipts.push({ storeId, record: r });
+        if (r.name === 'custody-receipt' && p.record.signer === deviceId && named.has(p.record.seq))
+          receipts.push({ storeId, record: r });
       }
     }
-    const phase = (r: DecodedRecord): string | undefined => (r.name === 'session' ? (r.predicate as unknown as SessionPredicate).phase : undefined);
+    const phase = (r: DecodedRecord): string | undefined =>
+      r.name === 'session' ? (r.predicate as unknown as SessionPredicate).phase : undefined;
     return {
       sessionId,
       deviceId,
       keys: records.filter((r) => r.name === 'device-key'),
       open: mine.find((r) => phase(r) === 'open'),
-      chunks: mine.filter((r) => r.name === 'capture-chunk').sort((a, b) => chunkOf(a).chunkIndex - chunkOf(b).chunkIndex),
+      chunks: mine
+        .filter((r) => r.name === 'capture-chunk')
+        .sort((a, b) => chunkOf(a).chunkIndex - chunkOf(b).chunkIndex),
       markers: mine.filter((r) => r.name === 'event-marker'),
       close: mine.find((r) => phase(r) === 'close'),
       receipts,
@@ -49,7 +66,14 @@ const chunkOf = (r: DecodedRecord): CaptureChunkPredicate => r.predicate as unkn
 
 /** in-toto bundle: one DSSE envelope per line (keys, open, chunks, markers, close, receipts). */
 export function intotoBundle(s: SessionRecords): string {
-  const all = [...s.keys, ...(s.open ? [s.open] : []), ...s.chunks, ...s.markers, ...(s.close ? [s.close] : []), ...s.receipts.map((r) => r.record)];
+  const all = [
+    ...s.keys,
+    ...(s.open ? [s.open] : []),
+    ...s.chunks,
+    ...s.markers,
+    ...(s.close ? [s.close] : []),
+    ...s.receipts.map((r) => r.record),
+  ];
   return all.map((r) => new TextDecoder().decode(r.bytes)).join('');
 }
 
@@ -88,13 +112,22 @@ export function provDocument(s: SessionRecords): Record<string, unknown> {
   for (const r of s.chunks) {
     const p = chunkOf(r);
     const name = `rigcap:chunk/${s.sessionId}/${r.subject[0]?.name ?? ''}`;
-    entity[name] = { 'prov:type': 'rigcap:Chunk', 'rigcap:sha256': r.subject[0]?.digest.sha256 ?? '', 'rigcap:bytes': p.bytes, 'rigcap:recordSeq': r.chain.seq };
+    entity[name] = {
+      'prov:type': 'rigcap:Chunk',
+      'rigcap:sha256': r.subject[0]?.digest.sha256 ?? '',
+      'rigcap:bytes': p.bytes,
+      'rigcap:recordSeq': r.chain.seq,
+    };
     rel('wasGeneratedBy', { 'prov:entity': name, 'prov:activity': capture });
     rel('wasGeneratedBy', { 'prov:entity': name, 'prov:activity': deid });
     rel('wasAttributedTo', { 'prov:entity': name, 'prov:agent': device });
     for (const c of p.calibration) {
       const cal = `rigcap:calibration/${c.sensor}/${c.digest.replace(/^sha256:/, '')}`;
-      entity[cal] = { 'prov:type': 'rigcap:Calibration', 'rigcap:sensor': c.sensor, 'rigcap:version': String(c.version) };
+      entity[cal] = {
+        'prov:type': 'rigcap:Calibration',
+        'rigcap:sensor': c.sensor,
+        'rigcap:version': String(c.version),
+      };
       rel('used', { 'prov:activity': capture, 'prov:entity': cal });
     }
     for (const t of p.transforms) {
@@ -121,7 +154,8 @@ export function provDocument(s: SessionRecords): Record<string, unknown> {
     agent[store] = { 'prov:type': 'prov:Organization' };
     activity[sync] ??= { 'prov:type': 'rigcap:Sync' };
     rel('wasAssociatedWith', { 'prov:activity': sync, 'prov:agent': store });
-    if (p.blob !== null) rel('used', { 'prov:activity': sync, 'prov:entity': `rigcap:chunk/${s.sessionId}/${p.blob.name}` });
+    if (p.blob !== null)
+      rel('used', { 'prov:activity': sync, 'prov:entity': `rigcap:chunk/${s.sessionId}/${p.blob.name}` });
   }
   return {
     prefix: { rigcap: 'https://rigcap.dev/ns#', prov: 'http://www.w3.org/ns/prov#' },
@@ -161,10 +195,12 @@ class DeidTally {
   add(t: TransformLineage): void {
     this.seen = true;
     if (t['enabled'] === false) this.#disabled = true;
-    for (const m of (t['models'] as Array<{ name: string; kind: string; sha256: string }> | undefined) ?? []) this.#models.add(`${m.name} (${m.kind}, sha256 ${m.sha256})`);
+    for (const m of (t['models'] as Array<{ name: string; kind: string; sha256: string }> | undefined) ?? [])
+      this.#models.add(`${m.name} (${m.kind}, sha256 ${m.sha256})`);
     if (typeof t['paramsDigest'] === 'string') this.#params.add(t['paramsDigest']);
     for (const e of (t['exemptStreams'] as string[] | undefined) ?? []) this.#exempt.add(e);
-    const f = t['frames'] as Partial<Record<'in' | 'withDetections' | 'failed' | 'dropped', number>> | undefined;
+    const f = t['frames'] as
+      Partial<Record<'in' | 'withDetections' | 'failed' | 'dropped', number>> | undefined;
     const b = t['boxes'] as Partial<Record<'face' | 'plate', number>> | undefined;
     this.#frames.in += f?.in ?? 0;
     this.#frames.withDetections += f?.withDetections ?? 0;
@@ -189,7 +225,10 @@ class DeidTally {
 
 /** Summarises a session's chunk records. */
 export function sessionFacts(s: SessionRecords): SessionFacts {
-  const streams = new Map<string, { topic: string; type: string; count: number; drops: number; upstreamLoss: number }>();
+  const streams = new Map<
+    string,
+    { topic: string; type: string; count: number; drops: number; upstreamLoss: number }
+  >();
   const cals = new Map<string, { sensor: string; digest: string; version: string }>();
   const clock = { locked: 0n, holdover: 0n, unsynced: 0n };
   const transforms = new Set<string>();
@@ -197,17 +236,39 @@ export function sessionFacts(s: SessionRecords): SessionFacts {
   for (const r of s.chunks) {
     const p = chunkOf(r);
     for (const st of p.streams) {
-      const acc = streams.get(st.topic) ?? { topic: st.topic, type: st.type, count: 0, drops: 0, upstreamLoss: 0 };
+      const acc = streams.get(st.topic) ?? {
+        topic: st.topic,
+        type: st.type,
+        count: 0,
+        drops: 0,
+        upstreamLoss: 0,
+      };
       acc.count += st.count;
       acc.drops += Object.values(st.drops).reduce((a, b) => a + b, 0);
       acc.upstreamLoss += st.upstreamLoss;
       streams.set(st.topic, acc);
     }
-    for (const c of p.calibration) cals.set(`${c.sensor}@${c.digest}`, { sensor: c.sensor, digest: c.digest, version: String(c.version) });
+    for (const c of p.calibration)
+      cals.set(`${c.sensor}@${c.digest}`, { sensor: c.sensor, digest: c.digest, version: String(c.version) });
     for (const i of p.timesync.intervals) clock[i.state] += BigInt(i.endNs) - BigInt(i.startNs);
     for (const t of p.transforms) {
       if (t.kind === 'de-identification') deid.add(t);
-      else transforms.add(JSON.stringify(t, Object.keys(t).filter((k) => k === 'kind' || k === 'source' || k === 'name' || k === 'sha256' || k === 'stream' || k === 'preMs' || k === 'postMs')));
+      else
+        transforms.add(
+          JSON.stringify(
+            t,
+            Object.keys(t).filter(
+              (k) =>
+                k === 'kind' ||
+                k === 'source' ||
+                k === 'name' ||
+                k === 'sha256' ||
+                k === 'stream' ||
+                k === 'preMs' ||
+                k === 'postMs',
+            ),
+          ),
+        );
     }
   }
   if (deid.seen) transforms.add(deid.describe());
@@ -219,10 +280,18 @@ export function sessionFacts(s: SessionRecords): SessionFacts {
     deviceId: s.deviceId,
     startNs: first ? chunkOf(first).startNs : null,
     endNs: last ? chunkOf(last).endNs : null,
-    chunks: s.chunks.map((r) => ({ name: r.subject[0]?.name ?? '', sha256: r.subject[0]?.digest.sha256 ?? '', bytes: chunkOf(r).bytes })),
+    chunks: s.chunks.map((r) => ({
+      name: r.subject[0]?.name ?? '',
+      sha256: r.subject[0]?.digest.sha256 ?? '',
+      bytes: chunkOf(r).bytes,
+    })),
     streams: [...streams.values()],
     calibrations: [...cals.values()],
-    clockNs: { locked: String(clock.locked), holdover: String(clock.holdover), unsynced: String(clock.unsynced) },
+    clockNs: {
+      locked: String(clock.locked),
+      holdover: String(clock.holdover),
+      unsynced: String(clock.unsynced),
+    },
     transforms: [...transforms],
     policy: first ? chunkOf(first).policy : null,
     closed: close !== undefined,
@@ -251,7 +320,9 @@ export function datasetCard(f: SessionFacts, options: { croissantFile: string })
     '',
     '## Calibration',
     '',
-    ...(f.calibrations.length === 0 ? ['none recorded'] : f.calibrations.map((c) => `- ${c.sensor}: version ${c.version}, ${c.digest}`)),
+    ...(f.calibrations.length === 0
+      ? ['none recorded']
+      : f.calibrations.map((c) => `- ${c.sensor}: version ${c.version}, ${c.digest}`)),
     '',
     '## Clock quality',
     '',
@@ -263,7 +334,9 @@ export function datasetCard(f: SessionFacts, options: { croissantFile: string })
     '',
     '## Gaps and loss',
     '',
-    ...(f.gaps.length === 0 ? ['no gaps recorded'] : f.gaps.map((g) => `- ${nsToIso(g.startNs)} – ${nsToIso(g.endNs)}: ${g.cause}`)),
+    ...(f.gaps.length === 0
+      ? ['no gaps recorded']
+      : f.gaps.map((g) => `- ${nsToIso(g.startNs)} – ${nsToIso(g.endNs)}: ${g.cause}`)),
     '',
   ];
   return lines.join('\n');
@@ -298,7 +371,8 @@ export function croissantRai(f: SessionFacts): Record<string, unknown> {
     'rai:dataCollection': `Captured on device ${f.deviceId}; streams: ${f.streams.map((s) => `${s.topic} (${s.type}, ${s.count} messages)`).join('; ')}.`,
     'rai:dataCollectionTimeframe': f.startNs && f.endNs ? [nsToIso(f.startNs), nsToIso(f.endNs)] : [],
     'rai:dataPreprocessingProtocol': f.transforms,
-    'rai:personalSensitiveInformation': 'Faces and licence plates are blurred on the device before storage; records hold counts and boxes only.',
+    'rai:personalSensitiveInformation':
+      'Faces and licence plates are blurred on the device before storage; records hold counts and boxes only.',
     'rai:dataLimitations': [
       `Clock: locked ${f.clockNs.locked} ns, holdover ${f.clockNs.holdover} ns, unsynced ${f.clockNs.unsynced} ns.`,
       `Loss: ${f.streams.reduce((a, s) => a + s.drops, 0)} samples dropped in the agent, ${f.streams.reduce((a, s) => a + s.upstreamLoss, 0)} lost upstream.`,

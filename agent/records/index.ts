@@ -1,6 +1,15 @@
 // Public surface of the pure record layer (no I/O): build, sign, decode and verify rigcap records.
 export { canonicalBytes, canonicalText, sha256Hex, isSha256Hex } from './jcs.ts';
-export { inTotoPayloadType, preAuthEncoding, serializeEnvelope, parseEnvelope, toBase64, fromCanonicalBase64, type DsseEnvelope, type DsseSignature } from './dsse.ts';
+export {
+  inTotoPayloadType,
+  preAuthEncoding,
+  serializeEnvelope,
+  parseEnvelope,
+  toBase64,
+  fromCanonicalBase64,
+  type DsseEnvelope,
+  type DsseSignature,
+} from './dsse.ts';
 export {
   generateKeyPair,
   nodeSigner,
@@ -20,12 +29,35 @@ export {
 export * from './predicates.ts';
 export { statementType, buildStatement, type Statement, type ResourceDescriptor } from './statement.ts';
 export { predicateSchemas } from './schemas.ts';
-export { predicateProblems, upgradePredicate, predicateMigrations, type PredicateMigration, type PredicateMigrations } from './validate.ts';
-export { ChainState, buildRecord, previousRecordSubject, type ChainLink, type ChainHead, type ChainContext, type SignedRecord } from './chain.ts';
+export {
+  predicateProblems,
+  upgradePredicate,
+  predicateMigrations,
+  type PredicateMigration,
+  type PredicateMigrations,
+} from './validate.ts';
+export {
+  ChainState,
+  buildRecord,
+  previousRecordSubject,
+  type ChainLink,
+  type ChainHead,
+  type ChainContext,
+  type SignedRecord,
+} from './chain.ts';
 export { sessionRoot } from './session-root.ts';
 export { chunkSubject, sessionSubject, keySubject, receiptSubject, retentionSubject } from './subjects.ts';
 export { decodeRecord, type DecodedRecord, type DecodeResult } from './record-decode.ts';
 export { verifyTree, type VerifyReport, type VerifyOptions } from './verify.ts';
 export { verifyCodes, type VerifyCode, type VerifyFailure } from './verify-codes.ts';
 export { MemorySource, type FileSource } from './verify-source.ts';
-export { gatherSession, intotoBundle, provDocument, sessionFacts, datasetCard, croissantRai, type SessionRecords, type SessionFacts } from './exports.ts';
+export {
+  gatherSession,
+  intotoBundle,
+  provDocument,
+  sessionFacts,
+  datasetCard,
+  croissantRai,
+  type SessionRecords,
+  type SessionFacts,
+} from './exports.ts';

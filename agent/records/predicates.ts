@@ -183,7 +183,11 @@ export interface PredicateByName {
 }
 
 /** A predicate body without its chain fields (what callers supply; the chain fills the rest). */
-export type PredicateBody<N extends PredicateName> = PredicateByName[N] extends infer P ? (P extends { chain: ChainFields } ? Omit<P, 'chain'> : never) : never;
+export type PredicateBody<N extends PredicateName> = PredicateByName[N] extends infer P
+  ? P extends { chain: ChainFields }
+    ? Omit<P, 'chain'>
+    : never
+  : never;
 
 /** `chunk-000001.mcap` for chunk index 1. */
 export function chunkFileName(chunkIndex: number): string {

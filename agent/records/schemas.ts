@@ -24,15 +24,37 @@ const chain = {
   },
 } as const;
 
-function object(required: readonly string[], properties: Record<string, unknown>, options: { open?: boolean } = {}): Record<string, unknown> {
+function object(
+  required: readonly string[],
+  properties: Record<string, unknown>,
+  options: { open?: boolean } = {},
+): Record<string, unknown> {
   return { type: 'object', additionalProperties: options.open === true, required: [...required], properties };
 }
 
 /** min/max/mean/p95 of a nanosecond quantity (signed decimal strings). */
-const nsStatistics = object(['min', 'max', 'mean', 'p95'], { min: signedDecimal, max: signedDecimal, mean: signedDecimal, p95: signedDecimal });
+const nsStatistics = object(['min', 'max', 'mean', 'p95'], {
+  min: signedDecimal,
+  max: signedDecimal,
+  mean: signedDecimal,
+  p95: signedDecimal,
+});
 
 const captureChunk = object(
-  ['chain', 'sessionId', 'chunkIndex', 'startNs', 'endNs', 'bytes', 'streams', 'timesync', 'calibration', 'transforms', 'producer', 'policy'],
+  [
+    'chain',
+    'sessionId',
+    'chunkIndex',
+    'startNs',
+    'endNs',
+    'bytes',
+    'streams',
+    'timesync',
+    'calibration',
+    'transforms',
+    'producer',
+    'policy',
+  ],
   {
     chain,
     sessionId: id,
@@ -46,36 +68,69 @@ const captureChunk = object(
         topic: text,
         type: text,
         count,
-        drops: { type: 'object', additionalProperties: count, propertyNames: { pattern: '^[a-z0-9_]{1,64}$' } },
+        drops: {
+          type: 'object',
+          additionalProperties: count,
+          propertyNames: { pattern: '^[a-z0-9_]{1,64}$' },
+        },
         upstreamLoss: count,
         latchedReplays: count,
       }),
     },
-    timesync: object(['source', 'startNs', 'endNs', 'intervals', 'offsetNs', 'dispersionNs', 'samples', 'steps', 'stateAtEnd'], {
-      source: { enum: ['chrony', 'ptp', 'none'] },
-      startNs: decimal,
-      endNs: decimal,
-      intervals: {
-        type: 'array',
-        items: object(['state', 'startNs', 'endNs'], { state: { enum: ['locked', 'holdover', 'unsynced'] }, startNs: decimal, endNs: decimal }),
+    timesync: object(
+      [
+        'source',
+        'startNs',
+        'endNs',
+        'intervals',
+        'offsetNs',
+        'dispersionNs',
+        'samples',
+        'steps',
+        'stateAtEnd',
+      ],
+      {
+        source: { enum: ['chrony', 'ptp', 'none'] },
+        startNs: decimal,
+        endNs: decimal,
+        intervals: {
+          type: 'array',
+          items: object(['state', 'startNs', 'endNs'], {
+            state: { enum: ['locked', 'holdover', 'unsynced'] },
+            startNs: decimal,
+            endNs: decimal,
+          }),
+        },
+        offsetNs: { anyOf: [nsStatistics, { type: 'null' }] },
+        dispersionNs: { anyOf: [nsStatistics, { type: 'null' }] },
+        samples: count,
+        steps: { type: 'array', items: object(['atNs', 'stepNs'], { atNs: decimal, stepNs: signedDecimal }) },
+        stateAtEnd: { enum: ['locked', 'holdover', 'unsynced'] },
       },
-      offsetNs: { anyOf: [nsStatistics, { type: 'null' }] },
-      dispersionNs: { anyOf: [nsStatistics, { type: 'null' }] },
-      samples: count,
-      steps: { type: 'array', items: object(['atNs', 'stepNs'], { atNs: decimal, stepNs: signedDecimal }) },
-      stateAtEnd: { enum: ['locked', 'holdover', 'unsynced'] },
-    }),
+    ),
     calibration: {
       type: 'array',
       items: object(['sensor', 'digest', 'version'], {
         sensor: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
         digest: { type: 'string', pattern: '^(sha256:)?[0-9a-f]{64}$' },
-        version: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'integer', minimum: 0 }] },
+        version: {
+          anyOf: [
+            { type: 'string', maxLength: 128 },
+            { type: 'integer', minimum: 0 },
+          ],
+        },
       }),
     },
-    transforms: { type: 'array', items: object(['kind'], { kind: { type: 'string', maxLength: 64 } }, { open: true }) },
+    transforms: {
+      type: 'array',
+      items: object(['kind'], { kind: { type: 'string', maxLength: 64 } }, { open: true }),
+    },
     producer: object(['rigcapVersion', 'configDigest'], { rigcapVersion: text, configDigest: text }),
-    policy: object(['residency', 'retentionDays', 'purpose'], { residency: text, retentionDays: count, purpose: text }),
+    policy: object(['residency', 'retentionDays', 'purpose'], {
+      residency: text,
+      retentionDays: count,
+      purpose: text,
+    }),
   },
 );
 
@@ -83,7 +138,13 @@ const gap = object(['startNs', 'endNs', 'cause'], { startNs: decimal, endNs: dec
 
 const session = {
   oneOf: [
-    object(['chain', 'sessionId', 'phase', 'rigId', 'startNs'], { chain, sessionId: id, phase: { const: 'open' }, rigId: text, startNs: decimal }),
+    object(['chain', 'sessionId', 'phase', 'rigId', 'startNs'], {
+      chain,
+      sessionId: id,
+      phase: { const: 'open' },
+      rigId: text,
+      startNs: decimal,
+    }),
     object(['chain', 'sessionId', 'phase', 'rigId', 'startNs', 'endNs', 'chunks', 'root', 'gaps', 'reason'], {
       chain,
       sessionId: id,
@@ -108,7 +169,12 @@ const heartbeat = object(['chain', 'sessionId', 'uptimeNs', 'status'], {
 
 const deviceKey = {
   oneOf: [
-    object(['chain', 'action', 'keyId', 'publicKey'], { chain, action: { const: 'enrol' }, keyId: hex64, publicKey: text }),
+    object(['chain', 'action', 'keyId', 'publicKey'], {
+      chain,
+      action: { const: 'enrol' },
+      keyId: hex64,
+      publicKey: text,
+    }),
     object(['chain', 'action', 'keyId', 'newKeyId', 'newPublicKey'], {
       chain,
       action: { const: 'rotate' },
@@ -128,15 +194,27 @@ const deviceKey = {
 
 const custodyReceipt = object(['chain', 'record', 'blob', 'receivedWallNs', 'log'], {
   chain,
-  record: object(['signer', 'seq', 'sha256'], { signer: id, seq: { type: 'integer', minimum: 1 }, sha256: hex64 }),
-  blob: { anyOf: [{ type: 'null' }, object(['name', 'sha256', 'bytes'], { name: text, sha256: hex64, bytes: decimal })] },
+  record: object(['signer', 'seq', 'sha256'], {
+    signer: id,
+    seq: { type: 'integer', minimum: 1 },
+    sha256: hex64,
+  }),
+  blob: {
+    anyOf: [
+      { type: 'null' },
+      object(['name', 'sha256', 'bytes'], { name: text, sha256: hex64, bytes: decimal }),
+    ],
+  },
   receivedWallNs: decimal,
   log: object(['index', 'size', 'root'], { index: count, size: count, root: hex64 }),
 });
 
 const retentionAction = object(['chain', 'deleted', 'reason'], {
   chain,
-  deleted: { type: 'array', items: object(['session', 'name', 'sha256'], { session: id, name: text, sha256: hex64 }) },
+  deleted: {
+    type: 'array',
+    items: object(['session', 'name', 'sha256'], { session: id, name: text, sha256: hex64 }),
+  },
   reason: text,
 });
 

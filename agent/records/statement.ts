@@ -17,6 +17,10 @@ export interface Statement<P = unknown> {
 }
 
 /** Builds a Statement for a rigcap predicate. */
-export function buildStatement<P>(name: PredicateName, subject: ResourceDescriptor[], predicate: P): Statement<P> {
+export function buildStatement<P>(
+  name: PredicateName,
+  subject: ResourceDescriptor[],
+  predicate: P,
+): Statement<P> {
   return { _type: statementType, subject, predicateType: predicateTypeOf(name), predicate };
 }

@@ -24,7 +24,10 @@ export function receiptSubject(signer: string, seq: number, payloadSha256: strin
 }
 
 /** A retention action's subject: every chunk it deleted, or the empty digest when none. */
-export function retentionSubject(deleted: ReadonlyArray<{ session: string; name: string; sha256: string }>): ResourceDescriptor[] {
-  if (deleted.length === 0) return [{ name: 'retention-none', digest: { sha256: sha256Hex(new Uint8Array()) } }];
+export function retentionSubject(
+  deleted: ReadonlyArray<{ session: string; name: string; sha256: string }>,
+): ResourceDescriptor[] {
+  if (deleted.length === 0)
+    return [{ name: 'retention-none', digest: { sha256: sha256Hex(new Uint8Array()) } }];
   return deleted.map((d) => ({ name: `${d.session}/${d.name}`, digest: { sha256: d.sha256 } }));
 }

@@ -1,14 +1,21 @@
 // Predicate validation (ajv, compiled once per process) and the version-migration hook that lifts
 // an older predicate to the current version before it is validated or read.
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import { currentPredicateVersion, parsePredicateType, predicateNames, type PredicateName } from './predicates.ts';
+import {
+  currentPredicateVersion,
+  parsePredicateType,
+  predicateNames,
+  type PredicateName,
+} from './predicates.ts';
 import { predicateSchemas } from './schemas.ts';
 
 /** Lifts a predicate body of version `from` to `from + 1`. */
 export type PredicateMigration = (body: Record<string, unknown>) => Record<string, unknown>;
 
 /** Migrations by predicate name and the version they start from. Empty while every predicate is v1. */
-export type PredicateMigrations = Partial<Record<PredicateName, Readonly<Record<number, PredicateMigration>>>>;
+export type PredicateMigrations = Partial<
+  Record<PredicateName, Readonly<Record<number, PredicateMigration>>>
+>;
 
 export const predicateMigrations: PredicateMigrations = {};
 
@@ -44,9 +51,11 @@ export function upgradePredicate(
 ): UpgradeResult {
   const parsed = parsePredicateType(predicateType);
   if (parsed === undefined) return { ok: false, reason: `unknown predicateType ${predicateType}` };
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { ok: false, reason: 'predicate is not an object' };
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    return { ok: false, reason: 'predicate is not an object' };
   const current = options.currentVersion ?? currentPredicateVersion;
-  if (parsed.version > current) return { ok: false, reason: `${predicateType} is newer than this rigcap understands (v${current})` };
+  if (parsed.version > current)
+    return { ok: false, reason: `${predicateType} is newer than this rigcap understands (v${current})` };
   const table = (options.migrations ?? predicateMigrations)[parsed.name] ?? {};
   let out = body as Record<string, unknown>;
   for (let v = parsed.version; v < current; v++) {

@@ -38,7 +38,8 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
 
   const known = new Map<string, Uint8Array>();
   for (const spki of input.keysFile ?? []) known.set(keyIdOf(spki), spki);
-  if (input.keysFile === undefined) failures.push({ file: `keys/${signerId}.pub.pem`, code: 'VERIFY_KEYS_FILE', reason: 'missing' });
+  if (input.keysFile === undefined)
+    failures.push({ file: `keys/${signerId}.pub.pem`, code: 'VERIFY_KEYS_FILE', reason: 'missing' });
   const introduced = new Map<string, Uint8Array>();
   const trusted = input.trusted === undefined ? undefined : new Set(input.trusted);
   const revocations: Array<{ keyId: string; fromSeq: number; atSeq: number }> = [];
@@ -48,23 +49,32 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
   const seqs = [...new Set([...records.keys(), ...undecodable])].sort((a, b) => a - b);
   const headSeq = seqs.at(-1) ?? 0;
   for (let seq = 1; seq <= headSeq; seq++) {
-    if (!records.has(seq) && !undecodable.has(seq)) fail(seq, 'VERIFY_CHAIN_GAP', `seq ${seq} is missing from the chain of ${signerId}`);
+    if (!records.has(seq) && !undecodable.has(seq))
+      fail(seq, 'VERIFY_CHAIN_GAP', `seq ${seq} is missing from the chain of ${signerId}`);
   }
 
   for (const seq of seqs) {
     const rec = records.get(seq);
     if (rec === undefined) continue;
     const chain = rec.chain;
-    if (chain.seq !== seq) fail(seq, 'VERIFY_RECORD_NAME', `file is named seq ${seq} but the record says ${chain.seq}`);
-    if (chain.deviceId !== signerId) fail(seq, 'VERIFY_SIGNER_MISMATCH', `record of ${chain.deviceId} under records/${signerId}/`);
+    if (chain.seq !== seq)
+      fail(seq, 'VERIFY_RECORD_NAME', `file is named seq ${seq} but the record says ${chain.seq}`);
+    if (chain.deviceId !== signerId)
+      fail(seq, 'VERIFY_SIGNER_MISMATCH', `record of ${chain.deviceId} under records/${signerId}/`);
     const before = records.get(seq - 1);
     if (seq === 1 && chain.prev !== null) fail(seq, 'VERIFY_CHAIN_FORK', 'seq 1 must have prev null');
     if (seq > 1 && before !== undefined && chain.prev !== before.payloadSha256) {
-      fail(seq, 'VERIFY_CHAIN_FORK', `prev ${String(chain.prev).slice(0, 12)}… is not the digest of seq ${seq - 1}`);
+      fail(
+        seq,
+        'VERIFY_CHAIN_FORK',
+        `prev ${String(chain.prev).slice(0, 12)}… is not the digest of seq ${seq - 1}`,
+      );
     }
-    if (chain.keyId !== rec.keyId) fail(seq, 'VERIFY_KEYID_MISMATCH', 'signature keyid differs from chain.keyId');
+    if (chain.keyId !== rec.keyId)
+      fail(seq, 'VERIFY_KEYID_MISMATCH', 'signature keyid differs from chain.keyId');
 
-    const keyPredicate = rec.name === 'device-key' ? (rec.predicate as unknown as DeviceKeyPredicate) : undefined;
+    const keyPredicate =
+      rec.name === 'device-key' ? (rec.predicate as unknown as DeviceKeyPredicate) : undefined;
     if (keyPredicate?.action === 'enrol') {
       const spki = spkiBlocksOfPem(keyPredicate.publicKey)[0];
       if (spki === undefined || keyIdOf(spki) !== keyPredicate.keyId || keyPredicate.keyId !== rec.keyId) {
@@ -77,8 +87,15 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
     const message = preAuthEncoding(inTotoPayloadType, rec.payload);
     const spki = known.get(rec.keyId) ?? introduced.get(rec.keyId);
     if (spki === undefined) {
-      const other = [...known.values(), ...introduced.values()].find((k) => verifySignature(k, message, rec.signature));
-      if (other !== undefined) fail(seq, 'VERIFY_KEYID_MISMATCH', `keyid ${rec.keyId.slice(0, 12)}… is not the key that verifies the signature`);
+      const other = [...known.values(), ...introduced.values()].find((k) =>
+        verifySignature(k, message, rec.signature),
+      );
+      if (other !== undefined)
+        fail(
+          seq,
+          'VERIFY_KEYID_MISMATCH',
+          `keyid ${rec.keyId.slice(0, 12)}… is not the key that verifies the signature`,
+        );
       else fail(seq, 'VERIFY_UNKNOWN_KEY', `keyid ${rec.keyId.slice(0, 12)}… is not a key of ${signerId}`);
       continue;
     }
@@ -100,7 +117,11 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
     if (keyPredicate?.action === 'rotate') {
       const next = spkiBlocksOfPem(keyPredicate.newPublicKey)[0];
       if (keyPredicate.keyId !== rec.keyId || next === undefined || keyIdOf(next) !== keyPredicate.newKeyId) {
-        fail(seq, 'VERIFY_KEYID_MISMATCH', 'rotation must be signed by the old key and carry the new key with its keyid');
+        fail(
+          seq,
+          'VERIFY_KEYID_MISMATCH',
+          'rotation must be signed by the old key and carry the new key with its keyid',
+        );
       } else {
         introduced.set(keyPredicate.newKeyId, next);
         if (trusted?.has(rec.keyId) === true) trusted.add(keyPredicate.newKeyId);
@@ -113,18 +134,32 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
 
   for (const [seq, keyId] of signedOk) {
     const hit = revocations.find((r) => r.keyId === keyId && seq >= r.fromSeq && seq !== r.atSeq);
-    if (hit !== undefined) fail(seq, 'VERIFY_KEY_REVOKED', `key ${keyId.slice(0, 12)}… revoked from seq ${hit.fromSeq} (record ${hit.atSeq})`);
+    if (hit !== undefined)
+      fail(
+        seq,
+        'VERIFY_KEY_REVOKED',
+        `key ${keyId.slice(0, 12)}… revoked from seq ${hit.fromSeq} (record ${hit.atSeq})`,
+      );
   }
   if (input.keysFile !== undefined) {
     for (const keyId of introduced.keys()) {
-      if (!known.has(keyId)) failures.push({ file: `keys/${signerId}.pub.pem`, code: 'VERIFY_KEYS_FILE', reason: `lacks key ${keyId.slice(0, 12)}…` });
+      if (!known.has(keyId))
+        failures.push({
+          file: `keys/${signerId}.pub.pem`,
+          code: 'VERIFY_KEYS_FILE',
+          reason: `lacks key ${keyId.slice(0, 12)}…`,
+        });
     }
   }
 
   for (const [seq, rec] of records) {
     if (rec.name !== 'heartbeat' && rec.name !== 'event-marker') continue;
     const subject = rec.subject[0];
-    if (rec.subject.length !== 1 || subject?.name !== `record-${seq - 1}` || subject.digest.sha256 !== rec.chain.prev) {
+    if (
+      rec.subject.length !== 1 ||
+      subject?.name !== `record-${seq - 1}` ||
+      subject.digest.sha256 !== rec.chain.prev
+    ) {
       fail(seq, 'VERIFY_HEARTBEAT', `subject must be record-${seq - 1} with its payload digest`);
     }
   }

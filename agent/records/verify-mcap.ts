@@ -7,7 +7,8 @@ import type { FileSource } from './verify-source.ts';
 const decompressHandlers: McapTypes.DecompressHandlers = {
   zstd: (buffer, decompressedSize) => {
     const out = zstdDecompressSync(buffer);
-    if (BigInt(out.byteLength) !== decompressedSize) throw new Error(`zstd chunk decompressed to ${out.byteLength}, expected ${decompressedSize}`);
+    if (BigInt(out.byteLength) !== decompressedSize)
+      throw new Error(`zstd chunk decompressed to ${out.byteLength}, expected ${decompressedSize}`);
     return out;
   },
 };
@@ -23,7 +24,8 @@ export async function calibrationAttachmentDigests(
     const reader = await McapIndexedReader.Initialize({
       readable: {
         size: async () => BigInt(size),
-        read: async (offset: bigint, length: bigint) => source.readRange(file, Number(offset), Number(length)),
+        read: async (offset: bigint, length: bigint) =>
+          source.readRange(file, Number(offset), Number(length)),
       },
       decompressHandlers,
     });

@@ -45,7 +45,8 @@ export class MemorySource implements FileSource {
 
   async readRange(path: string, offset: number, length: number): Promise<Uint8Array> {
     const file = this.files.get(path);
-    if (file === undefined || offset + length > file.byteLength) throw new RangeError(`short read of ${path} at ${offset}`);
+    if (file === undefined || offset + length > file.byteLength)
+      throw new RangeError(`short read of ${path} at ${offset}`);
     return file.subarray(offset, offset + length);
   }
 

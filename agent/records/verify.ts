@@ -29,7 +29,8 @@ const recordName = /^([0-9]{12})\.dsse\.json$/;
 /** Verifies everything under the source's root. */
 export async function verifyTree(source: FileSource, options: VerifyOptions = {}): Promise<VerifyReport> {
   const failures: VerifyFailure[] = [];
-  const trusted = options.trustedKeys === undefined ? undefined : new Set(options.trustedKeys.map((k) => keyIdOf(k)));
+  const trusted =
+    options.trustedKeys === undefined ? undefined : new Set(options.trustedKeys.map((k) => keyIdOf(k)));
   const signers = await source.list('records');
   const chains = new Map<string, Map<number, DecodedRecord>>();
   const heads = new Map<string, number>();
@@ -49,7 +50,12 @@ export async function verifyTree(source: FileSource, options: VerifyOptions = {}
       const m = recordName.exec(name);
       if (m === null) {
         // Leftover temp files of an interrupted write are not records.
-        if (!name.includes('.tmp')) failures.push({ file: `${dir}/${name}`, code: 'VERIFY_RECORD_NAME', reason: 'not <seq 12 digits>.dsse.json' });
+        if (!name.includes('.tmp'))
+          failures.push({
+            file: `${dir}/${name}`,
+            code: 'VERIFY_RECORD_NAME',
+            reason: 'not <seq 12 digits>.dsse.json',
+          });
         continue;
       }
       const seq = Number(m[1]);
@@ -59,7 +65,11 @@ export async function verifyTree(source: FileSource, options: VerifyOptions = {}
       const result = bytes === undefined ? undefined : decodeRecord(bytes);
       if (result === undefined || !result.ok) {
         undecodable.add(seq);
-        failures.push({ file: `${dir}/${name}`, code: result?.code ?? 'VERIFY_MALFORMED', reason: result?.reason ?? 'unreadable' });
+        failures.push({
+          file: `${dir}/${name}`,
+          code: result?.code ?? 'VERIFY_MALFORMED',
+          reason: result?.reason ?? 'unreadable',
+        });
         continue;
       }
       decoded.set(seq, result.record);
@@ -92,6 +102,7 @@ export async function verifyTree(source: FileSource, options: VerifyOptions = {}
 async function countWork(source: FileSource, signers: readonly string[]): Promise<number> {
   let n = 0;
   for (const s of signers) n += (await source.list(`records/${s}`)).length;
-  for (const sid of await source.list('sessions')) n += (await source.list(`sessions/${sid}`)).filter((f) => f.endsWith('.mcap')).length;
+  for (const sid of await source.list('sessions'))
+    n += (await source.list(`sessions/${sid}`)).filter((f) => f.endsWith('.mcap')).length;
   return n;
 }

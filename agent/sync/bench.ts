@@ -25,7 +25,13 @@ export interface SyncBenchResult {
 }
 
 /** Writes `count` chunks of `bytes` random bytes into a fresh spool, sealed by a real device key. */
-async function makeSpool(options: { root: string; deviceId: string; count: number; bytes: number; log: Logger }): Promise<void> {
+async function makeSpool(options: {
+  root: string;
+  deviceId: string;
+  count: number;
+  bytes: number;
+  log: Logger;
+}): Promise<void> {
   const spoolDir = join(options.root, options.deviceId);
   const sealer = await RecordSealer.open({
     rootDir: spoolDir,
@@ -53,7 +59,17 @@ async function makeSpool(options: { root: string; deviceId: string; count: numbe
         startNs: nowNs.toString(),
         endNs: nowNs.toString(),
         streams: [{ topic: '/bench', type: 'bytes', count: 1, drops: {}, upstreamLoss: 0 }],
-        timesync: { source: 'none', startNs: nowNs.toString(), endNs: nowNs.toString(), intervals: [], offsetNs: null, dispersionNs: null, samples: 0, steps: [], stateAtEnd: 'unsynced' },
+        timesync: {
+          source: 'none',
+          startNs: nowNs.toString(),
+          endNs: nowNs.toString(),
+          intervals: [],
+          offsetNs: null,
+          dispersionNs: null,
+          samples: 0,
+          steps: [],
+          stateAtEnd: 'unsynced',
+        },
         calibration: [],
         transforms: [],
         producer: { rigcapVersion: 'bench', configDigest: 'bench' },
@@ -89,7 +105,10 @@ export async function benchSync(options: {
     log,
     maxPartBytes: partBytes,
   });
-  const proxy = await FaultProxy.start({ targetHost: '127.0.0.1', targetPort: Number(new URL(receiver.url).port) });
+  const proxy = await FaultProxy.start({
+    targetHost: '127.0.0.1',
+    targetPort: Number(new URL(receiver.url).port),
+  });
   const syncConfig = (token: string, bandwidth: number): Parameters<typeof openSyncService>[0]['sync'] => ({
     enabled: true,
     storeUrl: proxy.url,
@@ -133,8 +152,20 @@ export async function benchSync(options: {
     return {
       bench: 'sync',
       figures: [
-        { name: 'goodput_ratio', value: Number(goodput.toFixed(4)), unit: 'ratio', target: 0.95, better: 'higher' },
-        { name: 'resent_parts_per_interruption', value: Number(resentParts.toFixed(4)), unit: 'parts', target: 1, better: 'lower' },
+        {
+          name: 'goodput_ratio',
+          value: Number(goodput.toFixed(4)),
+          unit: 'ratio',
+          target: 0.95,
+          better: 'higher',
+        },
+        {
+          name: 'resent_parts_per_interruption',
+          value: Number(resentParts.toFixed(4)),
+          unit: 'parts',
+          target: 1,
+          better: 'lower',
+        },
       ],
       details: {
         capBytesPerSec: cap,

@@ -39,7 +39,8 @@ export function noteVerifierKey(name: string, publicKey: KeyObject): string {
 
 /** Checkpoint body text, ending with a newline. */
 export function formatCheckpoint(cp: Checkpoint): string {
-  if (cp.origin.length === 0 || /[\n\u2014]/.test(cp.origin)) throw new TypeError('checkpoint origin must be one line');
+  if (cp.origin.length === 0 || /[\n\u2014]/.test(cp.origin))
+    throw new TypeError('checkpoint origin must be one line');
   return `${cp.origin}\n${cp.size}\n${cp.root.toString('base64')}\n`;
 }
 
@@ -47,7 +48,8 @@ export function formatCheckpoint(cp: Checkpoint): string {
 export function parseCheckpoint(body: string): Checkpoint | undefined {
   const lines = body.split('\n');
   const [origin, sizeText, rootText] = lines;
-  if (origin === undefined || sizeText === undefined || rootText === undefined || !body.endsWith('\n')) return undefined;
+  if (origin === undefined || sizeText === undefined || rootText === undefined || !body.endsWith('\n'))
+    return undefined;
   if (!/^(0|[1-9][0-9]*)$/.test(sizeText)) return undefined;
   const root = Buffer.from(rootText, 'base64');
   if (root.length !== 32 || root.toString('base64') !== rootText) return undefined;
@@ -69,7 +71,10 @@ export function openNote(note: string, verifier: { name: string; publicKey: KeyO
   const split = note.lastIndexOf('\n\n');
   if (split < 0) return undefined;
   const body = note.slice(0, split + 1);
-  const sigLines = note.slice(split + 2).split('\n').filter((l) => l.length > 0);
+  const sigLines = note
+    .slice(split + 2)
+    .split('\n')
+    .filter((l) => l.length > 0);
   const wantHash = noteKeyHash(verifier.name, verifier.publicKey);
   for (const line of sigLines) {
     const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/.exec(line);

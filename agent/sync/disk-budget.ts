@@ -129,9 +129,18 @@ export class DiskBudget {
     const changed = next.pressure !== this.#snapshot.pressure;
     this.#snapshot = next;
     if (changed) {
-      const fields = { pressure: next.pressure, usedBytes: next.usedBytes, freeBytes: next.freeBytes, enospc: next.enospc };
+      const fields = {
+        pressure: next.pressure,
+        usedBytes: next.usedBytes,
+        freeBytes: next.freeBytes,
+        enospc: next.enospc,
+      };
       if (next.pressure === 'ok') this.#log.info(fields, 'disk budget: capture resumes');
-      else this.#log.warn({ ...fields, code: 'RIGCAP_DISK_FULL' }, `disk budget: ${next.pressure === 'shed' ? 'shedding low-priority streams' : 'capture paused'}`);
+      else
+        this.#log.warn(
+          { ...fields, code: 'RIGCAP_DISK_FULL' },
+          `disk budget: ${next.pressure === 'shed' ? 'shedding low-priority streams' : 'capture paused'}`,
+        );
       this.#o.onChange(this.snapshot());
     }
   }

@@ -27,7 +27,11 @@ export class FaultProxy {
   }
 
   /** Starts listening on 127.0.0.1 (free port). */
-  static async start(options: { targetHost: string; targetPort: number; port?: number }): Promise<FaultProxy> {
+  static async start(options: {
+    targetHost: string;
+    targetPort: number;
+    port?: number;
+  }): Promise<FaultProxy> {
     const server = createServer();
     const proxy = new FaultProxy(server, { host: options.targetHost, port: options.targetPort });
     server.on('connection', (s) => proxy.#onConnection(s));
@@ -65,7 +69,9 @@ export class FaultProxy {
     if (this.#armed?.kind === 'http503') {
       this.#armed = undefined;
       this.fired += 1;
-      client.once('data', () => client.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'));
+      client.once('data', () =>
+        client.end('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'),
+      );
       return;
     }
     const upstream = connect(this.#target.port, this.#target.host);
@@ -81,7 +87,11 @@ export class FaultProxy {
     client.on('data', (d: Buffer) => {
       if (stalled) return;
       const fault = this.#armed;
-      if (fault !== undefined && fault.kind !== 'http503' && this.#armedBytes + d.length >= fault.afterBytes) {
+      if (
+        fault !== undefined &&
+        fault.kind !== 'http503' &&
+        this.#armedBytes + d.length >= fault.afterBytes
+      ) {
         const keep = Math.max(0, fault.afterBytes - this.#armedBytes);
         this.#armed = undefined;
         this.fired += 1;

@@ -78,7 +78,8 @@ export class MerkleTree {
 
   /** Audit path PATH(index, D[0:size]). */
   inclusionProof(index: number, size: number): Buffer[] {
-    if (index < 0 || index >= size || size > this.size) throw new RangeError(`no leaf ${index} in a tree of ${size}`);
+    if (index < 0 || index >= size || size > this.size)
+      throw new RangeError(`no leaf ${index} in a tree of ${size}`);
     const path = (m: number, lo: number, hi: number): Buffer[] => {
       const n = hi - lo;
       if (n <= 1) return [];
@@ -92,7 +93,8 @@ export class MerkleTree {
 
   /** Consistency proof PROOF(first, D[0:second]). */
   consistencyProof(first: number, second: number): Buffer[] {
-    if (first < 0 || first > second || second > this.size) throw new RangeError(`no consistency from ${first} to ${second}`);
+    if (first < 0 || first > second || second > this.size)
+      throw new RangeError(`no consistency from ${first} to ${second}`);
     if (first === 0 || first === second) return [];
     const sub = (m: number, lo: number, hi: number, whole: boolean): Buffer[] => {
       const n = hi - lo;

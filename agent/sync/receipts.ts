@@ -37,7 +37,12 @@ export class ReceiptVerifier {
   readonly #consistency: ConsistencySource;
   #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(deps: { state: SyncState; storePublicKeyPem: string; storeId: string; consistency: ConsistencySource }) {
+  constructor(deps: {
+    state: SyncState;
+    storePublicKeyPem: string;
+    storeId: string;
+    consistency: ConsistencySource;
+  }) {
     const spki = spkiBlocksOfPem(deps.storePublicKeyPem)[0];
     if (spki === undefined) throw invalid('store public key is not an SPKI PEM');
     this.#state = deps.state;
@@ -67,7 +72,10 @@ export class ReceiptVerifier {
     return run;
   }
 
-  async #verify(sentBytes: Uint8Array, answer: CustodyAnswer): Promise<{ receiptJson: string; logIndex: number }> {
+  async #verify(
+    sentBytes: Uint8Array,
+    answer: CustodyAnswer,
+  ): Promise<{ receiptJson: string; logIndex: number }> {
     const sent = decodeRecord(sentBytes);
     if (!sent.ok) throw invalid(`the record sent does not decode: ${sent.reason}`);
     const receiptBytes = new TextEncoder().encode(`${JSON.stringify(answer.receipt)}\n`);
@@ -75,25 +83,42 @@ export class ReceiptVerifier {
     if (!receipt.ok) throw invalid(`receipt does not decode: ${receipt.reason}`);
     const r = receipt.record;
     if (r.name !== 'custody-receipt') throw invalid(`receipt is a ${r.name} record`);
-    if (r.keyId !== this.storeKeyId || r.chain.deviceId !== this.#storeId) throw invalid('receipt is not signed by the store key');
-    if (!verifySignature(this.#spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature)) throw invalid('receipt signature does not verify');
-    const p = r.predicate as unknown as { record: { signer: string; seq: number; sha256: string }; log: { index: number; size: number; root: string } };
+    if (r.keyId !== this.storeKeyId || r.chain.deviceId !== this.#storeId)
+      throw invalid('receipt is not signed by the store key');
+    if (!verifySignature(this.#spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature))
+      throw invalid('receipt signature does not verify');
+    const p = r.predicate as unknown as {
+      record: { signer: string; seq: number; sha256: string };
+      log: { index: number; size: number; root: string };
+    };
     const want = sent.record;
-    if (p.record.signer !== want.chain.deviceId || p.record.seq !== want.chain.seq || p.record.sha256 !== want.payloadSha256) {
+    if (
+      p.record.signer !== want.chain.deviceId ||
+      p.record.seq !== want.chain.seq ||
+      p.record.sha256 !== want.payloadSha256
+    ) {
       throw invalid('receipt names another record');
     }
     const body = openNote(answer.checkpoint, { name: this.#origin, publicKey: this.#publicKey });
     const cp = body === undefined ? undefined : parseCheckpoint(body);
-    if (cp === undefined || cp.origin !== this.#origin) throw invalid('checkpoint is not signed by the store');
-    if (p.log.index !== answer.logIndex || p.log.size > cp.size) throw invalid('receipt and checkpoint disagree');
+    if (cp === undefined || cp.origin !== this.#origin)
+      throw invalid('checkpoint is not signed by the store');
+    if (p.log.index !== answer.logIndex || p.log.size > cp.size)
+      throw invalid('receipt and checkpoint disagree');
     // Our record must be in the checkpointed tree, and the receipt's tree must be a prefix of it.
     const envelope = parseEnvelope(sentBytes);
     if (envelope === undefined) throw invalid('the record sent is not an envelope');
     const leaf = leafHash(serializeEnvelope(envelope.envelope));
     const proof = answer.inclusionProof.map((h) => Buffer.from(h, 'base64'));
-    if (!verifyInclusion({ leaf, index: answer.logIndex, size: cp.size, proof, root: cp.root })) throw invalid('record is not included in the checkpoint');
-    if (p.log.size < cp.size) await this.#checkConsistency({ origin: cp.origin, size: p.log.size, root: Buffer.from(p.log.root, 'hex') }, cp);
-    else if (!Buffer.from(p.log.root, 'hex').equals(cp.root)) throw invalid('receipt root differs from the checkpoint root');
+    if (!verifyInclusion({ leaf, index: answer.logIndex, size: cp.size, proof, root: cp.root }))
+      throw invalid('record is not included in the checkpoint');
+    if (p.log.size < cp.size)
+      await this.#checkConsistency(
+        { origin: cp.origin, size: p.log.size, root: Buffer.from(p.log.root, 'hex') },
+        cp,
+      );
+    else if (!Buffer.from(p.log.root, 'hex').equals(cp.root))
+      throw invalid('receipt root differs from the checkpoint root');
     await this.#advance(cp, answer.checkpoint);
     return { receiptJson: Buffer.from(receiptBytes).toString('utf8'), logIndex: answer.logIndex };
   }
@@ -101,8 +126,19 @@ export class ReceiptVerifier {
   /** Proves old ⊑ new with the store's consistency proof. */
   async #checkConsistency(older: Checkpoint, newer: Checkpoint): Promise<void> {
     const proof = (await this.#consistency(older.size, newer.size)).map((h) => Buffer.from(h, 'base64'));
-    if (!verifyConsistency({ firstSize: older.size, firstRoot: older.root, secondSize: newer.size, secondRoot: newer.root, proof })) {
-      throw new RigcapError('RIGCAP_SYNC_LOG_INCONSISTENT', `store log at size ${newer.size} is not an extension of size ${older.size}`);
+    if (
+      !verifyConsistency({
+        firstSize: older.size,
+        firstRoot: older.root,
+        secondSize: newer.size,
+        secondRoot: newer.root,
+        proof,
+      })
+    ) {
+      throw new RigcapError(
+        'RIGCAP_SYNC_LOG_INCONSISTENT',
+        `store log at size ${newer.size} is not an extension of size ${older.size}`,
+      );
     }
   }
 

@@ -8,7 +8,10 @@ import type { SyncState } from './state.ts';
 
 /** Signs a retention-action record (RecordSealer.retention fits). */
 export interface RetentionRecorder {
-  retention(options: { deleted: Array<{ session: string; name: string; sha256: string }>; reason: string }): Promise<unknown>;
+  retention(options: {
+    deleted: Array<{ session: string; name: string; sha256: string }>;
+    reason: string;
+  }): Promise<unknown>;
 }
 
 const dayNs = 86_400n * 1_000_000_000n;
@@ -22,7 +25,14 @@ export class RetentionSweeper {
   readonly #log: Logger;
   readonly #nowNs: () => bigint;
 
-  constructor(deps: { state: SyncState; spoolDir: string; retentionDays: number; recorder: RetentionRecorder; log: Logger; nowNs?: () => bigint }) {
+  constructor(deps: {
+    state: SyncState;
+    spoolDir: string;
+    retentionDays: number;
+    recorder: RetentionRecorder;
+    log: Logger;
+    nowNs?: () => bigint;
+  }) {
     this.#state = deps.state;
     this.#spoolDir = deps.spoolDir;
     this.#retentionDays = deps.retentionDays;
@@ -38,7 +48,9 @@ export class RetentionSweeper {
     if (due.length === 0) return 0;
     const deleted = due.flatMap((item) => {
       const [, session, name] = (item.blobPath ?? '').split('/');
-      return session === undefined || name === undefined || item.blobSha256 === null ? [] : [{ session, name, sha256: item.blobSha256, item }];
+      return session === undefined || name === undefined || item.blobSha256 === null
+        ? []
+        : [{ session, name, sha256: item.blobSha256, item }];
     });
     // Guard again at the point of no return: only items whose receipt is held.
     const safe = deleted.filter((d) => this.#state.isBlobSynced(d.item.blobPath ?? ''));

@@ -83,12 +83,22 @@ export class UploadScheduler {
 
   /** Queues unseen spool records. */
   scan(): Promise<number> {
-    return scanSpool({ spoolDir: this.#o.spoolDir, state: this.#o.state, log: this.#log, streamPriority: this.#o.streamPriority ?? (() => undefined) });
+    return scanSpool({
+      spoolDir: this.#o.spoolDir,
+      state: this.#o.state,
+      log: this.#log,
+      streamPriority: this.#o.streamPriority ?? (() => undefined),
+    });
   }
 
   /** Scans, then works until nothing is pending or `signal` aborts; `untilMs` bounds the wait on backoff. */
-  async drain(options: { signal?: AbortSignal; untilMs?: number; onProgress?: (b: Backlog) => void } = {}): Promise<DrainResult> {
-    const signal = options.signal === undefined ? this.#abort.signal : AbortSignal.any([options.signal, this.#abort.signal]);
+  async drain(
+    options: { signal?: AbortSignal; untilMs?: number; onProgress?: (b: Backlog) => void } = {},
+  ): Promise<DrainResult> {
+    const signal =
+      options.signal === undefined
+        ? this.#abort.signal
+        : AbortSignal.any([options.signal, this.#abort.signal]);
     await this.scan();
     let synced = 0;
     let refused = 0;
@@ -159,11 +169,15 @@ export class UploadScheduler {
   async #verifierFor(signal: AbortSignal): Promise<ReceiptVerifier> {
     if (this.#verifier !== undefined) return this.#verifier;
     const res = await this.#o.client.call('GET', '/v1/store', { signal });
-    if (res.status !== 200) throw new TransferError(`GET /v1/store: HTTP ${res.status}`, { retryable: true, status: res.status });
+    if (res.status !== 200)
+      throw new TransferError(`GET /v1/store: HTTP ${res.status}`, { retryable: true, status: res.status });
     const info = JSON.parse(res.text) as { storeId: string; publicKeyPem: string };
     const pinned = this.#o.storeKeyPem ?? this.#o.state.meta('store.publicKeyPem');
     if (pinned !== undefined && pinned.trim() !== info.publicKeyPem.trim()) {
-      throw new RigcapError('RIGCAP_SYNC_RECEIPT_INVALID', `store ${info.storeId} presents a key other than the pinned one`);
+      throw new RigcapError(
+        'RIGCAP_SYNC_RECEIPT_INVALID',
+        `store ${info.storeId} presents a key other than the pinned one`,
+      );
     }
     this.#o.state.setMeta('store.publicKeyPem', info.publicKeyPem);
     this.#verifier = new ReceiptVerifier({
@@ -171,8 +185,14 @@ export class UploadScheduler {
       storePublicKeyPem: info.publicKeyPem,
       storeId: info.storeId,
       consistency: async (first, second) => {
-        const r = await this.#o.client.call('GET', `/v1/log/consistency?first=${first}&second=${second}`, { signal });
-        if (r.status !== 200) throw new TransferError(`consistency proof: HTTP ${r.status}`, { retryable: true, status: r.status });
+        const r = await this.#o.client.call('GET', `/v1/log/consistency?first=${first}&second=${second}`, {
+          signal,
+        });
+        if (r.status !== 200)
+          throw new TransferError(`consistency proof: HTTP ${r.status}`, {
+            retryable: true,
+            status: r.status,
+          });
         return (JSON.parse(r.text) as { proof: string[] }).proof;
       },
     });
@@ -190,7 +210,9 @@ export class UploadScheduler {
           sha256: item.blobSha256,
           size: item.blobBytes,
           name: item.blobPath.split('/').pop() ?? 'blob',
-          ...(item.uploadUrl === null || item.uploadUrl === '' ? {} : { resume: { uploadUrl: item.uploadUrl, offset: item.uploadOffset } }),
+          ...(item.uploadUrl === null || item.uploadUrl === ''
+            ? {}
+            : { resume: { uploadUrl: item.uploadUrl, offset: item.uploadOffset } }),
           onProgress: (p) => {
             state.saveProgress(item.signerId, item.seq, p);
             this.#sampleRate();
@@ -199,7 +221,8 @@ export class UploadScheduler {
         });
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (item.predicate === 'device-key' && this.#o.enrollToken !== '') headers['rigcap-enroll-token'] = this.#o.enrollToken;
+      if (item.predicate === 'device-key' && this.#o.enrollToken !== '')
+        headers['rigcap-enroll-token'] = this.#o.enrollToken;
       const res = await client.call('POST', '/v1/records', { headers, body: recordBytes, signal });
       if (res.status !== 200 && res.status !== 201) {
         const code = (() => {
@@ -209,10 +232,19 @@ export class UploadScheduler {
             return undefined;
           }
         })();
-        throw new TransferError(`record ${itemKey(item)} refused: HTTP ${res.status} ${res.text.trim()}`, code === undefined ? { retryable: false, status: res.status } : { retryable: false, status: res.status, code });
+        throw new TransferError(
+          `record ${itemKey(item)} refused: HTTP ${res.status} ${res.text.trim()}`,
+          code === undefined
+            ? { retryable: false, status: res.status }
+            : { retryable: false, status: res.status, code },
+        );
       }
       const kept = await verifier.verify(recordBytes, JSON.parse(res.text) as CustodyAnswer);
-      state.synced(item.signerId, item.seq, { receiptJson: kept.receiptJson, logIndex: kept.logIndex, nowMs: Date.now() });
+      state.synced(item.signerId, item.seq, {
+        receiptJson: kept.receiptJson,
+        logIndex: kept.logIndex,
+        nowMs: Date.now(),
+      });
       this.#online = true;
       this.#log.debug({ signer: item.signerId, seq: item.seq, logIndex: kept.logIndex }, 'synced');
       return 'synced';
@@ -226,7 +258,12 @@ export class UploadScheduler {
     const { state } = this.#o;
     const message = err instanceof Error ? err.message : String(err);
     const attempt = item.attempts + 1;
-    const delay = backoffMs({ attempt, minMs: this.#o.backoffMinMs, maxMs: this.#o.backoffMaxMs, ...(this.#o.random === undefined ? {} : { random: this.#o.random }) });
+    const delay = backoffMs({
+      attempt,
+      minMs: this.#o.backoffMinMs,
+      maxMs: this.#o.backoffMaxMs,
+      ...(this.#o.random === undefined ? {} : { random: this.#o.random }),
+    });
     if (isRigcapError(err, 'RIGCAP_SYNC_LOG_INCONSISTENT')) {
       // A forked or shrunk log means the store cannot be trusted with anything more.
       this.#halted = err;
@@ -236,12 +273,18 @@ export class UploadScheduler {
     }
     if (err instanceof TransferError && !err.retryable && !retryLaterCodes.has(err.code ?? '')) {
       state.refused(item.signerId, item.seq, message);
-      this.#log.error({ signer: item.signerId, seq: item.seq, code: err.code ?? 'RIGCAP_SYNC_REFUSED', reason: message }, 'store refused');
+      this.#log.error(
+        { signer: item.signerId, seq: item.seq, code: err.code ?? 'RIGCAP_SYNC_REFUSED', reason: message },
+        'store refused',
+      );
       return 'refused';
     }
     if (isRigcapError(err, 'RIGCAP_SYNC_RECEIPT_INVALID')) {
       state.refused(item.signerId, item.seq, message);
-      this.#log.error({ signer: item.signerId, seq: item.seq, code: err.code, reason: message }, 'receipt invalid');
+      this.#log.error(
+        { signer: item.signerId, seq: item.seq, code: err.code, reason: message },
+        'receipt invalid',
+      );
       return 'refused';
     }
     if (err instanceof TransferError && err.code === 'RIGCAP_RECEIVER_BLOB_MISSING') {
@@ -249,14 +292,22 @@ export class UploadScheduler {
     }
     if (err instanceof TransferError && err.retryable && err.status === undefined) this.#online = false;
     state.failed(item.signerId, item.seq, { error: message, nextAttemptMs: Date.now() + delay });
-    this.#log.warn({ signer: item.signerId, seq: item.seq, attempt, delayMs: delay, reason: message }, 'sync retry');
+    this.#log.warn(
+      { signer: item.signerId, seq: item.seq, attempt, delayMs: delay, reason: message },
+      'sync retry',
+    );
     return 'retry';
   }
 
   /** Waits (with backoff) until GET /v1/store answers again. */
   async #probe(signal: AbortSignal): Promise<void> {
     this.#probeAttempt += 1;
-    const delay = backoffMs({ attempt: this.#probeAttempt, minMs: this.#o.backoffMinMs, maxMs: this.#o.backoffMaxMs, ...(this.#o.random === undefined ? {} : { random: this.#o.random }) });
+    const delay = backoffMs({
+      attempt: this.#probeAttempt,
+      minMs: this.#o.backoffMinMs,
+      maxMs: this.#o.backoffMaxMs,
+      ...(this.#o.random === undefined ? {} : { random: this.#o.random }),
+    });
     await sleep(delay, signal).catch(() => undefined);
     if (signal.aborted) return;
     try {

@@ -60,7 +60,20 @@ export async function scanSpool(options: {
         const priorities = streams.map((s) => options.streamPriority(s.topic) ?? 5);
         priority = priorities.length === 0 ? 5 : Math.min(...priorities);
       }
-      if (state.add({ signerId, seq, predicate: record.name, recordPath, blobPath, blobSha256, blobBytes, priority, endNs })) added += 1;
+      if (
+        state.add({
+          signerId,
+          seq,
+          predicate: record.name,
+          recordPath,
+          blobPath,
+          blobSha256,
+          blobBytes,
+          priority,
+          endNs,
+        })
+      )
+        added += 1;
     }
   }
   return added;

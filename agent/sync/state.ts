@@ -128,22 +128,50 @@ export class SyncState {
   }
 
   /** Adds an item unless it is already known; true when added. */
-  add(item: Pick<SyncItem, 'signerId' | 'seq' | 'predicate' | 'recordPath' | 'blobPath' | 'blobSha256' | 'blobBytes' | 'priority' | 'endNs'>): boolean {
+  add(
+    item: Pick<
+      SyncItem,
+      | 'signerId'
+      | 'seq'
+      | 'predicate'
+      | 'recordPath'
+      | 'blobPath'
+      | 'blobSha256'
+      | 'blobBytes'
+      | 'priority'
+      | 'endNs'
+    >,
+  ): boolean {
     const r = this.db
       .prepare(
         `INSERT OR IGNORE INTO sync_items (signer_id, seq, predicate, record_path, blob_path, blob_sha256, blob_bytes, priority, end_ns)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(item.signerId, item.seq, item.predicate, item.recordPath, item.blobPath, item.blobSha256, item.blobBytes, item.priority, item.endNs?.toString() ?? null);
+      .run(
+        item.signerId,
+        item.seq,
+        item.predicate,
+        item.recordPath,
+        item.blobPath,
+        item.blobSha256,
+        item.blobBytes,
+        item.priority,
+        item.endNs?.toString() ?? null,
+      );
     return r.changes === 1;
   }
 
   has(signerId: string, seq: number): boolean {
-    return this.db.prepare('SELECT 1 FROM sync_items WHERE signer_id = ? AND seq = ?').get(signerId, seq) !== undefined;
+    return (
+      this.db.prepare('SELECT 1 FROM sync_items WHERE signer_id = ? AND seq = ?').get(signerId, seq) !==
+      undefined
+    );
   }
 
   get(signerId: string, seq: number): SyncItem | undefined {
-    const r = this.db.prepare('SELECT * FROM sync_items WHERE signer_id = ? AND seq = ?').get(signerId, seq) as Raw | undefined;
+    const r = this.db
+      .prepare('SELECT * FROM sync_items WHERE signer_id = ? AND seq = ?')
+      .get(signerId, seq) as Raw | undefined;
     return r === undefined ? undefined : toItem(r);
   }
 
@@ -160,32 +188,49 @@ export class SyncState {
          ORDER BY priority, blob_bytes, seq LIMIT ?`,
       )
       .all(nowMs, limit + exclude.size) as Raw[];
-    return rows.map(toItem).filter((i) => !exclude.has(itemKey(i))).slice(0, limit);
+    return rows
+      .map(toItem)
+      .filter((i) => !exclude.has(itemKey(i)))
+      .slice(0, limit);
   }
 
   /** Earliest next attempt among pending items, or undefined when none is pending. */
   nextDueMs(): number | undefined {
-    const r = this.db.prepare("SELECT MIN(next_attempt_ms) AS m FROM sync_items WHERE state = 'pending'").get() as { m: number | null };
+    const r = this.db
+      .prepare("SELECT MIN(next_attempt_ms) AS m FROM sync_items WHERE state = 'pending'")
+      .get() as { m: number | null };
     return r.m ?? undefined;
   }
 
   saveProgress(signerId: string, seq: number, progress: { uploadUrl: string; offset: number }): void {
-    this.db.prepare('UPDATE sync_items SET upload_url = ?, upload_offset = ? WHERE signer_id = ? AND seq = ?').run(progress.uploadUrl, progress.offset, signerId, seq);
+    this.db
+      .prepare('UPDATE sync_items SET upload_url = ?, upload_offset = ? WHERE signer_id = ? AND seq = ?')
+      .run(progress.uploadUrl, progress.offset, signerId, seq);
   }
 
   failed(signerId: string, seq: number, options: { error: string; nextAttemptMs: number }): void {
     this.db
-      .prepare('UPDATE sync_items SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE signer_id = ? AND seq = ?')
+      .prepare(
+        'UPDATE sync_items SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE signer_id = ? AND seq = ?',
+      )
       .run(options.nextAttemptMs, options.error, signerId, seq);
   }
 
   refused(signerId: string, seq: number, error: string): void {
-    this.db.prepare("UPDATE sync_items SET state = 'refused', last_error = ? WHERE signer_id = ? AND seq = ?").run(error, signerId, seq);
+    this.db
+      .prepare("UPDATE sync_items SET state = 'refused', last_error = ? WHERE signer_id = ? AND seq = ?")
+      .run(error, signerId, seq);
   }
 
-  synced(signerId: string, seq: number, options: { receiptJson: string; logIndex: number; nowMs: number }): void {
+  synced(
+    signerId: string,
+    seq: number,
+    options: { receiptJson: string; logIndex: number; nowMs: number },
+  ): void {
     this.db
-      .prepare("UPDATE sync_items SET state = 'synced', receipt_json = ?, log_index = ?, synced_ms = ?, last_error = NULL WHERE signer_id = ? AND seq = ?")
+      .prepare(
+        "UPDATE sync_items SET state = 'synced', receipt_json = ?, log_index = ?, synced_ms = ?, last_error = NULL WHERE signer_id = ? AND seq = ?",
+      )
       .run(options.receiptJson, options.logIndex, options.nowMs, signerId, seq);
   }
 
@@ -196,14 +241,20 @@ export class SyncState {
   /** Synced chunk items whose blob is still on disk and ended before `endBeforeNs`. */
   expiredChunks(endBeforeNs: bigint): SyncItem[] {
     const rows = this.db
-      .prepare("SELECT * FROM sync_items WHERE state = 'synced' AND blob_path IS NOT NULL AND deleted = 0 AND receipt_json IS NOT NULL AND end_ns IS NOT NULL")
+      .prepare(
+        "SELECT * FROM sync_items WHERE state = 'synced' AND blob_path IS NOT NULL AND deleted = 0 AND receipt_json IS NOT NULL AND end_ns IS NOT NULL",
+      )
       .all() as Raw[];
     return rows.map(toItem).filter((i) => i.endNs !== null && i.endNs < endBeforeNs);
   }
 
   /** Whether the item holding `blobPath` is synced with a receipt (retention's guard). */
   isBlobSynced(blobPath: string): boolean {
-    const r = this.db.prepare("SELECT 1 FROM sync_items WHERE blob_path = ? AND state = 'synced' AND receipt_json IS NOT NULL").get(blobPath);
+    const r = this.db
+      .prepare(
+        "SELECT 1 FROM sync_items WHERE blob_path = ? AND state = 'synced' AND receipt_json IS NOT NULL",
+      )
+      .get(blobPath);
     return r !== undefined;
   }
 
@@ -216,24 +267,36 @@ export class SyncState {
            FROM sync_items WHERE state = 'pending'`,
       )
       .get() as { records: number; chunks: number; bytes: number };
-    const refused = (this.db.prepare("SELECT COUNT(*) AS n FROM sync_items WHERE state = 'refused'").get() as { n: number }).n;
+    const refused = (
+      this.db.prepare("SELECT COUNT(*) AS n FROM sync_items WHERE state = 'refused'").get() as { n: number }
+    ).n;
     return { ...r, refused };
   }
 
   /** The most recent receipt (for status). */
   lastReceipt(): { signerId: string; seq: number; logIndex: number; syncedMs: number } | undefined {
     const r = this.db
-      .prepare("SELECT signer_id, seq, log_index, synced_ms FROM sync_items WHERE state = 'synced' ORDER BY synced_ms DESC, log_index DESC LIMIT 1")
+      .prepare(
+        "SELECT signer_id, seq, log_index, synced_ms FROM sync_items WHERE state = 'synced' ORDER BY synced_ms DESC, log_index DESC LIMIT 1",
+      )
       .get() as { signer_id: string; seq: number; log_index: number; synced_ms: number } | undefined;
-    return r === undefined ? undefined : { signerId: r.signer_id, seq: r.seq, logIndex: r.log_index, syncedMs: r.synced_ms };
+    return r === undefined
+      ? undefined
+      : { signerId: r.signer_id, seq: r.seq, logIndex: r.log_index, syncedMs: r.synced_ms };
   }
 
   meta(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM sync_meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+    return (
+      this.db.prepare('SELECT value FROM sync_meta WHERE key = ?').get(key) as { value: string } | undefined
+    )?.value;
   }
 
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+    this.db
+      .prepare(
+        'INSERT INTO sync_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      )
+      .run(key, value);
   }
 }
 

@@ -35,7 +35,10 @@ export function openSyncService(options: {
   const ownDb = options.db === undefined;
   const db = options.db ?? new Database(join(options.spoolDir, 'sync.sqlite'));
   const state = new SyncState(db);
-  const bucket = sync.bandwidthBytesPerSec > 0 ? new TokenBucket({ rateBytesPerSec: sync.bandwidthBytesPerSec }) : undefined;
+  const bucket =
+    sync.bandwidthBytesPerSec > 0
+      ? new TokenBucket({ rateBytesPerSec: sync.bandwidthBytesPerSec })
+      : undefined;
   const client = new TusClient({
     baseUrl: options.storeUrl ?? sync.storeUrl,
     partBytes: sync.partBytes,
@@ -81,7 +84,10 @@ export async function syncUntilEmpty(options: {
   signal?: AbortSignal;
   onProgress?: (b: Backlog) => void;
 }): Promise<DrainResult & { backlog: Backlog }> {
-  const signals = [AbortSignal.timeout(options.timeoutMs), ...(options.signal === undefined ? [] : [options.signal])];
+  const signals = [
+    AbortSignal.timeout(options.timeoutMs),
+    ...(options.signal === undefined ? [] : [options.signal]),
+  ];
   const result = await options.service.scheduler.drain({
     signal: AbortSignal.any(signals),
     untilMs: Date.now() + options.timeoutMs,

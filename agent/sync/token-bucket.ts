@@ -20,7 +20,10 @@ export class TokenBucket {
 
   #refill(): void {
     const now = this.#nowMs();
-    this.#tokens = Math.min(this.burstBytes, this.#tokens + ((now - this.#lastMs) * this.rateBytesPerSec) / 1000);
+    this.#tokens = Math.min(
+      this.burstBytes,
+      this.#tokens + ((now - this.#lastMs) * this.rateBytesPerSec) / 1000,
+    );
     this.#lastMs = now;
   }
 
@@ -64,7 +67,12 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Exponential backoff with equal jitter: half fixed, half random, capped. */
-export function backoffMs(options: { attempt: number; minMs: number; maxMs: number; random?: () => number }): number {
+export function backoffMs(options: {
+  attempt: number;
+  minMs: number;
+  maxMs: number;
+  random?: () => number;
+}): number {
   const random = options.random ?? Math.random;
   const exp = Math.min(options.maxMs, options.minMs * 2 ** Math.max(0, options.attempt - 1));
   return Math.round(exp / 2 + (exp / 2) * random());

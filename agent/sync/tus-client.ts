@@ -19,7 +19,10 @@ export class TransferError extends Error {
   readonly status: number | undefined;
   readonly code: string | undefined;
 
-  constructor(message: string, options: { retryable: boolean; status?: number; code?: string; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { retryable: boolean; status?: number; code?: string; cause?: unknown },
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TransferError';
     this.retryable = options.retryable;
@@ -100,7 +103,11 @@ export class TusClient {
   async call(
     method: Dispatcher.HttpMethod,
     url: string,
-    init: { headers?: Record<string, string>; body?: Dispatcher.DispatchOptions['body']; signal?: AbortSignal } = {},
+    init: {
+      headers?: Record<string, string>;
+      body?: Dispatcher.DispatchOptions['body'];
+      signal?: AbortSignal;
+    } = {},
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const full = url.startsWith('http') ? url : `${this.baseUrl}${url}`;
     let res: Dispatcher.ResponseData;
@@ -114,11 +121,17 @@ export class TusClient {
       });
     } catch (err) {
       if (init.signal?.aborted === true) throw err;
-      throw new TransferError(`${method} ${full}: ${(err as Error).message}`, { retryable: true, cause: err });
+      throw new TransferError(`${method} ${full}: ${(err as Error).message}`, {
+        retryable: true,
+        cause: err,
+      });
     }
     const text = await bodyText(res.body);
     if (res.statusCode >= 500 || res.statusCode === 408 || res.statusCode === 429) {
-      throw new TransferError(`${method} ${full}: HTTP ${res.statusCode}`, { retryable: true, status: res.statusCode });
+      throw new TransferError(`${method} ${full}: HTTP ${res.statusCode}`, {
+        retryable: true,
+        status: res.statusCode,
+      });
     }
     return { status: res.statusCode, headers: res.headers, text };
   }
@@ -130,22 +143,40 @@ export class TusClient {
   }
 
   /** Creates an upload (tus creation) and returns its absolute URL. */
-  async create(options: { length: number; sha256: string; name: string; signal?: AbortSignal }): Promise<string> {
-    const meta = [`sha256 ${Buffer.from(options.sha256).toString('base64')}`, `filename ${Buffer.from(options.name).toString('base64')}`].join(',');
+  async create(options: {
+    length: number;
+    sha256: string;
+    name: string;
+    signal?: AbortSignal;
+  }): Promise<string> {
+    const meta = [
+      `sha256 ${Buffer.from(options.sha256).toString('base64')}`,
+      `filename ${Buffer.from(options.name).toString('base64')}`,
+    ].join(',');
     const res = await this.call('POST', '/v1/uploads', {
-      headers: { 'tus-resumable': tusVersion, 'upload-length': String(options.length), 'upload-metadata': meta },
+      headers: {
+        'tus-resumable': tusVersion,
+        'upload-length': String(options.length),
+        'upload-metadata': meta,
+      },
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
     const location = res.headers['location'];
     if (res.status !== 201 || typeof location !== 'string') {
-      throw new TransferError(`upload creation refused: HTTP ${res.status} ${res.text.trim()}`, refusal(res.status, res.text));
+      throw new TransferError(
+        `upload creation refused: HTTP ${res.status} ${res.text.trim()}`,
+        refusal(res.status, res.text),
+      );
     }
     return new URL(location, `${this.baseUrl}/`).toString();
   }
 
   /** The server's offset for an upload, or undefined when the upload is gone (finished or expired). */
   async offset(uploadUrl: string, signal?: AbortSignal): Promise<number | undefined> {
-    const res = await this.call('HEAD', uploadUrl, { headers: { 'tus-resumable': tusVersion }, ...(signal === undefined ? {} : { signal }) });
+    const res = await this.call('HEAD', uploadUrl, {
+      headers: { 'tus-resumable': tusVersion },
+      ...(signal === undefined ? {} : { signal }),
+    });
     if (res.status === 404 || res.status === 410) return undefined;
     const offset = Number(res.headers['upload-offset']);
     if (res.status !== 200 || !Number.isSafeInteger(offset)) {
@@ -189,10 +220,17 @@ export class TusClient {
       this.stats.partsFailed += 1;
       // 409: our offset is stale, 460: the part was damaged on the way; both resume after a HEAD.
       const retryable = res.status === 409 || res.status === 460 || res.status === 423;
-      throw new TransferError(`PATCH ${uploadUrl}: HTTP ${res.status} ${res.text.trim()}`, { ...refusal(res.status, res.text), retryable });
+      throw new TransferError(`PATCH ${uploadUrl}: HTTP ${res.status} ${res.text.trim()}`, {
+        ...refusal(res.status, res.text),
+        retryable,
+      });
     }
     const next = Number(res.headers['upload-offset']);
-    if (!Number.isSafeInteger(next)) throw new TransferError('PATCH answered without Upload-Offset', { retryable: true, status: res.status });
+    if (!Number.isSafeInteger(next))
+      throw new TransferError('PATCH answered without Upload-Offset', {
+        retryable: true,
+        status: res.status,
+      });
     this.stats.bytesConfirmed += next - offset;
     return next;
   }
@@ -222,7 +260,12 @@ export class TusClient {
     }
     if (url === undefined || offset === undefined) {
       if (await this.blobStored(options.sha256, signal)) return;
-      url = await this.create({ length: options.size, sha256: options.sha256, name: options.name, ...(signal === undefined ? {} : { signal }) });
+      url = await this.create({
+        length: options.size,
+        sha256: options.sha256,
+        name: options.name,
+        ...(signal === undefined ? {} : { signal }),
+      });
       offset = 0;
       options.onProgress({ uploadUrl: url, offset });
     }
@@ -232,7 +275,8 @@ export class TusClient {
         const length = Math.min(this.partBytes, options.size - offset);
         const part = Buffer.alloc(length);
         const { bytesRead } = await fh.read(part, 0, length, offset);
-        if (bytesRead !== length) throw new RigcapError('RIGCAP_NOT_FOUND', `${options.path} is shorter than its record says`);
+        if (bytesRead !== length)
+          throw new RigcapError('RIGCAP_NOT_FOUND', `${options.path} is shorter than its record says`);
         try {
           offset = await this.patch(url, offset, part, signal);
         } catch (err) {

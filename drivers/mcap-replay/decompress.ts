@@ -12,7 +12,10 @@ export function mcapDecompressHandlers(): McapTypes.DecompressHandlers {
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     },
     lz4: () => {
-      throw new DriverError('RIGCAP_DRIVER_UNAVAILABLE', 'lz4-compressed MCAP chunks are not supported (no lz4 decoder installed); recompress with `mcap convert --compression zstd`');
+      throw new DriverError(
+        'RIGCAP_DRIVER_UNAVAILABLE',
+        'lz4-compressed MCAP chunks are not supported (no lz4 decoder installed); recompress with `mcap convert --compression zstd`',
+      );
     },
   };
 }

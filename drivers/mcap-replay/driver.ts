@@ -47,7 +47,8 @@ export class McapReplayDriver implements Driver {
 
   constructor(options: McapReplayDriverOptions) {
     const [first] = options.streams;
-    if (first === undefined) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', 'an mcap-replay driver needs at least one stream');
+    if (first === undefined)
+      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', 'an mcap-replay driver needs at least one stream');
     this.file = first.file;
     this.speed = first.speed;
     this.name = `mcap-replay:${this.file}`;
@@ -55,11 +56,18 @@ export class McapReplayDriver implements Driver {
     this.#readChunkBytes = options.readChunkBytes ?? 1024 * 1024;
     for (const stream of options.streams) {
       if (stream.file !== this.file || stream.speed !== this.speed) {
-        throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `stream ${stream.name} does not share file/speed with ${this.name}`);
+        throw new DriverError(
+          'RIGCAP_DRIVER_OPEN_FAILED',
+          `stream ${stream.name} does not share file/speed with ${this.name}`,
+        );
       }
-      const sourceTopic = stream.sourceTopic === undefined || stream.sourceTopic === '' ? stream.topic : stream.sourceTopic;
+      const sourceTopic =
+        stream.sourceTopic === undefined || stream.sourceTopic === '' ? stream.topic : stream.sourceTopic;
       if (this.#streamsBySourceTopic.has(sourceTopic)) {
-        throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `two streams replay topic ${sourceTopic} from ${this.file}`);
+        throw new DriverError(
+          'RIGCAP_DRIVER_OPEN_FAILED',
+          `two streams replay topic ${sourceTopic} from ${this.file}`,
+        );
       }
       this.#streamsBySourceTopic.set(sourceTopic, stream);
     }
@@ -73,23 +81,43 @@ export class McapReplayDriver implements Driver {
     try {
       handle = await openFile(this.file, 'r');
     } catch (err) {
-      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `cannot open MCAP file ${this.file}: ${(err as Error).message}`, { cause: err, details: { file: this.file } });
+      throw new DriverError(
+        'RIGCAP_DRIVER_OPEN_FAILED',
+        `cannot open MCAP file ${this.file}: ${(err as Error).message}`,
+        { cause: err, details: { file: this.file } },
+      );
     }
     try {
-      const reader = await McapIndexedReader.Initialize({ readable: new FileReadable(handle), decompressHandlers: mcapDecompressHandlers() }).catch((err: unknown) => {
+      const reader = await McapIndexedReader.Initialize({
+        readable: new FileReadable(handle),
+        decompressHandlers: mcapDecompressHandlers(),
+      }).catch((err: unknown) => {
         // No summary (a recording cut short): schemas are learned while streaming instead.
-        this.#log.info({ file: this.file, reason: (err as Error).message }, 'MCAP file has no readable summary; streaming it');
+        this.#log.info(
+          { file: this.file, reason: (err as Error).message },
+          'MCAP file has no readable summary; streaming it',
+        );
         return undefined;
       });
       if (reader !== undefined) {
         const compressions = new Set([...reader.chunkIndexes].map((c) => c.compression));
         if (compressions.has('lz4')) {
-          throw new DriverError('RIGCAP_DRIVER_UNAVAILABLE', `${this.file} uses lz4-compressed chunks and no lz4 decoder is installed; recompress it with \`mcap convert --compression zstd\``, { details: { file: this.file } });
+          throw new DriverError(
+            'RIGCAP_DRIVER_UNAVAILABLE',
+            `${this.file} uses lz4-compressed chunks and no lz4 decoder is installed; recompress it with \`mcap convert --compression zstd\``,
+            { details: { file: this.file } },
+          );
         }
-        if (reader.header.profile !== '' && reader.header.profile !== 'ros2') this.#log.info({ profile: reader.header.profile }, 'MCAP profile is not ros2');
-        for (const channel of reader.channelsById.values()) this.#routeChannel(channel, reader.schemasById.get(channel.schemaId));
+        if (reader.header.profile !== '' && reader.header.profile !== 'ros2')
+          this.#log.info({ profile: reader.header.profile }, 'MCAP profile is not ros2');
+        for (const channel of reader.channelsById.values())
+          this.#routeChannel(channel, reader.schemasById.get(channel.schemaId));
         for (const [sourceTopic, stream] of this.#streamsBySourceTopic) {
-          if (!this.#schemas.has(stream.name)) this.#log.warn({ stream: stream.name, sourceTopic }, 'topic not in the MCAP file; the stream stays empty');
+          if (!this.#schemas.has(stream.name))
+            this.#log.warn(
+              { stream: stream.name, sourceTopic },
+              'topic not in the MCAP file; the stream stays empty',
+            );
         }
       }
     } finally {
@@ -101,12 +129,16 @@ export class McapReplayDriver implements Driver {
 
   /** Yields the file's messages on configured topics, in file order, then ends. */
   async *samples(): AsyncGenerator<Sample> {
-    if (!this.#opened) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: samples() before open()`);
+    if (!this.#opened)
+      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: samples() before open()`);
     const routes = new Map<number, ChannelRoute | null>();
     const schemasById = new Map<number, McapTypes.Schema>();
     const seqByStream = new Map<string, number>();
     const reader = new McapStreamReader({ decompressHandlers: mcapDecompressHandlers() });
-    const input = createReadStream(this.file, { highWaterMark: this.#readChunkBytes, signal: this.#stop.signal });
+    const input = createReadStream(this.file, {
+      highWaterMark: this.#readChunkBytes,
+      signal: this.#stop.signal,
+    });
     let firstLogTimeNs: bigint | undefined;
     let startedMs = 0;
     try {
@@ -125,7 +157,8 @@ export class McapReplayDriver implements Driver {
           }
           if (record === undefined) break;
           if (record.type === 'Schema') schemasById.set(record.id, record);
-          else if (record.type === 'Channel') routes.set(record.id, this.#routeChannel(record, schemasById.get(record.schemaId)) ?? null);
+          else if (record.type === 'Channel')
+            routes.set(record.id, this.#routeChannel(record, schemasById.get(record.schemaId)) ?? null);
           else if (record.type === 'Message') {
             const route = routes.get(record.channelId);
             if (route === undefined || route === null) continue;
@@ -140,7 +173,11 @@ export class McapReplayDriver implements Driver {
           }
         }
       }
-      if (!reader.done() && reader.bytesRemaining() > 0) this.#log.warn({ file: this.file, bytesRemaining: reader.bytesRemaining() }, 'MCAP file ends mid-record (truncated)');
+      if (!reader.done() && reader.bytesRemaining() > 0)
+        this.#log.warn(
+          { file: this.file, bytesRemaining: reader.bytesRemaining() },
+          'MCAP file ends mid-record (truncated)',
+        );
     } catch (err) {
       if (!this.#stop.signal.aborted) throw err;
     } finally {
@@ -149,7 +186,11 @@ export class McapReplayDriver implements Driver {
     if (this.#destroyError !== undefined) throw this.#destroyError;
   }
 
-  #accept(route: ChannelRoute, message: McapTypes.Message, seqByStream: Map<string, number>): Sample | undefined {
+  #accept(
+    route: ChannelRoute,
+    message: McapTypes.Message,
+    seqByStream: Map<string, number>,
+  ): Sample | undefined {
     const { stream } = route;
     if (route.mismatch !== undefined) {
       this.#stats.drop(stream.name, 'type_mismatch', 1, route.mismatch);
@@ -164,7 +205,16 @@ export class McapReplayDriver implements Driver {
     const recordedNs = message.publishTime !== 0n ? message.publishTime : message.logTime;
     const captureNs = route.useHeaderStamp ? (cdrHeaderStampNs(message.data) ?? recordedNs) : recordedNs;
     this.#stats.received(stream.name, message.data.byteLength);
-    return { stream: stream.name, topic: stream.topic, seq, captureNs, monoNs: process.hrtime.bigint(), encoding: stream.encoding, schemaRef: stream.type, data: message.data };
+    return {
+      stream: stream.name,
+      topic: stream.topic,
+      seq,
+      captureNs,
+      monoNs: process.hrtime.bigint(),
+      encoding: stream.encoding,
+      schemaRef: stream.type,
+      data: message.data,
+    };
   }
 
   #routeChannel(channel: McapTypes.Channel, schema: McapTypes.Schema | undefined): ChannelRoute | undefined {
@@ -176,16 +226,25 @@ export class McapReplayDriver implements Driver {
       data: schema?.data ?? new Uint8Array(0),
       messageEncoding: channel.messageEncoding,
     };
-    const wantEncoding = channel.messageEncoding === 'cdr' || channel.messageEncoding === 'json' ? channel.messageEncoding : 'bytes';
+    const wantEncoding =
+      channel.messageEncoding === 'cdr' || channel.messageEncoding === 'json'
+        ? channel.messageEncoding
+        : 'bytes';
     let mismatch: string | undefined;
-    if (stream.encoding !== wantEncoding) mismatch = `file encodes ${channel.topic} as ${channel.messageEncoding}, stream says ${stream.encoding}`;
-    else if (schema !== undefined && fullRosType(schema.name) !== fullRosType(stream.type)) mismatch = `file has ${schema.name} on ${channel.topic}, stream says ${stream.type}`;
+    if (stream.encoding !== wantEncoding)
+      mismatch = `file encodes ${channel.topic} as ${channel.messageEncoding}, stream says ${stream.encoding}`;
+    else if (schema !== undefined && fullRosType(schema.name) !== fullRosType(stream.type))
+      mismatch = `file has ${schema.name} on ${channel.topic}, stream says ${stream.type}`;
     if (mismatch !== undefined && !this.#warned.has(stream.name)) {
       this.#warned.add(stream.name);
-      this.#log.warn({ stream: stream.name, reason: mismatch }, 'replayed channel does not match the stream config; its messages are dropped as type_mismatch');
+      this.#log.warn(
+        { stream: stream.name, reason: mismatch },
+        'replayed channel does not match the stream config; its messages are dropped as type_mismatch',
+      );
     }
     this.#schemas.set(stream.name, streamSchema);
-    const useHeaderStamp = stream.headerTime === true && wantEncoding === 'cdr' && startsWithHeader(stream.type);
+    const useHeaderStamp =
+      stream.headerTime === true && wantEncoding === 'cdr' && startsWithHeader(stream.type);
     return { stream, schema: streamSchema, mismatch, useHeaderStamp };
   }
 
@@ -215,5 +274,9 @@ export class McapReplayDriver implements Driver {
 
 function asMcapError(err: unknown, file: string): Error {
   if (err instanceof DriverError) return err;
-  return new DriverError('RIGCAP_MCAP_INVALID', `${file} is not a readable MCAP file: ${(err as Error).message}`, { cause: err, details: { file } });
+  return new DriverError(
+    'RIGCAP_MCAP_INVALID',
+    `${file} is not a readable MCAP file: ${(err as Error).message}`,
+    { cause: err, details: { file } },
+  );
 }

@@ -22,7 +22,12 @@ export class FileReadable implements McapTypes.IReadable {
     const buffer = new Uint8Array(Number(length));
     let done = 0;
     while (done < buffer.byteLength) {
-      const { bytesRead } = await this.#handle.read(buffer, done, buffer.byteLength - done, Number(offset) + done);
+      const { bytesRead } = await this.#handle.read(
+        buffer,
+        done,
+        buffer.byteLength - done,
+        Number(offset) + done,
+      );
       if (bytesRead === 0) throw new Error(`short read at offset ${offset} (file shorter than expected)`);
       done += bytesRead;
     }

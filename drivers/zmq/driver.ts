@@ -4,7 +4,13 @@
 import * as zmq from 'zeromq';
 import type { Logger } from 'pino';
 import { DriverError } from '../errors.ts';
-import { cdrHeaderStampNs, fullRosType, jsonStreamSchema, rosStreamSchema, startsWithHeader } from '../ros-schemas.ts';
+import {
+  cdrHeaderStampNs,
+  fullRosType,
+  jsonStreamSchema,
+  rosStreamSchema,
+  startsWithHeader,
+} from '../ros-schemas.ts';
 import { DriverStatsCounter } from '../stats.ts';
 import type { ZmqDriverStream } from '../stream-config.ts';
 import type { Driver, DriverDrop, DriverStats, Sample, StreamSchema } from '../types.ts';
@@ -55,21 +61,39 @@ export class ZmqDriver implements Driver {
 
   constructor(options: ZmqDriverOptions) {
     const [first] = options.streams;
-    if (first === undefined) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', 'a zmq driver needs at least one stream');
+    if (first === undefined)
+      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', 'a zmq driver needs at least one stream');
     this.endpoint = first.endpoint;
     this.socketKind = first.socket;
     this.#bind = first.bind;
     this.name = `zmq:${this.socketKind}:${this.endpoint}`;
     this.#log = options.log.child({ driver: this.name });
     for (const stream of options.streams) {
-      if (stream.endpoint !== this.endpoint || stream.socket !== this.socketKind || stream.bind !== this.#bind) {
-        throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `stream ${stream.name} does not share endpoint/socket/bind with ${this.name}`);
+      if (
+        stream.endpoint !== this.endpoint ||
+        stream.socket !== this.socketKind ||
+        stream.bind !== this.#bind
+      ) {
+        throw new DriverError(
+          'RIGCAP_DRIVER_OPEN_FAILED',
+          `stream ${stream.name} does not share endpoint/socket/bind with ${this.name}`,
+        );
       }
       if (this.#routes.has(stream.topic)) {
-        throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `two streams use topic ${stream.topic} on ${this.endpoint}`, { details: { topic: stream.topic } });
+        throw new DriverError(
+          'RIGCAP_DRIVER_OPEN_FAILED',
+          `two streams use topic ${stream.topic} on ${this.endpoint}`,
+          { details: { topic: stream.topic } },
+        );
       }
-      const useHeaderStamp = stream.headerTime === true && stream.encoding === 'cdr' && startsWithHeader(stream.type);
-      this.#routes.set(stream.topic, { stream, useHeaderStamp, fullType: fullRosType(stream.type), matchedType: undefined });
+      const useHeaderStamp =
+        stream.headerTime === true && stream.encoding === 'cdr' && startsWithHeader(stream.type);
+      this.#routes.set(stream.topic, {
+        stream,
+        useHeaderStamp,
+        fullType: fullRosType(stream.type),
+        matchedType: undefined,
+      });
       this.#schemas.set(stream.name, schemaFor(stream));
     }
     this.#stats = new DriverStatsCounter(options.streams.map((s) => s.name));
@@ -84,8 +108,13 @@ export class ZmqDriver implements Driver {
   async open(signal: AbortSignal): Promise<void> {
     if (this.#socket !== undefined || this.#closed) return;
     signal.throwIfAborted();
-    const socketOptions = { receiveHighWaterMark: this.#receiveHighWaterMark, maxMessageSize: this.socketMaxFrameBytes, linger: 0 };
-    const socket = this.socketKind === 'sub' ? new zmq.Subscriber(socketOptions) : new zmq.Pull(socketOptions);
+    const socketOptions = {
+      receiveHighWaterMark: this.#receiveHighWaterMark,
+      maxMessageSize: this.socketMaxFrameBytes,
+      linger: 0,
+    };
+    const socket =
+      this.socketKind === 'sub' ? new zmq.Subscriber(socketOptions) : new zmq.Pull(socketOptions);
     if (socket instanceof zmq.Subscriber) socket.subscribe(); // all topics, so unknown ones are counted, not filtered upstream
     this.#watchDisconnects(socket);
     try {
@@ -104,10 +133,22 @@ export class ZmqDriver implements Driver {
     } catch (err) {
       if (!socket.closed) socket.close();
       if (signal.aborted) throw signal.reason;
-      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `cannot ${this.#bind ? 'bind' : 'connect'} ${this.socketKind} socket to ${this.endpoint}: ${(err as Error).message}`, { cause: err, details: { endpoint: this.endpoint } });
+      throw new DriverError(
+        'RIGCAP_DRIVER_OPEN_FAILED',
+        `cannot ${this.#bind ? 'bind' : 'connect'} ${this.socketKind} socket to ${this.endpoint}: ${(err as Error).message}`,
+        { cause: err, details: { endpoint: this.endpoint } },
+      );
     }
     this.#socket = socket;
-    this.#log.info({ endpoint: this.endpoint, socket: this.socketKind, bind: this.#bind, streams: [...this.#schemas.keys()] }, 'zmq driver open');
+    this.#log.info(
+      {
+        endpoint: this.endpoint,
+        socket: this.socketKind,
+        bind: this.#bind,
+        streams: [...this.#schemas.keys()],
+      },
+      'zmq driver open',
+    );
   }
 
   /** The endpoint the socket actually bound (a `tcp://host:*` or port 0 resolved), once open. */
@@ -118,7 +159,8 @@ export class ZmqDriver implements Driver {
   /** Yields a Sample per accepted message until close; one consumer at a time. */
   async *samples(): AsyncGenerator<Sample> {
     const socket = this.#socket;
-    if (socket === undefined) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: samples() before open()`);
+    if (socket === undefined)
+      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: samples() before open()`);
     try {
       for await (const frames of socket) {
         const sample = this.acceptFrames(frames, process.hrtime.bigint());
@@ -133,7 +175,8 @@ export class ZmqDriver implements Driver {
   /** Push form of `samples()`: one await per message (the receive itself), nothing more. */
   async deliver(onSample: (sample: Sample) => void): Promise<void> {
     const socket = this.#socket;
-    if (socket === undefined) throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: deliver() before open()`);
+    if (socket === undefined)
+      throw new DriverError('RIGCAP_DRIVER_OPEN_FAILED', `${this.name}: deliver() before open()`);
     try {
       while (!socket.closed) {
         const frames = await socket.receive();
@@ -159,24 +202,44 @@ export class ZmqDriver implements Driver {
       } else {
         this.#stats.drop(route?.stream.name ?? '', 'malformed_frame', 1, parsed.code);
       }
-      this.#warnOnce(`malformed:${parsed.topic ?? ''}:${parsed.code}`, { code: 'RIGCAP_FRAME_MALFORMED', topic: parsed.topic, reason: parsed.cause }, 'malformed zmq frame dropped');
+      this.#warnOnce(
+        `malformed:${parsed.topic ?? ''}:${parsed.code}`,
+        { code: 'RIGCAP_FRAME_MALFORMED', topic: parsed.topic, reason: parsed.cause },
+        'malformed zmq frame dropped',
+      );
       return undefined;
     }
     const route = this.#routes.get(parsed.topic);
     if (route === undefined) {
       this.#stats.drop('', 'unknown_topic', 1, parsed.topic);
-      this.#warnOnce(`unknown:${parsed.topic}`, { topic: parsed.topic }, 'zmq message on a topic no stream is configured for, dropped');
+      this.#warnOnce(
+        `unknown:${parsed.topic}`,
+        { topic: parsed.topic },
+        'zmq message on a topic no stream is configured for, dropped',
+      );
       return undefined;
     }
     const { stream } = route;
     const { header, payload } = parsed;
     // Seq is tracked before any other check, so a dropped message is not also counted as loss.
     const observation = this.#seqGaps.observe(parsed.topic, header.seq);
-    if (observation.restarted) this.#log.info({ stream: stream.name, seq: header.seq }, 'publisher sequence restarted');
+    if (observation.restarted)
+      this.#log.info({ stream: stream.name, seq: header.seq }, 'publisher sequence restarted');
     this.#stats.drop(stream.name, 'upstream_loss', observation.lost);
-    if (header.encoding !== stream.encoding || (header.type !== route.matchedType && fullRosType(header.type) !== route.fullType)) {
+    if (
+      header.encoding !== stream.encoding ||
+      (header.type !== route.matchedType && fullRosType(header.type) !== route.fullType)
+    ) {
       this.#stats.drop(stream.name, 'type_mismatch', 1, `${header.encoding} ${header.type}`);
-      this.#warnOnce(`type:${stream.name}`, { stream: stream.name, got: { encoding: header.encoding, type: header.type }, want: { encoding: stream.encoding, type: stream.type } }, 'zmq message type or encoding differs from the stream config, dropped');
+      this.#warnOnce(
+        `type:${stream.name}`,
+        {
+          stream: stream.name,
+          got: { encoding: header.encoding, type: header.type },
+          want: { encoding: stream.encoding, type: stream.type },
+        },
+        'zmq message type or encoding differs from the stream config, dropped',
+      );
       return undefined;
     }
     if (payload.byteLength > stream.maxMessageBytes) {
@@ -184,9 +247,20 @@ export class ZmqDriver implements Driver {
       return undefined;
     }
     route.matchedType = header.type;
-    const captureNs = route.useHeaderStamp ? (cdrHeaderStampNs(payload) ?? header.captureNs) : header.captureNs;
+    const captureNs = route.useHeaderStamp
+      ? (cdrHeaderStampNs(payload) ?? header.captureNs)
+      : header.captureNs;
     this.#stats.received(stream.name, payload.byteLength);
-    return { stream: stream.name, topic: parsed.topic, seq: header.seq, captureNs, monoNs, encoding: stream.encoding, schemaRef: stream.type, data: payload };
+    return {
+      stream: stream.name,
+      topic: parsed.topic,
+      seq: header.seq,
+      captureNs,
+      monoNs,
+      encoding: stream.encoding,
+      schemaRef: stream.type,
+      data: payload,
+    };
   }
 
   schemas(): ReadonlyMap<string, StreamSchema> {
@@ -222,7 +296,10 @@ export class ZmqDriver implements Driver {
     // was; the message it carried shows up as a seq gap (upstream_loss) when the peer reconnects.
     socket.events.on('disconnect', (event) => {
       this.#disconnects += 1;
-      this.#log.info({ peer: event.address, disconnects: this.#disconnects, limitBytes: this.socketMaxFrameBytes }, 'zmq peer disconnected (publisher exit, network, or a frame over the size limit)');
+      this.#log.info(
+        { peer: event.address, disconnects: this.#disconnects, limitBytes: this.socketMaxFrameBytes },
+        'zmq peer disconnected (publisher exit, network, or a frame over the size limit)',
+      );
     });
   }
 
@@ -239,7 +316,14 @@ function schemaFor(stream: ZmqDriverStream): StreamSchema {
   if (stream.encoding === 'cdr') {
     const schema = rosStreamSchema(stream.type);
     // A ROS type outside the bundled set still gets a channel; its schema text is not known here.
-    return schema ?? { name: fullRosType(stream.type), encoding: 'ros2msg', data: new Uint8Array(0), messageEncoding: 'cdr' };
+    return (
+      schema ?? {
+        name: fullRosType(stream.type),
+        encoding: 'ros2msg',
+        data: new Uint8Array(0),
+        messageEncoding: 'cdr',
+      }
+    );
   }
   return { name: stream.type, encoding: '', data: new Uint8Array(0), messageEncoding: stream.encoding };
 }

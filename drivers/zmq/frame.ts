@@ -35,11 +35,7 @@ export interface ParsedFrame {
 
 /** Which rule a message broke. */
 export type FrameParseErrorCode =
-  | 'frame_count'
-  | 'topic_invalid'
-  | 'header_too_large'
-  | 'header_not_json'
-  | 'header_field_invalid';
+  'frame_count' | 'topic_invalid' | 'header_too_large' | 'header_not_json' | 'header_field_invalid';
 
 export interface FrameParseError {
   readonly ok: false;
@@ -77,11 +73,18 @@ function parseCaptureNs(value: unknown): bigint | undefined {
  * result is the same either way.
  */
 export function parseFrame(frames: readonly Uint8Array[], cache?: FrameCache): ParsedFrame | FrameParseError {
-  if (frames.length !== 3) return fail('frame_count', `expected 3 frames [topic, header, payload], got ${frames.length}`);
+  if (frames.length !== 3)
+    return fail('frame_count', `expected 3 frames [topic, header, payload], got ${frames.length}`);
   const [topicFrame, headerFrame, payload] = frames as [Uint8Array, Uint8Array, Uint8Array];
   const topic = cache === undefined ? decodeTopic(topicFrame) : cache.topic(topicFrame);
-  if (topic === undefined) return fail('topic_invalid', `topic frame must be 1-${maxTopicBytes} bytes of [A-Za-z0-9_/~.-]`);
-  if (headerFrame.byteLength > maxHeaderBytes) return fail('header_too_large', `header frame is ${headerFrame.byteLength} bytes, limit ${maxHeaderBytes}`, topic);
+  if (topic === undefined)
+    return fail('topic_invalid', `topic frame must be 1-${maxTopicBytes} bytes of [A-Za-z0-9_/~.-]`);
+  if (headerFrame.byteLength > maxHeaderBytes)
+    return fail(
+      'header_too_large',
+      `header frame is ${headerFrame.byteLength} bytes, limit ${maxHeaderBytes}`,
+      topic,
+    );
   const known = cache?.header(headerFrame);
   if (known !== undefined) return { ok: true, topic, header: known, payload };
   const parsed = parseHeader(headerFrame, topic);
@@ -89,31 +92,57 @@ export function parseFrame(frames: readonly Uint8Array[], cache?: FrameCache): P
   return parsed.ok ? { ok: true, topic, header: parsed.header, payload } : parsed;
 }
 
-function parseHeader(headerFrame: Uint8Array, topic: string): { ok: true; header: ZmqFrameHeader } | FrameParseError {
+function parseHeader(
+  headerFrame: Uint8Array,
+  topic: string,
+): { ok: true; header: ZmqFrameHeader } | FrameParseError {
   let decoded: unknown;
   try {
     decoded = JSON.parse(utf8.decode(headerFrame));
   } catch (err) {
     return fail('header_not_json', `header is not UTF-8 JSON: ${(err as Error).message}`, topic);
   }
-  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded)) return fail('header_not_json', 'header must be a JSON object', topic);
+  if (typeof decoded !== 'object' || decoded === null || Array.isArray(decoded))
+    return fail('header_not_json', 'header must be a JSON object', topic);
   const fields = decoded as Record<string, unknown>;
   const seq = fields['seq'];
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return fail('header_field_invalid', 'seq must be a non-negative safe integer', topic);
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0)
+    return fail('header_field_invalid', 'seq must be a non-negative safe integer', topic);
   const captureNs = parseCaptureNs(fields['captureNs']);
-  if (captureNs === undefined) return fail('header_field_invalid', 'captureNs must be a decimal string of a uint64 (ns since epoch)', topic);
+  if (captureNs === undefined)
+    return fail(
+      'header_field_invalid',
+      'captureNs must be a decimal string of a uint64 (ns since epoch)',
+      topic,
+    );
   const encoding = fields['encoding'];
-  if (typeof encoding !== 'string' || !encodingPattern.test(encoding)) return fail('header_field_invalid', 'encoding must be a short lowercase name (cdr, jpeg, json, …)', topic);
+  if (typeof encoding !== 'string' || !encodingPattern.test(encoding))
+    return fail(
+      'header_field_invalid',
+      'encoding must be a short lowercase name (cdr, jpeg, json, …)',
+      topic,
+    );
   const type = fields['type'];
-  if (typeof type !== 'string' || type.length === 0 || type.length > 256) return fail('header_field_invalid', 'type must be a non-empty string of at most 256 characters', topic);
+  if (typeof type !== 'string' || type.length === 0 || type.length > 256)
+    return fail('header_field_invalid', 'type must be a non-empty string of at most 256 characters', topic);
   const latched = fields['latched'];
-  if (latched !== undefined && typeof latched !== 'boolean') return fail('header_field_invalid', 'latched must be a boolean when present', topic);
+  if (latched !== undefined && typeof latched !== 'boolean')
+    return fail('header_field_invalid', 'latched must be a boolean when present', topic);
   return { ok: true, header: { seq, captureNs, encoding, type, latched: latched === true } };
 }
 
 /** Encodes a message in the wire format (publishers and tests use it; the inverse of parseFrame). */
-export function encodeFrame(topic: string, header: ZmqFrameHeader, payload: Uint8Array): [Buffer, Buffer, Uint8Array] {
-  const json: Record<string, unknown> = { seq: header.seq, captureNs: header.captureNs.toString(), encoding: header.encoding, type: header.type };
+export function encodeFrame(
+  topic: string,
+  header: ZmqFrameHeader,
+  payload: Uint8Array,
+): [Buffer, Buffer, Uint8Array] {
+  const json: Record<string, unknown> = {
+    seq: header.seq,
+    captureNs: header.captureNs.toString(),
+    encoding: header.encoding,
+    type: header.type,
+  };
   if (header.latched) json['latched'] = true;
   return [Buffer.from(topic, 'utf8'), Buffer.from(JSON.stringify(json), 'utf8'), payload];
 }
@@ -165,7 +194,8 @@ export class FrameCache {
     let at = seqPrefix.byteLength;
     const seqStart = at;
     let seq = 0;
-    for (let c = frame[at]; c !== undefined && c >= 0x30 && c <= 0x39; c = frame[++at]) seq = seq * 10 + (c - 0x30);
+    for (let c = frame[at]; c !== undefined && c >= 0x30 && c <= 0x39; c = frame[++at])
+      seq = seq * 10 + (c - 0x30);
     const seqDigits = at - seqStart;
     // JSON: no leading zero; 15 digits stay a safe integer.
     if (seqDigits === 0 || seqDigits > 15 || (seqDigits > 1 && frame[seqStart] === 0x30)) return undefined;

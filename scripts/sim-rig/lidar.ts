@@ -27,7 +27,11 @@ export function generateLidarScan(options: { points: number; rings?: number }): 
       const wallHeightM = 8 + (sector % 4) * 3;
       const wallHitZ = wallM * Math.tan(elevation);
       const hitsWall = wallM < groundM && wallHitZ > -sensorHeightM && wallHitZ < wallHeightM - sensorHeightM;
-      const rangeM = Math.min(hitsWall ? wallM / Math.cos(elevation) : 1e9, groundM / Math.cos(elevation), 120);
+      const rangeM = Math.min(
+        hitsWall ? wallM / Math.cos(elevation) : 1e9,
+        groundM / Math.cos(elevation),
+        120,
+      );
       const horizontal = rangeM * Math.cos(elevation);
       const i = (ring * pointsPerRing + step) * 4;
       data[i] = horizontal * Math.cos(azimuth);
@@ -58,7 +62,12 @@ export function perturbedScanBytes(scan: LidarScan, scanIndex: number, noise: ()
 }
 
 /** sensor_msgs/PointCloud2 fields for the packed layout (float32 x, y, z, intensity). */
-export function pointCloud2Message(options: { stamp: { sec: number; nanosec: number }; frameId: string; scan: LidarScan; data: Uint8Array }): unknown {
+export function pointCloud2Message(options: {
+  stamp: { sec: number; nanosec: number };
+  frameId: string;
+  scan: LidarScan;
+  data: Uint8Array;
+}): unknown {
   const float32 = 7;
   return {
     header: { stamp: options.stamp, frame_id: options.frameId },

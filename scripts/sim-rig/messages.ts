@@ -29,7 +29,12 @@ export function encodeCdr(type: string, message: unknown): Uint8Array {
 }
 
 /** A pinhole camera model for a width×height image (plumb_bob, mild distortion). */
-export function cameraInfoMessage(options: { captureNs: bigint; frameId: string; width: number; height: number }): unknown {
+export function cameraInfoMessage(options: {
+  captureNs: bigint;
+  frameId: string;
+  width: number;
+  height: number;
+}): unknown {
   const fx = options.width * 0.7;
   const cx = options.width / 2;
   const cy = options.height / 2;
@@ -49,8 +54,16 @@ export function cameraInfoMessage(options: { captureNs: bigint; frameId: string;
 }
 
 /** sensor_msgs/CompressedImage around an already encoded JPEG. */
-export function compressedImageMessage(options: { captureNs: bigint; frameId: string; jpeg: Uint8Array }): unknown {
-  return { header: { stamp: rosTime(options.captureNs), frame_id: options.frameId }, format: 'jpeg', data: options.jpeg };
+export function compressedImageMessage(options: {
+  captureNs: bigint;
+  frameId: string;
+  jpeg: Uint8Array;
+}): unknown {
+  return {
+    header: { stamp: rosTime(options.captureNs), frame_id: options.frameId },
+    format: 'jpeg',
+    data: options.jpeg,
+  };
 }
 
 /** An IMU on a vehicle driving a slow circle: gravity, centripetal acceleration, yaw rate, noise. */
@@ -119,6 +132,13 @@ export function tfStaticMessage(options: { captureNs: bigint }): unknown {
 export function tfMessage(options: { captureNs: bigint; elapsedS: number }): unknown {
   const angle = options.elapsedS * 0.05;
   return {
-    transforms: [transformStamped(options.captureNs, { parent: 'odom', child: 'base_link', xyz: [20 * Math.cos(angle), 20 * Math.sin(angle), 0], yaw: angle + Math.PI / 2 })],
+    transforms: [
+      transformStamped(options.captureNs, {
+        parent: 'odom',
+        child: 'base_link',
+        xyz: [20 * Math.cos(angle), 20 * Math.sin(angle), 0],
+        yaw: angle + Math.PI / 2,
+      }),
+    ],
   };
 }

@@ -4,7 +4,16 @@
 import * as zmq from 'zeromq';
 import { encodeFrame } from '../../drivers/zmq/frame.ts';
 import { generateLidarScan, perturbedScanBytes, pointCloud2Message } from './lidar.ts';
-import { cameraInfoMessage, compressedImageMessage, encodeCdr, imuMessage, navSatFixMessage, rosTime, tfMessage, tfStaticMessage } from './messages.ts';
+import {
+  cameraInfoMessage,
+  compressedImageMessage,
+  encodeCdr,
+  imuMessage,
+  navSatFixMessage,
+  rosTime,
+  tfMessage,
+  tfStaticMessage,
+} from './messages.ts';
 import { renderCameraFrames } from './scene.ts';
 import { simTopics, type SimSensor, type SimTopic } from './streams.ts';
 
@@ -19,7 +28,12 @@ export interface SimRigOptions {
   readonly sensors?: Partial<Record<SimSensor, boolean>>;
   /** Rate overrides by topic (Hz). */
   readonly ratesHz?: Readonly<Record<string, number>>;
-  readonly camera?: { readonly width?: number; readonly height?: number; readonly frames?: number; readonly jpegQuality?: number };
+  readonly camera?: {
+    readonly width?: number;
+    readonly height?: number;
+    readonly frames?: number;
+    readonly jpegQuality?: number;
+  };
   readonly lidar?: { readonly points?: number };
   /** Stop by itself after this many messages on every topic (tests). */
   readonly messagesPerTopic?: number;
@@ -77,21 +91,59 @@ async function buildSchedules(options: SimRigOptions): Promise<TopicSchedule[]> 
   const noise = gaussianNoise(seededRandom(42));
   const enabled = simTopics.filter((t) => options.sensors?.[t.sensor] !== false);
   const needs = (sensor: SimSensor): boolean => enabled.some((t) => t.sensor === sensor);
-  const frontFrames = needs('frontCamera') ? await renderCameraFrames({ width, height, frames: frameCount, jpegQuality, label: 'front', variant: 0 }) : [];
-  const rearFrames = needs('rearCamera') ? await renderCameraFrames({ width, height, frames: frameCount, jpegQuality, label: 'rear', variant: 1 }) : [];
+  const frontFrames = needs('frontCamera')
+    ? await renderCameraFrames({ width, height, frames: frameCount, jpegQuality, label: 'front', variant: 0 })
+    : [];
+  const rearFrames = needs('rearCamera')
+    ? await renderCameraFrames({ width, height, frames: frameCount, jpegQuality, label: 'rear', variant: 1 })
+    : [];
   const scan = needs('lidar') ? generateLidarScan({ points: options.lidar?.points ?? 100_000 }) : undefined;
 
   const builders: Record<string, (captureNs: bigint, elapsedS: number, seq: number) => Uint8Array> = {
-    '/camera/front/image/compressed': (captureNs, _e, seq) => encodeCdr('sensor_msgs/msg/CompressedImage', compressedImageMessage({ captureNs, frameId: 'camera_front', jpeg: frontFrames[seq % frontFrames.length] ?? new Uint8Array(0) })),
-    '/camera/rear/image/compressed': (captureNs, _e, seq) => encodeCdr('sensor_msgs/msg/CompressedImage', compressedImageMessage({ captureNs, frameId: 'camera_rear', jpeg: rearFrames[seq % rearFrames.length] ?? new Uint8Array(0) })),
-    '/camera/front/camera_info': (captureNs) => encodeCdr('sensor_msgs/msg/CameraInfo', cameraInfoMessage({ captureNs, frameId: 'camera_front', width, height })),
-    '/camera/rear/camera_info': (captureNs) => encodeCdr('sensor_msgs/msg/CameraInfo', cameraInfoMessage({ captureNs, frameId: 'camera_rear', width, height })),
+    '/camera/front/image/compressed': (captureNs, _e, seq) =>
+      encodeCdr(
+        'sensor_msgs/msg/CompressedImage',
+        compressedImageMessage({
+          captureNs,
+          frameId: 'camera_front',
+          jpeg: frontFrames[seq % frontFrames.length] ?? new Uint8Array(0),
+        }),
+      ),
+    '/camera/rear/image/compressed': (captureNs, _e, seq) =>
+      encodeCdr(
+        'sensor_msgs/msg/CompressedImage',
+        compressedImageMessage({
+          captureNs,
+          frameId: 'camera_rear',
+          jpeg: rearFrames[seq % rearFrames.length] ?? new Uint8Array(0),
+        }),
+      ),
+    '/camera/front/camera_info': (captureNs) =>
+      encodeCdr(
+        'sensor_msgs/msg/CameraInfo',
+        cameraInfoMessage({ captureNs, frameId: 'camera_front', width, height }),
+      ),
+    '/camera/rear/camera_info': (captureNs) =>
+      encodeCdr(
+        'sensor_msgs/msg/CameraInfo',
+        cameraInfoMessage({ captureNs, frameId: 'camera_rear', width, height }),
+      ),
     '/lidar/points': (captureNs, _e, seq) => {
       if (scan === undefined) return new Uint8Array(0);
-      return encodeCdr('sensor_msgs/msg/PointCloud2', pointCloud2Message({ stamp: rosTime(captureNs), frameId: 'lidar_link', scan, data: perturbedScanBytes(scan, seq, noise) }));
+      return encodeCdr(
+        'sensor_msgs/msg/PointCloud2',
+        pointCloud2Message({
+          stamp: rosTime(captureNs),
+          frameId: 'lidar_link',
+          scan,
+          data: perturbedScanBytes(scan, seq, noise),
+        }),
+      );
     },
-    '/imu/data': (captureNs, elapsedS) => encodeCdr('sensor_msgs/msg/Imu', imuMessage({ captureNs, elapsedS, noise })),
-    '/gnss/fix': (captureNs, elapsedS) => encodeCdr('sensor_msgs/msg/NavSatFix', navSatFixMessage({ captureNs, elapsedS })),
+    '/imu/data': (captureNs, elapsedS) =>
+      encodeCdr('sensor_msgs/msg/Imu', imuMessage({ captureNs, elapsedS, noise })),
+    '/gnss/fix': (captureNs, elapsedS) =>
+      encodeCdr('sensor_msgs/msg/NavSatFix', navSatFixMessage({ captureNs, elapsedS })),
     '/tf': (captureNs, elapsedS) => encodeCdr('tf2_msgs/msg/TFMessage', tfMessage({ captureNs, elapsedS })),
     '/tf_static': (captureNs) => encodeCdr('tf2_msgs/msg/TFMessage', tfStaticMessage({ captureNs })),
   };
@@ -115,7 +167,10 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
   const stopController = new AbortController();
   const onAbort = (): void => stopController.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  const subscribed = kind === 'pub' ? waitForSubscriptions(socket as zmq.XPublisher, options.waitForSubscribers ?? 0, stopController.signal) : Promise.resolve();
+  const subscribed =
+    kind === 'pub'
+      ? waitForSubscriptions(socket as zmq.XPublisher, options.waitForSubscribers ?? 0, stopController.signal)
+      : Promise.resolve();
 
   const wallAtStartNs = BigInt(Date.now()) * 1_000_000n;
   const monoAtStartNs = process.hrtime.bigint();
@@ -132,12 +187,22 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
         if (limit !== undefined && schedule.published >= limit) continue;
         // Message k is due at k / rate; the first goes out at once (latched topics on start).
         const dueCount = schedule.rateHz > 0 ? Math.floor(elapsedS * schedule.rateHz) + 1 : 1;
-        while (schedule.seq < dueCount && (limit === undefined || schedule.published < limit) && !stopController.signal.aborted) {
+        while (
+          schedule.seq < dueCount &&
+          (limit === undefined || schedule.published < limit) &&
+          !stopController.signal.aborted
+        ) {
           const captureNs = wallNowNs();
           const seq = schedule.seq;
           schedule.seq += 1;
           const payload = schedule.build(captureNs, elapsedS, seq);
-          const header = { seq, captureNs, encoding: 'cdr', type: schedule.topic.type, latched: schedule.topic.latched };
+          const header = {
+            seq,
+            captureNs,
+            encoding: 'cdr',
+            type: schedule.topic.type,
+            latched: schedule.topic.latched,
+          };
           try {
             await socket.send(encodeFrame(schedule.topic.topic, header, payload));
           } catch (err) {
@@ -146,13 +211,21 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
           }
           schedule.published += 1;
         }
-        if (schedule.rateHz > 0 && (limit === undefined || schedule.published < limit)) nextDueS = Math.min(nextDueS, schedule.seq / schedule.rateHz);
+        if (schedule.rateHz > 0 && (limit === undefined || schedule.published < limit))
+          nextDueS = Math.min(nextDueS, schedule.seq / schedule.rateHz);
       }
       if (nextDueS === Infinity) return;
       const waitMs = Math.max(0, (nextDueS - (performance.now() - startedMs) / 1000) * 1000);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, waitMs);
-        stopController.signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+        stopController.signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   };
@@ -185,7 +258,11 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
   };
 }
 
-async function waitForSubscriptions(socket: zmq.XPublisher, wanted: number, signal: AbortSignal): Promise<void> {
+async function waitForSubscriptions(
+  socket: zmq.XPublisher,
+  wanted: number,
+  signal: AbortSignal,
+): Promise<void> {
   let subscriptions = 0;
   // XPUB hands us subscription messages (first byte 1 = subscribe); read them for as long as we
   // run so they never pile up, and release publishing once enough have arrived.
@@ -201,5 +278,8 @@ async function waitForSubscriptions(socket: zmq.XPublisher, wanted: number, sign
       // socket closed
     }
   })();
-  await Promise.race([ready, new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+  await Promise.race([
+    ready,
+    new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true })),
+  ]);
 }

@@ -60,13 +60,30 @@ function streetSvg(options: SceneOptions, frame: number, pedestrians: readonly P
     const bx = (i * w) / 8 - w * 0.05;
     const bh = h * (0.18 + ((i * 37 + variant * 11) % 23) / 100);
     const shade = 90 + ((i * 29 + variant * 17) % 70);
-    buildings.push(`<rect x="${bx}" y="${horizon - bh}" width="${w / 8.5}" height="${bh}" fill="rgb(${shade},${shade - 8},${shade - 15})"/>`);
-    for (let row = 0; row < 4; row++) buildings.push(`<rect x="${bx + w * 0.02}" y="${horizon - bh + 12 + row * bh * 0.22}" width="${w * 0.06}" height="${bh * 0.1}" fill="#3c4a5a" opacity="0.7"/>`);
+    buildings.push(
+      `<rect x="${bx}" y="${horizon - bh}" width="${w / 8.5}" height="${bh}" fill="rgb(${shade},${shade - 8},${shade - 15})"/>`,
+    );
+    for (let row = 0; row < 4; row++)
+      buildings.push(
+        `<rect x="${bx + w * 0.02}" y="${horizon - bh + 12 + row * bh * 0.22}" width="${w * 0.06}" height="${bh * 0.1}" fill="#3c4a5a" opacity="0.7"/>`,
+      );
   }
   const t = frame / Math.max(1, options.frames);
   const cars = [
-    carSvg(((t + 0.1 * variant) % 1) * (w * 1.2) - w * 0.2, h * 0.55, w * 0.26, '#b3261e', plateTexts[(variant * 2) % plateTexts.length] ?? ''),
-    carSvg(w * 0.62 - ((t * 0.6) % 1) * w * 0.3, h * 0.5, w * 0.18, '#2e5e8c', plateTexts[(variant * 2 + 1) % plateTexts.length] ?? ''),
+    carSvg(
+      ((t + 0.1 * variant) % 1) * (w * 1.2) - w * 0.2,
+      h * 0.55,
+      w * 0.26,
+      '#b3261e',
+      plateTexts[(variant * 2) % plateTexts.length] ?? '',
+    ),
+    carSvg(
+      w * 0.62 - ((t * 0.6) % 1) * w * 0.3,
+      h * 0.5,
+      w * 0.18,
+      '#2e5e8c',
+      plateTexts[(variant * 2 + 1) % plateTexts.length] ?? '',
+    ),
   ];
   const bodies = pedestrians.map((p) => {
     const bw = p.faceHeight * 0.9;
@@ -93,8 +110,14 @@ export async function renderCameraFrames(options: SceneOptions): Promise<Uint8Ar
     const t = frame / Math.max(1, options.frames);
     const pedestrians: Pedestrian[] = [0, 1, 2].map((i) => {
       const faceHeight = Math.max(16, Math.round(options.height * (0.09 + 0.05 * i)));
-      const lane = ((t * (0.3 + 0.15 * i) + 0.33 * i + 0.2 * options.variant) % 1) * (options.width - faceHeight);
-      return { x: Math.round(lane), y: Math.round(options.height * (0.3 + 0.06 * i)), faceHeight, mirrored: (i + options.variant) % 2 === 1 };
+      const lane =
+        ((t * (0.3 + 0.15 * i) + 0.33 * i + 0.2 * options.variant) % 1) * (options.width - faceHeight);
+      return {
+        x: Math.round(lane),
+        y: Math.round(options.height * (0.3 + 0.06 * i)),
+        faceHeight,
+        mirrored: (i + options.variant) % 2 === 1,
+      };
     });
     const faces = await Promise.all(
       pedestrians.map(async (p) => {

@@ -9,7 +9,10 @@ export interface CliRun {
 }
 
 /** `rigcap ...argv` in this process; env is minimal unless given. */
-export async function runCli(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal } = {}): Promise<CliRun> {
+export async function runCli(
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal } = {},
+): Promise<CliRun> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const out: Buffer[] = [];

@@ -16,7 +16,14 @@ import { chunkPredicate } from '../../process/agent/daemon-harness.ts';
 import { simAgentConfigYaml, type SimAgentConfigOptions } from './sim-config.ts';
 
 /** Causes applied after the driver handed a sample over (it was `received`); the rest happen before. */
-const afterReceipt: ReadonlySet<DropCause> = new Set(['queue_full', 'disk_budget', 'disk_full', 'write_error', 'deid_backpressure', 'deid_failed']);
+const afterReceipt: ReadonlySet<DropCause> = new Set([
+  'queue_full',
+  'disk_budget',
+  'disk_full',
+  'write_error',
+  'deid_backpressure',
+  'deid_failed',
+]);
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
@@ -39,9 +46,18 @@ interface Scenario {
   maxMessageBytes?: number;
 }
 
-const sensors: Record<SimSensor, boolean> = { frontCamera: true, rearCamera: true, lidar: true, imu: true, gnss: true, tf: true };
+const sensors: Record<SimSensor, boolean> = {
+  frontCamera: true,
+  rearCamera: true,
+  lidar: true,
+  imu: true,
+  gnss: true,
+  tf: true,
+};
 
-async function capture(s: Scenario): Promise<{ published: Record<string, number>; spool: string; sessionId: string; agent: Agent }> {
+async function capture(
+  s: Scenario,
+): Promise<{ published: Record<string, number>; spool: string; sessionId: string; agent: Agent }> {
   dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-accounting-'));
   const spool = join(dir, 'spool');
   rig = await startSimRig({
@@ -74,36 +90,87 @@ async function capture(s: Scenario): Promise<{ published: Record<string, number>
   // Everything published has been accounted for once written + every drop reaches it, per stream.
   const deadline = Date.now() + 30_000;
   const pending = (): string[] =>
-    config.streams.filter((st) => {
-      const t = a.ledger.totals().get(st.name);
-      const settled = (t?.written ?? 0) + sumDrops(t?.drops);
-      return settled < (published[st.topic] ?? 0);
-    }).map((st) => st.name);
+    config.streams
+      .filter((st) => {
+        const t = a.ledger.totals().get(st.name);
+        const settled = (t?.written ?? 0) + sumDrops(t?.drops);
+        return settled < (published[st.topic] ?? 0);
+      })
+      .map((st) => st.name);
   while (pending().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   await a.stop();
   return { published, spool, sessionId: a.sessionId ?? '', agent: a };
 }
 
-function sumDrops(drops: Partial<Record<DropCause, number>> | undefined, filter: (c: DropCause) => boolean = () => true): number {
-  return Object.entries(drops ?? {}).reduce((n, [cause, count]) => n + (filter(cause as DropCause) ? (count ?? 0) : 0), 0);
+function sumDrops(
+  drops: Partial<Record<DropCause, number>> | undefined,
+  filter: (c: DropCause) => boolean = () => true,
+): number {
+  return Object.entries(drops ?? {}).reduce(
+    (n, [cause, count]) => n + (filter(cause as DropCause) ? (count ?? 0) : 0),
+    0,
+  );
 }
 
 /** Per topic: what the chunk records, the catalog rows and the MCAP files of the session say. */
-async function filesAndRecords(spool: string, sessionId: string): Promise<Map<string, { recordCount: number; latchedReplays: number; recordDrops: number; recordUpstreamLoss: number; mcapOriginals: number; mcapAll: number }>> {
-  const out = new Map<string, { recordCount: number; latchedReplays: number; recordDrops: number; recordUpstreamLoss: number; mcapOriginals: number; mcapAll: number }>();
+async function filesAndRecords(
+  spool: string,
+  sessionId: string,
+): Promise<
+  Map<
+    string,
+    {
+      recordCount: number;
+      latchedReplays: number;
+      recordDrops: number;
+      recordUpstreamLoss: number;
+      mcapOriginals: number;
+      mcapAll: number;
+    }
+  >
+> {
+  const out = new Map<
+    string,
+    {
+      recordCount: number;
+      latchedReplays: number;
+      recordDrops: number;
+      recordUpstreamLoss: number;
+      mcapOriginals: number;
+      mcapAll: number;
+    }
+  >();
   const entry = (topic: string) => {
     let e = out.get(topic);
-    if (e === undefined) out.set(topic, (e = { recordCount: 0, latchedReplays: 0, recordDrops: 0, recordUpstreamLoss: 0, mcapOriginals: 0, mcapAll: 0 }));
+    if (e === undefined)
+      out.set(
+        topic,
+        (e = {
+          recordCount: 0,
+          latchedReplays: 0,
+          recordDrops: 0,
+          recordUpstreamLoss: 0,
+          mcapOriginals: 0,
+          mcapAll: 0,
+        }),
+      );
     return e;
   };
   const catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: silentLogger() });
   try {
     const rows = catalog.listChunks({ sessionId });
-    const names = (await readdir(join(spool, 'sessions', sessionId))).filter((n) => n.endsWith('.mcap')).sort();
+    const names = (await readdir(join(spool, 'sessions', sessionId)))
+      .filter((n) => n.endsWith('.mcap'))
+      .sort();
     expect(rows.map((r) => r.name).sort()).toEqual(names);
     for (const row of rows) {
       const predicate = await chunkPredicate(spool, sessionId, row.name);
-      for (const st of predicate['streams'] as Array<{ topic: string; count: number; drops: Record<string, number>; upstreamLoss: number }>) {
+      for (const st of predicate['streams'] as Array<{
+        topic: string;
+        count: number;
+        drops: Record<string, number>;
+        upstreamLoss: number;
+      }>) {
         const e = entry(st.topic);
         e.recordCount += st.count;
         e.recordDrops += Object.values(st.drops).reduce((a, b) => a + b, 0);
@@ -126,7 +193,9 @@ async function filesAndRecords(spool: string, sessionId: string): Promise<Map<st
   return out;
 }
 
-async function expectBalanced(result: Awaited<ReturnType<typeof capture>>): Promise<Record<string, Partial<Record<DropCause, number>>>> {
+async function expectBalanced(
+  result: Awaited<ReturnType<typeof capture>>,
+): Promise<Record<string, Partial<Record<DropCause, number>>>> {
   const { published, spool, sessionId, agent: a } = result;
   const totals = a.ledger.totals();
   const files = await filesAndRecords(spool, sessionId);
@@ -146,11 +215,15 @@ async function expectBalanced(result: Awaited<ReturnType<typeof capture>>): Prom
     expect(written + sumDrops(drops, (c) => afterReceipt.has(c)), why).toBe(received);
     const f = files.get(st.topic);
     // Signed records count every message in the file, latched replays included: the catalog knows how many were replays.
-    expect((f?.recordCount ?? 0) - (f?.latchedReplays ?? 0), `${why}; files ${JSON.stringify(f)}`).toBe(written);
+    expect((f?.recordCount ?? 0) - (f?.latchedReplays ?? 0), `${why}; files ${JSON.stringify(f)}`).toBe(
+      written,
+    );
     expect(f?.mcapOriginals ?? 0, `${why}; files ${JSON.stringify(f)}`).toBe(written);
     expect(f?.mcapAll ?? 0).toBe(f?.recordCount ?? 0);
     // The drops and upstream loss the records carry add up to the ledger's.
-    expect((f?.recordDrops ?? 0) + (f?.recordUpstreamLoss ?? 0), `${why}; files ${JSON.stringify(f)}`).toBe(sumDrops(drops));
+    expect((f?.recordDrops ?? 0) + (f?.recordUpstreamLoss ?? 0), `${why}; files ${JSON.stringify(f)}`).toBe(
+      sumDrops(drops),
+    );
     expect(f?.recordUpstreamLoss ?? 0).toBe(drops.upstream_loss ?? 0);
   }
   expect(a.ledger.unattributed).toEqual({});
@@ -165,7 +238,11 @@ describe('Agent accounting against the sim rig', () => {
       const result = await capture({ socket, messagesPerTopic: 60, ratesHz: steadyRates, lidarPoints: 2000 });
       const drops = await expectBalanced(result);
       // At this load and with default queues nothing should be dropped at all.
-      if (socket === 'push') expect(Object.values(drops).every((d) => sumDrops(d) === 0), JSON.stringify(drops)).toBe(true);
+      if (socket === 'push')
+        expect(
+          Object.values(drops).every((d) => sumDrops(d) === 0),
+          JSON.stringify(drops),
+        ).toBe(true);
     });
   }
 

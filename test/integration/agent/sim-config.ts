@@ -11,7 +11,12 @@ export interface SimAgentConfigOptions {
   endpoint: string;
   socket?: 'sub' | 'pull';
   sensors?: Partial<Record<SimSensor, boolean>>;
-  chunking?: { maxBytes?: number | string; maxDurationMs?: number; mcapChunkBytes?: number | string; zstdLevel?: number };
+  chunking?: {
+    maxBytes?: number | string;
+    maxDurationMs?: number;
+    mcapChunkBytes?: number | string;
+    zstdLevel?: number;
+  };
   /** Applied to every stream's queue. */
   queue?: Partial<SimStreamConfigEntry['queue']>;
   /** Applied to every stream (a queue's maxBytes may not be below it). */
@@ -26,7 +31,11 @@ export interface SimAgentConfigOptions {
 
 /** The config as a plain object (what parseConfig accepts once stringified). */
 export function simAgentConfig(options: SimAgentConfigOptions): Record<string, unknown> {
-  const streams = simRigStreams({ endpoint: options.endpoint, socket: options.socket ?? 'sub', ...(options.sensors === undefined ? {} : { sensors: options.sensors }) }).map((s) => ({
+  const streams = simRigStreams({
+    endpoint: options.endpoint,
+    socket: options.socket ?? 'sub',
+    ...(options.sensors === undefined ? {} : { sensors: options.sensors }),
+  }).map((s) => ({
     ...s,
     deid: { ...s.deid, exempt: true },
     queue: { ...s.queue, ...options.queue },
@@ -39,7 +48,13 @@ export function simAgentConfig(options: SimAgentConfigOptions): Record<string, u
     spool: { dir: options.spoolDir, minFreeBytes: '16MiB' },
     keys: { dir: options.keysDir },
     streams: [...streams, ...(options.extraStreams ?? [])],
-    chunking: { maxBytes: '512KiB', maxDurationMs: 700, zstdLevel: 1, mcapChunkBytes: '64KiB', ...options.chunking },
+    chunking: {
+      maxBytes: '512KiB',
+      maxDurationMs: 700,
+      zstdLevel: 1,
+      mcapChunkBytes: '64KiB',
+      ...options.chunking,
+    },
     policy: { residency: 'test', retentionDays: 30, purpose: 'agent tests' },
     calibration: { files: [], watchIntervalMs: 0 },
     timesync: { chrony: false, ptp: false },

@@ -30,8 +30,25 @@ describe('snapshot mode', () => {
         timesync: { chrony: false },
         ops: { listen: '' },
         streams: [
-          { name: 'cam', driver: 'zmq', endpoint, socket: 'pull', bind: true, topic: '/cam', type: 'std_msgs/msg/String', snapshot: { preMs: 300, postMs: 300 } },
-          { name: 'imu', driver: 'zmq', endpoint, socket: 'pull', bind: true, topic: '/imu', type: 'sensor_msgs/msg/Imu' },
+          {
+            name: 'cam',
+            driver: 'zmq',
+            endpoint,
+            socket: 'pull',
+            bind: true,
+            topic: '/cam',
+            type: 'std_msgs/msg/String',
+            snapshot: { preMs: 300, postMs: 300 },
+          },
+          {
+            name: 'imu',
+            driver: 'zmq',
+            endpoint,
+            socket: 'pull',
+            bind: true,
+            topic: '/imu',
+            type: 'sensor_msgs/msg/Imu',
+          },
         ],
       }),
       { baseDir: dir },
@@ -42,13 +59,32 @@ describe('snapshot mode', () => {
     push.connect(endpoint);
     let seq = 0;
     const send = async (topic: string): Promise<void> => {
-      await push.send(encodeFrame(topic, { seq: topic === '/cam' ? seq++ : 0, captureNs: BigInt(Date.now()) * 1_000_000n, encoding: 'cdr', type: topic === '/cam' ? 'std_msgs/msg/String' : 'sensor_msgs/msg/Imu', latched: false }, new Uint8Array(100)));
+      await push.send(
+        encodeFrame(
+          topic,
+          {
+            seq: topic === '/cam' ? seq++ : 0,
+            captureNs: BigInt(Date.now()) * 1_000_000n,
+            encoding: 'cdr',
+            type: topic === '/cam' ? 'std_msgs/msg/String' : 'sensor_msgs/msg/Imu',
+            latched: false,
+          },
+          new Uint8Array(100),
+        ),
+      );
     };
     // 1.5 s of frames every 50 ms, a marker in the middle.
     for (let i = 0; i < 30; i++) {
       await send('/cam');
       if (i === 0) await send('/imu');
-      if (i === 15) await agent.addMarker({ id: 'm1', text: 'pothole', tags: [], wallNs: BigInt(Date.now()) * 1_000_000n, metadata: { name: 'rigcap.marker', metadata: { text: 'pothole' } } });
+      if (i === 15)
+        await agent.addMarker({
+          id: 'm1',
+          text: 'pothole',
+          tags: [],
+          wallNs: BigInt(Date.now()) * 1_000_000n,
+          metadata: { name: 'rigcap.marker', metadata: { text: 'pothole' } },
+        });
       await sleep(50);
     }
     await sleep(200);
@@ -71,12 +107,22 @@ describe('snapshot mode', () => {
     const transforms = [];
     for (const f of sidecars) {
       const env = JSON.parse(await readFile(join(sessionDir, f), 'utf8')) as { payload: string };
-      const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicate: { transforms: Array<{ kind: string; stream?: string; windows?: Array<{ markerIds: string[]; items: number }> }> } };
+      const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+        predicate: {
+          transforms: Array<{
+            kind: string;
+            stream?: string;
+            windows?: Array<{ markerIds: string[]; items: number }>;
+          }>;
+        };
+      };
       transforms.push(...st.predicate.transforms);
     }
     const windows = transforms.filter((t) => t.kind === 'snapshot-window');
     expect(windows.length).toBeGreaterThan(0);
     expect(windows[0]).toMatchObject({ stream: 'cam', preMs: 300, postMs: 300 });
-    expect(windows.flatMap((w) => w.windows ?? []).find((w) => w.markerIds.includes('m1'))?.items).toBe(cam.written);
+    expect(windows.flatMap((w) => w.windows ?? []).find((w) => w.markerIds.includes('m1'))?.items).toBe(
+      cam.written,
+    );
   });
 });

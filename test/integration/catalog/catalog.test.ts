@@ -24,7 +24,13 @@ afterEach(async () => {
 
 async function writeChunks(sessionId: string, count: number): Promise<CommittedChunk[]> {
   const commits: CommittedChunk[] = [];
-  const w = new ChunkWriter({ spoolDir: spool, sessionId, chunking: chunking(), logger: silentLogger(), onCommit: (c) => void commits.push(c) });
+  const w = new ChunkWriter({
+    spoolDir: spool,
+    sessionId,
+    chunking: chunking(),
+    logger: silentLogger(),
+    onCommit: (c) => void commits.push(c),
+  });
   for (const s of streams) w.addStream(s);
   for (let i = 0; i < count; i++) {
     await w.write(sample(streams[0]!, i, BigInt(i + 1) * 1_000_000n));
@@ -56,27 +62,70 @@ describe('Catalog', () => {
   it('keeps sessions, chunk state transitions, records and uploads', async () => {
     const [chunk] = await writeChunks('s1', 1);
     catalog.openSession({ id: 's1', rigId: 'rig', startedNs: 5n * 10n ** 18n });
-    catalog.addChunk(chunk!, { relativePath: 'sessions/s1/chunk-000001.mcap', origin: 'writer', drops: { imu: { queue_full: 2 } } });
+    catalog.addChunk(chunk!, {
+      relativePath: 'sessions/s1/chunk-000001.mcap',
+      origin: 'writer',
+      drops: { imu: { queue_full: 2 } },
+    });
     catalog.addChunk(chunk!, { relativePath: 'sessions/s1/chunk-000001.mcap', origin: 'writer' });
     expect(() => catalog.markChunkDeleted('s1', 1)).toThrow(/not synced/);
     catalog.markChunkSealed('s1', 1, 7);
     catalog.markChunkSynced('s1', 1);
     catalog.markChunkDeleted('s1', 1);
     const row = catalog.getChunk('s1', 1)!;
-    expect(row).toMatchObject({ state: 'deleted', recordSeq: 7, sha256: chunk!.sha256, drops: { imu: { queue_full: 2 } }, origin: 'writer' });
+    expect(row).toMatchObject({
+      state: 'deleted',
+      recordSeq: 7,
+      sha256: chunk!.sha256,
+      drops: { imu: { queue_full: 2 } },
+      origin: 'writer',
+    });
     expect(row.streams.find((s) => s.stream === 'imu')?.count).toBe(1);
     catalog.endSession('s1', 6n * 10n ** 18n);
-    expect(catalog.getSession('s1')).toMatchObject({ state: 'closed', startedNs: 5n * 10n ** 18n, endedNs: 6n * 10n ** 18n });
+    expect(catalog.getSession('s1')).toMatchObject({
+      state: 'closed',
+      startedNs: 5n * 10n ** 18n,
+      endedNs: 6n * 10n ** 18n,
+    });
 
-    catalog.addRecord({ signerId: 'dev', seq: 1, path: 'records/dev/000000000001.dsse.json', sha256: 'a'.repeat(64), kind: 'device-key' });
-    catalog.addRecord({ signerId: 'dev', seq: 2, path: 'records/dev/000000000002.dsse.json', sha256: 'b'.repeat(64), kind: 'capture-chunk' });
+    catalog.addRecord({
+      signerId: 'dev',
+      seq: 1,
+      path: 'records/dev/000000000001.dsse.json',
+      sha256: 'a'.repeat(64),
+      kind: 'device-key',
+    });
+    catalog.addRecord({
+      signerId: 'dev',
+      seq: 2,
+      path: 'records/dev/000000000002.dsse.json',
+      sha256: 'b'.repeat(64),
+      kind: 'capture-chunk',
+    });
     expect(() => catalog.addRecord({ signerId: 'dev', seq: 2, path: 'x', sha256: 'c', kind: 'x' })).toThrow();
     expect(catalog.lastRecord('dev')?.seq).toBe(2);
 
-    catalog.addUpload({ blobSha256: chunk!.sha256, path: 'sessions/s1/chunk-000001.mcap', bytes: chunk!.bytes, nowMs: 1 });
-    catalog.updateUpload(chunk!.sha256, { state: 'uploading', uploadUrl: 'http://x/1', offsetBytes: 100, attempts: 1, nowMs: 2 });
+    catalog.addUpload({
+      blobSha256: chunk!.sha256,
+      path: 'sessions/s1/chunk-000001.mcap',
+      bytes: chunk!.bytes,
+      nowMs: 1,
+    });
+    catalog.updateUpload(chunk!.sha256, {
+      state: 'uploading',
+      uploadUrl: 'http://x/1',
+      offsetBytes: 100,
+      attempts: 1,
+      nowMs: 2,
+    });
     catalog.updateUpload(chunk!.sha256, { state: 'receipted', nowMs: 3 });
-    expect(catalog.getUpload(chunk!.sha256)).toMatchObject({ state: 'receipted', uploadUrl: 'http://x/1', offsetBytes: 100, attempts: 1, updatedMs: 3 });
+    expect(catalog.getUpload(chunk!.sha256)).toMatchObject({
+      state: 'receipted',
+      uploadUrl: 'http://x/1',
+      offsetBytes: 100,
+      attempts: 1,
+      updatedMs: 3,
+    });
     expect(catalog.listUploads({ state: 'receipted' }).length).toBe(1);
   });
 
@@ -91,9 +140,18 @@ describe('Catalog', () => {
     bytes[bytes.length - 40] = (bytes[bytes.length - 40] ?? 0) ^ 0xff;
     await writeFile(chunks[2]!.path, bytes);
 
-    const bySize = await reconcile(catalog, { spoolDir: spool, logger: silentLogger(), rigId: 'rig', verify: 'size' });
+    const bySize = await reconcile(catalog, {
+      spoolDir: spool,
+      logger: silentLogger(),
+      rigId: 'rig',
+      verify: 'size',
+    });
     expect(bySize.added.map((c) => c.chunkIndex)).toEqual([4]);
-    expect(bySize.added[0]).toMatchObject({ sha256: chunks[3]!.sha256, bytes: chunks[3]!.bytes, messages: chunks[3]!.messages });
+    expect(bySize.added[0]).toMatchObject({
+      sha256: chunks[3]!.sha256,
+      bytes: chunks[3]!.bytes,
+      messages: chunks[3]!.messages,
+    });
     expect(bySize.flagged).toEqual([
       { sessionId: 's2', chunkIndex: 1, flag: 'missing' },
       { sessionId: 's2', chunkIndex: 2, flag: 'size_mismatch' },
@@ -101,7 +159,12 @@ describe('Catalog', () => {
     expect(catalog.getSession('s2')?.state).toBe('recovered');
     expect(catalog.getChunk('s2', 4)?.origin).toBe('reconcile');
 
-    const byHash = await reconcile(catalog, { spoolDir: spool, logger: silentLogger(), rigId: 'rig', verify: 'sha256' });
+    const byHash = await reconcile(catalog, {
+      spoolDir: spool,
+      logger: silentLogger(),
+      rigId: 'rig',
+      verify: 'sha256',
+    });
     expect(byHash.added).toEqual([]);
     expect(byHash.flagged).toEqual([{ sessionId: 's2', chunkIndex: 3, flag: 'sha_mismatch' }]);
     expect(catalog.getChunk('s2', 3)?.flag).toBe('sha_mismatch');

@@ -23,9 +23,17 @@ async function messagesOf(file: string): Promise<Msg[]> {
     for await (const m of reader.readMessages()) {
       const ch = reader.channelsById.get(m.channelId)!;
       const schema = reader.schemasById.get(ch.schemaId)!;
-      out.push({ topic: ch.topic, schema: schema.name, schemaData: Buffer.from(schema.data).toString('base64'), logTime: m.logTime, data: Buffer.from(m.data).toString('base64') });
+      out.push({
+        topic: ch.topic,
+        schema: schema.name,
+        schemaData: Buffer.from(schema.data).toString('base64'),
+        logTime: m.logTime,
+        data: Buffer.from(m.data).toString('base64'),
+      });
     }
-    return out.sort((a, b) => (a.topic === b.topic ? Number(a.logTime - b.logTime) : a.topic < b.topic ? -1 : 1));
+    return out.sort((a, b) =>
+      a.topic === b.topic ? Number(a.logTime - b.logTime) : a.topic < b.topic ? -1 : 1,
+    );
   });
 }
 
@@ -40,11 +48,15 @@ describe('rigcap ingest', () => {
     const spool = join(dir, 'spool');
     const run = await runCli(['ingest', bag, '--out', spool, '--keys', join(dir, 'secrets'), '--json']);
     expect(run.code).toBe(0);
-    const result = JSON.parse(run.stdout) as { sessions: Array<{ sessionId: string; sha256: string; chunks: number }> };
+    const result = JSON.parse(run.stdout) as {
+      sessions: Array<{ sessionId: string; sha256: string; chunks: number }>;
+    };
     const session = result.sessions[0]!;
     expect(session.chunks).toBeGreaterThan(0);
 
-    const files = (await readdir(join(spool, 'sessions', session.sessionId))).filter((f) => f.endsWith('.mcap'));
+    const files = (await readdir(join(spool, 'sessions', session.sessionId))).filter((f) =>
+      f.endsWith('.mcap'),
+    );
     const written: Msg[] = [];
     for (const f of files) written.push(...(await messagesOf(join(spool, 'sessions', session.sessionId, f))));
     const source = await messagesOf(bag);
@@ -56,9 +68,15 @@ describe('rigcap ingest', () => {
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
     // The record names the source recording by digest.
-    const sidecar = await import('node:fs').then((fs) => fs.readFileSync(join(spool, 'sessions', session.sessionId, `${files[0]!}.dsse.json`), 'utf8'));
-    const statement = JSON.parse(Buffer.from((JSON.parse(sidecar) as { payload: string }).payload, 'base64').toString('utf8')) as { predicate: { transforms: Array<{ kind: string; source?: { sha256: string } }> } };
-    expect(statement.predicate.transforms.find((t) => t.kind === 'ingest')?.source?.sha256).toBe(session.sha256);
+    const sidecar = await import('node:fs').then((fs) =>
+      fs.readFileSync(join(spool, 'sessions', session.sessionId, `${files[0]!}.dsse.json`), 'utf8'),
+    );
+    const statement = JSON.parse(
+      Buffer.from((JSON.parse(sidecar) as { payload: string }).payload, 'base64').toString('utf8'),
+    ) as { predicate: { transforms: Array<{ kind: string; source?: { sha256: string } }> } };
+    expect(statement.predicate.transforms.find((t) => t.kind === 'ingest')?.source?.sha256).toBe(
+      session.sha256,
+    );
   });
 
   it('refuses a missing recording with a stable code', async () => {

@@ -12,9 +12,14 @@ afterEach(async () => {
 describe('rigcap selftest', () => {
   it('runs the de-id, keys, disk and clock checks and passes on a healthy machine', async () => {
     const run = await runCli(['selftest', '--json']);
-    const report = JSON.parse(run.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; detail: string }> };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      checks: Array<{ name: string; ok: boolean; detail: string }>;
+    };
     expect(report.checks.map((c) => c.name)).toEqual(['deid-models', 'keys', 'disk', 'clocks']);
-    expect(report.checks.find((c) => c.name === 'deid-models')?.detail).toMatch(/[1-9]\d* face\(s\), [1-9]\d* plate\(s\)/);
+    expect(report.checks.find((c) => c.name === 'deid-models')?.detail).toMatch(
+      /[1-9]\d* face\(s\), [1-9]\d* plate\(s\)/,
+    );
     expect(report.ok).toBe(true);
     expect(run.code).toBe(0);
   });
@@ -27,9 +32,15 @@ describe('rigcap selftest', () => {
       `version: 1\nrig: { id: rig-1 }\nspool: { dir: ${join(dir, 'spool')} }\nkeys: { dir: ${join(dir, 'secrets')} }\ntimesync: { chrony: false }\nstreams:\n  - { name: imu, driver: zmq, endpoint: tcp://127.0.0.1:5999, topic: /imu, type: sensor_msgs/msg/Imu }\n`,
     );
     const run = await runCli(['selftest', '--config', config, '--json']);
-    const report = JSON.parse(run.stdout) as { ok: boolean; checks: Array<{ name: string; ok: boolean; code?: string }> };
+    const report = JSON.parse(run.stdout) as {
+      ok: boolean;
+      checks: Array<{ name: string; ok: boolean; code?: string }>;
+    };
     expect(run.code).toBe(1);
-    expect(report.checks.find((c) => c.name === 'keys')).toMatchObject({ ok: false, code: 'RIGCAP_KEY_MISSING' });
+    expect(report.checks.find((c) => c.name === 'keys')).toMatchObject({
+      ok: false,
+      code: 'RIGCAP_KEY_MISSING',
+    });
     expect(report.checks.find((c) => c.name === 'disk')?.ok).toBe(true);
   });
 });

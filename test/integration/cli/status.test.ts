@@ -39,17 +39,50 @@ describe('rigcap status', () => {
     push.connect(endpoint);
     // one gap in seq (3 missing) so upstream loss shows under its cause
     for (const seq of [0, 1, 2, 6, 7]) {
-      await push.send(encodeFrame('/imu', { seq, captureNs: BigInt(Date.now()) * 1_000_000n, encoding: 'cdr', type: 'sensor_msgs/msg/Imu', latched: false }, new Uint8Array(64)));
+      await push.send(
+        encodeFrame(
+          '/imu',
+          {
+            seq,
+            captureNs: BigInt(Date.now()) * 1_000_000n,
+            encoding: 'cdr',
+            type: 'sensor_msgs/msg/Imu',
+            latched: false,
+          },
+          new Uint8Array(64),
+        ),
+      );
     }
-    await push.send(encodeFrame('/nobody/listens', { seq: 0, captureNs: 1n, encoding: 'cdr', type: 'std_msgs/msg/String', latched: false }, new Uint8Array(4)));
-    for (let i = 0; i < 100 && ((daemon.agent.ledger.totals().get('imu')?.written ?? 0) < 5 || daemon.agent.ledger.unattributed.unknown_topic === undefined); i++) await new Promise((r) => setTimeout(r, 50));
+    await push.send(
+      encodeFrame(
+        '/nobody/listens',
+        { seq: 0, captureNs: 1n, encoding: 'cdr', type: 'std_msgs/msg/String', latched: false },
+        new Uint8Array(4),
+      ),
+    );
+    for (
+      let i = 0;
+      i < 100 &&
+      ((daemon.agent.ledger.totals().get('imu')?.written ?? 0) < 5 ||
+        daemon.agent.ledger.unattributed.unknown_topic === undefined);
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
 
     const live = await runCli(['status', '--url', daemon.url!, '--json']);
     expect(live.code).toBe(0);
-    const running = JSON.parse(live.stdout) as { running: boolean; streams: Array<{ name: string; received: number; drops: Record<string, number> }>; unattributedDrops: Record<string, number>; session: { id: string } };
+    const running = JSON.parse(live.stdout) as {
+      running: boolean;
+      streams: Array<{ name: string; received: number; drops: Record<string, number> }>;
+      unattributedDrops: Record<string, number>;
+      session: { id: string };
+    };
     expect(running.running).toBe(true);
     expect(running.unattributedDrops).toEqual({ unknown_topic: 1 });
-    expect(running.streams.find((s) => s.name === 'imu')).toMatchObject({ received: 5, drops: { upstream_loss: 3 } });
+    expect(running.streams.find((s) => s.name === 'imu')).toMatchObject({
+      received: 5,
+      drops: { upstream_loss: 3 },
+    });
     const human = await runCli(['status', '--url', daemon.url!]);
     expect(human.stdout).toMatch(/imu .* upstream_loss=3/);
     expect(human.stdout).toMatch(/\(no stream\) .* unknown_topic=1/);
@@ -58,7 +91,15 @@ describe('rigcap status', () => {
     await daemon.stop();
     const offline = await runCli(['status', '--config', file, '--json']);
     expect(offline.code).toBe(0);
-    const spool = JSON.parse(offline.stdout) as { running: boolean; session: { id: string; chunks: number }; sync: { backlogChunks: number; lastReceiptAt: string | null } };
-    expect(spool).toMatchObject({ running: false, session: { id: running.session.id, chunks: 1 }, sync: { backlogChunks: 1, lastReceiptAt: null } });
+    const spool = JSON.parse(offline.stdout) as {
+      running: boolean;
+      session: { id: string; chunks: number };
+      sync: { backlogChunks: number; lastReceiptAt: string | null };
+    };
+    expect(spool).toMatchObject({
+      running: false,
+      session: { id: running.session.id, chunks: 1 },
+      sync: { backlogChunks: 1, lastReceiptAt: null },
+    });
   });
 });

@@ -24,7 +24,9 @@ function accounted(driver: Driver, streams: readonly DriverStreamConfig[]): Reco
   );
 }
 
-async function runRig(socket: 'pub' | 'push'): Promise<{ rig: SimRig; driver: Driver; samples: Sample[]; streams: DriverStreamConfig[] }> {
+async function runRig(
+  socket: 'pub' | 'push',
+): Promise<{ rig: SimRig; driver: Driver; samples: Sample[]; streams: DriverStreamConfig[] }> {
   const rig = await startSimRig({
     endpoint: 'tcp://127.0.0.1:*',
     socket,

@@ -12,10 +12,30 @@ afterEach(async () => {
 });
 
 const stream = (name: string, topic: string, fields: Partial<ZmqDriverStream>): ZmqDriverStream => ({
-  name, topic, driver: 'zmq', endpoint: 'tcp://127.0.0.1:0', socket: 'sub', bind: false, type: 'sensor_msgs/msg/Imu', encoding: 'cdr', latched: false, maxMessageBytes: 1024 * 1024, ...fields,
+  name,
+  topic,
+  driver: 'zmq',
+  endpoint: 'tcp://127.0.0.1:0',
+  socket: 'sub',
+  bind: false,
+  type: 'sensor_msgs/msg/Imu',
+  encoding: 'cdr',
+  latched: false,
+  maxMessageBytes: 1024 * 1024,
+  ...fields,
 });
 const frame = (topic: string, seq: number, payload: Uint8Array = new Uint8Array(16)) =>
-  encodeFrame(topic, { seq, captureNs: 1_700_000_000_000_000_000n + BigInt(seq), encoding: 'cdr', type: 'sensor_msgs/msg/Imu', latched: false }, payload);
+  encodeFrame(
+    topic,
+    {
+      seq,
+      captureNs: 1_700_000_000_000_000_000n + BigInt(seq),
+      encoding: 'cdr',
+      type: 'sensor_msgs/msg/Imu',
+      latched: false,
+    },
+    payload,
+  );
 
 /** Reads samples until `until(stats)` holds and every sample counted has been taken (bounded by the test timeout). */
 async function drain(driver: ZmqDriver, until: (stats: DriverStats) => boolean): Promise<Sample[]> {
@@ -36,7 +56,17 @@ async function drain(driver: ZmqDriver, until: (stats: DriverStats) => boolean):
 
 describe('ZmqDriver on real sockets', () => {
   it('PULL bound by the driver: counts good, garbage, unknown topic, oversize, and survives a 100 MB frame without holding it', async () => {
-    const driver = new ZmqDriver({ streams: [stream('imu', '/imu', { socket: 'pull', bind: true, endpoint: 'tcp://127.0.0.1:*', maxMessageBytes: 64 * 1024 })], log: silentLogger() });
+    const driver = new ZmqDriver({
+      streams: [
+        stream('imu', '/imu', {
+          socket: 'pull',
+          bind: true,
+          endpoint: 'tcp://127.0.0.1:*',
+          maxMessageBytes: 64 * 1024,
+        }),
+      ],
+      log: silentLogger(),
+    });
     await driver.open(new AbortController().signal);
     cleanups.push(() => driver.close());
     const endpoint = driver.boundEndpoint ?? '';
@@ -67,7 +97,10 @@ describe('ZmqDriver on real sockets', () => {
     cleanups.push(() => pub.close());
     await pub.bind('tcp://127.0.0.1:*');
     const endpoint = pub.lastEndpoint ?? '';
-    const driver = new ZmqDriver({ streams: [stream('imu', '/imu', { endpoint }), stream('gnss', '/gnss', { endpoint })], log: silentLogger() });
+    const driver = new ZmqDriver({
+      streams: [stream('imu', '/imu', { endpoint }), stream('gnss', '/gnss', { endpoint })],
+      log: silentLogger(),
+    });
     await driver.open(new AbortController().signal);
     cleanups.push(() => driver.close());
     // Slow joiner: publish a probe until the subscription has arrived.
@@ -84,7 +117,10 @@ describe('ZmqDriver on real sockets', () => {
     for (const seq of [base + 1, base + 2, base + 5]) await pub.send(frame('/imu', seq));
     for (const seq of [0, 1, 3]) await pub.send(frame('/gnss', seq));
     const seen: Sample[] = [];
-    while ((driver.stats().streams['gnss']?.received ?? 0) < 3 || (driver.stats().streams['imu']?.received ?? 0) < 4) {
+    while (
+      (driver.stats().streams['gnss']?.received ?? 0) < 3 ||
+      (driver.stats().streams['imu']?.received ?? 0) < 4
+    ) {
       const next = await iterator.next();
       if (next.done === true) break;
       seen.push(next.value);
@@ -96,16 +132,28 @@ describe('ZmqDriver on real sockets', () => {
   });
 
   it('close ends samples() and is idempotent', async () => {
-    const driver = new ZmqDriver({ streams: [stream('imu', '/imu', { endpoint: 'tcp://127.0.0.1:5', socket: 'sub' })], log: silentLogger() });
+    const driver = new ZmqDriver({
+      streams: [stream('imu', '/imu', { endpoint: 'tcp://127.0.0.1:5', socket: 'sub' })],
+      log: silentLogger(),
+    });
     await driver.open(new AbortController().signal);
-    const done = (async () => { for await (const _ of driver.samples()) { /* none arrive */ } })();
+    const done = (async () => {
+      for await (const _ of driver.samples()) {
+        /* none arrive */
+      }
+    })();
     await driver.close();
     await driver.close();
     await expect(done).resolves.toBeUndefined();
   });
 
   it('open fails with a code when the endpoint cannot be bound', async () => {
-    const driver = new ZmqDriver({ streams: [stream('imu', '/imu', { endpoint: 'tcp://256.0.0.1:1', bind: true })], log: silentLogger() });
-    await expect(driver.open(new AbortController().signal)).rejects.toMatchObject({ code: 'RIGCAP_DRIVER_OPEN_FAILED' });
+    const driver = new ZmqDriver({
+      streams: [stream('imu', '/imu', { endpoint: 'tcp://256.0.0.1:1', bind: true })],
+      log: silentLogger(),
+    });
+    await expect(driver.open(new AbortController().signal)).rejects.toMatchObject({
+      code: 'RIGCAP_DRIVER_OPEN_FAILED',
+    });
   });
 });

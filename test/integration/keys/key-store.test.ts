@@ -18,7 +18,9 @@ describe('KeyStore', () => {
     const signer = await store.create();
     expect((await stat(store.privateKeyPath)).mode & 0o777).toBe(0o600);
     expect((await stat(dirs.keysDir)).mode & 0o777).toBe(0o700);
-    expect(spkiBlocksOfPem(await readFile(store.publicKeysPath, 'utf8')).map((k) => keyIdOf(k))).toEqual([signer.keyId]);
+    expect(spkiBlocksOfPem(await readFile(store.publicKeysPath, 'utf8')).map((k) => keyIdOf(k))).toEqual([
+      signer.keyId,
+    ]);
     await expect(store.create()).rejects.toMatchObject({ code: 'RIGCAP_KEY_EXISTS' });
   });
 
@@ -35,7 +37,14 @@ describe('KeyStore', () => {
 
   it('rotation appends the new key (oldest first); a rotation cut short before its record is discarded on open', async () => {
     const dirs = await fresh();
-    const open = () => RecordSealer.open({ ...dirs, signerId: 'rig-k', log: silentLogger(), keyPolicy: 'create-if-missing', bootId: 'b' });
+    const open = () =>
+      RecordSealer.open({
+        ...dirs,
+        signerId: 'rig-k',
+        log: silentLogger(),
+        keyPolicy: 'create-if-missing',
+        bootId: 'b',
+      });
     const sealer = await open();
     const first = sealer.keyId;
     const { newKeyId, seq } = await sealer.rotateKey();
@@ -49,6 +58,13 @@ describe('KeyStore', () => {
     expect(again.keyId).toBe(newKeyId);
     expect(again.keyId).not.toBe(staged.keyId);
     expect(await again.keys.staged()).toBeUndefined();
-    await expect(RecordSealer.open({ ...(await fresh()), signerId: 'x', log: silentLogger(), keyPolicy: 'require-existing' })).rejects.toMatchObject({ code: 'RIGCAP_KEY_MISSING' });
+    await expect(
+      RecordSealer.open({
+        ...(await fresh()),
+        signerId: 'x',
+        log: silentLogger(),
+        keyPolicy: 'require-existing',
+      }),
+    ).rejects.toMatchObject({ code: 'RIGCAP_KEY_MISSING' });
   });
 });

@@ -33,7 +33,9 @@ describe('writeFileAtomic', () => {
 
   it('fails without leaving a temp file when the folder does not exist', async () => {
     const dir = await scratch();
-    await expect(writeFileAtomic(join(dir, 'missing', 'x.json'), 'x', { onExisting: 'fail' })).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(
+      writeFileAtomic(join(dir, 'missing', 'x.json'), 'x', { onExisting: 'fail' }),
+    ).rejects.toMatchObject({ code: 'ENOENT' });
     expect(await readdir(dir)).toEqual([]);
   });
 
@@ -49,7 +51,14 @@ describe('writeFileAtomic', () => {
 describe('RecordStore through the sealer', () => {
   it('cuts a torn session line left by a crash before appending, and the chain, sidecar and copies agree', async () => {
     const base = await scratch();
-    const options = { rootDir: join(base, 'agent'), keysDir: join(base, 'secrets'), signerId: 'rig-s', log: silentLogger(), keyPolicy: 'create-if-missing' as const, bootId: 'b1' };
+    const options = {
+      rootDir: join(base, 'agent'),
+      keysDir: join(base, 'secrets'),
+      signerId: 'rig-s',
+      log: silentLogger(),
+      keyPolicy: 'create-if-missing' as const,
+      bootId: 'b1',
+    };
     const sealer = await RecordSealer.open(options);
     const open = await sealer.openSession({ sessionId: 's1', rigId: 'rig', startNs: 1n });
     await sealer.close();
@@ -70,7 +79,17 @@ describe('RecordStore through the sealer', () => {
         startNs: '1',
         endNs: '2',
         streams: [],
-        timesync: { source: 'none', startNs: '1', endNs: '2', intervals: [], offsetNs: null, dispersionNs: null, samples: 0, steps: [], stateAtEnd: 'unsynced' },
+        timesync: {
+          source: 'none',
+          startNs: '1',
+          endNs: '2',
+          intervals: [],
+          offsetNs: null,
+          dispersionNs: null,
+          samples: 0,
+          steps: [],
+          stateAtEnd: 'unsynced',
+        },
         calibration: [],
         transforms: [],
         producer: { rigcapVersion: '0.0.0', configDigest: 'b'.repeat(64) },
@@ -82,12 +101,18 @@ describe('RecordStore through the sealer', () => {
 
     const lines = (await readFile(sessionFile, 'utf8')).split('\n');
     expect(lines.at(-1)).toBe('');
-    expect(lines.slice(0, -1)).toEqual([open.bytes, close.bytes].map((b) => new TextDecoder().decode(b).trimEnd()));
+    expect(lines.slice(0, -1)).toEqual(
+      [open.bytes, close.bytes].map((b) => new TextDecoder().decode(b).trimEnd()),
+    );
     expect(new Uint8Array(await readFile(`${chunkPath}.dsse.json`))).toEqual(chunk.bytes);
     expect(new Uint8Array(await readFile(again.store.recordPath(chunk.seq)))).toEqual(chunk.bytes);
     expect(parseEnvelope(chunk.bytes)?.canonical).toBe(true);
     // Only committed names remain: no temp file in the chain or session folder.
     expect((await readdir(again.store.chainDir)).every((n) => /^[0-9]{12}\.dsse\.json$/.test(n))).toBe(true);
-    expect((await readdir(join(options.rootDir, 'sessions', 's1'))).sort()).toEqual([chunkFileName(1), `${chunkFileName(1)}.dsse.json`, 'session.dsse.json']);
+    expect((await readdir(join(options.rootDir, 'sessions', 's1'))).sort()).toEqual([
+      chunkFileName(1),
+      `${chunkFileName(1)}.dsse.json`,
+      'session.dsse.json',
+    ]);
   });
 });

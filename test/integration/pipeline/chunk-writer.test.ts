@@ -23,7 +23,10 @@ afterEach(async () => {
   await rm(spool, { recursive: true, force: true });
 });
 
-function writer(overrides: Partial<ConstructorParameters<typeof ChunkWriter>[0]> = {}): { w: ChunkWriter; commits: CommittedChunk[] } {
+function writer(overrides: Partial<ConstructorParameters<typeof ChunkWriter>[0]> = {}): {
+  w: ChunkWriter;
+  commits: CommittedChunk[];
+} {
   const commits: CommittedChunk[] = [];
   const w = new ChunkWriter({
     spoolDir: spool,
@@ -39,11 +42,18 @@ function writer(overrides: Partial<ConstructorParameters<typeof ChunkWriter>[0]>
   return { w, commits };
 }
 
-async function readAll(path: string): Promise<Array<{ topic: string; seq: number; logTime: bigint; data: Uint8Array }>> {
+async function readAll(
+  path: string,
+): Promise<Array<{ topic: string; seq: number; logTime: bigint; data: Uint8Array }>> {
   return withIndexedReader(path, async (reader) => {
     const out = [];
     for await (const m of reader.readMessages()) {
-      out.push({ topic: reader.channelsById.get(m.channelId)?.topic ?? '?', seq: m.sequence, logTime: m.logTime, data: m.data });
+      out.push({
+        topic: reader.channelsById.get(m.channelId)?.topic ?? '?',
+        seq: m.sequence,
+        logTime: m.logTime,
+        data: m.data,
+      });
     }
     return out;
   });
@@ -82,14 +92,20 @@ describe('ChunkWriter', () => {
           expect(ch.metadata.get('latched')).toBe(ch.topic === '/tf_static' ? 'true' : 'false');
         }
         expect(reader.channelsById.size).toBe(3);
-        expect([...reader.schemasById.values()].find((s) => s.name === 'rigcap.gnss')?.encoding).toBe('jsonschema');
-        expect([...reader.channelsById.values()].find((ch) => ch.topic === '/imu')?.metadata.get('offered_qos_profiles')).toContain('depth');
+        expect([...reader.schemasById.values()].find((s) => s.name === 'rigcap.gnss')?.encoding).toBe(
+          'jsonschema',
+        );
+        expect(
+          [...reader.channelsById.values()]
+            .find((ch) => ch.topic === '/imu')
+            ?.metadata.get('offered_qos_profiles'),
+        ).toContain('depth');
       });
       // Second, independent pass: the streaming reader over the whole file.
       const stream = new McapStreamReader({ decompressHandlers });
       stream.append(await readFile(c.path));
       let n = 0;
-      for (let r; (r = stream.nextRecord()); ) if (r.type === 'Message') n++;
+      for (let r; (r = stream.nextRecord());) if (r.type === 'Message') n++;
       expect(stream.done()).toBe(true);
       expect(n).toBe(c.messages);
     }
@@ -108,7 +124,10 @@ describe('ChunkWriter', () => {
     expect(commits.map((c) => c.reason)).toEqual(['calibration-change', 'calibration-change', 'close']);
     const third = await readAll(commits[2]!.path);
     expect(third[0]).toMatchObject({ topic: '/tf_static', seq: 2, logTime: 4n * MS });
-    expect(commits[2]!.streams.find((s) => s.stream === 'tf_static')).toMatchObject({ count: 1, latchedReplays: 1 });
+    expect(commits[2]!.streams.find((s) => s.stream === 'tf_static')).toMatchObject({
+      count: 1,
+      latchedReplays: 1,
+    });
     const second = await readAll(commits[1]!.path);
     expect(second.map((m) => m.seq)).toEqual([1, 2]);
   });
@@ -149,10 +168,22 @@ describe('ChunkWriter', () => {
     const closeInfos: number[] = [];
     const { w, commits } = writer({
       hooks: {
-        atOpen: () => ({ attachments: [{ name: 'calibration/front.yaml', mediaType: 'application/yaml', data: new TextEncoder().encode('fx: 1') }] }),
+        atOpen: () => ({
+          attachments: [
+            {
+              name: 'calibration/front.yaml',
+              mediaType: 'application/yaml',
+              data: new TextEncoder().encode('fx: 1'),
+            },
+          ],
+        }),
         beforeClose: (info) => {
           closeInfos.push(info.messages);
-          return { metadata: [{ name: 'rigcap.timesync', metadata: { state: 'locked', messages: String(info.messages) } }] };
+          return {
+            metadata: [
+              { name: 'rigcap.timesync', metadata: { state: 'locked', messages: String(info.messages) } },
+            ],
+          };
         },
       },
     });
@@ -164,7 +195,8 @@ describe('ChunkWriter', () => {
       for await (const a of reader.readAttachments()) atts.push(new TextDecoder().decode(a.data));
       expect(atts).toEqual(['fx: 1']);
       const meta = [];
-      for await (const m of reader.readMetadata({ name: 'rigcap.timesync' })) meta.push(Object.fromEntries(m.metadata));
+      for await (const m of reader.readMetadata({ name: 'rigcap.timesync' }))
+        meta.push(Object.fromEntries(m.metadata));
       expect(meta).toEqual([{ state: 'locked', messages: '5' }]);
     });
   });
@@ -181,7 +213,9 @@ describe('ChunkWriter', () => {
         close: () => real.close(),
         destroy: () => real.destroy(),
         write: (parts: readonly Uint8Array[]) =>
-          failNext ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) : real.write(parts),
+          failNext
+            ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }))
+            : real.write(parts),
       });
     };
     const { w, commits } = writer({ openFile });
@@ -204,7 +238,11 @@ describe('ChunkWriter', () => {
     const next = await w.close();
     expect(next?.chunkIndex).toBe(3);
     expect((await readAll(next!.path)).length).toBe(1);
-    expect((await readdir(join(spool, 'sessions', 's1'))).sort()).toEqual(['chunk-000001.mcap', 'chunk-000002.mcap.partial', 'chunk-000003.mcap']);
+    expect((await readdir(join(spool, 'sessions', 's1'))).sort()).toEqual([
+      'chunk-000001.mcap',
+      'chunk-000002.mcap.partial',
+      'chunk-000003.mcap',
+    ]);
   });
 
   it('continues after chunks already in the session folder', async () => {

@@ -55,5 +55,7 @@ export function sample(stream: CaptureStream, seq: number, captureNs: bigint, by
 }
 
 export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256').update(await readFile(path)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 }

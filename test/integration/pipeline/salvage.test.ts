@@ -21,7 +21,17 @@ beforeAll(async () => {
     sessionId: 's',
     chunking: chunking({ maxBytes: 1 << 30, mcapChunkBytes: 16 * 1024 }),
     logger: silentLogger(),
-    hooks: { atOpen: () => ({ attachments: [{ name: 'calibration/cam.yaml', mediaType: 'application/yaml', data: new TextEncoder().encode('a: 1') }] }) },
+    hooks: {
+      atOpen: () => ({
+        attachments: [
+          {
+            name: 'calibration/cam.yaml',
+            mediaType: 'application/yaml',
+            data: new TextEncoder().encode('a: 1'),
+          },
+        ],
+      }),
+    },
   });
   for (const s of streams) w.addStream(s);
   for (let i = 0; i < 300; i++) await w.write(sample(streams[i % 3]!, i, BigInt(i + 1) * 1_000_000n, 1500));
@@ -31,7 +41,11 @@ beforeAll(async () => {
     const out = [];
     for (const ci of reader.chunkIndexes) {
       let n = 0;
-      for await (const _ of reader.readMessages({ startTime: ci.messageStartTime, endTime: ci.messageEndTime })) n++;
+      for await (const _ of reader.readMessages({
+        startTime: ci.messageStartTime,
+        endTime: ci.messageEndTime,
+      }))
+        n++;
       // readMessages by time may include neighbours with equal times; times here are unique per chunk.
       total += n;
       out.push({ endOffset: Number(ci.chunkStartOffset + ci.chunkLength), messages: total });
@@ -54,7 +68,8 @@ describe('salvage', () => {
   it('recovers everything before the last complete inner chunk, at many truncation offsets', async () => {
     const bytes = await readFile(source.path);
     const offsets = new Set<number>([0, 5, 8, 40, bytes.length - 1, bytes.length]);
-    for (const b of boundaries) for (const d of [-1, 0, 1, 17]) offsets.add(Math.min(bytes.length, Math.max(0, b.endOffset + d)));
+    for (const b of boundaries)
+      for (const d of [-1, 0, 1, 17]) offsets.add(Math.min(bytes.length, Math.max(0, b.endOffset + d)));
     for (let i = 0; i < 20; i++) offsets.add(Math.floor(Math.random() * bytes.length));
     let n = 0;
     for (const at of offsets) {
@@ -87,7 +102,8 @@ describe('salvage', () => {
           for await (const a of reader.readAttachments()) atts.push(a.name);
           expect(atts).toEqual(['calibration/cam.yaml']);
           const meta = [];
-          for await (const m of reader.readMetadata({ name: 'rigcap.salvage' })) meta.push(m.metadata.get('recoveredMessages'));
+          for await (const m of reader.readMetadata({ name: 'rigcap.salvage' }))
+            meta.push(m.metadata.get('recoveredMessages'));
           expect(meta).toEqual([String(expected)]);
         });
       }

@@ -15,7 +15,14 @@ function io(cwd: string): CliIO & { out: () => string } {
   const stdout = new PassThrough();
   const chunks: Buffer[] = [];
   stdout.on('data', (c: Buffer) => chunks.push(c));
-  return { stdout, stderr: new PassThrough(), env: {}, cwd, signal: new AbortController().signal, out: () => Buffer.concat(chunks).toString('utf8') };
+  return {
+    stdout,
+    stderr: new PassThrough(),
+    env: {},
+    cwd,
+    signal: new AbortController().signal,
+    out: () => Buffer.concat(chunks).toString('utf8'),
+  };
 }
 
 let spool: FixtureSpool;
@@ -28,9 +35,16 @@ describe('rigcap verify (command)', () => {
   it('prints the JSON document and exits 0 / 1 / 2', async () => {
     const ok = io(spool.rootDir);
     expect(await verifyCommand.run(['.', '--json'], ok)).toBe(0);
-    expect(JSON.parse(ok.out())).toMatchObject({ ok: true, checked: { chunks: 5, records: 10, sessions: 2 }, failures: [], trust: 'given' });
+    expect(JSON.parse(ok.out())).toMatchObject({
+      ok: true,
+      checked: { chunks: 5, records: 10, sessions: 2 },
+      failures: [],
+      trust: 'given',
+    });
     const missingTrust = io(spool.rootDir);
-    await expect(verifyCommand.run(['.', '--trust', 'nope.pem'], missingTrust)).rejects.toMatchObject({ code: 'RIGCAP_USAGE' });
+    await expect(verifyCommand.run(['.', '--trust', 'nope.pem'], missingTrust)).rejects.toMatchObject({
+      code: 'RIGCAP_USAGE',
+    });
     const pinned = io(spool.rootDir);
     expect(await verifyCommand.run(['.', '--json', '--trust', 'keys/rig-e.pub.pem'], pinned)).toBe(0);
     expect(JSON.parse(pinned.out())).toMatchObject({ trust: 'pinned' });
@@ -40,18 +54,38 @@ describe('rigcap verify (command)', () => {
 describe('rigcap export', () => {
   it('intoto: one verifiable envelope per line, keys first and close last', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'rigcap-export-')), 's1.intoto.jsonl');
-    expect(await exportCommand.run(['s1', '--format', 'intoto', '--out', out, '--spool', spool.rootDir], io(spool.rootDir))).toBe(0);
+    expect(
+      await exportCommand.run(
+        ['s1', '--format', 'intoto', '--out', out, '--spool', spool.rootDir],
+        io(spool.rootDir),
+      ),
+    ).toBe(0);
     const lines = (await readFile(out, 'utf8')).trim().split('\n');
     const decoded = lines.map((l) => decodeRecord(new TextEncoder().encode(`${l}\n`)));
     expect(decoded.every((d) => d.ok)).toBe(true);
-    expect(decoded.map((d) => (d.ok ? d.record.name : ''))).toEqual(['device-key', 'session', 'capture-chunk', 'capture-chunk', 'capture-chunk', 'session']);
+    expect(decoded.map((d) => (d.ok ? d.record.name : ''))).toEqual([
+      'device-key',
+      'session',
+      'capture-chunk',
+      'capture-chunk',
+      'capture-chunk',
+      'session',
+    ]);
   });
 
   it('prov: chunks, calibrations and models as entities; capture and de-id as activities; the device as agent', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'rigcap-export-')), 's1.prov.json');
-    await exportCommand.run(['s1', '--format', 'prov', '--out', out, '--spool', spool.rootDir], io(spool.rootDir));
+    await exportCommand.run(
+      ['s1', '--format', 'prov', '--out', out, '--spool', spool.rootDir],
+      io(spool.rootDir),
+    );
     const doc = JSON.parse(await readFile(out, 'utf8')) as Record<string, Record<string, unknown>>;
-    expect(Object.keys(doc['entity'] ?? {})).toEqual(expect.arrayContaining(['rigcap:chunk/s1/chunk-000001.mcap', expect.stringMatching(/^rigcap:calibration\/cam0\//)]));
+    expect(Object.keys(doc['entity'] ?? {})).toEqual(
+      expect.arrayContaining([
+        'rigcap:chunk/s1/chunk-000001.mcap',
+        expect.stringMatching(/^rigcap:calibration\/cam0\//),
+      ]),
+    );
     expect(Object.keys(doc['activity'] ?? {})).toEqual(['rigcap:capture/s1', 'rigcap:deid/s1']);
     expect(Object.keys(doc['agent'] ?? {})).toEqual(['rigcap:device/rig-e']);
     expect(Object.keys(doc['wasGeneratedBy'] ?? {}).length).toBe(6);
@@ -59,15 +93,30 @@ describe('rigcap export', () => {
 
   it('card: Markdown plus a Croissant-RAI JSON-LD file beside it', async () => {
     const out = join(await mkdtemp(join(tmpdir(), 'rigcap-export-')), 'card.md');
-    await exportCommand.run(['s1', '--format', 'card', '--out', out, '--spool', spool.rootDir], io(spool.rootDir));
+    await exportCommand.run(
+      ['s1', '--format', 'card', '--out', out, '--spool', spool.rootDir],
+      io(spool.rootDir),
+    );
     expect(await readFile(out, 'utf8')).toMatch(/\| \/imu \| sensor_msgs\/msg\/Imu \| 9 \| 0 \| 0 \|/);
-    const croissant = JSON.parse(await readFile(out.replace(/\.md$/, '.croissant.jsonld'), 'utf8')) as Record<string, unknown>;
-    expect(croissant).toMatchObject({ '@type': 'sc:Dataset', conformsTo: 'http://mlcommons.org/croissant/1.0', 'rai:dataUseCases': ['test'] });
+    const croissant = JSON.parse(await readFile(out.replace(/\.md$/, '.croissant.jsonld'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    expect(croissant).toMatchObject({
+      '@type': 'sc:Dataset',
+      conformsTo: 'http://mlcommons.org/croissant/1.0',
+      'rai:dataUseCases': ['test'],
+    });
     expect(croissant['distribution']).toHaveLength(3);
   });
 
   it('an unknown session is RIGCAP_NOT_FOUND', async () => {
-    await expect(exportCommand.run(['nope', '--format', 'prov', '--out', '/dev/null', '--spool', spool.rootDir], io(spool.rootDir))).rejects.toMatchObject({ code: 'RIGCAP_NOT_FOUND' });
+    await expect(
+      exportCommand.run(
+        ['nope', '--format', 'prov', '--out', '/dev/null', '--spool', spool.rootDir],
+        io(spool.rootDir),
+      ),
+    ).rejects.toMatchObject({ code: 'RIGCAP_NOT_FOUND' });
   });
 });
 

@@ -36,17 +36,22 @@ describe('verifier property', () => {
 
   it('detects any single-byte change to any record or chunk', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat(), fc.nat(), fc.integer({ min: 1, max: 255 }), async (fileIndex, position, delta) => {
-        const path = targets[fileIndex % targets.length] as string;
-        const original = files.get(path) as Uint8Array;
-        const changed = new Uint8Array(original);
-        const at = position % changed.byteLength;
-        changed[at] = ((changed[at] ?? 0) + delta) & 0xff;
-        const tampered = new Map(files);
-        tampered.set(path, changed);
-        const report = await verifyTree(new MemorySource(tampered));
-        expect(report.ok, `${path} byte ${at}`).toBe(false);
-      }),
+      fc.asyncProperty(
+        fc.nat(),
+        fc.nat(),
+        fc.integer({ min: 1, max: 255 }),
+        async (fileIndex, position, delta) => {
+          const path = targets[fileIndex % targets.length] as string;
+          const original = files.get(path) as Uint8Array;
+          const changed = new Uint8Array(original);
+          const at = position % changed.byteLength;
+          changed[at] = ((changed[at] ?? 0) + delta) & 0xff;
+          const tampered = new Map(files);
+          tampered.set(path, changed);
+          const report = await verifyTree(new MemorySource(tampered));
+          expect(report.ok, `${path} byte ${at}`).toBe(false);
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -10,7 +10,8 @@ import { silentLogger } from '../../../agent/log.ts';
 import { RecordSealer, type SealerClock } from '../../../agent/keys/index.ts';
 import { chunkFileName } from '../../../agent/records/index.ts';
 
-export const calibrationYaml = 'camera_matrix: {rows: 3, cols: 3, data: [500, 0, 320, 0, 500, 240, 0, 0, 1]}\n';
+export const calibrationYaml =
+  'camera_matrix: {rows: 3, cols: 3, data: [500, 0, 320, 0, 500, 240, 0, 0, 1]}\n';
 
 /** A tiny indexed MCAP with a few JSON messages and one calibration attachment. */
 export async function tinyMcap(options: { seed: number; calibration?: string }): Promise<Uint8Array> {
@@ -20,11 +21,26 @@ export async function tinyMcap(options: { seed: number; calibration?: string }):
     compressChunk: (data) => ({ compression: 'zstd', compressedData: zstdCompressSync(data) }),
   });
   await writer.start({ profile: '', library: 'rigcap-test' });
-  const schemaId = await writer.registerSchema({ name: 'imu', encoding: 'jsonschema', data: new TextEncoder().encode('{"type":"object"}') });
-  const channelId = await writer.registerChannel({ topic: '/imu', schemaId, messageEncoding: 'json', metadata: new Map() });
+  const schemaId = await writer.registerSchema({
+    name: 'imu',
+    encoding: 'jsonschema',
+    data: new TextEncoder().encode('{"type":"object"}'),
+  });
+  const channelId = await writer.registerChannel({
+    topic: '/imu',
+    schemaId,
+    messageEncoding: 'json',
+    metadata: new Map(),
+  });
   for (let i = 0; i < 3; i++) {
     const t = BigInt(options.seed * 1000 + i) * 1_000_000n;
-    await writer.addMessage({ channelId, sequence: i, logTime: t, publishTime: t, data: new TextEncoder().encode(JSON.stringify({ seed: options.seed, i })) });
+    await writer.addMessage({
+      channelId,
+      sequence: i,
+      logTime: t,
+      publishTime: t,
+      data: new TextEncoder().encode(JSON.stringify({ seed: options.seed, i })),
+    });
   }
   await writer.addAttachment({
     name: 'calibration/cam0.yaml',
@@ -50,7 +66,11 @@ export interface FixtureSpool {
 }
 
 /** Opens (or creates) a spool with its own key folder. */
-export async function openSpool(options: { deviceId: string; rootDir?: string; keysDir?: string }): Promise<FixtureSpool> {
+export async function openSpool(options: {
+  deviceId: string;
+  rootDir?: string;
+  keysDir?: string;
+}): Promise<FixtureSpool> {
   const base = await mkdtemp(join(tmpdir(), 'rigcap-spool-'));
   const rootDir = options.rootDir ?? join(base, 'agent');
   const keysDir = options.keysDir ?? join(base, 'secrets');
@@ -67,8 +87,15 @@ export async function openSpool(options: { deviceId: string; rootDir?: string; k
 }
 
 /** Writes and seals one chunk of a session. */
-export async function writeChunk(spool: FixtureSpool, options: { sessionId: string; chunkIndex: number; seed: number; calibration?: string }): Promise<string> {
-  const bytes = await tinyMcap(options.calibration === undefined ? { seed: options.seed } : { seed: options.seed, calibration: options.calibration });
+export async function writeChunk(
+  spool: FixtureSpool,
+  options: { sessionId: string; chunkIndex: number; seed: number; calibration?: string },
+): Promise<string> {
+  const bytes = await tinyMcap(
+    options.calibration === undefined
+      ? { seed: options.seed }
+      : { seed: options.seed, calibration: options.calibration },
+  );
   const dir = join(spool.rootDir, 'sessions', options.sessionId);
   await mkdir(dir, { recursive: true });
   const chunkPath = join(dir, chunkFileName(options.chunkIndex));
@@ -84,7 +111,9 @@ export async function writeChunk(spool: FixtureSpool, options: { sessionId: stri
       chunkIndex: options.chunkIndex,
       startNs: String(options.seed * 1_000_000_000),
       endNs: String(options.seed * 1_000_000_000 + 2_000_000),
-      streams: [{ topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 3, drops: { queue_full: 0 }, upstreamLoss: 0 }],
+      streams: [
+        { topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 3, drops: { queue_full: 0 }, upstreamLoss: 0 },
+      ],
       timesync: {
         source: 'chrony',
         startNs: '0',
@@ -97,7 +126,17 @@ export async function writeChunk(spool: FixtureSpool, options: { sessionId: stri
         stateAtEnd: 'locked',
       },
       calibration: [{ sensor: 'cam0', digest: `sha256:${calDigest}`, version: 1 }],
-      transforms: [{ kind: 'deid', modelDigests: {}, paramsDigest: 'x', framesIn: 0, framesDetected: 0, framesFailed: 0, onFailure: 'drop' }],
+      transforms: [
+        {
+          kind: 'deid',
+          modelDigests: {},
+          paramsDigest: 'x',
+          framesIn: 0,
+          framesDetected: 0,
+          framesFailed: 0,
+          onFailure: 'drop',
+        },
+      ],
       producer: { rigcapVersion: '0.1.0', configDigest: 'c0ffee' },
       policy: { residency: 'EU', retentionDays: 30, purpose: 'test' },
     },

@@ -48,7 +48,12 @@ function expectCode(report: VerifyReport, code: string, file?: string): void {
 }
 
 /** Re-encodes a record's statement after `edit`, signing with `sign` (or keeping the old signature). */
-async function editRecord(root: string, seq: number, edit: (statement: Record<string, any>) => void, sign?: ReturnType<typeof nodeSigner>): Promise<Uint8Array> {
+async function editRecord(
+  root: string,
+  seq: number,
+  edit: (statement: Record<string, any>) => void,
+  sign?: ReturnType<typeof nodeSigner>,
+): Promise<Uint8Array> {
   const bytes = new Uint8Array(await readFile(join(root, rec(seq))));
   const decoded = decodeRecord(bytes);
   if (!decoded.ok) throw new Error(decoded.reason);
@@ -56,7 +61,10 @@ async function editRecord(root: string, seq: number, edit: (statement: Record<st
   edit(statement);
   const { canonicalBytes } = await import('../../../agent/records/index.ts');
   const payload = canonicalBytes(statement);
-  const signatures = sign === undefined ? decoded.record.envelope.signatures : [{ keyid: sign.keyId, sig: toBase64(sign.sign(preAuthEncoding(inTotoPayloadType, payload))) }];
+  const signatures =
+    sign === undefined
+      ? decoded.record.envelope.signatures
+      : [{ keyid: sign.keyId, sig: toBase64(sign.sign(preAuthEncoding(inTotoPayloadType, payload))) }];
   const out = serializeEnvelope({ payloadType: inTotoPayloadType, payload: toBase64(payload), signatures });
   await writeFile(join(root, rec(seq)), out);
   return out;
@@ -65,7 +73,12 @@ async function editRecord(root: string, seq: number, edit: (statement: Record<st
 describe('tamper matrix', () => {
   it('the untouched spool verifies, with given and with pinned trust', async () => {
     const given = await verify(base.rootDir);
-    expect(given).toMatchObject({ ok: true, failures: [], trust: 'given', checked: { chunks: 5, records: 10, sessions: 2 } });
+    expect(given).toMatchObject({
+      ok: true,
+      failures: [],
+      trust: 'given',
+      checked: { chunks: 5, records: 10, sessions: 2 },
+    });
     const pem = await readFile(join(base.rootDir, 'keys/rig-a.pub.pem'), 'utf8');
     const { spkiBlocksOfPem } = await import('../../../agent/records/index.ts');
     expect(await verify(base.rootDir, spkiBlocksOfPem(pem))).toMatchObject({ ok: true, trust: 'pinned' });
@@ -98,10 +111,15 @@ describe('tamper matrix', () => {
   it('re-signed with another key → VERIFY_UNKNOWN_KEY', async () => {
     const { root } = await copy();
     const intruder = nodeSigner(generateKeyPair().privateKeyPem);
-    const edited = await editRecord(root, 4, (s) => {
-      s['predicate']['policy']['retentionDays'] = 3650;
-      s['predicate']['chain']['keyId'] = intruder.keyId;
-    }, intruder);
+    const edited = await editRecord(
+      root,
+      4,
+      (s) => {
+        s['predicate']['policy']['retentionDays'] = 3650;
+        s['predicate']['chain']['keyId'] = intruder.keyId;
+      },
+      intruder,
+    );
     await writeFile(join(root, 'sessions/s1/chunk-000002.mcap.dsse.json'), edited);
     expectCode(await verify(root), 'VERIFY_UNKNOWN_KEY', rec(4));
   });
@@ -109,11 +127,21 @@ describe('tamper matrix', () => {
   it('another key signing under the device keyid → VERIFY_BAD_SIGNATURE; claiming a foreign keyid → VERIFY_KEYID_MISMATCH', async () => {
     const { root } = await copy();
     const intruder = nodeSigner(generateKeyPair().privateKeyPem);
-    const deviceKeyId = JSON.parse(Buffer.from(JSON.parse(await readFile(join(root, rec(1)), 'utf8')).payload, 'base64').toString()).predicate.keyId as string;
-    await editRecord(root, 10, (s) => void s, { keyId: deviceKeyId, publicKeySpki: intruder.publicKeySpki, sign: intruder.sign });
+    const deviceKeyId = JSON.parse(
+      Buffer.from(JSON.parse(await readFile(join(root, rec(1)), 'utf8')).payload, 'base64').toString(),
+    ).predicate.keyId as string;
+    await editRecord(root, 10, (s) => void s, {
+      keyId: deviceKeyId,
+      publicKeySpki: intruder.publicKeySpki,
+      sign: intruder.sign,
+    });
     expectCode(await verify(root), 'VERIFY_BAD_SIGNATURE', rec(10));
     const device = nodeSigner(await readFile(join(base.keysDir, 'rig-a.key.pem'), 'utf8'));
-    await editRecord(root, 10, (s) => void s, { keyId: 'f'.repeat(64), publicKeySpki: device.publicKeySpki, sign: device.sign });
+    await editRecord(root, 10, (s) => void s, {
+      keyId: 'f'.repeat(64),
+      publicKeySpki: device.publicKeySpki,
+      sign: device.sign,
+    });
     expectCode(await verify(root), 'VERIFY_KEYID_MISMATCH', rec(10));
   });
 
@@ -147,11 +175,17 @@ describe('tamper matrix', () => {
     expectCode(await verify(root), 'VERIFY_TAIL', 'sessions/s2/chunk-000002.mcap.dsse.json');
   });
 
-  it('replay of another device\'s record → VERIFY_SIGNER_MISMATCH / VERIFY_UNKNOWN_KEY / VERIFY_CHAIN_FORK', async () => {
+  it("replay of another device's record → VERIFY_SIGNER_MISMATCH / VERIFY_UNKNOWN_KEY / VERIFY_CHAIN_FORK", async () => {
     const { root } = await copy();
     await cp(join(other.rootDir, 'records/rig-b/000000000004.dsse.json'), join(root, rec(4)));
-    await cp(join(other.rootDir, 'sessions/s1/chunk-000002.mcap'), join(root, 'sessions/s1/chunk-000002.mcap'));
-    await cp(join(other.rootDir, 'sessions/s1/chunk-000002.mcap.dsse.json'), join(root, 'sessions/s1/chunk-000002.mcap.dsse.json'));
+    await cp(
+      join(other.rootDir, 'sessions/s1/chunk-000002.mcap'),
+      join(root, 'sessions/s1/chunk-000002.mcap'),
+    );
+    await cp(
+      join(other.rootDir, 'sessions/s1/chunk-000002.mcap.dsse.json'),
+      join(root, 'sessions/s1/chunk-000002.mcap.dsse.json'),
+    );
     const report = await verify(root);
     expectCode(report, 'VERIFY_SIGNER_MISMATCH', rec(4));
     expectCode(report, 'VERIFY_UNKNOWN_KEY', rec(4));
@@ -169,7 +203,15 @@ describe('tamper matrix', () => {
 
   it('records signed by a key revoked from an earlier seq → VERIFY_KEY_REVOKED; rotation alone stays valid', async () => {
     const { root, keys } = await copy();
-    const sealer = await RecordSealer.open({ rootDir: root, keysDir: keys, signerId: 'rig-a', log: silentLogger(), keyPolicy: 'require-existing', bootId: 't', clock: steppingClock() });
+    const sealer = await RecordSealer.open({
+      rootDir: root,
+      keysDir: keys,
+      signerId: 'rig-a',
+      log: silentLogger(),
+      keyPolicy: 'require-existing',
+      bootId: 't',
+      clock: steppingClock(),
+    });
     const oldKeyId = sealer.keyId;
     await sealer.rotateKey();
     await writeChunk({ rootDir: root, keysDir: keys, sealer }, { sessionId: 's2', chunkIndex: 3, seed: 13 });
@@ -185,7 +227,10 @@ describe('tamper matrix', () => {
   it('renamed chunk → VERIFY_SUBJECT_NAME (and the signed name is missing)', async () => {
     const { root } = await copy();
     await rename(join(root, 'sessions/s1/chunk-000003.mcap'), join(root, 'sessions/s1/chunk-000007.mcap'));
-    await rename(join(root, 'sessions/s1/chunk-000003.mcap.dsse.json'), join(root, 'sessions/s1/chunk-000007.mcap.dsse.json'));
+    await rename(
+      join(root, 'sessions/s1/chunk-000003.mcap.dsse.json'),
+      join(root, 'sessions/s1/chunk-000007.mcap.dsse.json'),
+    );
     const report = await verify(root);
     expectCode(report, 'VERIFY_SUBJECT_NAME', 'sessions/s1/chunk-000007.mcap');
     expectCode(report, 'VERIFY_CHUNK_MISSING', 'sessions/s1/chunk-000003.mcap');
@@ -193,8 +238,19 @@ describe('tamper matrix', () => {
 
   it('a calibration attachment that differs from the record → VERIFY_CALIBRATION_MISMATCH', async () => {
     const { root, keys } = await copy();
-    const sealer = await RecordSealer.open({ rootDir: root, keysDir: keys, signerId: 'rig-a', log: silentLogger(), keyPolicy: 'require-existing', bootId: 't', clock: steppingClock() });
-    await writeChunk({ rootDir: root, keysDir: keys, sealer }, { sessionId: 's2', chunkIndex: 3, seed: 13, calibration: 'camera_matrix: {data: [1]}\n' });
+    const sealer = await RecordSealer.open({
+      rootDir: root,
+      keysDir: keys,
+      signerId: 'rig-a',
+      log: silentLogger(),
+      keyPolicy: 'require-existing',
+      bootId: 't',
+      clock: steppingClock(),
+    });
+    await writeChunk(
+      { rootDir: root, keysDir: keys, sealer },
+      { sessionId: 's2', chunkIndex: 3, seed: 13, calibration: 'camera_matrix: {data: [1]}\n' },
+    );
     await sealer.close();
     expectCode(await verify(root), 'VERIFY_CALIBRATION_MISMATCH', 'sessions/s2/chunk-000003.mcap');
   });
@@ -202,7 +258,15 @@ describe('tamper matrix', () => {
   it('an earlier session left open → VERIFY_SESSION_UNCLOSED; the current open session is fine', async () => {
     const { root, keys } = await copy();
     expect((await verify(root)).ok).toBe(true);
-    const sealer = await RecordSealer.open({ rootDir: root, keysDir: keys, signerId: 'rig-a', log: silentLogger(), keyPolicy: 'require-existing', bootId: 't', clock: steppingClock() });
+    const sealer = await RecordSealer.open({
+      rootDir: root,
+      keysDir: keys,
+      signerId: 'rig-a',
+      log: silentLogger(),
+      keyPolicy: 'require-existing',
+      bootId: 't',
+      clock: steppingClock(),
+    });
     await sealer.openSession({ sessionId: 's3', rigId: 'rig-a', startNs: 30n });
     await sealer.close();
     expectCode(await verify(root), 'VERIFY_SESSION_UNCLOSED', 'sessions/s2/session.dsse.json');
@@ -225,7 +289,15 @@ describe('record store recovery', () => {
     await spool.sealer.close();
     // Crash between the chain record and its sidecar.
     await rm(`${chunk}.dsse.json`);
-    const again = await RecordSealer.open({ rootDir: spool.rootDir, keysDir: spool.keysDir, signerId: 'rig-c', log: silentLogger(), keyPolicy: 'require-existing', bootId: 'boot-2', clock: steppingClock() });
+    const again = await RecordSealer.open({
+      rootDir: spool.rootDir,
+      keysDir: spool.keysDir,
+      signerId: 'rig-c',
+      log: silentLogger(),
+      keyPolicy: 'require-existing',
+      bootId: 'boot-2',
+      clock: steppingClock(),
+    });
     expect(again.headSeq).toBe(3);
     expect(again.openSessions).toEqual(['r1']);
     await writeChunk({ ...spool, sealer: again }, { sessionId: 'r1', chunkIndex: 2, seed: 2 });

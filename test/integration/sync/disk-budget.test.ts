@@ -40,7 +40,13 @@ describe('disk budget on a full filesystem', () => {
     const db = new Database(join(root, 'sync.sqlite'));
     const state = new SyncState(db);
     const changes: string[] = [];
-    const budget = new DiskBudget({ spoolDir: spool, budgetBytes: 1_800_000, minFreeBytes: 100_000, log: silentLogger(), onChange: (s) => changes.push(s.pressure) });
+    const budget = new DiskBudget({
+      spoolDir: spool,
+      budgetBytes: 1_800_000,
+      minFreeBytes: 100_000,
+      log: silentLogger(),
+      onChange: (s) => changes.push(s.pressure),
+    });
     const dir = join(spool, 'sessions', 's1');
     mkdirSync(dir, { recursive: true });
     const oldNs = BigInt(Date.now() - 40 * 86_400_000) * 1_000_000n;
@@ -66,7 +72,17 @@ describe('disk budget on a full filesystem', () => {
         break;
       }
       written = i;
-      state.add({ signerId: 'dev', seq: i, predicate: 'capture-chunk', recordPath: `records/dev/${i}`, blobPath: `sessions/s1/${name}`, blobSha256: 'a'.repeat(64), blobBytes: 100_000, priority, endNs: oldNs });
+      state.add({
+        signerId: 'dev',
+        seq: i,
+        predicate: 'capture-chunk',
+        recordPath: `records/dev/${i}`,
+        blobPath: `sessions/s1/${name}`,
+        blobSha256: 'a'.repeat(64),
+        blobBytes: 100_000,
+        priority,
+        endNs: oldNs,
+      });
       // Odd chunks have receipts; even ones are still unsynced.
       if (i % 2 === 1) state.synced('dev', i, { receiptJson: '{}', logIndex: i, nowMs: Date.now() });
     }
@@ -102,9 +118,25 @@ describe('disk budget on a full filesystem', () => {
   it('never deletes a chunk that is synced but younger than the retention period', async () => {
     const db = new Database(':memory:');
     const state = new SyncState(db);
-    state.add({ signerId: 'd', seq: 1, predicate: 'capture-chunk', recordPath: 'r', blobPath: 'sessions/s/chunk-000001.mcap', blobSha256: 'b'.repeat(64), blobBytes: 1, priority: 1, endNs: BigInt(Date.now()) * 1_000_000n });
+    state.add({
+      signerId: 'd',
+      seq: 1,
+      predicate: 'capture-chunk',
+      recordPath: 'r',
+      blobPath: 'sessions/s/chunk-000001.mcap',
+      blobSha256: 'b'.repeat(64),
+      blobBytes: 1,
+      priority: 1,
+      endNs: BigInt(Date.now()) * 1_000_000n,
+    });
     state.synced('d', 1, { receiptJson: '{}', logIndex: 0, nowMs: Date.now() });
-    const sweeper = new RetentionSweeper({ state, spoolDir: root, retentionDays: 30, log: silentLogger(), recorder: { retention: async () => expect.fail('no record expected') } });
+    const sweeper = new RetentionSweeper({
+      state,
+      spoolDir: root,
+      retentionDays: 30,
+      log: silentLogger(),
+      recorder: { retention: async () => expect.fail('no record expected') },
+    });
     expect(await sweeper.sweep()).toBe(0);
     db.close();
   });

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { buildRecord, ChainState, type SignedRecord } from '../../../agent/records/chain.ts';
 import { serializeEnvelope } from '../../../agent/records/dsse.ts';
 import { generateKeyPair, nodeSigner, type Signer } from '../../../agent/records/ed25519.ts';
-import { chunkFileName, recordFileName, type PredicateBody, type PredicateName } from '../../../agent/records/predicates.ts';
+import {
+  chunkFileName,
+  recordFileName,
+  type PredicateBody,
+  type PredicateName,
+} from '../../../agent/records/predicates.ts';
 import type { ResourceDescriptor } from '../../../agent/records/statement.ts';
 
 export class FakeDevice {
@@ -30,13 +35,23 @@ export class FakeDevice {
   }
 
   /** Signs the next record without writing it. */
-  sign<N extends PredicateName>(name: N, subject: ResourceDescriptor[], body: PredicateBody<N>, options: { signer?: Signer } = {}): SignedRecord<N> {
+  sign<N extends PredicateName>(
+    name: N,
+    subject: ResourceDescriptor[],
+    body: PredicateBody<N>,
+    options: { signer?: Signer } = {},
+  ): SignedRecord<N> {
     const record = buildRecord({
       name,
       body,
       subject,
       link: this.chain.next(),
-      context: { signerId: this.deviceId, bootId: 'boot-1', monoNs: process.hrtime.bigint(), wallNs: BigInt(Date.now()) * 1_000_000n },
+      context: {
+        signerId: this.deviceId,
+        bootId: 'boot-1',
+        monoNs: process.hrtime.bigint(),
+        wallNs: BigInt(Date.now()) * 1_000_000n,
+      },
       signer: options.signer ?? this.signer,
     });
     this.chain.advance({ seq: record.seq, payloadSha256: record.payloadSha256 });
@@ -53,21 +68,29 @@ export class FakeDevice {
   }
 
   enrol(): Uint8Array {
-    const r = this.sign('device-key', [{ name: `key-${this.signer.keyId}`, digest: { sha256: this.signer.keyId } }], {
-      action: 'enrol',
-      keyId: this.signer.keyId,
-      publicKey: this.publicKeyPem,
-    });
+    const r = this.sign(
+      'device-key',
+      [{ name: `key-${this.signer.keyId}`, digest: { sha256: this.signer.keyId } }],
+      {
+        action: 'enrol',
+        keyId: this.signer.keyId,
+        publicKey: this.publicKeyPem,
+      },
+    );
     return this.write(r);
   }
 
   openSession(): Uint8Array {
-    const r = this.sign('session', [{ name: `session-${this.sessionId}`, digest: { sha256: createHash('sha256').digest('hex') } }], {
-      sessionId: this.sessionId,
-      phase: 'open',
-      rigId: 'test-rig',
-      startNs: '1',
-    });
+    const r = this.sign(
+      'session',
+      [{ name: `session-${this.sessionId}`, digest: { sha256: createHash('sha256').digest('hex') } }],
+      {
+        sessionId: this.sessionId,
+        phase: 'open',
+        rigId: 'test-rig',
+        startNs: '1',
+      },
+    );
     const bytes = this.write(r);
     mkdirSync(join(this.spoolDir, 'sessions', this.sessionId), { recursive: true });
     appendFileSync(join(this.spoolDir, 'sessions', this.sessionId, 'session.dsse.json'), bytes);
@@ -75,7 +98,12 @@ export class FakeDevice {
   }
 
   /** Writes a chunk of `bytes` random bytes with its record and sidecar; returns its path and digest. */
-  chunk(options: { bytes: number; topic?: string; endNs?: bigint }): { path: string; sha256: string; record: Uint8Array; seq: number } {
+  chunk(options: { bytes: number; topic?: string; endNs?: bigint }): {
+    path: string;
+    sha256: string;
+    record: Uint8Array;
+    seq: number;
+  } {
     this.#chunkIndex += 1;
     const name = chunkFileName(this.#chunkIndex);
     const data = randomBytes(options.bytes);
@@ -91,7 +119,9 @@ export class FakeDevice {
       startNs: (end - 1_000_000_000n).toString(),
       endNs: end.toString(),
       bytes: String(options.bytes),
-      streams: [{ topic: options.topic ?? '/imu', type: 'sensor_msgs/msg/Imu', count: 1, drops: {}, upstreamLoss: 0 }],
+      streams: [
+        { topic: options.topic ?? '/imu', type: 'sensor_msgs/msg/Imu', count: 1, drops: {}, upstreamLoss: 0 },
+      ],
       timesync: {
         source: 'none',
         startNs: (end - 1_000_000_000n).toString(),

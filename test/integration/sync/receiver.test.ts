@@ -12,8 +12,16 @@ import { FakeDevice } from './fake-device.ts';
 
 const token = 'enrol-secret-1';
 
-async function post(url: string, body: Uint8Array | string, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${url}/v1/records`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: Buffer.from(body) });
+async function post(
+  url: string,
+  body: Uint8Array | string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(`${url}/v1/records`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: Buffer.from(body),
+  });
   return { status: res.status, json: (await res.json()) as Record<string, unknown> };
 }
 
@@ -68,7 +76,13 @@ describe('receiver', () => {
     expect((await post(receiver.url, chunk.record)).json['code']).toBe('RIGCAP_RECEIVER_BLOB_MISSING');
     expect(await client.blobStored(chunk.sha256)).toBe(false);
     const progress: number[] = [];
-    await client.upload({ path: chunk.path, sha256: chunk.sha256, size: 300_000, name: 'chunk-000001.mcap', onProgress: (p) => progress.push(p.offset) });
+    await client.upload({
+      path: chunk.path,
+      sha256: chunk.sha256,
+      size: 300_000,
+      name: 'chunk-000001.mcap',
+      onProgress: (p) => progress.push(p.offset),
+    });
     expect(progress).toEqual([0, 102400, 204800, 300000]);
     expect(await client.blobStored(chunk.sha256)).toBe(true);
     const accepted = await post(receiver.url, chunk.record);
@@ -82,10 +96,22 @@ describe('receiver', () => {
 
     const store = join(root, 'store');
     const sid = dev.sessionId;
-    expect(createHash('sha256').update(readFileSync(join(store, 'sessions', sid, 'chunk-000001.mcap'))).digest('hex')).toBe(chunk.sha256);
-    expect(readFileSync(join(store, 'sessions', sid, 'chunk-000001.mcap.dsse.json'))).toEqual(Buffer.from(chunk.record));
-    expect(readFileSync(join(store, 'records', 'rig-a', `${String(chunk.seq).padStart(12, '0')}.dsse.json`))).toEqual(Buffer.from(chunk.record));
-    expect(readFileSync(join(store, 'sessions', sid, 'session.dsse.json'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(
+      createHash('sha256')
+        .update(readFileSync(join(store, 'sessions', sid, 'chunk-000001.mcap')))
+        .digest('hex'),
+    ).toBe(chunk.sha256);
+    expect(readFileSync(join(store, 'sessions', sid, 'chunk-000001.mcap.dsse.json'))).toEqual(
+      Buffer.from(chunk.record),
+    );
+    expect(
+      readFileSync(join(store, 'records', 'rig-a', `${String(chunk.seq).padStart(12, '0')}.dsse.json`)),
+    ).toEqual(Buffer.from(chunk.record));
+    expect(
+      readFileSync(join(store, 'sessions', sid, 'session.dsse.json'), 'utf8')
+        .trim()
+        .split('\n'),
+    ).toHaveLength(1);
     expect(readFileSync(join(store, 'keys', 'rig-a.pub.pem'), 'utf8')).toBe(dev.publicKeyPem);
     expect(existsSync(join(store, 'keys', `${receiver.storeId}.pub.pem`))).toBe(true);
     expect(existsSync(join(store, 'records', receiver.storeId, '000000000003.dsse.json'))).toBe(true);
@@ -93,13 +119,23 @@ describe('receiver', () => {
 
   it('refuses a reused token for a second device', async () => {
     const other = new FakeDevice({ deviceId: 'rig-b', spoolDir: join(root, 'spool-b') });
-    expect((await post(receiver.url, other.enrol(), { 'rigcap-enroll-token': token })).json['code']).toBe('RIGCAP_RECEIVER_ENROLL_REFUSED');
+    expect((await post(receiver.url, other.enrol(), { 'rigcap-enroll-token': token })).json['code']).toBe(
+      'RIGCAP_RECEIVER_ENROLL_REFUSED',
+    );
   });
 
   it('refuses a bad signature, a fork, a foreign key, a path-traversal name and stores nothing', async () => {
     const chunk = dev.chunk({ bytes: 1000 });
-    await client.upload({ path: chunk.path, sha256: chunk.sha256, size: 1000, name: 'c', onProgress: () => undefined });
-    const env = JSON.parse(Buffer.from(chunk.record).toString('utf8')) as { signatures: Array<{ sig: string }> };
+    await client.upload({
+      path: chunk.path,
+      sha256: chunk.sha256,
+      size: 1000,
+      name: 'c',
+      onProgress: () => undefined,
+    });
+    const env = JSON.parse(Buffer.from(chunk.record).toString('utf8')) as {
+      signatures: Array<{ sig: string }>;
+    };
     const sig = Buffer.from(env.signatures[0]!.sig, 'base64');
     sig[0] = (sig[0] ?? 0) ^ 1;
     env.signatures[0]!.sig = sig.toString('base64');
@@ -109,7 +145,11 @@ describe('receiver', () => {
     // Fork: a different record at a seq the store already holds.
     const seq = dev.chain.head!.seq;
     expect((await post(receiver.url, chunk.record)).status).toBe(201);
-    const forkDev = dev.sign('heartbeat', [{ name: 'record-x', digest: { sha256: '0'.repeat(64) } }], { sessionId: null, uptimeNs: '1', status: {} });
+    const forkDev = dev.sign('heartbeat', [{ name: 'record-x', digest: { sha256: '0'.repeat(64) } }], {
+      sessionId: null,
+      uptimeNs: '1',
+      status: {},
+    });
     const forkEnv = serializeEnvelope(forkDev.envelope);
     // Re-sign at the same seq by rewinding: build with a fresh chain state at seq.
     const { ChainState, buildRecord } = await import('../../../agent/records/chain.ts');
@@ -128,12 +168,21 @@ describe('receiver', () => {
 
     // A key that is not the device's.
     const stranger = nodeSigner(generateKeyPair().privateKeyPem);
-    const foreign = dev.sign('heartbeat', [{ name: 'record-y', digest: { sha256: '0'.repeat(64) } }], { sessionId: null, uptimeNs: '3', status: {} }, { signer: stranger });
-    expect((await post(receiver.url, serializeEnvelope(foreign.envelope))).json['code']).toBe('RIGCAP_RECEIVER_UNKNOWN_DEVICE');
+    const foreign = dev.sign(
+      'heartbeat',
+      [{ name: 'record-y', digest: { sha256: '0'.repeat(64) } }],
+      { sessionId: null, uptimeNs: '3', status: {} },
+      { signer: stranger },
+    );
+    expect((await post(receiver.url, serializeEnvelope(foreign.envelope))).json['code']).toBe(
+      'RIGCAP_RECEIVER_UNKNOWN_DEVICE',
+    );
 
     const evil = new FakeDevice({ deviceId: 'rig-a', spoolDir: join(root, 'spool-evil'), sessionId: 'ok' });
     const body = JSON.parse(Buffer.from(evil.enrol()).toString('utf8')) as Record<string, unknown>;
-    const statement = JSON.parse(Buffer.from(String(body['payload']), 'base64').toString('utf8')) as { predicate: { chain: { deviceId: string } } };
+    const statement = JSON.parse(Buffer.from(String(body['payload']), 'base64').toString('utf8')) as {
+      predicate: { chain: { deviceId: string } };
+    };
     statement.predicate.chain.deviceId = '../../etc';
     body['payload'] = Buffer.from(JSON.stringify(statement)).toString('base64');
     const traversal = await post(receiver.url, JSON.stringify(body));
@@ -143,14 +192,22 @@ describe('receiver', () => {
 
   it('refuses a revoked key from its invalid seq on', async () => {
     const next = dev.chain.next().seq;
-    const revoke = dev.sign('device-key', [{ name: `key-${dev.signer.keyId}`, digest: { sha256: dev.signer.keyId } }], {
-      action: 'revoke',
-      keyId: dev.signer.keyId,
-      invalidFromSeq: next + 1,
-      reason: 'lost',
-    });
+    const revoke = dev.sign(
+      'device-key',
+      [{ name: `key-${dev.signer.keyId}`, digest: { sha256: dev.signer.keyId } }],
+      {
+        action: 'revoke',
+        keyId: dev.signer.keyId,
+        invalidFromSeq: next + 1,
+        reason: 'lost',
+      },
+    );
     expect((await post(receiver.url, serializeEnvelope(revoke.envelope))).status).toBe(201);
-    const after = dev.sign('heartbeat', [{ name: 'r', digest: { sha256: '0'.repeat(64) } }], { sessionId: null, uptimeNs: '4', status: {} });
+    const after = dev.sign('heartbeat', [{ name: 'r', digest: { sha256: '0'.repeat(64) } }], {
+      sessionId: null,
+      uptimeNs: '4',
+      status: {},
+    });
     const res = await post(receiver.url, serializeEnvelope(after.envelope));
     expect([res.status, res.json['code']]).toEqual([403, 'RIGCAP_RECEIVER_KEY_REVOKED']);
   });
@@ -158,7 +215,11 @@ describe('receiver', () => {
   it('refuses oversize uploads, damaged parts (460) and a blob whose bytes do not match the declared digest', async () => {
     const big = await fetch(`${receiver.url}/v1/uploads`, {
       method: 'POST',
-      headers: { 'tus-resumable': '1.0.0', 'upload-length': String(2 * 1024 * 1024), 'upload-metadata': `sha256 ${Buffer.from('a'.repeat(64)).toString('base64')}` },
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-length': String(2 * 1024 * 1024),
+        'upload-metadata': `sha256 ${Buffer.from('a'.repeat(64)).toString('base64')}`,
+      },
     });
     expect(big.status).toBe(413);
     expect(((await big.json()) as { code: string }).code).toBe('RIGCAP_RECEIVER_OVERSIZE');
@@ -168,24 +229,37 @@ describe('receiver', () => {
     const url = await client.create({ length: 1000, sha256: wrong, name: 'x' });
     const bad = await fetch(url, {
       method: 'PATCH',
-      headers: { 'tus-resumable': '1.0.0', 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'upload-checksum': `sha256 ${createHash('sha256').update('nope').digest('base64')}` },
+      headers: {
+        'tus-resumable': '1.0.0',
+        'upload-offset': '0',
+        'content-type': 'application/offset+octet-stream',
+        'upload-checksum': `sha256 ${createHash('sha256').update('nope').digest('base64')}`,
+      },
       body: data,
     });
     expect(bad.status).toBe(460);
     expect(await client.offset(url)).toBe(0);
-    const status = await client.patch(url, 0, data).catch((e: { status?: number; code?: string }) => [e.status, e.code]);
+    const status = await client
+      .patch(url, 0, data)
+      .catch((e: { status?: number; code?: string }) => [e.status, e.code]);
     expect(status).toEqual([422, 'RIGCAP_RECEIVER_DIGEST_MISMATCH']);
     expect(await client.blobStored(wrong)).toBe(false);
   });
 
   it('serves an OpenAPI document generated from the route schemas, and consistency proofs', async () => {
-    const doc = (await (await fetch(`${receiver.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, unknown> };
+    const doc = (await (await fetch(`${receiver.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, unknown>;
+    };
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/records', '/v1/blobs/sha256/{hex}', '/v1/log/consistency', '/v1/uploads']));
-    const proof = (await (await fetch(`${receiver.url}/v1/log/consistency?first=1&second=3`)).json()) as { proof: string[] };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/records', '/v1/blobs/sha256/{hex}', '/v1/log/consistency', '/v1/uploads']),
+    );
+    const proof = (await (await fetch(`${receiver.url}/v1/log/consistency?first=1&second=3`)).json()) as {
+      proof: string[];
+    };
     expect(proof.proof.length).toBeGreaterThan(0);
     const badRange = await fetch(`${receiver.url}/v1/log/consistency?first=5&second=1`);
     expect(badRange.status).toBe(400);
   });
 });
-

@@ -21,7 +21,14 @@ describe('sync through a faulty link', () => {
   let proxy: FaultProxy;
   let port: number;
   const start = async (): Promise<ReceiverHandle> =>
-    startReceiver({ dataDir: join(root, 'store'), host: '127.0.0.1', port, enrollTokens: ['tok'], log: silentLogger(), maxPartBytes: partBytes });
+    startReceiver({
+      dataDir: join(root, 'store'),
+      host: '127.0.0.1',
+      port,
+      enrollTokens: ['tok'],
+      log: silentLogger(),
+      maxPartBytes: partBytes,
+    });
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), 'rigcap-sync-'));

@@ -74,7 +74,15 @@ export function startDaemon(configFile: string, extraArgs: readonly string[] = [
       const found = logs.find(match);
       if (found !== undefined) return Promise.resolve(found);
       return new Promise<LogLine>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}; last lines: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no matching log line within ${timeoutMs} ms; stderr: ${stderr.slice(-2000)}; last lines: ${JSON.stringify(logs.slice(-5))}`,
+              ),
+            ),
+          timeoutMs,
+        );
         const done = (l: LogLine): void => {
           clearTimeout(timer);
           resolve(l);
@@ -82,7 +90,11 @@ export function startDaemon(configFile: string, extraArgs: readonly string[] = [
         waiters.push({ match, resolve: done });
         void exited.then(({ code, signal }) => {
           clearTimeout(timer);
-          reject(new Error(`rigcap exited (${code ?? signal}) before the log line appeared; stderr: ${stderr.slice(-2000)}; last lines: ${JSON.stringify(logs.slice(-5))}`));
+          reject(
+            new Error(
+              `rigcap exited (${code ?? signal}) before the log line appeared; stderr: ${stderr.slice(-2000)}; last lines: ${JSON.stringify(logs.slice(-5))}`,
+            ),
+          );
         });
       });
     },
@@ -97,7 +109,12 @@ export async function killDaemon(child: DaemonChild | undefined): Promise<void> 
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | Promise<T | undefined>,
+  timeoutMs = 30_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -129,18 +146,34 @@ export async function rssBytes(pid: number): Promise<number> {
 }
 
 /** Decoded statements of a JSON Lines file of DSSE envelopes (session.dsse.json). */
-export async function sessionStatements(spool: string, sessionId: string): Promise<Array<{ predicateType: string; predicate: Record<string, unknown> }>> {
+export async function sessionStatements(
+  spool: string,
+  sessionId: string,
+): Promise<Array<{ predicateType: string; predicate: Record<string, unknown> }>> {
   const text = await readFile(join(spool, 'sessions', sessionId, 'session.dsse.json'), 'utf8');
   return text
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(Buffer.from((JSON.parse(line) as { payload: string }).payload, 'base64').toString('utf8')) as { predicateType: string; predicate: Record<string, unknown> });
+    .map(
+      (line) =>
+        JSON.parse(
+          Buffer.from((JSON.parse(line) as { payload: string }).payload, 'base64').toString('utf8'),
+        ) as { predicateType: string; predicate: Record<string, unknown> },
+    );
 }
 
 /** The decoded capture-chunk predicate of a chunk's sidecar. */
-export async function chunkPredicate(spool: string, sessionId: string, name: string): Promise<Record<string, unknown>> {
-  const env = JSON.parse(await readFile(join(spool, 'sessions', sessionId, `${name}.dsse.json`), 'utf8')) as { payload: string };
-  return (JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicate: Record<string, unknown> }).predicate;
+export async function chunkPredicate(
+  spool: string,
+  sessionId: string,
+  name: string,
+): Promise<Record<string, unknown>> {
+  const env = JSON.parse(await readFile(join(spool, 'sessions', sessionId, `${name}.dsse.json`), 'utf8')) as {
+    payload: string;
+  };
+  return (
+    JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicate: Record<string, unknown> }
+  ).predicate;
 }
 
 /** What checkSpool found; every list is empty on a consistent spool. */
@@ -189,10 +222,12 @@ export async function checkSpool(spool: string): Promise<SpoolCheck> {
             continue;
           }
           const size = (await stat(path)).size;
-          if (row.bytes !== size) chunkProblems.push(`${rel}: catalog says ${row.bytes} bytes, file has ${size}`);
+          if (row.bytes !== size)
+            chunkProblems.push(`${rel}: catalog says ${row.bytes} bytes, file has ${size}`);
           const sha = await sha256OfFile(path);
           if (row.sha256 !== sha) chunkProblems.push(`${rel}: catalog sha256 ${row.sha256} != file ${sha}`);
-          if (row.messages !== messages) chunkProblems.push(`${rel}: catalog says ${row.messages} messages, file has ${messages}`);
+          if (row.messages !== messages)
+            chunkProblems.push(`${rel}: catalog says ${row.messages} messages, file has ${messages}`);
           if (row.state !== 'sealed') chunkProblems.push(`${rel}: catalog state ${row.state}, want sealed`);
         } catch (err) {
           chunkProblems.push(`${rel}: ${String(err)}`);
@@ -204,7 +239,15 @@ export async function checkSpool(spool: string): Promise<SpoolCheck> {
   }
   const quarantined = await listFiles(join(spool, 'quarantine'));
   const verify = await verifyTree(new FsSource(spool));
-  return { chunks, sessions, chunkProblems, strayFiles, quarantinedMcap: quarantined.filter((f) => f.endsWith('.mcap')), quarantined, verify };
+  return {
+    chunks,
+    sessions,
+    chunkProblems,
+    strayFiles,
+    quarantinedMcap: quarantined.filter((f) => f.endsWith('.mcap')),
+    quarantined,
+    verify,
+  };
 }
 
 async function listFiles(dir: string, prefix = ''): Promise<string[]> {

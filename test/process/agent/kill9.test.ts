@@ -8,10 +8,23 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
-import { checkSpool, killDaemon, sessionStatements, startDaemon, waitFor, type DaemonChild } from './daemon-harness.ts';
+import {
+  checkSpool,
+  killDaemon,
+  sessionStatements,
+  startDaemon,
+  type DaemonChild,
+} from './daemon-harness.ts';
 
 const KILLS = 20;
-const sensors = { frontCamera: false, rearCamera: false, lidar: true, imu: true, gnss: true, tf: true } as const;
+const sensors = {
+  frontCamera: false,
+  rearCamera: false,
+  lidar: true,
+  imu: true,
+  gnss: true,
+  tf: true,
+} as const;
 
 /** mulberry32: the kill schedule is reproducible from the seed printed on failure. */
 function seeded(seed: number): () => number {
@@ -37,95 +50,151 @@ afterEach(async () => {
 });
 
 describe('rigcap run under kill -9', () => {
-  it(`leaves a spool that verifies after ${KILLS} kills and a graceful stop`, { timeout: 180_000 }, async () => {
-    const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-    const random = seeded(seed);
-    const context = `seed ${seed} (rerun with RIGCAP_KILL9_SEED=${seed})`;
-    dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-'));
-    const spool = join(dir, 'spool');
-    rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 3000 }, ratesHz: { '/imu/data': 200, '/tf': 50, '/tf_static': 2 } });
-    const configFile = join(dir, 'rigcap.yaml');
-    await writeFile(configFile, simAgentConfigYaml({ spoolDir: spool, keysDir: join(dir, 'secrets'), endpoint: rig.endpoint, sensors, chunking: { maxBytes: '256KiB', maxDurationMs: 500, mcapChunkBytes: '32KiB' } }));
+  it(
+    `leaves a spool that verifies after ${KILLS} kills and a graceful stop`,
+    { timeout: 180_000 },
+    async () => {
+      const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+      const random = seeded(seed);
+      const context = `seed ${seed} (rerun with RIGCAP_KILL9_SEED=${seed})`;
+      dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-'));
+      const spool = join(dir, 'spool');
+      rig = await startSimRig({
+        endpoint: 'tcp://127.0.0.1:0',
+        sensors,
+        lidar: { points: 3000 },
+        ratesHz: { '/imu/data': 200, '/tf': 50, '/tf_static': 2 },
+      });
+      const configFile = join(dir, 'rigcap.yaml');
+      await writeFile(
+        configFile,
+        simAgentConfigYaml({
+          spoolDir: spool,
+          keysDir: join(dir, 'secrets'),
+          endpoint: rig.endpoint,
+          sensors,
+          chunking: { maxBytes: '256KiB', maxDurationMs: 500, mcapChunkBytes: '32KiB' },
+        }),
+      );
 
-    const kills: string[] = [];
-    for (let k = 0; k < KILLS; k++) {
-      child = startDaemon(configFile);
-      // Most kills land while capturing (mid-write, mid-commit, mid-seal); every fifth lands during
-      // start-up, where recovery salvages, reconciles and signs what the previous kill left.
-      if (k % 5 === 4) {
-        const afterMs = 300 + Math.floor(random() * 800);
-        await new Promise((r) => setTimeout(r, afterMs));
-        kills.push(`#${k} ${afterMs} ms after spawn`);
-      } else {
-        await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-        const afterMs = Math.floor(random() * 700);
-        await new Promise((r) => setTimeout(r, afterMs));
-        kills.push(`#${k} ${afterMs} ms after capture started`);
+      const kills: string[] = [];
+      for (let k = 0; k < KILLS; k++) {
+        child = startDaemon(configFile);
+        // Most kills land while capturing (mid-write, mid-commit, mid-seal); every fifth lands during
+        // start-up, where recovery salvages, reconciles and signs what the previous kill left.
+        if (k % 5 === 4) {
+          const afterMs = 300 + Math.floor(random() * 800);
+          await new Promise((r) => setTimeout(r, afterMs));
+          kills.push(`#${k} ${afterMs} ms after spawn`);
+        } else {
+          await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+          const afterMs = Math.floor(random() * 700);
+          await new Promise((r) => setTimeout(r, afterMs));
+          kills.push(`#${k} ${afterMs} ms after capture started`);
+        }
+        child.proc.kill('SIGKILL');
+        const exit = await child.exited;
+        // A child that died on its own (not by our SIGKILL) is a failure in itself.
+        expect(exit.signal, `${context}; kill ${kills.at(-1)}; stderr: ${child.stderr()}`).toBe('SIGKILL');
       }
-      child.proc.kill('SIGKILL');
+
+      child = startDaemon(configFile);
+      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+      await child.waitForLog(
+        (l) =>
+          l.msg === 'chunk sealed' &&
+          l['sessionId'] !== undefined &&
+          child!.logs.some((s) => s.msg === 'capture started' && s['sessionId'] === l['sessionId']),
+        30_000,
+      );
+      child.proc.kill('SIGTERM');
       const exit = await child.exited;
-      // A child that died on its own (not by our SIGKILL) is a failure in itself.
-      expect(exit.signal, `${context}; kill ${kills.at(-1)}; stderr: ${child.stderr()}`).toBe('SIGKILL');
-    }
+      expect(exit.code, `${context}; stderr: ${child.stderr()}`).toBe(0);
+      const recovered = child.logs.filter((l) => l.msg === 'leftover partial chunk recovered').length;
 
-    child = startDaemon(configFile);
-    await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-    await child.waitForLog((l) => l.msg === 'chunk sealed' && l['sessionId'] !== undefined && child!.logs.some((s) => s.msg === 'capture started' && s['sessionId'] === l['sessionId']), 30_000);
-    child.proc.kill('SIGTERM');
-    const exit = await child.exited;
-    expect(exit.code, `${context}; stderr: ${child.stderr()}`).toBe(0);
-    const recovered = child.logs.filter((l) => l.msg === 'leftover partial chunk recovered').length;
+      const check = await checkSpool(spool);
+      const summary = JSON.stringify({
+        seed,
+        kills,
+        chunks: check.chunks,
+        sessions: check.sessions.length,
+        quarantined: check.quarantined,
+        recoveredOnLastStart: recovered,
+      });
+      expect(check.chunkProblems, summary).toEqual([]);
+      expect(check.strayFiles, summary).toEqual([]);
+      expect(check.quarantinedMcap, summary).toEqual([]);
+      expect(check.verify.failures, summary).toEqual([]);
+      expect(check.verify.ok).toBe(true);
+      expect(check.verify.checked.chunks).toBe(check.chunks);
+      expect(check.chunks).toBeGreaterThan(KILLS / 2);
+      // One session per start that got as far as opening one; each is closed (interrupted or by the stop).
+      expect(check.sessions.length).toBeGreaterThan(KILLS / 2);
+      for (const sessionId of check.sessions) {
+        const phases = (await sessionStatements(spool, sessionId)).map((s) => s.predicate['phase']);
+        expect(phases[0], `${sessionId} ${summary}`).toBe('open');
+        expect(phases.at(-1), `${sessionId} ${summary}`).toBe('close');
+      }
+      console.log(summary);
+    },
+  );
 
-    const check = await checkSpool(spool);
-    const summary = JSON.stringify({ seed, kills, chunks: check.chunks, sessions: check.sessions.length, quarantined: check.quarantined, recoveredOnLastStart: recovered });
-    expect(check.chunkProblems, summary).toEqual([]);
-    expect(check.strayFiles, summary).toEqual([]);
-    expect(check.quarantinedMcap, summary).toEqual([]);
-    expect(check.verify.failures, summary).toEqual([]);
-    expect(check.verify.ok).toBe(true);
-    expect(check.verify.checked.chunks).toBe(check.chunks);
-    expect(check.chunks).toBeGreaterThan(KILLS / 2);
-    // One session per start that got as far as opening one; each is closed (interrupted or by the stop).
-    expect(check.sessions.length).toBeGreaterThan(KILLS / 2);
-    for (const sessionId of check.sessions) {
-      const phases = (await sessionStatements(spool, sessionId)).map((s) => s.predicate['phase']);
-      expect(phases[0], `${sessionId} ${summary}`).toBe('open');
-      expect(phases.at(-1), `${sessionId} ${summary}`).toBe('close');
-    }
-    console.log(summary);
-  });
+  it(
+    'does not sign a chunk twice when killed between its chain record and the catalog update',
+    { timeout: 60_000 },
+    async () => {
+      dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-seal-'));
+      const spool = join(dir, 'spool');
+      rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 1000 } });
+      const configFile = join(dir, 'rigcap.yaml');
+      await writeFile(
+        configFile,
+        simAgentConfigYaml({
+          spoolDir: spool,
+          keysDir: join(dir, 'secrets'),
+          endpoint: rig.endpoint,
+          sensors,
+          chunking: { maxDurationMs: 400 },
+        }),
+      );
+      child = startDaemon(configFile);
+      const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', 60_000);
+      child.proc.kill('SIGKILL');
+      await child.exited;
+      const sessionId = String(sealed['sessionId']);
+      // The state a kill right after the chain record leaves: no sidecar yet, catalog still 'committed'.
+      await unlink(join(spool, 'sessions', sessionId, 'chunk-000001.mcap.dsse.json'));
+      const db = new Database(join(spool, 'catalog.sqlite'));
+      db.prepare(
+        `UPDATE chunks SET state = 'committed', record_seq = NULL WHERE session_id = ? AND chunk_index = 1`,
+      ).run(sessionId);
+      db.close();
 
-  it('does not sign a chunk twice when killed between its chain record and the catalog update', { timeout: 60_000 }, async () => {
-    dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-seal-'));
-    const spool = join(dir, 'spool');
-    rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 1000 } });
-    const configFile = join(dir, 'rigcap.yaml');
-    await writeFile(configFile, simAgentConfigYaml({ spoolDir: spool, keysDir: join(dir, 'secrets'), endpoint: rig.endpoint, sensors, chunking: { maxDurationMs: 400 } }));
-    child = startDaemon(configFile);
-    const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', 60_000);
-    child.proc.kill('SIGKILL');
-    await child.exited;
-    const sessionId = String(sealed['sessionId']);
-    // The state a kill right after the chain record leaves: no sidecar yet, catalog still 'committed'.
-    await unlink(join(spool, 'sessions', sessionId, 'chunk-000001.mcap.dsse.json'));
-    const db = new Database(join(spool, 'catalog.sqlite'));
-    db.prepare(`UPDATE chunks SET state = 'committed', record_seq = NULL WHERE session_id = ? AND chunk_index = 1`).run(sessionId);
-    db.close();
+      child = startDaemon(configFile);
+      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+      child.proc.kill('SIGTERM');
+      expect((await child.exited).code, child.stderr()).toBe(0);
 
-    child = startDaemon(configFile);
-    await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-    child.proc.kill('SIGTERM');
-    expect((await child.exited).code, child.stderr()).toBe(0);
-
-    const records: string[] = [];
-    for (const name of await readdir(join(spool, 'records', 'agent-test-rig'))) {
-      const env = JSON.parse(await readFile(join(spool, 'records', 'agent-test-rig', name), 'utf8')) as { payload: string };
-      const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as { predicateType: string; predicate: { sessionId?: string; chunkIndex?: number } };
-      if (st.predicateType.includes('capture-chunk') && st.predicate.sessionId === sessionId && st.predicate.chunkIndex === 1) records.push(name);
-    }
-    expect(records).toHaveLength(1);
-    const check = await checkSpool(spool);
-    expect(check.chunkProblems).toEqual([]);
-    expect(check.verify.failures).toEqual([]);
-  });
+      const records: string[] = [];
+      for (const name of await readdir(join(spool, 'records', 'agent-test-rig'))) {
+        const env = JSON.parse(await readFile(join(spool, 'records', 'agent-test-rig', name), 'utf8')) as {
+          payload: string;
+        };
+        const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+          predicateType: string;
+          predicate: { sessionId?: string; chunkIndex?: number };
+        };
+        if (
+          st.predicateType.includes('capture-chunk') &&
+          st.predicate.sessionId === sessionId &&
+          st.predicate.chunkIndex === 1
+        )
+          records.push(name);
+      }
+      expect(records).toHaveLength(1);
+      const check = await checkSpool(spool);
+      expect(check.chunkProblems).toEqual([]);
+      expect(check.verify.failures).toEqual([]);
+    },
+  );
 });

@@ -9,7 +9,14 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
 import { killDaemon, opsUrl, rssBytes, startDaemon, statusJson, type DaemonChild } from './daemon-harness.ts';
 
-const sensors = { frontCamera: false, rearCamera: false, lidar: true, imu: true, gnss: false, tf: false } as const;
+const sensors = {
+  frontCamera: false,
+  rearCamera: false,
+  lidar: true,
+  imu: true,
+  gnss: false,
+  tf: false,
+} as const;
 const MiB = 1024 * 1024;
 
 let dir: string | undefined;
@@ -30,11 +37,15 @@ afterEach(async () => {
 
 /** Starts the rig in a child process and resolves with its bound endpoint. */
 function startRigProcess(options: Record<string, unknown>): Promise<string> {
-  const proc = spawn(process.execPath, [join(import.meta.dirname, 'rig-child.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [join(import.meta.dirname, 'rig-child.ts'), JSON.stringify(options)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   rigProc = proc;
   return new Promise((resolve, reject) => {
     proc.once('exit', (code) => reject(new Error(`sim rig exited (${code}) before binding`)));
-    proc.stdout?.once('data', (d: Buffer) => resolve((JSON.parse(d.toString().split('\n')[0] ?? '{}') as { endpoint: string }).endpoint));
+    proc.stdout?.once('data', (d: Buffer) =>
+      resolve((JSON.parse(d.toString().split('\n')[0] ?? '{}') as { endpoint: string }).endpoint),
+    );
   });
 }
 
@@ -44,7 +55,12 @@ describe('rigcap run under overload', () => {
   it('keeps RSS bounded and drops the excess as queue_full', { timeout: 90_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-memory-'));
     // ~640 KiB scans at 300 Hz (~190 MB/s asked for): several times what the writer gets through.
-    const endpoint = await startRigProcess({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 40_000 }, ratesHz: { '/lidar/points': 300, '/imu/data': 200 } });
+    const endpoint = await startRigProcess({
+      endpoint: 'tcp://127.0.0.1:0',
+      sensors,
+      lidar: { points: 40_000 },
+      ratesHz: { '/lidar/points': 300, '/imu/data': 200 },
+    });
     const configFile = join(dir, 'rigcap.yaml');
     await writeFile(
       configFile,
@@ -75,9 +91,13 @@ describe('rigcap run under overload', () => {
     const last = samples.at(-1) ?? 0;
     const mb = samples.map((b) => Math.round(b / MiB));
     // A memory bound, not a timing one: whatever the rates, RSS may not climb with the backlog.
-    expect(last, `RSS MiB over 10 s: ${mb.join(' ')}; lidar ${JSON.stringify(lidar)}`).toBeLessThanOrEqual(first + 150 * MiB);
+    expect(last, `RSS MiB over 10 s: ${mb.join(' ')}; lidar ${JSON.stringify(lidar)}`).toBeLessThanOrEqual(
+      first + 150 * MiB,
+    );
     expect(lidar?.drops['queue_full'] ?? 0, JSON.stringify(lidar)).toBeGreaterThan(0);
-    expect(Object.keys(lidar?.drops ?? {}).filter((c) => c !== 'queue_full' && c !== 'upstream_loss')).toEqual([]);
+    expect(
+      Object.keys(lidar?.drops ?? {}).filter((c) => c !== 'queue_full' && c !== 'upstream_loss'),
+    ).toEqual([]);
     expect(lidar?.queueDepth ?? 0).toBeLessThanOrEqual(2);
     expect(status.session.chunks).toBeGreaterThan(0);
     console.log(JSON.stringify({ rssMiB: mb, lidar }));

@@ -6,9 +6,23 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
-import { checkSpool, chunkPredicate, killDaemon, sessionStatements, startDaemon, type DaemonChild } from './daemon-harness.ts';
+import {
+  checkSpool,
+  chunkPredicate,
+  killDaemon,
+  sessionStatements,
+  startDaemon,
+  type DaemonChild,
+} from './daemon-harness.ts';
 
-const sensors = { frontCamera: false, rearCamera: false, lidar: true, imu: true, gnss: true, tf: true } as const;
+const sensors = {
+  frontCamera: false,
+  rearCamera: false,
+  lidar: true,
+  imu: true,
+  gnss: true,
+  tf: true,
+} as const;
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
@@ -24,50 +38,75 @@ afterEach(async () => {
 
 describe('rigcap run stops on a signal', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal}: exit 0, last chunk committed and signed, session closed`, { timeout: 60_000 }, async () => {
-      dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-signal-'));
-      const spool = join(dir, 'spool');
-      rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 2000 }, ratesHz: { '/tf_static': 1 } });
-      const configFile = join(dir, 'rigcap.yaml');
-      // Chunks rotate every 800 ms, so the stop lands on an open chunk with data in it.
-      await writeFile(configFile, simAgentConfigYaml({ spoolDir: spool, keysDir: join(dir, 'secrets'), endpoint: rig.endpoint, sensors, chunking: { maxDurationMs: 800 } }));
-      child = startDaemon(configFile);
-      const started = await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      const sessionId = String(started['sessionId']);
-      await child.waitForLog((l) => l.msg === 'chunk sealed', 30_000);
-      await new Promise((r) => setTimeout(r, 300));
-      child.proc.kill(signal);
-      // A generous bound on the shutdown, as a hang detector (not a performance figure).
-      const exit = await Promise.race([child.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000))]);
-      expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+    it(
+      `${signal}: exit 0, last chunk committed and signed, session closed`,
+      { timeout: 60_000 },
+      async () => {
+        dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-signal-'));
+        const spool = join(dir, 'spool');
+        rig = await startSimRig({
+          endpoint: 'tcp://127.0.0.1:0',
+          sensors,
+          lidar: { points: 2000 },
+          ratesHz: { '/tf_static': 1 },
+        });
+        const configFile = join(dir, 'rigcap.yaml');
+        // Chunks rotate every 800 ms, so the stop lands on an open chunk with data in it.
+        await writeFile(
+          configFile,
+          simAgentConfigYaml({
+            spoolDir: spool,
+            keysDir: join(dir, 'secrets'),
+            endpoint: rig.endpoint,
+            sensors,
+            chunking: { maxDurationMs: 800 },
+          }),
+        );
+        child = startDaemon(configFile);
+        const started = await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+        const sessionId = String(started['sessionId']);
+        await child.waitForLog((l) => l.msg === 'chunk sealed', 30_000);
+        await new Promise((r) => setTimeout(r, 300));
+        child.proc.kill(signal);
+        // A generous bound on the shutdown, as a hang detector (not a performance figure).
+        const exit = await Promise.race([
+          child.exited,
+          new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000)),
+        ]);
+        expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
 
-      // The chunk open at the signal was committed by the stop ('close'), then signed.
-      const closeCommit = child.logs.find((l) => l.msg === 'chunk committed' && l['reason'] === 'close');
-      expect(closeCommit, JSON.stringify(child.logs.slice(-8))).toBeDefined();
-      const lastName = String(closeCommit?.['chunk']);
-      const names = (await readdir(join(spool, 'sessions', sessionId))).filter((n) => n.endsWith('.mcap')).sort();
-      expect(names.at(-1)).toBe(lastName);
-      const sealedAt = child.logs.findIndex((l) => l.msg === 'chunk sealed' && l['chunk'] === lastName);
-      expect(sealedAt).toBeGreaterThan(child.logs.indexOf(closeCommit!));
-      const predicate = await chunkPredicate(spool, sessionId, lastName);
-      expect(predicate['sessionId']).toBe(sessionId);
-      expect((predicate['streams'] as Array<{ count: number }>).reduce((n, s) => n + s.count, 0)).toBe(Number(closeCommit?.['messages']));
-      // The last lines are the ordered stop, flushed before exit.
-      expect(child.logs.at(-1)?.msg).toBe('stopped');
+        // The chunk open at the signal was committed by the stop ('close'), then signed.
+        const closeCommit = child.logs.find((l) => l.msg === 'chunk committed' && l['reason'] === 'close');
+        expect(closeCommit, JSON.stringify(child.logs.slice(-8))).toBeDefined();
+        const lastName = String(closeCommit?.['chunk']);
+        const names = (await readdir(join(spool, 'sessions', sessionId)))
+          .filter((n) => n.endsWith('.mcap'))
+          .sort();
+        expect(names.at(-1)).toBe(lastName);
+        const sealedAt = child.logs.findIndex((l) => l.msg === 'chunk sealed' && l['chunk'] === lastName);
+        expect(sealedAt).toBeGreaterThan(child.logs.indexOf(closeCommit!));
+        const predicate = await chunkPredicate(spool, sessionId, lastName);
+        expect(predicate['sessionId']).toBe(sessionId);
+        expect((predicate['streams'] as Array<{ count: number }>).reduce((n, s) => n + s.count, 0)).toBe(
+          Number(closeCommit?.['messages']),
+        );
+        // The last lines are the ordered stop, flushed before exit.
+        expect(child.logs.at(-1)?.msg).toBe('stopped');
 
-      const statements = await sessionStatements(spool, sessionId);
-      const close = statements.at(-1)?.predicate;
-      expect(statements[0]?.predicate['phase']).toBe('open');
-      expect(close?.['phase']).toBe('close');
-      expect(close?.['reason']).toBe('signal');
-      expect(close?.['chunks']).toBe(names.length);
+        const statements = await sessionStatements(spool, sessionId);
+        const close = statements.at(-1)?.predicate;
+        expect(statements[0]?.predicate['phase']).toBe('open');
+        expect(close?.['phase']).toBe('close');
+        expect(close?.['reason']).toBe('signal');
+        expect(close?.['chunks']).toBe(names.length);
 
-      const check = await checkSpool(spool);
-      expect(check.chunkProblems).toEqual([]);
-      expect(check.strayFiles).toEqual([]);
-      expect(check.quarantined).toEqual([]);
-      expect(check.verify.failures).toEqual([]);
-      expect(check.verify.checked.chunks).toBe(names.length);
-    });
+        const check = await checkSpool(spool);
+        expect(check.chunkProblems).toEqual([]);
+        expect(check.strayFiles).toEqual([]);
+        expect(check.quarantined).toEqual([]);
+        expect(check.verify.failures).toEqual([]);
+        expect(check.verify.checked.chunks).toBe(names.length);
+      },
+    );
   }
 });

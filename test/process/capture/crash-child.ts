@@ -14,7 +14,12 @@ const stream: CaptureStream = {
   name: 'cam',
   topic: '/cam',
   latched: false,
-  schema: { name: 'sensor_msgs/msg/CompressedImage', encoding: 'ros2msg', data: new TextEncoder().encode('uint8[] data'), messageEncoding: 'cdr' },
+  schema: {
+    name: 'sensor_msgs/msg/CompressedImage',
+    encoding: 'ros2msg',
+    data: new TextEncoder().encode('uint8[] data'),
+    messageEncoding: 'cdr',
+  },
 };
 const tf: CaptureStream = { ...stream, name: 'tf_static', topic: '/tf_static', latched: true };
 const writer = new ChunkWriter({
@@ -34,7 +39,26 @@ process.stdout.write('ready\n');
 for (;;) {
   for (let i = 0; i < payload.length; i += 7) payload[i] = (seq + i) & 0xff;
   const ns = BigInt(Date.now()) * 1_000_000n + BigInt(seq);
-  if (seq % 50 === 0) await writer.write({ stream: 'tf_static', topic: '/tf_static', seq, captureNs: ns, monoNs: ns, encoding: 'cdr', schemaRef: 'x', data: payload.slice(0, 100) });
-  await writer.write({ stream: 'cam', topic: '/cam', seq, captureNs: ns, monoNs: ns, encoding: 'cdr', schemaRef: 'x', data: payload.slice() });
+  if (seq % 50 === 0)
+    await writer.write({
+      stream: 'tf_static',
+      topic: '/tf_static',
+      seq,
+      captureNs: ns,
+      monoNs: ns,
+      encoding: 'cdr',
+      schemaRef: 'x',
+      data: payload.slice(0, 100),
+    });
+  await writer.write({
+    stream: 'cam',
+    topic: '/cam',
+    seq,
+    captureNs: ns,
+    monoNs: ns,
+    encoding: 'cdr',
+    schemaRef: 'x',
+    data: payload.slice(),
+  });
   seq++;
 }

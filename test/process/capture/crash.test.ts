@@ -40,11 +40,20 @@ describe('capture survives kill -9', () => {
           const results = await salvageSpool({
             spoolDir: spool,
             logger,
-            onCommit: (chunk) => catalog.addChunk(chunk, { relativePath: `sessions/${chunk.sessionId}/${chunk.name}`, origin: 'salvage' }),
+            onCommit: (chunk) =>
+              catalog.addChunk(chunk, {
+                relativePath: `sessions/${chunk.sessionId}/${chunk.name}`,
+                origin: 'salvage',
+              }),
           });
           salvaged += results.filter((r) => r.outcome === 'salvaged').length;
           quarantined += results.filter((r) => r.outcome === 'quarantined').length;
-          const report = await reconcile(catalog, { spoolDir: spool, logger, rigId: 'crash-rig', verify: 'sha256' });
+          const report = await reconcile(catalog, {
+            spoolDir: spool,
+            logger,
+            rigId: 'crash-rig',
+            verify: 'sha256',
+          });
           expect(report.flagged).toEqual([]);
           expect(report.unreadable).toEqual([]);
 
@@ -66,7 +75,8 @@ describe('capture survives kill -9', () => {
             }
           }
           for (const sessionId of await readdir(join(spool, 'quarantine')).catch(() => [])) {
-            for (const name of await readdir(join(spool, 'quarantine', sessionId))) expect(name.endsWith('.mcap')).toBe(false);
+            for (const name of await readdir(join(spool, 'quarantine', sessionId)))
+              expect(name.endsWith('.mcap')).toBe(false);
           }
         } finally {
           catalog.close();

@@ -13,7 +13,11 @@ afterAll(async () => {
 
 function demo(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin/rigcap.js'), 'demo', '--out', out, '--seconds', '3', '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(root, 'bin/rigcap.js'), 'demo', '--out', out, '--seconds', '3', '--json'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -29,7 +33,10 @@ interface Summary {
   streams: Array<{ name: string; received: number; written: number; drops: Record<string, number> }>;
   deid: { framesIn: number; faces: number; plates: number };
   sync: { backlogChunks: number; backlogRecords: number };
-  verify: { agent: { ok: boolean; checked: { chunks: number } }; store: { ok: boolean; checked: { chunks: number } } };
+  verify: {
+    agent: { ok: boolean; checked: { chunks: number } };
+    store: { ok: boolean; checked: { chunks: number } };
+  };
 }
 
 describe('rigcap demo', () => {
@@ -44,7 +51,8 @@ describe('rigcap demo', () => {
     expect(a.verify.store.checked.chunks).toBe(a.verify.agent.checked.chunks);
     expect(a.sync).toMatchObject({ backlogChunks: 0, backlogRecords: 0 });
     // Every sensor of the rig reached a chunk; the cameras went through de-id.
-    for (const s of a.streams.filter((x) => !x.name.endsWith('camera'))) expect(s.written, s.name).toBeGreaterThan(0);
+    for (const s of a.streams.filter((x) => !x.name.endsWith('camera')))
+      expect(s.written, s.name).toBeGreaterThan(0);
     expect(a.deid.framesIn).toBeGreaterThan(0);
     expect((await stat(join(dir, 'secrets'))).mode & 0o777).toBe(0o700);
 

@@ -21,7 +21,9 @@ async function freePort(): Promise<number> {
 }
 
 function startReceiver(args: string[]): Promise<ChildProcess> {
-  const child = spawn(node, [join(repo, 'bin/rigcap.js'), 'receiver', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(node, [join(repo, 'bin/rigcap.js'), 'receiver', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return new Promise((res, rej) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -48,14 +50,46 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
     root = mkdtempSync(join(tmpdir(), 'rigcap-k9-'));
     cert = join(root, 'cert.pem');
     key = join(root, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterAll(() => rmSync(root, { recursive: true, force: true }));
 
   it('resumes from the server offset after the agent is killed, and survives a receiver kill -9', async () => {
     const port = await freePort();
-    const args = ['--listen', `127.0.0.1:${port}`, '--data', join(root, 'store'), '--enroll-token', 'tok', '--tls-cert', cert, '--tls-key', key];
+    const args = [
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--data',
+      join(root, 'store'),
+      '--enroll-token',
+      'tok',
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ];
     let receiver = await startReceiver(args);
     const url = `https://127.0.0.1:${port}`;
     const spool = join(root, 'spool');
@@ -67,12 +101,15 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
 
     // Agent killed mid-upload (capped at 1 MB/s so there is a "mid").
     const runChild = (): ChildProcess =>
-      spawn(node, [join(repo, 'test/process/sync/sync-child.ts'), spool, url, cert, '1000000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      spawn(node, [join(repo, 'test/process/sync/sync-child.ts'), spool, url, cert, '1000000'], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
     const first = runChild();
     const db = new Database(join(spool, 'sync.sqlite'), { readonly: false, fileMustExist: false });
     const offsetNow = (): number => {
       try {
-        const r = db.prepare('SELECT upload_offset FROM sync_items WHERE blob_sha256 = ?').get(big.sha256) as { upload_offset: number } | undefined;
+        const r = db.prepare('SELECT upload_offset FROM sync_items WHERE blob_sha256 = ?').get(big.sha256) as
+          { upload_offset: number } | undefined;
         return r?.upload_offset ?? 0;
       } catch {
         return 0;
@@ -84,7 +121,13 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
     const confirmed = offsetNow();
     expect(confirmed).toBeLessThan(1_500_000);
     // Bytes still owed: the unconfirmed rest of every pending chunk (small chunks go first, so may be done).
-    const rest = (db.prepare("SELECT COALESCE(SUM(blob_bytes - upload_offset), 0) AS n FROM sync_items WHERE state = 'pending' AND blob_path IS NOT NULL").get() as { n: number }).n;
+    const rest = (
+      db
+        .prepare(
+          "SELECT COALESCE(SUM(blob_bytes - upload_offset), 0) AS n FROM sync_items WHERE state = 'pending' AND blob_path IS NOT NULL",
+        )
+        .get() as { n: number }
+    ).n;
     expect(rest).toBeGreaterThanOrEqual(1_500_000 - confirmed);
 
     // Receiver killed too, and restarted on the same port and data.

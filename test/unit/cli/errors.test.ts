@@ -9,7 +9,9 @@ describe('error catalogue', () => {
       expect(fix.length).toBeGreaterThan(10);
     }
     // Renaming or removing a code breaks tools that match on it: change this list deliberately.
-    expect(Object.keys(errorCatalogue)).toEqual(expect.arrayContaining(['RIGCAP_CONFIG_INVALID', 'RIGCAP_DISK_FULL', 'RIGCAP_USAGE']));
+    expect(Object.keys(errorCatalogue)).toEqual(
+      expect.arrayContaining(['RIGCAP_CONFIG_INVALID', 'RIGCAP_DISK_FULL', 'RIGCAP_USAGE']),
+    );
     expect(Object.keys(errorCatalogue).sort()).toMatchSnapshot();
   });
 

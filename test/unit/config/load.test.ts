@@ -27,7 +27,12 @@ describe('config loading', () => {
     expect(config.spool.dir).toBe('/etc/rigcap/spool');
     expect(config.keys.dir).toBe('/etc/rigcap/secrets');
     const [imu] = config.streams;
-    expect(imu).toMatchObject({ socket: 'sub', bind: false, latched: false, queue: { size: 256, dropPolicy: 'drop-oldest' } });
+    expect(imu).toMatchObject({
+      socket: 'sub',
+      bind: false,
+      latched: false,
+      queue: { size: 256, dropPolicy: 'drop-oldest' },
+    });
     expect(config.chunking.zstdLevel).toBe(3);
     expect(Object.isFrozen(config.streams)).toBe(true);
     expect(() => {
@@ -77,8 +82,12 @@ streams:
 
   it('names YAML syntax errors and version problems with their codes', () => {
     expect(issuesOf('version: 1\nrig: {id: x\n')[0]?.path).toBe('(file)');
-    expect(() => parseConfig('version: 9\n', { baseDir: '/' })).toThrow(expect.objectContaining({ code: 'RIGCAP_CONFIG_VERSION' }));
-    expect(() => parseConfig('rig: {}\n', { baseDir: '/' })).toThrow(expect.objectContaining({ code: 'RIGCAP_CONFIG_VERSION' }));
+    expect(() => parseConfig('version: 9\n', { baseDir: '/' })).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_CONFIG_VERSION' }),
+    );
+    expect(() => parseConfig('rig: {}\n', { baseDir: '/' })).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_CONFIG_VERSION' }),
+    );
   });
 
   it('parses byte sizes with units', () => {
@@ -100,8 +109,13 @@ describe('config migrations', () => {
   });
 
   it('runs injected migrations in order and fails on a missing step', () => {
-    const list: ConfigMigration[] = [{ from: 0, describe: 'zero', migrate: (r) => ({ ...r, version: 1, touched: true }) }];
-    expect(migrateConfig({ version: 0 }, list)).toEqual({ config: { version: 1, touched: true }, applied: ['zero'] });
+    const list: ConfigMigration[] = [
+      { from: 0, describe: 'zero', migrate: (r) => ({ ...r, version: 1, touched: true }) },
+    ];
+    expect(migrateConfig({ version: 0 }, list)).toEqual({
+      config: { version: 1, touched: true },
+      applied: ['zero'],
+    });
     expect(() => migrateConfig({ version: 0 }, [])).toThrow(/no migration/);
   });
 });
@@ -116,7 +130,9 @@ describe('shipped example configs', () => {
     const yamls = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
     expect(yamls.length).toBeGreaterThanOrEqual(2);
     for (const f of yamls) expect(() => loadConfigFile(join(dir, f)), f).not.toThrow();
-    expect(JSON.parse(readFileSync(join(dir, 'rigcap.schema.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(configSchema)));
+    expect(JSON.parse(readFileSync(join(dir, 'rigcap.schema.json'), 'utf8'))).toEqual(
+      JSON.parse(JSON.stringify(configSchema)),
+    );
   });
 });
 

@@ -5,17 +5,21 @@ import { SeqGapTracker } from '../../../drivers/zmq/seq-gap.ts';
 describe('SeqGapTracker', () => {
   it('counts exactly the missing numbers between the first and last seq seen', () => {
     fc.assert(
-      fc.property(fc.nat({ max: 1000 }), fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 200 }), (first, steps) => {
-        const tracker = new SeqGapTracker();
-        let seq = first;
-        let lost = tracker.observe('/t', seq).lost;
-        for (const step of steps) {
-          seq += step;
-          lost += tracker.observe('/t', seq).lost;
-        }
-        // received + lost = span of the sequence
-        expect(lost + steps.length + 1).toBe(seq - first + 1);
-      }),
+      fc.property(
+        fc.nat({ max: 1000 }),
+        fc.array(fc.integer({ min: 1, max: 50 }), { maxLength: 200 }),
+        (first, steps) => {
+          const tracker = new SeqGapTracker();
+          let seq = first;
+          let lost = tracker.observe('/t', seq).lost;
+          for (const step of steps) {
+            seq += step;
+            lost += tracker.observe('/t', seq).lost;
+          }
+          // received + lost = span of the sequence
+          expect(lost + steps.length + 1).toBe(seq - first + 1);
+        },
+      ),
     );
   });
 

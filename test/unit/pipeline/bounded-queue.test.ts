@@ -62,7 +62,8 @@ describe('BoundedQueue', () => {
             if (dropPolicy === 'drop-oldest') {
               // Oldest-first eviction keeps the newest: every queue_full victim is older than the last delivered.
               const lastId = ids.at(-1) ?? -1;
-              for (const d of dropped.filter((x) => x.cause === 'queue_full')) expect(d.item.id).toBeLessThan(lastId + 1);
+              for (const d of dropped.filter((x) => x.cause === 'queue_full'))
+                expect(d.item.id).toBeLessThan(lastId + 1);
             }
           },
         ),
@@ -72,7 +73,12 @@ describe('BoundedQueue', () => {
   }
 
   it('drop-newest refuses the incoming item and keeps the queued ones', () => {
-    const q = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-newest', sizeOf: (i) => i.size });
+    const q = new BoundedQueue<Item>({
+      maxCount: 2,
+      maxBytes: 100,
+      dropPolicy: 'drop-newest',
+      sizeOf: (i) => i.size,
+    });
     expect(q.push({ id: 1, size: 1 })).toBe(true);
     expect(q.push({ id: 2, size: 1 })).toBe(true);
     expect(q.push({ id: 3, size: 1 })).toBe(false);
@@ -81,7 +87,12 @@ describe('BoundedQueue', () => {
   });
 
   it('drop-oldest evicts by bytes as well as count', async () => {
-    const q = new BoundedQueue<Item>({ maxCount: 10, maxBytes: 10, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q = new BoundedQueue<Item>({
+      maxCount: 10,
+      maxBytes: 10,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     q.push({ id: 1, size: 4 });
     q.push({ id: 2, size: 4 });
     q.push({ id: 3, size: 7 });
@@ -90,7 +101,12 @@ describe('BoundedQueue', () => {
   });
 
   it('a waiting consumer gets the next push; close drains then ends; destroy wakes it', async () => {
-    const q = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q = new BoundedQueue<Item>({
+      maxCount: 2,
+      maxBytes: 100,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     const waiting = q.shift();
     q.push({ id: 7, size: 1 });
     expect((await waiting)?.id).toBe(7);
@@ -101,7 +117,12 @@ describe('BoundedQueue', () => {
     expect((await q.shift())?.id).toBe(8);
     expect(await q.shift()).toBeUndefined();
 
-    const q2 = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q2 = new BoundedQueue<Item>({
+      maxCount: 2,
+      maxBytes: 100,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     const pending = q2.shift();
     q2.destroy(new Error('gone'));
     await expect(pending).rejects.toThrow('gone');
@@ -109,7 +130,12 @@ describe('BoundedQueue', () => {
   });
 
   it('shift rejects when its signal aborts and leaves no waiter behind', async () => {
-    const q = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q = new BoundedQueue<Item>({
+      maxCount: 2,
+      maxBytes: 100,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     const ac = new AbortController();
     const pending = q.shift(ac.signal);
     ac.abort(new Error('stop'));
@@ -119,7 +145,12 @@ describe('BoundedQueue', () => {
   });
 
   it('batch side: whenReady wakes on push, takeInto takes in order, close and destroy end it', async () => {
-    const q = new BoundedQueue<Item>({ maxCount: 4, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q = new BoundedQueue<Item>({
+      maxCount: 4,
+      maxBytes: 100,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     const ready = q.whenReady();
     for (let id = 1; id <= 6; id++) q.push({ id, size: 1 });
     expect(await ready).toBe(true);
@@ -132,7 +163,12 @@ describe('BoundedQueue', () => {
     q.close();
     expect(await closed).toBe(false);
 
-    const q2 = new BoundedQueue<Item>({ maxCount: 2, maxBytes: 100, dropPolicy: 'drop-oldest', sizeOf: (i) => i.size });
+    const q2 = new BoundedQueue<Item>({
+      maxCount: 2,
+      maxBytes: 100,
+      dropPolicy: 'drop-oldest',
+      sizeOf: (i) => i.size,
+    });
     const pending = q2.whenReady();
     q2.destroy(new Error('gone'));
     await expect(pending).rejects.toThrow('gone');

@@ -2,25 +2,52 @@ import { describe, expect, it } from 'vitest';
 import { McapIndexedReader, McapStreamReader } from '@mcap/core';
 import { randomBytes } from 'node:crypto';
 import { McapEncoder, MemorySink } from '../../../agent/pipeline/mcap-encoder.ts';
-import { AdaptiveZstdCompressor, decompressHandlers, storeUncompressed } from '../../../agent/pipeline/chunk-compression.ts';
+import {
+  AdaptiveZstdCompressor,
+  decompressHandlers,
+  storeUncompressed,
+} from '../../../agent/pipeline/chunk-compression.ts';
 import { bufferReadable } from '../../../agent/pipeline/mcap-read.ts';
 
-async function encode(compressor: ConstructorParameters<typeof McapEncoder>[0]['compressor']): Promise<{ bytes: Uint8Array; payloads: Uint8Array[] }> {
+async function encode(
+  compressor: ConstructorParameters<typeof McapEncoder>[0]['compressor'],
+): Promise<{ bytes: Uint8Array; payloads: Uint8Array[] }> {
   const sink = new MemorySink();
   const enc = new McapEncoder({ sink, compressor, chunkBytes: 8 * 1024, profile: 'ros2', library: 'test' });
   await enc.start();
-  const schemaId = enc.registerSchema({ name: 'std_msgs/msg/String', encoding: 'ros2msg', data: new TextEncoder().encode('string data') });
-  const a = enc.registerChannel({ schemaId, topic: '/a', messageEncoding: 'cdr', metadata: new Map([['stream', 'a']]) });
+  const schemaId = enc.registerSchema({
+    name: 'std_msgs/msg/String',
+    encoding: 'ros2msg',
+    data: new TextEncoder().encode('string data'),
+  });
+  const a = enc.registerChannel({
+    schemaId,
+    topic: '/a',
+    messageEncoding: 'cdr',
+    metadata: new Map([['stream', 'a']]),
+  });
   const b = enc.registerChannel({ schemaId, topic: '/b', messageEncoding: 'cdr', metadata: new Map() });
   const payloads: Uint8Array[] = [];
   for (let i = 0; i < 60; i++) {
     // Half random (stored), half repetitive (compressed) so both chunk kinds appear.
     const data = i < 30 ? randomBytes(700) : new Uint8Array(700).fill(i);
     payloads.push(data);
-    await enc.addMessage({ channelId: i % 2 === 0 ? a : b, sequence: i, logTime: BigInt(1000 + i), publishTime: BigInt(1000 + i), data });
+    await enc.addMessage({
+      channelId: i % 2 === 0 ? a : b,
+      sequence: i,
+      logTime: BigInt(1000 + i),
+      publishTime: BigInt(1000 + i),
+      data,
+    });
   }
   await enc.addMetadata({ name: 'rigcap.marker', metadata: new Map([['k', 'v']]) });
-  await enc.addAttachment({ name: 'calibration/cam.yaml', mediaType: 'application/yaml', data: new TextEncoder().encode('k: 1'), logTime: 1n, createTime: 1n });
+  await enc.addAttachment({
+    name: 'calibration/cam.yaml',
+    mediaType: 'application/yaml',
+    data: new TextEncoder().encode('k: 1'),
+    logTime: 1n,
+    createTime: 1n,
+  });
   await enc.end();
   return { bytes: sink.bytes(), payloads };
 }
@@ -32,13 +59,18 @@ describe('McapEncoder', () => {
   ] as const) {
     it(`${label}: an indexed reader and a stream reader both read back every message`, async () => {
       const { bytes, payloads } = await encode(compressor);
-      const reader = await McapIndexedReader.Initialize({ readable: bufferReadable(bytes), decompressHandlers });
+      const reader = await McapIndexedReader.Initialize({
+        readable: bufferReadable(bytes),
+        decompressHandlers,
+      });
       expect(reader.header.profile).toBe('ros2');
       expect(reader.chunkIndexes.length).toBeGreaterThan(2);
       expect(reader.statistics?.messageCount).toBe(60n);
       const seen: Uint8Array[] = [];
       for await (const m of reader.readMessages()) seen.push(m.data);
-      expect(seen.map((d) => Buffer.from(d).toString('hex'))).toEqual(payloads.map((d) => Buffer.from(d).toString('hex')));
+      expect(seen.map((d) => Buffer.from(d).toString('hex'))).toEqual(
+        payloads.map((d) => Buffer.from(d).toString('hex')),
+      );
       const onlyB: number[] = [];
       for await (const m of reader.readMessages({ topics: ['/b'] })) onlyB.push(m.sequence);
       expect(onlyB).toEqual(payloads.map((_, i) => i).filter((i) => i % 2 === 1));
@@ -52,7 +84,7 @@ describe('McapEncoder', () => {
       const stream = new McapStreamReader({ decompressHandlers });
       stream.append(bytes);
       let messages = 0;
-      for (let r; (r = stream.nextRecord()); ) if (r.type === 'Message') messages++;
+      for (let r; (r = stream.nextRecord());) if (r.type === 'Message') messages++;
       expect(stream.done()).toBe(true);
       expect(messages).toBe(60);
     });
@@ -72,15 +104,36 @@ describe('McapEncoder', () => {
     const sink = new MemorySink();
     const failing = {
       position: () => sink.position(),
-      write: (parts: readonly Uint8Array[]) => (++writes > 3 ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' })) : sink.write(parts)),
+      write: (parts: readonly Uint8Array[]) =>
+        ++writes > 3
+          ? Promise.reject(Object.assign(new Error('no space'), { code: 'ENOSPC' }))
+          : sink.write(parts),
     };
-    const enc = new McapEncoder({ sink: failing, compressor: storeUncompressed, chunkBytes: 1024, profile: 'ros2', library: 't' });
+    const enc = new McapEncoder({
+      sink: failing,
+      compressor: storeUncompressed,
+      chunkBytes: 1024,
+      profile: 'ros2',
+      library: 't',
+    });
     await enc.start();
     const s = enc.registerSchema({ name: 'x', encoding: 'jsonschema', data: new Uint8Array() });
-    const ch = enc.registerChannel({ schemaId: s, topic: '/x', messageEncoding: 'json', metadata: new Map() });
+    const ch = enc.registerChannel({
+      schemaId: s,
+      topic: '/x',
+      messageEncoding: 'json',
+      metadata: new Map(),
+    });
     await expect(
       (async () => {
-        for (let i = 0; i < 50; i++) await enc.addMessage({ channelId: ch, sequence: i, logTime: 1n, publishTime: 1n, data: new Uint8Array(600) });
+        for (let i = 0; i < 50; i++)
+          await enc.addMessage({
+            channelId: ch,
+            sequence: i,
+            logTime: 1n,
+            publishTime: 1n,
+            data: new Uint8Array(600),
+          });
         await enc.end();
       })(),
     ).rejects.toThrow('no space');

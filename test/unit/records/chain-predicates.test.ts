@@ -45,7 +45,14 @@ describe('ChainState', () => {
         let prevPayload: Uint8Array | undefined;
         for (let i = 0; i < n; i++) {
           const link = chain.next();
-          const rec = buildRecord({ name: 'heartbeat', body: { sessionId: null, uptimeNs: String(i), status: {} }, subject: previousRecordSubject(link), link, context, signer });
+          const rec = buildRecord({
+            name: 'heartbeat',
+            body: { sessionId: null, uptimeNs: String(i), status: {} },
+            subject: previousRecordSubject(link),
+            link,
+            context,
+            signer,
+          });
           const decoded = decodeRecord(serializeEnvelope(rec.envelope));
           if (!decoded.ok) throw new Error(decoded.reason);
           expect(decoded.record.chain.seq).toBe(i + 1);
@@ -69,22 +76,51 @@ describe('ChainState', () => {
       context,
       signer,
     });
-    const statement = JSON.parse(Buffer.from(rec.envelope.payload, 'base64').toString('utf8')) as { predicate: { chain: Record<string, unknown> }; predicateType: string; _type: string };
+    const statement = JSON.parse(Buffer.from(rec.envelope.payload, 'base64').toString('utf8')) as {
+      predicate: { chain: Record<string, unknown> };
+      predicateType: string;
+      _type: string;
+    };
     expect(statement._type).toBe('https://in-toto.io/Statement/v1');
     expect(statement.predicateType).toBe('https://rigcap.dev/device-key/v1');
-    expect(statement.predicate.chain).toEqual({ deviceId: 'rig-a', keyId: signer.keyId, seq: 3, prev: 'd'.repeat(64), bootId: 'b', monoNs: '5', wallNs: '1700000000000000000' });
-    expect(chunkSubject('chunk-000001.mcap', 'e'.repeat(64))).toEqual([{ name: 'chunk-000001.mcap', digest: { sha256: 'e'.repeat(64) } }]);
+    expect(statement.predicate.chain).toEqual({
+      deviceId: 'rig-a',
+      keyId: signer.keyId,
+      seq: 3,
+      prev: 'd'.repeat(64),
+      bootId: 'b',
+      monoNs: '5',
+      wallNs: '1700000000000000000',
+    });
+    expect(chunkSubject('chunk-000001.mcap', 'e'.repeat(64))).toEqual([
+      { name: 'chunk-000001.mcap', digest: { sha256: 'e'.repeat(64) } },
+    ]);
   });
 
   it('refuses to sign a predicate that breaks its schema', () => {
     expect(() =>
-      buildRecord({ name: 'event-marker', body: { sessionId: null, label: '', note: '', atNs: '1', operator: '' }, subject: previousRecordSubject({ seq: 2, prev: 'a'.repeat(64) }), link: { seq: 2, prev: 'a'.repeat(64) }, context, signer }),
+      buildRecord({
+        name: 'event-marker',
+        body: { sessionId: null, label: '', note: '', atNs: '1', operator: '' },
+        subject: previousRecordSubject({ seq: 2, prev: 'a'.repeat(64) }),
+        link: { seq: 2, prev: 'a'.repeat(64) },
+        context,
+        signer,
+      }),
     ).toThrow(/event-marker predicate invalid/);
   });
 });
 
 describe('predicates', () => {
-  const chain = { deviceId: 'rig-a', keyId: 'a'.repeat(64), seq: 1, prev: null, bootId: 'b', monoNs: '1', wallNs: '2' };
+  const chain = {
+    deviceId: 'rig-a',
+    keyId: 'a'.repeat(64),
+    seq: 1,
+    prev: null,
+    bootId: 'b',
+    monoNs: '1',
+    wallNs: '2',
+  };
   const samples: Record<string, unknown> = {
     'capture-chunk': {
       chain,
@@ -93,7 +129,9 @@ describe('predicates', () => {
       startNs: '1',
       endNs: '2',
       bytes: '100',
-      streams: [{ topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 3, drops: { queue_full: 1 }, upstreamLoss: 0 }],
+      streams: [
+        { topic: '/imu', type: 'sensor_msgs/msg/Imu', count: 3, drops: { queue_full: 1 }, upstreamLoss: 0 },
+      ],
       timesync: {
         source: 'ptp',
         startNs: '1',
@@ -106,50 +144,107 @@ describe('predicates', () => {
         stateAtEnd: 'holdover',
       },
       calibration: [{ sensor: 'cam0', digest: 'b'.repeat(64), version: 'v3' }],
-      transforms: [{ kind: 'deid', framesIn: 4, framesDetected: 2, framesFailed: 0, framesDropped: 0, boxes: 3, onFailure: 'drop', exemptStreams: [] }],
+      transforms: [
+        {
+          kind: 'deid',
+          framesIn: 4,
+          framesDetected: 2,
+          framesFailed: 0,
+          framesDropped: 0,
+          boxes: 3,
+          onFailure: 'drop',
+          exemptStreams: [],
+        },
+      ],
       producer: { rigcapVersion: '0.1.0', configDigest: 'c' },
       policy: { residency: 'EU', retentionDays: 30, purpose: 'mapping' },
     },
-    session: { chain, sessionId: 's1', phase: 'close', rigId: 'r', startNs: '1', endNs: '2', chunks: 0, root: sessionRoot([]), gaps: [{ startNs: '1', endNs: '2', cause: 'disk_full' }], reason: 'stop' },
+    session: {
+      chain,
+      sessionId: 's1',
+      phase: 'close',
+      rigId: 'r',
+      startNs: '1',
+      endNs: '2',
+      chunks: 0,
+      root: sessionRoot([]),
+      gaps: [{ startNs: '1', endNs: '2', cause: 'disk_full' }],
+      reason: 'stop',
+    },
     heartbeat: { chain, sessionId: null, uptimeNs: '1', status: { backlog: 2 } },
     'device-key': { chain, action: 'revoke', keyId: 'a'.repeat(64), invalidFromSeq: 4, reason: 'lost' },
-    'custody-receipt': { chain, record: { signer: 'rig-a', seq: 4, sha256: 'a'.repeat(64) }, blob: null, receivedWallNs: '3', log: { index: 0, size: 1, root: 'a'.repeat(64) } },
-    'retention-action': { chain, deleted: [{ session: 's1', name: 'chunk-000001.mcap', sha256: 'a'.repeat(64) }], reason: 'retentionDays' },
+    'custody-receipt': {
+      chain,
+      record: { signer: 'rig-a', seq: 4, sha256: 'a'.repeat(64) },
+      blob: null,
+      receivedWallNs: '3',
+      log: { index: 0, size: 1, root: 'a'.repeat(64) },
+    },
+    'retention-action': {
+      chain,
+      deleted: [{ session: 's1', name: 'chunk-000001.mcap', sha256: 'a'.repeat(64) }],
+      reason: 'retentionDays',
+    },
     'event-marker': { chain, sessionId: 's1', label: 'near miss', note: '', atNs: '5', operator: 'ana' },
   };
 
   it('every predicate has a schema that accepts a full example and rejects a float time', () => {
     for (const name of predicateNames) {
       expect(predicateProblems(name, samples[name])).toEqual([]);
-      expect(predicateProblems(name, { ...(samples[name] as object), chain: { ...chain, wallNs: 1.5 } })).not.toEqual([]);
+      expect(
+        predicateProblems(name, { ...(samples[name] as object), chain: { ...chain, wallNs: 1.5 } }),
+      ).not.toEqual([]);
     }
   });
 
   it('parses predicateType URIs and rejects foreign ones', () => {
-    expect(parsePredicateType(predicateTypeOf('capture-chunk'))).toEqual({ name: 'capture-chunk', version: 1 });
+    expect(parsePredicateType(predicateTypeOf('capture-chunk'))).toEqual({
+      name: 'capture-chunk',
+      version: 1,
+    });
     expect(parsePredicateType('https://example.com/capture-chunk/v1')).toBeUndefined();
   });
 
   it('migrates older predicate versions through the hook and refuses unknown future ones', () => {
-    const migrations = { heartbeat: { 1: (b: Record<string, unknown>) => ({ ...b, status: b['health'] ?? {}, health: undefined }) } };
+    const migrations = {
+      heartbeat: {
+        1: (b: Record<string, unknown>) => ({ ...b, status: b['health'] ?? {}, health: undefined }),
+      },
+    };
     const v1 = { chain, sessionId: null, uptimeNs: '1', health: { ok: true } };
     const up = upgradePredicate('https://rigcap.dev/heartbeat/v1', v1, { migrations, currentVersion: 2 });
     expect(up).toMatchObject({ ok: true, version: 2, body: { status: { ok: true } } });
-    expect(upgradePredicate('https://rigcap.dev/heartbeat/v1', v1, { migrations: {}, currentVersion: 2 })).toMatchObject({ ok: false });
-    expect(upgradePredicate('https://rigcap.dev/heartbeat/v9', v1)).toMatchObject({ ok: false, reason: expect.stringMatching(/newer/) });
-    expect(upgradePredicate('https://rigcap.dev/heartbeat/v1', samples['heartbeat'])).toMatchObject({ ok: true, version: 1 });
+    expect(
+      upgradePredicate('https://rigcap.dev/heartbeat/v1', v1, { migrations: {}, currentVersion: 2 }),
+    ).toMatchObject({ ok: false });
+    expect(upgradePredicate('https://rigcap.dev/heartbeat/v9', v1)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/newer/),
+    });
+    expect(upgradePredicate('https://rigcap.dev/heartbeat/v1', samples['heartbeat'])).toMatchObject({
+      ok: true,
+      version: 1,
+    });
   });
 });
 
 describe('session root (RFC 6962 over chunk digests)', () => {
   const d = (i: number): string => sha(`chunk-${i}`);
-  const leaf = (h: string): Buffer => createHash('sha256').update(Buffer.concat([Buffer.of(0), Buffer.from(h, 'hex')])).digest();
-  const node = (l: Buffer, r: Buffer): Buffer => createHash('sha256').update(Buffer.concat([Buffer.of(1), l, r])).digest();
+  const leaf = (h: string): Buffer =>
+    createHash('sha256')
+      .update(Buffer.concat([Buffer.of(0), Buffer.from(h, 'hex')]))
+      .digest();
+  const node = (l: Buffer, r: Buffer): Buffer =>
+    createHash('sha256')
+      .update(Buffer.concat([Buffer.of(1), l, r]))
+      .digest();
 
   it('empty = SHA-256(""), one chunk = its leaf hash, three = node(node(l0,l1), l2)', () => {
     expect(sessionRoot([])).toBe(sha(''));
     expect(sessionRoot([d(0)])).toBe(leaf(d(0)).toString('hex'));
-    expect(sessionRoot([d(0), d(1), d(2)])).toBe(node(node(leaf(d(0)), leaf(d(1))), leaf(d(2))).toString('hex'));
+    expect(sessionRoot([d(0), d(1), d(2)])).toBe(
+      node(node(leaf(d(0)), leaf(d(1))), leaf(d(2))).toString('hex'),
+    );
   });
 
   it('changes when any digest changes or the order changes', () => {

@@ -26,7 +26,11 @@ describe('DSSE PAE', () => {
 
 describe('envelope serialisation', () => {
   it('round-trips and flags any non-canonical spelling', () => {
-    const env = { payloadType: 'application/vnd.in-toto+json', payload: toBase64(new TextEncoder().encode('{}')), signatures: [{ keyid: 'ab', sig: 'AA==' }] };
+    const env = {
+      payloadType: 'application/vnd.in-toto+json',
+      payload: toBase64(new TextEncoder().encode('{}')),
+      signatures: [{ keyid: 'ab', sig: 'AA==' }],
+    };
     const bytes = serializeEnvelope(env);
     expect(parseEnvelope(bytes)).toEqual({ envelope: env, canonical: true });
     const spaced = new TextEncoder().encode(`${JSON.stringify(env, null, 1)}\n`);
@@ -43,7 +47,9 @@ describe('envelope serialisation', () => {
 
 describe('JCS', () => {
   it('sorts keys by UTF-16 code units and prints numbers the ECMAScript way (RFC 8785)', () => {
-    expect(canonicalText({ b: 1, a: [true, null, 'x'], '\u20ac': 1, '\r': 2 })).toBe('{"\\r":2,"a":[true,null,"x"],"b":1,"€":1}');
+    expect(canonicalText({ b: 1, a: [true, null, 'x'], '\u20ac': 1, '\r': 2 })).toBe(
+      '{"\\r":2,"a":[true,null,"x"],"b":1,"€":1}',
+    );
     expect(canonicalText({ n: 1e21, f: 0.000001, z: -0 })).toBe('{"f":0.000001,"n":1e+21,"z":0}');
   });
 

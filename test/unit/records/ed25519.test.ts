@@ -29,7 +29,9 @@ describe('Ed25519', () => {
 
   it('node:crypto and @noble/ed25519 give identical signatures for the same key and message', async () => {
     const seed = seedOfPrivateKey(pair.privateKeyPem);
-    expect(Buffer.from(await noblePublicKey(seed))).toEqual(Buffer.from(rawOfSpki(signer.publicKeySpki) as Uint8Array));
+    expect(Buffer.from(await noblePublicKey(seed))).toEqual(
+      Buffer.from(rawOfSpki(signer.publicKeySpki) as Uint8Array),
+    );
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), async (message) => {
         const viaNode = signer.sign(message);
@@ -46,12 +48,16 @@ describe('Ed25519', () => {
     const message = new TextEncoder().encode('chunk');
     const sig = signer.sign(message);
     expect(verifySignature(signer.publicKeySpki, new TextEncoder().encode('chunk!'), sig)).toBe(false);
-    expect(verifySignature(nodeSigner(generateKeyPair().privateKeyPem).publicKeySpki, message, sig)).toBe(false);
+    expect(verifySignature(nodeSigner(generateKeyPair().privateKeyPem).publicKeySpki, message, sig)).toBe(
+      false,
+    );
     expect(verifySignature(signer.publicKeySpki, message, sig.subarray(1))).toBe(false);
   });
 
   it('PEM and raw key forms round-trip', () => {
-    expect(spkiBlocksOfPem(pemOfSpki(signer.publicKeySpki) + pair.publicKeyPem).map((b) => keyIdOf(b))).toEqual([signer.keyId, signer.keyId]);
+    expect(
+      spkiBlocksOfPem(pemOfSpki(signer.publicKeySpki) + pair.publicKeyPem).map((b) => keyIdOf(b)),
+    ).toEqual([signer.keyId, signer.keyId]);
     expect(keyIdOf(spkiOfRaw(rawOfSpki(signer.publicKeySpki) as Uint8Array))).toBe(signer.keyId);
   });
 });
