@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChunkingConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
-import { ChunkWriter } from '../pipeline/chunk-writer.ts';
+import { writeBenchFrames } from '../pipeline/capture-bench.ts';
 import { chunkFileName } from '../records/index.ts';
 import { RecordSealer } from './record-sealer.ts';
 
@@ -141,7 +141,7 @@ export async function measureCaptureCost(options: {
       () => new Uint8Array(randomBytes(options.frameBytes)),
     );
     const warmUpFrames = Math.min(options.frames, 32);
-    await captureFrames({
+    await writeBenchFrames({
       dir: join(base, 'warm-up'),
       pool,
       frames: warmUpFrames,
@@ -149,15 +149,15 @@ export async function measureCaptureCost(options: {
         ...options.chunking,
         maxBytes: Math.max(1, Math.floor((warmUpFrames * options.frameBytes) / 2)),
       },
-      log: options.log,
+      logger: options.log,
     });
     const before = process.cpuUsage();
-    const chunks = await captureFrames({
+    const chunks = await writeBenchFrames({
       dir: join(base, 'measured'),
       pool,
       frames: options.frames,
       chunking: options.chunking,
-      log: options.log,
+      logger: options.log,
     });
     const cpu = process.cpuUsage(before);
     const bytes = options.frames * options.frameBytes;
@@ -171,51 +171,4 @@ export async function measureCaptureCost(options: {
   } finally {
     await rm(base, { recursive: true, force: true });
   }
-}
-
-async function captureFrames(options: {
-  dir: string;
-  pool: Uint8Array[];
-  frames: number;
-  chunking: ChunkingConfig;
-  log: Logger;
-}): Promise<number> {
-  let chunks = 0;
-  const writer = new ChunkWriter({
-    spoolDir: options.dir,
-    sessionId: 'bench',
-    chunking: options.chunking,
-    logger: options.log,
-    onCommit: () => {
-      chunks += 1;
-    },
-  });
-  writer.addStream({
-    name: 'cam',
-    topic: '/cam/image/compressed',
-    latched: false,
-    schema: {
-      name: 'sensor_msgs/msg/CompressedImage',
-      encoding: 'ros2msg',
-      data: new TextEncoder().encode('uint8[] data'),
-      messageEncoding: 'cdr',
-    },
-  });
-  const startNs = process.hrtime.bigint();
-  for (let i = 0; i < options.frames; i++) {
-    const captureNs = startNs + BigInt(i) * 33_000_000n;
-    const data = options.pool[i % options.pool.length] as Uint8Array;
-    await writer.write({
-      stream: 'cam',
-      topic: '/cam/image/compressed',
-      seq: i,
-      captureNs,
-      monoNs: captureNs,
-      encoding: 'jpeg',
-      schemaRef: 'bench',
-      data,
-    });
-  }
-  await writer.close();
-  return chunks;
 }

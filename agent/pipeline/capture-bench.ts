@@ -70,13 +70,35 @@ async function captureRun(
   options: CaptureBenchOptions,
   compressor: AdaptiveZstdCompressor,
 ): Promise<{ bytesPerSec: number; chunks: number }> {
-  let chunks = 0;
-  const writer = new ChunkWriter({
-    spoolDir: dir,
-    sessionId: 'bench',
+  const startNs = process.hrtime.bigint();
+  const chunks = await writeBenchFrames({
+    dir,
+    pool: frames,
+    frames: options.frames,
     chunking: options.chunking,
     logger: options.logger,
     compressor,
+  });
+  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+  return { bytesPerSec: (options.frames * options.frameBytes) / seconds, chunks };
+}
+
+/** Writes `frames` camera-like samples (cycling through `pool`) through a real ChunkWriter; returns the chunks committed. */
+export async function writeBenchFrames(options: {
+  dir: string;
+  pool: readonly Uint8Array[];
+  frames: number;
+  chunking: ChunkingConfig;
+  logger: Logger;
+  compressor?: AdaptiveZstdCompressor;
+}): Promise<number> {
+  let chunks = 0;
+  const writer = new ChunkWriter({
+    spoolDir: options.dir,
+    sessionId: 'bench',
+    chunking: options.chunking,
+    logger: options.logger,
+    ...(options.compressor === undefined ? {} : { compressor: options.compressor }),
     onCommit: () => {
       chunks += 1;
     },
@@ -102,14 +124,13 @@ async function captureRun(
       captureNs,
       monoNs: captureNs,
       encoding: 'jpeg',
-      schemaRef: 'x',
-      data: frames[i % frames.length] as Uint8Array,
+      schemaRef: 'sensor_msgs/msg/CompressedImage',
+      data: options.pool[i % options.pool.length] as Uint8Array,
     };
     await writer.write(sample);
   }
   await writer.close();
-  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-  return { bytesPerSec: (options.frames * options.frameBytes) / seconds, chunks };
+  return chunks;
 }
 
 async function rawBaseline(dir: string, frames: Uint8Array[], options: CaptureBenchOptions): Promise<number> {
