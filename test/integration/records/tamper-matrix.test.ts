@@ -306,3 +306,36 @@ describe('record store recovery', () => {
     expect(await verify(spool.rootDir)).toMatchObject({ ok: true, checked: { chunks: 2, records: 5 } });
   });
 });
+
+describe('retention', () => {
+  it('a chunk deleted with a signed retention-action record still verifies; deleted without one it does not', async () => {
+    const { root, keys } = await copy();
+    const { createHash } = await import('node:crypto');
+    const name = 'chunk-000002.mcap';
+    const path = join(root, 'sessions/s1', name);
+    const sha256 = createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
+    const sealer = await RecordSealer.open({
+      rootDir: root,
+      keysDir: keys,
+      signerId: 'rig-a',
+      log: silentLogger(),
+      keyPolicy: 'require-existing',
+      bootId: 't',
+      clock: steppingClock(),
+    });
+    await sealer.retention({
+      deleted: [{ session: 's1', name, sha256 }],
+      reason: 'synced and older than 30 days',
+    });
+    await sealer.close();
+    await rm(path);
+    const report = await verify(root);
+    expect(report.failures).toEqual([]);
+    expect(report.ok).toBe(true);
+
+    await rm(join(root, 'sessions/s1/chunk-000003.mcap'));
+    expectCode(await verify(root), 'VERIFY_CHUNK_MISSING', 'sessions/s1/chunk-000003.mcap');
+  });
+});
