@@ -22,10 +22,11 @@ import { isImageStream } from './pipeline/image-streams.ts';
 import { StreamLedger } from './pipeline/ledger.ts';
 import { SnapshotGates } from './pipeline/snapshot-gates.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
-import { recoverSpool, settleSession, unknownTimesync } from './recovery.ts';
+import { recoverSpool, settleSession } from './recovery.ts';
 import { discoveredStreamConfig } from './config/defaults.ts';
 import {
   createClockStateTracker,
+  unknownClockSummary,
   timesyncMetadata,
   timesyncMetadataName,
   type ClockStateTracker,
@@ -474,7 +475,7 @@ export class Agent {
     }
     await sealCommittedChunk(this.#sealOptions(), chunk, {
       window,
-      timesync: this.#pendingTimesync ?? unknownTimesync(chunk),
+      timesync: this.#pendingTimesync ?? unknownClockSummary(chunk),
       calibration: this.#calib!.refs().map((r) => ({
         sensor: r.sensor,
         digest: r.sha256,

@@ -9,7 +9,7 @@ import type { Logger } from './log.ts';
 import { parseChunkIndex, type CommittedChunk } from './pipeline/chunk-types.ts';
 import { salvagePartial, salvageSpool } from './pipeline/salvage.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
-import type { TimesyncSummary } from './records/predicates.ts';
+import { unknownClockSummary } from './timesync/index.ts';
 
 export interface RecoveryOptions {
   catalog: Catalog;
@@ -131,26 +131,11 @@ async function signCommitted(
     if (chunk === undefined) continue;
     await sealCommittedChunk(o.sealOptions(), chunk, {
       window: new Map(),
-      timesync: unknownTimesync(chunk),
+      timesync: unknownClockSummary(chunk),
       calibration: [],
       transforms: [{ kind: 'recovery', note }],
     });
   }
-}
-
-/** For chunks signed after a crash: the clock state at capture is not known, and the record says so. */
-export function unknownTimesync(chunk: { startNs: bigint; endNs: bigint }): TimesyncSummary {
-  return {
-    source: 'none',
-    startNs: chunk.startNs.toString(),
-    endNs: chunk.endNs.toString(),
-    intervals: [{ state: 'unsynced', startNs: chunk.startNs.toString(), endNs: chunk.endNs.toString() }],
-    offsetNs: null,
-    dispersionNs: null,
-    samples: 0,
-    steps: [],
-    stateAtEnd: 'unsynced',
-  };
 }
 
 async function describeForSeal(

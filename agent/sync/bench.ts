@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { chunkFileName } from '../records/predicates.ts';
 import { FaultProxy } from './fault-proxy.ts';
 import { openSyncService } from './sync-service.ts';
+import { unknownClockSummary } from '../timesync/index.ts';
 
 export interface BenchFigure {
   name: string;
@@ -59,17 +60,7 @@ async function makeSpool(options: {
         startNs: nowNs.toString(),
         endNs: nowNs.toString(),
         streams: [{ topic: '/bench', type: 'bytes', count: 1, drops: {}, upstreamLoss: 0 }],
-        timesync: {
-          source: 'none',
-          startNs: nowNs.toString(),
-          endNs: nowNs.toString(),
-          intervals: [],
-          offsetNs: null,
-          dispersionNs: null,
-          samples: 0,
-          steps: [],
-          stateAtEnd: 'unsynced',
-        },
+        timesync: unknownClockSummary({ startNs: nowNs, endNs: nowNs }),
         calibration: [],
         transforms: [],
         producer: { rigcapVersion: 'bench', configDigest: 'bench' },

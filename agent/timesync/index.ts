@@ -19,6 +19,7 @@ export { createClockStateTracker } from './from-config.ts';
 export {
   nsStatistics,
   summariseWindow,
+  unknownClockSummary,
   timesyncFromMetadata,
   timesyncMetadata,
   timesyncMetadataName,

@@ -124,3 +124,18 @@ export function timesyncFromMetadata(map: ReadonlyMap<string, string>): Timesync
     stateAtEnd: (map.get('stateAtEnd') ?? 'unsynced') as ClockState,
   };
 }
+
+/** A window with no clock information (signed after a crash, benches, fixtures): `none`, unsynced throughout. */
+export function unknownClockSummary(window: { startNs: bigint; endNs: bigint }): TimesyncSummary {
+  return {
+    source: 'none',
+    startNs: window.startNs.toString(),
+    endNs: window.endNs.toString(),
+    intervals: [{ state: 'unsynced', startNs: window.startNs.toString(), endNs: window.endNs.toString() }],
+    offsetNs: null,
+    dispersionNs: null,
+    samples: 0,
+    steps: [],
+    stateAtEnd: 'unsynced',
+  };
+}
