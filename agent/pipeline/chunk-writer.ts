@@ -9,26 +9,18 @@ import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import type { ChunkingConfig } from '../config/types.ts';
 import type { Sample } from '../../drivers/types.ts';
-import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
+import { RigcapError } from '../errors.ts';
 import { AdaptiveZstdCompressor, type ChunkCompressor } from './chunk-compression.ts';
-import {
-  HashingFile,
-  diskError,
-  durableRename,
-  fsyncDir,
-  type ChunkFile,
-  type OpenChunkFile,
-} from './chunk-file.ts';
+import { HashingFile, durableRename, fsyncDir, type OpenChunkFile } from './chunk-file.ts';
+import { addExtras, addSample, mapError, registerStream, type Lane, type OpenFile } from './open-chunk.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import {
   chunkFileName,
   parseChunkIndex,
   type BatchWrite,
   type CaptureStream,
-  type ChunkExtras,
   type ChunkHooks,
   type CommittedChunk,
-  type StreamChunkStats,
 } from './chunk-types.ts';
 
 export interface ChunkWriterOptions {
@@ -48,30 +40,6 @@ export interface ChunkWriterOptions {
   compressor?: ChunkCompressor;
   /** Defaults to a hashing file on disk (tests inject faults here). */
   openFile?: OpenChunkFile;
-}
-
-interface OpenFile {
-  chunkIndex: number;
-  name: string;
-  partialPath: string;
-  finalPath: string;
-  file: ChunkFile;
-  encoder: McapEncoder;
-  /** Per stream: its channel and its counts in this file. */
-  lanes: Map<string, Lane>;
-  stats: Map<string, StreamChunkStats>;
-  startNs: bigint;
-  endNs: bigint;
-  /** Capture and receive (monotonic) time of the sample that opened the file: the duration anchors. */
-  anchorNs: bigint;
-  openedMonoNs: bigint;
-  messages: number;
-}
-
-interface Lane {
-  stream: CaptureStream;
-  channelId: number;
-  stats: StreamChunkStats;
 }
 
 /** Writes one session's samples into committed, self-contained MCAP chunk files. */
@@ -378,85 +346,4 @@ export class ChunkWriter {
     this.#serial = run.catch(() => undefined);
     return run;
   }
-}
-
-function registerStream(current: OpenFile, stream: CaptureStream): void {
-  const schemaId = current.encoder.registerSchema({
-    name: stream.schema.name,
-    encoding: stream.schema.encoding,
-    data: stream.schema.data,
-  });
-  const metadata = new Map<string, string>([
-    ['stream', stream.name],
-    ['latched', String(stream.latched)],
-  ]);
-  if (stream.qos !== undefined) metadata.set('offered_qos_profiles', stream.qos);
-  const channelId = current.encoder.registerChannel({
-    schemaId,
-    topic: stream.topic,
-    messageEncoding: stream.schema.messageEncoding,
-    metadata,
-  });
-  const stats: StreamChunkStats = {
-    stream: stream.name,
-    topic: stream.topic,
-    type: stream.schema.name,
-    count: 0,
-    bytes: 0,
-    latchedReplays: 0,
-  };
-  current.lanes.set(stream.name, { stream, channelId, stats });
-  current.stats.set(stream.name, stats);
-}
-
-/** Adds a sample to the open file; returns the pending flush when it filled an inner chunk. */
-function addSample(
-  current: OpenFile,
-  lane: Lane,
-  sample: Sample,
-  logTimeNs: bigint,
-  options: { replay: boolean },
-): Promise<void> | undefined {
-  const flushed = current.encoder.append(
-    lane.channelId,
-    sample.seq,
-    logTimeNs,
-    sample.captureNs,
-    sample.data,
-  );
-  const stats = lane.stats;
-  stats.count += 1;
-  stats.bytes += sample.data.byteLength;
-  if (options.replay) stats.latchedReplays += 1;
-  current.messages += 1;
-  if (logTimeNs > current.endNs) current.endNs = logTimeNs;
-  // Replays are stamped at the file's start; a late sample from a slower stream widens the window back.
-  if (!options.replay && logTimeNs < current.startNs) current.startNs = logTimeNs;
-  return flushed;
-}
-
-async function addExtras(encoder: McapEncoder, extras: ChunkExtras, timeNs: bigint): Promise<void> {
-  for (const a of extras.attachments ?? []) {
-    await encoder.addAttachment({
-      name: a.name,
-      mediaType: a.mediaType,
-      data: a.data,
-      logTime: a.logTimeNs ?? timeNs,
-      createTime: a.createTimeNs ?? timeNs,
-    });
-  }
-  for (const m of extras.metadata ?? []) {
-    await encoder.addMetadata({ name: m.name, metadata: new Map(Object.entries(m.metadata)) });
-  }
-}
-
-function mapError(err: unknown): unknown {
-  if (isRigcapError(err)) return err;
-  const errno = errnoCode(err);
-  if (errno === 'EACCES' || errno === 'EPERM' || errno === 'EROFS') {
-    return new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `cannot write the spool: ${errno}`, { cause: err });
-  }
-  const disk = diskError(err, 'spool');
-  if (isRigcapError(disk)) return disk;
-  return new RigcapError('RIGCAP_INTERNAL', `chunk writer failed: ${String(err)}`, { cause: err });
 }
