@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { buildRecord } from '../agent/records/chain.ts';
+import { keySubject } from '../agent/records/subjects.ts';
 import {
   inTotoPayloadType,
   preAuthEncoding,
@@ -366,8 +367,10 @@ export class RecordIngest {
     blob: { name: string; sha256: string; bytes: string } | undefined,
     log: { index: number; size: number; root: string },
   ): DsseEnvelope {
-    const seqText = this.#state.meta('store.seq');
-    const seq = seqText === undefined ? 1 : Number(seqText) + 1;
+    // The store's chain follows the device rules: seq 1 enrols the store key, so an exported
+    // bundle or a copy of the store carries the key its receipts are signed with.
+    if (this.#state.meta('store.seq') === undefined) this.#enrolStoreKey();
+    const seq = Number(this.#state.meta('store.seq')) + 1;
     const prev = this.#state.meta('store.head') ?? null;
     const nowNs = BigInt(Date.now()) * 1_000_000n;
     const record = buildRecord({
@@ -393,6 +396,27 @@ export class RecordIngest {
     this.#state.setMeta('store.seq', String(seq));
     this.#state.setMeta('store.head', record.payloadSha256);
     return record.envelope;
+  }
+
+  #enrolStoreKey(): void {
+    const nowNs = BigInt(Date.now()) * 1_000_000n;
+    const keyId = this.#key.signer.keyId;
+    const record = buildRecord({
+      name: 'device-key',
+      subject: keySubject(keyId),
+      body: { action: 'enrol', keyId, publicKey: this.#key.publicKeyPem },
+      link: { seq: 1, prev: null },
+      context: {
+        signerId: this.#key.storeId,
+        bootId: this.#bootId,
+        monoNs: process.hrtime.bigint(),
+        wallNs: nowNs,
+      },
+      signer: this.#key.signer,
+    });
+    this.#state.setMeta('store.enrol', Buffer.from(serializeEnvelope(record.envelope)).toString('utf8'));
+    this.#state.setMeta('store.seq', '1');
+    this.#state.setMeta('store.head', record.payloadSha256);
   }
 
   #answer(row: RecordRow, status: 200 | 201): IngestResult {
@@ -437,12 +461,19 @@ export class RecordIngest {
         predicate: { chain: { seq: number } };
       }
     ).predicate.chain.seq;
+    if (storeSeq === 2) {
+      const enrol = this.#state.meta('store.enrol');
+      if (enrol !== undefined)
+        await this.#layout.writeRecord(this.#key.storeId, 1, Buffer.from(enrol, 'utf8'));
+    }
     await this.#layout.writeRecord(this.#key.storeId, storeSeq, Buffer.from(row.receiptJson, 'utf8'));
   }
 
   /** Re-writes every held record's files and the store key (after a crash between commit and write). */
   async repair(): Promise<number> {
     await this.#layout.writeKeys(this.#key.storeId, [this.#key.publicKeyPem]);
+    const enrol = this.#state.meta('store.enrol');
+    if (enrol !== undefined) await this.#layout.writeRecord(this.#key.storeId, 1, Buffer.from(enrol, 'utf8'));
     const rows = this.#state.allRecords();
     for (const row of rows) await this.materialise(row);
     return rows.length;

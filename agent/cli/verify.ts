@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
-import { spkiBlocksOfPem, verifyTree, type VerifyReport } from '../records/index.ts';
+import { spkiBlocksOfPem, verifyBundle, verifyTree, type VerifyReport } from '../records/index.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
@@ -11,7 +11,8 @@ const usage = `usage: rigcap verify PATH [--trust FILE] [--json]
 
 Verifies a spool or store offline: chunk digests, signatures, key validity, chain continuity,
 session roots, sidecars, calibration attachments. PATH is the folder that holds records/,
-sessions/ and keys/.
+sessions/ and keys/, or an in-toto bundle from \`rigcap export --format intoto\` (its envelopes,
+signatures, keys from its device-key records, links between adjacent seqs and session roots).
 
   --trust FILE   PEM file of public keys trusted as roots (without it, keys in PATH are taken as given)
   --json         print { ok, checked, failures: [{ file, code, reason }], trust } on stdout
@@ -79,16 +80,25 @@ const command: Command = {
       throw new RigcapError('RIGCAP_USAGE', 'rigcap verify: expected exactly one PATH');
     const root = resolve(io.cwd, positionals[0] as string);
     const info = await stat(root).catch(() => undefined);
-    if (info === undefined || !info.isDirectory())
-      throw new RigcapError('RIGCAP_USAGE', `rigcap verify: ${root} is not a folder`);
+    if (info === undefined || (!info.isDirectory() && !info.isFile()))
+      throw new RigcapError('RIGCAP_NOT_FOUND', `rigcap verify: ${root} does not exist`);
     const trustedKeys =
       values.trust === undefined ? undefined : await loadTrust(resolve(io.cwd, values.trust));
-    const bar = progressBar(io.stderr);
-    const report = await verifyTree(new FsSource(root), {
-      ...(trustedKeys === undefined ? {} : { trustedKeys }),
-      onProgress: ({ done, total }) => bar.update(done, total),
-    });
-    bar.end();
+    let report: VerifyReport;
+    if (info.isFile()) {
+      // An exported in-toto bundle (`rigcap export --format intoto`): its envelopes on their own.
+      report = verifyBundle(
+        new Uint8Array(await readFile(root)),
+        trustedKeys === undefined ? {} : { trustedKeys },
+      );
+    } else {
+      const bar = progressBar(io.stderr);
+      report = await verifyTree(new FsSource(root), {
+        ...(trustedKeys === undefined ? {} : { trustedKeys }),
+        onProgress: ({ done, total }) => bar.update(done, total),
+      });
+      bar.end();
+    }
     if (values.json === true) {
       writeJson(io.stdout, {
         ok: report.ok,

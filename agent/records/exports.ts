@@ -49,7 +49,14 @@ export function gatherSession(
     return {
       sessionId,
       deviceId,
-      keys: records.filter((r) => r.name === 'device-key'),
+      // The device's key records, and those of every store that signed a receipt here, so the
+      // bundle carries the public keys its signatures need.
+      keys: [
+        ...records.filter((r) => r.name === 'device-key'),
+        ...[...new Set(receipts.map((x) => x.storeId))].flatMap((id) =>
+          (chains.get(id) ?? []).filter((r) => r.name === 'device-key'),
+        ),
+      ],
       open: mine.find((r) => phase(r) === 'open'),
       chunks: mine
         .filter((r) => r.name === 'capture-chunk')

@@ -49,6 +49,7 @@ export { sessionRoot } from './session-root.ts';
 export { chunkSubject, sessionSubject, keySubject, receiptSubject, retentionSubject } from './subjects.ts';
 export { decodeRecord, type DecodedRecord, type DecodeResult } from './record-decode.ts';
 export { verifyTree, type VerifyReport, type VerifyOptions } from './verify.ts';
+export { verifyBundle } from './verify-bundle.ts';
 export { verifyCodes, type VerifyCode, type VerifyFailure } from './verify-codes.ts';
 export { MemorySource, type FileSource } from './verify-source.ts';
 export {
