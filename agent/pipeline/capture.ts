@@ -165,7 +165,11 @@ export class Capture {
         await this.#write(stream, sample);
         continue;
       }
-      inFlight.push(transform(sample));
+      // A transform that throws (a bug, not a counted failure) must not stop the stream: the frame
+      // is dropped as the transform's failure, never written untransformed.
+      inFlight.push(
+        transform(sample).catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' })),
+      );
       if (inFlight.length >= window) await settle(await inFlight.shift()!);
     }
     while (inFlight.length > 0) await settle(await inFlight.shift()!);
