@@ -300,6 +300,7 @@ export async function runDeidBench(
         fullScans: run.fullScans,
         meanTilesScanned: round(run.tilesScanned / video.length),
         meanVerifications: round(run.verifications / video.length),
+        plateRuns: run.plateRuns,
         meanMs: round(run.meanMs),
       })),
       oneWorkerRecall: Object.fromEntries([...one.hits].map(([k, v]) => [k, round(v.found / v.total)])),
@@ -314,6 +315,8 @@ interface VideoRun {
   readonly fullScans: number;
   readonly tilesScanned: number;
   readonly verifications: number;
+  /** Frames the plate detector ran on. */
+  readonly plateRuns: number;
   readonly meanMs: number;
 }
 
@@ -350,6 +353,7 @@ async function runVideo(o: {
     let fullScans = 0;
     let tilesScanned = 0;
     let verifications = 0;
+    let plateRuns = 0;
     let ms = 0;
     const started = performance.now();
     const lane = async (): Promise<void> => {
@@ -368,6 +372,7 @@ async function runVideo(o: {
           if (outcome.faceScan.full) fullScans++;
           tilesScanned += outcome.faceScan.tilesScanned;
           verifications += outcome.faceScan.verifications;
+          if (outcome.faceScan.plates !== null) plateRuns++;
         }
       }
     };
@@ -379,6 +384,7 @@ async function runVideo(o: {
       fullScans,
       tilesScanned,
       verifications,
+      plateRuns,
       meanMs: ms / Math.max(1, o.frames.length),
     };
   } finally {

@@ -287,34 +287,71 @@ function signatureOf(frame: RgbFrame, image: RgbFrame): FrameSignature {
   };
 }
 
-/** `reference` shifted by the whole-pixel offset (within 3 signature pixels) that best matches `current`. */
+/**
+ * `reference` shifted by the offset (within 3 signature pixels, to half a pixel) that best matches
+ * `current`. Half pixels matter when the reference is a few frames old (several frames in flight):
+ * a pan of half a signature pixel left whole-pixel residue on every edge, which read as change.
+ */
 function aligned(reference: FrameSignature, current: FrameSignature): FrameSignature {
   const { width, height } = current;
   const reach = 3;
+  // Whole-pixel offsets index directly; only the half-pixel ones interpolate.
+  const cost = (dx: number, dy: number): number => {
+    let sum = 0;
+    const whole = Number.isInteger(dx) && Number.isInteger(dy);
+    for (let y = reach + 1; y < height - reach - 1; y += 2) {
+      for (let x = reach + 1, i = y * width + x; x < width - reach - 1; x += 2, i += 2)
+        sum += Math.abs(
+          current.grey[i]! -
+            (whole ? reference.grey[i - dy * width - dx]! : sample(reference, x - dx, y - dy)),
+        );
+    }
+    return sum;
+  };
   let best = { dx: 0, dy: 0, cost: Infinity };
   for (let dy = -reach; dy <= reach; dy++) {
     for (let dx = -reach; dx <= reach; dx++) {
-      let cost = 0;
-      for (let y = reach; y < height - reach; y += 2) {
-        for (let x = reach, i = y * width + reach; x < width - reach; x += 2, i += 2)
-          cost += Math.abs(current.grey[i]! - reference.grey[i - dy * width - dx]!);
-      }
+      const c = cost(dx, dy);
       // Ties go to the smaller shift, so a still scene stays unshifted.
       if (
-        cost < best.cost ||
-        (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))
+        c < best.cost ||
+        (c === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))
       )
-        best = { dx, dy, cost };
+        best = { dx, dy, cost: c };
+    }
+  }
+  // Then half a pixel either way, taken only when strictly better.
+  const whole = best;
+  for (const hy of [-0.5, 0, 0.5]) {
+    for (const hx of [-0.5, 0, 0.5]) {
+      if (hx === 0 && hy === 0) continue;
+      const c = cost(whole.dx + hx, whole.dy + hy);
+      if (c < best.cost) best = { dx: whole.dx + hx, dy: whole.dy + hy, cost: c };
     }
   }
   if (best.dx === 0 && best.dy === 0) return reference;
   const grey = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
-    const sy = Math.min(height - 1, Math.max(0, y - best.dy));
     for (let x = 0; x < width; x++)
-      grey[y * width + x] = reference.grey[sy * width + Math.min(width - 1, Math.max(0, x - best.dx))]!;
+      grey[y * width + x] = Math.round(sample(reference, x - best.dx, y - best.dy));
   }
   return { ...reference, grey };
+}
+
+/** The signature's grey at a fractional position, bilinear, the edge repeated. */
+function sample(s: FrameSignature, x: number, y: number): number {
+  const cx = Math.min(s.width - 1, Math.max(0, x));
+  const cy = Math.min(s.height - 1, Math.max(0, y));
+  const x0 = Math.floor(cx);
+  const y0 = Math.floor(cy);
+  const x1 = Math.min(s.width - 1, x0 + 1);
+  const y1 = Math.min(s.height - 1, y0 + 1);
+  const wx = cx - x0;
+  const wy = cy - y0;
+  const g = s.grey;
+  const top = g[y0 * s.width + x0]! * (1 - wx) + g[y0 * s.width + x1]! * wx;
+  const bottom = g[y1 * s.width + x0]! * (1 - wx) + g[y1 * s.width + x1]! * wx;
+  return top * (1 - wy) + bottom * wy;
 }
 
 /**

@@ -74,6 +74,8 @@ export class FaceScanSchedule {
   #verdicts: Array<FaceVerdict & { frame: number }> = [];
   #reference: FrameSignature | null = null;
   #plates: { frame: number; boxes: readonly PixelBox[] } | null = null;
+  /** The latest frame planned to run the plate detector (its result may still be in flight). */
+  #plateRun = -1;
 
   constructor(params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames'>) {
     this.#sweepFrames = params.faceSweepFrames;
@@ -93,12 +95,16 @@ export class FaceScanSchedule {
     const verdicts = this.#verdicts
       .filter((v) => index - v.frame < this.#sweepFrames * (v.face ? 1 : 2))
       .map(({ box, score, face }) => ({ box, score, face }));
-    // Plates are skipped only when a result at most plateEvery frames old can stand in for them.
+    // Plates are skipped only when a result at most plateEvery frames old can stand in for them. With
+    // frames in flight (workers > 1), a run planned after that result is still coming: the plates it
+    // will find cover this frame's turn, so the last result may be one frame older. A frame where
+    // something appeared still runs the detector itself (see detectPlanned).
     const last = this.#plates;
-    const plates =
-      index % this.#plateEvery === 0 || last === null || index - last.frame > this.#plateEvery
-        ? { run: true as const }
-        : { run: false as const, held: last.boxes };
+    const inFlightRun = last !== null && this.#plateRun > last.frame && this.#plateRun < index;
+    const maxAge = this.#plateEvery + (inFlightRun ? 1 : 0);
+    const run = index % this.#plateEvery === 0 || last === null || index - last.frame > maxAge;
+    if (run) this.#plateRun = index;
+    const plates = run ? { run: true as const } : { run: false as const, held: last.boxes };
     return {
       index,
       plan: {

@@ -75,6 +75,23 @@ describe('FaceScanSchedule', () => {
     expect(after.plan?.verdicts).toEqual([]);
   });
 
+  it('with a plate run in flight, the next frame holds plates one frame older; without one it runs', () => {
+    // plateEveryFrames is 2: frames 0, 2, 4 … run the plate detector.
+    const s = new FaceScanSchedule(params);
+    const plate = { x: 1, y: 2, w: 12, h: 3 };
+    const f0 = s.next();
+    s.apply(f0.index, report({ plates: [plate] }));
+    const f1 = s.next();
+    const f2 = s.next();
+    expect(f2.plan?.plates.run).toBe(true);
+    s.apply(f1.index, report({ plates: null }));
+    // Frame 3 is planned while frame 2 (a plate run) is still in flight: frame 0's plates stand in.
+    expect(s.next().plan?.plates).toEqual({ run: false, held: [plate] });
+    // Frame 2 failed and never reported: frame 5 is not held from frame 0.
+    s.next();
+    expect(s.next().plan?.plates.run).toBe(true);
+  });
+
   it('plans nothing (scan all) when sweeping is off', () => {
     const s = new FaceScanSchedule(deidParamsFor({ ...defaultDeidConfig, faceSweepFrames: 1 }));
     expect(s.next().plan).toBeUndefined();
