@@ -6,9 +6,7 @@ import { RigcapError, isRigcapError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { parseFlags } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
-
-/** Default config path for installed systems. */
-export const defaultConfigPath = '/etc/rigcap/rigcap.yaml';
+import { defaultConfig } from './ops-url.ts';
 
 const command: Command = {
   name: 'run',
@@ -25,7 +23,7 @@ const command: Command = {
       check: { type: 'boolean', default: false },
       'stop-timeout-ms': { type: 'string' },
     });
-    const file = values.config ?? io.env['RIGCAP_CONFIG'] ?? defaultConfigPath;
+    const file = values.config ?? io.env['RIGCAP_CONFIG'] ?? defaultConfig;
     const loaded = loadConfigFile(file);
     if (values.check) {
       io.stderr.write(

@@ -4,6 +4,7 @@ import { RigcapError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
+import { defaultConfig } from './ops-url.ts';
 
 const usage = `usage: rigcap sync [--once] [--config FILE] [--json]
 
@@ -27,7 +28,7 @@ const command: Command = {
       json: { type: 'boolean' },
     });
     const { loadConfigFile } = await import('../config/load.ts');
-    const loaded = loadConfigFile(resolve(io.cwd, values.config ?? '/etc/rigcap/rigcap.yaml'));
+    const loaded = loadConfigFile(resolve(io.cwd, values.config ?? defaultConfig));
     const config = loaded.config;
     if (config.sync.storeUrl === '') throw new RigcapError('RIGCAP_CONFIG_INVALID', 'sync.storeUrl is empty');
     const log = createLogger({ fd: 2, json: values.json === true });

@@ -9,7 +9,7 @@ import type { ChunkingConfig } from '../config/types.ts';
 import type { Sample } from '../../drivers/types.ts';
 import { ChunkWriter } from './chunk-writer.ts';
 import { AdaptiveZstdCompressor } from './chunk-compression.ts';
-import { fsyncDir } from './chunk-file.ts';
+import { fsyncDir } from '../keys/atomic-file.ts';
 
 export interface CaptureBenchOptions {
   /** Scratch folder (emptied before and after). */

@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { RigcapError, errnoCode } from '../errors.ts';
+import { fsyncDir } from '../keys/atomic-file.ts';
 import type { McapSink } from './mcap-encoder.ts';
 
 /** Errnos that mean the spool cannot take more bytes right now (SQLITE_FULL: the catalog in the spool). */
@@ -181,16 +182,6 @@ function skipBytes(parts: readonly Uint8Array[], n: number): Uint8Array[] {
     }
   }
   return out;
-}
-
-/** fsync a directory so a rename or create inside it survives power loss. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /** Renames `from` to `to` and fsyncs the directory of `to` (and of `from` when it differs). */

@@ -13,7 +13,8 @@ import { open, readdir, mkdir, stat, unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { decompressHandlers, storeUncompressed, type ChunkCompressor } from './chunk-compression.ts';
-import { HashingFile, durableRename, fsyncDir } from './chunk-file.ts';
+import { fsyncDir } from '../keys/atomic-file.ts';
+import { HashingFile, durableRename } from './chunk-file.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import { chunkFileName, parseChunkIndex, type CommittedChunk, type StreamChunkStats } from './chunk-types.ts';
 
