@@ -7,11 +7,11 @@ import type { DeidConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { decodeImageSample } from './image-codec.ts';
 import sharp from 'sharp';
-import { FaceScanSchedule } from './face-scan.ts';
 import { dilateBox, type Detection, type DetectionKind, type PixelBox } from './geometry.ts';
 import { loadLocalRedactor } from './local-redactor.ts';
 import { modelSpecsFor } from './models.ts';
 import { deidParamsFor, defaultDeidConfig } from './params.ts';
+import { StreamScan } from './stream-scan.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
 
 /** One printed figure; `better` says which direction is good. */
@@ -140,7 +140,7 @@ function backgroundOf(scene: string, negatives: readonly string[]): string | und
 }
 
 /** The picture moved by t pan steps (content moves right and down; the edge is repeated). */
-async function shifted(jpeg: Uint8Array, t: number): Promise<Uint8Array> {
+export async function shifted(jpeg: Uint8Array, t: number): Promise<Uint8Array> {
   const meta = await sharp(jpeg).metadata();
   const dx = panPx.x * t;
   const dy = panPx.y * t;
@@ -290,7 +290,7 @@ export async function runDeidBench(
       method:
         `fps: one 1920x1080 JPEG stream of ${video.length} frames (per labelled scene ${Math.max(1, sceneFrames >> 2)} frames of its empty background, then ${sceneFrames} of the scene, ` +
         `panning ${panPx.x},${panPx.y} px a frame; then the unused background), sent through the real worker pool with the stage's per-stream face scan schedule, ` +
-        'one frame in flight per worker, timed from the first submit to the last result after one untimed warm-up frame per worker; decode, detection, blur and re-encode included. ' +
+        'two frames submitted per worker (a worker whose frame waits for the frame before it takes the next one meanwhile), timed from the first submit to the last result after one untimed warm-up frame per worker; decode, detection, blur and re-encode included. ' +
         'Recall and over-blur: on every frame of the 2-worker run (labels move with the pan; a label counts when blurred regions cover 60 % of it). still_*: each image scanned whole on its own.',
       faceSweepFrames: params.faceSweepFrames,
       plateInputMaxSide: params.plateInputMaxSide,
@@ -320,7 +320,7 @@ interface VideoRun {
   readonly meanMs: number;
 }
 
-/** Streams the video through a real pool, planning each frame's face scan from the frames already done. */
+/** Streams the video through a real pool with the stage's per-stream face scan schedule. */
 async function runVideo(o: {
   config: DeidConfig;
   log: Logger;
@@ -328,8 +328,9 @@ async function runVideo(o: {
   frames: readonly VideoFrame[];
 }): Promise<VideoRun> {
   const params = deidParamsFor(o.config);
-  // As many frames in flight as workers: each worker takes the next frame as soon as it is free.
-  const inFlight = o.workers;
+  // Two frames submitted per worker, as a camera faster than the pool keeps its queue filled: a
+  // worker takes the next as soon as it is free, or while its frame waits for the one before it.
+  const inFlight = o.workers * 2;
   const pool = new DeidWorkerPool({
     size: o.workers,
     maxPending: inFlight,
@@ -347,7 +348,7 @@ async function runVideo(o: {
           pool.submit({ encoding: 'jpeg', schemaRef: '', data: first.jpeg }),
         ),
       );
-    const schedule = new FaceScanSchedule(params);
+    const scan = new StreamScan(params);
     const detections: Array<readonly Detection[]> = [];
     let next = 0;
     let fullScans = 0;
@@ -359,8 +360,7 @@ async function runVideo(o: {
     const lane = async (): Promise<void> => {
       while (next < o.frames.length) {
         const i = next++;
-        const { index, plan } = schedule.next();
-        const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: o.frames[i]!.jpeg, plan });
+        const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: o.frames[i]!.jpeg, scan });
         if (outcome.kind !== 'done')
           throw new Error(
             `bench frame ${i}: ${outcome.kind === 'failed' ? outcome.error.message : 'backpressure'}`,
@@ -368,7 +368,6 @@ async function runVideo(o: {
         detections[i] = outcome.detections;
         ms += outcome.ms;
         if (outcome.faceScan !== undefined) {
-          schedule.apply(index, outcome.faceScan);
           if (outcome.faceScan.full) fullScans++;
           tilesScanned += outcome.faceScan.tilesScanned;
           verifications += outcome.faceScan.verifications;

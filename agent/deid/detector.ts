@@ -2,7 +2,7 @@
 import { InferenceSession } from 'onnxruntime-node';
 import { RigcapError, isRigcapError } from '../errors.ts';
 import { BlazeFaceDetector } from './face-detector.ts';
-import type { FaceScanPlan, FaceScanReport } from './face-scan.ts';
+import { askPeer, type FaceScanPeer, type FaceScanPlan, type FaceScanReport } from './face-scan.ts';
 import type { RgbFrame } from './frame.ts';
 import { dilateBox, type Detection, type PixelBox } from './geometry.ts';
 import { readVerifiedModel, type ModelSpec } from './models.ts';
@@ -75,38 +75,63 @@ export class FrameDetector {
     return (await this.detectPlanned(frame, undefined)).detections;
   }
 
-  /** Every detection of every model; face and plate scans follow `plan`, a frame of a video stream. */
-  async detectPlanned(frame: RgbFrame, plan: FaceScanPlan | undefined): Promise<FrameDetections> {
+  /**
+   * Every detection of every model; face and plate scans follow `plan`, a frame of a video stream.
+   * What the plan leaves to ask about earlier frames in flight elsewhere, `peer` answers.
+   */
+  async detectPlanned(
+    frame: RgbFrame,
+    plan: FaceScanPlan | undefined,
+    peer?: FaceScanPeer,
+  ): Promise<FrameDetections> {
     const all: Detection[] = [];
-    let face: Omit<FaceScanReport, 'plates'> | undefined;
-    // A frame the face scan had to scan in full (first frame, a cut, a fast pan) or where something
-    // appeared runs plates too.
-    const runPlates = (): boolean =>
-      plan === undefined || plan.plates.run || face?.full === true || face?.changed === true;
     const plates: PixelBox[] = [];
-    for (const d of this.#detectors) {
-      try {
-        if (d.face !== undefined) {
-          const result = await d.face.scan(frame, plan);
-          face = result.report;
-          all.push(...result.detections);
-        } else if (d.spec.kind === 'face' || runPlates()) {
-          const found = await d.detect(frame);
-          all.push(...found);
-          for (const f of found) if (f.kind === 'plate') plates.push(f.box);
-        }
-      } catch (err) {
-        if (isRigcapError(err)) throw err;
-        throw new RigcapError('RIGCAP_DEID_INFERENCE', `model '${d.spec.name}' failed: ${String(err)}`, {
-          cause: err,
-        });
-      }
+    const planned = this.#detectors.find((d) => d.face !== undefined);
+    const others = this.#detectors.filter((d) => d !== planned);
+    const run = async (d: LoadedDetector): Promise<void> => {
+      const found = await guarded(d, () => d.detect(frame));
+      all.push(...found);
+      for (const f of found) if (f.kind === 'plate') plates.push(f.box);
+    };
+    // First half, which needs nothing the earlier frames found: the face tiles, other face models,
+    // and the plate models on this frame's turn or where the tiles saw a full scan or a change.
+    const tiles =
+      planned?.face === undefined
+        ? undefined
+        : await guarded(planned, () => planned.face!.scanTiles(frame, plan, peer));
+    let platesRan = plan === undefined || plan.runPlates || tiles?.full === true || tiles?.changed === true;
+    for (const d of others) if (d.spec.kind === 'face' || platesRan) await run(d);
+    // Second half: what the earlier frames found (they may still have been in flight until now).
+    const context =
+      plan === undefined ? undefined : plan.context === 'ask' ? await askPeer(peer).context() : plan.context;
+    if (!platesRan && context?.plates.run === true) {
+      // The frame that was to run the plate detector did not report: this one runs it.
+      platesRan = true;
+      for (const d of others) if (d.spec.kind === 'plate') await run(d);
     }
-    if (plan !== undefined && !plan.plates.run && !runPlates()) {
-      for (const box of plan.plates.held)
+    let face: Omit<FaceScanReport, 'plates'> | undefined;
+    if (planned?.face !== undefined && tiles !== undefined) {
+      const result = await guarded(planned, () => planned.face!.confirm(frame, tiles, plan, context));
+      face = result.report;
+      all.push(...result.detections);
+    }
+    if (!platesRan && context?.plates.run === false) {
+      for (const box of context.plates.held)
         all.push({ kind: 'plate', box: dilateBox(box, this.#params.plateHoldMarginRatio, frame), score: 0 });
     }
-    const faceScan = face === undefined ? undefined : { ...face, plates: runPlates() ? plates : null };
+    const faceScan = face === undefined ? undefined : { ...face, plates: platesRan ? plates : null };
     return { detections: all, faceScan };
+  }
+}
+
+/** Runs one model's step; anything it throws that is not already a RigcapError becomes an inference error naming the model. */
+async function guarded<T>(d: LoadedDetector, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (isRigcapError(err)) throw err;
+    throw new RigcapError('RIGCAP_DEID_INFERENCE', `model '${d.spec.name}' failed: ${String(err)}`, {
+      cause: err,
+    });
   }
 }

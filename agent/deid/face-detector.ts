@@ -6,7 +6,15 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import type { RgbFrame } from './frame.ts';
-import type { FaceScanPlan, FaceScanReport, FaceVerdict, FrameSignature } from './face-scan.ts';
+import {
+  askPeer,
+  type FaceScanContext,
+  type FaceScanPeer,
+  type FaceScanPlan,
+  type FaceScanReport,
+  type FaceVerdict,
+  type FrameSignature,
+} from './face-scan.ts';
 import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
@@ -34,6 +42,25 @@ const coarseVisiblePx = 64;
 /** A hit this strong where a face was confirmed a moment ago confirms it again. */
 const trackScore = 0.2;
 
+/** One model input buffer and the tensor over it. */
+interface ModelInput {
+  readonly data: Float32Array;
+  readonly tensor: Tensor;
+}
+
+/** A frame's tile pass: its thumbnail, how it compared with the previous frame, and the raw hits. */
+export interface TileScan {
+  readonly signature: FrameSignature;
+  /** The previous frame's thumbnail aligned to this one; null when there was none to compare. */
+  readonly reference: FrameSignature | null;
+  readonly full: boolean;
+  readonly cut: boolean;
+  readonly changed: boolean;
+  readonly hits: readonly Detection[];
+  readonly tilesScanned: number;
+  readonly tilesTotal: number;
+}
+
 /** Faces found in one frame and what the scan did. */
 export interface FaceScanResult {
   /** Confirmed faces and faces held from earlier frames, in frame pixels. */
@@ -53,8 +80,6 @@ export class BlazeFaceDetector {
   readonly #grids: AnchorGrid[];
   readonly #params: DeidParams;
   readonly #tilePx: number;
-  readonly #input: Float32Array;
-  readonly #tensor: Tensor;
 
   constructor(options: {
     session: InferenceSession;
@@ -70,18 +95,19 @@ export class BlazeFaceDetector {
       throw new RigcapError('RIGCAP_DEID_MODEL_INVALID', `model '${options.modelName}' has no input`);
     this.#inputName = inputName;
     this.#grids = findGrids(options.session, options.modelName);
-    this.#input = new Float32Array(this.#tilePx * this.#tilePx * 3);
-    // One tensor over one buffer for every tile: the model's batch is fixed at 1.
-    this.#tensor = new Tensor('float32', this.#input, [1, this.#tilePx, this.#tilePx, 3]);
   }
 
-  /** Face boxes in frame pixels, merged across tiles and scales. */
+  /** Face boxes in frame pixels, merged across tiles and scales (every tile, nothing known before). */
   async detect(frame: RgbFrame): Promise<Detection[]> {
-    return (await this.scan(frame)).detections;
+    return (await this.confirm(frame, await this.scanTiles(frame), undefined, undefined)).detections;
   }
 
-  /** Scans a frame, all of it or as `plan` allows, and verifies every new candidate. */
-  async scan(frame: RgbFrame, plan?: FaceScanPlan): Promise<FaceScanResult> {
+  /**
+   * The first half of a scan: the frame's thumbnail, compared with the previous frame's, decides
+   * which tiles run; their hits are the candidates. Nothing the earlier frames found is needed yet,
+   * so a frame can get this far while the one before it is still being scanned.
+   */
+  async scanTiles(frame: RgbFrame, plan?: FaceScanPlan, peer?: FaceScanPeer): Promise<TileScan> {
     const p = this.#params;
     const levels = planFaceTiles(frame, {
       tilePx: this.#tilePx,
@@ -91,7 +117,9 @@ export class BlazeFaceDetector {
     const whole = levels.at(-1)!;
     const wholeImage = await resizeFrame(frame, whole);
     const signature = signatureOf(frame, wholeImage);
-    const earlier = plan?.reference ?? null;
+    if (plan !== undefined) peer?.signature(signature);
+    const earlier =
+      plan === undefined ? null : plan.reference === 'ask' ? await askPeer(peer).reference() : plan.reference;
     const comparable =
       earlier !== null &&
       earlier.frameWidth === frame.width &&
@@ -105,14 +133,11 @@ export class BlazeFaceDetector {
       reference === null ||
       meanChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) >
         p.faceFrameChangeGrey;
-    // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
-    const cut = comparable && full;
     const changed =
       reference === null ||
       maxBlockChange(signature, reference, { x: 0, y: 0, w: frame.width, h: frame.height }) >
         p.faceTileChangeGrey;
-    const tracks = cut ? [] : (plan?.tracks ?? []);
-    const reusable = cut ? [] : (plan?.verdicts ?? []);
+    const input = this.#newInput();
     const hits: Detection[] = [];
     let tilesScanned = 0;
     let tilesTotal = 0;
@@ -130,8 +155,8 @@ export class BlazeFaceDetector {
         )
           continue;
         tilesScanned++;
-        fillTile(this.#input, image, tile, this.#tilePx);
-        await this.#infer({
+        fillTile(input.data, image, tile, this.#tilePx);
+        await this.#infer(input, {
           threshold: Math.min(trackScore, p.faceCandidateThreshold),
           toFrame: (x, y) => [(x + tile.x) / level.scale, (y + tile.y) / level.scale],
           pxToFrame: 1 / level.scale,
@@ -139,10 +164,30 @@ export class BlazeFaceDetector {
         });
       }
     }
+    // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
+    const cut = comparable && full;
+    return { signature, reference, full, cut, changed, hits, tilesScanned, tilesTotal };
+  }
+
+  /**
+   * The second half: candidates from the tiles are verified (or settled by what the earlier frames
+   * found), known small faces are followed, and faces confirmed a moment ago are held.
+   */
+  async confirm(
+    frame: RgbFrame,
+    scan: TileScan,
+    plan: FaceScanPlan | undefined,
+    context: FaceScanContext | undefined,
+  ): Promise<FaceScanResult> {
+    const p = this.#params;
+    const { signature, reference, cut } = scan;
+    const tracks = cut ? [] : (context?.tracks ?? []);
+    const reusable = cut ? [] : (context?.verdicts ?? []);
     // A known face is followed down to a lower score than a new one needs to become a candidate.
-    const candidates = mergeDetections(hits, { iouThreshold: 0.3 }).filter(
+    const candidates = mergeDetections(scan.hits, { iouThreshold: 0.3 }).filter(
       (c) => c.score >= p.faceCandidateThreshold || tracks.some((t) => iou(t.box, c.box) >= 0.3),
     );
+    const input = this.#newInput();
     const confirmed: Array<{ box: PixelBox; score: number }> = [];
     const verdicts: FaceVerdict[] = [];
     for (const c of candidates) {
@@ -159,7 +204,7 @@ export class BlazeFaceDetector {
       if (known) face = true;
       else if (earlier !== undefined) face = earlier.face;
       else {
-        face = (await this.#verify(frame, c.box, p.faceVerifyFacePx)) >= p.faceThreshold;
+        face = (await this.#verify(input, frame, c.box, p.faceVerifyFacePx)) >= p.faceThreshold;
         verdicts.push({ box: c.box, score: c.score, face });
       }
       if (face) confirmed.push({ box: c.box, score: c.score });
@@ -174,7 +219,7 @@ export class BlazeFaceDetector {
       if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2))
         continue;
       followed++;
-      const found = await this.#look(frame, t.box, p.faceVerifyFacePx);
+      const found = await this.#look(input, frame, t.box, p.faceVerifyFacePx);
       if (found !== undefined && found.score >= p.faceThreshold) confirmed.push(found);
     }
     const detections: Detection[] = confirmed.map((c) => ({ kind: 'face', box: c.box, score: c.score }));
@@ -189,11 +234,11 @@ export class BlazeFaceDetector {
         confirmed,
         verdicts,
         signature,
-        full,
+        full: scan.full,
         cut,
-        changed,
-        tilesScanned,
-        tilesTotal,
+        changed: scan.changed,
+        tilesScanned: scan.tilesScanned,
+        tilesTotal: scan.tilesTotal,
         verifications: verdicts.length + followed,
       },
     };
@@ -212,12 +257,13 @@ export class BlazeFaceDetector {
   }
 
   /** The best score the model gives the candidate on a crop where the face is `facePx` high. */
-  async #verify(frame: RgbFrame, box: PixelBox, facePx: number): Promise<number> {
-    return (await this.#look(frame, box, facePx, 0.3))?.score ?? 0;
+  async #verify(input: ModelInput, frame: RgbFrame, box: PixelBox, facePx: number): Promise<number> {
+    return (await this.#look(input, frame, box, facePx, 0.3))?.score ?? 0;
   }
 
   /** The strongest face on a crop centred on `box` (scaled so it is `facePx` high) that overlaps it by `minIou`. */
   async #look(
+    input: ModelInput,
     frame: RgbFrame,
     box: PixelBox,
     facePx: number,
@@ -244,9 +290,9 @@ export class BlazeFaceDetector {
       x: Math.min(this.#tilePx - w, Math.round((left - x0) / k)),
       y: Math.min(this.#tilePx - h, Math.round((top - y0) / k)),
     };
-    fillTile(this.#input, { width: w, height: h, data: crop }, { x: 0, y: 0 }, this.#tilePx, at);
+    fillTile(input.data, { width: w, height: h, data: crop }, { x: 0, y: 0 }, this.#tilePx, at);
     const hits: Detection[] = [];
-    await this.#infer({
+    await this.#infer(input, {
       threshold: 0.05,
       toFrame: (x, y) => [x0 + x * k, y0 + y * k],
       pxToFrame: k,
@@ -258,13 +304,26 @@ export class BlazeFaceDetector {
     return best === undefined ? undefined : { box: best.box, score: best.score };
   }
 
-  async #infer(ctx: {
-    threshold: number;
-    toFrame: (x: number, y: number) => [number, number];
-    pxToFrame: number;
-    into: Detection[];
-  }): Promise<void> {
-    const outputs = await this.#session.run({ [this.#inputName]: this.#tensor });
+  /**
+   * An input buffer and its tensor, one per scan: scans of two frames may interleave in a worker,
+   * and a run reads its input a tick after it is called.
+   */
+  #newInput(): ModelInput {
+    const data = new Float32Array(this.#tilePx * this.#tilePx * 3);
+    // The model's batch is fixed at 1: one tile per run.
+    return { data, tensor: new Tensor('float32', data, [1, this.#tilePx, this.#tilePx, 3]) };
+  }
+
+  async #infer(
+    input: ModelInput,
+    ctx: {
+      threshold: number;
+      toFrame: (x: number, y: number) => [number, number];
+      pxToFrame: number;
+      into: Detection[];
+    },
+  ): Promise<void> {
+    const outputs = await this.#session.run({ [this.#inputName]: input.tensor });
     for (const grid of this.#grids) decodeGrid(outputs, grid, { tilePx: this.#tilePx, ...ctx });
   }
 }

@@ -3,7 +3,10 @@
 // known faces and tiles whose content changed are scanned at once, and a cut or fast pan gets a
 // full scan. Confirmed faces stay blurred for a few frames after they were last seen. The plate
 // detector runs every `plateEveryFrames` frames; in between its last plates stay blurred. Pure: the
-// stage keeps one schedule per stream and sends each frame's plan to whichever worker takes it.
+// stage keeps one schedule per stream (see stream-scan.ts) and sends each frame's plan to whichever
+// worker takes it; with frames in flight at once, a frame asks for what the one before it has not
+// yet told, so two workers on one stream do the same work as one.
+import { RigcapError } from '../errors.ts';
 import { iou, type PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
 
@@ -32,15 +35,47 @@ export interface FrameSignature {
   readonly grey: Uint8Array;
 }
 
-/** What one frame's face scan may skip and reuse. Absent: scan everything (a still image). */
+/** What the frames before this one tell its scan once they are done. */
+export interface FaceScanContext {
+  readonly tracks: readonly FaceTrack[];
+  readonly verdicts: readonly FaceVerdict[];
+  /** Plates: the latest result is recent enough to blur again (grown for motion), or the detector must run. */
+  readonly plates: { readonly run: true } | { readonly run: false; readonly held: readonly PixelBox[] };
+}
+
+/**
+ * What one frame's face scan may skip and reuse. Absent: scan everything (a still image). With
+ * several frames of a stream in flight at once, what an earlier frame has not yet told is `'ask'`:
+ * the scan asks for it (see FaceScanPeer) when it needs it, and gets it once that frame can tell.
+ */
 export interface FaceScanPlan {
   /** Which share of the finest tiles to sweep in this frame: tiles with index % of === phase. */
   readonly sweep: { readonly phase: number; readonly of: number };
-  readonly tracks: readonly FaceTrack[];
-  readonly verdicts: readonly FaceVerdict[];
-  readonly reference: FrameSignature | null;
-  /** Plates: run the detector on this frame, or blur the plates it found last time, grown for motion. */
-  readonly plates: { readonly run: true } | { readonly run: false; readonly held: readonly PixelBox[] };
+  /** The previous frame's thumbnail (change detection); needed before the tiles are scanned. */
+  readonly reference: FrameSignature | null | 'ask';
+  /** This frame's turn to run the plate detector (decided when it is dispatched). */
+  readonly runPlates: boolean;
+  /** Needed after the tiles are scanned, to verify candidates and blur what is held. */
+  readonly context: FaceScanContext | 'ask';
+}
+
+/** How a frame's scan talks to the frames around it while several are in flight. */
+export interface FaceScanPeer {
+  /** Hands this frame's thumbnail on as soon as it exists: the next frame compares against it. */
+  signature(signature: FrameSignature): void;
+  reference(): Promise<FrameSignature | null>;
+  context(): Promise<FaceScanContext>;
+  /** Hands on what this frame found as soon as it is known, before its blur and encode. */
+  report(report: FaceScanReport): void;
+}
+
+/** `peer`, which a plan that asks needs: a frame redacted on its own has nothing to ask. */
+export function askPeer(peer: FaceScanPeer | undefined): FaceScanPeer {
+  if (peer !== undefined) return peer;
+  throw new RigcapError(
+    'RIGCAP_DEID_INFERENCE',
+    'the face scan plan asks about earlier frames of its stream, but nothing can answer',
+  );
 }
 
 /** What a face scan did and found, for the schedule's next plans and for the bench. */
@@ -70,12 +105,15 @@ export class FaceScanSchedule {
   readonly #plateEvery: number;
   #next = 0;
   #applied = -1;
+  /** Frames planned and not yet reported or given up. */
+  readonly #inFlight = new Set<number>();
   #tracks: Array<{ box: PixelBox; score: number; frame: number }> = [];
   #verdicts: Array<FaceVerdict & { frame: number }> = [];
-  #reference: FrameSignature | null = null;
+  /** Recent thumbnails by frame, published early or reported. */
+  #signatures: Array<{ frame: number; signature: FrameSignature }> = [];
   #plates: { frame: number; boxes: readonly PixelBox[] } | null = null;
-  /** The latest frame planned to run the plate detector (its result may still be in flight). */
-  #plateRun = -1;
+  /** The latest frame planned (or found) to run the plate detector. */
+  #plateRun = -Infinity;
 
   constructor(params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames'>) {
     this.#sweepFrames = params.faceSweepFrames;
@@ -87,6 +125,38 @@ export class FaceScanSchedule {
   next(): { index: number; plan: FaceScanPlan | undefined } {
     const index = this.#next++;
     if (this.#sweepFrames <= 1) return { index, plan: undefined };
+    this.#inFlight.add(index);
+    // Decided from the frames planned so far, done or not: a frame does not run the detector when an
+    // earlier one already runs it within plateEvery frames (its plates reach this frame via the context).
+    const runPlates = index % this.#plateEvery === 0 || index - this.#plateRun > this.#plateEvery;
+    if (runPlates) this.#plateRun = index;
+    const reference = this.referenceFor(index);
+    return {
+      index,
+      plan: {
+        sweep: { phase: index % this.#sweepFrames, of: this.#sweepFrames },
+        // null is an answer (nothing to compare with); undefined is not yet known.
+        reference: reference === undefined ? 'ask' : reference,
+        runPlates,
+        context: this.contextFor(index) ?? 'ask',
+      },
+    };
+  }
+
+  /** The previous frame's thumbnail; undefined while that frame is in flight and has not published it. */
+  referenceFor(index: number): FrameSignature | null | undefined {
+    let latest: { frame: number; signature: FrameSignature } | undefined;
+    for (const s of this.#signatures)
+      if (s.frame < index && (latest === undefined || s.frame > latest.frame)) latest = s;
+    if (latest?.frame === index - 1) return latest.signature;
+    // A previous frame that failed before its thumbnail leaves the latest one there is.
+    if (this.#inFlight.has(index - 1)) return undefined;
+    return latest?.signature ?? null;
+  }
+
+  /** What the earlier frames found, once all of them are done (undefined until then). */
+  contextFor(index: number): FaceScanContext | undefined {
+    for (const f of this.#inFlight) if (f < index) return undefined;
     const tracks = this.#tracks
       .filter((t) => index - t.frame <= this.#holdFrames)
       .map((t) => ({ box: t.box, score: t.score, age: index - t.frame - 1 }));
@@ -95,41 +165,52 @@ export class FaceScanSchedule {
     const verdicts = this.#verdicts
       .filter((v) => index - v.frame < this.#sweepFrames * (v.face ? 1 : 2))
       .map(({ box, score, face }) => ({ box, score, face }));
-    // Plates are skipped only when a result at most plateEvery frames old can stand in for them. With
-    // frames in flight (workers > 1), a run planned after that result is still coming: the plates it
-    // will find cover this frame's turn, so the last result may be one frame older. A frame where
-    // something appeared still runs the detector itself (see detectPlanned).
+    // Plates may be held from a result at most plateEvery frames old; an older one (the frame that
+    // was to run the detector failed) makes this frame run it.
     const last = this.#plates;
-    const inFlightRun = last !== null && this.#plateRun > last.frame && this.#plateRun < index;
-    const maxAge = this.#plateEvery + (inFlightRun ? 1 : 0);
-    const run = index % this.#plateEvery === 0 || last === null || index - last.frame > maxAge;
-    if (run) this.#plateRun = index;
-    const plates = run ? { run: true as const } : { run: false as const, held: last.boxes };
-    return {
-      index,
-      plan: {
-        sweep: { phase: index % this.#sweepFrames, of: this.#sweepFrames },
-        tracks,
-        verdicts,
-        reference: this.#reference,
-        plates,
-      },
-    };
+    const plates =
+      last === null || index - last.frame > this.#plateEvery
+        ? { run: true as const }
+        : { run: false as const, held: last.boxes };
+    return { tracks, verdicts, plates };
+  }
+
+  /** Takes in a frame's thumbnail before its scan is done, for the frame after it. */
+  publish(index: number, signature: FrameSignature): void {
+    if (this.#signatures.some((s) => s.frame === index)) return;
+    this.#signatures.push({ frame: index, signature });
+    // Only the newest few can still be asked for: at most one per frame in flight, and the latest done.
+    if (this.#signatures.length > this.#inFlight.size + 2) {
+      this.#signatures.sort((a, b) => a.frame - b.frame);
+      this.#signatures.splice(0, this.#signatures.length - this.#inFlight.size - 2);
+    }
+  }
+
+  /** A frame that will not report (failed, timed out, refused): later frames stop waiting for it. */
+  abandon(index: number): void {
+    this.#inFlight.delete(index);
   }
 
   /** Takes in what the scan of frame `index` found. Reports may arrive out of order. */
   apply(index: number, report: FaceScanReport): void {
+    this.#inFlight.delete(index);
+    this.publish(index, report.signature);
     if (report.cut && index > this.#applied) {
       this.#tracks = [];
       this.#verdicts = [];
     }
-    if (report.plates !== null && (this.#plates === null || index > this.#plates.frame))
-      this.#plates = { frame: index, boxes: report.plates };
+    if (report.plates !== null) {
+      if (this.#plates === null || index > this.#plates.frame)
+        this.#plates = { frame: index, boxes: report.plates };
+      this.#plateRun = Math.max(this.#plateRun, index);
+    }
     for (const v of report.verdicts) this.#verdicts.push({ ...v, frame: index });
-    this.#verdicts = this.#verdicts.filter((v) => this.#next - v.frame <= this.#sweepFrames * 2);
+    // Kept while a frame still to be planned or answered could reuse them (see contextFor).
+    let oldest = this.#next;
+    for (const f of this.#inFlight) oldest = Math.min(oldest, f);
+    this.#verdicts = this.#verdicts.filter((v) => oldest - v.frame < this.#sweepFrames * 2);
     if (index <= this.#applied) return;
     this.#applied = index;
-    this.#reference = report.signature;
     const kept = this.#tracks.filter(
       (t) => index - t.frame <= this.#holdFrames && !report.confirmed.some((c) => iou(c.box, t.box) > 0.2),
     );

@@ -5,12 +5,12 @@ import type { Sample } from '../../drivers/types.ts';
 import type { DeidConfig } from '../config/types.ts';
 import { RigcapError, isRigcapError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { FaceScanSchedule } from './face-scan.ts';
 import { isImageSample } from './image-codec.ts';
 import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
 import { runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
+import { StreamScan } from './stream-scan.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
 
 /** What became of a sample. */
@@ -62,7 +62,7 @@ export class DeidStage {
   readonly #workerUrl: URL | undefined;
   readonly #streams = new Map<string, DeidStreamStatus>();
   /** Each image stream is a video: its face scan is planned from what its earlier frames showed. */
-  readonly #schedules = new Map<string, FaceScanSchedule>();
+  readonly #scans = new Map<string, StreamScan>();
   #pool: DeidWorkerPool | undefined;
   #state: DeidStatus['state'] = 'idle';
   #lastError: DeidStatus['lastError'] = null;
@@ -144,19 +144,17 @@ export class DeidStage {
         new RigcapError('RIGCAP_DEID_INFERENCE', `de-id is ${this.#state}, not ready`),
       );
     }
-    let schedule = this.#schedules.get(sample.stream);
-    if (schedule === undefined) {
-      schedule = new FaceScanSchedule(this.#params);
-      this.#schedules.set(sample.stream, schedule);
+    let scan = this.#scans.get(sample.stream);
+    if (scan === undefined) {
+      scan = new StreamScan(this.#params);
+      this.#scans.set(sample.stream, scan);
     }
-    const { index, plan } = schedule.next();
     const outcome = await pool.submit({
       encoding: sample.encoding,
       schemaRef: sample.schemaRef,
       data: sample.data,
-      plan,
+      scan,
     });
-    if (outcome.kind === 'done' && outcome.faceScan !== undefined) schedule.apply(index, outcome.faceScan);
     if (outcome.kind === 'backpressure') {
       stream.backpressure++;
       this.#lineage.record(sample.stream, { kind: 'dropped' });

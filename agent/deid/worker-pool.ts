@@ -1,20 +1,23 @@
 // A fixed set of worker threads that redact images in parallel with capture. The pending queue is
 // bounded: a frame that finds it full is refused at once (backpressure) rather than waiting, and a
 // job past its deadline fails and its worker is replaced (a running inference cannot be cancelled).
+// A worker whose frame waits for an earlier frame of its stream (in flight on another worker) is
+// not left idle: it takes one more frame meanwhile.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import { RigcapError, errorCatalogue, type ErrorCode } from '../errors.ts';
-import type { FaceScanPlan, FaceScanReport } from './face-scan.ts';
+import type { FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
-import type { JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
+import type { FrameScan, StreamScan } from './stream-scan.ts';
+import type { JobAnswer, JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
 
 /** The image payload of one sample. */
 export interface PoolJob {
   readonly encoding: string;
   readonly schemaRef: string;
   readonly data: Uint8Array;
-  /** The stream's face scan plan for this frame (see face-scan.ts). */
-  readonly plan?: FaceScanPlan | undefined;
+  /** The frame's stream: its face scan is planned when a worker takes it (see stream-scan.ts). */
+  readonly scan?: Pick<StreamScan, 'begin'> | undefined;
 }
 
 /** How a job ended. */
@@ -43,13 +46,18 @@ interface Pending {
   readonly id: number;
   readonly job: PoolJob;
   readonly resolve: (outcome: PoolOutcome) => void;
+  /** The frame's place in its stream's schedule, from dispatch on. */
+  frame?: FrameScan | undefined;
+  timer?: NodeJS.Timeout | undefined;
 }
 
 interface Slot {
   worker: Worker;
   ready: boolean;
-  current: Pending | undefined;
-  timer: NodeJS.Timeout | undefined;
+  /** Jobs on this worker: one, or two while the first waits for an earlier frame. */
+  jobs: Pending[];
+  /** The job waiting for an answer about earlier frames, if any. */
+  parked: number | undefined;
 }
 
 const defaultWorkerUrl = new URL('./worker.ts', import.meta.url);
@@ -101,12 +109,12 @@ export class DeidWorkerPool {
       });
     }
     if (this.#broken !== undefined) return Promise.resolve({ kind: 'failed', error: this.#broken });
-    const idle = this.#slots.find((s) => s.ready && s.current === undefined);
-    if (idle === undefined && this.#queue.length >= this.#options.maxPending)
+    const free = this.#freeSlot();
+    if (free === undefined && this.#queue.length >= this.#options.maxPending)
       return Promise.resolve({ kind: 'backpressure' });
     return new Promise((resolve) => {
       const pending: Pending = { id: this.#nextId++, job, resolve };
-      if (idle !== undefined) this.#dispatch(idle, pending);
+      if (free !== undefined) this.#dispatch(free, pending);
       else this.#queue.push(pending);
     });
   }
@@ -115,7 +123,7 @@ export class DeidWorkerPool {
   async close(): Promise<void> {
     if (this.#destroyed) return;
     this.#closing = true;
-    if (this.#queue.length > 0 || this.#slots.some((s) => s.current !== undefined)) {
+    if (this.#queue.length > 0 || this.#slots.some((s) => s.jobs.length > 0)) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
     }
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
@@ -129,30 +137,39 @@ export class DeidWorkerPool {
     const error = new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id pool destroyed');
     for (const p of this.#queue.splice(0)) p.resolve({ kind: 'failed', error });
     for (const slot of this.#slots) {
-      if (slot.timer !== undefined) clearTimeout(slot.timer);
-      slot.current?.resolve({ kind: 'failed', error });
-      slot.current = undefined;
+      for (const job of [...slot.jobs]) this.#settle(slot, job, { kind: 'failed', error });
       void slot.worker.terminate();
     }
     this.#drained?.();
+  }
+
+  /** An idle worker, else one whose only job waits for an earlier frame. */
+  #freeSlot(): Slot | undefined {
+    return (
+      this.#slots.find((s) => s.ready && s.jobs.length === 0) ??
+      this.#slots.find((s) => s.ready && s.jobs.length === 1 && s.parked === s.jobs[0]!.id)
+    );
   }
 
   #spawn(replacing?: Slot): Promise<void> {
     const worker = new Worker(this.#options.workerUrl ?? defaultWorkerUrl, {
       workerData: this.#options.init,
     });
-    const slot: Slot = replacing ?? { worker, ready: false, current: undefined, timer: undefined };
+    const slot: Slot = replacing ?? { worker, ready: false, jobs: [], parked: undefined };
     slot.worker = worker;
     slot.ready = false;
+    slot.parked = undefined;
     if (replacing === undefined) this.#slots.push(slot);
     return new Promise((resolve, reject) => {
       worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') {
           slot.ready = true;
           resolve();
-          this.#pump(slot);
+          this.#pump();
         } else if (reply.type === 'init-error') {
           reject(fromWorkerError(reply.error));
+        } else if (reply.type === 'signature' || reply.type === 'report' || reply.type === 'ask') {
+          this.#converse(slot, worker, reply);
         } else {
           this.#finish(
             slot,
@@ -176,15 +193,9 @@ export class DeidWorkerPool {
         );
       });
       worker.on('exit', () => {
-        if (slot.worker !== worker || this.#destroyed || (this.#closing && slot.current === undefined))
-          return;
+        if (slot.worker !== worker || this.#destroyed || (this.#closing && slot.jobs.length === 0)) return;
         slot.ready = false;
-        const current = slot.current;
-        if (current !== undefined)
-          this.#finish(slot, current.id, {
-            kind: 'failed',
-            error: new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id worker exited mid-frame'),
-          });
+        this.#failAll(slot, 'de-id worker exited mid-frame');
         this.#respawn(slot);
       });
     });
@@ -200,11 +211,37 @@ export class DeidWorkerPool {
     });
   }
 
+  /** A job's worker hands on its thumbnail or findings, or asks about the frames before it. */
+  #converse(
+    slot: Slot,
+    worker: Worker,
+    reply: Extract<WorkerReply, { type: 'signature' | 'report' | 'ask' }>,
+  ): void {
+    const frame = slot.jobs.find((j) => j.id === reply.id)?.frame;
+    if (frame === undefined) return;
+    if (reply.type === 'signature') return frame.signature(reply.signature);
+    if (reply.type === 'report') return frame.finish(reply.report);
+    const answered = (answer: JobAnswer): void => {
+      if (slot.parked === reply.id) slot.parked = undefined;
+      // The job may have timed out (and its worker been replaced) while the answer was awaited.
+      if (slot.worker === worker && slot.jobs.some((j) => j.id === reply.id)) worker.postMessage(answer);
+    };
+    if (frame.waits(reply.need) && slot.jobs.length === 1) {
+      // The earlier frame is still being worked on elsewhere: this worker takes another frame meanwhile.
+      slot.parked = reply.id;
+      this.#pump();
+    }
+    if (reply.need === 'reference')
+      void frame.reference().then((reference) => answered({ type: 'reference', id: reply.id, reference }));
+    else void frame.context().then((context) => answered({ type: 'context', id: reply.id, context }));
+  }
+
   #dispatch(slot: Slot, pending: Pending): void {
-    slot.current = pending;
-    slot.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
+    slot.jobs.push(pending);
+    pending.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
     const data = Uint8Array.from(pending.job.data);
-    const { plan } = pending.job;
+    pending.frame = pending.job.scan?.begin();
+    const plan = pending.frame?.plan;
     const request: JobRequest = {
       type: 'job',
       id: pending.id,
@@ -217,42 +254,53 @@ export class DeidWorkerPool {
   }
 
   #timeout(slot: Slot, pending: Pending): void {
-    if (slot.current !== pending) return;
+    if (!slot.jobs.includes(pending)) return;
     this.#options.log.warn(
       { code: 'RIGCAP_DEID_INFERENCE', timeoutMs: this.#options.timeoutMs },
       'de-id frame timed out; replacing its worker',
     );
     const old = slot.worker;
     slot.ready = false;
-    this.#finish(slot, pending.id, {
+    this.#settle(slot, pending, {
       kind: 'failed',
       error: new RigcapError(
         'RIGCAP_DEID_INFERENCE',
         `de-id frame took longer than ${this.#options.timeoutMs} ms`,
       ),
     });
+    // A frame sharing the worker goes with it.
+    this.#failAll(slot, 'de-id worker replaced after another frame timed out');
     // Detach before terminating so the old worker's exit does not fail the next job.
     old.removeAllListeners();
     void old.terminate();
     this.#respawn(slot);
   }
 
-  #finish(slot: Slot, id: number, outcome: PoolOutcome): void {
-    const current = slot.current;
-    if (current === undefined || current.id !== id) return;
-    if (slot.timer !== undefined) clearTimeout(slot.timer);
-    slot.timer = undefined;
-    slot.current = undefined;
-    current.resolve(outcome);
-    this.#pump(slot);
+  #failAll(slot: Slot, message: string): void {
+    for (const job of [...slot.jobs])
+      this.#settle(slot, job, { kind: 'failed', error: new RigcapError('RIGCAP_DEID_INFERENCE', message) });
   }
 
-  #pump(slot: Slot): void {
-    if (slot.ready && slot.current === undefined) {
-      const next = this.#queue.shift();
-      if (next !== undefined) this.#dispatch(slot, next);
-    }
-    if (this.#closing && this.#queue.length === 0 && this.#slots.every((s) => s.current === undefined))
+  #finish(slot: Slot, id: number, outcome: PoolOutcome): void {
+    const job = slot.jobs.find((j) => j.id === id);
+    if (job === undefined) return;
+    this.#settle(slot, job, outcome);
+    this.#pump();
+  }
+
+  /** Takes a job off its worker and resolves it; its stream stops waiting for it. */
+  #settle(slot: Slot, job: Pending, outcome: PoolOutcome): void {
+    if (job.timer !== undefined) clearTimeout(job.timer);
+    slot.jobs = slot.jobs.filter((j) => j !== job);
+    if (slot.parked === job.id) slot.parked = undefined;
+    job.frame?.finish(outcome.kind === 'done' ? outcome.faceScan : undefined);
+    job.resolve(outcome);
+  }
+
+  #pump(): void {
+    for (let slot = this.#freeSlot(); slot !== undefined && this.#queue.length > 0; slot = this.#freeSlot())
+      this.#dispatch(slot, this.#queue.shift()!);
+    if (this.#closing && this.#queue.length === 0 && this.#slots.every((s) => s.jobs.length === 0))
       this.#drained?.();
   }
 }

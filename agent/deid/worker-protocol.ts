@@ -1,5 +1,5 @@
 // Messages between the de-id worker pool and its worker threads (structured-clone safe).
-import type { FaceScanPlan, FaceScanReport } from './face-scan.ts';
+import type { FaceScanContext, FaceScanPlan, FaceScanReport, FrameSignature } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
@@ -28,6 +28,14 @@ export interface JobRequest {
   readonly plan?: FaceScanPlan;
 }
 
+/** Pool → worker: the answer to a job's question about the frames before it (see FaceScanPeer). */
+export type JobAnswer =
+  | { readonly type: 'reference'; readonly id: number; readonly reference: FrameSignature | null }
+  | { readonly type: 'context'; readonly id: number; readonly context: FaceScanContext };
+
+/** Everything the pool sends a worker after its start. */
+export type PoolMessage = JobRequest | JobAnswer;
+
 /** Worker → pool. */
 export type WorkerReply =
   | { readonly type: 'ready' }
@@ -40,4 +48,10 @@ export type WorkerReply =
       readonly faceScan?: FaceScanReport;
       readonly ms: number;
     }
-  | { readonly type: 'job-error'; readonly id: number; readonly error: WorkerError };
+  | { readonly type: 'job-error'; readonly id: number; readonly error: WorkerError }
+  /** The job's frame thumbnail, early, for the frame after it. */
+  | { readonly type: 'signature'; readonly id: number; readonly signature: FrameSignature }
+  /** What the job's frame found, before its blur and encode, for the frames after it. */
+  | { readonly type: 'report'; readonly id: number; readonly report: FaceScanReport }
+  /** The job needs what the frames before it know. */
+  | { readonly type: 'ask'; readonly id: number; readonly need: 'reference' | 'context' };

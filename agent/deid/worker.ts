@@ -5,7 +5,8 @@ import type { SampleEncoding } from '../../drivers/types.ts';
 import { isRigcapError } from '../errors.ts';
 import { FrameDetector } from './detector.ts';
 import { redactImageSample } from './redact.ts';
-import type { JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
+import type { FaceScanPeer } from './face-scan.ts';
+import type { JobRequest, PoolMessage, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
 
 function toWorkerError(err: unknown): WorkerError {
   return isRigcapError(err)
@@ -31,11 +32,31 @@ async function serve(): Promise<void> {
     post({ type: 'init-error', error: toWorkerError(err) });
     return;
   }
-  port.on('message', (job: JobRequest) => {
+  // Questions a job asked about the frames before it, answered by the pool.
+  const asked = new Map<string, (answer: PoolMessage) => void>();
+  const ask = (id: number, need: 'reference' | 'context'): Promise<PoolMessage> =>
+    new Promise((resolve) => {
+      asked.set(`${need}:${id}`, resolve);
+      post({ type: 'ask', id, need });
+    });
+  const peerFor = (id: number): FaceScanPeer => ({
+    signature: (signature) => post({ type: 'signature', id, signature }),
+    report: (report) => post({ type: 'report', id, report }),
+    reference: async () => {
+      const answer = await ask(id, 'reference');
+      return answer.type === 'reference' ? answer.reference : null;
+    },
+    context: async () => {
+      const answer = await ask(id, 'context');
+      if (answer.type !== 'context') throw new Error(`job ${id} got a ${answer.type} answer for its context`);
+      return answer.context;
+    },
+  });
+  const run = (job: JobRequest): void => {
     const started = performance.now();
     redactImageSample(
       { encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data },
-      { detector, params: init.params, plan: job.plan },
+      { detector, params: init.params, plan: job.plan, peer: peerFor(job.id) },
     ).then(
       (out) => {
         // Copied, not transferred: sharp's output buffers are external memory that cannot be transferred.
@@ -50,6 +71,12 @@ async function serve(): Promise<void> {
       },
       (err: unknown) => post({ type: 'job-error', id: job.id, error: toWorkerError(err) }),
     );
+  };
+  port.on('message', (message: PoolMessage) => {
+    if (message.type === 'job') return run(message);
+    const key = `${message.type}:${message.id}`;
+    asked.get(key)?.(message);
+    asked.delete(key);
   });
   post({ type: 'ready' });
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { FaceScanSchedule, type FaceScanReport, type FrameSignature } from '../../../agent/deid/face-scan.ts';
+import {
+  FaceScanSchedule,
+  type FaceScanContext,
+  type FaceScanPlan,
+  type FaceScanReport,
+  type FrameSignature,
+} from '../../../agent/deid/face-scan.ts';
+import { StreamScan } from '../../../agent/deid/stream-scan.ts';
 import { deidParamsFor, defaultDeidConfig } from '../../../agent/deid/params.ts';
 
 const signature: FrameSignature = {
@@ -26,6 +33,12 @@ function report(over: Partial<FaceScanReport> = {}): FaceScanReport {
   };
 }
 
+/** The plan's context, which a frame planned after every earlier frame reported has at once. */
+function context(plan: FaceScanPlan | undefined): FaceScanContext {
+  if (plan === undefined || plan.context === 'ask') throw new Error('expected a context in the plan');
+  return plan.context;
+}
+
 describe('FaceScanSchedule', () => {
   const params = deidParamsFor({ ...defaultDeidConfig, faceSweepFrames: 3 });
 
@@ -33,7 +46,7 @@ describe('FaceScanSchedule', () => {
     const s = new FaceScanSchedule(params);
     const first = s.next();
     expect(first.plan?.reference).toBeNull();
-    expect(first.plan?.plates.run).toBe(true);
+    expect(first.plan?.runPlates).toBe(true);
     s.apply(first.index, report());
     const phases = [1, 2, 3].map(() => s.next().plan?.sweep);
     expect(phases).toEqual([
@@ -50,7 +63,7 @@ describe('FaceScanSchedule', () => {
     const held: number[] = [];
     for (let i = 0; i < params.faceHoldFrames + 2; i++) {
       const { index, plan } = s.next();
-      held.push(plan?.tracks.length ?? 0);
+      held.push(context(plan).tracks.length);
       s.apply(index, report());
     }
     expect(held).toEqual([...Array(params.faceHoldFrames).fill(1), 0, 0]);
@@ -68,32 +81,95 @@ describe('FaceScanSchedule', () => {
       }),
     );
     const skip = s.next();
-    expect(skip.plan?.plates).toEqual({ run: false, held: [plate] });
+    expect(skip.plan?.runPlates).toBe(false);
+    expect(context(skip.plan).plates).toEqual({ run: false, held: [plate] });
     s.apply(skip.index, report({ cut: true, full: true, plates: null }));
     const after = s.next();
-    expect(after.plan?.tracks).toEqual([]);
-    expect(after.plan?.verdicts).toEqual([]);
+    expect(context(after.plan).tracks).toEqual([]);
+    expect(context(after.plan).verdicts).toEqual([]);
   });
 
-  it('with a plate run in flight, the next frame holds plates one frame older; without one it runs', () => {
+  it('a frame planned while the one before is in flight asks, and is answered once that frame tells', () => {
+    const s = new FaceScanSchedule(params);
+    const face = { box: { x: 10, y: 10, w: 8, h: 8 }, score: 0.9 };
+    const f0 = s.next();
+    const f1 = s.next();
+    expect(f1.plan).toMatchObject({ reference: 'ask', context: 'ask' });
+    expect(s.referenceFor(f1.index)).toBeUndefined();
+    const early = { ...signature, grey: new Uint8Array(32).fill(7) };
+    s.publish(f0.index, early);
+    expect(s.referenceFor(f1.index)).toBe(early);
+    expect(s.contextFor(f1.index)).toBeUndefined();
+    s.apply(f0.index, report({ signature: early, confirmed: [face] }));
+    expect(s.contextFor(f1.index)?.tracks).toEqual([{ ...face, age: 0 }]);
+  });
+
+  it('the plate run is taken by the frame whose turn it is; a frame after a failed run runs it itself', () => {
     // plateEveryFrames is 2: frames 0, 2, 4 … run the plate detector.
     const s = new FaceScanSchedule(params);
     const plate = { x: 1, y: 2, w: 12, h: 3 };
     const f0 = s.next();
     s.apply(f0.index, report({ plates: [plate] }));
     const f1 = s.next();
-    const f2 = s.next();
-    expect(f2.plan?.plates.run).toBe(true);
+    expect(f1.plan?.runPlates).toBe(false);
     s.apply(f1.index, report({ plates: null }));
-    // Frame 3 is planned while frame 2 (a plate run) is still in flight: frame 0's plates stand in.
-    expect(s.next().plan?.plates).toEqual({ run: false, held: [plate] });
-    // Frame 2 failed and never reported: frame 5 is not held from frame 0.
-    s.next();
-    expect(s.next().plan?.plates.run).toBe(true);
+    const f2 = s.next();
+    const f3 = s.next();
+    expect([f2.plan?.runPlates, f3.plan?.runPlates]).toEqual([true, false]);
+    // Frame 2 succeeds: frame 3 blurs its plates.
+    const found = { x: 5, y: 6, w: 14, h: 4 };
+    s.apply(f2.index, report({ plates: [found] }));
+    expect(s.contextFor(f3.index)?.plates).toEqual({ run: false, held: [found] });
+    s.apply(f3.index, report({ plates: null }));
+    // Frame 4 (its turn) fails: frame 5, planned while it was in flight, runs the detector instead.
+    const f4 = s.next();
+    const f5 = s.next();
+    expect(f5.plan?.runPlates).toBe(false);
+    s.abandon(f4.index);
+    expect(s.contextFor(f5.index)?.plates).toEqual({ run: true });
+  });
+
+  it('a frame that failed before its thumbnail leaves the latest one as the reference', () => {
+    const s = new FaceScanSchedule(params);
+    const f0 = s.next();
+    s.apply(f0.index, report());
+    const f1 = s.next();
+    const f2 = s.next();
+    s.abandon(f1.index);
+    expect(s.referenceFor(f2.index)).toBe(signature);
   });
 
   it('plans nothing (scan all) when sweeping is off', () => {
     const s = new FaceScanSchedule(deidParamsFor({ ...defaultDeidConfig, faceSweepFrames: 1 }));
     expect(s.next().plan).toBeUndefined();
+  });
+});
+
+describe('StreamScan', () => {
+  const params = deidParamsFor({ ...defaultDeidConfig, faceSweepFrames: 3 });
+
+  it("answers a frame's questions when the frame before it publishes and reports, and stops waiting for a failed one", async () => {
+    const scan = new StreamScan(params);
+    const a = scan.begin();
+    const b = scan.begin();
+    const c = scan.begin();
+    expect(b.waits('reference')).toBe(true);
+    const reference = b.reference();
+    const bContext = b.context();
+    a.signature(signature);
+    expect(await reference).toBe(signature);
+    let answered = false;
+    void bContext.then(() => (answered = true));
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    a.finish(report({ confirmed: [{ box: { x: 1, y: 1, w: 8, h: 8 }, score: 0.9 }] }));
+    expect((await bContext).tracks).toHaveLength(1);
+    // b fails: c's context no longer waits for it.
+    const cContext = c.context();
+    b.finish(undefined);
+    expect((await cContext).tracks).toHaveLength(1);
+    // Finishing twice is ignored.
+    b.finish(report());
+    expect(c.waits('context')).toBe(false);
   });
 });
