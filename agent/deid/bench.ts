@@ -300,6 +300,7 @@ export async function runDeidBench(
         fullScans: run.fullScans,
         meanTilesScanned: round(run.tilesScanned / video.length),
         meanVerifications: round(run.verifications / video.length),
+        meanScreened: round(run.screened / video.length),
         plateRuns: run.plateRuns,
         meanMs: round(run.meanMs),
       })),
@@ -315,6 +316,8 @@ interface VideoRun {
   readonly fullScans: number;
   readonly tilesScanned: number;
   readonly verifications: number;
+  /** Verifications the screening model settled alone. */
+  readonly screened: number;
   /** Frames the plate detector ran on. */
   readonly plateRuns: number;
   readonly meanMs: number;
@@ -354,6 +357,7 @@ async function runVideo(o: {
     let fullScans = 0;
     let tilesScanned = 0;
     let verifications = 0;
+    let screened = 0;
     let plateRuns = 0;
     let ms = 0;
     const started = performance.now();
@@ -371,6 +375,7 @@ async function runVideo(o: {
           if (outcome.faceScan.full) fullScans++;
           tilesScanned += outcome.faceScan.tilesScanned;
           verifications += outcome.faceScan.verifications;
+          screened += outcome.faceScan.screened;
           if (outcome.faceScan.plates !== null) plateRuns++;
         }
       }
@@ -383,6 +388,7 @@ async function runVideo(o: {
       fullScans,
       tilesScanned,
       verifications,
+      screened,
       plateRuns,
       meanMs: ms / Math.max(1, o.frames.length),
     };

@@ -39,6 +39,7 @@ export class FrameDetector {
     intraOpThreads: number;
   }): Promise<FrameDetector> {
     const detectors: LoadedDetector[] = [];
+    const screens: BlazeFaceDetector[] = [];
     for (const spec of options.specs) {
       const bytes = await readVerifiedModel(spec);
       let session: InferenceSession;
@@ -59,6 +60,15 @@ export class FrameDetector {
         );
       }
       const args = { session, inputSize: spec.inputSize, params: options.params, modelName: spec.name };
+      if (spec.role === 'screen') {
+        if (spec.decoder !== 'blazeface')
+          throw new RigcapError(
+            'RIGCAP_DEID_MODEL_INVALID',
+            `screening model '${spec.name}' must be a BlazeFace model`,
+          );
+        screens.push(new BlazeFaceDetector(args));
+        continue;
+      }
       const detector = spec.decoder === 'blazeface' ? new BlazeFaceDetector(args) : new DbPlateDetector(args);
       const planned = detector instanceof BlazeFaceDetector && !detectors.some((d) => d.face !== undefined);
       detectors.push({
@@ -67,6 +77,9 @@ export class FrameDetector {
         detect: (frame) => detector.detect(frame),
       });
     }
+    // The planned face detector screens its candidates with the first screening model.
+    const screen = screens[0];
+    if (screen !== undefined) detectors.find((d) => d.face !== undefined)?.face?.screenWith(screen);
     return new FrameDetector(detectors, options.params);
   }
 

@@ -80,6 +80,7 @@ export class BlazeFaceDetector {
   readonly #grids: AnchorGrid[];
   readonly #params: DeidParams;
   readonly #tilePx: number;
+  #screen: BlazeFaceDetector | undefined;
 
   constructor(options: {
     session: InferenceSession;
@@ -143,15 +144,20 @@ export class BlazeFaceDetector {
     let tilesTotal = 0;
     for (const [li, level] of levels.entries()) {
       const image = level === whole ? wholeImage : await resizeFrame(frame, level);
-      // Only the finest level is swept; coarser levels are a few tiles and run every frame.
-      const swept = !full && li === 0 && levels.length > 1;
+      // Every level but the whole-frame pass is swept: the finest over the plan's frames, the
+      // coarser ones (a few tiles, large faces that move more) over faceCoarseSweepFrames.
+      const swept = !full && level !== whole && plan !== undefined;
+      const sweep =
+        plan === undefined || li === 0
+          ? plan?.sweep
+          : { phase: plan.sweep.phase % p.faceCoarseSweepFrames, of: p.faceCoarseSweepFrames };
       for (const [ti, tile] of level.tiles.entries()) {
         tilesTotal++;
         if (
           swept &&
-          plan !== undefined &&
+          sweep !== undefined &&
           reference !== null &&
-          !this.#mustScan(ti, toFrameBox(tile, level.scale), plan.sweep, signature, reference)
+          !this.#mustScan(ti, toFrameBox(tile, level.scale), sweep, signature, reference)
         )
           continue;
         tilesScanned++;
@@ -188,6 +194,7 @@ export class BlazeFaceDetector {
       (c) => c.score >= p.faceCandidateThreshold || tracks.some((t) => iou(t.box, c.box) >= 0.3),
     );
     const input = this.#newInput();
+    let screened = 0;
     const confirmed: Array<{ box: PixelBox; score: number }> = [];
     const verdicts: FaceVerdict[] = [];
     for (const c of candidates) {
@@ -204,7 +211,9 @@ export class BlazeFaceDetector {
       if (known) face = true;
       else if (earlier !== undefined) face = earlier.face;
       else {
-        face = (await this.#verify(input, frame, c.box, p.faceVerifyFacePx)) >= p.faceThreshold;
+        const verdict = await this.#verify(input, frame, c.box, p.faceVerifyFacePx);
+        if (verdict.screened) screened++;
+        face = verdict.score >= p.faceThreshold;
         verdicts.push({ box: c.box, score: c.score, face });
       }
       if (face) confirmed.push({ box: c.box, score: c.score });
@@ -240,6 +249,7 @@ export class BlazeFaceDetector {
         tilesScanned: scan.tilesScanned,
         tilesTotal: scan.tilesTotal,
         verifications: verdicts.length + followed,
+        screened,
       },
     };
   }
@@ -256,9 +266,35 @@ export class BlazeFaceDetector {
     return maxBlockChange(signature, reference, tileInFrame) > this.#params.faceTileChangeGrey;
   }
 
-  /** The best score the model gives the candidate on a crop where the face is `facePx` high. */
-  async #verify(input: ModelInput, frame: RgbFrame, box: PixelBox, facePx: number): Promise<number> {
-    return (await this.#look(input, frame, box, facePx, 0.3))?.score ?? 0;
+  /** Candidates are first shown to `screen` (a cheaper model); what it scores far below a face is rejected. */
+  screenWith(screen: BlazeFaceDetector): void {
+    this.#screen = screen;
+  }
+
+  /** The best score this model gives a face at `box` on a crop where it is `facePx` high in the input. */
+  async score(frame: RgbFrame, box: PixelBox, facePx: number): Promise<number> {
+    return (await this.#look(this.#newInput(), frame, box, facePx, 0.3))?.score ?? 0;
+  }
+
+  /** The input side of this model. */
+  get inputPx(): number {
+    return this.#tilePx;
+  }
+
+  /** The best score for the candidate on a crop where the face is `facePx` high, and whether the screen gave it. */
+  async #verify(
+    input: ModelInput,
+    frame: RgbFrame,
+    box: PixelBox,
+    facePx: number,
+  ): Promise<{ score: number; screened: boolean }> {
+    const screen = this.#screen;
+    if (screen !== undefined) {
+      // The same crop, at the screening model's input size.
+      const glance = await screen.score(frame, box, (facePx * screen.inputPx) / this.#tilePx);
+      if (glance < this.#params.faceScreenScore) return { score: glance, screened: true };
+    }
+    return { score: (await this.#look(input, frame, box, facePx, 0.3))?.score ?? 0, screened: false };
   }
 
   /** The strongest face on a crop centred on `box` (scaled so it is `facePx` high) that overlaps it by `minIou`. */

@@ -94,6 +94,8 @@ export interface FaceScanReport {
   readonly tilesScanned: number;
   readonly tilesTotal: number;
   readonly verifications: number;
+  /** Of those, candidates the screening model rejected without the full model. */
+  readonly screened: number;
   /** Plates found in this frame; null when the plate detector did not run on it. */
   readonly plates: readonly PixelBox[] | null;
 }

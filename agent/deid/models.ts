@@ -24,12 +24,18 @@ export interface ModelSpec {
   /** blazeface: the square input side; db-text: the longest side the frame is scaled to. */
   readonly inputSize: number;
   readonly decoder: DecoderName;
+  /**
+   * `screen`: a cheaper face model that looks at the face detector's candidates first and rejects
+   * those it scores far below a face, so the full verification runs on fewer; it finds nothing itself.
+   */
+  readonly role?: 'screen';
 }
 
 /** Pinned digests of the models shipped in the npm packages rigcap depends on. */
 export const builtinModelDigests = {
   'blazeface-back-256': '427cbbe0fc41448d09e1dc9cfabe2423d997cf2faaeab91fadd09a510b63b8e2',
   'ppocr-v4-det': '30a86f5731181461d08021402766601e4302a9b9b9666be8aff402696339cdff',
+  'blazeface-front-128': 'd388b1cf8a5f6f1af2b3f4c14f6d0f138bab970cd618cccd12dddb7484e82e51',
 } as const;
 
 const require = createRequire(import.meta.url);
@@ -56,6 +62,17 @@ export function builtinModelSpecs(): ModelSpec[] {
       sha256: builtinModelDigests['ppocr-v4-det'],
       inputSize: 640,
       decoder: 'db-text',
+    },
+    {
+      // The short-range model, 5x cheaper per look: most candidates are not faces, and it tells
+      // most of those apart at a glance (see facePrefilterScore).
+      name: 'blazeface-front-128',
+      kind: 'face',
+      path: join(blazeface, 'ONNX', 'face_detection_front_128x128_barracuda.onnx'),
+      sha256: builtinModelDigests['blazeface-front-128'],
+      inputSize: 128,
+      decoder: 'blazeface',
+      role: 'screen',
     },
   ];
 }

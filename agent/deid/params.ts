@@ -10,6 +10,11 @@ export interface DeidParams {
   readonly faceCandidateThreshold: number;
   /** A candidate is re-run on a crop scaled so the face is this many pixels high in the model input. */
   readonly faceVerifyFacePx: number;
+  /**
+   * A candidate the screening model (blazeface-front-128, on the same crop) scores below this is
+   * rejected without the full verification. Faces verified on the eval set score 0.77 and up there.
+   */
+  readonly faceScreenScore: number;
   readonly plateThreshold: number;
   /** Each box grows by this share of its size on every side before blurring. */
   readonly marginRatio: number;
@@ -27,6 +32,8 @@ export interface DeidParams {
    * tile of every frame.
    */
   readonly faceSweepFrames: number;
+  /** The coarser tile levels (not the whole-frame pass) are swept over this many frames, on the same terms. */
+  readonly faceCoarseSweepFrames: number;
   /** A confirmed face not seen again is still blurred for this many frames (grown by faceHoldMarginRatio). */
   readonly faceHoldFrames: number;
   readonly faceHoldMarginRatio: number;
@@ -56,6 +63,7 @@ export function deidParamsFor(
     faceThreshold: config.faceThreshold,
     faceCandidateThreshold: Math.min(0.3, config.faceThreshold),
     faceVerifyFacePx: 64,
+    faceScreenScore: 0.3,
     plateThreshold: config.plateThreshold,
     marginRatio: config.marginRatio,
     blur: config.blur,
@@ -66,6 +74,7 @@ export function deidParamsFor(
     faceTileScales: [0.7, 0.237],
     faceTileOverlapPx: 40,
     faceSweepFrames: sweep,
+    faceCoarseSweepFrames: Math.min(sweep, 2),
     faceHoldFrames: sweep,
     faceHoldMarginRatio: 0.25,
     faceTileChangeGrey: 40,

@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { FrameDetector } from '../../../agent/deid/detector.ts';
 import { FaceScanSchedule } from '../../../agent/deid/face-scan.ts';
+import { decodeImageSample } from '../../../agent/deid/image-codec.ts';
+import { builtinModelSpecs } from '../../../agent/deid/models.ts';
 import { containment, type Detection } from '../../../agent/deid/geometry.ts';
 import { loadLocalRedactor } from '../../../agent/deid/local-redactor.ts';
-import { defaultDeidConfig } from '../../../agent/deid/params.ts';
+import { defaultDeidConfig, deidParamsFor } from '../../../agent/deid/params.ts';
 import { runDeidSelfTest, selfTestImageUrl } from '../../../agent/deid/selftest.ts';
 
 // Where the face and the plate are in the shipped self-test image (see test/fixtures/deid/make-eval-set.ts).
@@ -52,6 +55,32 @@ describe('de-id detectors on the shipped test image', () => {
       b.detections.some((d) => d.kind === kind && containment(box, d.box) > 0.7);
     expect(covers('face', knownFace)).toBe(true);
     expect(covers('plate', knownPlateText)).toBe(true);
+  });
+
+  it('the screening model settles candidates alone and the faces confirmed stay the same', async () => {
+    const params = deidParamsFor(defaultDeidConfig);
+    const specs = builtinModelSpecs();
+    const load = (screen: boolean): Promise<FrameDetector> =>
+      FrameDetector.load({
+        specs: specs.filter((s) => screen || s.role !== 'screen'),
+        params,
+        intraOpThreads: 1,
+      });
+    const [screened, unscreened] = await Promise.all([load(true), load(false)]);
+    let settledAlone = 0;
+    for (const file of ['street-01.jpg', 'vehicle-04.jpg', 'launch-06.jpg']) {
+      const data = await readFile(new URL(`../../fixtures/deid/eval/${file}`, import.meta.url));
+      const { frame } = await decodeImageSample(
+        { encoding: 'jpeg', schemaRef: '', data },
+        { jpegQuality: 90 },
+      );
+      const a = await screened.detectPlanned(frame, undefined);
+      const b = await unscreened.detectPlanned(frame, undefined);
+      settledAlone += a.faceScan!.screened;
+      expect(b.faceScan!.screened).toBe(0);
+      expect(a.faceScan!.confirmed).toEqual(b.faceScan!.confirmed);
+    }
+    expect(settledAlone).toBeGreaterThan(0);
   });
 
   it('the self-test refuses when nothing is found', async () => {

@@ -28,6 +28,7 @@ function report(over: Partial<FaceScanReport> = {}): FaceScanReport {
     tilesScanned: 1,
     tilesTotal: 4,
     verifications: 0,
+    screened: 0,
     plates: [],
     ...over,
   };
