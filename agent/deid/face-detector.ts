@@ -17,6 +17,7 @@ import {
 } from './face-scan.ts';
 import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
+import { fillCrop, shrinkRgb } from './resample.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
 
 /** The score/box output pair of one anchor grid. */
@@ -116,8 +117,8 @@ export class BlazeFaceDetector {
       overlapPx: p.faceTileOverlapPx,
     });
     const whole = levels.at(-1)!;
-    const wholeImage = await resizeFrame(frame, whole);
-    const signature = signatureOf(frame, wholeImage);
+    const images = await levelImages(frame, levels);
+    const signature = signatureOf(frame, images.at(-1)!);
     if (plan !== undefined) peer?.signature(signature);
     const earlier =
       plan === undefined ? null : plan.reference === 'ask' ? await askPeer(peer).reference() : plan.reference;
@@ -143,7 +144,7 @@ export class BlazeFaceDetector {
     let tilesScanned = 0;
     let tilesTotal = 0;
     for (const [li, level] of levels.entries()) {
-      const image = level === whole ? wholeImage : await resizeFrame(frame, level);
+      const image = images[li]!;
       // Every level but the whole-frame pass is swept: the finest over the plan's frames, the
       // coarser ones (a few tiles, large faces that move more) over faceCoarseSweepFrames.
       const swept = !full && level !== whole && plan !== undefined;
@@ -514,13 +515,25 @@ function findGrids(session: InferenceSession, modelName: string): AnchorGrid[] {
   return grids;
 }
 
-async function resizeFrame(frame: RgbFrame, level: TileLevel): Promise<RgbFrame> {
-  if (level.scale === 1) return frame;
-  const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-    .resize(level.scaledWidth, level.scaledHeight, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  return { width: level.scaledWidth, height: level.scaledHeight, data };
+/**
+ * The frame at every level's scale: the finest by sharp from the frame, each coarser one in JS from
+ * the level before it (a fraction of the pixels, and no pipeline to set up).
+ */
+async function levelImages(frame: RgbFrame, levels: readonly TileLevel[]): Promise<RgbFrame[]> {
+  const images: RgbFrame[] = [];
+  for (const level of levels) {
+    const finer = images.at(-1);
+    if (finer !== undefined) images.push(shrinkRgb(finer, level.scaledWidth, level.scaledHeight));
+    else if (level.scale === 1) images.push(frame);
+    else {
+      const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+        .resize(level.scaledWidth, level.scaledHeight, { fit: 'fill', kernel: 'linear' })
+        .raw()
+        .toBuffer();
+      images.push({ width: level.scaledWidth, height: level.scaledHeight, data });
+    }
+  }
+  return images;
 }
 
 /**
@@ -542,89 +555,6 @@ function fillTile(
     let dst = ((at.y + r) * tilePx + at.x) * 3;
     const end = dst + cols * 3;
     while (dst < end) input[dst++] = normalise[scaled.data[src++]!]!;
-  }
-}
-
-/**
- * Scales the frame region [left, right) × [top, bottom) to w × h straight into the NHWC input at
- * `at`, normalised; input pixels outside stay at -1 (black). A region more than twice the output is
- * first averaged down by a whole factor (as libvips shrinks before it reduces), then sampled
- * bilinearly. In JS rather than a sharp pipeline: for a crop this small, a pipeline's set-up and
- * thread hand-offs cost more than the sampling.
- */
-export function fillCrop(
-  input: Float32Array,
-  frame: RgbFrame,
-  region: { left: number; top: number; right: number; bottom: number },
-  size: { w: number; h: number },
-  at: { x: number; y: number },
-  tilePx: number,
-): void {
-  input.fill(-1);
-  const { w, h } = size;
-  let { left, top, right, bottom } = region;
-  let src: { width: number; data: ArrayLike<number> } = frame;
-  const m = Math.floor(Math.min((right - left) / w, (bottom - top) / h));
-  if (m >= 2) {
-    const sw = Math.floor((right - left) / m);
-    const sh = Math.floor((bottom - top) / m);
-    const sum = new Float32Array(sw * sh * 3);
-    for (let y = 0; y < sh * m; y++) {
-      let s = ((top + y) * frame.width + left) * 3;
-      const row = Math.floor(y / m) * sw * 3;
-      for (let x = 0; x < sw; x++) {
-        const o = row + x * 3;
-        for (let dx = 0; dx < m; dx++, s += 3) {
-          sum[o] = sum[o]! + frame.data[s]!;
-          sum[o + 1] = sum[o + 1]! + frame.data[s + 1]!;
-          sum[o + 2] = sum[o + 2]! + frame.data[s + 2]!;
-        }
-      }
-    }
-    const inv = 1 / (m * m);
-    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! * inv;
-    src = { width: sw, data: sum };
-    left = 0;
-    top = 0;
-    right = sw;
-    bottom = sh;
-  }
-  // Pixel centres map to pixel centres; columns are worked out once.
-  const kx = (right - left) / w;
-  const ky = (bottom - top) / h;
-  const x0s = new Int32Array(w);
-  const x1s = new Int32Array(w);
-  const fxs = new Float32Array(w);
-  for (let u = 0; u < w; u++) {
-    const p = Math.min(right - 1, Math.max(left, left + (u + 0.5) * kx - 0.5));
-    const p0 = Math.floor(p);
-    x0s[u] = p0 * 3;
-    x1s[u] = Math.min(right - 1, p0 + 1) * 3;
-    fxs[u] = p - p0;
-  }
-  const { width, data } = src;
-  const norm = 1 / 127.5;
-  for (let v = 0; v < h; v++) {
-    const p = Math.min(bottom - 1, Math.max(top, top + (v + 0.5) * ky - 0.5));
-    const y0 = Math.floor(p);
-    const r0 = y0 * width * 3;
-    const r1 = Math.min(bottom - 1, y0 + 1) * width * 3;
-    const fy = p - y0;
-    const gy = 1 - fy;
-    let dst = ((at.y + v) * tilePx + at.x) * 3;
-    for (let u = 0; u < w; u++) {
-      const a = r0 + x0s[u]!;
-      const b = r0 + x1s[u]!;
-      const c = r1 + x0s[u]!;
-      const d = r1 + x1s[u]!;
-      const fx = fxs[u]!;
-      const gx = 1 - fx;
-      for (let ch = 0; ch < 3; ch++)
-        input[dst++] =
-          ((data[a + ch]! * gx + data[b + ch]! * fx) * gy + (data[c + ch]! * gx + data[d + ch]! * fx) * fy) *
-            norm -
-          1;
-    }
   }
 }
 

@@ -92,7 +92,8 @@ async function decodeCompressedBytes(
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   const isPng = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47;
   if (!isJpeg && !isPng) throw unsupported('compressed image that is neither JPEG nor PNG');
-  const { data, info } = await sharp(bytes)
+  // Read once, top to bottom: the whole image is wanted as raw pixels.
+  const { data, info } = await sharp(bytes, { sequentialRead: true })
     .removeAlpha()
     .toColourspace('srgb')
     .raw()

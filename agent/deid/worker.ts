@@ -20,6 +20,8 @@ async function serve(): Promise<void> {
   const init = workerData as WorkerInit;
   // Parallelism comes from the pool's workers, one frame each; libvips threads per call would only contend.
   sharp.concurrency(init.intraOpThreads);
+  // No frame is decoded or resized twice: libvips' operation cache would only hold frames in memory.
+  sharp.cache(false);
   const post = (reply: WorkerReply): void => port.postMessage(reply);
   let detector: FrameDetector;
   try {
