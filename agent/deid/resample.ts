@@ -11,6 +11,21 @@ export interface Region {
   readonly bottom: number;
 }
 
+/**
+ * Float scratch buffers reused across calls (by slot): every function here is synchronous and
+ * done with its scratch before it returns, so frames interleaved in one worker cannot share one
+ * mid-use, and a few MB a frame stay out of the garbage collector's way.
+ */
+const scratchBuffers: Float32Array[] = [];
+function scratch(slot: number, length: number): Float32Array {
+  let buf = scratchBuffers[slot];
+  if (buf === undefined || buf.length < length) {
+    buf = new Float32Array(length);
+    scratchBuffers[slot] = buf;
+  }
+  return buf.subarray(0, length);
+}
+
 /** RGB samples as floats (0-255), row-major. */
 interface FloatImage {
   readonly width: number;
@@ -21,9 +36,9 @@ interface FloatImage {
 /**
  * The region scaled to w × h, as float RGB (0-255). A region more than twice the output is first
  * averaged down by a whole factor (as libvips shrinks before it reduces), then sampled bilinearly
- * with pixel centres mapped to pixel centres.
+ * with pixel centres mapped to pixel centres. The result is scratch: valid until the next call.
  */
-export function resampleRegion(frame: RgbFrame, region: Region, w: number, h: number): Float32Array {
+function resampleRegion(frame: RgbFrame, region: Region, w: number, h: number): Float32Array {
   let src: FloatImage | RgbFrame = frame;
   let { left, top, right, bottom } = region;
   const m = Math.floor(Math.min((right - left) / w, (bottom - top) / h));
@@ -48,7 +63,7 @@ export function resampleRegion(frame: RgbFrame, region: Region, w: number, h: nu
     fxs[u] = p - p0;
   }
   const { width, data } = src;
-  const out = new Float32Array(w * h * 3);
+  const out = scratch(0, w * h * 3);
   let dst = 0;
   for (let v = 0; v < h; v++) {
     const p = Math.min(bottom - 1, Math.max(top, top + (v + 0.5) * ky - 0.5));
@@ -81,7 +96,7 @@ export function shrinkRgb(frame: RgbFrame, w: number, h: number): RgbFrame {
   const cols = areaTaps(frame.width, w);
   const rows = areaTaps(frame.height, h);
   // Rows first: each source row once into w columns, then the rows into h.
-  const across = new Float32Array(frame.height * w * 3);
+  const across = scratch(0, frame.height * w * 3);
   for (let y = 0; y < frame.height; y++) {
     const src = y * frame.width * 3;
     let dst = y * w * 3;
@@ -103,7 +118,7 @@ export function shrinkRgb(frame: RgbFrame, w: number, h: number): RgbFrame {
   }
   const data = new Uint8Array(w * h * 3);
   const line = w * 3;
-  const acc = new Float32Array(line);
+  const acc = scratch(1, line);
   for (let v = 0; v < h; v++) {
     acc.fill(0);
     for (let t = rows.start[v]!; t < rows.start[v + 1]!; t++) {
@@ -168,7 +183,7 @@ function shrink(frame: RgbFrame, region: Region, m: number): FloatImage {
   const { left, top, right, bottom } = region;
   const width = Math.floor((right - left) / m);
   const height = Math.floor((bottom - top) / m);
-  const sum = new Float32Array(width * height * 3);
+  const sum = scratch(1, width * height * 3).fill(0);
   for (let y = 0; y < height * m; y++) {
     let s = ((top + y) * frame.width + left) * 3;
     const row = Math.floor(y / m) * width * 3;
