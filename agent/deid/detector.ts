@@ -13,7 +13,8 @@ interface LoadedDetector {
   readonly spec: ModelSpec;
   /** The first BlazeFace model follows the stream's scan plan; every other model scans whole frames. */
   readonly face: BlazeFaceDetector | undefined;
-  detect(frame: RgbFrame): Promise<Detection[]>;
+  /** `scaled`: the same frame already scaled down (the finest tile level), to shrink from instead. */
+  detect(frame: RgbFrame, scaled?: RgbFrame): Promise<Detection[]>;
 }
 
 /** Every detection of a frame, and how the planned face scan went (when there was one). */
@@ -74,7 +75,7 @@ export class FrameDetector {
       detectors.push({
         spec,
         face: planned ? detector : undefined,
-        detect: (frame) => detector.detect(frame),
+        detect: (frame, scaled) => detector.detect(frame, scaled),
       });
     }
     // The planned face detector screens its candidates with the first screening model.
@@ -102,7 +103,7 @@ export class FrameDetector {
     const planned = this.#detectors.find((d) => d.face !== undefined);
     const others = this.#detectors.filter((d) => d !== planned);
     const run = async (d: LoadedDetector): Promise<void> => {
-      const found = await guarded(d, () => d.detect(frame));
+      const found = await guarded(d, () => d.detect(frame, tiles?.finest));
       all.push(...found);
       for (const f of found) if (f.kind === 'plate') plates.push(f.box);
     };

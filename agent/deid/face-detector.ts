@@ -60,6 +60,8 @@ export interface TileScan {
   readonly hits: readonly Detection[];
   readonly tilesScanned: number;
   readonly tilesTotal: number;
+  /** The frame at the finest tile level's scale, for other models that want it smaller. */
+  readonly finest: RgbFrame;
 }
 
 /** Faces found in one frame and what the scan did. */
@@ -173,7 +175,7 @@ export class BlazeFaceDetector {
     }
     // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
     const cut = comparable && full;
-    return { signature, reference, full, cut, changed, hits, tilesScanned, tilesTotal };
+    return { signature, reference, full, cut, changed, hits, tilesScanned, tilesTotal, finest: images[0]! };
   }
 
   /**
