@@ -13,8 +13,7 @@ interface LoadedDetector {
   readonly spec: ModelSpec;
   /** The first BlazeFace model follows the stream's scan plan; every other model scans whole frames. */
   readonly face: BlazeFaceDetector | undefined;
-  /** `scaled`: the same frame already scaled down (the finest tile level), to shrink from instead. */
-  detect(frame: RgbFrame, scaled?: RgbFrame): Promise<Detection[]>;
+  detect(frame: RgbFrame): Promise<Detection[]>;
 }
 
 /** Every detection of a frame, and how the planned face scan went (when there was one). */
@@ -75,7 +74,7 @@ export class FrameDetector {
       detectors.push({
         spec,
         face: planned ? detector : undefined,
-        detect: (frame, scaled) => detector.detect(frame, scaled),
+        detect: (frame) => detector.detect(frame),
       });
     }
     // The planned face detector screens its candidates with the first screening model.
@@ -103,7 +102,7 @@ export class FrameDetector {
     const planned = this.#detectors.find((d) => d.face !== undefined);
     const others = this.#detectors.filter((d) => d !== planned);
     const run = async (d: LoadedDetector): Promise<void> => {
-      const found = await guarded(d, () => d.detect(frame, tiles?.finest));
+      const found = await guarded(d, () => d.detect(frame));
       all.push(...found);
       for (const f of found) if (f.kind === 'plate') plates.push(f.box);
     };

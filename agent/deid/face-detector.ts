@@ -1,7 +1,6 @@
 // MediaPipe BlazeFace on a tile pyramid, with a second look at every candidate. Decoding follows the model's anchor layout: a 16×16 grid
 // with 2 anchors per cell and an 8×8 grid with 6, every anchor centred in its cell with unit size,
 // box offsets in input pixels (keijiro/BlazeFaceBarracuda, Postprocess1Kernel.hlsl).
-import sharp from 'sharp';
 import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
@@ -17,7 +16,7 @@ import {
 } from './face-scan.ts';
 import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
-import { fillCrop, shrinkRgb } from './resample.ts';
+import { fillCrop, resizeRgb } from './resample.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
 
 /** The score/box output pair of one anchor grid. */
@@ -60,8 +59,6 @@ export interface TileScan {
   readonly hits: readonly Detection[];
   readonly tilesScanned: number;
   readonly tilesTotal: number;
-  /** The frame at the finest tile level's scale, for other models that want it smaller. */
-  readonly finest: RgbFrame;
 }
 
 /** Faces found in one frame and what the scan did. */
@@ -175,7 +172,7 @@ export class BlazeFaceDetector {
     }
     // After a cut (the whole view changed) earlier faces and verdicts say nothing about this frame.
     const cut = comparable && full;
-    return { signature, reference, full, cut, changed, hits, tilesScanned, tilesTotal, finest: images[0]! };
+    return { signature, reference, full, cut, changed, hits, tilesScanned, tilesTotal };
   }
 
   /**
@@ -518,22 +515,14 @@ function findGrids(session: InferenceSession, modelName: string): AnchorGrid[] {
 }
 
 /**
- * The frame at every level's scale: the finest by sharp from the frame, each coarser one in JS from
- * the level before it (a fraction of the pixels, and no pipeline to set up).
+ * The frame at every level's scale: the finest from the frame, each coarser one from the level
+ * before it (a fraction of the pixels to read).
  */
 async function levelImages(frame: RgbFrame, levels: readonly TileLevel[]): Promise<RgbFrame[]> {
   const images: RgbFrame[] = [];
   for (const level of levels) {
-    const finer = images.at(-1);
-    if (finer !== undefined) images.push(shrinkRgb(finer, level.scaledWidth, level.scaledHeight));
-    else if (level.scale === 1) images.push(frame);
-    else {
-      const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-        .resize(level.scaledWidth, level.scaledHeight, { fit: 'fill', kernel: 'linear' })
-        .raw()
-        .toBuffer();
-      images.push({ width: level.scaledWidth, height: level.scaledHeight, data });
-    }
+    const source = images.at(-1) ?? frame;
+    images.push(level.scale === 1 ? frame : await resizeRgb(source, level.scaledWidth, level.scaledHeight));
   }
   return images;
 }

@@ -1,14 +1,13 @@
 // Licence plates via a DB (differentiable binarisation) text detector, PP-OCRv4 det by default:
 // probability map → binary mask → connected regions → boxes expanded as PaddleOCR's DBPostProcess
 // "unclip" does → kept when their size and aspect look like a plate. Plate text is never read.
-import sharp from 'sharp';
 import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import type { RgbFrame } from './frame.ts';
 import type { Detection } from './geometry.ts';
 import type { DeidParams } from './params.ts';
-import { shrinkRgb } from './resample.ts';
+import { resizeRgb } from './resample.ts';
 
 // PaddleOCR feeds BGR images normalised with ImageNet mean/std applied in channel order.
 const mean = [0.485, 0.456, 0.406] as const;
@@ -47,18 +46,12 @@ export class DbPlateDetector {
     this.#outputName = outputName;
   }
 
-  /** Plate boxes in frame pixels; `scaled` (the frame already scaled down, if larger than the input) saves a resize. */
-  async detect(frame: RgbFrame, scaled?: RgbFrame): Promise<Detection[]> {
+  /** Plate boxes in frame pixels. */
+  async detect(frame: RgbFrame): Promise<Detection[]> {
     const scale = Math.min(1, this.#maxSide / Math.max(frame.width, frame.height));
     const w = Math.max(32, Math.round((frame.width * scale) / 32) * 32);
     const h = Math.max(32, Math.round((frame.height * scale) / 32) * 32);
-    const pixels =
-      scaled !== undefined && scaled.width >= w && scaled.height >= h
-        ? shrinkRgb(scaled, w, h).data
-        : await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-            .resize(w, h, { fit: 'fill', kernel: 'linear' })
-            .raw()
-            .toBuffer();
+    const { data: pixels } = await resizeRgb(frame, w, h);
     const input = new Float32Array(3 * w * h);
     const plane = w * h;
     for (let i = 0; i < plane; i++) {

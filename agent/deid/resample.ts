@@ -1,6 +1,8 @@
-// Scaling pixels in JS where a sharp pipeline would cost more than the work: crops for the face
-// model and the coarse tile levels, which are small. Each sharp call pays for pipeline set-up and
-// thread hand-offs, and those scale worse than plain loops when every core runs a worker.
+// Scaling pixels. Whole levels go through sharp (libvips' SIMD is several times faster than JS on
+// a million pixels); crops for the face model are sampled in JS, since for an output this small a
+// sharp pipeline's set-up and thread hand-offs cost more than the work and scale worse when every
+// core runs a worker.
+import sharp from 'sharp';
 import type { RgbFrame } from './frame.ts';
 
 /** A rectangle of a frame: [left, right) × [top, bottom), in whole pixels inside the frame. */
@@ -87,47 +89,12 @@ function resampleRegion(frame: RgbFrame, region: Region, w: number, h: number): 
   return out;
 }
 
-/**
- * The whole frame shrunk to w × h (no larger than the frame) as an 8-bit RGB frame, each output
- * pixel the area-weighted mean of the source pixels it covers: no aliasing, so a thumbnail of a
- * panning camera does not shimmer into false change.
- */
-export function shrinkRgb(frame: RgbFrame, w: number, h: number): RgbFrame {
-  const cols = areaTaps(frame.width, w);
-  const rows = areaTaps(frame.height, h);
-  // Rows first: each source row once into w columns, then the rows into h.
-  const across = scratch(0, frame.height * w * 3);
-  for (let y = 0; y < frame.height; y++) {
-    const src = y * frame.width * 3;
-    let dst = y * w * 3;
-    for (let u = 0; u < w; u++, dst += 3) {
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      for (let t = cols.start[u]!; t < cols.start[u + 1]!; t++) {
-        const i = src + cols.index[t]! * 3;
-        const wt = cols.weight[t]!;
-        r += frame.data[i]! * wt;
-        g += frame.data[i + 1]! * wt;
-        b += frame.data[i + 2]! * wt;
-      }
-      across[dst] = r;
-      across[dst + 1] = g;
-      across[dst + 2] = b;
-    }
-  }
-  const data = new Uint8Array(w * h * 3);
-  const line = w * 3;
-  const acc = scratch(1, line);
-  for (let v = 0; v < h; v++) {
-    acc.fill(0);
-    for (let t = rows.start[v]!; t < rows.start[v + 1]!; t++) {
-      const src = rows.index[t]! * line;
-      const wt = rows.weight[t]!;
-      for (let i = 0; i < line; i++) acc[i] = acc[i]! + across[src + i]! * wt;
-    }
-    for (let i = 0, out = v * line; i < line; i++) data[out + i] = Math.round(acc[i]!);
-  }
+/** The frame resized to w × h by sharp (linear kernel): for whole levels, where libvips' SIMD wins. */
+export async function resizeRgb(frame: RgbFrame, w: number, h: number): Promise<RgbFrame> {
+  const data = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+    .resize(w, h, { fit: 'fill', kernel: 'linear' })
+    .raw()
+    .toBuffer();
   return { width: w, height: h, data };
 }
 
@@ -151,31 +118,6 @@ export function fillCrop(
     let dst = ((at.y + v) * tilePx + at.x) * 3;
     for (const end = dst + w * 3; dst < end;) input[dst++] = samples[src++]! * norm - 1;
   }
-}
-
-/**
- * For each of `n` output pixels along an axis of `length` source pixels: the source pixels it covers
- * (index) and the share of each (weight, summing to 1), flattened; output i's taps are
- * start[i] .. start[i + 1].
- */
-function areaTaps(length: number, n: number): { start: Int32Array; index: Int32Array; weight: Float32Array } {
-  const k = length / n;
-  const start = new Int32Array(n + 1);
-  const index: number[] = [];
-  const weight: number[] = [];
-  for (let i = 0; i < n; i++) {
-    start[i] = index.length;
-    const from = i * k;
-    const to = Math.min(length, (i + 1) * k);
-    for (let p = Math.floor(from); p < to; p++) {
-      const share = Math.min(p + 1, to) - Math.max(p, from);
-      if (share <= 0) continue;
-      index.push(p);
-      weight.push(share / k);
-    }
-  }
-  start[n] = index.length;
-  return { start, index: Int32Array.from(index), weight: Float32Array.from(weight) };
 }
 
 /** The region averaged over m × m blocks (the last partial row and column dropped). */

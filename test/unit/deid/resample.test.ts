@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { fillCrop, shrinkRgb } from '../../../agent/deid/resample.ts';
+import { fillCrop } from '../../../agent/deid/resample.ts';
 
 /** A 400×300 frame with smooth gradients and a few hard edges. */
 function testFrame(): { width: number; height: number; data: Uint8Array } {
@@ -48,21 +48,4 @@ describe('fillCrop', () => {
       expect(input[(7 * tilePx + 7) * 3]).toBe(-1);
     });
   }
-});
-
-describe('shrinkRgb', () => {
-  it('gives each output pixel the area-weighted mean of the source pixels it covers', () => {
-    // One row of three grey pixels (0, 90, 180) into two: 1.5 source pixels each.
-    const row = Uint8Array.from([0, 0, 0, 90, 90, 90, 180, 180, 180]);
-    const out = shrinkRgb({ width: 3, height: 1, data: row }, 2, 1);
-    // (0 * 1 + 90 * 0.5) / 1.5 = 30 and (90 * 0.5 + 180 * 1) / 1.5 = 150.
-    expect([...out.data]).toEqual([30, 30, 30, 150, 150, 150]);
-  });
-
-  it('keeps a flat image flat and its size as asked', () => {
-    const frame = { width: 37, height: 23, data: new Uint8Array(37 * 23 * 3).fill(77) };
-    const out = shrinkRgb(frame, 10, 6);
-    expect([out.width, out.height, out.data.length]).toEqual([10, 6, 180]);
-    expect(out.data.every((v) => v === 77)).toBe(true);
-  });
 });
