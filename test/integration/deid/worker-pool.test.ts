@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDeidConfig, deidParamsFor } from '../../../agent/deid/params.ts';
+import type { FaceScanContext, FaceScanPlan } from '../../../agent/deid/face-scan.ts';
+import type { FrameScan } from '../../../agent/deid/stream-scan.ts';
 import { DeidWorkerPool } from '../../../agent/deid/worker-pool.ts';
 import { silentLogger } from '../../../agent/log.ts';
 
@@ -58,6 +60,43 @@ describe('DeidWorkerPool', () => {
       kind: 'failed',
       error: { code: 'RIGCAP_DEID_INFERENCE', message: /invalid input tensor/ },
     });
+    await pool.close();
+  });
+
+  it('gives a worker whose frame waits for an earlier one the next frame meanwhile', async () => {
+    const pool = new DeidWorkerPool({
+      size: 1,
+      maxPending: 2,
+      timeoutMs: 10_000,
+      init,
+      log: silentLogger(),
+      workerUrl: new URL('./workers/asking-worker.ts', import.meta.url),
+    });
+    await pool.start();
+    // The first frame's context comes only once the second frame is done: with one worker that
+    // waited idle, the two would wait for each other for ever.
+    let release: (() => void) | undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const context: FaceScanContext = { tracks: [], verdicts: [], plates: { run: true } };
+    const plan: FaceScanPlan = {
+      sweep: { phase: 0, of: 4 },
+      reference: null,
+      runPlates: true,
+      context: 'ask',
+    };
+    const waiting: FrameScan = {
+      plan,
+      signature: () => undefined,
+      reference: () => Promise.resolve(null),
+      context: () => released.then(() => context),
+      waits: () => true,
+      finish: () => undefined,
+    };
+    const first = pool.submit({ ...job, scan: { begin: () => waiting } });
+    const second = await pool.submit(job);
+    expect(second.kind).toBe('done');
+    release?.();
+    expect((await first).kind).toBe('done');
     await pool.close();
   });
 });
