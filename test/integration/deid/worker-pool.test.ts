@@ -8,17 +8,25 @@ import { silentLogger } from '../../../agent/log.ts';
 const init = { specs: [], params: deidParamsFor(defaultDeidConfig), intraOpThreads: 1 };
 const job = { encoding: 'jpeg', schemaRef: '', data: new Uint8Array([0xff, 0xd8, 0xff]) };
 
+/** A started one-worker pool running one of the fake workers in ./workers. */
+async function startPool(
+  worker: string,
+  limits: { maxPending: number; timeoutMs: number },
+): Promise<DeidWorkerPool> {
+  const pool = new DeidWorkerPool({
+    size: 1,
+    ...limits,
+    init,
+    log: silentLogger(),
+    workerUrl: new URL(`./workers/${worker}`, import.meta.url),
+  });
+  await pool.start();
+  return pool;
+}
+
 describe('DeidWorkerPool', () => {
   it('fails a job past its deadline, replaces the stuck worker, and keeps serving', async () => {
-    const pool = new DeidWorkerPool({
-      size: 1,
-      maxPending: 2,
-      timeoutMs: 200,
-      init,
-      log: silentLogger(),
-      workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url),
-    });
-    await pool.start();
+    const pool = await startPool('hanging-worker.ts', { maxPending: 2, timeoutMs: 200 });
     const first = await pool.submit(job);
     expect(first).toMatchObject({ kind: 'failed', error: { code: 'RIGCAP_DEID_INFERENCE' } });
     // The replacement worker takes the next job (and times out too: it hangs by design).
@@ -28,15 +36,7 @@ describe('DeidWorkerPool', () => {
   });
 
   it('refuses at once when the queue is full, and destroy fails what was queued', async () => {
-    const pool = new DeidWorkerPool({
-      size: 1,
-      maxPending: 1,
-      timeoutMs: 60_000,
-      init,
-      log: silentLogger(),
-      workerUrl: new URL('./workers/hanging-worker.ts', import.meta.url),
-    });
-    await pool.start();
+    const pool = await startPool('hanging-worker.ts', { maxPending: 1, timeoutMs: 60_000 });
     const running = pool.submit(job);
     const queued = pool.submit(job);
     expect(await pool.submit(job)).toEqual({ kind: 'backpressure' });
@@ -47,15 +47,7 @@ describe('DeidWorkerPool', () => {
   });
 
   it('passes a job error from the worker through as a failed outcome', async () => {
-    const pool = new DeidWorkerPool({
-      size: 1,
-      maxPending: 1,
-      timeoutMs: 60_000,
-      init,
-      log: silentLogger(),
-      workerUrl: new URL('./workers/throwing-worker.ts', import.meta.url),
-    });
-    await pool.start();
+    const pool = await startPool('throwing-worker.ts', { maxPending: 1, timeoutMs: 60_000 });
     expect(await pool.submit(job)).toMatchObject({
       kind: 'failed',
       error: { code: 'RIGCAP_DEID_INFERENCE', message: /invalid input tensor/ },
@@ -64,15 +56,7 @@ describe('DeidWorkerPool', () => {
   });
 
   it('gives a worker whose frame waits for an earlier one the next frame meanwhile', async () => {
-    const pool = new DeidWorkerPool({
-      size: 1,
-      maxPending: 2,
-      timeoutMs: 10_000,
-      init,
-      log: silentLogger(),
-      workerUrl: new URL('./workers/asking-worker.ts', import.meta.url),
-    });
-    await pool.start();
+    const pool = await startPool('asking-worker.ts', { maxPending: 2, timeoutMs: 10_000 });
     // The first frame's context comes only once the second frame is done: with one worker that
     // waited idle, the two would wait for each other for ever.
     let release: (() => void) | undefined;
