@@ -15,6 +15,7 @@ import {
   type FrameSignature,
 } from './face-scan.ts';
 import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
+import type { LoadedModel } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { fillCrop, resizeRgb } from './resample.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
@@ -82,12 +83,7 @@ export class BlazeFaceDetector {
   readonly #tilePx: number;
   #screen: BlazeFaceDetector | undefined;
 
-  constructor(options: {
-    session: InferenceSession;
-    inputSize: number;
-    params: DeidParams;
-    modelName: string;
-  }) {
+  constructor(options: LoadedModel) {
     this.#session = options.session;
     this.#params = options.params;
     this.#tilePx = options.inputSize;

@@ -7,7 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { DeidConfig } from '../config/types.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
+import type { InferenceSession } from 'onnxruntime-node';
 import type { DetectionKind } from './geometry.ts';
+import type { DeidParams } from './params.ts';
 
 /** How a model's output tensors become boxes. */
 export type DecoderName = 'blazeface' | 'db-text';
@@ -29,6 +31,14 @@ export interface ModelSpec {
    * those it scores far below a face, so the full verification runs on fewer; it finds nothing itself.
    */
   readonly role?: 'screen';
+}
+
+/** What a detector is built from: a verified model's session, its spec's input size and the parameters. */
+export interface LoadedModel {
+  readonly session: InferenceSession;
+  readonly inputSize: number;
+  readonly params: DeidParams;
+  readonly modelName: string;
 }
 
 /** Pinned digests of the models shipped in the npm packages rigcap depends on. */

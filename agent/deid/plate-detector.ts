@@ -6,6 +6,7 @@ import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import type { RgbFrame } from './frame.ts';
 import type { Detection } from './geometry.ts';
+import type { LoadedModel } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { resizeRgb } from './resample.ts';
 
@@ -25,12 +26,7 @@ export class DbPlateDetector {
   readonly #params: DeidParams;
   readonly #maxSide: number;
 
-  constructor(options: {
-    session: InferenceSession;
-    inputSize: number;
-    params: DeidParams;
-    modelName: string;
-  }) {
+  constructor(options: LoadedModel) {
     this.#session = options.session;
     this.#params = options.params;
     this.#maxSide = options.inputSize;

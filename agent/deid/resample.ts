@@ -14,9 +14,9 @@ export interface Region {
 }
 
 /**
- * Float scratch buffers reused across calls (by slot): every function here is synchronous and
- * done with its scratch before it returns, so frames interleaved in one worker cannot share one
- * mid-use, and a few MB a frame stay out of the garbage collector's way.
+ * Float scratch buffers reused across calls (by slot): the functions that use them are synchronous
+ * and done with their scratch before they return, so frames interleaved in one worker cannot share
+ * one mid-use, and a few MB a frame stay out of the garbage collector's way.
  */
 const scratchBuffers: Float32Array[] = [];
 function scratch(slot: number, length: number): Float32Array {

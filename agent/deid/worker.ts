@@ -6,7 +6,14 @@ import { isRigcapError } from '../errors.ts';
 import { FrameDetector } from './detector.ts';
 import { redactImageSample } from './redact.ts';
 import type { FaceScanPeer } from './face-scan.ts';
-import type { JobRequest, PoolMessage, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
+import type {
+  JobAnswer,
+  JobRequest,
+  PoolMessage,
+  WorkerError,
+  WorkerInit,
+  WorkerReply,
+} from './worker-protocol.ts';
 
 function toWorkerError(err: unknown): WorkerError {
   return isRigcapError(err)
@@ -34,25 +41,19 @@ async function serve(): Promise<void> {
     post({ type: 'init-error', error: toWorkerError(err) });
     return;
   }
-  // Questions a job asked about the frames before it, answered by the pool.
-  const asked = new Map<string, (answer: PoolMessage) => void>();
-  const ask = (id: number, need: 'reference' | 'context'): Promise<PoolMessage> =>
+  // Questions a job asked about the frames before it, answered by the pool. An answer is matched
+  // by its type and job id, so each question gets the answer of its own kind.
+  const asked = new Map<string, (answer: JobAnswer) => void>();
+  const ask = <N extends JobAnswer['type']>(id: number, need: N): Promise<Extract<JobAnswer, { type: N }>> =>
     new Promise((resolve) => {
-      asked.set(`${need}:${id}`, resolve);
+      asked.set(`${need}:${id}`, resolve as (answer: JobAnswer) => void);
       post({ type: 'ask', id, need });
     });
   const peerFor = (id: number): FaceScanPeer => ({
     signature: (signature) => post({ type: 'signature', id, signature }),
     report: (report) => post({ type: 'report', id, report }),
-    reference: async () => {
-      const answer = await ask(id, 'reference');
-      return answer.type === 'reference' ? answer.reference : null;
-    },
-    context: async () => {
-      const answer = await ask(id, 'context');
-      if (answer.type !== 'context') throw new Error(`job ${id} got a ${answer.type} answer for its context`);
-      return answer.context;
-    },
+    reference: async () => (await ask(id, 'reference')).reference,
+    context: async () => (await ask(id, 'context')).context,
   });
   const run = (job: JobRequest): void => {
     const started = performance.now();
