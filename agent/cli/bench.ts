@@ -26,8 +26,8 @@ export interface BenchReport {
 const mib = 1024 * 1024;
 
 async function benchCaptureFigures(log: Logger, quick: boolean): Promise<BenchReport> {
-  const { benchCapture } = await import('../pipeline/capture-bench.ts');
-  const { benchMsgRate } = await import('../pipeline/msgrate-bench.ts');
+  const { benchCapture } = await import('../../scripts/bench/capture-bench.ts');
+  const { benchMsgRate } = await import('../../scripts/bench/msgrate-bench.ts');
   const dir = await mkdtemp(join(tmpdir(), 'rigcap-bench-capture-'));
   try {
     const throughput = await benchCapture({
@@ -75,7 +75,7 @@ async function benchCaptureFigures(log: Logger, quick: boolean): Promise<BenchRe
 }
 
 async function benchSignFigures(log: Logger, quick: boolean): Promise<BenchReport> {
-  const { measureCaptureCost, measureSignCost } = await import('../keys/sign-bench.ts');
+  const { measureCaptureCost, measureSignCost } = await import('../../scripts/bench/sign-bench.ts');
   // CPU to capture one chunk at the default chunk size (256 MiB of 1 MiB frames) vs CPU to build,
   // sign and durably write its record. Capture is measured on its own (no raw baseline mixed in),
   // scaled by bytes to one full chunk; the two alternate so load drifting during the run weighs on both.
@@ -122,7 +122,7 @@ async function benchDeidFigures(log: Logger, quick: boolean): Promise<BenchRepor
 }
 
 async function benchSyncFigures(log: Logger): Promise<BenchReport> {
-  const { benchSync } = await import('../sync/bench.ts');
+  const { benchSync } = await import('../../scripts/bench/sync-bench.ts');
   return (await benchSync({ log })) as BenchReport;
 }
 

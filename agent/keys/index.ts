@@ -1,5 +1,5 @@
 // Public surface of the record I/O edge: keys on disk, the chain on disk, the sealer the pipeline
-// calls, the verifier's filesystem adapter and the signing benchmark.
+// calls and the verifier's filesystem adapter.
 export { KeyStore, type KeyStoreOptions } from './key-store.ts';
 export { RecordStore, type RecordStoreOptions } from './record-store.ts';
 export {
@@ -11,5 +11,4 @@ export {
   type ChunkPredicateFields,
 } from './record-sealer.ts';
 export { FsSource } from './fs-source.ts';
-export { measureSignCost, type SignCost } from './sign-bench.ts';
 export { writeFileAtomic, fsyncDir, appendDurable } from './atomic-file.ts';

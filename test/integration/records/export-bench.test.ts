@@ -7,7 +7,7 @@ import exportCommand from '../../../agent/cli/export.ts';
 import verifyCommand from '../../../agent/cli/verify.ts';
 import type { CliIO } from '../../../agent/cli/command.ts';
 import { silentLogger } from '../../../agent/log.ts';
-import { measureSignCost } from '../../../agent/keys/index.ts';
+import { measureSignCost } from '../../../scripts/bench/sign-bench.ts';
 import { decodeRecord } from '../../../agent/records/index.ts';
 import { standardSpool, type FixtureSpool } from './spool-fixture.ts';
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsSource } from '../../../agent/keys/fs-source.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { verifyTree } from '../../../agent/records/verify.ts';
-import { FaultProxy, type Fault } from '../../../agent/sync/fault-proxy.ts';
+import { FaultProxy, type Fault } from '../../../scripts/bench/fault-proxy.ts';
 import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
 import { SyncState } from '../../../agent/sync/state.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';

@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChunkingConfig } from '../config/types.ts';
-import type { Logger } from '../log.ts';
-import { writeBenchFrames } from '../pipeline/capture-bench.ts';
-import { chunkFileName } from '../records/index.ts';
-import { RecordSealer } from './record-sealer.ts';
+import type { ChunkingConfig } from '../../agent/config/types.ts';
+import type { Logger } from '../../agent/log.ts';
+import { writeBenchFrames } from './capture-bench.ts';
+import { chunkFileName } from '../../agent/records/index.ts';
+import { RecordSealer } from '../../agent/keys/record-sealer.ts';
 
 /** What measureSignCost measured. */
 export interface SignCost {

@@ -4,12 +4,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RecordSealer } from '../keys/index.ts';
-import type { Logger } from '../log.ts';
-import { chunkFileName } from '../records/predicates.ts';
+import { RecordSealer } from '../../agent/keys/index.ts';
+import type { Logger } from '../../agent/log.ts';
+import { chunkFileName } from '../../agent/records/predicates.ts';
 import { FaultProxy } from './fault-proxy.ts';
-import { openSyncService } from './sync-service.ts';
-import { unknownClockSummary } from '../timesync/index.ts';
+import { openSyncService } from '../../agent/sync/sync-service.ts';
+import { unknownClockSummary } from '../../agent/timesync/index.ts';
 
 export interface BenchFigure {
   name: string;

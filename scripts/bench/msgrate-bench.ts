@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pull, Push } from 'zeromq';
 import { encodeFrame } from '../../drivers/zmq/frame.ts';
-import { Agent } from '../agent.ts';
-import { parseConfig } from '../config/load.ts';
-import type { Logger } from '../log.ts';
+import { Agent } from '../../agent/agent.ts';
+import { parseConfig } from '../../agent/config/load.ts';
+import type { Logger } from '../../agent/log.ts';
 
 export interface MsgRateResult {
   agentMsgPerSec: number;

@@ -4,12 +4,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../log.ts';
-import type { ChunkingConfig } from '../config/types.ts';
+import type { Logger } from '../../agent/log.ts';
+import type { ChunkingConfig } from '../../agent/config/types.ts';
 import type { Sample } from '../../drivers/types.ts';
-import { ChunkWriter } from './chunk-writer.ts';
-import { AdaptiveZstdCompressor } from './chunk-compression.ts';
-import { fsyncDir } from '../keys/atomic-file.ts';
+import { ChunkWriter } from '../../agent/pipeline/chunk-writer.ts';
+import { AdaptiveZstdCompressor } from '../../agent/pipeline/chunk-compression.ts';
+import { fsyncDir } from '../../agent/keys/atomic-file.ts';
 
 export interface CaptureBenchOptions {
   /** Scratch folder (emptied before and after). */
