@@ -7,7 +7,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { isRigcapError } from '../errors.ts';
-import { withIndexedReader } from '../pipeline/mcap-read.ts';
+import { readChunkFacts, type ChunkFileFacts } from '../pipeline/mcap-read.ts';
 import { parseChunkIndex, type CommittedChunk, type StreamChunkStats } from '../pipeline/chunk-types.ts';
 import type { Catalog, ChunkFlag } from './catalog.ts';
 
@@ -120,43 +120,37 @@ export async function describeChunk(
   path: string,
   id: { sessionId: string; chunkIndex: number; name: string },
 ): Promise<CommittedChunk> {
+  return (await describeChunkWithFacts(path, id)).chunk;
+}
+
+/** describeChunk, with the file's own facts (calibration, metadata, channels) read in the same pass. */
+export async function describeChunkWithFacts(
+  path: string,
+  id: { sessionId: string; chunkIndex: number; name: string },
+): Promise<{ chunk: CommittedChunk; facts: ChunkFileFacts }> {
   const sha256 = await sha256OfFile(path);
   const { size } = await stat(path);
-  return withIndexedReader(path, async (reader) => {
-    const streams = new Map<number, StreamChunkStats>();
-    for (const ch of reader.channelsById.values()) {
-      streams.set(ch.id, {
-        stream: ch.metadata.get('stream') ?? ch.topic,
-        topic: ch.topic,
-        type: reader.schemasById.get(ch.schemaId)?.name ?? '',
-        count: 0,
-        bytes: 0,
-        latchedReplays: 0,
-      });
-    }
-    let messages = 0;
-    let startNs: bigint | undefined;
-    let endNs = 0n;
-    for await (const m of reader.readMessages()) {
-      const s = streams.get(m.channelId);
-      if (s !== undefined) {
-        s.count += 1;
-        s.bytes += m.data.byteLength;
-      }
-      messages += 1;
-      if (startNs === undefined || m.logTime < startNs) startNs = m.logTime;
-      if (m.logTime > endNs) endNs = m.logTime;
-    }
-    return {
+  const facts = await readChunkFacts(path);
+  const streams: StreamChunkStats[] = facts.channels.map((c) => ({
+    stream: c.stream,
+    topic: c.topic,
+    type: c.type,
+    count: c.count,
+    bytes: c.bytes,
+    latchedReplays: c.latchedReplays,
+  }));
+  return {
+    chunk: {
       ...id,
       path,
       bytes: size,
       sha256,
-      startNs: startNs ?? 0n,
-      endNs,
-      messages,
-      streams: [...streams.values()],
+      startNs: facts.startNs,
+      endNs: facts.endNs,
+      messages: facts.messages,
+      streams,
       reason: 'reconcile',
-    };
-  });
+    },
+    facts,
+  };
 }

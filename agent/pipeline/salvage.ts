@@ -54,6 +54,9 @@ export interface SalvageResult {
 
 const READ_PIECE_BYTES = 1024 * 1024;
 
+/** Name of the MCAP metadata record a salvaged chunk carries about its source partial. */
+export const salvageMetadataName = 'rigcap.salvage';
+
 /** Salvages or quarantines every leftover partial in the spool; returns one result per partial. */
 export async function salvageSpool(options: SalvageOptions): Promise<SalvageResult[]> {
   const log = options.logger.child({ component: 'salvage' });
@@ -238,7 +241,7 @@ export async function salvagePartial(
   }
 
   await encoder.addMetadata({
-    name: 'rigcap.salvage',
+    name: salvageMetadataName,
     metadata: new Map([
       ['source', `${finalName}.partial`],
       ['sourceBytes', String(sourceBytes)],

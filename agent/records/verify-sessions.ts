@@ -121,9 +121,10 @@ export async function verifySessions(input: SessionsInput): Promise<SessionsResu
         });
       }
     }
+    const current = isCurrentSession(sid, sessionRecords.get(sid) ?? [], lastOpenBySigner);
     for (const name of names) {
       if (!/\.mcap$/.test(name) || signedNames.has(name)) continue;
-      failures.push(...(await checkOrphanChunk(source, `${dir}/${name}`, name, heads)));
+      failures.push(...(await checkOrphanChunk(source, `${dir}/${name}`, name, heads, { current })));
     }
     failures.push(
       ...(await checkSession(source, sid, sessionRecords.get(sid) ?? [], signed, lastOpenBySigner, heads)),
@@ -173,13 +174,47 @@ async function checkChunk(
         `calibration/${ref.sensor}.yaml hashes to ${have.slice(0, 12)}…, record says ${wantDigest.slice(0, 12)}…`,
       );
   }
-  for (const sensor of found.digests.keys()) {
-    if (!p.calibration.some((r) => r.sensor === sensor))
-      problems.push(`calibration/${sensor}.yaml is not in the record`);
+  // A record signed after a crash may state that the calibration could not be read back; then an
+  // attachment it does not name is what it said, not a mismatch (a ref it does name must still match).
+  if (!statesUnrecovered(p, 'calibration')) {
+    for (const sensor of found.digests.keys()) {
+      if (!p.calibration.some((r) => r.sensor === sensor))
+        problems.push(`calibration/${sensor}.yaml is not in the record`);
+    }
   }
   return problems.length === 0
     ? []
     : [{ file, code: 'VERIFY_CALIBRATION_MISMATCH', reason: problems.join('; ') }];
+}
+
+/**
+ * Whether a record's recovery lineage states that `field` could not be read back. A recovery entry
+ * without an `unrecovered` list (an older agent) stated that no capture-time context was recorded.
+ */
+export function statesUnrecovered(p: Pick<CaptureChunkPredicate, 'transforms'>, field: string): boolean {
+  return p.transforms.some((t) => {
+    if (t.kind !== 'recovery') return false;
+    const unrecovered = t['unrecovered'];
+    return unrecovered === undefined || (Array.isArray(unrecovered) && unrecovered.includes(field));
+  });
+}
+
+/** The device's current session: opened last by its signer and not closed. */
+function isCurrentSession(
+  sid: string,
+  records: readonly ChainRecord[],
+  lastOpenBySigner: ReadonlyMap<string, string>,
+): boolean {
+  const phases = records.map((r) => ({
+    signerId: r.signerId,
+    phase: (r.record.predicate as unknown as SessionPredicate).phase,
+  }));
+  const open = phases.find((r) => r.phase === 'open');
+  return (
+    open !== undefined &&
+    !phases.some((r) => r.phase === 'close') &&
+    lastOpenBySigner.get(open.signerId) === sid
+  );
 }
 
 async function checkOrphanChunk(
@@ -187,11 +222,20 @@ async function checkOrphanChunk(
   file: string,
   name: string,
   heads: ReadonlyMap<string, number>,
+  session: { current: boolean },
 ): Promise<VerifyFailure[]> {
   const sidecar = await source.readFile(`${file}.dsse.json`);
   const decoded = sidecar === undefined ? undefined : decodeRecord(sidecar);
   if (decoded === undefined || !decoded.ok)
-    return [{ file, code: 'VERIFY_UNSIGNED_CHUNK', reason: 'no record in the chain names this chunk' }];
+    return [
+      {
+        file,
+        code: 'VERIFY_UNSIGNED_CHUNK',
+        reason: session.current
+          ? "no record in the chain names this chunk; it is in the device's current session, committed after the chain's last record (the agent signs such a chunk when it starts next)"
+          : 'no record in the chain names this chunk',
+      },
+    ];
   const { chain, subject } = decoded.record;
   const out: VerifyFailure[] = [];
   if (chain.seq > (heads.get(chain.deviceId) ?? 0)) {
