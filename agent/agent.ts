@@ -12,6 +12,7 @@ import { CalibrationRegistry, openSpoolCalibrationHistory } from './calib/index.
 import { Catalog } from './catalog/catalog.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import { DeidStage } from './deid/stage.ts';
+import { heldGapRecord } from './deid/holding/recover.ts';
 import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
 import { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
@@ -47,6 +48,8 @@ export interface AgentOptions {
   chronycArgs?: readonly string[];
   /** Lineage entries added to every chunk record (e.g. the source recording of `rigcap ingest`). */
   extraTransforms?: readonly TransformLineage[];
+  /** Replaces the de-id worker entry (tests use a slow or fake one). */
+  deidWorkerUrl?: URL;
 }
 
 /** A recent error, for status and the status page. */
@@ -221,6 +224,7 @@ export class Agent {
         config: config.deid,
         log: this.#opts.log,
         exemptStreams: imageStreams.filter((s) => s.deid.exempt).map((s) => s.name),
+        ...(this.#opts.deidWorkerUrl === undefined ? {} : { workerUrl: this.#opts.deidWorkerUrl }),
       });
       // Self-test on a shipped image: refuses to start capture of image streams if it finds nothing.
       await this.#deid.start();
@@ -257,11 +261,20 @@ export class Agent {
       ledger: this.ledger,
       log: this.#opts.log,
       transformFor: (s) => this.#transformFor(s),
-      transformWindow: Math.max(2, config.deid.workers),
+      transformWindow: this.#deid?.window ?? Math.max(2, config.deid.workers),
       onWriteError: (err) => this.#onWriteError(err),
       admit: (s) => this.#admit(s),
       resolveStream: (sample) => this.#discovered(sample),
       gateFor: (s) => this.#snapshots.gateFor(s),
+    });
+    // Spill mode: frames de-id cannot take in time are sealed in the session's holding area.
+    const capture = this.#capture;
+    await this.#deid?.beginHolding({
+      spoolDir: config.spool.dir,
+      sessionId: this.#sessionId!,
+      budgetBytes: Math.min(config.deid.holdingBytes, config.spool.budgetBytes),
+      deliver: (sample) => capture.writeLate(sample),
+      drop: (stream, cause) => this.ledger.drop(stream, cause),
     });
     this.#capture.start();
     void writer;
@@ -496,17 +509,38 @@ export class Agent {
       : [...extra, { kind: 'de-identification', enabled: false, exemptStreams: exempt }];
   }
 
-  /** Stops in the documented order; bounded by `timeoutMs`, after which work is abandoned. */
-  stop(options: { timeoutMs?: number; reason?: string } = {}): Promise<void> {
-    this.#stopping ??= this.#stop(options.timeoutMs ?? 20_000, options.reason ?? 'stop');
+  /**
+   * Stops in the documented order; bounded by `timeoutMs`, after which queued samples are abandoned
+   * (counted `stop_abandoned`) and frames still held for de-id are counted `deid_held_lost`.
+   * `deid: 'complete'` (ingest, demo) first de-identifies every queued and held frame, however long
+   * that takes, telling `onDeidProgress` the frames still held; `timeoutMs` then bounds the rest.
+   */
+  stop(
+    options: {
+      timeoutMs?: number;
+      reason?: string;
+      deid?: 'complete' | 'within-budget';
+      onDeidProgress?: (heldFrames: number) => void;
+    } = {},
+  ): Promise<void> {
+    this.#stopping ??= this.#stop(options.timeoutMs ?? 20_000, options.reason ?? 'stop', options);
     return this.#stopping;
   }
 
-  async #stop(timeoutMs: number, reason: string): Promise<void> {
-    const timer = setTimeout(() => {
-      this.#log.error({ timeoutMs }, 'shutdown ran out of time; abandoning queued samples');
-      this.#capture?.destroy(new Error('shutdown timeout'));
-    }, timeoutMs);
+  async #stop(
+    timeoutMs: number,
+    reason: string,
+    options: { deid?: 'complete' | 'within-budget'; onDeidProgress?: (heldFrames: number) => void },
+  ): Promise<void> {
+    const startedMs = Date.now();
+    const complete = options.deid === 'complete';
+    const arm = (): NodeJS.Timeout =>
+      setTimeout(() => {
+        this.#log.error({ timeoutMs }, 'shutdown ran out of time; abandoning queued samples');
+        this.#capture?.destroy(new Error('shutdown timeout'));
+      }, timeoutMs);
+    let timer = complete ? undefined : arm();
+    let heldGaps: ReturnType<typeof heldGapRecord>[] = [];
     try {
       // 1. stop intake
       await Promise.allSettled(this.#drivers.map((d) => d.close()));
@@ -516,6 +550,16 @@ export class Agent {
       await this.#capture
         ?.drain()
         .catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
+      // 2b. held frames: blurred into the open chunk while the budget allows (a fifth is kept for
+      // sealing), the rest deleted unread and counted as a gap
+      const lost =
+        (await this.#deid?.finishHolding(
+          complete
+            ? { ...(options.onDeidProgress === undefined ? {} : { onProgress: options.onDeidProgress }) }
+            : { deadlineMs: Math.max(0, Math.floor(timeoutMs * 0.8) - (Date.now() - startedMs)) },
+        )) ?? [];
+      heldGaps = lost.map((l) => heldGapRecord(l, BigInt(Date.now()) * 1_000_000n));
+      timer ??= arm();
       // 3. close the open chunk: commit + seal
       await this.#writer?.close();
       // 4. close the session record, once nothing of it is left unsigned
@@ -525,7 +569,7 @@ export class Agent {
         (await this.#settleSession(this.#sessionId))
       ) {
         const endNs = BigInt(Date.now()) * 1_000_000n;
-        await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason });
+        await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason, gaps: heldGaps });
         this.#catalog?.endSession(this.#sessionId, endNs, 'closed');
       }
     } finally {

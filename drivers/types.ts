@@ -37,7 +37,13 @@ export type DropCause =
   | 'disk_budget'
   | 'disk_full'
   | 'write_error'
-  | 'snapshot_window';
+  | 'snapshot_window'
+  /** A frame held for late de-id that was never blurred (stop budget spent, process ended, torn file). */
+  | 'deid_held_lost'
+  /** A frame that found the de-id holding area full (its drop policy chose it). */
+  | 'deid_holding_full'
+  /** A sample still queued when a stop ran out of time. */
+  | 'stop_abandoned';
 
 /** Per-stream counters a driver reports. */
 export interface DriverStreamStats {

@@ -190,7 +190,15 @@ const command: Command = {
       await rig.stop();
       // Let the last published messages cross the socket before intake stops, so the counts balance.
       await new Promise((r) => setTimeout(r, 500));
-      say(io, json, 'stopping: drain queues, seal the open chunk, close the session');
+      say(io, json, 'stopping: drain queues, blur held frames, seal the open chunk, close the session');
+      // The agent stops first with de-id completed: every frame held for de-id is blurred into the
+      // session (however long that takes) before it closes and before the backlog is synced below.
+      await daemon.agent.stop({
+        timeoutMs: 60_000,
+        reason: 'demo end',
+        deid: 'complete',
+        onDeidProgress: (held) => say(io, json, `  de-id catching up: ${held} frames still held`),
+      });
       await daemon.stop({ timeoutMs: 60_000, reason: 'demo end' });
       const published = rig.published();
       const totals = daemon.agent.ledger.totals();

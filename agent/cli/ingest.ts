@@ -2,12 +2,13 @@
 // stamping and signing into a spool at DIR, one session per recording. Messages are kept byte for
 // byte unless de-id changed them; every chunk record names the source recording and its digest.
 import { existsSync } from 'node:fs';
+import type { DropCause } from '../../drivers/types.ts';
 import { basename, resolve } from 'node:path';
 import { Agent } from '../agent.ts';
 import { sha256OfFile } from '../catalog/reconcile.ts';
 import { parseConfig } from '../config/load.ts';
 import { RigcapError } from '../errors.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { withIndexedReader } from '../pipeline/mcap-read.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
@@ -50,6 +51,118 @@ async function channelsOf(file: string): Promise<SourceChannel[]> {
   });
 }
 
+/** What one recording became. */
+export interface IngestResult {
+  sha256: string;
+  sessionId: string | undefined;
+  chunks: number;
+  topics: Array<{
+    topic: string;
+    type: string;
+    messages: number;
+    written: number;
+    drops: Partial<Record<DropCause, number>>;
+  }>;
+}
+
+/**
+ * Re-processes one recording into a session of the spool at `out`. De-id of every image frame is
+ * completed before the session closes, however long it takes: nothing is abandoned at the end.
+ */
+export async function ingestRecording(
+  bag: string,
+  options: {
+    out: string;
+    keysDir: string;
+    rigId: string;
+    log: Logger;
+    signal: AbortSignal;
+    /** Where progress lines go (stderr). */
+    progress: NodeJS.WritableStream;
+    cwd: string;
+    /** Config overrides for de-id (tests: a small holding budget, inline mode). */
+    deid?: Record<string, unknown>;
+    /** Overrides the de-id worker entry (tests use a slow stand-in). */
+    deidWorkerUrl?: URL;
+    /** Budget for what follows de-id at the end (seal, close); de-id itself is never cut short. */
+    stopTimeoutMs?: number;
+  },
+): Promise<IngestResult> {
+  const channels = (await channelsOf(bag)).filter((c) => c.type !== '');
+  const taken = new Set<string>();
+  const streams = channels.map((c) => ({
+    name: streamNameFor(c.topic, taken),
+    driver: 'mcap-replay',
+    file: bag,
+    speed: 'max',
+    topic: c.topic,
+    sourceTopic: c.topic,
+    type: c.type,
+    encoding: c.messageEncoding === 'cdr' || c.messageEncoding === 'json' ? c.messageEncoding : 'bytes',
+    latched: c.latched,
+    // A replay never outruns the writer on purpose: size queues so nothing is dropped for lack of room.
+    queue: { size: 4096, maxBytes: '512MiB', dropPolicy: 'drop-newest' },
+    maxMessageBytes: '256MiB',
+  }));
+  const sha256 = await sha256OfFile(bag);
+  const { config, digest } = parseConfig(
+    JSON.stringify({
+      version: 1,
+      rig: { id: options.rigId },
+      spool: { dir: options.out },
+      keys: { dir: options.keysDir },
+      streams,
+      timesync: { chrony: false, ptp: false },
+      ops: { listen: '', heartbeatIntervalMs: 3_600_000 },
+      ...(options.deid === undefined ? {} : { deid: options.deid }),
+    }),
+    { baseDir: options.cwd },
+  );
+  const agent = new Agent({
+    config,
+    configDigest: digest,
+    log: options.log,
+    extraTransforms: [
+      {
+        kind: 'ingest',
+        source: { name: basename(bag), sha256 },
+        note: "clock state at original capture unknown; times are the recording's",
+      },
+    ],
+    ...(options.deidWorkerUrl === undefined ? {} : { deidWorkerUrl: options.deidWorkerUrl }),
+  });
+  options.progress.write(
+    `ingesting ${basename(bag)}: ${channels.length} topics, ${channels.reduce((n, c) => n + c.messages, 0)} messages\n`,
+  );
+  await agent.start(options.signal);
+  await agent.intakeEnded();
+  // Every frame is de-identified however long that takes (no stop budget for de-id); the frames
+  // still held for it are shown on stderr meanwhile.
+  await agent.stop({
+    reason: 'end of recording',
+    deid: 'complete',
+    ...(options.stopTimeoutMs === undefined ? {} : { timeoutMs: options.stopTimeoutMs }),
+    onDeidProgress: (held) =>
+      options.progress.write(`de-identifying ${basename(bag)}: ${held} frames still held for de-id\n`),
+  });
+  const totals = agent.ledger.totals();
+  return {
+    sha256,
+    sessionId: agent.sessionId,
+    chunks: agent.sessionChunks,
+    topics: channels.map((c, i) => {
+      const t = totals.get(streams[i]!.name);
+      return {
+        topic: c.topic,
+        type: c.type,
+        messages: c.messages,
+        written: t?.written ?? 0,
+        drops: t?.drops ?? {},
+      };
+    }),
+  };
+}
+
 const command: Command = {
   name: 'ingest',
   summary: 're-process existing MCAP recordings through de-id, stamping and signing into a spool',
@@ -77,69 +190,17 @@ const command: Command = {
     for (const bagArg of positionals) {
       const bag = resolve(io.cwd, bagArg);
       if (!existsSync(bag)) throw new RigcapError('RIGCAP_NOT_FOUND', `${bag} does not exist`);
-      const channels = (await channelsOf(bag)).filter((c) => c.type !== '');
-      const taken = new Set<string>();
-      const streams = channels.map((c) => ({
-        name: streamNameFor(c.topic, taken),
-        driver: 'mcap-replay',
-        file: bag,
-        speed: 'max',
-        topic: c.topic,
-        sourceTopic: c.topic,
-        type: c.type,
-        encoding: c.messageEncoding === 'cdr' || c.messageEncoding === 'json' ? c.messageEncoding : 'bytes',
-        latched: c.latched,
-        // A replay never outruns the writer on purpose: size queues so nothing is dropped for lack of room.
-        queue: { size: 4096, maxBytes: '512MiB', dropPolicy: 'drop-newest' },
-        maxMessageBytes: '256MiB',
-      }));
-      const sha256 = await sha256OfFile(bag);
-      const { config, digest } = parseConfig(
-        JSON.stringify({
-          version: 1,
-          rig: { id: values['rig-id'] ?? 'ingest' },
-          spool: { dir: out },
-          keys: { dir: keysDir },
-          streams,
-          timesync: { chrony: false, ptp: false },
-          ops: { listen: '', heartbeatIntervalMs: 3_600_000 },
-        }),
-        { baseDir: io.cwd },
-      );
-      const agent = new Agent({
-        config,
-        configDigest: digest,
-        log,
-        extraTransforms: [
-          {
-            kind: 'ingest',
-            source: { name: basename(bag), sha256 },
-            note: "clock state at original capture unknown; times are the recording's",
-          },
-        ],
-      });
-      io.stderr.write(
-        `ingesting ${basename(bag)}: ${channels.length} topics, ${channels.reduce((n, c) => n + c.messages, 0)} messages\n`,
-      );
-      await agent.start(io.signal);
-      await agent.intakeEnded();
-      await agent.stop({ reason: 'end of recording' });
-      const totals = agent.ledger.totals();
       results.push({
         bag: bagArg,
-        sha256,
-        sessionId: agent.sessionId,
-        chunks: agent.sessionChunks,
-        topics: channels.map((c, i) => {
-          const t = totals.get(streams[i]!.name);
-          return {
-            topic: c.topic,
-            type: c.type,
-            messages: c.messages,
-            written: t?.written ?? 0,
-            drops: t?.drops ?? {},
-          };
-        }),
+        ...(await ingestRecording(bag, {
+          out,
+          keysDir,
+          rigId: values['rig-id'] ?? 'ingest',
+          log,
+          signal: io.signal,
+          progress: io.stderr,
+          cwd: io.cwd,
+        })),
       });
     }
     if (values.json) writeJson(io.stdout, { ok: true, out, sessions: results });

@@ -218,6 +218,22 @@ export const configSchema = {
         plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.6 },
         timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
         maxPending: { type: 'integer', minimum: 1, default: 8 },
+        mode: {
+          enum: ['inline', 'spill'],
+          default: 'spill',
+          description:
+            'inline: a frame de-id cannot take in time is dropped (deid_backpressure); spill: it is sealed (AES-256-GCM, key in memory only) in the holding area until blurred.',
+        },
+        holdingBytes: {
+          ...byteSize,
+          default: 2 * 1024 * 1024 * 1024,
+          description: 'Byte budget of the spill holding area (capped by spool.budgetBytes).',
+        },
+        holdingDrop: {
+          enum: ['oldest', 'newest'],
+          default: 'oldest',
+          description: 'Which held frame goes when the holding area is full (counted as deid_holding_full).',
+        },
         customModels: {
           type: 'array',
           default: [],
@@ -285,4 +301,5 @@ export const byteSizePaths: readonly string[] = [
   'streams.*.queue.maxBytes',
   'streams.*.maxMessageBytes',
   'streams.*.snapshot.maxBytes',
+  'deid.holdingBytes',
 ];

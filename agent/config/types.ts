@@ -138,8 +138,14 @@ export interface DeidConfig {
   faceSweepFrames: number;
   plateThreshold: number;
   timeoutMs: number;
-  /** Frames waiting for a worker before `deid_backpressure` drops start. */
+  /** Frames waiting for a worker before `deid_backpressure` drops (inline) or spilling (spill) start. */
   maxPending: number;
+  /** `inline`: a frame de-id cannot take in time is dropped; `spill`: it is sealed in the holding area until blurred. */
+  mode: 'inline' | 'spill';
+  /** Byte budget of the holding area (capped by spool.budgetBytes). */
+  holdingBytes: number;
+  /** Which frame goes when the holding area is full (counted as `deid_holding_full`). */
+  holdingDrop: 'oldest' | 'newest';
   customModels: Array<{
     name: string;
     kind: 'face' | 'plate';

@@ -1,5 +1,6 @@
 // The de-id transform record for one chunk: which models and parameters ran and what happened to
-// the frames. Counts and digests only; never pixels, crops or plate text.
+// the frames. Counts and digests only; never pixels, crops or plate text. In spill mode a chunk
+// also says how many of its frames were blurred late (held, then blurred) and the longest delay.
 import type { DetectionKind } from './geometry.ts';
 import type { ModelSpec } from './models.ts';
 import { paramsDigest, type DeidParams } from './params.ts';
@@ -16,6 +17,10 @@ export interface DeidFrameCounts {
   dropped: number;
   /** Frames of exempt streams, passed on unchanged. */
   exempt: number;
+  /** Frames held in the holding area and blurred later (counted in `in` of the chunk they landed in). */
+  blurredLate: number;
+  /** Held frames that were never blurred (holding area full, stop budget spent, torn file). */
+  heldLost: number;
 }
 
 /** The `transforms` entry of a capture-chunk record. */
@@ -31,7 +36,9 @@ export interface DeidLineage {
   readonly params: DeidParams;
   readonly paramsDigest: string;
   readonly onFailure: 'drop';
-  readonly onBackpressure: 'drop';
+  readonly onBackpressure: 'drop' | 'spill';
+  /** Longest time a frame of this chunk waited in the holding area before it was blurred (decimal ns). */
+  readonly maxLateDelayNs: string;
   readonly exemptStreams: readonly string[];
   readonly frames: DeidFrameCounts;
   readonly boxes: Readonly<Record<DetectionKind, number>>;
@@ -42,18 +49,28 @@ export interface DeidLineage {
 
 /** What happened to one frame, as the accumulator counts it. */
 export type FrameEvent =
-  | { readonly kind: 'redacted'; readonly boxes: Readonly<Record<DetectionKind, number>> }
+  | {
+      readonly kind: 'redacted';
+      readonly boxes: Readonly<Record<DetectionKind, number>>;
+      /** Set for a held frame: how long after it was held it was blurred. */
+      readonly lateDelayNs?: bigint;
+    }
+  | { readonly kind: 'heldLost' }
   | { readonly kind: 'failed' }
   | { readonly kind: 'dropped' }
   | { readonly kind: 'exempt' };
 
 function zeroCounts(): DeidFrameCounts {
-  return { in: 0, withDetections: 0, failed: 0, dropped: 0, exempt: 0 };
+  return { in: 0, withDetections: 0, failed: 0, dropped: 0, exempt: 0, blurredLate: 0, heldLost: 0 };
 }
 
 /** Counts frame outcomes until `take()` hands them over for a chunk and starts afresh. */
 export class DeidLineageAccumulator {
-  readonly #fixed: Pick<DeidLineage, 'enabled' | 'models' | 'params' | 'paramsDigest' | 'exemptStreams'>;
+  readonly #fixed: Pick<
+    DeidLineage,
+    'enabled' | 'models' | 'params' | 'paramsDigest' | 'exemptStreams' | 'onBackpressure'
+  >;
+  #maxLateDelayNs = 0n;
   #frames = zeroCounts();
   #boxes = { face: 0, plate: 0 };
   #streams = new Map<string, DeidFrameCounts>();
@@ -63,6 +80,8 @@ export class DeidLineageAccumulator {
     models: readonly ModelSpec[];
     params: DeidParams;
     exemptStreams: readonly string[];
+    /** `spill` when frames de-id cannot take in time are held rather than dropped. */
+    onBackpressure?: 'drop' | 'spill';
   }) {
     this.#fixed = {
       enabled: options.enabled,
@@ -70,6 +89,7 @@ export class DeidLineageAccumulator {
       params: options.params,
       paramsDigest: paramsDigest(options.params),
       exemptStreams: [...options.exemptStreams].sort(),
+      onBackpressure: options.onBackpressure ?? 'drop',
     };
   }
 
@@ -85,8 +105,14 @@ export class DeidLineageAccumulator {
       if (event.kind === 'failed') counts.failed++;
       else if (event.kind === 'dropped') counts.dropped++;
       else if (event.kind === 'exempt') counts.exempt++;
-      else if (event.boxes.face + event.boxes.plate > 0) counts.withDetections++;
+      else if (event.kind === 'heldLost') counts.heldLost++;
+      else {
+        if (event.boxes.face + event.boxes.plate > 0) counts.withDetections++;
+        if (event.lateDelayNs !== undefined) counts.blurredLate++;
+      }
     }
+    if (event.kind === 'redacted' && event.lateDelayNs !== undefined && event.lateDelayNs > this.#maxLateDelayNs)
+      this.#maxLateDelayNs = event.lateDelayNs;
     if (event.kind === 'redacted') {
       this.#boxes.face += event.boxes.face;
       this.#boxes.plate += event.boxes.plate;
@@ -100,13 +126,14 @@ export class DeidLineageAccumulator {
       version: 1,
       ...this.#fixed,
       onFailure: 'drop',
-      onBackpressure: 'drop',
+      maxLateDelayNs: this.#maxLateDelayNs.toString(),
       frames: this.#frames,
       boxes: this.#boxes,
       degraded: this.#frames.failed > 0,
       streams: Object.fromEntries([...this.#streams].sort(([a], [b]) => (a < b ? -1 : 1))),
     };
     this.#frames = zeroCounts();
+    this.#maxLateDelayNs = 0n;
     this.#boxes = { face: 0, plate: 0 };
     this.#streams = new Map();
     return lineage;

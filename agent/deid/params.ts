@@ -104,6 +104,9 @@ export const defaultDeidConfig = {
   plateThreshold: 0.6,
   timeoutMs: 5000,
   maxPending: 8,
+  mode: 'spill',
+  holdingBytes: 2 * 1024 * 1024 * 1024,
+  holdingDrop: 'oldest',
   customModels: [],
 } as const satisfies DeidConfig;
 

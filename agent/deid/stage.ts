@@ -1,11 +1,16 @@
 // The de-id stage of the pipeline: every image sample of a non-exempt stream goes through the
 // worker pool and comes out blurred, or not at all. Nothing un-blurred passes on any failure.
+// In spill mode a frame the pool cannot take in time is sealed in the session's holding area
+// (see holding/) instead of dropped, and a background pass blurs it later into a later chunk.
 import { availableParallelism } from 'node:os';
-import type { Sample } from '../../drivers/types.ts';
+import type { DropCause, Sample } from '../../drivers/types.ts';
 import type { DeidConfig } from '../config/types.ts';
 import { RigcapError, isRigcapError, type ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isImageSample } from './image-codec.ts';
+import { HoldingArea, type HeldEntry, type HeldLoss, type HeldLossCause } from './holding/holding-area.ts';
+import type { KeyWrapper } from './holding/key-wrapper.ts';
+import { LateBlurPass, type LateOutcome } from './holding/late-blur.ts';
 import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
@@ -13,10 +18,47 @@ import { runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
 import { StreamScan } from './stream-scan.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
 
-/** What became of a sample. */
+/** What became of a sample; `held` = sealed in the holding area, accounted when it is blurred or lost. */
 export type DeidOutcome =
   | { readonly kind: 'ok'; readonly sample: Sample }
-  | { readonly kind: 'dropped'; readonly cause: 'deid_backpressure' | 'deid_failed' };
+  | { readonly kind: 'held' }
+  | {
+      readonly kind: 'dropped';
+      readonly cause: 'deid_backpressure' | 'deid_failed' | 'deid_holding_full' | 'deid_held_lost';
+    };
+
+/** The holding area's state (spill mode) for status, metrics and the bench. */
+export interface DeidHoldingStatus {
+  readonly mode: 'inline' | 'spill';
+  /** Frames sealed and not yet blurred. */
+  readonly heldFrames: number;
+  readonly heldBytes: number;
+  readonly budgetBytes: number;
+  readonly drop: 'oldest' | 'newest';
+  /** Capture time of the oldest held frame (decimal ns), null when none is held. */
+  readonly oldestHeldNs: string | null;
+  /** Held frames blurred and written so far. */
+  readonly blurredLate: number;
+  /** Longest hold before a late frame was written (decimal ns). */
+  readonly maxDelayNs: string;
+  /** Held frames lost, by cause. */
+  readonly lost: Readonly<Record<HeldLossCause, number>>;
+  /** Where the data key lives (`memory`: nothing on disk can open a held frame). */
+  readonly keyWrapper: string;
+}
+
+/** What the holding area of a session needs from the agent. */
+export interface HoldingPorts {
+  readonly spoolDir: string;
+  readonly sessionId: string;
+  /** deid.holdingBytes, already capped by the disk budget. */
+  readonly budgetBytes: number;
+  /** Writes a late-blurred frame into the session's open chunk (counted written there). */
+  deliver(sample: Sample): Promise<void>;
+  /** Counts a held frame that will never be written. */
+  drop(stream: string, cause: DropCause): void;
+  readonly keyWrapper?: KeyWrapper;
+}
 
 /** Per-stream health for status and metrics. */
 export interface DeidStreamStatus {
@@ -37,6 +79,7 @@ export interface DeidStatus {
   readonly lastError: { readonly code: ErrorCode; readonly message: string } | null;
   readonly selfTest: DeidSelfTestResult | null;
   readonly streams: Readonly<Record<string, Readonly<DeidStreamStatus>>>;
+  readonly holding: DeidHoldingStatus;
 }
 
 export interface DeidStageOptions {
@@ -63,6 +106,13 @@ export class DeidStage {
   readonly #streams = new Map<string, DeidStreamStatus>();
   /** Each image stream is a video: its face scan is planned from what its earlier frames showed. */
   readonly #scans = new Map<string, StreamScan>();
+  /** Held frames are a second video of their stream, scanned in their own order. */
+  readonly #lateScans = new Map<string, StreamScan>();
+  #inlineInFlight = 0;
+  #holding: HoldingArea | undefined;
+  #late: LateBlurPass | undefined;
+  #holdingPorts: HoldingPorts | undefined;
+  readonly #lost: Record<HeldLossCause, number> = { deid_holding_full: 0, deid_held_lost: 0 };
   #pool: DeidWorkerPool | undefined;
   #state: DeidStatus['state'] = 'idle';
   #lastError: DeidStatus['lastError'] = null;
@@ -81,6 +131,7 @@ export class DeidStage {
       models: this.#models,
       params: this.#params,
       exemptStreams: [...this.#exempt],
+      onBackpressure: options.config.mode === 'spill' ? 'spill' : 'drop',
     });
   }
 
@@ -144,29 +195,150 @@ export class DeidStage {
         new RigcapError('RIGCAP_DEID_INFERENCE', `de-id is ${this.#state}, not ready`),
       );
     }
-    let scan = this.#scans.get(sample.stream);
-    if (scan === undefined) {
-      scan = new StreamScan(this.#params);
-      this.#scans.set(sample.stream, scan);
-    }
-    const outcome = await pool.submit({
-      encoding: sample.encoding,
-      schemaRef: sample.schemaRef,
-      data: sample.data,
-      scan,
-    });
+    this.#inlineInFlight++;
+    const outcome = await pool
+      .submit({
+        encoding: sample.encoding,
+        schemaRef: sample.schemaRef,
+        data: sample.data,
+        scan: scanOf(this.#scans, sample.stream, this.#params),
+      })
+      .finally(() => {
+        this.#inlineInFlight--;
+        this.#late?.kick();
+      });
     if (outcome.kind === 'backpressure') {
       stream.backpressure++;
+      if (this.#holding !== undefined) return this.#hold(sample);
       this.#lineage.record(sample.stream, { kind: 'dropped' });
       return { kind: 'dropped', cause: 'deid_backpressure' };
     }
     if (outcome.kind === 'failed') return this.#fail(sample.stream, stream, outcome.error);
-    const boxes = { face: 0, plate: 0 };
-    for (const d of outcome.detections) boxes[d.kind]++;
+    const boxes = countBoxes(outcome.detections);
     stream.redacted++;
     stream.degraded = false;
     this.#lineage.record(sample.stream, { kind: 'redacted', boxes });
     return { kind: 'ok', sample: { ...sample, data: outcome.data } };
+  }
+
+  /** Samples of one stream worth having in the stage at once: spill mode keeps the pool's queue full. */
+  get window(): number {
+    const inline = Math.max(2, this.#workers);
+    return this.#config.mode === 'spill' ? this.#workers + this.#config.maxPending + 32 : inline;
+  }
+
+  /**
+   * Spill mode: opens the session's holding area and starts the background pass, which blurs held
+   * frames whenever the inline frames leave a worker free. Does nothing in inline mode.
+   */
+  async beginHolding(ports: HoldingPorts): Promise<void> {
+    if (this.#config.mode !== 'spill' || !this.#config.enabled || this.#holding !== undefined) return;
+    this.#holdingPorts = ports;
+    const holding = await HoldingArea.open({
+      spoolDir: ports.spoolDir,
+      sessionId: ports.sessionId,
+      budgetBytes: ports.budgetBytes,
+      dropPolicy: this.#config.holdingDrop,
+      log: this.#log,
+      ...(ports.keyWrapper === undefined ? {} : { keyWrapper: ports.keyWrapper }),
+      onLost: (entry, cause) => this.#heldLost(entry, cause),
+    });
+    this.#holding = holding;
+    this.#late = new LateBlurPass({
+      holding,
+      log: this.#log,
+      redact: (sample) => this.#redactLate(sample),
+      deliver: (sample) => ports.deliver(sample),
+      inlineIdle: () => this.#inlineInFlight < this.#workers && (this.#pool?.pending ?? 0) === 0,
+      drainConcurrency: this.#workers + 1,
+      onBlurred: (entry, delayNs, boxes) => {
+        const stream = this.#streamStatus(entry.stream);
+        stream.redacted++;
+        stream.degraded = false;
+        this.#lineage.record(entry.stream, { kind: 'redacted', boxes, lateDelayNs: delayNs });
+      },
+      onFailed: (entry) => {
+        ports.drop(entry.stream, 'deid_failed');
+        this.#fail(
+          entry.stream,
+          this.#streamStatus(entry.stream),
+          new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id of a held frame failed'),
+        );
+      },
+    });
+  }
+
+  /**
+   * Blurs every held frame with all workers until none is left or `deadlineMs` passes (none: no
+   * limit, as for ingest); frames still held then are deleted unread and counted `deid_held_lost`.
+   * Returns those losses per stream (the session's gaps). Call after capture has drained.
+   */
+  async finishHolding(
+    options: { deadlineMs?: number; onProgress?: (held: number) => void } = {},
+  ): Promise<HeldLoss[]> {
+    const holding = this.#holding;
+    const late = this.#late;
+    if (holding === undefined || late === undefined) return [];
+    await late.drain(options);
+    const lost = await holding.discardQueued('deid_held_lost');
+    if (lost.length > 0)
+      this.#log.warn(
+        { lost: lost.map((l) => ({ stream: l.stream, frames: l.count })) },
+        'held frames not blurred before the stop budget ran out; deleted unread and counted as a gap',
+      );
+    await holding.close();
+    return lost;
+  }
+
+  /** The holding area's state; in inline mode, its zero values. */
+  get holding(): DeidHoldingStatus {
+    const h = this.#holding;
+    const oldest = h?.oldestCaptureNs;
+    return {
+      mode: this.#config.mode,
+      heldFrames: h?.frames ?? 0,
+      heldBytes: h?.bytes ?? 0,
+      budgetBytes: h?.budgetBytes ?? this.#holdingPorts?.budgetBytes ?? this.#config.holdingBytes,
+      drop: this.#config.holdingDrop,
+      oldestHeldNs: oldest === undefined ? null : oldest.toString(),
+      blurredLate: this.#late?.blurred ?? 0,
+      maxDelayNs: (this.#late?.maxDelayNs ?? 0n).toString(),
+      lost: { ...this.#lost },
+      keyWrapper: h?.keyWrapperKind ?? 'memory',
+    };
+  }
+
+  async #hold(sample: Sample): Promise<DeidOutcome> {
+    const result = await this.#holding!.put(sample).catch((err: unknown) => {
+      // A frame that cannot be sealed (disk full, I/O error) is dropped, never written unblurred.
+      this.#log.error({ stream: sample.stream, err: String(err) }, 'could not hold a frame for de-id; dropped');
+      return { kind: 'error' as const };
+    });
+    if (result.kind === 'held') return { kind: 'held' };
+    const cause = result.kind === 'full' ? 'deid_holding_full' : 'deid_held_lost';
+    this.#lost[cause]++;
+    this.#lineage.record(sample.stream, { kind: 'heldLost' });
+    return { kind: 'dropped', cause };
+  }
+
+  #heldLost(entry: HeldEntry, cause: HeldLossCause): void {
+    this.#lost[cause]++;
+    this.#lineage.record(entry.stream, { kind: 'heldLost' });
+    this.#holdingPorts?.drop(entry.stream, cause);
+  }
+
+  async #redactLate(sample: Sample): Promise<LateOutcome> {
+    const pool = this.#pool;
+    if (pool === undefined || this.#state !== 'ready') return { kind: 'failed' };
+    const outcome = await pool.submit({
+      encoding: sample.encoding,
+      schemaRef: sample.schemaRef,
+      data: sample.data,
+      scan: scanOf(this.#lateScans, sample.stream, this.#params),
+    });
+    if (outcome.kind === 'backpressure') return { kind: 'busy' };
+    if (outcome.kind === 'failed') return { kind: 'failed' };
+    return { kind: 'ok', sample: { ...sample, data: outcome.data }, boxes: countBoxes(outcome.detections) };
   }
 
   /** The transform record for the chunk just closed; counting restarts. */
@@ -184,11 +356,13 @@ export class DeidStage {
       lastError: this.#lastError,
       selfTest: this.#selfTest,
       streams: Object.fromEntries([...this.#streams].map(([k, v]) => [k, { ...v }])),
+      holding: this.holding,
     };
   }
 
   /** Finishes frames already queued, then stops the workers. Idempotent. */
   async close(): Promise<void> {
+    await this.#late?.stop();
     const pool = this.#pool;
     this.#pool = undefined;
     this.#state = 'closed';
@@ -197,6 +371,7 @@ export class DeidStage {
 
   /** Abandons queued frames (they are dropped as failed) and stops the workers now. Idempotent. */
   destroy(): void {
+    void this.#late?.stop();
     const pool = this.#pool;
     this.#pool = undefined;
     this.#state = 'closed';
@@ -221,4 +396,19 @@ export class DeidStage {
     this.#log.warn({ stream: name, code: error.code, err: error }, 'de-id failed; frame dropped');
     return { kind: 'dropped', cause: 'deid_failed' };
   }
+}
+
+function scanOf(scans: Map<string, StreamScan>, stream: string, params: DeidParams): StreamScan {
+  let scan = scans.get(stream);
+  if (scan === undefined) {
+    scan = new StreamScan(params);
+    scans.set(stream, scan);
+  }
+  return scan;
+}
+
+function countBoxes(detections: readonly { kind: 'face' | 'plate' }[]): { face: number; plate: number } {
+  const boxes = { face: 0, plate: 0 };
+  for (const d of detections) boxes[d.kind]++;
+  return boxes;
 }

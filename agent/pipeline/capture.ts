@@ -10,8 +10,14 @@ import { sampleQueue } from './bounded-queue.ts';
 import type { BatchWrite } from './chunk-types.ts';
 import type { StreamLedger } from './ledger.ts';
 
-/** What a transform did with one sample. */
-export type TransformResult = { kind: 'ok'; sample: Sample } | { kind: 'dropped'; cause: DropCause };
+/**
+ * What a transform did with one sample. `held`: the transform keeps it (spill mode's holding area)
+ * and hands it back through `writeLate`, or counts it dropped, later.
+ */
+export type TransformResult =
+  | { kind: 'ok'; sample: Sample }
+  | { kind: 'held' }
+  | { kind: 'dropped'; cause: DropCause };
 
 /** A per-stream stage between queue and writer (de-identification for image streams). */
 export type SampleTransform = (sample: Sample) => Promise<TransformResult>;
@@ -158,21 +164,35 @@ export class Capture {
     const inFlight: Array<Promise<TransformResult>> = [];
     const settle = async (result: TransformResult): Promise<void> => {
       if (result.kind === 'dropped') this.#opts.ledger.drop(stream.name, result.cause);
-      else await this.#write(stream, result.sample);
+      else if (result.kind === 'ok') await this.#write(stream, result.sample);
     };
-    for await (const sample of queue) {
-      if (transform === undefined) {
-        await this.#write(stream, sample);
-        continue;
+    try {
+      for await (const sample of queue) {
+        if (transform === undefined) {
+          await this.#write(stream, sample);
+          continue;
+        }
+        // A transform that throws (a bug, not a counted failure) must not stop the stream: the frame
+        // is dropped as the transform's failure, never written untransformed.
+        inFlight.push(
+          transform(sample).catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' })),
+        );
+        if (inFlight.length >= window) await settle(await inFlight.shift()!);
       }
-      // A transform that throws (a bug, not a counted failure) must not stop the stream: the frame
-      // is dropped as the transform's failure, never written untransformed.
-      inFlight.push(
-        transform(sample).catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' })),
-      );
-      if (inFlight.length >= window) await settle(await inFlight.shift()!);
+    } finally {
+      // Also when the queue was destroyed: samples already in the transform are still accounted.
+      while (inFlight.length > 0) await settle(await inFlight.shift()!);
     }
-    while (inFlight.length > 0) await settle(await inFlight.shift()!);
+  }
+
+  /** Writes a sample a transform held and finished later (a frame blurred late); counted like any other. */
+  async writeLate(sample: Sample): Promise<void> {
+    const stream = this.#byName.get(sample.stream);
+    if (stream === undefined) {
+      this.#opts.ledger.drop(sample.stream, 'unknown_topic');
+      return;
+    }
+    await this.#write(stream, sample);
   }
 
   /** Without a transform: take whatever is queued and write it in one call, not one promise per sample. */
@@ -229,8 +249,11 @@ export class Capture {
     for (const r of results) if (r.status === 'rejected') throw r.reason;
   }
 
-  /** Abandons queued samples (second signal, or a stop that ran out of time). */
+  /** Abandons queued samples (second signal, or a stop that ran out of time), counting them `stop_abandoned`. */
   destroy(err?: Error): void {
-    for (const q of this.#queues.values()) q.destroy(err);
+    for (const [name, q] of this.#queues) {
+      if (q.length > 0) this.#opts.ledger.drop(name, 'stop_abandoned', q.length);
+      q.destroy(err);
+    }
   }
 }
