@@ -3,7 +3,7 @@
 // clock → de-id → session → writer → drivers (READY after the first opens). Stop order is fixed:
 // stop intake → drain queues → close chunk (seal) → close session → flush catalog → stop services.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import type { Driver, Sample, StreamSchema } from '../drivers/types.ts';
 import { createDrivers } from '../drivers/registry.ts';
@@ -12,6 +12,7 @@ import { CalibrationRegistry, openSpoolCalibrationHistory } from './calib/index.
 import { Catalog } from './catalog/catalog.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import { DeidStage } from './deid/stage.ts';
+import { isFolderFailure, makeFolder } from './ops/folders.ts';
 import { heldGapRecord } from './deid/holding/recover.ts';
 import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
 import { RecordSealer } from './keys/record-sealer.ts';
@@ -155,7 +156,8 @@ export class Agent {
     if (this.#started) return;
     this.#started = true;
     try {
-      await this.#start(signal);
+      // destroy() during start-up aborts #services: the next checkpoint stops the start there.
+      await this.#start(AbortSignal.any([signal, this.#services.signal]));
     } catch (err) {
       await this.destroy(err instanceof Error ? err : new Error(String(err)));
       throw err;
@@ -204,6 +206,7 @@ export class Agent {
     this.#closers.push(() => calibHistory.close());
     this.#calib = new CalibrationRegistry({ logger: this.#opts.log, store: calibHistory.store });
     await this.#calib.load(config.calibration.files);
+    signal.throwIfAborted();
     this.#clock = createClockStateTracker(config.timesync, {
       logger: this.#opts.log,
       ...(this.#opts.chronycArgs === undefined ? {} : { chronycArgs: this.#opts.chronycArgs }),
@@ -232,14 +235,19 @@ export class Agent {
     signal.throwIfAborted();
 
     const create = this.#opts.createDrivers ?? createDrivers;
-    this.#drivers = await create(config.streams, { log: this.#opts.log, ros2: config.ros2 });
+    try {
+      this.#drivers = await create(config.streams, { log: this.#opts.log, ros2: config.ros2 });
+    } catch (err) {
+      throw driverFailure(err, 'registry', 'be created');
+    }
+    signal.throwIfAborted();
     await this.#openSession();
     const writer = this.#writer!;
     for (const d of this.#drivers) {
       try {
         await d.open(signal);
       } catch (err) {
-        throw driverFailure(err, d.name);
+        throw driverFailure(err, d.name, 'open');
       }
       this.#registerSchemas(d.schemas());
       if (d === this.#drivers[0]) this.#opts.onReady?.();
@@ -633,23 +641,26 @@ export class Agent {
 
 function prepareSpool(spool: string): void {
   try {
-    for (const dir of ['sessions', 'records', 'keys', 'quarantine'])
-      mkdirSync(join(spool, dir), { recursive: true });
+    for (const dir of ['sessions', 'records', 'keys', 'quarantine']) makeFolder(join(spool, dir), 0o777);
     accessSync(spool, constants.W_OK);
   } catch (err) {
-    throw new RigcapError(
-      'RIGCAP_SPOOL_UNWRITABLE',
-      `spool ${spool} is not writable (${errnoCode(err) ?? String(err)})`,
-      { cause: err },
-    );
+    // makeFolder names the level and the real errno (EROFS, EACCES), not recursive mkdir's ENOENT.
+    const reason = isFolderFailure(err)
+      ? `${err.errno}${err.folder === spool ? '' : ` at ${err.folder}`}`
+      : (errnoCode(err) ?? String(err));
+    throw new RigcapError('RIGCAP_SPOOL_UNWRITABLE', `spool ${spool} is not writable (${reason})`, {
+      cause: isFolderFailure(err) ? err.cause : err,
+    });
   }
 }
 
-function driverFailure(err: unknown, driver: string): RigcapError {
+/** A driver's own coded error keeps its code (ROS 2 ones included); anything else is an open failure. */
+function driverFailure(err: unknown, driver: string, action: 'open' | 'be created'): RigcapError {
   if (isRigcapError(err)) return err;
   if (isDriverError(err))
     return new RigcapError(err.code as ErrorCode, err.message, { cause: err, details: { driver } });
-  return new RigcapError('RIGCAP_DRIVER_OPEN_FAILED', `driver ${driver} failed to open: ${String(err)}`, {
+  const message = err instanceof Error ? err.message : String(err);
+  return new RigcapError('RIGCAP_DRIVER_OPEN_FAILED', `driver ${driver} could not ${action}: ${message}`, {
     cause: err,
   });
 }

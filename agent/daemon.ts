@@ -1,7 +1,9 @@
 // The daemon around the Agent: ops endpoint (status page, /status.json, /metrics, marks), the
 // ZeroMQ control socket, sd_notify READY/STATUS/WATCHDOG/STOPPING, and the shutdown order:
 // watchdog off → STOPPING=1 → agent stop (intake, drain, seal, session close, catalog) → ops close.
+import { accessSync, constants } from 'node:fs';
 import { Agent, type AgentOptions } from './agent.ts';
+import { RigcapError, errnoCode } from './errors.ts';
 import type { Logger } from './log.ts';
 import { OpsHttpServer } from './ops/http.ts';
 import { markMetadata, MarkerInbox } from './ops/markers.ts';
@@ -109,8 +111,20 @@ export class Daemon {
     this.#retentionTimer.unref();
   }
 
-  /** Starts ops endpoints first (so status works during start-up), then capture. */
+  /**
+   * Starts ops endpoints first (so status works during start-up), then capture. On any failure
+   * (or an abort) everything opened so far is released before the error is rethrown.
+   */
   async start(signal: AbortSignal): Promise<void> {
+    try {
+      await this.#start(signal);
+    } catch (err) {
+      await this.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+  }
+
+  async #start(signal: AbortSignal): Promise<void> {
     const { config } = this.#opts;
     const listen = this.#opts.listen ?? config.ops.listen;
     if (listen !== '') {
@@ -124,6 +138,7 @@ export class Daemon {
       });
       this.url = (await this.#http.start()).url;
     }
+    signal.throwIfAborted();
     if (config.ops.controlEndpoint !== '') {
       this.#control = new ZmqMarkerControl({
         endpoint: config.ops.controlEndpoint,
@@ -132,6 +147,9 @@ export class Daemon {
       });
       await this.#control.start();
     }
+    signal.throwIfAborted();
+    // Files sync reads at its start are checked before capture starts, not after.
+    if (config.sync.enabled) checkSyncFiles(config.sync);
     await this.agent.start(signal);
     if (config.sync.enabled) this.#startSync();
     this.#statusTimer = setInterval(() => this.#notifier.status(statusLine(this.snapshot())), 10_000);
@@ -179,15 +197,39 @@ export class Daemon {
     }
   }
 
-  /** Abandons everything now. */
+  /** Abandons everything now; each part is released even when another fails to. Idempotent. */
   async destroy(err?: Error): Promise<void> {
     this.#watchdog?.stop();
     if (this.#statusTimer !== undefined) clearInterval(this.#statusTimer);
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
-    await this.agent.destroy(err);
-    await this.#sync?.destroy(err).catch(() => undefined);
-    await this.#control?.close().catch(() => undefined);
-    await this.#http?.close().catch(() => undefined);
+    const released = await Promise.allSettled([
+      this.agent.destroy(err),
+      this.#sync?.destroy(err),
+      this.#control?.close(),
+      this.#http?.close(),
+    ]);
+    for (const r of released)
+      if (r.status === 'rejected')
+        this.#log.warn({ err: r.reason as unknown }, 'release failed during destroy');
+  }
+}
+
+/** Fails with RIGCAP_CONFIG_UNREADABLE when a file named in `sync:` cannot be read. */
+function checkSyncFiles(sync: { caFile: string; storeKeyFile: string }): void {
+  for (const [key, path] of [
+    ['sync.caFile', sync.caFile],
+    ['sync.storeKeyFile', sync.storeKeyFile],
+  ] as const) {
+    if (path === '') continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch (err) {
+      throw new RigcapError(
+        'RIGCAP_CONFIG_UNREADABLE',
+        `${key} ${path} cannot be read (${errnoCode(err) ?? String(err)})`,
+        { cause: err, details: { key, path } },
+      );
+    }
   }
 }
 

@@ -17,6 +17,8 @@ export const errorCatalogue = {
     'Source /opt/ros/<distro>/setup.bash, then run `npm install rclnodejs` (or `npm rebuild rclnodejs`) in the rigcap folder.',
   RIGCAP_ROS2_INIT_FAILED:
     'Check `ros2 topic list` works as the rigcap user (same ROS_DOMAIN_ID and RMW_IMPLEMENTATION), then restart.',
+  RIGCAP_ROS2_GENERATED_READONLY:
+    'Generate the rclnodejs message code once at install (`sudo scripts/install.sh` does it), or run `npx generate-ros-messages` in the rigcap folder as its owner, then restart.',
   RIGCAP_DRIVER_OPEN_FAILED: 'Check the endpoint or file named in the message is reachable, then restart.',
   RIGCAP_FRAME_MALFORMED:
     'The publisher must send [topic, header-json, payload] frames (see README, ZeroMQ wire format).',
@@ -43,6 +45,10 @@ export const errorCatalogue = {
   RIGCAP_SD_NOTIFY_UNAVAILABLE:
     'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
   RIGCAP_OPS_LISTEN_FAILED: 'Free the port named in the message or change `ops.listen` in the config.',
+  RIGCAP_OPS_CONTROL_DIR:
+    'Create the folder named in the message, writable by the rigcap user (mode 0750; the unit\'s RuntimeDirectory=rigcap makes /run/rigcap), or point `ops.controlEndpoint` elsewhere (\'\' turns the control socket off).',
+  RIGCAP_OPS_CONTROL_BIND_FAILED:
+    'Stop the other process bound to the address named in the message, or change `ops.controlEndpoint` (\'\' turns the control socket off).',
   RIGCAP_MARK_INVALID:
     'Give the mark a non-empty text (at most 1000 characters) and tags of letters, digits, `-`, `_`, `.`, `:`.',
   RIGCAP_AGENT_UNREACHABLE:

@@ -7,7 +7,11 @@ export type DriverErrorCode =
   | 'RIGCAP_DRIVER_UNAVAILABLE'
   | 'RIGCAP_DRIVER_OPEN_FAILED'
   | 'RIGCAP_MCAP_INVALID'
-  | 'RIGCAP_FRAME_MALFORMED';
+  | 'RIGCAP_FRAME_MALFORMED'
+  | 'RIGCAP_ROS2_ENV_MISSING'
+  | 'RIGCAP_ROS2_UNAVAILABLE'
+  | 'RIGCAP_ROS2_INIT_FAILED'
+  | 'RIGCAP_ROS2_GENERATED_READONLY';
 
 /** An error thrown by a driver, with a stable `code` the agent maps to its own catalogue. */
 export class DriverError extends Error {

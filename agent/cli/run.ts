@@ -31,29 +31,81 @@ const command: Command = {
       );
       return ExitCode.ok;
     }
+    const timeoutMs = values['stop-timeout-ms'] === undefined ? 30_000 : Number(values['stop-timeout-ms']);
+    if (!Number.isFinite(timeoutMs))
+      throw new RigcapError('RIGCAP_USAGE', '--stop-timeout-ms must be a number');
     const log = createLogger();
     const daemon = new Daemon({ config: loaded.config, configDigest: loaded.digest, log, env: io.env });
+    // A failed start has released everything it opened (Daemon.start) before it is reported here.
+    const starting = daemon.start(io.signal);
+    let first: 'started' | 'signal';
     try {
-      await daemon.start(io.signal);
+      first = await Promise.race([starting.then(() => 'started' as const), aborted(io.signal)]);
     } catch (err) {
+      if (io.signal.aborted) return cancelled(io.signal.reason);
       log.fatal(
-        { code: isRigcapError(err) ? err.code : 'RIGCAP_INTERNAL', err: String(err) },
+        {
+          code: isRigcapError(err) ? err.code : 'RIGCAP_INTERNAL',
+          err: err instanceof Error ? err.message : String(err),
+        },
         'start failed',
       );
       throw err;
     }
-    if (!io.signal.aborted)
-      await new Promise<void>((resolve) =>
-        io.signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
+    if (first === 'signal') {
+      // A signal during start-up abandons the start: release what is open, then exit.
+      await daemon.destroy(new Error('start cancelled by a signal'));
+      await settledWithin(starting, cancelGraceMs);
+      return cancelled(io.signal.reason);
+    }
+    await aborted(io.signal);
     log.info({ reason: String(io.signal.reason) }, 'shutting down');
-    const timeoutMs = values['stop-timeout-ms'] === undefined ? 30_000 : Number(values['stop-timeout-ms']);
-    if (!Number.isFinite(timeoutMs))
-      throw new RigcapError('RIGCAP_USAGE', '--stop-timeout-ms must be a number');
-    await daemon.stop({ timeoutMs, reason: 'signal' });
+    const stopping = daemon.stop({ timeoutMs, reason: 'signal' });
+    // stop() abandons queued work after timeoutMs; past that plus a grace, abandon the rest too.
+    if (!(await settledWithin(stopping, timeoutMs + cancelGraceMs))) {
+      log.error({ timeoutMs }, 'ordered shutdown did not finish; abandoning it');
+      await daemon.destroy(new Error('shutdown overran'));
+      return ExitCode.failed;
+    }
+    await stopping;
     log.info({ sessionId: daemon.agent.sessionId, chunks: daemon.agent.sessionChunks }, 'stopped');
     return ExitCode.ok;
+
+    function cancelled(reason: unknown): number {
+      log.info({ reason: String(reason) }, 'start cancelled; stopped');
+      return ExitCode.ok;
+    }
   },
 };
+
+/** How long a cancelled start or an overrun stop may take to settle after everything was released. */
+const cancelGraceMs = 2_000;
+
+/** Resolves 'signal' once `signal` is aborted (at once if it already is). */
+function aborted(signal: AbortSignal): Promise<'signal'> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve('signal');
+    else signal.addEventListener('abort', () => resolve('signal'), { once: true });
+  });
+}
+
+/** True when `work` settled (either way) within `ms`. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const overdue = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      overdue,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export default command;

@@ -2,9 +2,11 @@
 // ipc:///run/rigcap/control.sock) that takes one-frame UTF-8 JSON messages
 // `{"type":"mark","text":"…","tags":["…"],"wallNs":"…"}` and feeds them to the MarkerInbox.
 // zeromq is imported only when the socket is started.
+import { dirname } from 'node:path';
 import type { Pull } from 'zeromq';
 import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { isFolderFailure, makeFolder } from './folders.ts';
 import type { MarkerInbox } from './markers.ts';
 
 export interface ZmqMarkerControlOptions {
@@ -23,18 +25,32 @@ export class ZmqMarkerControl {
     this.#options = options;
   }
 
-  /** Binds the socket and starts receiving. Throws RIGCAP_OPS_LISTEN_FAILED. */
+  /**
+   * Binds the socket and starts receiving. An ipc:// socket's missing folder is made first (0750).
+   * Throws RIGCAP_OPS_CONTROL_DIR (folder missing, not creatable or not writable) or
+   * RIGCAP_OPS_CONTROL_BIND_FAILED (anything else, e.g. a tcp:// address in use).
+   */
   async start(): Promise<void> {
+    const endpoint = this.#options.endpoint;
+    const folder = ipcFolder(endpoint);
+    if (folder !== undefined) prepareIpcFolder(endpoint, folder, this.#options.log);
     const zmq = await import('zeromq');
     const socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1000 });
     try {
-      await socket.bind(this.#options.endpoint);
+      await socket.bind(endpoint);
     } catch (err) {
       socket.close();
+      const errno = errnoCode(err);
+      if (folder !== undefined && errno !== undefined && folderErrnos.has(errno))
+        throw new RigcapError(
+          'RIGCAP_OPS_CONTROL_DIR',
+          `cannot bind control socket ${endpoint}: folder ${folder} ${folderProblem(errno)} (${errno})`,
+          { cause: err, details: { endpoint, folder, errno } },
+        );
       throw new RigcapError(
-        'RIGCAP_OPS_LISTEN_FAILED',
-        `cannot bind control socket ${this.#options.endpoint} (${errnoCode(err) ?? String(err)})`,
-        { cause: err },
+        'RIGCAP_OPS_CONTROL_BIND_FAILED',
+        `cannot bind control socket ${endpoint} (${errno ?? String(err)})`,
+        { cause: err, details: { endpoint } },
       );
     }
     this.#socket = socket;
@@ -75,4 +91,44 @@ export class ZmqMarkerControl {
     socket.close();
     await this.#loop;
   }
+}
+
+/** errnos that say the socket's folder is the problem, not the address. */
+const folderErrnos = new Set(['ENOENT', 'EACCES', 'EPERM', 'EROFS', 'ENOTDIR']);
+
+function folderProblem(errno: string): string {
+  switch (errno) {
+    case 'ENOENT':
+      return 'does not exist and could not be made';
+    case 'ENOTDIR':
+      return 'is not a folder';
+    case 'EROFS':
+      return 'is on a read-only filesystem';
+    default:
+      return 'is not writable by this user';
+  }
+}
+
+/** The folder of an ipc:// endpoint's socket file; undefined for other transports and abstract sockets. */
+export function ipcFolder(endpoint: string): string | undefined {
+  if (!endpoint.startsWith('ipc://')) return undefined;
+  const path = endpoint.slice('ipc://'.length);
+  if (path.startsWith('@') || path === '' || path === '*') return undefined;
+  return dirname(path);
+}
+
+/** Makes the socket's folder (0750, like the unit's RuntimeDirectory) when it is missing. */
+function prepareIpcFolder(endpoint: string, folder: string, log: Logger): void {
+  let made: string[];
+  try {
+    made = makeFolder(folder, 0o750);
+  } catch (err) {
+    if (!isFolderFailure(err)) throw err;
+    throw new RigcapError(
+      'RIGCAP_OPS_CONTROL_DIR',
+      `cannot bind control socket ${endpoint}: folder ${folder} cannot be made (${err.errno}${err.folder === folder ? '' : ` at ${err.folder}`})`,
+      { cause: err.cause, details: { endpoint, folder, errno: err.errno } },
+    );
+  }
+  if (made.length > 0) log.info({ folder, mode: '0750' }, 'made the control socket folder');
 }

@@ -31,11 +31,25 @@ export interface DaemonChild {
   waitForLog(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
 }
 
-/** Starts `rigcap run --config FILE` (JSON logs on stdout). */
-export function startDaemon(configFile: string, extraArgs: readonly string[] = []): DaemonChild {
+/** Starts `rigcap run --config FILE` (JSON logs on stdout); `env` adds to (or, undefined, removes from) the child's. */
+export function startDaemon(
+  configFile: string,
+  extraArgs: readonly string[] = [],
+  options: { env?: Record<string, string | undefined> } = {},
+): DaemonChild {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    RIGCAP_LOG_LEVEL: 'info',
+    NOTIFY_SOCKET: '',
+    WATCHDOG_USEC: '',
+  };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
   const proc = spawn(process.execPath, [rigcapBin, 'run', '--config', configFile, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RIGCAP_LOG_LEVEL: 'info', NOTIFY_SOCKET: '', WATCHDOG_USEC: '' },
+    env,
   });
   const logs: LogLine[] = [];
   const waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
@@ -106,6 +120,33 @@ export async function killDaemon(child: DaemonChild | undefined): Promise<void> 
   if (child === undefined || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
   child.proc.kill('SIGKILL');
   await child.exited;
+}
+
+/**
+ * The child's exit, or 'hung' when it is still running after `timeoutMs`: a generous bound that
+ * detects a process that never ends, not a performance figure.
+ */
+export function exitWithin(
+  child: DaemonChild,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'hung'> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    child.exited,
+    new Promise<'hung'>((resolve) => {
+      timer = setTimeout(() => resolve('hung'), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** True when no process with this pid exists any more (Node reaps a child before its exit event). */
+export function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as { code?: string }).code === 'ESRCH';
+  }
+  return false;
 }
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
