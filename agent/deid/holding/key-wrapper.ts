@@ -29,6 +29,8 @@ export class MemoryKeyWrapper implements KeyWrapper {
   }
 
   unwrap(): Promise<Buffer> {
-    return Promise.reject(new Error('in-memory data keys are never wrapped; held frames of a past process are unrecoverable'));
+    return Promise.reject(
+      new Error('in-memory data keys are never wrapped; held frames of a past process are unrecoverable'),
+    );
   }
 }

@@ -84,7 +84,8 @@ export class LateBlurPass {
   async drain(options: { deadlineMs?: number; onProgress?: (held: number) => void } = {}): Promise<void> {
     if (this.#mode === 'stopped') return;
     this.#mode = 'drain';
-    const deadline = options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.deadlineMs;
+    const deadline =
+      options.deadlineMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.deadlineMs;
     this.kick();
     let lastProgressMs = 0;
     while (this.#p.holding.frames > 0 && Date.now() < deadline) {

@@ -42,7 +42,10 @@ export async function discardHeldFrames(spoolDir: string, log: Logger): Promise<
   }
   for (const sessionId of sessions) {
     const dir = join(root, sessionId);
-    const byStream = new Map<string, { count: number; startNs: bigint | undefined; endNs: bigint | undefined }>();
+    const byStream = new Map<
+      string,
+      { count: number; startNs: bigint | undefined; endNs: bigint | undefined }
+    >();
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       // A temp file is a frame that was being held when the process ended: lost too, and counted.
       let stream = '(unreadable)';

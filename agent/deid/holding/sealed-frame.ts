@@ -35,7 +35,12 @@ export function sealFrame(sample: Sample, key: Buffer, name: string): Buffer {
   const nonce = randomBytes(nonceBytes);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.concat([header, Buffer.from(name, 'utf8')]));
-  const body = Buffer.concat([cipher.update(metaLength), cipher.update(meta), cipher.update(sample.data), cipher.final()]);
+  const body = Buffer.concat([
+    cipher.update(metaLength),
+    cipher.update(meta),
+    cipher.update(sample.data),
+    cipher.final(),
+  ]);
   return Buffer.concat([header, nonce, body, cipher.getAuthTag()]);
 }
 
@@ -50,7 +55,10 @@ export function openFrame(bytes: Uint8Array, key: Buffer, name: string): Sample 
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
   decipher.setAAD(Buffer.concat([buf.subarray(0, headerLength), Buffer.from(name, 'utf8')]));
   decipher.setAuthTag(tag);
-  const plain = Buffer.concat([decipher.update(buf.subarray(headerLength + nonceBytes, buf.length - tagBytes)), decipher.final()]);
+  const plain = Buffer.concat([
+    decipher.update(buf.subarray(headerLength + nonceBytes, buf.length - tagBytes)),
+    decipher.final(),
+  ]);
   const metaLength = plain.readUInt32BE(0);
   const meta = JSON.parse(plain.subarray(4, 4 + metaLength).toString('utf8')) as {
     stream: string;

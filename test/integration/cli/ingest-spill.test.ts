@@ -29,7 +29,8 @@ beforeAll(async () => {
   recording = await writeImageRecording(bag, { frames });
 });
 afterEach(async () => {
-  for (const name of await readdir(dir)) if (name !== 'front.mcap') await rm(join(dir, name), { recursive: true });
+  for (const name of await readdir(dir))
+    if (name !== 'front.mcap') await rm(join(dir, name), { recursive: true });
 });
 
 async function ingest(deid: Record<string, unknown>): Promise<{
@@ -108,7 +109,9 @@ describe('rigcap ingest with de-id slower than the replay', () => {
     const written = await imageMessages(spool, result.sessionId!);
     expect(written).toHaveLength(frames);
     // Every frame in the chunks is the blurred form of exactly one source frame, at its own stamp.
-    const expected = new Map(recording.messages.map((m, i) => [blurredOf(m).toString('hex'), recording.publishNs[i]]));
+    const expected = new Map(
+      recording.messages.map((m, i) => [blurredOf(m).toString('hex'), recording.publishNs[i]]),
+    );
     for (const w of written) expect(expected.get(w.data.toString('hex'))).toBe(w.logTime);
     expect(new Set(written.map((w) => w.data.toString('hex'))).size).toBe(frames);
 

@@ -110,7 +110,11 @@ describe('HoldingArea', () => {
       if (policy === 'oldest') {
         expect(results).toEqual(['held', 'held', 'held', 'held', 'held', 'held']);
         expect(kept).toEqual([4, 5, 6]);
-        expect(lost.map((l) => l.cause)).toEqual(['deid_holding_full', 'deid_holding_full', 'deid_holding_full']);
+        expect(lost.map((l) => l.cause)).toEqual([
+          'deid_holding_full',
+          'deid_holding_full',
+          'deid_holding_full',
+        ]);
       } else {
         expect(results).toEqual(['held', 'held', 'held', 'full', 'full', 'full']);
         expect(kept).toEqual([1, 2, 3]);
