@@ -143,6 +143,13 @@ do_install() {
     run "$NODE" "$APP_DIR/scripts/build-sd-notify.js"
   fi
 
+  # rclnodejs writes generated message code on its first init(), which the unit cannot
+  # (ProtectSystem=strict): generate it now, as root, in the sourced ROS 2 environment.
+  if [ -f "$APP_DIR/node_modules/rclnodejs/package.json" ]; then
+    run "$APP_DIR/scripts/ros-messages.sh" ||
+      say "warning: rclnodejs message code not generated; ROS 2 streams fail with RIGCAP_ROS2_GENERATED_READONLY until scripts/ros-messages.sh succeeds"
+  fi
+
   if [ "$SYSTEM" = 1 ]; then
     if getent passwd "$USER_NAME" >/dev/null 2>&1; then
       say "user: $USER_NAME exists"

@@ -83,6 +83,8 @@ export interface RclnodejsModule {
   shutdown(): void;
   createNode(nodeName: string, namespace?: string): RclNode;
   QoS: new (history: number, depth: number, reliability: number, durability: number) => RclQos;
+  /** Removes the SIGINT listener rclnodejs adds at import (absent in old releases). */
+  removeSignalHandlers?(): void;
   /** Absent before rclnodejs 1.x; its constructor throws before Jazzy. */
   SubscriptionEventCallbacks?: new () => RclSubscriptionEventCallbacks;
 }

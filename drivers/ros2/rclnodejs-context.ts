@@ -1,6 +1,6 @@
 // rclnodejs keeps one default context per process: init it once, shut it down after the last user.
 
-import { Ros2DriverError } from './errors.ts';
+import { initFailure } from './rclnodejs-loader.ts';
 import type { RclnodejsModule } from './rclnodejs-api.ts';
 
 const contextUsers = new WeakMap<RclnodejsModule, { users: number; ready: Promise<void> }>();
@@ -17,11 +17,7 @@ export async function acquireContext(rcl: RclnodejsModule): Promise<void> {
     await entry.ready;
   } catch (err) {
     contextUsers.delete(rcl);
-    throw new Ros2DriverError(
-      'RIGCAP_ROS2_INIT_FAILED',
-      `rclnodejs.init() failed: ${(err as Error).message}`,
-      { cause: err },
-    );
+    throw initFailure(err);
   }
 }
 

@@ -2,9 +2,10 @@
 // effects: rclnodejs compiles its native addon on import when no binary matches, which must never
 // happen inside a running capture daemon.
 
-import { existsSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Ros2DriverError } from './errors.ts';
 import type { RclnodejsModule } from './rclnodejs-api.ts';
 
@@ -70,8 +71,16 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
         'source /opt/ros/<distro>/setup.bash and run `npm rebuild rclnodejs` (rigcap never builds it while capturing).',
     );
   }
-  const importModule = options.importModule ?? ((specifier: string) => import(specifier));
+  checkGeneratedCode(packageDir);
+  // Import the very package checked above: resolved the same way, then imported by its file URL.
+  const requireFrom = createRequire(options.resolveFrom ?? import.meta.url);
+  const importModule =
+    options.importModule ??
+    ((specifier: string) => import(pathToFileURL(requireFrom.resolve(specifier)).href) as Promise<unknown>);
   let loaded: unknown;
+  // rclnodejs adds a SIGINT listener at import that shuts its context down at once; rigcap's own
+  // handler runs the ordered shutdown (drivers close their nodes in step 1), so that listener goes.
+  const sigintBefore = new Set(process.listeners('SIGINT'));
   try {
     loaded = await importModule('rclnodejs');
   } catch (err) {
@@ -82,6 +91,9 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
     );
   }
   const rcl = unwrapDefault(loaded);
+  rcl.removeSignalHandlers?.();
+  for (const listener of process.listeners('SIGINT'))
+    if (!sigintBefore.has(listener)) process.removeListener('SIGINT', listener);
   if (rcl.SubscriptionEventCallbacks === undefined) {
     // Some releases keep the event classes out of the top-level exports (their own tests import
     // lib/event_handler.js); without them message loss cannot be counted, so look there too.
@@ -103,6 +115,47 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
     }
   }
   return rcl;
+}
+
+/**
+ * rclnodejs's init() writes generated message code into `<package>/generated` when it is missing
+ * or stale. Under the unit's ProtectSystem=strict the package folder is read-only, so the code
+ * must be generated at install; without it, fail here with the fix instead of inside init().
+ */
+export function checkGeneratedCode(packageDir: string): void {
+  const generated = join(packageDir, 'generated');
+  if (existsSync(join(generated, 'generator.json'))) return;
+  const writable = existsSync(generated) ? generated : packageDir;
+  try {
+    accessSync(writable, constants.W_OK);
+  } catch (err) {
+    const errno = (err as { code?: unknown }).code;
+    throw new Ros2DriverError(
+      'RIGCAP_ROS2_GENERATED_READONLY',
+      `rclnodejs has no generated message code in ${generated} and cannot write it there (${typeof errno === 'string' ? errno : String(err)}): ` +
+        'generate it at install (scripts/install.sh runs `generate-ros-messages` in the sourced ROS environment).',
+      { cause: err, details: { folder: generated } },
+    );
+  }
+}
+
+/** Maps an init() failure to a coded error: a read-only generated folder gets its own code. */
+export function initFailure(err: unknown): Ros2DriverError {
+  const errno = (err as { code?: unknown } | null)?.code;
+  const path = (err as { path?: unknown } | null)?.path;
+  if (errno === 'EROFS' || errno === 'EACCES' || errno === 'EPERM') {
+    return new Ros2DriverError(
+      'RIGCAP_ROS2_GENERATED_READONLY',
+      `rclnodejs.init() could not write its generated message code${typeof path === 'string' ? ` at ${path}` : ''} (${errno}): ` +
+        'generate it at install (scripts/install.sh runs `generate-ros-messages` in the sourced ROS environment).',
+      { cause: err, details: typeof path === 'string' ? { path } : {} },
+    );
+  }
+  return new Ros2DriverError(
+    'RIGCAP_ROS2_INIT_FAILED',
+    `rclnodejs.init() failed: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  );
 }
 
 function unwrapDefault(loaded: unknown): RclnodejsModule {
