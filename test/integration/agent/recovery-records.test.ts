@@ -1,7 +1,8 @@
 // A chunk signed by crash recovery carries the calibration, clock and stream facts a normal seal
 // gives it, read back from the chunk itself; what cannot be read back is named in its record; and
 // the project's verifier accepts exactly those records.
-import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,11 +16,21 @@ import { ChunkWriter } from '../../../agent/pipeline/chunk-writer.ts';
 import type { CommittedChunk } from '../../../agent/pipeline/chunk-types.ts';
 import { readChunkFacts } from '../../../agent/pipeline/mcap-read.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from '../../../agent/pipeline/seal.ts';
-import type { CaptureChunkPredicate, TimesyncSummary } from '../../../agent/records/predicates.ts';
+import type {
+  CalibrationRef,
+  CaptureChunkPredicate,
+  TimesyncSummary,
+  TransformLineage,
+} from '../../../agent/records/predicates.ts';
 import { verifyTree } from '../../../agent/records/verify.ts';
 import { recoverSpool } from '../../../agent/recovery.ts';
-import { timesyncMetadata, timesyncMetadataName } from '../../../agent/timesync/index.ts';
+import {
+  timesyncMetadata,
+  timesyncMetadataName,
+  unknownClockSummary,
+} from '../../../agent/timesync/index.ts';
 import { chunking, sample, streams } from '../pipeline/helpers.ts';
+import { calibrationYaml, openSpool, tinyMcap } from '../records/spool-fixture.ts';
 import { simAgentConfigYaml } from './sim-config.ts';
 
 const calibDir = join(import.meta.dirname, '..', '..', '..', 'config', 'calibration', 'sim');
@@ -227,5 +238,64 @@ describe('crash recovery signs chunks from the facts they carry', () => {
     });
     const facts = await readChunkFacts(join(spool, 'sessions', sessionId, 'chunk-000004.mcap'));
     expect(four.streams.reduce((n, s) => n + s.count, 0)).toBe(facts.messages);
+  });
+
+  it('the verifier accepts a calibration attachment missing from a record only when the record says calibration was not recovered', async () => {
+    const spool = await openSpool({ deviceId: 'rig-r' });
+    work = join(spool.rootDir, '..');
+    await spool.sealer.openSession({ sessionId: 's1', rigId: 'rig-r', startNs: 1n });
+    const attachmentDigest = createHash('sha256').update(calibrationYaml).digest('hex');
+    const recovery = (unrecovered: string[] | undefined): Record<string, unknown> => ({
+      kind: 'recovery',
+      note: 'signed after a restart',
+      ...(unrecovered === undefined ? {} : { unrecovered }),
+    });
+    const cases: Array<{ calibration: CalibrationRef[]; transforms: Array<Record<string, unknown>> }> = [
+      // 1: states calibration unrecovered, names none: accepted.
+      { calibration: [], transforms: [recovery(['calibration', 'timesync'])] },
+      // 2: an older agent's recovery entry (no list: nothing recovered): accepted.
+      { calibration: [], transforms: [recovery(undefined)] },
+      // 3: recovered calibration stated, attachment not named: rejected.
+      { calibration: [], transforms: [recovery(['timesync'])] },
+      // 4: no recovery at all, attachment not named: rejected.
+      { calibration: [], transforms: [] },
+      // 5: says unrecovered but names a wrong digest: a named ref must still match.
+      {
+        calibration: [{ sensor: 'cam0', digest: 'f'.repeat(64), version: 1 }],
+        transforms: [recovery(['calibration'])],
+      },
+      // 6: names the attachment right: accepted.
+      { calibration: [{ sensor: 'cam0', digest: attachmentDigest, version: 1 }], transforms: [] },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const bytes = await tinyMcap({ seed: i + 1 });
+      const dir = join(spool.rootDir, 'sessions', 's1');
+      await mkdir(dir, { recursive: true });
+      const chunkPath = join(dir, `chunk-00000${i + 1}.mcap`);
+      await writeFile(chunkPath, bytes);
+      await spool.sealer.sealChunk({
+        chunkPath,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        bytes: bytes.byteLength,
+        predicateFields: {
+          sessionId: 's1',
+          chunkIndex: i + 1,
+          startNs: '0',
+          endNs: '0',
+          streams: [],
+          timesync: unknownClockSummary({ startNs: 0n, endNs: 0n }),
+          calibration: c.calibration,
+          transforms: c.transforms as TransformLineage[],
+          producer: { rigcapVersion: 'test', configDigest: 'x' },
+          policy: { residency: 'EU', retentionDays: 1, purpose: 'test' },
+        },
+      });
+    }
+    const report = await verifyTree(new FsSource(spool.rootDir));
+    expect(report.failures.map((f) => `${f.code} ${f.file}`)).toEqual([
+      'VERIFY_CALIBRATION_MISMATCH sessions/s1/chunk-000003.mcap',
+      'VERIFY_CALIBRATION_MISMATCH sessions/s1/chunk-000004.mcap',
+      'VERIFY_CALIBRATION_MISMATCH sessions/s1/chunk-000005.mcap',
+    ]);
   });
 });

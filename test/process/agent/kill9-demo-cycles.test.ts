@@ -1,0 +1,226 @@
+// kill -9 `rigcap demo` at seeded random moments, again and again into the same folder: after every
+// kill the project's verifier finds every chunk with a record consistent with it (calibration,
+// digest, session), and the only findings allowed are the crash windows of the device's current
+// session that the next start repairs; then a normal run ends OK and both spool and store verify.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { VerifyReport } from '../../../agent/records/index.ts';
+import { runCli } from '../../support/cli.ts';
+import { rigcapBin, waitFor } from './daemon-harness.ts';
+
+const CYCLES = 5;
+
+/** mulberry32: the kill schedule is reproducible from the seed printed on failure. */
+function seeded(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface DemoChild {
+  proc: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** `rigcap demo --out DIR --seconds N --json` in its own process group (so a kill reaches every process of it). */
+function startDemo(dir: string, seconds: number): DemoChild {
+  const proc = spawn(
+    process.execPath,
+    [rigcapBin, 'demo', '--out', dir, '--seconds', String(seconds), '--json'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, RIGCAP_LOG_LEVEL: 'info' },
+    },
+  );
+  let stdout = '';
+  let stderr = '';
+  proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    proc.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+function killGroup(child: DemoChild): void {
+  if (child.proc.pid === undefined || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
+  try {
+    process.kill(-child.proc.pid, 'SIGKILL');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** Whether the demo's log (DIR/demo.log, shared by every run) has `msg` from this process. */
+async function logged(dir: string, pid: number, msg: string): Promise<true | undefined> {
+  const text = await readFile(join(dir, 'demo.log'), 'utf8').catch(() => '');
+  const needle = `"pid":${pid},`;
+  for (const line of text.split('\n')) {
+    if (!line.includes(needle) || !line.includes(msg)) continue;
+    const parsed = JSON.parse(line) as { pid?: number; msg?: string };
+    if (parsed.pid === pid && parsed.msg === msg) return true;
+  }
+  return undefined;
+}
+
+async function verify(path: string): Promise<VerifyReport> {
+  const run = await runCli(['verify', path, '--json']);
+  expect([0, 1], run.stderr).toContain(run.code);
+  return JSON.parse(run.stdout) as VerifyReport;
+}
+
+/** The device's current session: the last one its chain opened, if the chain has not closed it. */
+async function currentSession(spool: string): Promise<string | undefined> {
+  const signer = join(spool, 'records', 'demo-rig');
+  let current: string | undefined;
+  for (const name of (await readdir(signer).catch(() => [] as string[]))
+    .filter((n) => /^\d{12}\.dsse\.json$/.test(n))
+    .sort()) {
+    const env = JSON.parse(await readFile(join(signer, name), 'utf8')) as { payload: string };
+    const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+      predicateType: string;
+      predicate: { sessionId?: string; phase?: string };
+    };
+    if (!st.predicateType.includes('/session/')) continue;
+    if (st.predicate.phase === 'open') current = st.predicate.sessionId;
+    else if (st.predicate.sessionId === current) current = undefined;
+  }
+  return current;
+}
+
+/**
+ * Findings a kill may leave that the next start repairs, all in the device's current session: a
+ * chunk renamed but not yet signed, a record whose sidecar or session-file line was not yet written.
+ */
+function crashWindow(f: VerifyReport['failures'][number], current: string | undefined): boolean {
+  if (current === undefined || !f.file.startsWith(`sessions/${current}/`)) return false;
+  if (f.code === 'VERIFY_UNSIGNED_CHUNK') return /current session/.test(f.reason);
+  if (f.code === 'VERIFY_SIDECAR_MISMATCH') return f.reason === 'sidecar missing';
+  if (f.code === 'VERIFY_SESSION_FILE') return /^lacks seq \d+$/.test(f.reason);
+  return false;
+}
+
+let dir: string | undefined;
+let child: DemoChild | undefined;
+afterEach(async () => {
+  if (child !== undefined) {
+    killGroup(child);
+    await child.exited;
+  }
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+  child = undefined;
+});
+
+describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
+  it(
+    `every chunk verifies after each of ${CYCLES} kills, and a normal run then ends OK with spool and store verified`,
+    { timeout: 300_000 },
+    async () => {
+      const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+      const random = seeded(seed);
+      const context = `seed ${seed} (rerun with RIGCAP_KILL9_SEED=${seed})`;
+      const spoolParent = await mkdtemp(join(tmpdir(), 'rigcap-demo-kill9-'));
+      dir = spoolParent;
+      const spool = join(spoolParent, 'agent');
+      const kills: string[] = [];
+      const windows: string[] = [];
+
+      for (let k = 0; k < CYCLES; k++) {
+        // Chunks of 2 s (seconds / 3, at least 2 s): kills land mid-chunk, mid-commit, mid-seal,
+        // during shutdown and sync; every other cycle dies during start-up, where recovery runs.
+        const run = startDemo(dir, 6);
+        child = run;
+        const pid = run.proc.pid ?? -1;
+        const gone = (): boolean => run.proc.exitCode !== null || run.proc.signalCode !== null;
+        const died = run.exited.then(() => 'exited' as const);
+        if (k % 2 === 1) {
+          const afterMs = 300 + Math.floor(random() * 3000);
+          await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+          kills.push(`#${k} ${afterMs} ms after spawn`);
+        } else {
+          await waitFor(
+            'capture started',
+            () => (gone() ? true : logged(spoolParent, pid, 'capture started')),
+            120_000,
+          );
+          const afterMs = Math.floor(random() * 6000);
+          await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+          kills.push(`#${k} ${afterMs} ms after capture started`);
+        }
+        killGroup(run);
+        const exit = await run.exited;
+        // A run that ended before the kill must have ended OK; one killed must have died by the kill.
+        if (exit.signal === null)
+          expect(exit.code, `${context}; ${kills.at(-1)} ended on its own; stderr: ${run.stderr()}`).toBe(0);
+        else expect(exit.signal, `${context}; ${kills.at(-1)}`).toBe('SIGKILL');
+        child = undefined;
+
+        const report = await verify(spool);
+        const current = await currentSession(spool);
+        const allowed = report.failures.filter((f) => crashWindow(f, current));
+        windows.push(...allowed.map((f) => `#${k} ${f.code} ${f.file}`));
+        expect(
+          report.failures.filter((f) => !crashWindow(f, current)),
+          `${context}; after kill ${kills.at(-1)}`,
+        ).toEqual([]);
+      }
+
+      const final = startDemo(spoolParent, 3);
+      child = final;
+      const exit = await final.exited;
+      child = undefined;
+      const summary = JSON.stringify({ seed, kills, crashWindows: windows });
+      expect(exit.code, `${summary}; stderr: ${final.stderr()}; stdout: ${final.stdout().slice(-3000)}`).toBe(
+        0,
+      );
+      const demo = JSON.parse(final.stdout()) as { ok: boolean };
+      expect(demo.ok, summary).toBe(true);
+
+      const agent = await verify(spool);
+      const store = await verify(join(spoolParent, 'store'));
+      expect(agent.failures, summary).toEqual([]);
+      expect(store.failures, summary).toEqual([]);
+      expect(agent.ok && store.ok).toBe(true);
+      expect(store.checked.chunks).toBe(agent.checked.chunks);
+
+      // Chunks signed by recovery name the calibration they carry, like every other chunk.
+      let recovered = 0;
+      for (const sessionId of await readdir(join(spool, 'sessions'))) {
+        for (const name of (await readdir(join(spool, 'sessions', sessionId))).filter((n) =>
+          n.endsWith('.mcap.dsse.json'),
+        )) {
+          const env = JSON.parse(await readFile(join(spool, 'sessions', sessionId, name), 'utf8')) as {
+            payload: string;
+          };
+          const p = (
+            JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+              predicate: {
+                calibration: unknown[];
+                transforms: Array<{ kind: string; unrecovered?: string[] }>;
+              };
+            }
+          ).predicate;
+          expect(p.calibration.length, `${sessionId}/${name} ${summary}`).toBeGreaterThan(0);
+          const recovery = p.transforms.find((t) => t.kind === 'recovery');
+          if (recovery === undefined) continue;
+          recovered++;
+          expect(recovery.unrecovered, `${sessionId}/${name}`).not.toContain('calibration');
+        }
+      }
+      console.log(
+        JSON.stringify({ seed, kills, crashWindows: windows, chunks: agent.checked.chunks, recovered }),
+      );
+    },
+  );
+});
