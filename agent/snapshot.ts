@@ -1,7 +1,8 @@
 // Builds the AgentSnapshot (agent/ops/snapshot.ts) from a running Agent: the one picture that
 // `rigcap status`, /status.json, the status page and /metrics read.
 import type { Agent } from './agent.ts';
-import type { AgentSnapshot, ClockState, DiskState } from './ops/snapshot.ts';
+import type { DeidHoldingStatus } from './deid/stage.ts';
+import type { AgentSnapshot, ClockState, DeidHoldingSnapshot, DiskState } from './ops/snapshot.ts';
 import { RateMeter } from './pipeline/ledger.ts';
 import { rigcapVersion } from './version.ts';
 
@@ -24,6 +25,20 @@ export function diskView(agent: Agent): AgentSnapshot['disk'] {
 }
 
 const deidFps = new RateMeter();
+
+function holdingView(h: DeidHoldingStatus): DeidHoldingSnapshot {
+  return {
+    mode: h.mode,
+    heldFrames: h.heldFrames,
+    heldBytes: h.heldBytes,
+    budgetBytes: h.budgetBytes,
+    drop: h.drop,
+    oldestHeldNs: h.oldestHeldNs,
+    blurredLate: h.blurredLate,
+    maxDelayNs: h.maxDelayNs,
+    lost: { ...h.lost },
+  };
+}
 
 /** A fresh snapshot of the agent. */
 export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSnapshot {
@@ -83,6 +98,7 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
       fps: Math.round(deidFps.rate(redacted, nowMs) * 10) / 10,
       failed,
       degraded: deidStatus?.state === 'failed' || degradedStreams.size > 0,
+      ...(deidStatus === undefined ? {} : { holding: holdingView(deidStatus.holding) }),
     },
     session: { id: agent.sessionId ?? null, chunks: agent.sessionChunks },
     recentErrors: agent.recentErrors.slice(-20),

@@ -134,6 +134,11 @@ export function formatStatus(r: StatusReport): string {
     `sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`,
   );
   lines.push(`de-id        ${r.deid.fps} fps, ${r.deid.failed} failed${r.deid.degraded ? ', DEGRADED' : ''}`);
+  const h = r.deid.holding;
+  if (h !== undefined)
+    lines.push(
+      `de-id hold   ${h.mode}: ${h.heldFrames} frames held (${mib(h.heldBytes)} of ${mib(h.budgetBytes)}, drops ${h.drop} when full), ${h.blurredLate} blurred late (max ${(Number(BigInt(h.maxDelayNs)) / 1e9).toFixed(1)} s), lost ${Object.values(h.lost).reduce((n, c) => n + c, 0)}`,
+    );
   for (const e of r.recentErrors.slice(-5)) lines.push(`error        ${e.at} ${e.code}: ${e.message}`);
   return `${lines.join('\n')}\n`;
 }

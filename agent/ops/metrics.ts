@@ -66,6 +66,32 @@ export class AgentMetrics {
     [],
   );
   readonly #deidDegraded = this.#gauge('rigcap_deid_degraded', '1 when de-identification is degraded', []);
+  readonly #deidHeldFrames = this.#gauge(
+    'rigcap_deid_held_frames',
+    'Frames sealed in the de-id holding area, not yet blurred',
+    [],
+  );
+  readonly #deidHeldBytes = this.#gauge('rigcap_deid_held_bytes', 'Bytes in the de-id holding area', []);
+  readonly #deidHoldingBudget = this.#gauge(
+    'rigcap_deid_holding_budget_bytes',
+    'Byte budget of the de-id holding area',
+    [],
+  );
+  readonly #deidBlurredLate = this.#counter(
+    'rigcap_deid_blurred_late_frames_total',
+    'Held frames blurred later and written',
+    [],
+  );
+  readonly #deidMaxDelay = this.#gauge(
+    'rigcap_deid_late_max_delay_seconds',
+    'Longest time a held frame waited before it was blurred',
+    [],
+  );
+  readonly #deidHeldLost = this.#counter(
+    'rigcap_deid_held_lost_frames_total',
+    'Held frames never blurred, by cause',
+    ['cause'],
+  );
   readonly #syncBacklogBytes = this.#gauge(
     'rigcap_sync_backlog_bytes',
     'Bytes of sealed chunks not yet receipted',
@@ -150,6 +176,15 @@ export class AgentMetrics {
     this.#deidFailed.reset();
     this.#deidFailed.inc(s.deid.failed);
     this.#deidDegraded.set(s.deid.degraded ? 1 : 0);
+    const h = s.deid.holding;
+    this.#deidHeldFrames.set(h?.heldFrames ?? 0);
+    this.#deidHeldBytes.set(h?.heldBytes ?? 0);
+    this.#deidHoldingBudget.set(h?.budgetBytes ?? 0);
+    this.#deidBlurredLate.reset();
+    this.#deidBlurredLate.inc(h?.blurredLate ?? 0);
+    this.#deidMaxDelay.set(Number(BigInt(h?.maxDelayNs ?? '0')) / 1e9);
+    this.#deidHeldLost.reset();
+    for (const [cause, count] of Object.entries(h?.lost ?? {})) this.#deidHeldLost.inc({ cause }, count);
     this.#syncBacklogBytes.set(s.sync.backlogBytes);
     this.#syncBacklogChunks.set(s.sync.backlogChunks);
     this.#syncGoodput.set(s.sync.goodputBytesPerSec);

@@ -42,11 +42,29 @@ export interface AgentSnapshot {
     lastReceiptAt: string | null;
     goodputBytesPerSec: number;
   };
-  deid: { fps: number; failed: number; degraded: boolean };
+  deid: { fps: number; failed: number; degraded: boolean; holding?: DeidHoldingSnapshot };
   session: { id: string | null; chunks: number };
   recentErrors: Array<{ at: string; code: string; message: string }>;
   uptimeSec: number;
   version: string;
+}
+
+/** The de-id holding area (spill mode): frames sealed until blurred, and what was lost from it. */
+export interface DeidHoldingSnapshot {
+  mode: 'inline' | 'spill';
+  heldFrames: number;
+  heldBytes: number;
+  budgetBytes: number;
+  /** Which frame goes when the holding area is full. */
+  drop: 'oldest' | 'newest';
+  /** Capture time of the oldest held frame (decimal ns), null when none is held. */
+  oldestHeldNs: string | null;
+  /** Held frames blurred and written so far. */
+  blurredLate: number;
+  /** Longest hold before a late frame was written (decimal ns). */
+  maxDelayNs: string;
+  /** Held frames lost, by cause (`deid_holding_full`, `deid_held_lost`). */
+  lost: Record<string, number>;
 }
 
 /** Supplies a fresh snapshot; called per request, so it should be cheap. */

@@ -70,7 +70,9 @@ function render(s) {
   $('sync-detail').textContent = 'ETA ' + duration(s.sync.etaSeconds) + ' · ' + bytes(s.sync.goodputBytesPerSec) + '/s · last receipt ' + (s.sync.lastReceiptAt ? new Date(s.sync.lastReceiptAt).toLocaleTimeString() : 'never');
   $('deid-fps').textContent = s.deid.fps.toFixed(1) + ' fps';
   $('deid-fps').className = 'big ' + (s.deid.degraded ? 'bad' : 'ok');
-  $('deid-detail').textContent = s.deid.failed + ' failed frames' + (s.deid.degraded ? ' · degraded' : '');
+  const h = s.deid.holding;
+  $('deid-detail').textContent = s.deid.failed + ' failed frames' + (s.deid.degraded ? ' · degraded' : '') +
+    (h ? ' · ' + h.mode + ': ' + h.heldFrames + ' held (' + bytes(h.heldBytes) + ' of ' + bytes(h.budgetBytes) + '), ' + h.blurredLate + ' blurred late' : '');
   const streams = $('streams').tBodies[0];
   streams.replaceChildren(...s.streams.map((st) => {
     const tr = el('tr');

@@ -198,6 +198,11 @@ class DeidTally {
   readonly #frames = { in: 0, withDetections: 0, failed: 0, dropped: 0 };
   readonly #boxes = { face: 0, plate: 0 };
   #disabled = false;
+  /** Spill mode: frames held then blurred late, frames held and never blurred, the longest hold. */
+  #spill = false;
+  #blurredLate = 0;
+  #heldLost = 0;
+  #maxLateDelayNs = 0n;
 
   add(t: TransformLineage): void {
     this.seen = true;
@@ -215,6 +220,12 @@ class DeidTally {
     this.#frames.dropped += f?.dropped ?? 0;
     this.#boxes.face += b?.face ?? 0;
     this.#boxes.plate += b?.plate ?? 0;
+    if (t['onBackpressure'] === 'spill') this.#spill = true;
+    const late = t['frames'] as Partial<Record<'blurredLate' | 'heldLost', number>> | undefined;
+    this.#blurredLate += late?.blurredLate ?? 0;
+    this.#heldLost += late?.heldLost ?? 0;
+    const delay = typeof t['maxLateDelayNs'] === 'string' ? BigInt(t['maxLateDelayNs']) : 0n;
+    if (delay > this.#maxLateDelayNs) this.#maxLateDelayNs = delay;
   }
 
   describe(): string {
@@ -223,6 +234,10 @@ class DeidTally {
         ? 'de-identification off'
         : `de-identification: ${this.#frames.in} frames in, ${this.#frames.withDetections} with detections, ${this.#boxes.face} faces and ${this.#boxes.plate} plates blurred, ${this.#frames.failed} failed and ${this.#frames.dropped} dropped (never written)`,
     ];
+    if (this.#spill)
+      parts.push(
+        `spill mode: ${this.#blurredLate} frames held sealed and blurred late (longest hold ${(Number(this.#maxLateDelayNs) / 1e9).toFixed(1)} s), ${this.#heldLost} held frames never blurred (never written)`,
+      );
     if (this.#models.size > 0) parts.push(`models ${[...this.#models].join('; ')}`);
     if (this.#params.size > 0) parts.push(`parameters sha256 ${[...this.#params].join(', ')}`);
     if (this.#exempt.size > 0) parts.push(`exempt streams ${[...this.#exempt].join(', ')}`);

@@ -13,6 +13,7 @@ import { FsSource } from '../../../agent/keys/fs-source.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import { verifyTree } from '../../../agent/records/index.ts';
+import { runCli } from '../../support/cli.ts';
 import { writeImageRecording, type ImageRecording } from '../../support/image-recording.ts';
 
 const slowWorker = new URL('../deid/workers/slow-blur-worker.ts', import.meta.url);
@@ -122,6 +123,25 @@ describe('rigcap ingest with de-id slower than the replay', () => {
     expect(lineage.some((l) => BigInt(l.maxLateDelayNs ?? '0') > 0n)).toBe(true);
     expect(lineage.reduce((n, l) => n + (l.frames?.in ?? 0), 0)).toBe(frames);
     expect(progress).toContain('frames still held for de-id');
+
+    // The card says how de-id went: spill mode, frames blurred late, none lost.
+    const card = join(dir, 'card.md');
+    const exported = await runCli([
+      'export',
+      result.sessionId!,
+      '--format',
+      'card',
+      '--out',
+      card,
+      '--spool',
+      spool,
+    ]);
+    expect(exported.code).toBe(0);
+    expect(await readFile(card, 'utf8')).toMatch(
+      new RegExp(
+        `spill mode: ${late} frames held sealed and blurred late \\(longest hold [0-9.]+ s\\), 0 held frames never blurred`,
+      ),
+    );
 
     // The holding area is gone, and the spool verifies.
     expect(await readdir(join(spool, 'holding'))).toEqual([]);

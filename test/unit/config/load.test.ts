@@ -144,3 +144,28 @@ describe('de-id defaults', () => {
     expect({ ...config.deid, customModels: [] }).toEqual({ ...defaultDeidConfig, customModels: [] });
   });
 });
+
+describe('de-id spill config', () => {
+  it('spill is the default mode, with a 2 GiB holding budget that drops the oldest frame when full', () => {
+    const { config } = parseConfig(minimal, { baseDir: '/etc/rigcap' });
+    expect(config.deid.mode).toBe('spill');
+    expect(config.deid.holdingBytes).toBe(2 * 1024 ** 3);
+    expect(config.deid.holdingDrop).toBe('oldest');
+  });
+
+  it('accepts inline mode and a byte size with a unit, and rejects unknown values with their paths', () => {
+    const { config } = parseConfig(
+      `${minimal}deid: { mode: inline, holdingBytes: 512MiB, holdingDrop: newest }\n`,
+      { baseDir: '/etc/rigcap' },
+    );
+    expect(config.deid).toMatchObject({
+      mode: 'inline',
+      holdingBytes: 512 * 1024 ** 2,
+      holdingDrop: 'newest',
+    });
+    const paths = issuesOf(`${minimal}deid: { mode: later, holdingBytes: lots, holdingDrop: random }\n`).map(
+      (i) => i.path,
+    );
+    expect(paths).toEqual(expect.arrayContaining(['deid.mode', 'deid.holdingBytes', 'deid.holdingDrop']));
+  });
+});

@@ -37,6 +37,34 @@ describe('AgentMetrics', () => {
     expect(text).toContain('# TYPE rigcap_stream_dropped_messages_total counter');
   });
 
+  it('exposes the de-id holding area of spill mode', async () => {
+    const base = fakeSnapshot();
+    const snapshot: AgentSnapshot = {
+      ...base,
+      deid: {
+        ...base.deid,
+        holding: {
+          mode: 'spill',
+          heldFrames: 42,
+          heldBytes: 12_000_000,
+          budgetBytes: 2 ** 31,
+          drop: 'oldest',
+          oldestHeldNs: '1741946400000000000',
+          blurredLate: 310,
+          maxDelayNs: '2500000000',
+          lost: { deid_holding_full: 0, deid_held_lost: 4 },
+        },
+      },
+    };
+    const text = await new AgentMetrics({ snapshot: () => snapshot }).render();
+    expect(text).toContain('rigcap_deid_held_frames 42');
+    expect(text).toContain('rigcap_deid_held_bytes 12000000');
+    expect(text).toContain(`rigcap_deid_holding_budget_bytes ${2 ** 31}`);
+    expect(text).toContain('rigcap_deid_blurred_late_frames_total 310');
+    expect(text).toContain('rigcap_deid_late_max_delay_seconds 2.5');
+    expect(text).toContain('rigcap_deid_held_lost_frames_total{cause="deid_held_lost"} 4');
+  });
+
   it('follows the snapshot between scrapes and forgets streams that went away', async () => {
     let snap: AgentSnapshot = fakeSnapshot();
     const metrics = new AgentMetrics({ snapshot: () => snap });
