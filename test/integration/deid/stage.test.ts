@@ -10,7 +10,13 @@ import { selfTestImageUrl } from '../../../agent/deid/selftest.ts';
 import { DeidStage } from '../../../agent/deid/stage.ts';
 import { silentLogger } from '../../../agent/log.ts';
 
-const config: DeidConfig = { ...defaultDeidConfig, workers: 1, maxPending: 1, timeoutMs: 20_000 };
+const config: DeidConfig = {
+  ...defaultDeidConfig,
+  mode: 'inline',
+  workers: 1,
+  maxPending: 1,
+  timeoutMs: 20_000,
+};
 let dir: string;
 let jpeg: Uint8Array;
 
@@ -122,7 +128,15 @@ describe('DeidStage with the real models', () => {
     expect(stage.status().streams['front']?.backpressure).toBe(2);
 
     const lineage = stage.takeLineage();
-    expect(lineage.frames).toEqual({ in: 5, withDetections: 2, failed: 0, dropped: 2, exempt: 1 });
+    expect(lineage.frames).toEqual({
+      in: 5,
+      withDetections: 2,
+      failed: 0,
+      dropped: 2,
+      exempt: 1,
+      blurredLate: 0,
+      heldLost: 0,
+    });
     expect(lineage.boxes.face).toBeGreaterThanOrEqual(2);
     expect(lineage.boxes.plate).toBeGreaterThanOrEqual(2);
     expect(JSON.stringify(lineage)).not.toMatch(/RG 4821/);
