@@ -18,9 +18,11 @@ import {
 import {
   exitWithin,
   killDaemon,
+  opsUrl,
   processGone,
   sessionStatements,
   startDaemon,
+  waitFor,
   type DaemonChild,
 } from './daemon-harness.ts';
 
@@ -38,6 +40,7 @@ afterEach(async () => {
 /** A config with one ROS 2 stream, and the fake package the child will load. */
 async function ros2Rig(
   fakeOptions: Parameters<typeof writeFakeRclnodejsPackage>[1],
+  options: { listen?: string } = {},
 ): Promise<{ configFile: string; spool: string; fake: FakeRclnodejsPackage }> {
   dir = await mkdtemp(join(tmpdir(), 'rigcap-ros2-fake-'));
   const spool = join(dir, 'spool');
@@ -47,6 +50,7 @@ async function ros2Rig(
     endpoint: 'tcp://127.0.0.1:1',
     sensors: { frontCamera: false, rearCamera: false, lidar: false, imu: false, gnss: false, tf: false },
     extraStreams: [{ name: 'chatter', driver: 'ros2', topic: '/chatter', type: 'std_msgs/msg/String' }],
+    ...(options.listen === undefined ? {} : { listen: options.listen }),
   });
   const configFile = join(dir, 'rigcap.yaml');
   await writeFile(configFile, stringify(config));
@@ -124,4 +128,40 @@ describe('rigcap run with rclnodejs', () => {
       expect(fake.events()).not.toContain('init-failed:EROFS');
     },
   );
+});
+
+describe('signals end rigcap run in every state', () => {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(
+      `${signal} during start-up (rclnodejs.init() still running): start abandoned, everything released, exit 0`,
+      { timeout: 120_000 },
+      async () => {
+        const { configFile, fake } = await ros2Rig({ initStallMs: 600_000 }, { listen: '127.0.0.1:0' });
+        const daemon = start(configFile, fake);
+        const url = await opsUrl(daemon);
+        await waitFor('rclnodejs.init() to begin', () => (fake.events().includes('init') ? true : undefined));
+        daemon.proc.kill(signal);
+        expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 0, signal: null });
+        expect(daemon.logs.some((l) => l.msg === 'start cancelled; stopped')).toBe(true);
+        expect(daemon.logs.some((l) => l.msg === 'capture started')).toBe(false);
+        expect(daemon.stderr()).not.toContain('still open');
+        expect(processGone(daemon.pid)).toBe(true);
+        // The ops endpoint went with it.
+        await expect(fetch(url, { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
+      },
+    );
+  }
+
+  it('a second SIGINT while the ordered stop runs exits at once with 130', { timeout: 120_000 }, async () => {
+    // rclnodejs's teardown blocks for seconds inside the stop, so the second signal lands in it.
+    const { configFile, fake } = await ros2Rig({ shutdownStallMs: 4_000 });
+    const daemon = start(configFile, fake);
+    await daemon.waitForLog((l) => l.msg === 'capture started', 60_000);
+    daemon.proc.kill('SIGINT');
+    await daemon.waitForLog((l) => l.msg === 'shutting down', 30_000);
+    daemon.proc.kill('SIGINT');
+    expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 130, signal: null });
+    expect(daemon.logs.some((l) => l.msg === 'stopped')).toBe(false);
+    expect(processGone(daemon.pid)).toBe(true);
+  });
 });

@@ -25,6 +25,8 @@ export function writeFakeRclnodejsPackage(
     generatedReadOnly?: 'EROFS' | 'EACCES';
     /** Message code generated already (as scripts/install.sh leaves it). */
     pregenerated?: boolean;
+    initStallMs?: number;
+    shutdownStallMs?: number;
   } = {},
 ): FakeRclnodejsPackage {
   const nodePath = join(root, 'node_modules');
@@ -43,6 +45,8 @@ export function writeFakeRclnodejsPackage(
     generatedDir,
     publishers: options.publishers ?? [],
     ...(options.generatedReadOnly === undefined ? {} : { generatedReadOnly: options.generatedReadOnly }),
+    ...(options.initStallMs === undefined ? {} : { initStallMs: options.initStallMs }),
+    ...(options.shutdownStallMs === undefined ? {} : { shutdownStallMs: options.shutdownStallMs }),
   };
   writeFileSync(join(packageDir, 'fake.json'), JSON.stringify(config));
   const impl = pathToFileURL(join(import.meta.dirname, 'installed-fake-rclnodejs.ts')).href;

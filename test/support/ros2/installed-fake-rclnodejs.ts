@@ -13,6 +13,10 @@ export interface InstalledFakeConfig {
   generatedReadOnly?: 'EROFS' | 'EACCES';
   /** Publishers in the graph: topic and type. */
   publishers: Array<{ topic: string; type: string }>;
+  /** init() resolves only after this long (a slow middleware start); the wait holds no handle. */
+  initStallMs?: number;
+  /** shutdown() blocks the thread this long (a DDS participant teardown that takes seconds). */
+  shutdownStallMs?: number;
 }
 
 /** Builds the fake from the package's config file, as the package's import would. */
@@ -44,6 +48,10 @@ export function installFake(configUrl: URL): RclnodejsModule {
       event('init');
       process.on('SIGINT', probe);
       try {
+        if (config.initStallMs !== undefined) {
+          const stall = config.initStallMs;
+          await new Promise((resolve) => setTimeout(resolve, stall).unref());
+        }
         await init();
       } catch (err) {
         event(`init-failed:${(err as { code?: string }).code ?? 'unknown'}`);
@@ -52,6 +60,12 @@ export function installFake(configUrl: URL): RclnodejsModule {
     },
     shutdown: () => {
       event(fake.signalShutdowns > 0 ? 'shutdown:by-rclnodejs-listener' : 'shutdown');
+      if (config.shutdownStallMs !== undefined) {
+        const until = Date.now() + config.shutdownStallMs;
+        while (Date.now() < until) {
+          // Native teardown blocks the event loop; so does this.
+        }
+      }
       shutdown();
     },
     createNode: (name: string, namespace?: string) => {
