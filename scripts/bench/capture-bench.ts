@@ -1,184 +1,200 @@
-// The measurement behind `rigcap bench capture`: the real ChunkWriter path against a raw baseline
-// (write + SHA-256 of the same bytes, fsync at the same file cadence), interleaved in one run so
-// machine noise affects both alike.
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+// `rigcap bench capture`, throughput: sensor frames published over ZeroMQ into the production Agent
+// (zmq driver → queue → ChunkWriter → commit → seal → catalog, schema-default settings), against
+// a raw baseline that receives the same messages on a bare PULL socket and does the same hashing,
+// writing and fsync with the same overlap (the ChunkWriter's own HashingFile: hash on the caller,
+// two writes behind, background datasync), rotating files at the same size. Each side's window runs
+// from the first send until its last file is committed (for the agent: sealed, session closed).
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Pull } from 'zeromq';
 import type { Logger } from '../../agent/log.ts';
-import type { ChunkingConfig } from '../../agent/config/types.ts';
-import type { Sample } from '../../drivers/types.ts';
-import { ChunkWriter } from '../../agent/pipeline/chunk-writer.ts';
-import { AdaptiveZstdCompressor } from '../../agent/pipeline/chunk-compression.ts';
-import { fsyncDir } from '../../agent/keys/atomic-file.ts';
+import { HashingFile, durableRename } from '../../agent/pipeline/chunk-file.ts';
+import { benchStream, startBenchAgent, waitFor } from './bench-agent.ts';
+import { median, pairedRounds } from './figures.ts';
+import { startPublisher } from './frame-publisher.ts';
+import type { PayloadSet } from './payloads.ts';
 
-export interface CaptureBenchOptions {
-  /** Scratch folder (emptied before and after). */
+/** The schema default of `chunking.maxBytes`: where both sides start a new file. */
+const defaultChunkBytes = 256 * 1024 * 1024;
+
+export interface CaptureThroughputOptions {
+  /** Scratch folder (removed afterwards). */
   dir: string;
+  payload: PayloadSet;
+  /** Frames per run. */
   frames: number;
-  frameBytes: number;
-  chunking: ChunkingConfig;
-  logger: Logger;
-  /** `random` stands for JPEG frames (incompressible), `raw` for raw pixels (compressible). */
-  content?: 'random' | 'raw';
-  /** Capture/baseline pairs; the best of each is reported. Default 3. */
-  rounds?: number;
+  /** Baseline/agent pairs; the figure is the median of the pairs' ratios. */
+  pairs: number;
+  log: Logger;
+  /** Frames the publisher may be ahead of what was written (below the default queue's 64 MiB). */
+  window?: number;
+  /** File size limit for both sides; the schema default unless a test needs several files from few frames. */
+  chunkBytes?: number;
 }
 
-export interface CaptureBenchResult {
-  captureBytesPerSec: number;
-  rawBytesPerSec: number;
-  /** captureBytesPerSec / rawBytesPerSec (the `throughput_*_ratio` figure). */
+export interface CaptureThroughputResult {
+  /** Median of agent/raw per pair (the `throughput_*_ratio` figure). */
   ratio: number;
-  chunks: number;
-  /** Inner MCAP chunks stored vs zstd-compressed in the capture runs. */
-  compression: { stored: number; compressed: number };
+  ratios: number[];
+  agentBytesPerSec: number[];
+  rawBytesPerSec: number[];
+  /** Chunks the agent committed and sealed per run. */
+  agentChunks: number[];
+  /** Mean message size in bytes. */
+  frameBytes: number;
+  /** Samples the agent dropped in any run (a valid run drops none). */
+  drops: number;
 }
 
-/** Measures capture throughput of N frames of S bytes against the raw write+hash baseline. */
-export async function benchCapture(options: CaptureBenchOptions): Promise<CaptureBenchResult> {
-  const frames = makeFrames(options.frameBytes, Math.min(options.frames, 16), options.content ?? 'random');
-  const rounds = options.rounds ?? 3;
-  let bestCapture = 0;
-  let bestRaw = 0;
-  let chunks = 0;
-  const compressor = new AdaptiveZstdCompressor({ level: options.chunking.zstdLevel });
-  await rm(options.dir, { recursive: true, force: true });
+/** Runs the paired throughput rounds for one payload. */
+export async function benchCaptureThroughput(
+  options: CaptureThroughputOptions,
+): Promise<CaptureThroughputResult> {
+  const { payload } = options;
+  const frameBytes = payload.messages.reduce((s, m) => s + m.byteLength, 0) / payload.messages.length;
+  const window = options.window ?? Math.max(1, Math.min(32, Math.floor((48 * 1024 * 1024) / frameBytes)));
+  const chunkBytes = options.chunkBytes ?? defaultChunkBytes;
+  const bytes = (): number => {
+    let total = 0;
+    for (let i = 0; i < options.frames; i++)
+      total += payload.messages[i % payload.messages.length]!.byteLength;
+    return total;
+  };
+  const runBytes = bytes();
+  const agentChunks: number[] = [];
+  let drops = 0;
   try {
-    for (let round = 0; round < rounds; round++) {
-      const raw = await rawBaseline(join(options.dir, `raw-${round}`), frames, options);
-      const capture = await captureRun(join(options.dir, `cap-${round}`), frames, options, compressor);
-      bestRaw = Math.max(bestRaw, raw);
-      bestCapture = Math.max(bestCapture, capture.bytesPerSec);
-      chunks = capture.chunks;
-      await rm(options.dir, { recursive: true, force: true });
-    }
+    const rounds = await pairedRounds({
+      pairs: options.pairs,
+      baseline: async (round) => {
+        const seconds = await rawRun(join(options.dir, `raw-${round}`), options, window, chunkBytes);
+        await rm(join(options.dir, `raw-${round}`), { recursive: true, force: true });
+        return runBytes / seconds;
+      },
+      subject: async (round) => {
+        const run = await agentRun(join(options.dir, `agent-${round}`), options, window, chunkBytes);
+        agentChunks.push(run.chunks);
+        drops += run.drops;
+        await rm(join(options.dir, `agent-${round}`), { recursive: true, force: true });
+        return runBytes / run.seconds;
+      },
+    });
+    return {
+      ratio: median(rounds.ratios),
+      ratios: rounds.ratios,
+      agentBytesPerSec: rounds.subject,
+      rawBytesPerSec: rounds.baseline,
+      agentChunks,
+      frameBytes,
+      drops,
+    };
   } finally {
     await rm(options.dir, { recursive: true, force: true });
   }
-  return {
-    captureBytesPerSec: bestCapture,
-    rawBytesPerSec: bestRaw,
-    ratio: bestCapture / bestRaw,
-    chunks,
-    compression: compressor.counts(),
-  };
 }
 
-async function captureRun(
+async function agentRun(
   dir: string,
-  frames: Uint8Array[],
-  options: CaptureBenchOptions,
-  compressor: AdaptiveZstdCompressor,
-): Promise<{ bytesPerSec: number; chunks: number }> {
-  const startNs = process.hrtime.bigint();
-  const chunks = await writeBenchFrames({
+  options: CaptureThroughputOptions,
+  window: number,
+  chunkBytes: number,
+): Promise<{ seconds: number; chunks: number; drops: number }> {
+  const { agent, endpoint } = await startBenchAgent({
     dir,
-    pool: frames,
-    frames: options.frames,
-    chunking: options.chunking,
-    logger: options.logger,
-    compressor,
+    payload: options.payload,
+    log: options.log,
+    ...(chunkBytes === defaultChunkBytes ? {} : { chunking: { maxBytes: chunkBytes } }),
   });
-  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-  return { bytesPerSec: (options.frames * options.frameBytes) / seconds, chunks };
-}
-
-/** Writes `frames` camera-like samples (cycling through `pool`) through a real ChunkWriter; returns the chunks committed. */
-export async function writeBenchFrames(options: {
-  dir: string;
-  pool: readonly Uint8Array[];
-  frames: number;
-  chunking: ChunkingConfig;
-  logger: Logger;
-  compressor?: AdaptiveZstdCompressor;
-}): Promise<number> {
-  let chunks = 0;
-  const writer = new ChunkWriter({
-    spoolDir: options.dir,
-    sessionId: 'bench',
-    chunking: options.chunking,
-    logger: options.logger,
-    ...(options.compressor === undefined ? {} : { compressor: options.compressor }),
-    onCommit: () => {
-      chunks += 1;
-    },
-  });
-  writer.addStream({
-    name: 'cam',
-    topic: '/cam/image/compressed',
-    latched: false,
-    schema: {
-      name: 'sensor_msgs/msg/CompressedImage',
-      encoding: 'ros2msg',
-      data: new TextEncoder().encode('uint8[] data'),
-      messageEncoding: 'cdr',
-    },
-  });
-  const startNs = process.hrtime.bigint();
-  for (let i = 0; i < options.frames; i++) {
-    const captureNs = startNs + BigInt(i) * 33_000_000n;
-    const sample: Sample = {
-      stream: 'cam',
-      topic: '/cam/image/compressed',
-      seq: i,
-      captureNs,
-      monoNs: captureNs,
-      encoding: 'jpeg',
-      schemaRef: 'sensor_msgs/msg/CompressedImage',
-      data: options.pool[i % options.pool.length] as Uint8Array,
-    };
-    await writer.write(sample);
-  }
-  await writer.close();
-  return chunks;
-}
-
-async function rawBaseline(dir: string, frames: Uint8Array[], options: CaptureBenchOptions): Promise<number> {
-  await mkdir(dir, { recursive: true });
-  const startNs = process.hrtime.bigint();
-  let fileIndex = 0;
-  let written = 0;
-  let hash = createHash('sha256');
-  let path = join(dir, `f${fileIndex}.partial`);
-  let handle = await open(path, 'wx');
-  const seal = async (): Promise<void> => {
-    hash.digest('hex');
-    await handle.sync();
-    await handle.close();
-    await rename(path, path.replace('.partial', ''));
-    await fsyncDir(dir);
+  const counts = (): { received: number; written: number; drops: number } => {
+    const c = agent.ledger.totals().get(benchStream);
+    const drops = Object.values(c?.drops ?? {}).reduce<number>((s, n) => s + (n ?? 0), 0);
+    return { received: c?.received ?? 0, written: c?.written ?? 0, drops };
   };
-  for (let i = 0; i < options.frames; i++) {
-    const frame = frames[i % frames.length] as Uint8Array;
-    hash.update(frame);
-    await handle.write(frame);
-    written += frame.byteLength;
-    if (written >= options.chunking.maxBytes) {
-      await seal();
-      fileIndex += 1;
-      written = 0;
-      hash = createHash('sha256');
-      path = join(dir, `f${fileIndex}.partial`);
-      handle = await open(path, 'wx');
-    }
+  const publisher = await startPublisher({
+    endpoint,
+    topic: options.payload.topic,
+    type: options.payload.type,
+    encoding: options.payload.encoding,
+    payloads: options.payload.messages,
+    count: options.frames,
+    window,
+    // Drops count as done, so a run that drops ends (and fails) instead of waiting forever.
+    progress: () => {
+      const c = counts();
+      return c.written + c.drops;
+    },
+  });
+  let stopped = false;
+  try {
+    const startNs = publisher.go();
+    await publisher.sent;
+    await waitFor(() => counts().received, options.frames, { timeoutMs: 120_000 });
+    // The window closes when the last chunk is committed and sealed and the session record closed.
+    await agent.stop();
+    stopped = true;
+    const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
+    const c = counts();
+    if (c.written !== options.frames)
+      throw new Error(
+        `bench capture: the agent wrote ${c.written} of ${options.frames} frames (${c.drops} dropped)`,
+      );
+    return { seconds, chunks: agent.sessionChunks, drops: c.drops };
+  } finally {
+    await publisher.close();
+    if (!stopped) await agent.destroy();
   }
-  await seal();
-  const seconds = Number(process.hrtime.bigint() - startNs) / 1e9;
-  return (options.frames * options.frameBytes) / seconds;
 }
 
-function makeFrames(frameBytes: number, count: number, content: 'random' | 'raw'): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let f = 0; f < count; f++) {
-    if (content === 'random') {
-      out.push(randomBytes(frameBytes));
-    } else {
-      // A smooth gradient with sensor-like noise: compresses roughly as raw camera pixels do.
-      const frame = new Uint8Array(frameBytes);
-      const noise = randomBytes(frameBytes);
-      for (let i = 0; i < frameBytes; i++) frame[i] = ((i >> 6) + f + ((noise[i] ?? 0) & 3)) & 0xff;
-      out.push(frame);
+async function rawRun(
+  dir: string,
+  options: CaptureThroughputOptions,
+  window: number,
+  chunkBytes: number,
+): Promise<number> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const pull = new Pull({ linger: 0 });
+  await pull.bind('tcp://127.0.0.1:*');
+  let written = 0;
+  const publisher = await startPublisher({
+    endpoint: pull.lastEndpoint!,
+    topic: options.payload.topic,
+    type: options.payload.type,
+    encoding: options.payload.encoding,
+    payloads: options.payload.messages,
+    count: options.frames,
+    window,
+    progress: () => written,
+  });
+  try {
+    const startNs = publisher.go();
+    let index = 0;
+    let fileBytes = 0;
+    let file: HashingFile | undefined;
+    const commit = async (f: HashingFile): Promise<void> => {
+      f.sha256();
+      await f.sync();
+      await f.close();
+      await durableRename(f.path, f.path.replace(/\.partial$/, ''), { fromDir: dir, toDir: dir });
+    };
+    for await (const frames of pull) {
+      const data = frames[2];
+      if (frames.length !== 3 || data === undefined) throw new Error('bench capture: malformed message');
+      file ??= await HashingFile.create(join(dir, `file-${++index}.raw.partial`));
+      await file.write([data]);
+      fileBytes += data.byteLength;
+      written += 1;
+      if (fileBytes >= chunkBytes) {
+        await commit(file);
+        file = undefined;
+        fileBytes = 0;
+      }
+      if (written >= options.frames) break;
     }
+    if (file !== undefined) await commit(file);
+    return Number(process.hrtime.bigint() - startNs) / 1e9;
+  } finally {
+    await publisher.close();
+    pull.close();
   }
-  return out;
 }

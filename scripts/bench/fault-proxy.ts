@@ -1,5 +1,6 @@
 // A TCP proxy that breaks links on purpose: connection resets, stalls, truncated requests and
-// 503 answers, armed one at a time. Tests and `rigcap bench sync` put it between sync and the store.
+// 503 answers, armed one at a time, and optionally a fixed delay each way (a long link's RTT).
+// Tests and `rigcap bench sync` put it between sync and the store.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /** One injected failure; `afterBytes` counts client→store bytes from when it is armed. */
@@ -13,6 +14,7 @@ export type Fault =
 export class FaultProxy {
   readonly #server: Server;
   readonly #target: { host: string; port: number };
+  readonly #delayMs: number;
   readonly #sockets = new Set<Socket>();
   #armed: Fault | undefined;
   #armedBytes = 0;
@@ -21,9 +23,10 @@ export class FaultProxy {
   /** Client→store bytes forwarded. */
   forwardedBytes = 0;
 
-  private constructor(server: Server, target: { host: string; port: number }) {
+  private constructor(server: Server, target: { host: string; port: number }, delayMs: number) {
     this.#server = server;
     this.#target = target;
+    this.#delayMs = delayMs;
   }
 
   /** Starts listening on 127.0.0.1 (free port). */
@@ -31,9 +34,15 @@ export class FaultProxy {
     targetHost: string;
     targetPort: number;
     port?: number;
+    /** Delay added to every byte in each direction (RTT grows by twice this). Default 0. */
+    delayMs?: number;
   }): Promise<FaultProxy> {
     const server = createServer();
-    const proxy = new FaultProxy(server, { host: options.targetHost, port: options.targetPort });
+    const proxy = new FaultProxy(
+      server,
+      { host: options.targetHost, port: options.targetPort },
+      options.delayMs ?? 0,
+    );
     server.on('connection', (s) => proxy.#onConnection(s));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -76,13 +85,19 @@ export class FaultProxy {
     }
     const upstream = connect(this.#target.port, this.#target.host);
     this.#sockets.add(upstream);
+    // With a delay, everything that crosses the link (bytes and a peer's close) arrives delayMs
+    // later, in order (timers of equal delay fire in the order they were set).
+    const later = (fn: () => void): void => {
+      if (this.#delayMs <= 0) fn();
+      else setTimeout(fn, this.#delayMs);
+    };
     upstream.on('close', () => {
       this.#sockets.delete(upstream);
-      client.destroy();
+      later(() => client.destroy());
     });
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('data', (d: Buffer) => client.write(d));
+    upstream.on('error', () => later(() => client.destroy()));
+    client.on('close', () => later(() => upstream.destroy()));
+    upstream.on('data', (d: Buffer) => later(() => client.write(d)));
     let stalled = false;
     client.on('data', (d: Buffer) => {
       if (stalled) return;
@@ -95,14 +110,14 @@ export class FaultProxy {
         const keep = Math.max(0, fault.afterBytes - this.#armedBytes);
         this.#armed = undefined;
         this.fired += 1;
-        if (keep > 0) upstream.write(d.subarray(0, keep));
+        if (keep > 0) later(() => upstream.write(d.subarray(0, keep)));
         this.forwardedBytes += keep;
         if (fault.kind === 'reset') {
           client.resetAndDestroy();
-          upstream.resetAndDestroy();
+          later(() => upstream.resetAndDestroy());
         } else if (fault.kind === 'truncate') {
           client.destroy();
-          upstream.end();
+          later(() => upstream.end());
         } else {
           // A stalled link: nothing moves until it drops.
           stalled = true;
@@ -115,7 +130,7 @@ export class FaultProxy {
       }
       if (fault !== undefined) this.#armedBytes += d.length;
       this.forwardedBytes += d.length;
-      upstream.write(d);
+      later(() => upstream.write(d));
     });
   }
 

@@ -1,42 +1,79 @@
-// `rigcap bench sync`: goodput against the link cap, and parts re-sent per interruption, measured in
-// one run over loopback (a real receiver, the fault proxy, real signed chunks), so noise cancels.
+// `rigcap bench sync`: sync goodput over a shaped link, and parts re-sent per interruption. The
+// link is made in a private network namespace (`unshare -n`): the kernel limits the upload to
+// 20 Mbit/s (tbf on loopback, only traffic towards the link's port), and the fault proxy adds
+// 80 ms RTT plus occasional connection resets and stalls. Sync runs with the config defaults
+// (8 MiB parts, two uploads at once, backoff from 500 ms, no bandwidth cap of its own) against a
+// real receiver; the goodput counts only when every chunk was stored and receipted.
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { RecordSealer } from '../../agent/keys/index.ts';
 import type { Logger } from '../../agent/log.ts';
 import { chunkFileName } from '../../agent/records/predicates.ts';
-import { FaultProxy } from './fault-proxy.ts';
 import { openSyncService } from '../../agent/sync/sync-service.ts';
 import { unknownClockSummary } from '../../agent/timesync/index.ts';
+import { FaultProxy, type Fault } from './fault-proxy.ts';
+import { round, type BenchReport } from './figures.ts';
 
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  target: number;
-  better: 'higher' | 'lower';
+/** What the bench runs; every field has the default the README's figures use. */
+export interface SyncBenchOptions {
+  /** Link rate set with tc, bits per second (default 20 Mbit/s). */
+  rateBitsPerSec: number;
+  /** One-way delay the proxy adds (default 40 ms: 80 ms RTT). */
+  delayMs: number;
+  chunks: number;
+  chunkBytes: number;
+  /** sync.partBytes (default: the config default, 8 MiB). */
+  partBytes: number;
+  /** Interruptions spread over the upload, alternating reset and stall. */
+  interruptions: number;
+  /** How long a stalled connection hangs before it drops. */
+  stallMs: number;
+  /** Give up (and fail the figure) after this long. */
+  timeoutMs: number;
 }
 
-export interface SyncBenchResult {
-  bench: 'sync';
-  figures: BenchFigure[];
-  details: Record<string, number>;
+export const defaultSyncBenchOptions: SyncBenchOptions = {
+  rateBitsPerSec: 20_000_000,
+  delayMs: 40,
+  chunks: 4,
+  chunkBytes: 32 * 1024 * 1024,
+  partBytes: 8 * 1024 * 1024,
+  interruptions: 3,
+  stallMs: 3000,
+  timeoutMs: 150_000,
+};
+
+/** What one run inside the namespace measured. */
+export interface ShapedSyncResult {
+  payloadBytes: number;
+  elapsedMs: number;
+  rateBytesPerSec: number;
+  chunks: number;
+  /** Chunks the store holds and receipted. */
+  receipted: number;
+  interruptions: number;
+  bytesSent: number;
+  partBytes: number;
+  /** Bytes the tbf qdisc let through (the shaped direction), from `tc -s`. */
+  shapedBytes: number | null;
 }
 
-/** Writes `count` chunks of `bytes` random bytes into a fresh spool, sealed by a real device key. */
+/** Writes `count` chunks of random bytes into a fresh spool, sealed by a real device key; returns their record seqs. */
 async function makeSpool(options: {
-  root: string;
+  spoolDir: string;
+  keysDir: string;
   deviceId: string;
   count: number;
   bytes: number;
   log: Logger;
-}): Promise<void> {
-  const spoolDir = join(options.root, options.deviceId);
+}): Promise<number[]> {
   const sealer = await RecordSealer.open({
-    rootDir: spoolDir,
-    keysDir: join(options.root, `${options.deviceId}.keys`),
+    rootDir: options.spoolDir,
+    keysDir: options.keysDir,
     signerId: options.deviceId,
     log: options.log,
     keyPolicy: 'create-if-missing',
@@ -44,13 +81,14 @@ async function makeSpool(options: {
   });
   const sessionId = `bench-${randomBytes(3).toString('hex')}`;
   await sealer.openSession({ sessionId, rigId: 'bench', startNs: BigInt(Date.now()) * 1_000_000n });
-  await mkdir(join(spoolDir, 'sessions', sessionId), { recursive: true });
+  await mkdir(join(options.spoolDir, 'sessions', sessionId), { recursive: true });
+  const seqs: number[] = [];
   for (let i = 1; i <= options.count; i++) {
     const data = randomBytes(options.bytes);
-    const chunkPath = join(spoolDir, 'sessions', sessionId, chunkFileName(i));
+    const chunkPath = join(options.spoolDir, 'sessions', sessionId, chunkFileName(i));
     await writeFile(chunkPath, data);
     const nowNs = BigInt(Date.now()) * 1_000_000n;
-    await sealer.sealChunk({
+    const sealed = await sealer.sealChunk({
       chunkPath,
       sha256: createHash('sha256').update(data).digest('hex'),
       bytes: options.bytes,
@@ -67,111 +105,286 @@ async function makeSpool(options: {
         policy: { residency: 'local', retentionDays: 1, purpose: 'bench' },
       },
     });
+    seqs.push(sealed.seq);
   }
   await sealer.close();
+  return seqs;
 }
 
-/** Runs the sync benchmark on loopback and returns its figures. */
-export async function benchSync(options: {
-  log: Logger;
-  capBytesPerSec?: number;
-  chunkBytes?: number;
-  chunks?: number;
-  partBytes?: number;
-  interruptions?: number;
-}): Promise<SyncBenchResult> {
-  const cap = options.capBytesPerSec ?? 8 * 1024 * 1024;
-  const chunkBytes = options.chunkBytes ?? 4 * 1024 * 1024;
-  const chunks = options.chunks ?? 6;
-  const partBytes = options.partBytes ?? 1024 * 1024;
-  const interruptions = options.interruptions ?? 4;
-  const log = options.log;
+function run(cmd: string, args: readonly string[]): void {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message) ?? ''}`.trim());
+}
+
+/** Shapes loopback towards `port` with tbf (everything else on loopback stays unshaped). */
+function shapeLoopback(port: number, rateBitsPerSec: number): void {
+  const rate = `${Math.round(rateBitsPerSec / 1000)}kbit`;
+  // An Ethernet MTU, so the bucket sees packets a real link carries (not 64 KiB loopback frames).
+  run('ip', ['link', 'set', 'lo', 'mtu', '1500']);
+  run('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '20']);
+  for (const id of ['1:10', '1:20'])
+    run('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', id, 'htb', 'rate', '10gbit']);
+  run('tc', [
+    'qdisc',
+    'add',
+    'dev',
+    'lo',
+    'parent',
+    '1:10',
+    'handle',
+    '10:',
+    'tbf',
+    'rate',
+    rate,
+    'burst',
+    '16kb',
+    'latency',
+    '200ms',
+  ]);
+  run('tc', [
+    'filter',
+    'add',
+    'dev',
+    'lo',
+    'parent',
+    '1:',
+    'protocol',
+    'ip',
+    'prio',
+    '1',
+    'u32',
+    'match',
+    'ip',
+    'dport',
+    String(port),
+    '0xffff',
+    'flowid',
+    '1:10',
+  ]);
+}
+
+function shapedBytes(): number | null {
+  const r = spawnSync('tc', ['-s', 'qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' });
+  const m = /qdisc tbf 10:[^\n]*\n\s*Sent (\d+) bytes/.exec(r.stdout ?? '');
+  return m === null ? null : Number(m[1]);
+}
+
+/** The run itself; call only inside a private network namespace (it reconfigures loopback). */
+export async function runShapedSync(options: SyncBenchOptions, log: Logger): Promise<ShapedSyncResult> {
+  run('ip', ['link', 'set', 'lo', 'up']);
   const root = await mkdtemp(join(tmpdir(), 'rigcap-bench-sync-'));
   const { startReceiver } = await import('../../receiver/server.ts');
   const receiver = await startReceiver({
     dataDir: join(root, 'store'),
     host: '127.0.0.1',
     port: 0,
-    enrollTokens: ['bench-a', 'bench-b'],
+    enrollTokens: ['bench-token-0123456789'],
     log,
-    maxPartBytes: partBytes,
   });
   const proxy = await FaultProxy.start({
     targetHost: '127.0.0.1',
     targetPort: Number(new URL(receiver.url).port),
-  });
-  const syncConfig = (token: string, bandwidth: number): Parameters<typeof openSyncService>[0]['sync'] => ({
-    enabled: true,
-    storeUrl: proxy.url,
-    enrollToken: token,
-    partBytes,
-    bandwidthBytesPerSec: bandwidth,
-    concurrency: 2,
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-    storeKeyFile: '',
-    caFile: '',
+    delayMs: options.delayMs,
   });
   try {
-    // Phase 1: a clean, capped link; goodput = payload bytes / (cap × elapsed).
-    await makeSpool({ root, deviceId: 'bench-a', count: chunks, bytes: chunkBytes, log });
-    const clean = openSyncService({ sync: syncConfig('bench-a', cap), spoolDir: join(root, 'bench-a'), log });
-    const t0 = process.hrtime.bigint();
-    const r1 = await clean.scheduler.drain({ untilMs: Date.now() + 120_000 });
-    const elapsedNs = process.hrtime.bigint() - t0;
-    await clean.close();
-    const payload = chunks * chunkBytes;
-    const goodput = payload / ((Number(elapsedNs) / 1e9) * cap);
-
-    // Phase 2: the same volume with connection resets injected mid-part.
-    await makeSpool({ root, deviceId: 'bench-b', count: chunks, bytes: chunkBytes, log });
-    const faulty = openSyncService({ sync: syncConfig('bench-b', 0), spoolDir: join(root, 'bench-b'), log });
-    const firedBefore = proxy.fired;
+    shapeLoopback(proxy.port, options.rateBitsPerSec);
+    const deviceId = 'bench-device';
+    const spoolDir = join(root, 'spool');
+    const seqs = await makeSpool({
+      spoolDir,
+      keysDir: join(root, 'secrets'),
+      deviceId,
+      count: options.chunks,
+      bytes: options.chunkBytes,
+      log,
+    });
+    const payload = options.chunks * options.chunkBytes;
+    const service = openSyncService({
+      sync: {
+        enabled: true,
+        storeUrl: proxy.url,
+        enrollToken: 'bench-token-0123456789',
+        partBytes: options.partBytes,
+        bandwidthBytesPerSec: 0,
+        concurrency: 2,
+        backoffMinMs: 500,
+        backoffMaxMs: 60_000,
+        storeKeyFile: '',
+        caFile: '',
+      },
+      spoolDir,
+      log,
+    });
+    // Interruptions spread evenly over the payload: each is armed when the one before it fired.
+    const gap = Math.floor(payload / (options.interruptions + 1));
     let armed = 0;
     const arm = (): void => {
-      if (armed < interruptions && !proxy.pending) {
-        armed += 1;
-        proxy.inject({ kind: 'reset', afterBytes: Math.floor(partBytes * (1.5 + armed)) });
-      }
+      if (armed >= options.interruptions || proxy.pending) return;
+      const fault: Fault =
+        armed % 2 === 0
+          ? { kind: 'reset', afterBytes: gap }
+          : { kind: 'stall', afterBytes: gap, ms: options.stallMs };
+      armed += 1;
+      proxy.inject(fault);
     };
     arm();
-    const r2 = await faulty.scheduler.drain({ untilMs: Date.now() + 120_000, onProgress: arm });
-    const fired = proxy.fired - firedBefore;
-    const resentBytes = faulty.client.stats.bytesSent - payload;
-    await faulty.close();
-    const resentParts = fired === 0 ? 0 : resentBytes / partBytes / fired;
+    const rearm = setInterval(arm, 50);
+    const firedBefore = proxy.fired;
+    const t0 = process.hrtime.bigint();
+    try {
+      await service.scheduler.drain({
+        untilMs: Date.now() + options.timeoutMs,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+    } finally {
+      clearInterval(rearm);
+    }
+    const elapsedMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const receipted = seqs.filter((seq) => {
+      const item = service.state.get(deviceId, seq);
+      return item?.state === 'synced' && item.receiptJson !== null;
+    }).length;
+    const bytesSent = service.client.stats.bytesSent;
+    await service.close();
     return {
-      bench: 'sync',
-      figures: [
-        {
-          name: 'goodput_ratio',
-          value: Number(goodput.toFixed(4)),
-          unit: 'ratio',
-          target: 0.95,
-          better: 'higher',
-        },
-        {
-          name: 'resent_parts_per_interruption',
-          value: Number(resentParts.toFixed(4)),
-          unit: 'parts',
-          target: 1,
-          better: 'lower',
-        },
-      ],
-      details: {
-        capBytesPerSec: cap,
-        payloadBytes: payload,
-        elapsedMs: Number(elapsedNs / 1_000_000n),
-        partBytes,
-        interruptions: fired,
-        resentBytes,
-        syncedClean: r1.synced,
-        syncedFaulty: r2.synced,
-      },
+      payloadBytes: payload,
+      elapsedMs,
+      rateBytesPerSec: options.rateBitsPerSec / 8,
+      chunks: options.chunks,
+      receipted,
+      interruptions: proxy.fired - firedBefore,
+      bytesSent,
+      partBytes: options.partBytes,
+      shapedBytes: shapedBytes(),
     };
   } finally {
     await proxy.close();
     await receiver.close();
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** Why the shaped link cannot be made here, or undefined when it can. */
+export function shapedLinkUnavailable(): string | undefined {
+  for (const tool of ['unshare', 'tc', 'ip']) {
+    const r = spawnSync(tool, ['-V'], { encoding: 'utf8' });
+    if (r.error !== undefined)
+      return `${tool} is not installed (Debian: ${tool === 'unshare' ? 'util-linux' : 'iproute2'})`;
+  }
+  const probe = spawnSync(
+    'unshare',
+    [
+      ...unshareArgs(),
+      'sh',
+      '-c',
+      [
+        'ip link set lo up',
+        'tc qdisc add dev lo root handle 1: htb default 20',
+        'tc class add dev lo parent 1: classid 1:10 htb rate 10gbit',
+        'tc qdisc add dev lo parent 1:10 handle 10: tbf rate 1mbit burst 16kb latency 100ms',
+        'tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport 9 0xffff flowid 1:10',
+      ].join(' && '),
+    ],
+    { encoding: 'utf8' },
+  );
+  if (probe.status !== 0)
+    return `cannot make a shaped link in a private network namespace (needs root or user namespaces, and the htb and tbf qdiscs): ${(probe.stderr ?? '').trim()}`;
+  return undefined;
+}
+
+/** `unshare -n` as root; as another user, a user namespace that maps it to root as well. */
+function unshareArgs(): string[] {
+  return process.getuid?.() === 0 ? ['-n'] : ['-r', '-n'];
+}
+
+const childEntry = fileURLToPath(new URL('./sync-netns.ts', import.meta.url));
+
+/** `rigcap bench sync`: runs the bench in a private network namespace and reports its figures. */
+export async function syncReport(options: { log: Logger } & Partial<SyncBenchOptions>): Promise<BenchReport> {
+  const { log: _log, ...overrides } = options;
+  const settings: SyncBenchOptions = { ...defaultSyncBenchOptions, ...overrides };
+  const unavailable = shapedLinkUnavailable();
+  if (unavailable !== undefined) {
+    return { bench: 'sync', figures: [], details: { unavailable } };
+  }
+  const result = await new Promise<ShapedSyncResult>((resolve, reject) => {
+    const child = spawn(
+      'unshare',
+      [...unshareArgs(), process.execPath, childEntry, JSON.stringify(settings)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), settings.timeoutMs + 60_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      const text = Buffer.concat(out).toString('utf8');
+      if (code !== 0) {
+        reject(
+          new Error(
+            `bench sync: the namespaced run exited ${code}: ${Buffer.concat(err).toString('utf8').trim()}`,
+          ),
+        );
+        return;
+      }
+      try {
+        resolve(JSON.parse(text) as ShapedSyncResult);
+      } catch (e) {
+        reject(
+          new Error(`bench sync: unreadable result ${JSON.stringify(text.slice(0, 200))}`, { cause: e }),
+        );
+      }
+    });
+  });
+  return syncFigures(result);
+}
+
+/** Figures from one run; both fail unless every chunk was receipted. */
+export function syncFigures(r: ShapedSyncResult): BenchReport {
+  const complete = r.receipted === r.chunks;
+  const failed = complete
+    ? undefined
+    : `${r.chunks - r.receipted} of ${r.chunks} chunks not synced and receipted`;
+  const goodput = r.payloadBytes / ((r.elapsedMs / 1000) * r.rateBytesPerSec);
+  const resentParts =
+    r.interruptions === 0 ? 0 : (r.bytesSent - r.payloadBytes) / r.partBytes / r.interruptions;
+  return {
+    bench: 'sync',
+    figures: [
+      {
+        name: 'goodput_ratio',
+        value: complete ? round(goodput, 4) : 0,
+        unit: 'ratio',
+        target: 0.95,
+        better: 'higher',
+        ...(failed === undefined ? {} : { failed }),
+      },
+      {
+        name: 'resent_parts_per_interruption',
+        value: round(resentParts, 4),
+        unit: 'parts',
+        target: 1,
+        better: 'lower',
+        ...(failed === undefined ? {} : { failed }),
+      },
+    ],
+    details: {
+      linkMbitPerSec: r.rateBytesPerSec * 8e-6,
+      payloadMiB: round(r.payloadBytes / (1024 * 1024), 1),
+      elapsedS: round(r.elapsedMs / 1000, 1),
+      chunks: r.chunks,
+      receipted: r.receipted,
+      partMiB: round(r.partBytes / (1024 * 1024), 2),
+      interruptions: r.interruptions,
+      resentMiB: round((r.bytesSent - r.payloadBytes) / (1024 * 1024), 2),
+      shapedLinkMbitPerSec:
+        r.shapedBytes === null ? null : round((r.shapedBytes * 8) / (r.elapsedMs / 1000) / 1e6, 2),
+    },
+  };
 }
