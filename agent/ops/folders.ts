@@ -25,7 +25,10 @@ export function makeFolder(path: string, mode: number): string[] {
       break;
     } catch (err) {
       if (isFolderFailure(err)) throw err;
-      if (errnoCode(err) !== 'ENOENT' || at === dirname(at)) throw folderFailure(at, errnoCode(err), err);
+      // ENOTDIR: a file further up is in the way; keep walking up to name it.
+      const errno = errnoCode(err);
+      if ((errno !== 'ENOENT' && errno !== 'ENOTDIR') || at === dirname(at))
+        throw folderFailure(at, errno, err);
       missing.unshift(at);
     }
   }
