@@ -38,6 +38,8 @@ export const errorCatalogue = {
     'Check the custom model: its input size and `decoder` must match the ONNX graph (see README, de-identification).',
   RIGCAP_DEID_SELFTEST_FAILED:
     'The detectors found nothing on the shipped test image: reinstall rigcap and rerun `rigcap selftest`.',
+  RIGCAP_DEID_PROVIDER_UNAVAILABLE:
+    'Install an onnxruntime build with that provider (README, Field deployment), or set `deid.executionProvider: cpu` (or `deid.fallbackToCpu: true`).',
   RIGCAP_DEID_INFERENCE:
     'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
   RIGCAP_DEID_IMAGE_UNSUPPORTED:

@@ -197,6 +197,17 @@ export const configSchema = {
       properties: {
         enabled: { type: 'boolean', default: true },
         workers: { type: 'integer', minimum: 0, maximum: 64, default: 0, description: '0 = one per core.' },
+        executionProvider: {
+          enum: ['cpu', 'cuda', 'tensorrt'],
+          default: 'cpu',
+          description:
+            'onnxruntime execution provider for the de-id models; one that cannot load stops start-up (RIGCAP_DEID_PROVIDER_UNAVAILABLE).',
+        },
+        fallbackToCpu: {
+          type: 'boolean',
+          default: false,
+          description: 'Run the de-id models on the CPU when the configured GPU provider cannot load, instead of failing.',
+        },
         blur: { enum: ['gaussian', 'pixelate'], default: 'gaussian' },
         marginRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.15 },
         jpegQuality: { type: 'integer', minimum: 1, maximum: 100, default: 90 },

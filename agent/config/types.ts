@@ -130,6 +130,10 @@ export interface TimesyncConfig {
 export interface DeidConfig {
   enabled: boolean;
   workers: number;
+  /** onnxruntime execution provider for the models; one that cannot load fails start-up. */
+  executionProvider: 'cpu' | 'cuda' | 'tensorrt';
+  /** Run on the CPU when the configured provider cannot load (off: fail closed). */
+  fallbackToCpu: boolean;
   blur: 'gaussian' | 'pixelate';
   marginRatio: number;
   jpegQuality: number;

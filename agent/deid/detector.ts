@@ -1,5 +1,5 @@
 // All of a frame's detectors behind one call: loads each model from verified bytes and runs them.
-import { InferenceSession } from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
 import { RigcapError, isRigcapError } from '../errors.ts';
 import { BlazeFaceDetector } from './face-detector.ts';
 import { askPeer, type FaceScanPeer, type FaceScanPlan, type FaceScanReport } from './face-scan.ts';
@@ -8,6 +8,7 @@ import { dilateBox, type Detection, type PixelBox } from './geometry.ts';
 import { readVerifiedModel, type ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { DbPlateDetector } from './plate-detector.ts';
+import { createInferenceSession, type ExecutionProviderChoice, type ProviderInUse } from './providers.ts';
 
 interface LoadedDetector {
   readonly spec: ModelSpec;
@@ -26,6 +27,8 @@ export interface FrameDetections {
 export class FrameDetector {
   readonly #detectors: readonly LoadedDetector[];
   readonly #params: DeidParams;
+  /** The execution provider the models run on (set by load). */
+  provider: ProviderInUse = { configured: 'cpu', provider: 'cpu' };
 
   private constructor(detectors: readonly LoadedDetector[], params: DeidParams) {
     this.#detectors = detectors;
@@ -37,22 +40,28 @@ export class FrameDetector {
     specs: readonly ModelSpec[];
     params: DeidParams;
     intraOpThreads: number;
+    provider?: ExecutionProviderChoice | undefined;
   }): Promise<FrameDetector> {
     const detectors: LoadedDetector[] = [];
     const screens: BlazeFaceDetector[] = [];
+    let provider: ProviderInUse | undefined;
     for (const spec of options.specs) {
       const bytes = await readVerifiedModel(spec);
       let session: InferenceSession;
+      let inUse: ProviderInUse;
       try {
-        session = await InferenceSession.create(bytes, {
+        ({ session, inUse } = await createInferenceSession(bytes, {
+          provider: options.provider,
           intraOpNumThreads: options.intraOpThreads,
           interOpNumThreads: 1,
           executionMode: 'sequential',
           graphOptimizationLevel: 'all',
           // onnxruntime warns about unused initialisers in the PP-OCR graph on every load.
           logSeverityLevel: 3,
-        });
+        }));
+        provider = inUse;
       } catch (err) {
+        if (isRigcapError(err)) throw err;
         throw new RigcapError(
           'RIGCAP_DEID_MODEL_INVALID',
           `model '${spec.name}' is not a loadable ONNX graph: ${String(err)}`,
@@ -80,7 +89,9 @@ export class FrameDetector {
     // The planned face detector screens its candidates with the first screening model.
     const screen = screens[0];
     if (screen !== undefined) detectors.find((d) => d.face !== undefined)?.face?.screenWith(screen);
-    return new FrameDetector(detectors, options.params);
+    const detector = new FrameDetector(detectors, options.params);
+    if (provider !== undefined) detector.provider = provider;
+    return detector;
   }
 
   /** Every detection of every model, in frame pixels (every tile of a single image). */

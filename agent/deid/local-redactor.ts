@@ -6,6 +6,7 @@ import { FrameDetector } from './detector.ts';
 import type { FaceScanPlan } from './face-scan.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
+import { providerChoice } from './providers.ts';
 import { redactImageSample, type RedactedImage } from './redact.ts';
 
 /** A loaded detector set and the call that redacts one image payload with it. */
@@ -27,7 +28,12 @@ export async function loadLocalRedactor(options: {
 }): Promise<LocalRedactor> {
   const specs = modelSpecsFor(options.config);
   const params = deidParamsFor(options.config);
-  const detector = await FrameDetector.load({ specs, params, intraOpThreads: options.intraOpThreads ?? 1 });
+  const detector = await FrameDetector.load({
+    specs,
+    params,
+    intraOpThreads: options.intraOpThreads ?? 1,
+    provider: providerChoice(options.config),
+  });
   return {
     specs,
     params,

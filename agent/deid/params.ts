@@ -96,6 +96,8 @@ export const defaultFaceSweepFrames = 4;
 export const defaultDeidConfig = {
   enabled: true,
   workers: 0,
+  executionProvider: 'cpu',
+  fallbackToCpu: false,
   blur: 'gaussian',
   marginRatio: 0.15,
   jpegQuality: 90,

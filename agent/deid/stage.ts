@@ -15,6 +15,7 @@ import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
 import { runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
+import { providerChoice } from './providers.ts';
 import { StreamScan } from './stream-scan.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
 
@@ -144,7 +145,12 @@ export class DeidStage {
       maxPending: this.#config.maxPending,
       timeoutMs: this.#config.timeoutMs,
       // Each worker gets one inference thread: parallelism comes from the workers, not from oversubscription.
-      init: { specs: this.#models, params: this.#params, intraOpThreads: 1 },
+      init: {
+        specs: this.#models,
+        params: this.#params,
+        intraOpThreads: 1,
+        provider: providerChoice(this.#config),
+      },
       log: this.#log,
       ...(this.#workerUrl === undefined ? {} : { workerUrl: this.#workerUrl }),
     });

@@ -3,12 +3,15 @@ import type { FaceScanContext, FaceScanPlan, FaceScanReport, FrameSignature } fr
 import type { Detection } from './geometry.ts';
 import type { ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
+import type { ExecutionProviderChoice } from './providers.ts';
 
 /** What a worker is started with. */
 export interface WorkerInit {
   readonly specs: readonly ModelSpec[];
   readonly params: DeidParams;
   readonly intraOpThreads: number;
+  /** onnxruntime execution provider (CPU when absent). */
+  readonly provider?: ExecutionProviderChoice;
 }
 
 /** An error as it crosses the thread boundary. */

@@ -36,6 +36,7 @@ async function serve(): Promise<void> {
       specs: init.specs,
       params: init.params,
       intraOpThreads: init.intraOpThreads,
+      provider: init.provider,
     });
   } catch (err) {
     post({ type: 'init-error', error: toWorkerError(err) });

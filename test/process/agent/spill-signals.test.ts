@@ -1,6 +1,7 @@
-// kill -9 while frames are held for de-id: their key died with the process, so at restart the
-// ciphertext is deleted unread and the session's close record names the loss (count and capture
-// window) as a gap. Nothing readable of those frames remains anywhere in the spool.
+// Signals while frames are held for de-id. kill -9: their key died with the process, so at restart
+// the ciphertext is deleted unread and the session's close record names the loss (count and capture
+// window) as a gap; nothing readable of those frames remains in the spool. SIGTERM with de-id far
+// behind: a bounded stop still accounts every frame, the held ones it could not blur as lost.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ async function spoolBytes(spool: string): Promise<Buffer[]> {
   return out;
 }
 
-describe('spill mode and kill -9', () => {
+describe('spill mode and signals', () => {
   it('held frames of a killed agent are counted as a gap at restart and nothing readable of them remains', async () => {
     root = await mkdtemp(join(tmpdir(), 'rigcap-spill-kill9-'));
     const bag = join(root, 'front.mcap');
@@ -77,5 +78,50 @@ describe('spill mode and kill -9', () => {
     expect(BigInt(gap.startNs)).toBeLessThanOrEqual(BigInt(gap.endNs));
 
     for (const f of await spoolBytes(spool)) for (const m of marks) expect(f.includes(m)).toBe(false);
+  });
+
+  it('SIGTERM while de-id is far behind still accounts every frame, the held ones as lost', async () => {
+    root ??= await mkdtemp(join(tmpdir(), 'rigcap-spill-kill9-'));
+    const bag = join(root, 'term.mcap');
+    await writeImageRecording(bag, { frames: 150, periodMs: 33 });
+    const dir = join(root, 'term');
+    const proc = spawn(process.execPath, [child, dir, bag], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, RIGCAP_TEST_DEID_DELAY_MS: '150' },
+    });
+    const lines: string[] = [];
+    let buffered = '';
+    const next = (): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const line = lines.shift();
+          if (line === undefined) return false;
+          resolve(line);
+          return true;
+        };
+        if (check()) return;
+        const onData = (): void => {
+          if (check()) proc.stdout.off('data', onData);
+        };
+        proc.stdout.on('data', onData);
+        proc.once('exit', () => reject(new Error('child exited early')));
+      });
+    proc.stdout.on('data', (b: Buffer) => {
+      buffered += b.toString();
+      const parts = buffered.split('\n');
+      buffered = parts.pop()!;
+      lines.push(...parts);
+    });
+    JSON.parse(await next());
+    proc.kill('SIGTERM');
+    const counts = JSON.parse(await next()) as {
+      received: number;
+      written: number;
+      drops: Record<string, number>;
+    };
+    const dropped = Object.values(counts.drops).reduce((n, c) => n + c, 0);
+    expect(counts.drops['deid_held_lost'] ?? 0).toBeGreaterThan(0);
+    expect(counts.written + dropped).toBe(counts.received);
+    expect(await readdir(join(dir, 'spool', 'holding'))).toEqual([]);
   });
 });
