@@ -1,20 +1,28 @@
 // All of a frame's detectors behind one call: loads each model from verified bytes and runs them.
 import type { InferenceSession } from 'onnxruntime-node';
 import { RigcapError, isRigcapError } from '../errors.ts';
-import { BlazeFaceDetector } from './face-detector.ts';
-import { askPeer, type FaceScanPeer, type FaceScanPlan, type FaceScanReport } from './face-scan.ts';
+import { BlazeFaceDetector, type FaceScanResult } from './face-detector.ts';
+import {
+  askPeer,
+  contextInFrame,
+  type FaceScanPeer,
+  type FaceScanPlan,
+  type FaceScanReport,
+} from './face-scan.ts';
 import type { RgbFrame } from './frame.ts';
 import { dilateBox, type Detection, type PixelBox } from './geometry.ts';
 import { readVerifiedModel, type ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { DbPlateDetector } from './plate-detector.ts';
 import { createInferenceSession, type ExecutionProviderChoice, type ProviderInUse } from './providers.ts';
+import { sameThing } from './track-fill.ts';
 
 interface LoadedDetector {
   readonly spec: ModelSpec;
   /** The first BlazeFace model follows the stream's scan plan; every other model scans whole frames. */
   readonly face: BlazeFaceDetector | undefined;
-  detect(frame: RgbFrame): Promise<Detection[]>;
+  /** With `within`, a plate model looks only at those places (a face model ignores it). */
+  detect(frame: RgbFrame, within?: readonly PixelBox[]): Promise<Detection[]>;
 }
 
 /** Every detection of a frame, and how the planned face scan went (when there was one). */
@@ -83,7 +91,10 @@ export class FrameDetector {
       detectors.push({
         spec,
         face: planned ? detector : undefined,
-        detect: (frame) => detector.detect(frame),
+        detect: (frame, within) =>
+          detector instanceof DbPlateDetector && within !== undefined
+            ? detector.detect(frame, { within })
+            : detector.detect(frame),
       });
     }
     // The planned face detector screens its candidates with the first screening model.
@@ -112,38 +123,61 @@ export class FrameDetector {
     const plates: PixelBox[] = [];
     const planned = this.#detectors.find((d) => d.face !== undefined);
     const others = this.#detectors.filter((d) => d !== planned);
-    const run = async (d: LoadedDetector): Promise<void> => {
-      const found = await guarded(d, () => d.detect(frame));
+    const near: Detection[] = [];
+    const run = async (d: LoadedDetector, within?: readonly PixelBox[]): Promise<void> => {
+      const found = await guarded(d, () => d.detect(frame, within));
+      if (within !== undefined) return void near.push(...found);
       all.push(...found);
       for (const f of found) if (f.kind === 'plate') plates.push(f.box);
     };
     // First half, which needs nothing the earlier frames found: the face tiles, other face models,
-    // and the plate models on this frame's turn or where the tiles saw a full scan or a change.
+    // and the plate models on this frame's turn or after a full scan; between turns, the plate
+    // models look only where the view changed beyond the camera's motion.
     const tiles =
       planned?.face === undefined
         ? undefined
         : await guarded(planned, () => planned.face!.scanTiles(frame, plan, peer));
-    let platesRan = plan === undefined || plan.runPlates || tiles?.full === true || tiles?.changed === true;
-    for (const d of others) if (d.spec.kind === 'face' || platesRan) await run(d);
-    // Second half: what the earlier frames found (they may still have been in flight until now).
-    const context =
+    let platesRan = plan === undefined || plan.runPlates || tiles?.full === true;
+    const changedPlaces = !platesRan && tiles?.changed === true ? tiles.changedRegions : undefined;
+    for (const d of others) {
+      if (d.spec.kind === 'face' || platesRan) await run(d);
+      else if (changedPlaces !== undefined) await run(d, changedPlaces);
+    }
+    // Second half: what the earlier frames found (they may still have been in flight until now),
+    // carried into this frame's pixels by the camera's motion.
+    const told =
       plan === undefined ? undefined : plan.context === 'ask' ? await askPeer(peer).context() : plan.context;
+    const context = told === undefined ? undefined : contextInFrame(told, tiles?.motion ?? null);
     if (!platesRan && context?.plates.run === true) {
       // The frame that was to run the plate detector did not report: this one runs it.
       platesRan = true;
+      near.length = 0;
       for (const d of others) if (d.spec.kind === 'plate') await run(d);
     }
-    let face: Omit<FaceScanReport, 'plates'> | undefined;
+    all.push(...near);
+    const platesNear = near.filter((d) => d.kind === 'plate').map((d) => d.box);
+    let face: FaceScanResult['report'] | undefined;
     if (planned?.face !== undefined && tiles !== undefined) {
       const result = await guarded(planned, () => planned.face!.confirm(frame, tiles, plan, context));
       face = result.report;
       all.push(...result.detections);
     }
-    if (!platesRan && context?.plates.run === false) {
-      for (const box of context.plates.held)
-        all.push({ kind: 'plate', box: dilateBox(box, this.#params.plateHoldMarginRatio, frame), score: 0 });
+    // Plates found a moment ago stay blurred where the detector did not run, or ran and missed them.
+    let filledPlates = 0;
+    for (const t of tiles?.cut === true ? [] : (context?.plates.tracks ?? [])) {
+      if ([...plates, ...platesNear].some((box) => sameThing(t.box, box))) continue;
+      if (platesRan) filledPlates++;
+      all.push({ kind: 'plate', box: dilateBox(t.box, this.#params.plateHoldMarginRatio, frame), score: 0 });
     }
-    const faceScan = face === undefined ? undefined : { ...face, plates: platesRan ? plates : null };
+    const faceScan =
+      face === undefined
+        ? undefined
+        : {
+            ...face,
+            plates: platesRan ? plates : null,
+            platesNear,
+            filled: { face: face.filled, plate: filledPlates },
+          };
     return { detections: all, faceScan };
   }
 }

@@ -1,14 +1,17 @@
 // Face scanning across the frames of one video stream. Every frame scans the coarse tile levels;
-// the finest level (small faces) is swept over `faceSweepFrames` frames, except that tiles around
-// known faces and tiles whose content changed are scanned at once, and a cut or fast pan gets a
-// full scan. Confirmed faces stay blurred for a few frames after they were last seen. The plate
-// detector runs every `plateEveryFrames` frames; in between its last plates stay blurred. Pure: the
+// the finest level (small faces) is swept over `faceSweepFrames` frames, except that tiles whose
+// content changed beyond the camera's own motion are scanned at once, and a cut, or motion that
+// cannot be measured, gets a full scan. Faces and plates found are tracks, carried by the camera's
+// motion: one not found again stays blurred for a few frames after it was last detected. The plate
+// detector runs every `plateEveryFrames` frames; in between its tracks stay blurred. Pure: the
 // stage keeps one schedule per stream (see stream-scan.ts) and sends each frame's plan to whichever
 // worker takes it; with frames in flight at once, a frame asks for what the one before it has not
 // yet told, so two workers on one stream do the same work as one.
 import { RigcapError } from '../errors.ts';
-import { iou, type PixelBox } from './geometry.ts';
+import type { FrameMotion } from './frame-change.ts';
+import type { PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
+import { carryBox, carryTracks, predictTrack, updateTracks, type Track } from './track-fill.ts';
 
 /** A verification outcome at one place, reusable by later frames for a while. */
 export interface FaceVerdict {
@@ -18,8 +21,9 @@ export interface FaceVerdict {
   readonly face: boolean;
 }
 
-/** A face confirmed in an earlier frame. */
+/** A face confirmed in an earlier frame, or a plate found there. */
 export interface FaceTrack {
+  /** Where it is expected in the planned frame (its own motion applied), in the context frame's pixels. */
   readonly box: PixelBox;
   readonly score: number;
   /** Frames since it was last confirmed (0 = the frame just before). */
@@ -33,14 +37,21 @@ export interface FrameSignature {
   readonly width: number;
   readonly height: number;
   readonly grey: Uint8Array;
+  /** The stream frame it is of; set by the schedule when it hands it on as a reference. */
+  readonly frame?: number;
 }
 
 /** What the frames before this one tell its scan once they are done. */
 export interface FaceScanContext {
+  /** The stream frame whose pixels the boxes below are in (-1: none yet). */
+  readonly frame: number;
   readonly tracks: readonly FaceTrack[];
   readonly verdicts: readonly FaceVerdict[];
-  /** Plates: the latest result is recent enough to blur again (grown for motion), or the detector must run. */
-  readonly plates: { readonly run: true } | { readonly run: false; readonly held: readonly PixelBox[] };
+  /**
+   * Plates: `run` when the latest detector result is too old to stand in for this frame (the
+   * detector must run); the tracks are blurred either way, where the detector does not find them again.
+   */
+  readonly plates: { readonly run: boolean; readonly tracks: readonly FaceTrack[] };
 }
 
 /**
@@ -78,6 +89,24 @@ export function askPeer(peer: FaceScanPeer | undefined): FaceScanPeer {
   );
 }
 
+/**
+ * The context's boxes in the pixels of the frame being scanned: carried by the camera motion when
+ * it was measured from the frame they are in. Otherwise they stay where they were (the frame is
+ * scanned in full then) and only verdicts that a face was there are kept: a rejection at a place
+ * that may have moved would let a face go unverified.
+ */
+export function contextInFrame(context: FaceScanContext, motion: FrameMotion | null): FaceScanContext {
+  if (motion === null || motion.from !== context.frame)
+    return { ...context, verdicts: context.verdicts.filter((v) => v.face) };
+  const carry = <T extends { readonly box: PixelBox }>(x: T): T => ({ ...x, box: carryBox(x.box, motion) });
+  return {
+    frame: context.frame,
+    tracks: context.tracks.map(carry),
+    verdicts: context.verdicts.map(carry),
+    plates: { run: context.plates.run, tracks: context.plates.tracks.map(carry) },
+  };
+}
+
 /** What a face scan did and found, for the schedule's next plans and for the bench. */
 export interface FaceScanReport {
   /** Faces confirmed in this frame (by verification, a fresh verdict or a track). */
@@ -96,8 +125,14 @@ export interface FaceScanReport {
   readonly verifications: number;
   /** Of those, candidates the screening model rejected without the full model. */
   readonly screened: number;
-  /** Plates found in this frame; null when the plate detector did not run on it. */
+  /** Plates found in this frame; null when the plate detector did not run on the whole of it. */
   readonly plates: readonly PixelBox[] | null;
+  /** Plates found where the view changed, on a frame whose turn it was not to run the plate detector. */
+  readonly platesNear: readonly PixelBox[];
+  /** The camera's motion from the reference frame; null when it could not be measured. */
+  readonly motion: FrameMotion | null;
+  /** Boxes blurred from a track where this frame's detector did not find them (faces: not confirmed; plates: the detector ran and missed). */
+  readonly filled: { readonly face: number; readonly plate: number };
 }
 
 /** Plans face scans for the frames of one stream and learns from their reports. */
@@ -105,22 +140,30 @@ export class FaceScanSchedule {
   readonly #sweepFrames: number;
   readonly #holdFrames: number;
   readonly #plateEvery: number;
+  readonly #plateHold: number;
   #next = 0;
   #applied = -1;
   /** Frames planned and not yet reported or given up. */
   readonly #inFlight = new Set<number>();
-  #tracks: Array<{ box: PixelBox; score: number; frame: number }> = [];
+  /** Tracks and verdicts are in the pixels of this frame (the latest applied). */
+  #coords = -1;
+  #tracks: Track[] = [];
   #verdicts: Array<FaceVerdict & { frame: number }> = [];
   /** Recent thumbnails by frame, published early or reported. */
   #signatures: Array<{ frame: number; signature: FrameSignature }> = [];
-  #plates: { frame: number; boxes: readonly PixelBox[] } | null = null;
+  #plateTracks: Track[] = [];
+  /** The latest frame the plate detector ran on, reported. */
+  #platesFound = -Infinity;
   /** The latest frame planned (or found) to run the plate detector. */
   #plateRun = -Infinity;
 
-  constructor(params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames'>) {
+  constructor(
+    params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames' | 'plateHoldFrames'>,
+  ) {
     this.#sweepFrames = params.faceSweepFrames;
     this.#holdFrames = params.faceHoldFrames;
     this.#plateEvery = params.plateEveryFrames;
+    this.#plateHold = params.plateHoldFrames;
   }
 
   /** The plan for the next frame of the stream and its index (to hand back with the report). */
@@ -159,28 +202,26 @@ export class FaceScanSchedule {
   /** What the earlier frames found, once all of them are done (undefined until then). */
   contextFor(index: number): FaceScanContext | undefined {
     for (const f of this.#inFlight) if (f < index) return undefined;
-    const tracks = this.#tracks
-      .filter((t) => index - t.frame <= this.#holdFrames)
-      .map((t) => ({ box: t.box, score: t.score, age: index - t.frame - 1 }));
+    const view = (hold: number) => (t: Track[]) =>
+      t
+        .filter((t) => index - t.frame <= hold)
+        .map((t) => ({ box: predictTrack(t, index), score: t.score, age: index - t.frame - 1 }));
+    const tracks = view(this.#holdFrames)(this.#tracks);
     // A verdict is reused for at most one sweep (a rejection, which also needs the place unchanged, two),
     // so every place is verified again that often.
     const verdicts = this.#verdicts
       .filter((v) => index - v.frame < this.#sweepFrames * (v.face ? 1 : 2))
       .map(({ box, score, face }) => ({ box, score, face }));
-    // Plates may be held from a result at most plateEvery frames old; an older one (the frame that
+    // Plates may stand in from a result at most plateEvery frames old; an older one (the frame that
     // was to run the detector failed) makes this frame run it.
-    const last = this.#plates;
-    const plates =
-      last === null || index - last.frame > this.#plateEvery
-        ? { run: true as const }
-        : { run: false as const, held: last.boxes };
-    return { tracks, verdicts, plates };
+    const run = index - this.#platesFound > this.#plateEvery;
+    return { frame: this.#coords, tracks, verdicts, plates: { run, tracks: view(this.#plateHold)(this.#plateTracks) } };
   }
 
   /** Takes in a frame's thumbnail before its scan is done, for the frame after it. */
   publish(index: number, signature: FrameSignature): void {
     if (this.#signatures.some((s) => s.frame === index)) return;
-    this.#signatures.push({ frame: index, signature });
+    this.#signatures.push({ frame: index, signature: { ...signature, frame: index } });
     // Only the newest few can still be asked for: at most one per frame in flight, and the latest done.
     if (this.#signatures.length > this.#inFlight.size + 2) {
       this.#signatures.sort((a, b) => a.frame - b.frame);
@@ -197,25 +238,44 @@ export class FaceScanSchedule {
   apply(index: number, report: FaceScanReport): void {
     this.#inFlight.delete(index);
     this.publish(index, report.signature);
-    if (report.cut && index > this.#applied) {
+    if (report.plates !== null) this.#plateRun = Math.max(this.#plateRun, index);
+    // Reports come in frame order (a frame's context waits for every frame before it); a late one
+    // (its frame already given up on) has nothing left to tell.
+    if (index <= this.#applied) return;
+    this.#applied = index;
+    if (report.cut) {
       this.#tracks = [];
       this.#verdicts = [];
+      this.#plateTracks = [];
+    } else {
+      // Carried by the camera's motion when it was measured from the frame they are in; otherwise
+      // (the frame was scanned in full) they stay where they were, as a hold.
+      const motion = report.motion !== null && report.motion.from === this.#coords ? report.motion : null;
+      this.#tracks = carryTracks(this.#tracks, motion);
+      this.#plateTracks = carryTracks(this.#plateTracks, motion);
+      this.#verdicts = this.#verdicts.map((v) => ({ ...v, box: carryBox(v.box, motion) }));
     }
-    if (report.plates !== null) {
-      if (this.#plates === null || index > this.#plates.frame)
-        this.#plates = { frame: index, boxes: report.plates };
-      this.#plateRun = Math.max(this.#plateRun, index);
-    }
+    this.#coords = index;
     for (const v of report.verdicts) this.#verdicts.push({ ...v, frame: index });
     // Kept while a frame still to be planned or answered could reuse them (see contextFor).
     let oldest = this.#next;
     for (const f of this.#inFlight) oldest = Math.min(oldest, f);
     this.#verdicts = this.#verdicts.filter((v) => oldest - v.frame < this.#sweepFrames * 2);
-    if (index <= this.#applied) return;
-    this.#applied = index;
-    const kept = this.#tracks.filter(
-      (t) => index - t.frame <= this.#holdFrames && !report.confirmed.some((c) => iou(c.box, t.box) > 0.2),
-    );
-    this.#tracks = [...kept, ...report.confirmed.map((c) => ({ box: c.box, score: c.score, frame: index }))];
+    this.#tracks = updateTracks(this.#tracks, report.confirmed, index, this.#holdFrames);
+    if (report.plates !== null) {
+      this.#platesFound = index;
+      this.#plateTracks = updateTracks(
+        this.#plateTracks,
+        report.plates.map((box) => ({ box, score: 1 })),
+        index,
+        this.#plateHold,
+      );
+    } else
+      this.#plateTracks = updateTracks(
+        this.#plateTracks,
+        report.platesNear.map((box) => ({ box, score: 1 })),
+        index,
+        this.#plateHold,
+      );
   }
 }

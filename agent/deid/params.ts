@@ -34,7 +34,10 @@ export interface DeidParams {
   readonly faceSweepFrames: number;
   /** The coarser tile levels (not the whole-frame pass) are swept over this many frames, on the same terms. */
   readonly faceCoarseSweepFrames: number;
-  /** A confirmed face not seen again is still blurred for this many frames (grown by faceHoldMarginRatio). */
+  /**
+   * A confirmed face not seen again is still blurred for this many frames (grown by
+   * faceHoldMarginRatio), carried by the camera's motion and its own.
+   */
   readonly faceHoldFrames: number;
   readonly faceHoldMarginRatio: number;
   /** Mean absolute grey change (0-255, coarse level) above which a fine tile is rescanned now. */
@@ -45,6 +48,11 @@ export interface DeidParams {
   readonly plateEveryFrames: number;
   /** Held plates grow by this share of their size on every side (motion since they were found). */
   readonly plateHoldMarginRatio: number;
+  /**
+   * A plate not found again (the detector ran and missed it, or did not run) is still blurred for
+   * this many frames after it was last found, carried by the camera's motion and its own.
+   */
+  readonly plateHoldFrames: number;
   /** The frame is scaled so its longest side is this for the text detector. */
   readonly plateInputMaxSide: number;
   /** Text boxes are kept as plates only within this aspect (width / height) range. */
@@ -84,6 +92,8 @@ export function deidParamsFor(
     plateInputMaxSide: 640,
     plateEveryFrames: sweep > 1 ? 2 : 1,
     plateHoldMarginRatio: 0.25,
+    // Enough to bridge one detector run that misses a plate found on the run before.
+    plateHoldFrames: sweep > 1 ? 3 : 1,
     plateAspectMin: 1.2,
     plateAspectMax: 12,
   };

@@ -5,7 +5,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import type { RgbFrame } from './frame.ts';
-import type { Detection } from './geometry.ts';
+import { boxArea, clipBox, type Detection, type PixelBox } from './geometry.ts';
 import type { LoadedModel } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { resizeRgb } from './resample.ts';
@@ -42,12 +42,28 @@ export class DbPlateDetector {
     this.#outputName = outputName;
   }
 
-  /** Plate boxes in frame pixels. */
-  async detect(frame: RgbFrame): Promise<Detection[]> {
+  /**
+   * Plate boxes in frame pixels. With `within`, only those places are looked at (each grown by a
+   * margin, at the scale the whole frame would be), unless they add up to most of the frame.
+   */
+  async detect(frame: RgbFrame, options: { within?: readonly PixelBox[] } = {}): Promise<Detection[]> {
     const scale = Math.min(1, this.#maxSide / Math.max(frame.width, frame.height));
-    const w = Math.max(32, Math.round((frame.width * scale) / 32) * 32);
-    const h = Math.max(32, Math.round((frame.height * scale) / 32) * 32);
-    const { data: pixels } = await resizeRgb(frame, w, h);
+    const whole = { x: 0, y: 0, w: frame.width, h: frame.height };
+    const grown = (options.within ?? [whole]).map((r) =>
+      clipBox({ x: r.x - placeMarginPx, y: r.y - placeMarginPx, w: r.w + 2 * placeMarginPx, h: r.h + 2 * placeMarginPx }, frame),
+    );
+    const share = grown.reduce((sum, r) => sum + boxArea(r), 0) / boxArea(whole);
+    const places = share > 0.5 ? [whole] : grown.filter((r) => r.w > 0 && r.h > 0);
+    const out: Detection[] = [];
+    for (const place of places) out.push(...(await this.#detectIn(frame, place, scale)));
+    return out;
+  }
+
+  async #detectIn(frame: RgbFrame, place: PixelBox, scale: number): Promise<Detection[]> {
+    const w = Math.max(32, Math.round((place.w * scale) / 32) * 32);
+    const h = Math.max(32, Math.round((place.h * scale) / 32) * 32);
+    const image = place.w === frame.width && place.h === frame.height ? frame : cropRgb(frame, place);
+    const { data: pixels } = await resizeRgb(image, w, h);
     const input = new Float32Array(3 * w * h);
     const plane = w * h;
     for (let i = 0; i < plane; i++) {
@@ -71,16 +87,16 @@ export class DbPlateDetector {
         'RIGCAP_DEID_INFERENCE',
         `text detector returned a map of shape [${dims.join(',')}]`,
       );
-    const sx = frame.width / mapW;
-    const sy = frame.height / mapH;
+    const sx = place.w / mapW;
+    const sy = place.h / mapH;
     const out: Detection[] = [];
     for (const region of textRegions(map.data as Float32Array, mapW, mapH, {
       minScore: this.#params.plateThreshold,
     })) {
       const d = (region.w * region.h * unclipRatio) / (2 * (region.w + region.h));
       const box = {
-        x: (region.x - d) * sx,
-        y: (region.y - d) * sy,
+        x: place.x + (region.x - d) * sx,
+        y: place.y + (region.y - d) * sy,
         w: (region.w + 2 * d) * sx,
         h: (region.h + 2 * d) * sy,
       };
@@ -89,6 +105,19 @@ export class DbPlateDetector {
     }
     return out;
   }
+}
+
+/** A changed place is looked at with this much around it (frame pixels): a plate cut by the crop is missed. */
+const placeMarginPx = 64;
+
+/** A rectangle of the frame as its own image (rows copied, no resampling). */
+function cropRgb(frame: RgbFrame, place: PixelBox): RgbFrame {
+  const data = new Uint8Array(place.w * place.h * 3);
+  for (let y = 0; y < place.h; y++) {
+    const src = ((place.y + y) * frame.width + place.x) * 3;
+    data.set(frame.data.subarray(src, src + place.w * 3), y * place.w * 3);
+  }
+  return { width: place.w, height: place.h, data };
 }
 
 /** Plates are wider than tall, at least a few pixels high, and never a large share of the frame. */

@@ -24,7 +24,9 @@ export class StreamScan {
   /** Questions not answerable yet; each returns true once it has been answered. */
   #waiting: Array<() => boolean> = [];
 
-  constructor(params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames'>) {
+  constructor(
+    params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames' | 'plateHoldFrames'>,
+  ) {
     this.#schedule = new FaceScanSchedule(params);
   }
 

@@ -61,7 +61,7 @@ describe('DeidWorkerPool', () => {
     // waited idle, the two would wait for each other for ever.
     let release: (() => void) | undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const context: FaceScanContext = { tracks: [], verdicts: [], plates: { run: true } };
+    const context: FaceScanContext = { frame: -1, tracks: [], verdicts: [], plates: { run: true, tracks: [] } };
     const plan: FaceScanPlan = {
       sweep: { phase: 0, of: 4 },
       reference: null,

@@ -30,6 +30,9 @@ function report(over: Partial<FaceScanReport> = {}): FaceScanReport {
     verifications: 0,
     screened: 0,
     plates: [],
+    platesNear: [],
+    motion: null,
+    filled: { face: 0, plate: 0 },
     ...over,
   };
 }
@@ -83,7 +86,7 @@ describe('FaceScanSchedule', () => {
     );
     const skip = s.next();
     expect(skip.plan?.runPlates).toBe(false);
-    expect(context(skip.plan).plates).toEqual({ run: false, held: [plate] });
+    expect(context(skip.plan).plates).toEqual({ run: false, tracks: [{ box: plate, score: 1, age: 0 }] });
     s.apply(skip.index, report({ cut: true, full: true, plates: null }));
     const after = s.next();
     expect(context(after.plan).tracks).toEqual([]);
@@ -99,7 +102,7 @@ describe('FaceScanSchedule', () => {
     expect(s.referenceFor(f1.index)).toBeUndefined();
     const early = { ...signature, grey: new Uint8Array(32).fill(7) };
     s.publish(f0.index, early);
-    expect(s.referenceFor(f1.index)).toBe(early);
+    expect(s.referenceFor(f1.index)).toEqual({ ...early, frame: f0.index });
     expect(s.contextFor(f1.index)).toBeUndefined();
     s.apply(f0.index, report({ signature: early, confirmed: [face] }));
     expect(s.contextFor(f1.index)?.tracks).toEqual([{ ...face, age: 0 }]);
@@ -117,17 +120,23 @@ describe('FaceScanSchedule', () => {
     const f2 = s.next();
     const f3 = s.next();
     expect([f2.plan?.runPlates, f3.plan?.runPlates]).toEqual([true, false]);
-    // Frame 2 succeeds: frame 3 blurs its plates.
+    // Frame 2 succeeds: frame 3 blurs its plates, and still the plate frame 0 found and frame 2 missed.
     const found = { x: 5, y: 6, w: 14, h: 4 };
     s.apply(f2.index, report({ plates: [found] }));
-    expect(s.contextFor(f3.index)?.plates).toEqual({ run: false, held: [found] });
+    expect(s.contextFor(f3.index)?.plates).toEqual({
+      run: false,
+      tracks: [
+        { box: found, score: 1, age: 0 },
+        { box: plate, score: 1, age: 2 },
+      ],
+    });
     s.apply(f3.index, report({ plates: null }));
     // Frame 4 (its turn) fails: frame 5, planned while it was in flight, runs the detector instead.
     const f4 = s.next();
     const f5 = s.next();
     expect(f5.plan?.runPlates).toBe(false);
     s.abandon(f4.index);
-    expect(s.contextFor(f5.index)?.plates).toEqual({ run: true });
+    expect(s.contextFor(f5.index)?.plates.run).toBe(true);
   });
 
   it('a frame that failed before its thumbnail leaves the latest one as the reference', () => {
@@ -137,7 +146,7 @@ describe('FaceScanSchedule', () => {
     const f1 = s.next();
     const f2 = s.next();
     s.abandon(f1.index);
-    expect(s.referenceFor(f2.index)).toBe(signature);
+    expect(s.referenceFor(f2.index)).toEqual({ ...signature, frame: f0.index });
   });
 
   it('plans nothing (scan all) when sweeping is off', () => {
@@ -158,7 +167,7 @@ describe('StreamScan', () => {
     const reference = b.reference();
     const bContext = b.context();
     a.signature(signature);
-    expect(await reference).toBe(signature);
+    expect(await reference).toEqual({ ...signature, frame: 0 });
     let answered = false;
     void bContext.then(() => (answered = true));
     await Promise.resolve();

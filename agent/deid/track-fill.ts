@@ -1,0 +1,103 @@
+// Faces and plates followed from frame to frame, so that one the detector misses for a frame or
+// two (turned away, motion blur, an occluder) is still blurred there. A track lives in the pixels
+// of the latest frame it was carried to: the camera's motion carries it, its own velocity moves it
+// on, and it ends a fixed number of frames after it was last detected, so it leaves no ghost. Pure.
+import type { FrameMotion } from './frame-change.ts';
+import { iou, type PixelBox } from './geometry.ts';
+import { warpBox } from './global-motion.ts';
+
+/** A face or plate last detected in frame `frame`, carried to the schedule's current frame. */
+export interface Track {
+  /** The box where it was last detected, carried by the camera's motion since. */
+  readonly anchor: PixelBox;
+  readonly score: number;
+  /** The stream frame it was last detected in. */
+  readonly frame: number;
+  /** Its own motion per frame (camera motion removed), frame pixels. */
+  readonly velocity: { readonly x: number; readonly y: number };
+}
+
+/** `box` moved by `dx`, `dy`. */
+export function shiftBox(box: PixelBox, dx: number, dy: number): PixelBox {
+  return { x: box.x + dx, y: box.y + dy, w: box.w, h: box.h };
+}
+
+/** Where the track is expected in frame `index` (in the pixels it is carried in). */
+export function predictTrack(track: Track, index: number): PixelBox {
+  const gap = index - track.frame;
+  return shiftBox(track.anchor, track.velocity.x * gap, track.velocity.y * gap);
+}
+
+/** The box carried into the next frame's pixels by the camera motion (unchanged when there is none). */
+export function carryBox(box: PixelBox, motion: FrameMotion | null): PixelBox {
+  return motion === null ? box : warpBox(motion.affine, box);
+}
+
+/** Whether a detection is the same thing as a predicted box: overlapping, or its centre inside it. */
+export function sameThing(predicted: PixelBox, found: PixelBox): boolean {
+  if (iou(predicted, found) > 0.2) return true;
+  const cx = found.x + found.w / 2;
+  const cy = found.y + found.h / 2;
+  const similarSize = found.h < predicted.h * 2 && predicted.h < found.h * 2;
+  return similarSize && cx >= predicted.x && cx <= predicted.x + predicted.w && cy >= predicted.y && cy <= predicted.y + predicted.h;
+}
+
+/**
+ * The tracks after frame `index`'s detections: matched tracks move to the detection (their velocity
+ * learnt from the move), new detections start tracks, and tracks not detected for more than
+ * `holdFrames` frames end. The tracks must already be carried into frame `index`'s pixels.
+ */
+export function updateTracks(
+  tracks: readonly Track[],
+  found: ReadonlyArray<{ readonly box: PixelBox; readonly score: number }>,
+  index: number,
+  holdFrames: number,
+): Track[] {
+  const taken = new Set<Track>();
+  const out: Track[] = [];
+  for (const f of found) {
+    let match: Track | undefined;
+    let best = -1;
+    for (const t of tracks) {
+      if (taken.has(t)) continue;
+      const predicted = predictTrack(t, index);
+      if (!sameThing(predicted, f.box)) continue;
+      const overlap = iou(predicted, f.box);
+      if (overlap > best) {
+        best = overlap;
+        match = t;
+      }
+    }
+    if (match === undefined) {
+      out.push({ anchor: f.box, score: f.score, frame: index, velocity: { x: 0, y: 0 } });
+      continue;
+    }
+    taken.add(match);
+    out.push({ anchor: f.box, score: f.score, frame: index, velocity: learnVelocity(match, f.box, index) });
+  }
+  for (const t of tracks) if (!taken.has(t) && index - t.frame <= holdFrames) out.push(t);
+  return out;
+}
+
+/** Damped velocity from a track's move, capped at half its size a frame (a detection's jitter is not motion). */
+function learnVelocity(track: Track, box: PixelBox, index: number): { x: number; y: number } {
+  const gap = Math.max(1, index - track.frame);
+  const mx = (box.x + box.w / 2 - (track.anchor.x + track.anchor.w / 2)) / gap;
+  const my = (box.y + box.h / 2 - (track.anchor.y + track.anchor.h / 2)) / gap;
+  const cap = Math.max(box.w, box.h) / 2;
+  const clamp = (v: number): number => Math.max(-cap, Math.min(cap, v));
+  return { x: clamp((track.velocity.x + mx) / 2), y: clamp((track.velocity.y + my) / 2) };
+}
+
+/** Every track's anchor carried into the next frame's pixels. */
+export function carryTracks(tracks: readonly Track[], motion: FrameMotion | null): Track[] {
+  if (motion === null) return [...tracks];
+  return tracks.map((t) => ({ ...t, anchor: carryBox(t.anchor, motion) }));
+}
+
+/** The box between two sightings of one thing, linear in time: `before` at frame fb, `after` at fa. */
+export function interpolateBox(before: PixelBox, fb: number, after: PixelBox, fa: number, index: number): PixelBox {
+  const k = fa === fb ? 0 : (index - fb) / (fa - fb);
+  const mix = (p: number, q: number): number => p + (q - p) * k;
+  return { x: mix(before.x, after.x), y: mix(before.y, after.y), w: mix(before.w, after.w), h: mix(before.h, after.h) };
+}
