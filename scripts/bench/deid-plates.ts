@@ -172,11 +172,12 @@ export function registration(n: number, r: () => number): string {
   return out;
 }
 
+/** One row of text centred at (cx, cy), squeezed to `maxW`: its SVG, left edge and width. */
 function textRow(
   text: string,
   font: StrokeFont,
   o: { cx: number; cy: number; h: number; maxW: number; ink: string },
-): string {
+): { svg: string; x: number; w: number } {
   const unit = o.h / 16;
   const cellW = font.advance * font.width;
   const naturalW = (text.length * cellW - (font.advance - 10) * font.width) * unit;
@@ -194,7 +195,11 @@ function textRow(
     // Skew about the baseline so slanted text stays on its row.
     return `<path transform="translate(${tx.toFixed(2)} ${y0.toFixed(2)}) matrix(${sx} 0 ${(-skew * sx).toFixed(4)} ${sy} ${(skew * 16 * sx).toFixed(3)} 0)" d="${d}"/>`;
   });
-  return `<g fill="none" stroke="${o.ink}" stroke-width="${font.weight}" stroke-linecap="${font.cap}" stroke-linejoin="round" vector-effect="none">${parts.join('')}</g>`;
+  return {
+    svg: `<g fill="none" stroke="${o.ink}" stroke-width="${font.weight}" stroke-linecap="${font.cap}" stroke-linejoin="round">${parts.join('')}</g>`,
+    x: x0,
+    w,
+  };
 }
 
 /** A rendered plate: its sprite and where the plate (and an occluding post, if any) lie in it. */
@@ -202,6 +207,8 @@ export interface PlateSprite {
   readonly sprite: MipSprite;
   /** The plate's rectangle in level-0 sprite pixels: [x, y, w, h]. */
   readonly plate: readonly [number, number, number, number];
+  /** The registration's characters (what identifies the plate), all rows: [x, y, w, h]. */
+  readonly text: readonly [number, number, number, number];
   /** A post in front of part of the plate, in level-0 sprite pixels, or null. */
   readonly occluder: readonly [number, number, number, number] | null;
 }
@@ -243,7 +250,7 @@ export async function renderPlate(style: PlateStyle, heightPx: number): Promise<
         style.text[2] ?? 'D',
         { ...style.font, weight: 2 },
         { cx: pad + h * 0.04 + bw / 2, cy: pad + h * 0.72, h: h * 0.26, maxW: bw * 0.8, ink: '#f1f1f1' },
-      ),
+      ).svg,
     );
     textLeft = pad + h * 0.04 + bw + h * 0.06;
   }
@@ -253,20 +260,30 @@ export async function renderPlate(style: PlateStyle, heightPx: number): Promise<
         style.text[2] ?? 'STATE',
         { ...style.font, weight: 2.4, slant: 0 },
         { cx: pad + w / 2, cy: pad + h * 0.15, h: h * 0.13, maxW: w * 0.5, ink: '#8a1a1a' },
-      ),
+      ).svg,
     );
   const textRight = pad + w - h * 0.08;
+  let tx0 = Infinity;
+  let tx1 = -Infinity;
+  let ty0 = Infinity;
+  let ty1 = -Infinity;
   for (const [i, row] of f.rows.entries()) {
-    const text = style.text[i] ?? '';
-    parts.push(
-      textRow(text, style.font, {
-        cx: (textLeft + textRight) / 2,
-        cy: pad + h * row.centre,
-        h: h * row.height,
-        maxW: textRight - textLeft,
-        ink,
-      }),
-    );
+    const cy = pad + h * row.centre;
+    const rowH = h * row.height;
+    const drawn = textRow(style.text[i] ?? '', style.font, {
+      cx: (textLeft + textRight) / 2,
+      cy,
+      h: rowH,
+      maxW: textRight - textLeft,
+      ink,
+    });
+    parts.push(drawn.svg);
+    // Half a stroke reaches beyond the glyph cells on every side.
+    const half = (style.font.weight / 16) * rowH * 0.5;
+    tx0 = Math.min(tx0, drawn.x - half);
+    tx1 = Math.max(tx1, drawn.x + drawn.w + half);
+    ty0 = Math.min(ty0, cy - rowH / 2 - half);
+    ty1 = Math.max(ty1, cy + rowH / 2 + half);
   }
   let occluder: PlateSprite['occluder'] = null;
   if (style.occlusion > 0) {
@@ -280,7 +297,12 @@ export async function renderPlate(style: PlateStyle, heightPx: number): Promise<
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">${parts.join('')}</svg>`;
   const base = await sharp(Buffer.from(svg)).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { sprite: await mipLevels(toRaster(base)), plate: [pad, pad, w, h], occluder };
+  return {
+    sprite: await mipLevels(toRaster(base)),
+    plate: [pad, pad, w, h],
+    text: [tx0, ty0, tx1 - tx0, ty1 - ty0],
+    occluder,
+  };
 }
 
 /** Mip levels of an RGBA raster, each 1.5 times smaller, down to 8 px on the short side. */

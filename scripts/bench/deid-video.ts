@@ -80,9 +80,12 @@ export const deidSourcesDir = new URL('./deid-sources/', import.meta.url);
 /** One labelled thing in a frame. */
 export interface GroundTruth {
   readonly kind: 'face' | 'plate';
-  /** Axis-aligned box around the face or plate in the frame: [x, y, w, h]. */
+  /** Axis-aligned box around `quad` in the frame: [x, y, w, h]. */
   readonly box: readonly [number, number, number, number];
-  /** The face square or plate rectangle as drawn (rotated, foreshortened): four corners in order. */
+  /**
+   * What must be blurred as drawn (rotated, foreshortened), four corners in order: the face square,
+   * or a plate's registration characters (the plate's field and borders identify nobody).
+   */
   readonly quad: readonly Point[];
   /** The part of `quad` hidden behind a post, or null. */
   readonly hidden: readonly Point[] | null;
@@ -118,8 +121,10 @@ export interface DeidVideoOptions {
 interface Sprite {
   readonly kind: 'face' | 'plate';
   readonly mip: MipSprite;
-  /** The face box or plate rectangle in level-0 sprite pixels. */
+  /** What must be blurred, in level-0 sprite pixels: the face box, or the plate's characters. */
   readonly rect: readonly [number, number, number, number];
+  /** The height that names its size (face side, plate height) in level-0 sprite pixels. */
+  readonly sizeRef: number;
   readonly occluder: readonly [number, number, number, number] | null;
   /** Level-0 sprite pixels → foreground world coordinates. */
   readonly place: Affine;
@@ -328,11 +333,10 @@ async function makeSegment(o: {
       const cellY = -my + Math.floor(cell / cols) * ch + drift[1];
       const sprite = r() < 0.5 ? makeFaceSprite(r, o.faces, night) : await makePlateSprite(r, night);
       // Fit in its cell: the largest size the cell allows caps the drawn size.
-      const rh = sprite.rect[3];
       const level0 = sprite.mip.levels[0]!.raster;
       const want = sprite.kind === 'face' ? pick(r, faceSizes) : pick(r, plateSizes);
       const fit = Math.min((cw * 0.8) / level0.width, (ch * 0.8) / level0.height);
-      const s = Math.min(want / rh, fit);
+      const s = Math.min(want / sprite.sizeRef, fit);
       const angle = sprite.angle;
       const shear = sprite.yaw;
       // Local: centre the sprite, foreshorten (yaw), roll, scale, move into the cell.
@@ -374,11 +378,12 @@ function makeFaceSprite(
   const face = pick(r, faces);
   const angle = (between(r, -15, 15) * Math.PI) / 180;
   const gain = night ? between(r, 0.3, 0.5) : between(r, 0.75, 1.15);
-  const tags = ['face', `roll:${Math.round((angle * 180) / Math.PI)}`, ...(night ? ['night'] : [])];
+  const tags = [`roll:${Math.round((angle * 180) / Math.PI)}`, ...(night ? ['night'] : [])];
   return {
     kind: 'face',
     mip: face.mip,
     rect: face.box,
+    sizeRef: face.box[3],
     occluder: null,
     tone: { gain, offset: night ? 4 : 0, contrast: night ? 0.8 : 1 },
     tags,
@@ -407,7 +412,6 @@ async function makePlateSprite(r: () => number, night: boolean): Promise<SpriteD
   const gain = night ? between(r, 0.25, 0.45) : between(r, 0.8, 1.1);
   const contrast = night ? between(r, 0.5, 0.8) : grime > 0 ? 0.8 : 1;
   const tags = [
-    'plate',
     `format:${format.name}`,
     `font:${font.name}`,
     `roll:${Math.round(angleDeg)}`,
@@ -419,7 +423,8 @@ async function makePlateSprite(r: () => number, night: boolean): Promise<SpriteD
   return {
     kind: 'plate',
     mip: rendered.sprite,
-    rect: rendered.plate,
+    rect: rendered.text,
+    sizeRef: rendered.plate[3],
     occluder: rendered.occluder,
     tone: { gain, offset: night ? 6 : 0, contrast },
     tags,
@@ -483,7 +488,7 @@ function renderFrame(
       box: box.map(round2) as unknown as [number, number, number, number],
       quad: quad.map((p) => [round2(p[0]), round2(p[1])] as const),
       hidden: hidden === null ? null : hidden.map((p) => [round2(p[0]), round2(p[1])] as const),
-      sizePx: round2(sp.rect[3] * scaleOf(m)),
+      sizePx: round2(sp.sizeRef * scaleOf(m)),
       inFrame,
       tags: sp.tags,
     });

@@ -1,0 +1,144 @@
+// Spill mode under a rig de-id cannot keep up with: two 1080p cameras at 15 fps in real time through
+// Capture and the stage as the agent builds them (mode spill, holding area in a scratch spool), then
+// the background pass blurs what was held. Measures how fast that pass goes and what was lost.
+import type { DropCause, Sample } from '../../drivers/types.ts';
+import type { Logger } from '../../agent/log.ts';
+import { DeidStage } from '../../agent/deid/stage.ts';
+import { Capture } from '../../agent/pipeline/capture.ts';
+import { isImageStream } from '../../agent/pipeline/image-streams.ts';
+import { StreamLedger } from '../../agent/pipeline/ledger.ts';
+import {
+  cameraSample,
+  configHasDeidMode,
+  ReplayDriver,
+  rigConfig,
+  startDeidStage,
+  transformWindowFor,
+} from './deid-pipeline.ts';
+import type { SyntheticFrame } from './deid-video.ts';
+
+/** What the rig needs of a stage with spill mode. */
+interface SpillStage {
+  beginHolding(ports: {
+    spoolDir: string;
+    sessionId: string;
+    budgetBytes: number;
+    deliver(sample: Sample): Promise<void>;
+    drop(stream: string, cause: DropCause): void;
+  }): Promise<void>;
+  finishHolding(options?: { onProgress?: (held: number) => void }): Promise<unknown[]>;
+  readonly holding: {
+    readonly heldFrames: number;
+    readonly blurredLate: number;
+    readonly maxDelayNs: string;
+  };
+}
+
+/** Whether this tree has spill mode: the config knows `deid.mode` and the stage can hold frames. */
+export function spillModeAvailable(): Promise<boolean> {
+  const proto = DeidStage.prototype as unknown as Partial<Record<keyof SpillStage, unknown>>;
+  return Promise.resolve(
+    configHasDeidMode() &&
+      typeof proto.beginHolding === 'function' &&
+      typeof proto.finishHolding === 'function',
+  );
+}
+
+const fps = 15;
+
+export async function runSpillRig(o: {
+  spoolDir: string;
+  seconds: number;
+  frames: readonly SyntheticFrame[];
+  log: Logger;
+  progress: (line: string) => void;
+}): Promise<{
+  catchupFps: number | null;
+  framesLost: number;
+  received: number;
+  details: Record<string, unknown>;
+}> {
+  const config = rigConfig({ cameras: 2, spoolDir: `${o.spoolDir}/spill`, mode: 'spill' });
+  const stage = await startDeidStage(config, o.log);
+  const spill = stage as unknown as SpillStage;
+  const ledger = new StreamLedger();
+  const streams = config.streams.slice(0, 2);
+  const ticks = Math.round(o.seconds * fps);
+  let tag = 2_000_000;
+  const source = async function* (): AsyncGenerator<Sample> {
+    const started = performance.now();
+    for (let i = 0; i < ticks; i++) {
+      // Frames are due on the camera's clock; a late event loop gets them all at once, as from a socket.
+      const due = started + (i * 1000) / fps;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      for (const [c, stream] of streams.entries()) {
+        const f = o.frames[(i + c * Math.floor(o.frames.length / 2)) % o.frames.length]!;
+        yield cameraSample({ stream, seq: i, jpeg: f.jpeg, tag: tag++ });
+      }
+      if ((i + 1) % (fps * 10) === 0)
+        o.progress(`deid: spill rig ${Math.round((i + 1) / fps)} s, ${spill.holding.heldFrames} frames held`);
+    }
+  };
+  const capture = new Capture({
+    streams,
+    drivers: [new ReplayDriver(source)],
+    sink: { write: () => Promise.resolve() },
+    ledger,
+    log: o.log,
+    transformFor: (s) => (isImageStream(s) ? (sample) => stage.process(sample) : undefined),
+    transformWindow: transformWindowFor(stage, config),
+  });
+  try {
+    await spill.beginHolding({
+      spoolDir: config.spool.dir,
+      sessionId: 'deid-bench',
+      budgetBytes: Math.min(config.deid.holdingBytes, config.spool.budgetBytes),
+      deliver: (sample) => capture.writeLate(sample),
+      drop: (stream, cause) => ledger.drop(stream, cause),
+    });
+    capture.start();
+    await capture.intakeEnded();
+    await capture.drain();
+    const held = spill.holding.heldFrames;
+    const lateBefore = spill.holding.blurredLate;
+    o.progress(`deid: spill rig intake done, ${held} frames held; blurring them`);
+    const started = performance.now();
+    let lastProgress = started;
+    await spill.finishHolding({
+      onProgress: (n) => {
+        if (performance.now() - lastProgress > 10_000) {
+          lastProgress = performance.now();
+          o.progress(`deid: spill rig background pass, ${n} frames held`);
+        }
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const late = spill.holding.blurredLate - lateBefore;
+    let received = 0;
+    let written = 0;
+    const drops: Record<string, Partial<Record<DropCause, number>>> = {};
+    for (const s of streams) {
+      const c = ledger.totals().get(s.name);
+      received += c?.received ?? 0;
+      written += c?.written ?? 0;
+      drops[s.name] = c?.drops ?? {};
+    }
+    return {
+      // Nothing held: the pass had nothing to do, and its speed was not seen.
+      catchupFps: seconds > 0 && late > 0 ? late / seconds : null,
+      framesLost: received - written,
+      received,
+      details: {
+        heldAtIntakeEnd: held,
+        blurredLate: spill.holding.blurredLate,
+        blurredInCatchup: late,
+        catchupSeconds: Math.round(seconds * 10) / 10,
+        maxDelayS: Number(BigInt(spill.holding.maxDelayNs) / 1_000_000n) / 1000,
+        drops,
+      },
+    };
+  } finally {
+    await stage.close();
+  }
+}
