@@ -25,6 +25,7 @@ import { StreamLedger } from './pipeline/ledger.ts';
 import { SnapshotGates } from './pipeline/snapshot-gates.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 import { recoverSpool, settleSession } from './recovery.ts';
+import { claimSpool } from './spool-claim.ts';
 import { discoveredStreamConfig } from './config/defaults.ts';
 import {
   createClockStateTracker,
@@ -168,6 +169,8 @@ export class Agent {
     const { config } = this;
     const spool = config.spool.dir;
     prepareSpool(spool);
+    // One live rigcap per spool: nothing below may touch a spool another process still writes.
+    await claimSpool(spool, { log: this.#opts.log });
     this.#catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: this.#opts.log });
     this.#disk = new DiskBudget({
       spoolDir: spool,

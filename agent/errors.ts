@@ -24,6 +24,8 @@ export const errorCatalogue = {
     'The publisher must send [topic, header-json, payload] frames (see README, ZeroMQ wire format).',
   RIGCAP_SPOOL_UNWRITABLE:
     'Make the spool directory writable by the rigcap user, or point `spool.dir` elsewhere.',
+  RIGCAP_SPOOL_BUSY:
+    'Another rigcap process (pid in the message) uses this spool: stop it first, or point `spool.dir` elsewhere.',
   RIGCAP_DISK_FULL:
     'Free space on the spool filesystem or raise `spool.budgetBytes`; capture resumes by itself.',
   RIGCAP_CATALOG_CORRUPT:

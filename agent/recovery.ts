@@ -13,6 +13,7 @@ import { parseChunkIndex, type CommittedChunk } from './pipeline/chunk-types.ts'
 import type { ChunkFileFacts } from './pipeline/mcap-read.ts';
 import { recoveredChunkContext, recoveredStreams } from './pipeline/recovered-context.ts';
 import { salvagePartial, salvageSpool } from './pipeline/salvage.ts';
+import { claimSpool } from './spool-claim.ts';
 import { sealCommittedChunk, type ChunkSealOptions } from './pipeline/seal.ts';
 
 export interface RecoveryOptions {
@@ -29,6 +30,8 @@ export interface RecoveryOptions {
 /** Salvages partials, reconciles the catalog, signs committed-but-unsigned chunks, closes open sessions. */
 export async function recoverSpool(o: RecoveryOptions): Promise<void> {
   const { catalog, log } = o;
+  // Salvaging another live writer's partials would wreck its chunks: one rigcap per spool.
+  await claimSpool(o.spoolDir, { log });
   const results = await salvageSpool({ spoolDir: o.spoolDir, logger: log });
   for (const r of results) {
     log.warn(

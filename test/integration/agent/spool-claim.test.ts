@@ -1,0 +1,91 @@
+// One live rigcap per spool: a second process is refused while the first runs, and a claim left by
+// a process that ended (kill -9, reboot, torn write) is taken over.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isRigcapError } from '../../../agent/errors.ts';
+import { silentLogger } from '../../../agent/log.ts';
+import { claimSpool, spoolClaimFileName } from '../../../agent/spool-claim.ts';
+
+const log = silentLogger();
+let dir: string | undefined;
+let holder: ChildProcess | undefined;
+afterEach(async () => {
+  holder?.kill('SIGKILL');
+  holder = undefined;
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+async function claimOf(spool: string): Promise<{ pid: number; bootId: string }> {
+  return JSON.parse(await readFile(join(spool, spoolClaimFileName), 'utf8')) as {
+    pid: number;
+    bootId: string;
+  };
+}
+
+/** A live process whose command line names rigcap (or not), standing in for another agent. */
+async function liveProcess(argv0: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', argv0], { stdio: 'ignore' });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return child;
+}
+
+async function refused(spool: string, options: Parameters<typeof claimSpool>[1]): Promise<unknown> {
+  return claimSpool(spool, options).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+}
+
+describe('spool claim', () => {
+  it('is taken on a fresh spool and taken again by the same process', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
+    await claimSpool(dir, { log });
+    expect((await claimOf(dir)).pid).toBe(process.pid);
+    await claimSpool(dir, { log });
+    expect((await claimOf(dir)).pid).toBe(process.pid);
+  });
+
+  it('refuses a second process while a live rigcap holds the spool, and takes over once it is gone', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
+    holder = await liveProcess('rigcap-agent-standin');
+    const bootId = 'boot-a';
+    await writeFile(
+      join(dir, spoolClaimFileName),
+      JSON.stringify({ pid: holder.pid, bootId, startedAt: '2026-01-01T00:00:00.000Z' }),
+    );
+    const err = await refused(dir, { log, bootId });
+    expect(isRigcapError(err, 'RIGCAP_SPOOL_BUSY'), String(err)).toBe(true);
+    expect((err as Error).message).toContain(`pid ${holder.pid}`);
+    expect((await claimOf(dir)).pid).toBe(holder.pid);
+
+    const gone = new Promise((r) => holder!.once('exit', r));
+    holder.kill('SIGKILL');
+    await gone;
+    await claimSpool(dir, { log, bootId });
+    expect(await claimOf(dir)).toMatchObject({ pid: process.pid, bootId });
+  });
+
+  it('takes over a claim whose pid now runs another program, one made before a reboot, and a torn one', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
+    holder = await liveProcess('some-other-program');
+    const path = join(dir, spoolClaimFileName);
+    await writeFile(path, JSON.stringify({ pid: holder.pid, bootId: 'boot-a', startedAt: 'x' }));
+    await claimSpool(dir, { log, bootId: 'boot-a' });
+    expect((await claimOf(dir)).pid).toBe(process.pid);
+
+    await writeFile(path, JSON.stringify({ pid: holder.pid, bootId: 'boot-before', startedAt: 'x' }));
+    await claimSpool(dir, { log, bootId: 'boot-a', isRigcap: () => true });
+    expect((await claimOf(dir)).pid).toBe(process.pid);
+
+    await writeFile(path, '{"pid": 12');
+    await claimSpool(dir, { log, bootId: 'boot-a', isRigcap: () => true });
+    expect((await claimOf(dir)).pid).toBe(process.pid);
+  });
+});
