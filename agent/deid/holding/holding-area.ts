@@ -181,7 +181,14 @@ export class HoldingArea {
     const entries = this.#queued.splice(0);
     const byStream = new Map<string, { count: number; startNs: bigint; endNs: bigint }>();
     for (const e of entries) {
-      await this.#delete(e);
+      // Counted lost whatever the unlink says: a file it could not remove is still unreadable
+      // (its key dies with the process) and is deleted by the next start's recovery.
+      await this.#delete(e).catch((err: unknown) =>
+        this.#opts.log.error(
+          { file: e.name, err: String(err), code: errnoCode(err) },
+          'could not delete a held frame',
+        ),
+      );
       this.#opts.onLost(e, cause);
       const s = byStream.get(e.stream);
       if (s === undefined) byStream.set(e.stream, { count: 1, startNs: e.captureNs, endNs: e.captureNs });
