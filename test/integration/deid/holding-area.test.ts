@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Sample } from '../../../drivers/types.ts';
 import { HoldingArea, type HeldLossCause } from '../../../agent/deid/holding/holding-area.ts';
+import { MemoryKeyWrapper, type KeyWrapper } from '../../../agent/deid/holding/key-wrapper.ts';
 import { discardHeldFrames, heldGapRecord } from '../../../agent/deid/holding/recover.ts';
 import { openFrame, readHeader, sealFrame } from '../../../agent/deid/holding/sealed-frame.ts';
 import { silentLogger } from '../../../agent/log.ts';
@@ -156,5 +157,40 @@ describe('HoldingArea', () => {
       endNs: String(frame(4).captureNs),
       cause: 'deid_held_lost: 4 frames of front held for de-id and never blurred',
     });
+  });
+
+  it('keeps its data key in memory only: the key is fresh per session and never written to the spool', async () => {
+    const memory = new MemoryKeyWrapper();
+    const keys: Buffer[] = [];
+    const watching: KeyWrapper = {
+      kind: memory.kind,
+      newDataKey: async () => {
+        const k = await memory.newDataKey();
+        keys.push(k.key);
+        return k;
+      },
+      unwrap: (w) => memory.unwrap(w),
+    };
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-holding-'));
+    for (const sessionId of ['s1', 's2']) {
+      const a = await HoldingArea.open({
+        spoolDir: dir,
+        sessionId,
+        budgetBytes: 1 << 20,
+        dropPolicy: 'oldest',
+        log: silentLogger(),
+        keyWrapper: watching,
+        onLost: () => undefined,
+      });
+      expect(a.keyWrapperKind).toBe('memory');
+      await a.put(frame(1));
+    }
+    expect(keys).toHaveLength(2);
+    expect(keys[0]!.length).toBe(32);
+    expect(keys[0]!.equals(keys[1]!)).toBe(false);
+    const bytes = await spoolBytes(dir);
+    for (const k of keys) expect(bytes.includes(k)).toBe(false);
+    expect((await memory.newDataKey()).wrapped).toBeUndefined();
+    await expect(memory.unwrap(new Uint8Array(8))).rejects.toThrow(/never wrapped/);
   });
 });
