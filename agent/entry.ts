@@ -36,12 +36,16 @@ export async function runCli(): Promise<void> {
   });
   process.exitCode = code;
   returned = true;
-  // Normally nothing is open any more and the process ends now; if a handle leaked, name it and exit.
+  // Normally nothing is open any more and the process ends now (worker threads may take a moment to
+  // wind down); if a handle leaked, name it, and exit regardless.
   const linger = setTimeout(() => {
-    const open = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout' && r !== 'TTYWrap');
-    process.stderr.write(
-      `rigcap: exiting with code ${code}; still open ${lingerMs} ms after the command returned: ${open.join(', ') || 'nothing named'}\n`,
-    );
+    const open = process
+      .getActiveResourcesInfo()
+      .filter((r) => r !== 'Timeout' && r !== 'TTYWrap' && r !== 'PipeWrap');
+    if (open.length > 0)
+      process.stderr.write(
+        `rigcap: exiting with code ${code}; still open ${lingerMs} ms after the command returned: ${open.join(', ')}\n`,
+      );
     process.exit(code);
   }, lingerMs);
   linger.unref();
