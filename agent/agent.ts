@@ -170,7 +170,8 @@ export class Agent {
     const spool = config.spool.dir;
     prepareSpool(spool);
     // One live rigcap per spool: nothing below may touch a spool another process still writes.
-    await claimSpool(spool, { log: this.#opts.log });
+    const claim = await claimSpool(spool, { log: this.#opts.log });
+    this.#closers.push(() => claim.release());
     this.#catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: this.#opts.log });
     this.#disk = new DiskBudget({
       spoolDir: spool,

@@ -2,7 +2,7 @@
 // which would wreck the work of another process still writing the same spool: a `kill -9` that hit
 // only a wrapper (npx, a shell, the Node-version re-exec) leaves the real process running. The
 // claim is `<spool>/agent.pid` (pid, boot id, start time); a claim whose process is gone, or that
-// was made before a reboot, is stale and taken over. Released when this process exits normally.
+// was made before a reboot, is stale and taken over. Released at stop, or when this process exits.
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,8 +26,13 @@ export interface SpoolClaimOptions {
   bootId?: string;
 }
 
+/** A held claim; `release()` (idempotent) gives the spool up before this process exits. */
+export interface SpoolClaim {
+  release(): void;
+}
+
 /** Claims the spool for this process; throws RIGCAP_SPOOL_BUSY while another live rigcap holds it. */
-export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): Promise<void> {
+export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): Promise<SpoolClaim> {
   const path = join(spoolDir, spoolClaimFileName);
   const bootId = options.bootId ?? readBootId();
   const isRigcap = options.isRigcap ?? isLiveRigcap;
@@ -65,6 +70,11 @@ export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): 
       },
     );
   releaseAtExit(path);
+  return {
+    release: () => {
+      if (claimed.delete(path)) releaseOne(path);
+    },
+  };
 }
 
 async function readClaim(path: string): Promise<ClaimBody | undefined> {
@@ -111,20 +121,25 @@ function readBootId(): string {
 
 const claimed = new Set<string>();
 
+let exitHookSet = false;
+
 function releaseAtExit(path: string): void {
-  if (claimed.size === 0) process.once('exit', releaseAll);
+  if (!exitHookSet) process.once('exit', releaseAll);
+  exitHookSet = true;
   claimed.add(path);
 }
 
 function releaseAll(): void {
-  for (const path of claimed) {
-    try {
-      const body = JSON.parse(readFileSync(path, 'utf8')) as Partial<ClaimBody>;
-      if (body.pid === process.pid) unlinkSync(path);
-    } catch (err) {
-      // Already gone or replaced: nothing of ours to release.
-      if (!(err instanceof SyntaxError) && errnoCode(err) !== 'ENOENT') throw err;
-    }
-  }
+  for (const path of claimed) releaseOne(path);
   claimed.clear();
+}
+
+function releaseOne(path: string): void {
+  try {
+    const body = JSON.parse(readFileSync(path, 'utf8')) as Partial<ClaimBody>;
+    if (body.pid === process.pid) unlinkSync(path);
+  } catch (err) {
+    // Already gone or replaced: nothing of ours to release.
+    if (!(err instanceof SyntaxError) && errnoCode(err) !== 'ENOENT') throw err;
+  }
 }

@@ -44,12 +44,16 @@ async function refused(spool: string, options: Parameters<typeof claimSpool>[1])
 }
 
 describe('spool claim', () => {
-  it('is taken on a fresh spool and taken again by the same process', async () => {
+  it('is taken on a fresh spool, taken again by the same process, and released at stop', async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
     await claimSpool(dir, { log });
     expect((await claimOf(dir)).pid).toBe(process.pid);
-    await claimSpool(dir, { log });
+    const again = await claimSpool(dir, { log });
     expect((await claimOf(dir)).pid).toBe(process.pid);
+    // A stopped agent gives the spool up; releasing twice is harmless.
+    again.release();
+    again.release();
+    await expect(readFile(join(dir, spoolClaimFileName))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('refuses a second process while a live rigcap holds the spool, and takes over once it is gone', async () => {
