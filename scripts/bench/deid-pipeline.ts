@@ -6,7 +6,6 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import type { Driver, DriverStats, Sample, StreamSchema } from '../../drivers/types.ts';
 import { parseConfig } from '../../agent/config/load.ts';
-import { configSchema } from '../../agent/config/schema.ts';
 import type { RigcapConfig, StreamConfig } from '../../agent/config/types.ts';
 import type { Detection } from '../../agent/deid/geometry.ts';
 import { compressedImageType } from '../../agent/deid/image-codec.ts';
@@ -20,15 +19,9 @@ import { tagJpeg, tapChannelName, type TapReport } from './deid-tap-worker.ts';
 
 export const tapWorkerUrl = new URL('./deid-tap-worker.ts', import.meta.url);
 
-/** Whether this tree's config knows `deid.mode` (spill mode). */
-export function configHasDeidMode(): boolean {
-  const deid = (configSchema.properties as Record<string, { properties?: Record<string, unknown> }>)['deid'];
-  return deid?.properties?.['mode'] !== undefined;
-}
-
 /**
  * The config the agent would load for a rig of `cameras` compressed-image cameras, everything else
- * default (`deid.workers` 0 = one per core). `mode` is set only where the tree knows it.
+ * default (`deid.workers` 0 = one per core) but `deid.mode` when given.
  */
 export function rigConfig(o: {
   cameras: number;
@@ -47,7 +40,7 @@ export function rigConfig(o: {
     maxMessageBytes: 8MiB
 `,
   ).join('');
-  const mode = o.mode !== undefined && configHasDeidMode() ? `deid:\n  mode: ${o.mode}\n` : '';
+  const mode = o.mode !== undefined ? `deid:\n  mode: ${o.mode}\n` : '';
   const text = `version: 1\nrig:\n  id: deid-bench\nspool:\n  dir: ${JSON.stringify(`${o.spoolDir}/spool`)}\nkeys:\n  dir: ${JSON.stringify(`${o.spoolDir}/secrets`)}\nstreams:\n${streams}${mode}`;
   return parseConfig(text, { baseDir: o.spoolDir }).config;
 }
@@ -143,10 +136,9 @@ export class TapListener {
   }
 }
 
-/** The in-flight window the agent gives Capture for this stage (spill mode widens it where present). */
-export function transformWindowFor(stage: DeidStage, config: RigcapConfig): number {
-  const window: unknown = 'window' in stage ? stage.window : undefined;
-  return typeof window === 'number' ? window : Math.max(2, config.deid.workers);
+/** The in-flight window the agent gives Capture for this stage (agent.ts: `transformWindow`). */
+export function transformWindowFor(stage: DeidStage): number {
+  return stage.window;
 }
 
 export function startDeidStage(config: RigcapConfig, log: Logger): Promise<DeidStage> {
@@ -202,7 +194,7 @@ export async function runInline(o: {
     ledger,
     log: o.log,
     transformFor: (s) => (isImageStream(s) ? (sample) => o.stage.process(sample) : undefined),
-    transformWindow: transformWindowFor(o.stage, o.config),
+    transformWindow: transformWindowFor(o.stage),
   });
   capture.start();
   await capture.intakeEnded();

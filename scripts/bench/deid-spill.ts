@@ -3,46 +3,17 @@
 // the background pass blurs what was held. Measures how fast that pass goes and what was lost.
 import type { DropCause, Sample } from '../../drivers/types.ts';
 import type { Logger } from '../../agent/log.ts';
-import { DeidStage } from '../../agent/deid/stage.ts';
 import { Capture } from '../../agent/pipeline/capture.ts';
 import { isImageStream } from '../../agent/pipeline/image-streams.ts';
 import { StreamLedger } from '../../agent/pipeline/ledger.ts';
 import {
   cameraSample,
-  configHasDeidMode,
   ReplayDriver,
   rigConfig,
   startDeidStage,
   transformWindowFor,
 } from './deid-pipeline.ts';
 import type { SyntheticFrame } from './deid-video.ts';
-
-/** What the rig needs of a stage with spill mode. */
-interface SpillStage {
-  beginHolding(ports: {
-    spoolDir: string;
-    sessionId: string;
-    budgetBytes: number;
-    deliver(sample: Sample): Promise<void>;
-    drop(stream: string, cause: DropCause): void;
-  }): Promise<void>;
-  finishHolding(options?: { onProgress?: (held: number) => void }): Promise<unknown[]>;
-  readonly holding: {
-    readonly heldFrames: number;
-    readonly blurredLate: number;
-    readonly maxDelayNs: string;
-  };
-}
-
-/** Whether this tree has spill mode: the config knows `deid.mode` and the stage can hold frames. */
-export function spillModeAvailable(): Promise<boolean> {
-  const proto = DeidStage.prototype as unknown as Partial<Record<keyof SpillStage, unknown>>;
-  return Promise.resolve(
-    configHasDeidMode() &&
-      typeof proto.beginHolding === 'function' &&
-      typeof proto.finishHolding === 'function',
-  );
-}
 
 const fps = 15;
 
@@ -60,7 +31,6 @@ export async function runSpillRig(o: {
 }> {
   const config = rigConfig({ cameras: 2, spoolDir: `${o.spoolDir}/spill`, mode: 'spill' });
   const stage = await startDeidStage(config, o.log);
-  const spill = stage as unknown as SpillStage;
   const ledger = new StreamLedger();
   const streams = config.streams.slice(0, 2);
   const ticks = Math.round(o.seconds * fps);
@@ -77,7 +47,7 @@ export async function runSpillRig(o: {
         yield cameraSample({ stream, seq: i, jpeg: f.jpeg, tag: tag++ });
       }
       if ((i + 1) % (fps * 10) === 0)
-        o.progress(`deid: spill rig ${Math.round((i + 1) / fps)} s, ${spill.holding.heldFrames} frames held`);
+        o.progress(`deid: spill rig ${Math.round((i + 1) / fps)} s, ${stage.holding.heldFrames} frames held`);
     }
   };
   const capture = new Capture({
@@ -87,10 +57,10 @@ export async function runSpillRig(o: {
     ledger,
     log: o.log,
     transformFor: (s) => (isImageStream(s) ? (sample) => stage.process(sample) : undefined),
-    transformWindow: transformWindowFor(stage, config),
+    transformWindow: transformWindowFor(stage),
   });
   try {
-    await spill.beginHolding({
+    await stage.beginHolding({
       spoolDir: config.spool.dir,
       sessionId: 'deid-bench',
       budgetBytes: Math.min(config.deid.holdingBytes, config.spool.budgetBytes),
@@ -100,12 +70,12 @@ export async function runSpillRig(o: {
     capture.start();
     await capture.intakeEnded();
     await capture.drain();
-    const held = spill.holding.heldFrames;
-    const lateBefore = spill.holding.blurredLate;
+    const held = stage.holding.heldFrames;
+    const lateBefore = stage.holding.blurredLate;
     o.progress(`deid: spill rig intake done, ${held} frames held; blurring them`);
     const started = performance.now();
     let lastProgress = started;
-    await spill.finishHolding({
+    await stage.finishHolding({
       onProgress: (n) => {
         if (performance.now() - lastProgress > 10_000) {
           lastProgress = performance.now();
@@ -114,7 +84,7 @@ export async function runSpillRig(o: {
       },
     });
     const seconds = (performance.now() - started) / 1000;
-    const late = spill.holding.blurredLate - lateBefore;
+    const late = stage.holding.blurredLate - lateBefore;
     let received = 0;
     let written = 0;
     const drops: Record<string, Partial<Record<DropCause, number>>> = {};
@@ -131,10 +101,10 @@ export async function runSpillRig(o: {
       received,
       details: {
         heldAtIntakeEnd: held,
-        blurredLate: spill.holding.blurredLate,
+        blurredLate: stage.holding.blurredLate,
         blurredInCatchup: late,
         catchupSeconds: Math.round(seconds * 10) / 10,
-        maxDelayS: Number(BigInt(spill.holding.maxDelayNs) / 1_000_000n) / 1000,
+        maxDelayS: Number(BigInt(stage.holding.maxDelayNs) / 1_000_000n) / 1000,
         drops,
       },
     };
