@@ -15,12 +15,12 @@ const mib = 1024 * 1024;
 
 export interface CaptureReportOptions {
   log: Logger;
-  /** Frames per throughput run (default 384: one full 256 MiB chunk and one committed at stop). */
+  /** Frames per throughput run (default 300: a 256 MiB chunk closed by size, one more at stop). */
   frames?: number;
   frameBytes?: number;
   /** Paired rounds per figure (default 3). */
   pairs?: number;
-  /** Messages per msgrate run (default 300 000 of 1 KiB: one size commit and one at stop). */
+  /** Messages per msgrate run (default 280 000 of 1 KiB: one commit by size, one at stop). */
   messages?: number;
   /** File size limit for every run (tests); the schema default otherwise. */
   chunkBytes?: number;
@@ -39,7 +39,7 @@ function throughputDetails(r: CaptureThroughputResult): Record<string, unknown> 
 /** `rigcap bench capture`: throughput for camera-like and lidar-like 1 MiB frames, and msg rate. */
 export async function captureReport(options: CaptureReportOptions): Promise<BenchReport> {
   const frameBytes = options.frameBytes ?? mib;
-  const frames = options.frames ?? 384;
+  const frames = options.frames ?? 300;
   const pairs = options.pairs ?? 3;
   const common = {
     frames,
@@ -58,7 +58,7 @@ export async function captureReport(options: CaptureReportOptions): Promise<Benc
     payload: lidarScans({ frameBytes, count: 8 }),
   });
   const msgrate = await benchMsgRate({
-    messages: options.messages ?? 300_000,
+    messages: options.messages ?? 280_000,
     payloadBytes: 1024,
     pairs,
     log: options.log,
