@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { loadConfigFile } from '../config/load.ts';
 import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
 import { KeyStore } from '../keys/key-store.ts';
+import { loadDatagramSender } from '../ops/sd-notify.ts';
 import { silentLogger } from '../log.ts';
 import { generateKeyPair, nobleVerify, nodeSigner, rawOfSpki, verifySignature } from '../records/ed25519.ts';
 import { createClockStateTracker } from '../timesync/index.ts';
@@ -16,6 +17,7 @@ import { configPath } from './ops-url.ts';
 import { loadLocalRedactor } from '../deid/local-redactor.ts';
 import { defaultDeidConfig } from '../deid/params.ts';
 import { runDeidSelfTest } from '../deid/selftest.ts';
+import { describeProvider } from '../deid/providers.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
 /** What a check may look at: the CLI streams and the config, when one was given or installed. */
@@ -40,7 +42,8 @@ export const selfTestChecks: SelfTestCheck[] = [
         redactor.redact({ encoding: 'jpeg', schemaRef: '', data: jpeg }),
       );
       const models = redactor.specs.map((s) => `${s.name}@${s.sha256.slice(0, 12)}`).join(', ');
-      return `${models} loaded; test image: ${result.faces} face(s), ${result.plates} plate(s) in ${Math.round(result.ms)} ms`;
+      const provider = describeProvider(redactor.detector.provider);
+      return `${models} loaded on ${provider}; test image: ${result.faces} face(s), ${result.plates} plate(s) in ${Math.round(result.ms)} ms`;
     },
   },
   {
@@ -98,6 +101,41 @@ export const selfTestChecks: SelfTestCheck[] = [
         });
       }
       return `${dir} writable (write, fsync, remove)`;
+    },
+  },
+  {
+    // The catalog's SQLite binding is native (V8 ABI): prove it loads and writes on this machine.
+    name: 'sqlite',
+    async run() {
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(':memory:');
+      try {
+        db.exec('CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (42)');
+        const row = db.prepare('SELECT x, sqlite_version() AS v FROM t').get() as { x: number; v: string };
+        if (row.x !== 42)
+          throw new RigcapError('RIGCAP_CATALOG_CORRUPT', 'SQLite read back a different value');
+        return `better-sqlite3 loads (SQLite ${row.v}), writes and reads`;
+      } finally {
+        db.close();
+      }
+    },
+  },
+  {
+    // systemd readiness and the watchdog go through this native addon; a datagram to a socket
+    // that does not exist must come back as -ENOENT, which proves the addon loads and calls.
+    name: 'sd-notify',
+    async run() {
+      const sender = loadDatagramSender();
+      const rc = sender.send(
+        join(tmpdir(), `rigcap-selftest-${process.pid}-absent.sock`),
+        Buffer.from('STATUS=selftest'),
+      );
+      if (rc >= 0)
+        throw new RigcapError(
+          'RIGCAP_SD_NOTIFY_UNAVAILABLE',
+          'the addon reported sending to a socket that does not exist',
+        );
+      return `sd_notify addon loads and sends (answered ${rc} for an absent socket)`;
     },
   },
   {

@@ -10,13 +10,21 @@ afterEach(async () => {
 });
 
 describe('rigcap selftest', () => {
-  it('runs the de-id, keys, disk and clock checks and passes on a healthy machine', async () => {
+  it('runs the de-id, keys, disk, SQLite, sd_notify and clock checks and passes on a healthy machine', async () => {
     const run = await runCli(['selftest', '--json']);
     const report = JSON.parse(run.stdout) as {
       ok: boolean;
       checks: Array<{ name: string; ok: boolean; detail: string }>;
     };
-    expect(report.checks.map((c) => c.name)).toEqual(['deid-models', 'keys', 'disk', 'clocks']);
+    expect(report.checks.map((c) => c.name)).toEqual([
+      'deid-models',
+      'keys',
+      'disk',
+      'sqlite',
+      'sd-notify',
+      'clocks',
+    ]);
+    expect(report.checks.find((c) => c.name === 'deid-models')?.detail).toContain(' loaded on cpu; ');
     expect(report.checks.find((c) => c.name === 'deid-models')?.detail).toMatch(
       /[1-9]\d* face\(s\), [1-9]\d* plate\(s\)/,
     );
