@@ -1,5 +1,6 @@
-// scripts/install.sh: shellcheck-clean, a dry run changes nothing, a staged install under --prefix
-// creates the layout with the right modes, runs again without changes, and --uninstall keeps the spool.
+// scripts/install.sh from a source checkout: shellcheck-clean, a dry run changes nothing, a staged
+// install under --prefix creates the layout with the right modes, runs again without changes, and
+// --uninstall keeps the spool. Installs from offline bundles: test/process/bundle/install.test.ts.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,25 @@ describe.skipIf(!supported)('install.sh', () => {
     expect(existsSync(join(root, 'etc/systemd/system/rigcap.service'))).toBe(false);
     expect(readdirSync(join(root, 'var/lib/rigcap/spool'))).toEqual(['chunk-000001.mcap']);
     expect(removed.out).toMatch(/kept: .*spool: it may hold chunks not yet synced/);
+  });
+
+  it('--no-systemd installs the layout without units or tmpfiles', () => {
+    const root = join(work, 'no-systemd');
+    const result = install('--prefix', root, '--no-systemd');
+    expect(result.code, result.out).toBe(0);
+    expect(mode(join(root, 'var/lib/rigcap/secrets'))).toBe('700');
+    expect(existsSync(join(root, 'etc/systemd/system/rigcap.service'))).toBe(false);
+    expect(existsSync(join(root, 'etc/tmpfiles.d/rigcap.conf'))).toBe(false);
+  });
+
+  it('refuses a --bundle that is not a .tar.zst or .tar.gz, changing nothing', () => {
+    const root = join(work, 'bad-bundle');
+    const bogus = join(work, 'rigcap.zip');
+    writeFileSync(bogus, 'not a bundle');
+    const result = install('--bundle', bogus, '--prefix', root, '--no-systemd');
+    expect(result.code, result.out).toBe(1);
+    expect(result.out).toContain('expected a .tar.zst or .tar.gz bundle');
+    expect(existsSync(root)).toBe(false);
   });
 
   it('refuses unknown options with exit 2', () => {
