@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   bench: () => import('./cli/bench.ts'),
   calib: () => import('./cli/calib.ts'),
   mark: () => import('./cli/mark.ts'),
+  bundle: () => import('./cli/bundle.ts'),
 };
 
 async function loadCommand(name: string): Promise<Command | undefined> {

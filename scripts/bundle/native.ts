@@ -1,0 +1,165 @@
+// Native addons that the npm registry does not ship prebuilt for Node 22: better-sqlite3 (V8 ABI,
+// built with node-gyp against the bundled Node's headers) and the sd_notify Node-API addon, both
+// compiled here with the target's GCC (Debian's gcc-aarch64-linux-gnu for arm64).
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { buildSdNotify } from '../build-sd-notify.js';
+
+export type BundleArch = 'x64' | 'arm64';
+
+/** The C/C++ toolchain that builds for one architecture on this machine. */
+export interface Toolchain {
+  readonly arch: BundleArch;
+  readonly cc: string;
+  readonly cxx: string;
+  readonly ar: string;
+}
+
+const gnuTriples: Record<BundleArch, string> = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' };
+const debianPackages: Record<BundleArch, string> = {
+  x64: 'gcc-x86-64-linux-gnu g++-x86-64-linux-gnu',
+  arm64: 'gcc-aarch64-linux-gnu g++-aarch64-linux-gnu',
+};
+
+/** The host's compilers for its own architecture, the `<triple>-gcc` cross compilers otherwise. */
+export function toolchainFor(arch: BundleArch): Toolchain {
+  if (process.arch === arch) return { arch, cc: 'gcc', cxx: 'g++', ar: 'ar' };
+  const t = gnuTriples[arch];
+  return { arch, cc: `${t}-gcc`, cxx: `${t}-g++`, ar: `${t}-ar` };
+}
+
+/** Throws with the package to install when a compiler of the toolchain does not run. */
+export function checkToolchain(tc: Toolchain): void {
+  for (const tool of [tc.cc, tc.cxx]) {
+    const r = spawnSync(tool, ['--version'], { stdio: 'ignore' });
+    if (r.error !== undefined || r.status !== 0)
+      throw new Error(
+        `${tool} is not installed; it builds the native addons for linux-${tc.arch} (apt-get install ${
+          process.arch === tc.arch ? 'gcc g++' : debianPackages[tc.arch]
+        } make python3)`,
+      );
+  }
+}
+
+/** Flags that keep the staging path out of the binaries and libstdc++ out of their needs. */
+function reproducibleFlags(stageDir: string): string[] {
+  return [`-ffile-prefix-map=${stageDir}=.`, '-fno-ident'];
+}
+
+function nodeGypScript(): string {
+  const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
+  const candidates = [
+    join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    join(
+      dirname(dirname(process.execPath)),
+      'lib',
+      'node_modules',
+      'npm',
+      'node_modules',
+      'node-gyp',
+      'bin',
+      'node-gyp.js',
+    ),
+  ];
+  const found = candidates.find((c) => existsSync(c));
+  if (found === undefined)
+    throw new Error(`node-gyp not found (looked in ${candidates.join(', ')}); it ships with npm`);
+  return found;
+}
+
+const linkFlags = '';
+
+/** What decides the addon's bytes: its source, the Node headers, the compiler and the flags. */
+function addonKey(dir: string, headersDir: string, tc: Toolchain): string {
+  const version = spawnSync(tc.cxx, ['--version'], { encoding: 'utf8' }).stdout;
+  return createHash('sha256')
+    .update(readFileSync(join(dir, 'package.json')))
+    .update(readFileSync(join(headersDir, 'include', 'node', 'node_version.h')))
+    .update(`${tc.arch}\0${version}\0${linkFlags}\0${reproducibleFlags('').join(' ')}`)
+    .digest('hex');
+}
+
+/**
+ * Builds better-sqlite3 in place for the target and keeps only its addon. With `cacheDir`, an addon
+ * compiled earlier from the same source, headers, compiler and flags is reused (the build is
+ * deterministic, so it is the same bytes).
+ */
+export function buildBetterSqlite3(options: {
+  appDir: string;
+  stageDir: string;
+  headersDir: string;
+  toolchain: Toolchain;
+  log: (line: string) => void;
+  cacheDir?: string | undefined;
+}): void {
+  const dir = join(options.appDir, 'node_modules', 'better-sqlite3');
+  const tc = options.toolchain;
+  const addon = join(dir, 'build', 'Release', 'better_sqlite3.node');
+  const cached =
+    options.cacheDir === undefined
+      ? undefined
+      : join(options.cacheDir, `better_sqlite3-${addonKey(dir, options.headersDir, tc)}.node`);
+  if (cached !== undefined && existsSync(cached)) {
+    options.log(`bundle: better-sqlite3 for linux-${tc.arch} from ${cached}`);
+    for (const gone of ['build', 'deps', 'src']) rmSync(join(dir, gone), { recursive: true, force: true });
+    mkdirSync(dirname(addon), { recursive: true });
+    copyFileSync(cached, addon);
+    return;
+  }
+  const flags = reproducibleFlags(options.stageDir).join(' ');
+  options.log(`bundle: building better-sqlite3 for linux-${tc.arch} with ${tc.cxx}`);
+  const r = spawnSync(
+    process.execPath,
+    [
+      nodeGypScript(),
+      'rebuild',
+      '--release',
+      `--nodedir=${options.headersDir}`,
+      `--arch=${tc.arch}`,
+      '--jobs=2',
+    ],
+    {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: {
+        ...process.env,
+        CC: tc.cc,
+        CXX: tc.cxx,
+        LINK: tc.cxx,
+        AR: tc.ar,
+        CFLAGS: flags,
+        CXXFLAGS: flags,
+        // libstdc++ is linked in: the target's own may be older than the one that built it.
+        LDFLAGS: linkFlags,
+        npm_config_build_from_source: 'true',
+      },
+    },
+  );
+  if (r.status !== 0)
+    throw new Error(`better-sqlite3 build for ${tc.arch} failed:\n${r.stdout}\n${r.stderr}`);
+  const kept = join(dir, 'better_sqlite3.node.tmp');
+  renameSync(addon, kept);
+  for (const gone of ['build', 'deps', 'src']) rmSync(join(dir, gone), { recursive: true, force: true });
+  mkdirSync(dirname(addon), { recursive: true });
+  renameSync(kept, addon);
+  if (cached !== undefined) {
+    mkdirSync(dirname(cached), { recursive: true });
+    copyFileSync(addon, `${cached}.tmp`);
+    renameSync(`${cached}.tmp`, cached);
+  }
+}
+
+/** Builds the sd_notify addon (plain C, Node-API) for the target into the staged app. */
+export function buildSdNotifyFor(options: { appDir: string; stageDir: string; toolchain: Toolchain }): void {
+  const output = join(options.appDir, 'agent', 'ops', 'native', 'build', 'sd_notify.node');
+  const problem = buildSdNotify({
+    output,
+    cc: options.toolchain.cc,
+    force: true,
+    flags: reproducibleFlags(options.stageDir),
+  });
+  if (problem !== null) throw new Error(`sd_notify addon for ${options.toolchain.arch}: ${problem}`);
+}
