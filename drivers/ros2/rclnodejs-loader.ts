@@ -89,11 +89,13 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
       `rclnodejs failed to load (${(err as Error).message}): source /opt/ros/<distro>/setup.bash, then \`npm rebuild rclnodejs\`.`,
       { cause: err },
     );
+  } finally {
+    // Also when the import failed half-way: a listener it left must not outlive it.
+    for (const listener of process.listeners('SIGINT'))
+      if (!sigintBefore.has(listener)) process.removeListener('SIGINT', listener);
   }
   const rcl = unwrapDefault(loaded);
   rcl.removeSignalHandlers?.();
-  for (const listener of process.listeners('SIGINT'))
-    if (!sigintBefore.has(listener)) process.removeListener('SIGINT', listener);
   if (rcl.SubscriptionEventCallbacks === undefined) {
     // Some releases keep the event classes out of the top-level exports (their own tests import
     // lib/event_handler.js); without them message loss cannot be counted, so look there too.
