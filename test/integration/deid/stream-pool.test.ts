@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { shifted } from '../../../agent/deid/bench.ts';
+import { shifted } from '../../support/pan-frame.ts';
 import { builtinModelSpecs } from '../../../agent/deid/models.ts';
 import { deidParamsFor, defaultDeidConfig } from '../../../agent/deid/params.ts';
 import { selfTestImageUrl } from '../../../agent/deid/selftest.ts';
