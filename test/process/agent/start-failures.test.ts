@@ -117,13 +117,13 @@ async function expectStartFailure(
   rig: Rig,
   code: ErrorCode,
   messagePart: string | RegExp,
-  options: { portHeldByTest?: boolean } = {},
+  options: { portHeldByTest?: boolean; exitCode?: number } = {},
 ): Promise<DaemonChild> {
   const started = startDaemon(rig.configFile);
   child = started;
   const exit = await exitWithin(started, exitBoundMs);
   const stderr = started.stderr();
-  expect(exit, stderr).toEqual({ code: 1, signal: null });
+  expect(exit, stderr).toEqual({ code: options.exitCode ?? 1, signal: null });
   expect(stderr).toContain(`${code}: `);
   expect(stderr).toMatch(messagePart);
   expect(stderr).toContain(`fix: ${errorCatalogue[code]}`);
@@ -199,6 +199,29 @@ describe('rigcap run: a failed start exits with its code and leaves nothing behi
       );
       expect(failed.stderr()).not.toContain(errorCatalogue.RIGCAP_OPS_LISTEN_FAILED);
       // Nothing of capture was started after the control socket failed.
+      expect(failed.logs.some((l) => l.msg === 'catalog migrated')).toBe(false);
+    },
+  );
+
+  it(
+    'a sync CA file that is not there: RIGCAP_CONFIG_UNREADABLE (exit 2) before capture starts',
+    { timeout: 120_000 },
+    async () => {
+      const rig = await rigConfig((config, r) => {
+        config['sync'] = {
+          enabled: true,
+          storeUrl: 'https://127.0.0.1:9/',
+          caFile: join(r.configFile, '..', 'etc', 'store-ca.pem'),
+        };
+      });
+      const failed = await expectStartFailure(
+        rig,
+        'RIGCAP_CONFIG_UNREADABLE',
+        /sync\.caFile .*store-ca\.pem cannot be read \(ENOENT\)/,
+        {
+          exitCode: 2,
+        },
+      );
       expect(failed.logs.some((l) => l.msg === 'catalog migrated')).toBe(false);
     },
   );
