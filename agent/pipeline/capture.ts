@@ -15,9 +15,7 @@ import type { StreamLedger } from './ledger.ts';
  * and hands it back through `writeLate`, or counts it dropped, later.
  */
 export type TransformResult =
-  | { kind: 'ok'; sample: Sample }
-  | { kind: 'held' }
-  | { kind: 'dropped'; cause: DropCause };
+  { kind: 'ok'; sample: Sample } | { kind: 'held' } | { kind: 'dropped'; cause: DropCause };
 
 /** A per-stream stage between queue and writer (de-identification for image streams). */
 export type SampleTransform = (sample: Sample) => Promise<TransformResult>;
@@ -160,29 +158,62 @@ export class Capture {
     const transform = this.#opts.transformFor?.(stream);
     if (transform === undefined && this.#opts.sink.writeBatch !== undefined)
       return this.#consumeBatches(stream, queue);
+    if (transform === undefined) {
+      for await (const sample of queue) await this.#write(stream, sample);
+      return;
+    }
     const window = Math.max(1, this.#opts.transformWindow ?? 1);
+    // Up to `window` samples are in the transform at once; a writer loop writes each result in
+    // order as soon as it and those before it are done (a quiet stream must not leave a finished
+    // frame waiting for the window to fill).
     const inFlight: Array<Promise<TransformResult>> = [];
-    const settle = async (result: TransformResult): Promise<void> => {
-      if (result.kind === 'dropped') this.#opts.ledger.drop(stream.name, result.cause);
-      else if (result.kind === 'ok') await this.#write(stream, result.sample);
+    let added: (() => void) | undefined;
+    let written: (() => void) | undefined;
+    let intakeDone = false;
+    let failed: { err: unknown } | undefined;
+    const wake = (which: 'added' | 'written'): void => {
+      const resolve = which === 'added' ? added : written;
+      if (which === 'added') added = undefined;
+      else written = undefined;
+      resolve?.();
     };
-    try {
-      for await (const sample of queue) {
-        if (transform === undefined) {
-          await this.#write(stream, sample);
+    const writer = (async () => {
+      for (;;) {
+        const head = inFlight[0];
+        if (head === undefined) {
+          if (intakeDone) return;
+          await new Promise<void>((r) => (added = r));
           continue;
         }
+        const result = await head;
+        if (result.kind === 'dropped') this.#opts.ledger.drop(stream.name, result.cause);
+        else if (result.kind === 'ok') await this.#write(stream, result.sample);
+        inFlight.shift();
+        wake('written');
+      }
+    })().catch((err: unknown) => {
+      failed = { err };
+      wake('written');
+    });
+    try {
+      for await (const sample of queue) {
+        while (inFlight.length >= window && failed === undefined)
+          await new Promise<void>((r) => (written = r));
+        if (failed !== undefined) break;
         // A transform that throws (a bug, not a counted failure) must not stop the stream: the frame
         // is dropped as the transform's failure, never written untransformed.
         inFlight.push(
           transform(sample).catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' })),
         );
-        if (inFlight.length >= window) await settle(await inFlight.shift()!);
+        wake('added');
       }
     } finally {
       // Also when the queue was destroyed: samples already in the transform are still accounted.
-      while (inFlight.length > 0) await settle(await inFlight.shift()!);
+      intakeDone = true;
+      wake('added');
+      await writer;
     }
+    if (failed !== undefined) throw failed.err;
   }
 
   /** Writes a sample a transform held and finished later (a frame blurred late); counted like any other. */

@@ -28,7 +28,7 @@ export class MemoryKeyWrapper implements KeyWrapper {
     return Promise.resolve({ key: randomBytes(32), wrapped: undefined });
   }
 
-  unwrap(): Promise<Buffer> {
+  unwrap(_wrapped: Uint8Array): Promise<Buffer> {
     return Promise.reject(
       new Error('in-memory data keys are never wrapped; held frames of a past process are unrecoverable'),
     );

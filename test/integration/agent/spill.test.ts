@@ -191,4 +191,24 @@ describe('de-id spill mode', () => {
     expect(b.drops['stop_abandoned'] ?? 0).toBeGreaterThan(0);
     expect(b.written + Object.values(b.drops).reduce((n, c) => n + c, 0)).toBe(b.received);
   });
+
+  it('while capture runs, held frames are blurred as soon as de-id has a worker free', async () => {
+    // A burst far faster than de-id, then a quiet camera: the burst is held, then caught up live.
+    const burst = join(root, 'burst.mcap');
+    const frames = await writeImageRecording(burst, { frames: 20, periodMs: 1 });
+    dir = await mkdtemp(join(root, 'run-'));
+    agent = spillAgent({ dir, bag: burst, deid: { mode: 'spill' }, log: silentLogger() });
+    const a = agent;
+    await a.start(new AbortController().signal);
+    await a.intakeEnded();
+    // Capture is still running (not stopping): the background pass empties the holding area.
+    const counts = (): { received: number; written: number; drops: Record<string, number> } => balance(a);
+    for (let i = 0; i < 200 && counts().written < 20; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(counts()).toEqual({ received: 20, written: 20, drops: {} });
+    expect(a.deid!.holding.heldFrames).toBe(0);
+    expect(a.deid!.holding.blurredLate).toBeGreaterThan(0);
+    await a.stop();
+    const written = await writtenFrames(join(dir, 'spool'), a.sessionId!);
+    frames.messages.forEach((m, i) => expect(written.get(blurredOf(m))).toBe(frames.publishNs[i]));
+  });
 });
