@@ -10,12 +10,12 @@ import {
   type FaceScanReport,
 } from './face-scan.ts';
 import type { RgbFrame } from './frame.ts';
-import { dilateBox, type Detection, type PixelBox } from './geometry.ts';
+import type { Detection, PixelBox } from './geometry.ts';
 import { readVerifiedModel, type ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { DbPlateDetector } from './plate-detector.ts';
 import { createInferenceSession, type ExecutionProviderChoice, type ProviderInUse } from './providers.ts';
-import { sameThing } from './track-fill.ts';
+import { heldBoxes } from './track-fill.ts';
 
 interface LoadedDetector {
   readonly spec: ModelSpec;
@@ -163,12 +163,12 @@ export class FrameDetector {
       all.push(...result.detections);
     }
     // Plates found a moment ago stay blurred where the detector did not run, or ran and missed them.
-    let filledPlates = 0;
-    for (const t of tiles?.cut === true ? [] : (context?.plates.tracks ?? [])) {
-      if ([...plates, ...platesNear].some((box) => sameThing(t.box, box))) continue;
-      if (platesRan) filledPlates++;
-      all.push({ kind: 'plate', box: dilateBox(t.box, this.#params.plateHoldMarginRatio, frame), score: 0 });
-    }
+    const { held, filled: filledPlates } = heldBoxes(
+      tiles?.cut === true ? [] : (context?.plates.tracks ?? []),
+      [...plates, ...platesNear],
+      { looked: platesRan, marginRatio: this.#params.plateHoldMarginRatio, frame },
+    );
+    for (const h of held) all.push({ kind: 'plate', box: h.box, score: 0 });
     const faceScan =
       face === undefined
         ? undefined

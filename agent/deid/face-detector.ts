@@ -4,12 +4,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
 import { RigcapError } from '../errors.ts';
 import { decodeGrid, fillTile, findGrids, type AnchorGrid } from './blazeface-decode.ts';
-import {
-  compareWithEarlier,
-  maxBlockChange,
-  signatureOf,
-  type FrameMotion,
-} from './frame-change.ts';
+import { compareWithEarlier, maxBlockChange, signatureOf, type FrameMotion } from './frame-change.ts';
 import type { RgbFrame } from './frame.ts';
 import {
   askPeer,
@@ -20,11 +15,12 @@ import {
   type FaceVerdict,
   type FrameSignature,
 } from './face-scan.ts';
-import { dilateBox, iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
+import { iou, mergeDetections, type Detection, type PixelBox } from './geometry.ts';
 import type { LoadedModel } from './models.ts';
 import type { DeidParams } from './params.ts';
 import { fillCrop, resizeRgb } from './resample.ts';
 import { planFaceTiles, type TileLevel } from './tiling.ts';
+import { heldBoxes } from './track-fill.ts';
 
 /** Faces at least this high (frame px) are seen by the coarse levels, which run on every frame. */
 const coarseVisiblePx = 64;
@@ -111,7 +107,11 @@ export class BlazeFaceDetector {
     const earlier =
       plan === undefined ? null : plan.reference === 'ask' ? await askPeer(peer).reference() : plan.reference;
     // Compared after undoing the camera's own motion, a moving camera does not look like change everywhere.
-    const { reference, motion, full, cut, changed, changedRegions } = compareWithEarlier(earlier, signature, p);
+    const { reference, motion, full, cut, changed, changedRegions } = compareWithEarlier(
+      earlier,
+      signature,
+      p,
+    );
     const input = this.#newInput();
     const hits: Detection[] = [];
     let tilesScanned = 0;
@@ -144,7 +144,18 @@ export class BlazeFaceDetector {
         });
       }
     }
-    return { signature, reference, motion, full, cut, changed, changedRegions, hits, tilesScanned, tilesTotal };
+    return {
+      signature,
+      reference,
+      motion,
+      full,
+      cut,
+      changed,
+      changedRegions,
+      hits,
+      tilesScanned,
+      tilesTotal,
+    };
   }
 
   /**
@@ -206,12 +217,12 @@ export class BlazeFaceDetector {
     }
     const detections: Detection[] = confirmed.map((c) => ({ kind: 'face', box: c.box, score: c.score }));
     // A face confirmed a moment ago and not confirmed now (turned, blurred by motion) stays blurred.
-    let filled = 0;
-    for (const t of tracks) {
-      if (confirmed.some((c) => iou(c.box, t.box) > 0.2)) continue;
-      filled++;
-      detections.push({ kind: 'face', box: dilateBox(t.box, p.faceHoldMarginRatio, frame), score: t.score });
-    }
+    const { held, filled } = heldBoxes(
+      tracks,
+      confirmed.map((c) => c.box),
+      { looked: true, marginRatio: p.faceHoldMarginRatio, frame },
+    );
+    for (const h of held) detections.push({ kind: 'face', ...h });
     return {
       detections,
       report: {
@@ -352,4 +363,3 @@ async function levelImages(frame: RgbFrame, levels: readonly TileLevel[]): Promi
   }
   return images;
 }
-

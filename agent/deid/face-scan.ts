@@ -215,7 +215,12 @@ export class FaceScanSchedule {
     // Plates may stand in from a result at most plateEvery frames old; an older one (the frame that
     // was to run the detector failed) makes this frame run it.
     const run = index - this.#platesFound > this.#plateEvery;
-    return { frame: this.#coords, tracks, verdicts, plates: { run, tracks: view(this.#plateHold)(this.#plateTracks) } };
+    return {
+      frame: this.#coords,
+      tracks,
+      verdicts,
+      plates: { run, tracks: view(this.#plateHold)(this.#plateTracks) },
+    };
   }
 
   /** Takes in a frame's thumbnail before its scan is done, for the frame after it. */

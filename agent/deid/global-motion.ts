@@ -204,14 +204,21 @@ function coarseShift(reference: GreyThumbnail, current: GreyThumbnail): { dx: nu
       const x0 = Math.max(0, dx);
       const x1 = Math.min(c.width, c.width + dx);
       for (let y = y0; y < y1; y += 2) {
-        for (let x = x0, i = y * c.width + x0, j = (y - dy) * c.width + x0 - dx; x < x1; x += 2, i += 2, j += 2) {
+        for (
+          let x = x0, i = y * c.width + x0, j = (y - dy) * c.width + x0 - dx;
+          x < x1;
+          x += 2, i += 2, j += 2
+        ) {
           sum += Math.abs(c.grey[i]! - r.grey[j]!);
           n++;
         }
       }
       const cost = n > 0 ? sum / n : Infinity;
       // Ties go to the smaller shift, so a still scene stays unshifted.
-      if (cost < best.cost || (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy)))
+      if (
+        cost < best.cost ||
+        (cost === best.cost && Math.abs(dx) + Math.abs(dy) < Math.abs(best.dx) + Math.abs(best.dy))
+      )
         best = { dx, dy, cost };
     }
   }
@@ -225,7 +232,8 @@ function halve(t: GreyThumbnail): { width: number; height: number; grey: Uint8Ar
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = 2 * y * t.width + 2 * x;
-      grey[y * width + x] = (t.grey[i]! + t.grey[i + 1]! + t.grey[i + t.width]! + t.grey[i + t.width + 1]! + 2) >> 2;
+      grey[y * width + x] =
+        (t.grey[i]! + t.grey[i + 1]! + t.grey[i + t.width]! + t.grey[i + t.width + 1]! + 2) >> 2;
     }
   }
   return { width, height, grey };
@@ -393,7 +401,10 @@ function refineSimilarity(reference: GreyThumbnail, current: GreyThumbnail, star
     const fy = y - y0;
     const i = y0 * width + x0;
     const g = current.grey;
-    return (g[i]! * (1 - fx) + g[i + 1]! * fx) * (1 - fy) + (g[i + width]! * (1 - fx) + g[i + width + 1]! * fx) * fy;
+    return (
+      (g[i]! * (1 - fx) + g[i + 1]! * fx) * (1 - fy) +
+      (g[i + width]! * (1 - fx) + g[i + width + 1]! * fx) * fy
+    );
   };
   for (let iteration = 0; iteration < 3; iteration++) {
     const h = new Float64Array(16);
@@ -425,7 +436,14 @@ function refineSimilarity(reference: GreyThumbnail, current: GreyThumbnail, star
     u += step[2]!;
     v += step[3]!;
   }
-  const refined: Affine = { a: p, b: -q, c: u + cx - p * cx + q * cy, d: q, e: p, f: v + cy - q * cx - p * cy };
+  const refined: Affine = {
+    a: p,
+    b: -q,
+    c: u + cx - p * cx + q * cy,
+    d: q,
+    e: p,
+    f: v + cy - q * cx - p * cy,
+  };
   let moved = 0;
   for (const [x, y] of [
     [0, 0],
@@ -442,7 +460,13 @@ function refineSimilarity(reference: GreyThumbnail, current: GreyThumbnail, star
 
 /** Solves the 4 x 4 system h·x = b (Gaussian elimination, partial pivoting); undefined when singular. */
 function solve4(h: Float64Array, b: Float64Array): number[] | undefined {
-  const m = Array.from({ length: 4 }, (_, r) => [h[r * 4]!, h[r * 4 + 1]!, h[r * 4 + 2]!, h[r * 4 + 3]!, b[r]!]);
+  const m = Array.from({ length: 4 }, (_, r) => [
+    h[r * 4]!,
+    h[r * 4 + 1]!,
+    h[r * 4 + 2]!,
+    h[r * 4 + 3]!,
+    b[r]!,
+  ]);
   for (let col = 0; col < 4; col++) {
     let pivot = col;
     for (let r = col + 1; r < 4; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;

@@ -50,7 +50,15 @@ export class DbPlateDetector {
     const scale = Math.min(1, this.#maxSide / Math.max(frame.width, frame.height));
     const whole = { x: 0, y: 0, w: frame.width, h: frame.height };
     const grown = (options.within ?? [whole]).map((r) =>
-      clipBox({ x: r.x - placeMarginPx, y: r.y - placeMarginPx, w: r.w + 2 * placeMarginPx, h: r.h + 2 * placeMarginPx }, frame),
+      clipBox(
+        {
+          x: r.x - placeMarginPx,
+          y: r.y - placeMarginPx,
+          w: r.w + 2 * placeMarginPx,
+          h: r.h + 2 * placeMarginPx,
+        },
+        frame,
+      ),
     );
     const share = grown.reduce((sum, r) => sum + boxArea(r), 0) / boxArea(whole);
     const places = share > 0.5 ? [whole] : grown.filter((r) => r.w > 0 && r.h > 0);

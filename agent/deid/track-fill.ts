@@ -3,8 +3,8 @@
 // of the latest frame it was carried to: the camera's motion carries it, its own velocity moves it
 // on, and it ends a fixed number of frames after it was last detected, so it leaves no ghost. Pure.
 import type { FrameMotion } from './frame-change.ts';
-import { iou, type PixelBox } from './geometry.ts';
-import { warpBox } from './global-motion.ts';
+import { dilateBox, iou, type PixelBox } from './geometry.ts';
+import { identityAffine, invertAffine, thenAffine, warpBox } from './global-motion.ts';
 
 /** A face or plate last detected in frame `frame`, carried to the schedule's current frame. */
 export interface Track {
@@ -39,7 +39,13 @@ export function sameThing(predicted: PixelBox, found: PixelBox): boolean {
   const cx = found.x + found.w / 2;
   const cy = found.y + found.h / 2;
   const similarSize = found.h < predicted.h * 2 && predicted.h < found.h * 2;
-  return similarSize && cx >= predicted.x && cx <= predicted.x + predicted.w && cy >= predicted.y && cy <= predicted.y + predicted.h;
+  return (
+    similarSize &&
+    cx >= predicted.x &&
+    cx <= predicted.x + predicted.w &&
+    cy >= predicted.y &&
+    cy <= predicted.y + predicted.h
+  );
 }
 
 /**
@@ -96,8 +102,142 @@ export function carryTracks(tracks: readonly Track[], motion: FrameMotion | null
 }
 
 /** The box between two sightings of one thing, linear in time: `before` at frame fb, `after` at fa. */
-export function interpolateBox(before: PixelBox, fb: number, after: PixelBox, fa: number, index: number): PixelBox {
+export function interpolateBox(
+  before: PixelBox,
+  fb: number,
+  after: PixelBox,
+  fa: number,
+  index: number,
+): PixelBox {
   const k = fa === fb ? 0 : (index - fb) / (fa - fb);
   const mix = (p: number, q: number): number => p + (q - p) * k;
-  return { x: mix(before.x, after.x), y: mix(before.y, after.y), w: mix(before.w, after.w), h: mix(before.h, after.h) };
+  return {
+    x: mix(before.x, after.x),
+    y: mix(before.y, after.y),
+    w: mix(before.w, after.w),
+    h: mix(before.h, after.h),
+  };
+}
+
+/**
+ * Boxes to blur for tracks this frame's detector did not find again (every track where it did not
+ * look, the missed ones where it did), each grown by `marginRatio`; `filled` counts the missed ones.
+ */
+export function heldBoxes(
+  tracks: ReadonlyArray<{ readonly box: PixelBox; readonly score: number }>,
+  found: readonly PixelBox[],
+  o: { looked: boolean; marginRatio: number; frame: { width: number; height: number } },
+): { held: Array<{ box: PixelBox; score: number }>; filled: number } {
+  const held: Array<{ box: PixelBox; score: number }> = [];
+  let filled = 0;
+  for (const t of tracks) {
+    if (found.some((f) => sameThing(t.box, f))) continue;
+    if (o.looked) filled++;
+    held.push({ box: dilateBox(t.box, o.marginRatio, o.frame), score: t.score });
+  }
+  return { held, filled };
+}
+
+/** What one frame's detectors found, and how the camera moved to it (for filling frames around it). */
+export interface FrameFindings {
+  readonly motion: FrameMotion | null;
+  readonly face: readonly PixelBox[];
+  /** Null when the plate detector did not run on the frame. */
+  readonly plate: readonly PixelBox[] | null;
+}
+
+/** Boxes between sightings before and after a frame, in that frame's pixels. */
+export interface FrameFill {
+  readonly face: readonly PixelBox[];
+  readonly plate: readonly PixelBox[];
+}
+
+/**
+ * Fills a frame from frames on both sides of it: a face or plate seen within `lookaheadFrames`
+ * before and within as many after, but not in the frame itself, is blurred there at the box
+ * interpolated between the two sightings (both carried into the frame's pixels by the camera
+ * motion between). A thing seen on one side only is not filled: no ghost outlives its track.
+ */
+export class LookaheadFill {
+  readonly #reach: number;
+  readonly #frames = new Map<number, FrameFindings>();
+
+  constructor(options: { lookaheadFrames: number }) {
+    this.#reach = Math.max(0, Math.floor(options.lookaheadFrames));
+  }
+
+  get lookaheadFrames(): number {
+    return this.#reach;
+  }
+
+  /** Takes in what frame `index` found. */
+  record(index: number, findings: FrameFindings): void {
+    this.#frames.set(index, findings);
+  }
+
+  /** Forgets frames no later frame can need (before `index` − lookahead). */
+  forgetBefore(index: number): void {
+    for (const f of this.#frames.keys()) if (f < index - this.#reach) this.#frames.delete(f);
+  }
+
+  /** The boxes frame `index` lacks between sightings around it (undefined: its own findings are unknown). */
+  fillFor(index: number): FrameFill | undefined {
+    const own = this.#frames.get(index);
+    if (own === undefined) return undefined;
+    return { face: this.#fill(index, 'face'), plate: this.#fill(index, 'plate') };
+  }
+
+  #fill(index: number, kind: 'face' | 'plate'): PixelBox[] {
+    const own = [...(this.#frames.get(index)?.[kind] ?? [])];
+    const out: PixelBox[] = [];
+    for (let q = index + 1; q <= index + this.#reach; q++) {
+      const later = this.#frames.get(q)?.[kind];
+      const toHere = this.#map(q, index);
+      if (later == null || toHere === undefined) continue;
+      for (const seen of later) {
+        const after = toHere(seen);
+        if ([...own, ...out].some((b) => sameThing(after, b) || sameThing(b, after))) continue;
+        const before = this.#sightingBefore(index, after, kind);
+        if (before !== undefined) out.push(interpolateBox(before.box, before.frame, after, q, index));
+      }
+    }
+    return out;
+  }
+
+  /** The latest sighting within reach before `index` of the thing at `at` (in `index`'s pixels). */
+  #sightingBefore(
+    index: number,
+    at: PixelBox,
+    kind: 'face' | 'plate',
+  ): { box: PixelBox; frame: number } | undefined {
+    for (let p = index - 1; p >= index - this.#reach; p--) {
+      const earlier = this.#frames.get(p)?.[kind];
+      const toHere = this.#map(p, index);
+      if (earlier == null || toHere === undefined) continue;
+      for (const seen of earlier) {
+        const box = toHere(seen);
+        if (sameThing(box, at) || sameThing(at, box)) return { box, frame: p };
+      }
+    }
+    return undefined;
+  }
+
+  /** Frame `from`'s pixels → frame `to`'s, through the measured motion of every frame between; undefined if a link is missing. */
+  #map(from: number, to: number): ((box: PixelBox) => PixelBox) | undefined {
+    let affine = identityAffine;
+    if (from < to) {
+      for (let f = from + 1; f <= to; f++) {
+        const m = this.#frames.get(f)?.motion;
+        if (m == null || m.from !== f - 1) return undefined;
+        affine = thenAffine(affine, m.affine);
+      }
+    } else {
+      for (let f = from; f > to; f--) {
+        const m = this.#frames.get(f)?.motion;
+        if (m == null || m.from !== f - 1) return undefined;
+        affine = thenAffine(affine, invertAffine(m.affine));
+      }
+    }
+    return (box) => warpBox(affine, box);
+  }
 }

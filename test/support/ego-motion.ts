@@ -61,7 +61,10 @@ export function renderView(
   const out = new Uint8Array(o.width * o.height * 3);
   const { width: sw, height: sh, data } = source;
   // Noise from a small table: one random draw per pixel would dominate the cost.
-  const table = Float32Array.from({ length: 4096 }, () => (o.random() + o.random() + o.random() - 1.5) * 2 * o.noise);
+  const table = Float32Array.from(
+    { length: 4096 },
+    () => (o.random() + o.random() + o.random() - 1.5) * 2 * o.noise,
+  );
   let k = Math.floor(o.random() * 4096);
   for (let y = 0; y < o.height; y++) {
     let sx = inv.a * 0 + inv.b * y + inv.c;
@@ -102,7 +105,11 @@ export interface MovingFrame {
 /** Decodes a JPEG or PNG into RGB. */
 export async function decodeRgb(bytes: Uint8Array): Promise<RgbFrame> {
   const { data, info } = await sharp(bytes).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  return {
+    width: info.width,
+    height: info.height,
+    data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+  };
 }
 
 /**

@@ -39,7 +39,11 @@ function greyOf(f: RgbFrame): FrameSignature {
 }
 
 /** The thumbnails of two frames: the camera at `base`, then moved by `step` (thumbnail pixels). */
-function pair(source: RgbFrame, step: CameraStep, seed = 1): { ref: FrameSignature; cur: FrameSignature; truth: Affine } {
+function pair(
+  source: RgbFrame,
+  step: CameraStep,
+  seed = 1,
+): { ref: FrameSignature; cur: FrameSignature; truth: Affine } {
   const base: Affine = { a: 1, b: 0, c: -32, d: 0, e: 1, f: -18 };
   const truth = stepAffine(step, thumb);
   const random = seeded(seed);
@@ -116,8 +120,16 @@ describe('global motion between thumbnails', () => {
   });
 
   it('is unreliable between two unrelated views and on a view with nothing to match', async () => {
-    const { cur: street } = pair(await sourceOf('street-01.jpg'), { zoom: 1, rotateDeg: 0, panPx: { x: 0, y: 0 } });
-    const { cur: launch } = pair(await sourceOf('launch-06.jpg'), { zoom: 1, rotateDeg: 0, panPx: { x: 0, y: 0 } });
+    const { cur: street } = pair(await sourceOf('street-01.jpg'), {
+      zoom: 1,
+      rotateDeg: 0,
+      panPx: { x: 0, y: 0 },
+    });
+    const { cur: launch } = pair(await sourceOf('launch-06.jpg'), {
+      zoom: 1,
+      rotateDeg: 0,
+      panPx: { x: 0, y: 0 },
+    });
     expect(estimateMotion(street, launch).reliable).toBe(false);
     const random = seeded(5);
     const noise = (): FrameSignature => ({
@@ -150,14 +162,26 @@ describe('change detection against the warped reference', () => {
     const square = { x: 750, y: 450, w: 30, h: 30 };
     expect(
       appeared.changedRegions.some(
-        (r) => r.x <= square.x && r.y <= square.y && r.x + r.w >= square.x + square.w && r.y + r.h >= square.y + square.h,
+        (r) =>
+          r.x <= square.x &&
+          r.y <= square.y &&
+          r.x + r.w >= square.x + square.w &&
+          r.y + r.h >= square.y + square.h,
       ),
     ).toBe(true);
   });
 
   it('an unreliable estimate scans in full; a new view is a cut', async () => {
-    const { cur: street } = pair(await sourceOf('street-01.jpg'), { zoom: 1, rotateDeg: 0, panPx: { x: 0, y: 0 } });
-    const { cur: launch } = pair(await sourceOf('launch-06.jpg'), { zoom: 1, rotateDeg: 0, panPx: { x: 0, y: 0 } });
+    const { cur: street } = pair(await sourceOf('street-01.jpg'), {
+      zoom: 1,
+      rotateDeg: 0,
+      panPx: { x: 0, y: 0 },
+    });
+    const { cur: launch } = pair(await sourceOf('launch-06.jpg'), {
+      zoom: 1,
+      rotateDeg: 0,
+      panPx: { x: 0, y: 0 },
+    });
     expect(compareWithEarlier({ ...street, frame: 0 }, launch, params)).toMatchObject({
       reference: null,
       motion: null,
