@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../../agent/agent.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { agentSnapshot } from '../../../agent/snapshot.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import type { SessionPredicate } from '../../../agent/records/predicates.ts';
 import { writeImageRecording, type ImageRecording } from '../../support/image-recording.ts';
@@ -129,6 +130,13 @@ describe('de-id spill mode', () => {
     expect(status.blurredLate).toBeGreaterThan(0);
     expect(status.heldFrames).toBe(0);
     expect(BigInt(status.maxDelayNs)).toBeGreaterThan(0n);
+    // The same numbers reach `rigcap status --json`, the status page and /metrics.
+    expect(agentSnapshot(a, undefined).deid.holding).toMatchObject({
+      mode: 'spill',
+      heldFrames: 0,
+      blurredLate: status.blurredLate,
+      maxDelayNs: status.maxDelayNs,
+    });
 
     const written = await writtenFrames(spool, a.sessionId!);
     expect(written.size).toBe(frames);
