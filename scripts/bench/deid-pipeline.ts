@@ -25,8 +25,11 @@ export const tapWorkerUrl = new URL('./deid-tap-worker.ts', import.meta.url);
  */
 export function rigConfig(o: {
   cameras: number;
-  /** Scratch folder: spool/ and secrets/ go in it. */ spoolDir: string;
+  /** Scratch folder: spool/ and secrets/ go in it. */
+  spoolDir: string;
   mode?: 'inline' | 'spill';
+  /** deid.timeoutMs other than the default (tests on a loaded machine). */
+  timeoutMs?: number;
 }): RigcapConfig {
   const streams = Array.from(
     { length: o.cameras },
@@ -40,7 +43,11 @@ export function rigConfig(o: {
     maxMessageBytes: 8MiB
 `,
   ).join('');
-  const mode = o.mode !== undefined ? `deid:\n  mode: ${o.mode}\n` : '';
+  const deid = [
+    ...(o.mode === undefined ? [] : [`  mode: ${o.mode}`]),
+    ...(o.timeoutMs === undefined ? [] : [`  timeoutMs: ${o.timeoutMs}`]),
+  ];
+  const mode = deid.length > 0 ? `deid:\n${deid.join('\n')}\n` : '';
   const text = `version: 1\nrig:\n  id: deid-bench\nspool:\n  dir: ${JSON.stringify(`${o.spoolDir}/spool`)}\nkeys:\n  dir: ${JSON.stringify(`${o.spoolDir}/secrets`)}\nstreams:\n${streams}${mode}`;
   return parseConfig(text, { baseDir: o.spoolDir }).config;
 }

@@ -23,13 +23,19 @@ export async function runSpillRig(o: {
   frames: readonly SyntheticFrame[];
   log: Logger;
   progress: (line: string) => void;
+  timeoutMs?: number;
 }): Promise<{
   catchupFps: number | null;
   framesLost: number;
   received: number;
   details: Record<string, unknown>;
 }> {
-  const config = rigConfig({ cameras: 2, spoolDir: `${o.spoolDir}/spill`, mode: 'spill' });
+  const config = rigConfig({
+    cameras: 2,
+    spoolDir: `${o.spoolDir}/spill`,
+    mode: 'spill',
+    ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+  });
   const stage = await startDeidStage(config, o.log);
   const ledger = new StreamLedger();
   const streams = config.streams.slice(0, 2);

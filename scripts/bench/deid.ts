@@ -44,6 +44,8 @@ export interface DeidBenchOptions {
   readonly segmentFrames?: number;
   /** Length of the spill-mode rig in seconds (default 60). */
   readonly spillSeconds?: number;
+  /** deid.timeoutMs instead of the default: only for tests on a machine too loaded for production's. */
+  readonly timeoutMs?: number;
 }
 
 /** Runs the bench; figures as `rigcap bench deid --json` prints them. */
@@ -65,7 +67,12 @@ export async function runDeidBench(o: DeidBenchOptions): Promise<DeidBenchReport
   const details: Record<string, unknown> = {};
   const tap = new TapListener();
   try {
-    const config = rigConfig({ cameras: 2, spoolDir, mode: 'inline' });
+    const config = rigConfig({
+      cameras: 2,
+      spoolDir,
+      mode: 'inline',
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+    });
     progress('deid: starting the de-id stage (models load and self-test in every worker)');
     const stage = await startDeidStage(config, o.log);
     const workers = stageWorkers(stage);
@@ -154,7 +161,14 @@ export async function runDeidBench(o: DeidBenchOptions): Promise<DeidBenchReport
     progress(
       `deid: spill mode, two 1080p cameras at 15 fps for ${seconds} s on ${availableParallelism()} cores`,
     );
-    const rig = await runSpillRig({ spoolDir, seconds, frames: videos.evaluation, log: o.log, progress });
+    const rig = await runSpillRig({
+      spoolDir,
+      seconds,
+      frames: videos.evaluation,
+      log: o.log,
+      progress,
+      ...(o.timeoutMs === undefined ? {} : { timeoutMs: o.timeoutMs }),
+    });
     figures.push({
       name: 'spill_catchup_ratio',
       value: rig.catchupFps === null || !(fps.evaluation > 0) ? null : round(rig.catchupFps / fps.evaluation),
