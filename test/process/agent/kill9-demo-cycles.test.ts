@@ -1,7 +1,7 @@
 // kill -9 `rigcap demo` at seeded random moments, again and again into the same folder: after every
 // kill the project's verifier finds every chunk with a record consistent with it (calibration,
-// digest, session), and the only findings allowed are the crash windows of the device's current
-// session that the next start repairs; then a normal run ends OK and both spool and store verify.
+// digest, session), and the only findings allowed are the crash windows at the chain's tail that
+// the next start repairs; then a normal run ends OK and both spool and store verify.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -79,34 +79,52 @@ async function verify(path: string): Promise<VerifyReport> {
   return JSON.parse(run.stdout) as VerifyReport;
 }
 
-/** The device's current session: the last one its chain opened, if the chain has not closed it. */
-async function currentSession(spool: string): Promise<string | undefined> {
+/** Where the device's chain stands: its current session (opened last, not closed) and its head record. */
+interface ChainTail {
+  current: string | undefined;
+  headSeq: number;
+  /** The chunk the head record signs (`sessions/<id>/<name>`), when the head is a chunk record. */
+  headChunk: string | undefined;
+}
+
+async function chainTail(spool: string): Promise<ChainTail> {
   const signer = join(spool, 'records', 'demo-rig');
-  let current: string | undefined;
+  const tail: ChainTail = { current: undefined, headSeq: 0, headChunk: undefined };
   for (const name of (await readdir(signer).catch(() => [] as string[]))
     .filter((n) => /^\d{12}\.dsse\.json$/.test(n))
     .sort()) {
     const env = JSON.parse(await readFile(join(signer, name), 'utf8')) as { payload: string };
     const st = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
       predicateType: string;
+      subject: Array<{ name: string }>;
       predicate: { sessionId?: string; phase?: string };
     };
+    tail.headSeq = Number(name.slice(0, 12));
+    tail.headChunk = st.predicateType.includes('/capture-chunk/')
+      ? `sessions/${st.predicate.sessionId}/${st.subject[0]?.name}`
+      : undefined;
     if (!st.predicateType.includes('/session/')) continue;
-    if (st.predicate.phase === 'open') current = st.predicate.sessionId;
-    else if (st.predicate.sessionId === current) current = undefined;
+    if (st.predicate.phase === 'open') tail.current = st.predicate.sessionId;
+    else if (st.predicate.sessionId === tail.current) tail.current = undefined;
   }
-  return current;
+  return tail;
 }
 
 /**
- * Findings a kill may leave that the next start repairs, all in the device's current session: a
- * chunk renamed but not yet signed, a record whose sidecar or session-file line was not yet written.
+ * Findings a kill may leave that the next start repairs (DESIGN's commit order: file, record, then
+ * its copies): chunks of the current session renamed but not yet signed, and a sidecar or
+ * session-file line of the chain's head record not yet written.
  */
-function crashWindow(f: VerifyReport['failures'][number], current: string | undefined): boolean {
-  if (current === undefined || !f.file.startsWith(`sessions/${current}/`)) return false;
-  if (f.code === 'VERIFY_UNSIGNED_CHUNK') return /current session/.test(f.reason);
-  if (f.code === 'VERIFY_SIDECAR_MISMATCH') return f.reason === 'sidecar missing';
-  if (f.code === 'VERIFY_SESSION_FILE') return /^lacks seq \d+$/.test(f.reason);
+function crashWindow(f: VerifyReport['failures'][number], tail: ChainTail): boolean {
+  if (f.code === 'VERIFY_UNSIGNED_CHUNK')
+    return (
+      tail.current !== undefined &&
+      f.file.startsWith(`sessions/${tail.current}/`) &&
+      /current session/.test(f.reason)
+    );
+  if (f.code === 'VERIFY_SIDECAR_MISMATCH')
+    return f.reason === 'sidecar missing' && f.file === `${tail.headChunk}.dsse.json`;
+  if (f.code === 'VERIFY_SESSION_FILE') return f.reason === `lacks seq ${tail.headSeq}`;
   return false;
 }
 
@@ -167,11 +185,11 @@ describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
         child = undefined;
 
         const report = await verify(spool);
-        const current = await currentSession(spool);
-        const allowed = report.failures.filter((f) => crashWindow(f, current));
+        const tail = await chainTail(spool);
+        const allowed = report.failures.filter((f) => crashWindow(f, tail));
         windows.push(...allowed.map((f) => `#${k} ${f.code} ${f.file}`));
         expect(
-          report.failures.filter((f) => !crashWindow(f, current)),
+          report.failures.filter((f) => !crashWindow(f, tail)),
           `${context}; after kill ${kills.at(-1)}`,
         ).toEqual([]);
       }
