@@ -29,7 +29,8 @@ type Yaml = Record<string, unknown>;
 /**
  * The example with its machine paths moved under `root`: spool, keys, the ops port (any free one),
  * the control socket (its folder left missing), sync's CA file; calibration files made absolute
- * because the copy lives elsewhere. Everything else is the example as shipped.
+ * because the copy lives elsewhere; the de-id frame bound raised for this machine. Everything else
+ * is the example as shipped.
  */
 function localCopy(example: string, root: string): { config: Yaml; caFile?: string } {
   const config = parse(readFileSync(join(configDir, example), 'utf8')) as Yaml;
@@ -41,6 +42,9 @@ function localCopy(example: string, root: string): { config: Yaml; caFile?: stri
   const control = typeof ops['controlEndpoint'] === 'string' ? ops['controlEndpoint'] : '';
   if (control.startsWith('ipc:///'))
     ops['controlEndpoint'] = `ipc://${join(root, control.slice('ipc://'.length))}`;
+  // Not a path: the self-test's per-frame bound, raised because a loaded 2-core test machine runs
+  // four de-id workers far slower than the rig the example is written for.
+  section('deid')['timeoutMs'] = 60_000;
   const calibration = config['calibration'] as Yaml | undefined;
   if (Array.isArray(calibration?.['files']))
     calibration['files'] = (calibration['files'] as string[]).map((f) =>
