@@ -156,7 +156,9 @@ rigcap_cmd() {
 # Installs a unit, its /opt/rigcap paths pointed at this release and its Node 22.
 install_unit() {
   tmp=$(mktemp)
-  sed -e "s#/opt/rigcap/node_modules/node/bin/node#$NODE#g" -e "s#/opt/rigcap#$APP_DIR#g" "$APP_DIR/systemd/$1" >"$tmp"
+  # The node path goes through a marker: it may itself lie under /opt/rigcap (a bundle's current/).
+  sed -e "s#/opt/rigcap/node_modules/node/bin/node#@RIGCAP_NODE@#g" -e "s#/opt/rigcap#$APP_DIR#g" \
+    -e "s#@RIGCAP_NODE@#$NODE#g" "$APP_DIR/systemd/$1" >"$tmp"
   install_file 0644 "$UNIT_DIR/$1" "$tmp"
   rm -f "$tmp"
 }
