@@ -36,9 +36,9 @@ async function runDeidBenchCommand(
   return ExitCode.ok;
 }
 
-async function benchSyncFigures(log: Logger, quick: boolean): Promise<BenchReport> {
+async function benchSyncFigures(log: Logger, quick: boolean, env: NodeJS.ProcessEnv): Promise<BenchReport> {
   const { syncReport } = await import('../../scripts/bench/sync-bench.ts');
-  return syncReport(quick ? { log, chunks: 2, chunkBytes: 8 * 1024 * 1024 } : { log });
+  return syncReport(quick ? { log, env, chunks: 2, chunkBytes: 8 * 1024 * 1024 } : { log, env });
 }
 
 function printReport(io: CliIO, r: BenchReport): void {
@@ -89,7 +89,7 @@ const command: Command = {
         ? await benchCaptureFigures(log, values.quick, pairs)
         : which === 'sign'
           ? await benchSignFigures(log, values.quick)
-          : await benchSyncFigures(log, values.quick);
+          : await benchSyncFigures(log, values.quick, io.env);
     if (values.json) writeJson(io.stdout, report);
     else printReport(io, report);
     const unavailable = report.details?.['unavailable'];

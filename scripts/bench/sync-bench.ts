@@ -265,10 +265,10 @@ export async function runShapedSync(options: SyncBenchOptions, log: Logger): Pro
   }
 }
 
-/** Why the shaped link cannot be made here, or undefined when it can. */
-export function shapedLinkUnavailable(): string | undefined {
+/** Why the shaped link cannot be made here, or undefined when it can (tools looked up on `env.PATH`). */
+export function shapedLinkUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const tool of ['unshare', 'tc', 'ip']) {
-    const r = spawnSync(tool, ['-V'], { encoding: 'utf8' });
+    const r = spawnSync(tool, ['-V'], { encoding: 'utf8', env });
     if (r.error !== undefined)
       return `${tool} is not installed (Debian: ${tool === 'unshare' ? 'util-linux' : 'iproute2'})`;
   }
@@ -286,7 +286,7 @@ export function shapedLinkUnavailable(): string | undefined {
         'tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport 9 0xffff flowid 1:10',
       ].join(' && '),
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env },
   );
   if (probe.status !== 0)
     return `cannot make a shaped link in a private network namespace (needs root or user namespaces, and the htb and tbf qdiscs): ${(probe.stderr ?? '').trim()}`;
@@ -301,10 +301,12 @@ function unshareArgs(): string[] {
 const childEntry = fileURLToPath(new URL('./sync-netns.ts', import.meta.url));
 
 /** `rigcap bench sync`: runs the bench in a private network namespace and reports its figures. */
-export async function syncReport(options: { log: Logger } & Partial<SyncBenchOptions>): Promise<BenchReport> {
-  const { log: _log, ...overrides } = options;
+export async function syncReport(
+  options: { log: Logger; env?: NodeJS.ProcessEnv } & Partial<SyncBenchOptions>,
+): Promise<BenchReport> {
+  const { log: _log, env = process.env, ...overrides } = options;
   const settings: SyncBenchOptions = { ...defaultSyncBenchOptions, ...overrides };
-  const unavailable = shapedLinkUnavailable();
+  const unavailable = shapedLinkUnavailable(env);
   if (unavailable !== undefined) {
     return { bench: 'sync', figures: [], details: { unavailable } };
   }
@@ -312,9 +314,7 @@ export async function syncReport(options: { log: Logger } & Partial<SyncBenchOpt
     const child = spawn(
       'unshare',
       [...unshareArgs(), process.execPath, childEntry, JSON.stringify(settings)],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
+      { stdio: ['ignore', 'pipe', 'pipe'], env },
     );
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -5,6 +5,7 @@ import { silentLogger } from '../../../agent/log.ts';
 import type { BenchReport } from '../../../scripts/bench/figures.ts';
 import { captureReport, signReport } from '../../../scripts/bench/reports.ts';
 import { shapedLinkUnavailable, syncFigures, syncReport } from '../../../scripts/bench/sync-bench.ts';
+import { runCli } from '../../support/cli.ts';
 
 const kib = 1024;
 const log = silentLogger();
@@ -91,6 +92,13 @@ describe('rigcap bench sync', () => {
     },
     120_000,
   );
+
+  it('without unshare or tc says so and exits 1, with no figure', async () => {
+    const r = await runCli(['bench', 'sync', '--json'], { env: { PATH: '/nonexistent' } });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ bench: 'sync', figures: [] });
+    expect(r.stderr).toContain('bench sync: cannot run here: unshare is not installed (Debian: util-linux)');
+  });
 
   it('fails both figures when a chunk was not receipted, and reports no goodput for it', () => {
     const r = syncFigures({
