@@ -4,7 +4,7 @@
 // claim is `<spool>/agent.pid` (pid, boot id, start time); a claim whose process is gone, or that
 // was made before a reboot, is stale and taken over. Released at stop, or when this process exits.
 import { readFileSync, unlinkSync } from 'node:fs';
-import { open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RigcapError, errnoCode } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -51,14 +51,23 @@ export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): 
     );
   const body: ClaimBody = { pid: process.pid, bootId, startedAt: new Date().toISOString() };
   const tmp = `${path}.${process.pid}.tmp`;
-  const handle = await open(tmp, 'w', 0o644);
   try {
-    await handle.writeFile(`${JSON.stringify(body)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(tmp, 'w', 0o644);
+    try {
+      await handle.writeFile(`${JSON.stringify(body)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    const errno = errnoCode(err);
+    if (errno !== 'ENOSPC' && errno !== 'EDQUOT') throw err;
+    // A full spool must still start (to sync and free space): unclaimed, and said so.
+    await rm(tmp, { force: true });
+    options.log.warn({ code: 'RIGCAP_DISK_FULL', errno }, 'spool full: started without claiming it');
+    return { release: () => undefined };
   }
-  await rename(tmp, path);
   // Two starters that both found a stale claim: the last rename wins and the other stands down.
   const now = await readClaim(path);
   if (now?.pid !== process.pid)

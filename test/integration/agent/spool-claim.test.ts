@@ -1,7 +1,7 @@
 // One live rigcap per spool: a second process is refused while the first runs, and a claim left by
 // a process that ended (kill -9, reboot, torn write) is taken over.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -91,5 +91,28 @@ describe('spool claim', () => {
     await writeFile(path, '{"pid": 12');
     await claimSpool(dir, { log, bootId: 'boot-a', isRigcap: () => true });
     expect((await claimOf(dir)).pid).toBe(process.pid);
+  });
+
+  it('a full spool starts unclaimed instead of failing', async (ctx) => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
+    const spool = join(dir, 'full');
+    await mkdir(spool);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16k', 'tmpfs', spool], { stdio: 'ignore' });
+    } catch {
+      ctx.skip(); // mounting a tmpfs needs root / CAP_SYS_ADMIN
+    }
+    try {
+      // Fill it: the claim's write then fails with ENOSPC.
+      await writeFile(join(spool, 'filler'), Buffer.alloc(64 * 1024)).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+      });
+      const claim = await claimSpool(spool, { log });
+      await expect(readFile(join(spool, spoolClaimFileName))).rejects.toMatchObject({ code: 'ENOENT' });
+      claim.release();
+      expect((await readdir(spool)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    } finally {
+      execFileSync('umount', [spool], { stdio: 'ignore' });
+    }
   });
 });
