@@ -11,7 +11,14 @@ import { RigcapError } from '../errors.ts';
 import type { FrameMotion } from './frame-change.ts';
 import type { PixelBox } from './geometry.ts';
 import type { DeidParams } from './params.ts';
-import { carryBox, carryTracks, predictTrack, updateTracks, type Track } from './track-fill.ts';
+import {
+  carryBox,
+  carryTracks,
+  predictTrack,
+  updateTracks,
+  type FrameFill,
+  type Track,
+} from './track-fill.ts';
 
 /** A verification outcome at one place, reusable by later frames for a while. */
 export interface FaceVerdict {
@@ -68,6 +75,8 @@ export interface FaceScanPlan {
   readonly runPlates: boolean;
   /** Needed after the tiles are scanned, to verify candidates and blur what is held. */
   readonly context: FaceScanContext | 'ask';
+  /** With lookahead (see StreamScanOptions): before its blur, the frame asks what to fill from the frames around it. */
+  readonly fill?: 'ask';
 }
 
 /** How a frame's scan talks to the frames around it while several are in flight. */
@@ -78,6 +87,8 @@ export interface FaceScanPeer {
   context(): Promise<FaceScanContext>;
   /** Hands on what this frame found as soon as it is known, before its blur and encode. */
   report(report: FaceScanReport): void;
+  /** Boxes between sightings before and after this frame that it lacks (asked only with lookahead). */
+  fill(): Promise<FrameFill>;
 }
 
 /** `peer`, which a plan that asks needs: a frame redacted on its own has nothing to ask. */

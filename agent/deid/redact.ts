@@ -2,10 +2,11 @@
 import type { Sample } from '../../drivers/types.ts';
 import { blurBoxes } from './blur.ts';
 import type { FrameDetector } from './detector.ts';
-import type { FaceScanPeer, FaceScanPlan, FaceScanReport } from './face-scan.ts';
+import { askPeer, type FaceScanPeer, type FaceScanPlan, type FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import { decodeImageSample } from './image-codec.ts';
 import type { DeidParams } from './params.ts';
+import { fillDetections } from './track-fill.ts';
 
 /** The re-encoded payload and what was found (boxes only, never pixels). */
 export interface RedactedImage {
@@ -26,8 +27,24 @@ export async function redactImageSample(
   },
 ): Promise<RedactedImage> {
   const image = await decodeImageSample(sample, { jpegQuality: deps.params.jpegQuality });
-  const { detections, faceScan } = await deps.detector.detectPlanned(image.frame, deps.plan, deps.peer);
+  const planned = await deps.detector.detectPlanned(image.frame, deps.plan, deps.peer);
+  let { detections, faceScan } = planned;
   if (faceScan !== undefined) deps.peer?.report(faceScan);
+  if (faceScan !== undefined && deps.plan?.fill === 'ask') {
+    // Lookahead: what the frames on both sides saw and this one missed is blurred here too.
+    const filled = fillDetections(detections, await askPeer(deps.peer).fill(), {
+      marginRatio: deps.params.faceHoldMarginRatio,
+      frame: image.frame,
+    });
+    detections = [...detections, ...filled];
+    faceScan = {
+      ...faceScan,
+      filled: {
+        face: faceScan.filled.face + filled.filter((d) => d.kind === 'face').length,
+        plate: faceScan.filled.plate + filled.filter((d) => d.kind === 'plate').length,
+      },
+    };
+  }
   const scan = faceScan === undefined ? {} : { faceScan };
   // Nothing found: the original bytes go on untouched (no re-encode, no generation loss).
   if (detections.length === 0) return { data: Uint8Array.from(sample.data), detections, ...scan };

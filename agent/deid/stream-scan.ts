@@ -1,10 +1,26 @@
 // One stream's face scan schedule shared by the workers its frames are on. A frame gets its plan
 // when a worker takes it (not when it is queued), so it is planned from everything done by then;
 // what the frame before it has not yet told (its thumbnail, its faces) the frame's worker asks for
-// when it needs it, and gets as soon as the earlier frames can tell.
+// when it needs it, and gets as soon as the earlier frames can tell. With lookahead, a frame's
+// blur also waits for the frames after it, to fill what its detector missed between sightings.
 import type { FaceScanContext, FaceScanPlan, FaceScanReport, FrameSignature } from './face-scan.ts';
 import { FaceScanSchedule } from './face-scan.ts';
 import type { DeidParams } from './params.ts';
+import { LookaheadFill, type FrameFill } from './track-fill.ts';
+
+/** How a stream's frames may use each other. */
+export interface StreamScanOptions {
+  /**
+   * 0 (default, inline): a frame uses only the frames before it. k > 0: a frame's blur waits until
+   * the k frames after it have been scanned (or `flush()` says none will come), and a face or plate
+   * seen within k frames on both sides but missed in it is blurred at the box interpolated between
+   * the sightings. For a pass over frames already held (nothing waits on each frame): the caller
+   * keeps at least k + 1 frames of the stream submitted, or calls `flush()` after the last.
+   */
+  readonly lookaheadFrames?: number;
+}
+
+const noFill: FrameFill = { face: [], plate: [] };
 
 /** One frame's part in its stream's schedule, from dispatch to its report. */
 export interface FrameScan {
@@ -12,8 +28,10 @@ export interface FrameScan {
   signature(signature: FrameSignature): void;
   reference(): Promise<FrameSignature | null>;
   context(): Promise<FaceScanContext>;
-  /** Whether asking now would wait for an earlier frame still in flight. */
-  waits(need: 'reference' | 'context'): boolean;
+  /** With lookahead: boxes between sightings before and after the frame that it lacks. */
+  fill(): Promise<FrameFill>;
+  /** Whether asking now would wait for another frame still in flight. */
+  waits(need: 'reference' | 'context' | 'fill'): boolean;
   /** The frame's report, or undefined when it failed; later calls are ignored. */
   finish(report: FaceScanReport | undefined): void;
 }
@@ -21,18 +39,35 @@ export interface FrameScan {
 /** Hands frames of one stream their plans and answers their questions. */
 export class StreamScan {
   readonly #schedule: FaceScanSchedule;
+  readonly #fill: LookaheadFill | undefined;
   /** Questions not answerable yet; each returns true once it has been answered. */
   #waiting: Array<() => boolean> = [];
+  #begun = 0;
+  /** Every frame below this one is reported or given up; of those above it, the ones in `#done`. */
+  #doneBelow = 0;
+  readonly #done = new Set<number>();
+  /** Frames begun before the last flush: none after them will come for their fill. */
+  #flushedBelow = 0;
 
   constructor(
     params: Pick<DeidParams, 'faceSweepFrames' | 'faceHoldFrames' | 'plateEveryFrames' | 'plateHoldFrames'>,
+    options: StreamScanOptions = {},
   ) {
     this.#schedule = new FaceScanSchedule(params);
+    const k = Math.max(0, Math.floor(options.lookaheadFrames ?? 0));
+    this.#fill = k > 0 ? new LookaheadFill({ lookaheadFrames: k }) : undefined;
   }
 
-  /** Plans the next frame; call when a worker takes it, and finish it whatever becomes of it. */
-  begin(): FrameScan {
-    const { index, plan } = this.#schedule.next();
+  /**
+   * Plans the next frame; call when a worker takes it, and finish it whatever becomes of it.
+   * `last`: no frame of the stream follows this one (for now), so no fill waits for one.
+   */
+  begin(options: { last?: boolean } = {}): FrameScan {
+    const { index, plan: planned } = this.#schedule.next();
+    this.#begun = index + 1;
+    if (options.last === true) this.#flushedBelow = this.#begun;
+    const plan =
+      planned !== undefined && this.#fill !== undefined ? { ...planned, fill: 'ask' as const } : planned;
     let finished = false;
     return {
       plan,
@@ -42,17 +77,50 @@ export class StreamScan {
       },
       reference: () => this.#when(() => this.#schedule.referenceFor(index)),
       context: () => this.#when(() => this.#schedule.contextFor(index)),
+      fill: () => this.#when(() => this.#fillFor(index)),
       waits: (need) =>
-        (need === 'reference' ? this.#schedule.referenceFor(index) : this.#schedule.contextFor(index)) ===
-        undefined,
+        (need === 'reference'
+          ? this.#schedule.referenceFor(index)
+          : need === 'context'
+            ? this.#schedule.contextFor(index)
+            : this.#fillFor(index)) === undefined,
       finish: (report) => {
         if (finished) return;
         finished = true;
+        this.#done.add(index);
+        while (this.#done.delete(this.#doneBelow)) this.#doneBelow++;
         if (report === undefined) this.#schedule.abandon(index);
-        else this.#schedule.apply(index, report);
+        else {
+          this.#schedule.apply(index, report);
+          this.#fill?.record(index, {
+            motion: report.motion,
+            face: report.confirmed.map((c) => c.box),
+            plate: report.plates ?? (report.platesNear.length > 0 ? report.platesNear : null),
+          });
+          // A frame asks for its fill a moment after it reports: keep some frames more than the reach.
+          this.#fill?.forgetBefore(this.#doneBelow - this.#fill.lookaheadFrames - 16);
+        }
         this.#wake();
       },
     };
+  }
+
+  /** No frame after those begun so far will come soon: frames waiting for lookahead are filled from what is known now. */
+  flush(): void {
+    this.#flushedBelow = this.#begun;
+    this.#wake();
+  }
+
+  /** The frame's fill once every frame within reach after it is done (or will not come); undefined until then. */
+  #fillFor(index: number): FrameFill | undefined {
+    const fill = this.#fill;
+    if (fill === undefined) return noFill;
+    for (let j = index + 1; j <= index + fill.lookaheadFrames; j++) {
+      const done = j < this.#doneBelow || this.#done.has(j);
+      const none = index < this.#flushedBelow && j >= this.#flushedBelow;
+      if (!done && !none) return undefined;
+    }
+    return fill.fillFor(index) ?? noFill;
   }
 
   #when<T>(answer: () => T | undefined): Promise<T> {

@@ -3,7 +3,7 @@
 // of the latest frame it was carried to: the camera's motion carries it, its own velocity moves it
 // on, and it ends a fixed number of frames after it was last detected, so it leaves no ghost. Pure.
 import type { FrameMotion } from './frame-change.ts';
-import { dilateBox, iou, type PixelBox } from './geometry.ts';
+import { dilateBox, iou, type Detection, type PixelBox } from './geometry.ts';
 import { identityAffine, invertAffine, thenAffine, warpBox } from './global-motion.ts';
 
 /** A face or plate last detected in frame `frame`, carried to the schedule's current frame. */
@@ -136,6 +136,23 @@ export function heldBoxes(
     held.push({ box: dilateBox(t.box, o.marginRatio, o.frame), score: t.score });
   }
   return { held, filled };
+}
+
+/** The fill's boxes the frame does not already blur, grown by `marginRatio`, as detections (score 0). */
+export function fillDetections(
+  detections: readonly Detection[],
+  fill: FrameFill,
+  o: { marginRatio: number; frame: { width: number; height: number } },
+): Detection[] {
+  const out: Detection[] = [];
+  for (const kind of ['face', 'plate'] as const) {
+    const have = detections.filter((d) => d.kind === kind).map((d) => d.box);
+    for (const box of fill[kind]) {
+      if (have.some((b) => sameThing(box, b) || sameThing(b, box))) continue;
+      out.push({ kind, box: dilateBox(box, o.marginRatio, o.frame), score: 0 });
+    }
+  }
+  return out;
 }
 
 /** What one frame's detectors found, and how the camera moved to it (for filling frames around it). */

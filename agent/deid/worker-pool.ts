@@ -16,8 +16,13 @@ export interface PoolJob {
   readonly encoding: string;
   readonly schemaRef: string;
   readonly data: Uint8Array;
-  /** The frame's stream: its face scan is planned when a worker takes it (see stream-scan.ts). */
+  /**
+   * The frame's stream: its face scan is planned when a worker takes it (see stream-scan.ts; with
+   * `new StreamScan(params, { lookaheadFrames: k })` a frame's blur also uses the k frames after it).
+   */
   readonly scan?: Pick<StreamScan, 'begin'> | undefined;
+  /** No frame of the stream follows this one (for now): with lookahead, its fill waits for none. */
+  readonly lastOfStream?: boolean;
 }
 
 /** How a job ended. */
@@ -54,10 +59,10 @@ interface Pending {
 interface Slot {
   worker: Worker;
   ready: boolean;
-  /** Jobs on this worker: one, or two while the first waits for an earlier frame. */
+  /** Jobs on this worker: one, or more while those before wait for other frames. */
   jobs: Pending[];
-  /** The job waiting for an answer about earlier frames, if any. */
-  parked: number | undefined;
+  /** The jobs waiting for an answer about other frames of their stream. */
+  parked: Set<number>;
 }
 
 const defaultWorkerUrl = new URL('./worker.ts', import.meta.url);
@@ -143,11 +148,11 @@ export class DeidWorkerPool {
     this.#drained?.();
   }
 
-  /** An idle worker, else one whose only job waits for an earlier frame. */
+  /** An idle worker, else one whose every job waits for another frame. */
   #freeSlot(): Slot | undefined {
     return (
       this.#slots.find((s) => s.ready && s.jobs.length === 0) ??
-      this.#slots.find((s) => s.ready && s.jobs.length === 1 && s.parked === s.jobs[0]!.id)
+      this.#slots.find((s) => s.ready && s.jobs.every((j) => s.parked.has(j.id)))
     );
   }
 
@@ -155,10 +160,10 @@ export class DeidWorkerPool {
     const worker = new Worker(this.#options.workerUrl ?? defaultWorkerUrl, {
       workerData: this.#options.init,
     });
-    const slot: Slot = replacing ?? { worker, ready: false, jobs: [], parked: undefined };
+    const slot: Slot = replacing ?? { worker, ready: false, jobs: [], parked: new Set() };
     slot.worker = worker;
     slot.ready = false;
-    slot.parked = undefined;
+    slot.parked = new Set();
     if (replacing === undefined) this.#slots.push(slot);
     return new Promise((resolve, reject) => {
       worker.on('message', (reply: WorkerReply) => {
@@ -222,25 +227,27 @@ export class DeidWorkerPool {
     if (reply.type === 'signature') return frame.signature(reply.signature);
     if (reply.type === 'report') return frame.finish(reply.report);
     const answered = (answer: JobAnswer): void => {
-      if (slot.parked === reply.id) slot.parked = undefined;
+      slot.parked.delete(reply.id);
       // The job may have timed out (and its worker been replaced) while the answer was awaited.
       if (slot.worker === worker && slot.jobs.some((j) => j.id === reply.id)) worker.postMessage(answer);
     };
-    if (frame.waits(reply.need) && slot.jobs.length === 1) {
-      // The earlier frame is still being worked on elsewhere: this worker takes another frame meanwhile.
-      slot.parked = reply.id;
+    if (frame.waits(reply.need) && slot.jobs.every((j) => j.id === reply.id || slot.parked.has(j.id))) {
+      // The other frame is still being worked on (elsewhere, or not yet taken): this worker takes another frame meanwhile.
+      slot.parked.add(reply.id);
       this.#pump();
     }
     if (reply.need === 'reference')
       void frame.reference().then((reference) => answered({ type: 'reference', id: reply.id, reference }));
-    else void frame.context().then((context) => answered({ type: 'context', id: reply.id, context }));
+    else if (reply.need === 'context')
+      void frame.context().then((context) => answered({ type: 'context', id: reply.id, context }));
+    else void frame.fill().then((fill) => answered({ type: 'fill', id: reply.id, fill }));
   }
 
   #dispatch(slot: Slot, pending: Pending): void {
     slot.jobs.push(pending);
     pending.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
     const data = Uint8Array.from(pending.job.data);
-    pending.frame = pending.job.scan?.begin();
+    pending.frame = pending.job.scan?.begin({ last: pending.job.lastOfStream === true });
     const plan = pending.frame?.plan;
     const request: JobRequest = {
       type: 'job',
@@ -292,7 +299,7 @@ export class DeidWorkerPool {
   #settle(slot: Slot, job: Pending, outcome: PoolOutcome): void {
     if (job.timer !== undefined) clearTimeout(job.timer);
     slot.jobs = slot.jobs.filter((j) => j !== job);
-    if (slot.parked === job.id) slot.parked = undefined;
+    slot.parked.delete(job.id);
     job.frame?.finish(outcome.kind === 'done' ? outcome.faceScan : undefined);
     job.resolve(outcome);
   }

@@ -1,6 +1,7 @@
 // Messages between the de-id worker pool and its worker threads (structured-clone safe).
 import type { FaceScanContext, FaceScanPlan, FaceScanReport, FrameSignature } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
+import type { FrameFill } from './track-fill.ts';
 import type { ModelSpec } from './models.ts';
 import type { DeidParams } from './params.ts';
 import type { ExecutionProviderChoice } from './providers.ts';
@@ -34,7 +35,8 @@ export interface JobRequest {
 /** Pool → worker: the answer to a job's question about the frames before it (see FaceScanPeer). */
 export type JobAnswer =
   | { readonly type: 'reference'; readonly id: number; readonly reference: FrameSignature | null }
-  | { readonly type: 'context'; readonly id: number; readonly context: FaceScanContext };
+  | { readonly type: 'context'; readonly id: number; readonly context: FaceScanContext }
+  | { readonly type: 'fill'; readonly id: number; readonly fill: FrameFill };
 
 /** Everything the pool sends a worker after its start. */
 export type PoolMessage = JobRequest | JobAnswer;
@@ -57,4 +59,4 @@ export type WorkerReply =
   /** What the job's frame found, before its blur and encode, for the frames after it. */
   | { readonly type: 'report'; readonly id: number; readonly report: FaceScanReport }
   /** The job needs what the frames before it know. */
-  | { readonly type: 'ask'; readonly id: number; readonly need: 'reference' | 'context' };
+  | { readonly type: 'ask'; readonly id: number; readonly need: 'reference' | 'context' | 'fill' };

@@ -55,6 +55,7 @@ async function serve(): Promise<void> {
     report: (report) => post({ type: 'report', id, report }),
     reference: async () => (await ask(id, 'reference')).reference,
     context: async () => (await ask(id, 'context')).context,
+    fill: async () => (await ask(id, 'fill')).fill,
   });
   const run = (job: JobRequest): void => {
     const started = performance.now();

@@ -73,6 +73,7 @@ describe('DeidWorkerPool', () => {
       signature: () => undefined,
       reference: () => Promise.resolve(null),
       context: () => released.then(() => context),
+      fill: () => Promise.resolve({ face: [], plate: [] }),
       waits: () => true,
       finish: () => undefined,
     };

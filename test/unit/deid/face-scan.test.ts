@@ -183,3 +183,47 @@ describe('StreamScan', () => {
     expect(c.waits('context')).toBe(false);
   });
 });
+
+describe('StreamScan with lookahead', () => {
+  const params = deidParamsFor({ ...defaultDeidConfig, faceSweepFrames: 3 });
+  const face = (x: number) => ({ box: { x, y: 100, w: 40, h: 40 }, score: 0.9 });
+  const still = (from: number) => ({ from, affine: { a: 1, b: 0, c: 0, d: 0, e: 1, f: 0 } });
+
+  it('answers a frame its fill once the frames within reach after it have reported, interpolating a miss', async () => {
+    const scan = new StreamScan(params, { lookaheadFrames: 2 });
+    const frames = [0, 1, 2, 3].map(() => scan.begin());
+    expect(frames[0]!.plan?.fill).toBe('ask');
+    frames[0]!.finish(report({ confirmed: [face(100)] }));
+    // Frame 1 misses the face that frames 0 and 2 see.
+    frames[1]!.finish(report({ confirmed: [], motion: still(0) }));
+    let answered = false;
+    const fill = frames[1]!.fill().then((f) => ((answered = true), f));
+    frames[2]!.finish(report({ confirmed: [face(120)], motion: still(1) }));
+    await Promise.resolve();
+    expect(answered).toBe(false);
+    expect(frames[1]!.waits('fill')).toBe(true);
+    frames[3]!.finish(undefined);
+    expect((await fill).face).toEqual([{ x: 110, y: 100, w: 40, h: 40 }]);
+  });
+
+  it('the last frame of a stream, or a flush, ends the wait for frames that will not come', async () => {
+    const scan = new StreamScan(params, { lookaheadFrames: 3 });
+    const a = scan.begin();
+    const b = scan.begin({ last: true });
+    a.finish(report());
+    b.finish(report({ motion: still(0) }));
+    expect(await a.fill()).toEqual({ face: [], plate: [] });
+    expect(await b.fill()).toEqual({ face: [], plate: [] });
+    const c = scan.begin();
+    c.finish(report({ motion: still(1) }));
+    expect(c.waits('fill')).toBe(true);
+    scan.flush();
+    expect(c.waits('fill')).toBe(false);
+  });
+
+  it('without lookahead a frame neither asks nor waits for a fill', () => {
+    const frame = new StreamScan(params).begin();
+    expect(frame.plan?.fill).toBeUndefined();
+    expect(frame.waits('fill')).toBe(false);
+  });
+});
