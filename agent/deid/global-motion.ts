@@ -189,11 +189,11 @@ export function warpThumbnail<T extends GreyThumbnail>(
   return { thumbnail: { ...reference, grey }, valid };
 }
 
-/** The whole-pixel shift (within ±16 thumbnail pixels) that best lines up two half-size thumbnails. */
+/** The shift (within ±16 thumbnail pixels, to 4 pixels) that best lines up two quarter-size thumbnails. */
 function coarseShift(reference: GreyThumbnail, current: GreyThumbnail): { dx: number; dy: number } {
-  const r = halve(reference);
-  const c = halve(current);
-  const reach = 8;
+  const r = halve(halve(reference));
+  const c = halve(halve(current));
+  const reach = 4;
   let best = { dx: 0, dy: 0, cost: Infinity };
   for (let dy = -reach; dy <= reach; dy++) {
     for (let dx = -reach; dx <= reach; dx++) {
@@ -203,12 +203,8 @@ function coarseShift(reference: GreyThumbnail, current: GreyThumbnail): { dx: nu
       const y1 = Math.min(c.height, c.height + dy);
       const x0 = Math.max(0, dx);
       const x1 = Math.min(c.width, c.width + dx);
-      for (let y = y0; y < y1; y += 2) {
-        for (
-          let x = x0, i = y * c.width + x0, j = (y - dy) * c.width + x0 - dx;
-          x < x1;
-          x += 2, i += 2, j += 2
-        ) {
+      for (let y = y0; y < y1; y++) {
+        for (let x = x0, i = y * c.width + x0, j = (y - dy) * c.width + x0 - dx; x < x1; x++, i++, j++) {
           sum += Math.abs(c.grey[i]! - r.grey[j]!);
           n++;
         }
@@ -222,10 +218,14 @@ function coarseShift(reference: GreyThumbnail, current: GreyThumbnail): { dx: nu
         best = { dx, dy, cost };
     }
   }
-  return { dx: best.dx * 2, dy: best.dy * 2 };
+  return { dx: best.dx * 4, dy: best.dy * 4 };
 }
 
-function halve(t: GreyThumbnail): { width: number; height: number; grey: Uint8Array } {
+function halve(t: { width: number; height: number; grey: Uint8Array }): {
+  width: number;
+  height: number;
+  grey: Uint8Array;
+} {
   const width = t.width >> 1;
   const height = t.height >> 1;
   const grey = new Uint8Array(width * height);
@@ -394,33 +394,35 @@ function refineSimilarity(reference: GreyThumbnail, current: GreyThumbnail, star
   let q = start.d;
   let u = start.a * cx + start.b * cy + start.c - cx;
   let v = start.d * cx + start.e * cy + start.f - cy;
-  const sample = (x: number, y: number): number => {
-    const x0 = Math.floor(x);
-    const y0 = Math.floor(y);
-    const fx = x - x0;
-    const fy = y - y0;
-    const i = y0 * width + x0;
-    const g = current.grey;
-    return (
-      (g[i]! * (1 - fx) + g[i + 1]! * fx) * (1 - fy) +
-      (g[i + width]! * (1 - fx) + g[i + width + 1]! * fx) * fy
-    );
-  };
-  for (let iteration = 0; iteration < 3; iteration++) {
+  // The current view's grey and gradients, sampled bilinearly at the warped positions.
+  const grey = Float32Array.from(current.grey);
+  const gradX = new Float32Array(width * height);
+  const gradY = new Float32Array(width * height);
+  for (let y = 1; y < height - 1; y++)
+    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
+      gradX[i] = (grey[i + 1]! - grey[i - 1]!) / 2;
+      gradY[i] = (grey[i + width]! - grey[i - width]!) / 2;
+    }
+  const sample = (g: Float32Array, i: number, fx: number, fy: number): number =>
+    (g[i]! * (1 - fx) + g[i + 1]! * fx) * (1 - fy) + (g[i + width]! * (1 - fx) + g[i + width + 1]! * fx) * fy;
+  for (let iteration = 0; iteration < 2; iteration++) {
     const h = new Float64Array(16);
     const b = new Float64Array(4);
     let used = 0;
     for (let y = 2; y < height - 2; y += 2) {
-      for (let x = 2; x < width - 2; x += 2) {
+      for (let x = 2 + (y & 2) / 2; x < width - 2; x += 3) {
         const xt = x - cx;
         const yt = y - cy;
         const wx = p * xt - q * yt + u + cx;
         const wy = q * xt + p * yt + v + cy;
         if (wx < 1 || wy < 1 || wx >= width - 2 || wy >= height - 2) continue;
-        const r = sample(wx, wy) - reference.grey[y * width + x]!;
+        const x0 = Math.floor(wx);
+        const y0 = Math.floor(wy);
+        const i = y0 * width + x0;
+        const r = sample(grey, i, wx - x0, wy - y0) - reference.grey[y * width + x]!;
         if (Math.abs(r) > outlierGrey) continue;
-        const gx = (sample(wx + 1, wy) - sample(wx - 1, wy)) / 2;
-        const gy = (sample(wx, wy + 1) - sample(wx, wy - 1)) / 2;
+        const gx = sample(gradX, i, wx - x0, wy - y0);
+        const gy = sample(gradY, i, wx - x0, wy - y0);
         const j = [gx * xt + gy * yt, -gx * yt + gy * xt, gx, gy] as const;
         for (let m = 0; m < 4; m++) {
           b[m] = b[m]! - j[m]! * r;
