@@ -2,8 +2,16 @@
 // `rigcap status`, /status.json, the status page and /metrics read.
 import type { Agent } from './agent.ts';
 import type { DeidHoldingStatus } from './deid/stage.ts';
-import type { AgentSnapshot, ClockState, DeidHoldingSnapshot, DiskState } from './ops/snapshot.ts';
-import { RateMeter } from './pipeline/ledger.ts';
+import type { DeidStatus } from './deid/stage.ts';
+import { RecentWindow } from './ops/recent-window.ts';
+import type {
+  AgentSnapshot,
+  ClockState,
+  DeidHoldingSnapshot,
+  DeidSnapshot,
+  DiskState,
+} from './ops/snapshot.ts';
+import { isImageStream } from './pipeline/image-streams.ts';
 import { rigcapVersion } from './version.ts';
 
 /** What the sync engine reports, when sync runs. */
@@ -24,7 +32,71 @@ export function diskView(agent: Agent): AgentSnapshot['disk'] {
   return { budgetBytes: snap.budgetBytes, usedBytes: snap.usedBytes, freeBytes: snap.freeBytes, state };
 }
 
-const deidFps = new RateMeter();
+/** The window over which the de-id tile reports blurred fps and lost frames. */
+const deidWindowMs = 10_000;
+const deidWindows = new WeakMap<Agent, RecentWindow<'redacted' | 'received' | 'dropped'>>();
+
+/**
+ * De-id as it is now: blurred fps and frames lost over the last ~10 s, and a health that turns
+ * `warn` when frames of de-identified streams are dropped (any cause) or held, `bad` when de-id
+ * failed, a stream is degraded, or most frames are lost.
+ */
+export function deidView(agent: Agent, status: DeidStatus | undefined, nowMs: number): DeidSnapshot {
+  const perStream = Object.entries(status?.streams ?? {});
+  const redacted = perStream.reduce((n, [, s]) => n + s.redacted, 0);
+  const failed = perStream.reduce((n, [, s]) => n + s.failed, 0);
+  const degradedStreams = perStream.filter(([, s]) => s.degraded).map(([name]) => name);
+  let received = 0;
+  let dropped = 0;
+  for (const s of agent.streams) {
+    if (!isImageStream(s) || s.deid.exempt) continue;
+    const t = agent.ledger.totals().get(s.name);
+    received += t?.received ?? 0;
+    for (const n of Object.values(t?.drops ?? {})) dropped += n ?? 0;
+  }
+  let window = deidWindows.get(agent);
+  if (window === undefined) {
+    window = new RecentWindow({
+      windowMs: deidWindowMs,
+      origin: { atMs: agent.startedAtMs, values: { redacted: 0, received: 0, dropped: 0 } },
+    });
+    deidWindows.set(agent, window);
+  }
+  const { spanMs, delta } = window.look({ redacted, received, dropped }, nowMs);
+  const fps = spanMs > 0 ? Math.round((delta.redacted * 10_000) / spanMs) / 10 : 0;
+  const held = status?.holding.heldFrames ?? 0;
+  const lostShare =
+    delta.received > 0 ? Math.min(1, delta.dropped / delta.received) : delta.dropped > 0 ? 1 : 0;
+  const problems: string[] = [];
+  let health: DeidSnapshot['health'] = 'ok';
+  if (status?.state === 'failed') {
+    health = 'bad';
+    problems.push(`failed${status.lastError === null ? '' : `: ${status.lastError.code}`}`);
+  }
+  if (degradedStreams.length > 0) {
+    health = 'bad';
+    problems.push(`degraded: ${degradedStreams.join(', ')}`);
+  }
+  if (delta.dropped > 0) {
+    if (lostShare >= 0.5) health = 'bad';
+    else if (health === 'ok') health = 'warn';
+    problems.push(`dropping ${Math.round(lostShare * 100)}% of frames`);
+  }
+  if (held > 0) {
+    if (health === 'ok') health = 'warn';
+    problems.push(`${held} frames held for late blur`);
+  }
+  return {
+    fps,
+    windowSec: Math.round(spanMs / 100) / 10,
+    recent: { received: delta.received, dropped: delta.dropped },
+    health,
+    reason: problems.join('; '),
+    failed,
+    degraded: status?.state === 'failed' || degradedStreams.length > 0,
+    ...(status === undefined ? {} : { holding: holdingView(status.holding) }),
+  };
+}
 
 function holdingView(h: DeidHoldingStatus): DeidHoldingSnapshot {
   return {
@@ -50,9 +122,6 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
       .filter(([, s]) => (s as { degraded?: boolean }).degraded === true)
       .map(([name]) => name),
   );
-  const perStream = Object.values(deidStatus?.streams ?? {});
-  const redacted = perStream.reduce((n, s) => n + s.redacted, 0);
-  const failed = perStream.reduce((n, s) => n + s.failed, 0);
   const latest = agent.clock?.latest();
   const calib = agent.calibration?.current();
   return {
@@ -94,12 +163,7 @@ export function agentSnapshot(agent: Agent, sync: SyncView | undefined): AgentSn
       lastReceiptAt: null,
       goodputBytesPerSec: 0,
     },
-    deid: {
-      fps: Math.round(deidFps.rate(redacted, nowMs) * 10) / 10,
-      failed,
-      degraded: deidStatus?.state === 'failed' || degradedStreams.size > 0,
-      ...(deidStatus === undefined ? {} : { holding: holdingView(deidStatus.holding) }),
-    },
+    deid: deidView(agent, deidStatus, nowMs),
     session: { id: agent.sessionId ?? null, chunks: agent.sessionChunks },
     recentErrors: agent.recentErrors.slice(-20),
     uptimeSec: Math.round((nowMs - agent.startedAtMs) / 1000),

@@ -2,13 +2,11 @@
 // it is not running, what its spool holds (from the catalog).
 import { existsSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { Catalog } from '../catalog/catalog.ts';
-import { SyncState } from '../sync/state.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { RigcapError } from '../errors.ts';
 import { silentLogger } from '../log.ts';
-import type { AgentSnapshot } from '../ops/snapshot.ts';
+import type { AgentSnapshot, DeidSnapshot, StreamSnapshot } from '../ops/snapshot.ts';
 import { rigcapVersion } from '../version.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
@@ -35,15 +33,12 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
       `no catalog at ${dbPath}: the agent has not run with this spool yet`,
     );
   const catalog = Catalog.open({ path: dbPath, logger: silentLogger() });
-  const syncPath = join(spoolDir, 'sync.sqlite');
-  const syncDb = existsSync(syncPath) ? new Database(syncPath, { readonly: true }) : undefined;
   try {
-    const sync = syncDb === undefined ? undefined : new SyncState(syncDb);
     const chunks = catalog.listChunks();
     const live = chunks.filter((c) => c.state !== 'deleted');
-    // A chunk is backlog until the store has signed a receipt for it (the sync state holds receipts).
-    const backlog = live.filter((c) => sync === undefined || !sync.isBlobSynced(c.path));
-    const receipt = sync?.lastReceipt();
+    // A chunk is backlog until the store has signed a receipt for it (a receipt makes it `synced`).
+    const backlog = live.filter((c) => c.state !== 'synced');
+    const receipt = catalog.syncLedger().lastReceipt();
     const last = catalog.listSessions().at(-1);
     let freeBytes = 0;
     try {
@@ -82,12 +77,40 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
     };
   } finally {
     catalog.close();
-    syncDb?.close();
   }
 }
 
 function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** A share as a short percentage (`<0.1%` rather than a misleading `0%` for a few drops). */
+function percent(share: number): string {
+  const p = share * 100;
+  return `${p === 0 ? '0' : p < 0.1 ? '<0.1' : p < 10 ? p.toFixed(1) : p.toFixed(0)}%`;
+}
+
+/** What a stream lost: every drop cause, largest first, out of what it was offered (received plus lost upstream). */
+export function streamLoss(s: StreamSnapshot): {
+  causes: Array<[string, number]>;
+  lost: number;
+  share: number;
+} {
+  const causes = Object.entries(s.drops)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  const lost = causes.reduce((n, [, c]) => n + c, 0);
+  const offered = s.received + (s.drops['upstream_loss'] ?? 0);
+  return { causes, lost, share: offered > 0 ? Math.min(1, lost / offered) : lost > 0 ? 1 : 0 };
+}
+
+/** The de-id line: blurred fps over the recent window, what it lost there, and its health in capitals when not ok. */
+function deidLine(d: DeidSnapshot): string {
+  const health = d.health ?? (d.degraded ? 'bad' : 'ok');
+  const window = d.windowSec === undefined ? '' : ` (last ${Math.round(d.windowSec)} s)`;
+  const recent = d.recent === undefined ? '' : `, ${d.recent.dropped} of ${d.recent.received} frames dropped`;
+  const verdict = health === 'ok' ? '' : `: ${health === 'bad' ? 'BAD' : 'WARN'} ${d.reason ?? ''}`.trimEnd();
+  return `de-id        ${d.fps.toFixed(1)} fps blurred${window}${recent}, ${d.failed} failed${d.degraded ? ', DEGRADED' : ''}${verdict}`;
 }
 
 /** Human rendering of a status report. */
@@ -98,27 +121,30 @@ export function formatStatus(r: StatusReport): string {
       ? `rigcap ${r.version}: capturing, up ${r.uptimeSec} s, session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`
       : `rigcap: agent not running; spool holds session ${r.session.id ?? '-'} (${r.session.chunks} chunks)`,
   );
+  const losing: string[] = [];
   if (r.streams.length > 0) {
     lines.push(
       '',
-      `${'stream'.padEnd(20)} ${'rate/s'.padStart(8)} ${'received'.padStart(9)} ${'MiB'.padStart(8)} ${'queue'.padStart(6)}  drops`,
+      `${'stream'.padEnd(20)} ${'rate/s'.padStart(8)} ${'received'.padStart(9)} ${'MiB'.padStart(8)} ${'queue'.padStart(6)} ${'lost'.padStart(16)}  drops by cause`,
     );
     for (const s of r.streams) {
-      const drops =
-        Object.entries(s.drops)
-          .map(([c, n]) => `${c}=${n}`)
-          .join(' ') || '-';
+      const loss = streamLoss(s);
+      const drops = loss.causes.map(([c, n]) => `${c}=${n}`).join(' ') || '-';
+      const lost = loss.lost === 0 ? '0' : `${loss.lost} (${percent(loss.share)})`;
+      if (loss.lost > 0) losing.push(`${s.name} ${percent(loss.share)} (${drops})`);
       lines.push(
-        `${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`,
+        `${s.name.padEnd(20)} ${s.ratePerSec.toFixed(1).padStart(8)} ${String(s.received).padStart(9)} ${(s.bytes / 1048576).toFixed(1).padStart(8)} ${String(s.queueDepth).padStart(6)} ${lost.padStart(16)}  ${drops}${s.degraded ? '  DEGRADED' : ''}`,
       );
     }
   }
+  // Losses lead the report: an operator reading the first lines must not miss a stream losing data.
+  if (losing.length > 0) lines.splice(1, 0, `LOSING DATA  ${losing.join('; ')}`);
   const stray = Object.entries(r.unattributedDrops ?? {})
     .map(([c, n]) => `${c}=${n}`)
     .join(' ');
   if (stray !== '')
     lines.push(
-      `${'(no stream)'.padEnd(20)} ${''.padStart(8)} ${''.padStart(9)} ${''.padStart(8)} ${''.padStart(6)}  ${stray}`,
+      `${'(no stream)'.padEnd(20)} ${''.padStart(8)} ${''.padStart(9)} ${''.padStart(8)} ${''.padStart(6)} ${''.padStart(16)}  ${stray}`,
     );
   lines.push('');
   lines.push(
@@ -133,7 +159,7 @@ export function formatStatus(r: StatusReport): string {
   lines.push(
     `sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`,
   );
-  lines.push(`de-id        ${r.deid.fps} fps, ${r.deid.failed} failed${r.deid.degraded ? ', DEGRADED' : ''}`);
+  lines.push(deidLine(r.deid));
   const h = r.deid.holding;
   if (h !== undefined)
     lines.push(

@@ -42,11 +42,31 @@ export interface AgentSnapshot {
     lastReceiptAt: string | null;
     goodputBytesPerSec: number;
   };
-  deid: { fps: number; failed: number; degraded: boolean; holding?: DeidHoldingSnapshot };
+  deid: DeidSnapshot;
   session: { id: string | null; chunks: number };
   recentErrors: Array<{ at: string; code: string; message: string }>;
   uptimeSec: number;
   version: string;
+}
+
+/** De-identification as the operator needs to judge it: what it blurs now and what it loses. */
+export interface DeidSnapshot {
+  /** Frames blurred per second over the last `windowSec` (0 when nothing was blurred). */
+  fps: number;
+  /** Seconds the recent figures (fps, recent) cover; 0 before a second look. */
+  windowSec?: number;
+  /** Frames of de-identified streams over the same window: received, and dropped for any cause. */
+  recent?: { received: number; dropped: number };
+  /**
+   * `ok`: every frame is blurred in time; `warn`: frames are being dropped or held (backlog);
+   * `bad`: de-id failed or a stream is degraded, or most frames are being lost.
+   */
+  health?: 'ok' | 'warn' | 'bad';
+  /** Why health is not ok, in a few words; '' when ok. */
+  reason?: string;
+  failed: number;
+  degraded: boolean;
+  holding?: DeidHoldingSnapshot;
 }
 
 /** The de-id holding area (spill mode): frames sealed until blurred, and what was lost from it. */

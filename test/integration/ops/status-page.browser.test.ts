@@ -66,6 +66,19 @@ describe.skipIf(!haveChromium)('status page in a browser', () => {
     expect(await page.locator('#sync-backlog').innerText()).toContain('9.0 GiB · 37 chunks');
     expect(await page.locator('#sync-detail').innerText()).toContain('ETA 1h 30m');
     expect(await page.locator('#errors').innerText()).toContain('RIGCAP_DISK_FULL');
+    // Losses are not a footnote: the camera's row says how much it lost, and a banner names it.
+    expect(await camera.locator('td.lost').innerText()).toBe('15 (<0.1%)');
+    expect(await camera.getAttribute('class')).toBe('losing');
+    expect(await page.locator('#losses').innerText()).toContain(
+      'front_camera lost 15 (<0.1%) · queue_full 12 · deid_backpressure 3',
+    );
+    expect(await page.locator('#losses').innerText()).not.toContain('imu');
+    expect(await page.locator('tr[data-stream="imu"] td.lost').innerText()).toBe('0');
+    // The de-id tile shows what it blurs now and turns amber while frames are dropped.
+    expect(await page.locator('#deid-fps').innerText()).toBe('8.7 fps blurred');
+    expect(await page.locator('#deid-tile').getAttribute('class')).toBe('tile-warn');
+    expect(await page.locator('#deid-reason').innerText()).toBe('dropping 4% of frames');
+    expect(await page.locator('#deid-detail').innerText()).toContain('last 10 s · 12 of 300 frames dropped');
 
     tick = 10;
     await camera.locator('td.rate').filter({ hasText: '39.5 /s' }).waitFor();
