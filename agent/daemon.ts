@@ -2,6 +2,7 @@
 // ZeroMQ control socket, sd_notify READY/STATUS/WATCHDOG/STOPPING, and the shutdown order:
 // watchdog off → STOPPING=1 → agent stop (intake, drain, seal, session close, catalog) → ops close.
 import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { Agent, type AgentOptions } from './agent.ts';
 import { RigcapError, errnoCode } from './errors.ts';
 import type { Logger } from './log.ts';
@@ -14,6 +15,7 @@ import { Watchdog, counterProgress, watchdogIntervalMs } from './ops/watchdog.ts
 import { ZmqMarkerControl } from './ops/zmq-control.ts';
 import { agentSnapshot, type SyncView } from './snapshot.ts';
 import { RateMeter } from './pipeline/ledger.ts';
+import { Catalog } from './catalog/catalog.ts';
 import { RetentionSweeper } from './sync/retention.ts';
 import { openSyncService, type SyncService } from './sync/sync-service.ts';
 
@@ -37,6 +39,8 @@ export class Daemon {
   #watchdog: Watchdog | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #sync: SyncService | undefined;
+  /** Sync's own handle on the catalog, closed after sync stops (the agent closes its handle first). */
+  #syncCatalog: Catalog | undefined;
   #retentionTimer: NodeJS.Timeout | undefined;
   readonly #goodput = new RateMeter();
   /** URL of the ops endpoint once listening. */
@@ -88,17 +92,20 @@ export class Daemon {
   #startSync(): void {
     const { config, log } = this.#opts;
     const byTopic = new Map(config.streams.map((s) => [s.topic, s.priority]));
+    this.#syncCatalog = Catalog.open({ path: join(config.spool.dir, 'catalog.sqlite'), logger: log });
+    const ledger = this.#syncCatalog.syncLedger();
     this.#sync = openSyncService({
       sync: config.sync,
       spoolDir: config.spool.dir,
       log,
+      ledger,
       streamPriority: (topic) => byTopic.get(topic),
     });
     this.#sync.scheduler.start({ intervalMs: 2000 });
     const sealer = this.agent.sealer;
     if (sealer === undefined) return;
     const sweeper = new RetentionSweeper({
-      state: this.#sync.state,
+      ledger,
       spoolDir: config.spool.dir,
       retentionDays: config.policy.retentionDays,
       recorder: sealer,
@@ -192,6 +199,7 @@ export class Daemon {
     } finally {
       // Sync stops after the last chunk is sealed; what it did not send stays in the backlog.
       await this.#sync?.close().catch(() => undefined);
+      this.#syncCatalog?.close();
       await this.#control?.close();
       await this.#http?.close();
     }
@@ -208,6 +216,7 @@ export class Daemon {
       this.#control?.close(),
       this.#http?.close(),
     ]);
+    this.#syncCatalog?.close();
     for (const r of released)
       if (r.status === 'rejected')
         this.#log.warn({ err: r.reason as unknown }, 'release failed during destroy');

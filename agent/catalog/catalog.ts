@@ -1,6 +1,7 @@
-// The catalog: SQLite (WAL) holding sessions, chunks, records, upload state and small key/value
-// state. It is the sole source of truth for *state*; the files are the truth for *content*, and
-// `reconcile()` brings the two together on start. No SQL lives outside agent/catalog/.
+// The catalog: SQLite (WAL) holding sessions, chunks, records with their upload state and receipts,
+// and small key/value state. It is the sole source of truth for *state*; the files are the truth
+// for *content*, and `reconcile()` brings the two together on start. Sync and retention reach it
+// through the ports in agent/sync/state.ts (`syncLedger()`). No SQL lives outside agent/catalog/.
 //
 // Durability: `synchronous=NORMAL` by default. In WAL mode that survives a process crash and
 // never corrupts, but a power loss may drop the last transactions; that is fine for rows that
@@ -12,13 +13,15 @@ import type { Logger } from '../log.ts';
 import { RigcapError } from '../errors.ts';
 import type { CommittedChunk, StreamChunkStats } from '../pipeline/chunk-types.ts';
 import type { DropCause } from '../../drivers/types.ts';
+import { durably } from './durably.ts';
 import { migrations } from './migrations.ts';
+import { CatalogSyncLedger } from './sync-ledger.ts';
+import { importLegacySyncState, legacySyncPath } from './sync-import.ts';
 
 export type SessionState = 'open' | 'closed' | 'interrupted' | 'recovered';
 export type ChunkState = 'committed' | 'sealed' | 'synced' | 'deleted';
 export type ChunkOrigin = 'writer' | 'salvage' | 'reconcile';
 export type ChunkFlag = 'missing' | 'size_mismatch' | 'sha_mismatch';
-export type UploadState = 'pending' | 'uploading' | 'uploaded' | 'receipted' | 'failed';
 
 export interface SessionRow {
   id: string;
@@ -48,26 +51,6 @@ export interface ChunkRow {
   origin: ChunkOrigin;
   recordSeq: number | undefined;
   flag: ChunkFlag | undefined;
-}
-
-export interface RecordRow {
-  signerId: string;
-  seq: number;
-  path: string;
-  sha256: string;
-  kind: string;
-}
-
-export interface UploadRow {
-  blobSha256: string;
-  path: string;
-  bytes: number;
-  offsetBytes: number;
-  uploadUrl: string | undefined;
-  state: UploadState;
-  attempts: number;
-  lastError: string | undefined;
-  updatedMs: number;
 }
 
 export interface CatalogOptions {
@@ -113,6 +96,19 @@ export class Catalog {
         cause: err,
       });
     }
+    const legacy = legacySyncPath(options.path);
+    if (legacy !== undefined) {
+      try {
+        importLegacySyncState(db, legacy, log);
+      } catch (err) {
+        db.close();
+        throw new RigcapError(
+          'RIGCAP_CATALOG_CORRUPT',
+          `cannot import the former sync state ${legacy} into the catalog (${err instanceof Error ? err.message : String(err)}); move it aside to start without it (sync then asks the store again)`,
+          { cause: err, details: { path: legacy } },
+        );
+      }
+    }
     return new Catalog(db);
   }
 
@@ -150,7 +146,10 @@ export class Catalog {
 
   // ── chunks ──────────────────────────────────────────────────────────────────────────────────
 
-  /** Records a committed chunk; re-adding the same chunk is a no-op (crash between rename and insert). */
+  /**
+   * Records a committed chunk; re-adding the same chunk is a no-op (crash between rename and insert).
+   * A row rebuilt for a chunk whose record already holds a receipt starts out `synced`.
+   */
   addChunk(
     chunk: CommittedChunk,
     options: { relativePath: string; origin: ChunkOrigin; drops?: ChunkDrops },
@@ -159,7 +158,10 @@ export class Catalog {
       .prepare(
         `INSERT INTO chunks (session_id, chunk_index, name, path, bytes, sha256, start_ns, end_ns, messages,
                              streams_json, drops_json, state, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'committed', ?)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+                 CASE WHEN EXISTS (SELECT 1 FROM records WHERE blob_path = ? AND blob_sha256 = ?
+                                     AND sync_state = 'synced' AND receipt_json IS NOT NULL)
+                      THEN 'synced' ELSE 'committed' END, ?)
          ON CONFLICT (session_id, chunk_index) DO NOTHING`,
       )
       .run(
@@ -174,6 +176,8 @@ export class Catalog {
         chunk.messages,
         JSON.stringify(chunk.streams),
         JSON.stringify(options.drops ?? {}),
+        options.relativePath,
+        chunk.sha256,
         options.origin,
       );
   }
@@ -198,41 +202,13 @@ export class Catalog {
 
   /** The chunk's record is written (its chain seq). */
   markChunkSealed(sessionId: string, chunkIndex: number, recordSeq: number): void {
-    this.#durably(() =>
+    durably(this.#db, () =>
       this.#db
         .prepare(
           `UPDATE chunks SET state = 'sealed', record_seq = ? WHERE session_id = ? AND chunk_index = ? AND state = 'committed'`,
         )
         .run(recordSeq, sessionId, chunkIndex),
     );
-  }
-
-  /** A custody receipt arrived: only now may retention delete the chunk. */
-  markChunkSynced(sessionId: string, chunkIndex: number): void {
-    this.#durably(() =>
-      this.#db
-        .prepare(
-          `UPDATE chunks SET state = 'synced' WHERE session_id = ? AND chunk_index = ? AND state IN ('sealed', 'synced')`,
-        )
-        .run(sessionId, chunkIndex),
-    );
-  }
-
-  /** Retention deleted the file (only a synced chunk may be deleted). */
-  markChunkDeleted(sessionId: string, chunkIndex: number): void {
-    const result = this.#durably(() =>
-      this.#db
-        .prepare(
-          `UPDATE chunks SET state = 'deleted' WHERE session_id = ? AND chunk_index = ? AND state = 'synced'`,
-        )
-        .run(sessionId, chunkIndex),
-    );
-    if (result.changes === 0) {
-      throw new RigcapError(
-        'RIGCAP_INTERNAL',
-        `chunk ${sessionId}/${chunkIndex} is not synced; it may not be deleted`,
-      );
-    }
   }
 
   /** Flags (or clears, with undefined) a disagreement between a row and its file. */
@@ -242,114 +218,11 @@ export class Catalog {
       .run(flag ?? null, sessionId, chunkIndex);
   }
 
-  // ── records ─────────────────────────────────────────────────────────────────────────────────
+  // ── sync and retention ──────────────────────────────────────────────────────────────────────
 
-  /** Records a signed record of a signer's chain. */
-  addRecord(record: RecordRow): void {
-    this.#durably(() =>
-      this.#db
-        .prepare('INSERT INTO records (signer_id, seq, path, sha256, kind) VALUES (?, ?, ?, ?, ?)')
-        .run(record.signerId, record.seq, record.path, record.sha256, record.kind),
-    );
-  }
-
-  /** The highest-seq record of a signer. */
-  lastRecord(signerId: string): RecordRow | undefined {
-    const row = this.#db
-      .prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq DESC LIMIT 1')
-      .get(signerId) as Row | undefined;
-    return row === undefined ? undefined : toRecord(row);
-  }
-
-  listRecords(signerId: string): RecordRow[] {
-    return (
-      this.#db.prepare('SELECT * FROM records WHERE signer_id = ? ORDER BY seq').all(signerId) as Row[]
-    ).map(toRecord);
-  }
-
-  // ── uploads ─────────────────────────────────────────────────────────────────────────────────
-
-  /** Adds a blob to upload (state `pending`); an existing blob is left as it is. */
-  addUpload(upload: { blobSha256: string; path: string; bytes: number; nowMs: number }): void {
-    this.#db
-      .prepare(
-        `INSERT OR IGNORE INTO uploads (blob_sha256, path, bytes, state, updated_ms) VALUES (?, ?, ?, 'pending', ?)`,
-      )
-      .run(upload.blobSha256, upload.path, upload.bytes, upload.nowMs);
-  }
-
-  /** Updates upload progress; fields left out keep their value. */
-  updateUpload(
-    blobSha256: string,
-    change: {
-      state?: UploadState;
-      offsetBytes?: number;
-      uploadUrl?: string;
-      attempts?: number;
-      lastError?: string;
-      nowMs: number;
-    },
-  ): void {
-    const run = (): Database.RunResult =>
-      this.#db
-        .prepare(
-          `UPDATE uploads SET state = COALESCE(@state, state), offset_bytes = COALESCE(@offsetBytes, offset_bytes),
-             upload_url = COALESCE(@uploadUrl, upload_url), attempts = COALESCE(@attempts, attempts),
-             last_error = COALESCE(@lastError, last_error), updated_ms = @nowMs
-           WHERE blob_sha256 = @blobSha256`,
-        )
-        .run({
-          blobSha256,
-          state: change.state ?? null,
-          offsetBytes: change.offsetBytes ?? null,
-          uploadUrl: change.uploadUrl ?? null,
-          attempts: change.attempts ?? null,
-          lastError: change.lastError ?? null,
-          nowMs: change.nowMs,
-        });
-    if (change.state === 'receipted') this.#durably(run);
-    else run();
-  }
-
-  getUpload(blobSha256: string): UploadRow | undefined {
-    const row = this.#db.prepare('SELECT * FROM uploads WHERE blob_sha256 = ?').get(blobSha256) as
-      Row | undefined;
-    return row === undefined ? undefined : toUpload(row);
-  }
-
-  listUploads(filter: { state?: UploadState } = {}): UploadRow[] {
-    const rows = this.#db
-      .prepare(
-        'SELECT * FROM uploads WHERE (@state IS NULL OR state = @state) ORDER BY updated_ms, blob_sha256',
-      )
-      .all({ state: filter.state ?? null }) as Row[];
-    return rows.map(toUpload);
-  }
-
-  // ── key/value ───────────────────────────────────────────────────────────────────────────────
-
-  getKv(key: string): string | undefined {
-    const row = this.#db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as
-      { value: string } | undefined;
-    return row?.value;
-  }
-
-  setKv(key: string, value: string): void {
-    this.#db
-      .prepare(
-        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
-  }
-
-  /** Runs `fn` in a transaction committed with synchronous=FULL. */
-  #durably<T>(fn: () => T): T {
-    this.#db.pragma('synchronous = FULL');
-    try {
-      return this.#db.transaction(fn)();
-    } finally {
-      this.#db.pragma('synchronous = NORMAL');
-    }
+  /** The records table with upload state and receipts, and chunk deletion, as sync and retention see them. */
+  syncLedger(): CatalogSyncLedger {
+    return new CatalogSyncLedger(this.#db);
   }
 }
 
@@ -396,29 +269,5 @@ function toChunk(r: Row): ChunkRow {
     origin: str(r['origin']) as ChunkOrigin,
     recordSeq: optNum(r['record_seq']),
     flag: optStr(r['flag']) as ChunkFlag | undefined,
-  };
-}
-
-function toRecord(r: Row): RecordRow {
-  return {
-    signerId: str(r['signer_id']),
-    seq: num(r['seq']),
-    path: str(r['path']),
-    sha256: str(r['sha256']),
-    kind: str(r['kind']),
-  };
-}
-
-function toUpload(r: Row): UploadRow {
-  return {
-    blobSha256: str(r['blob_sha256']),
-    path: str(r['path']),
-    bytes: num(r['bytes']),
-    offsetBytes: num(r['offset_bytes']),
-    uploadUrl: optStr(r['upload_url']),
-    state: str(r['state']) as UploadState,
-    attempts: num(r['attempts']),
-    lastError: optStr(r['last_error']),
-    updatedMs: num(r['updated_ms']),
   };
 }

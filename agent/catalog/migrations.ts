@@ -59,4 +59,35 @@ export const migrations: readonly string[] = [
     value TEXT NOT NULL
   ) STRICT;
   `,
+  // 2: the catalog takes over sync's state (formerly sync.sqlite): every record of the spool with
+  // its upload progress and receipt. The first step's records and uploads tables were never
+  // written, so they are replaced rather than altered. Chunk deletion is chunks.state = 'deleted'.
+  `
+  DROP TABLE uploads;
+  DROP TABLE records;
+
+  CREATE TABLE records (
+    signer_id        TEXT NOT NULL,
+    seq              INTEGER NOT NULL,
+    kind             TEXT NOT NULL,
+    path             TEXT NOT NULL,
+    blob_path        TEXT,
+    blob_sha256      TEXT,
+    blob_bytes       INTEGER NOT NULL DEFAULT 0,
+    priority         INTEGER NOT NULL,
+    sync_state       TEXT NOT NULL DEFAULT 'pending' CHECK (sync_state IN ('pending', 'synced', 'refused')),
+    upload_url       TEXT,
+    upload_offset    INTEGER NOT NULL DEFAULT 0,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms  INTEGER NOT NULL DEFAULT 0,
+    last_error       TEXT,
+    receipt_json     TEXT,
+    log_index        INTEGER,
+    synced_ms        INTEGER,
+    PRIMARY KEY (signer_id, seq)
+  ) STRICT;
+  CREATE INDEX records_pending ON records (sync_state, priority, blob_bytes, seq);
+  CREATE INDEX records_by_blob ON records (blob_path);
+  CREATE INDEX chunks_by_path ON chunks (path);
+  `,
 ];

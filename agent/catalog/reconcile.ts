@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { isRigcapError } from '../errors.ts';
+import { errnoCode, isRigcapError } from '../errors.ts';
 import { readChunkFacts, type ChunkFileFacts } from '../pipeline/mcap-read.ts';
 import { parseChunkIndex, type CommittedChunk, type StreamChunkStats } from '../pipeline/chunk-types.ts';
 import type { Catalog, ChunkFlag } from './catalog.ts';
@@ -25,7 +25,10 @@ export interface ReconcileReport {
   added: CommittedChunk[];
   /** Rows flagged now, by flag. */
   flagged: Array<{ sessionId: string; chunkIndex: number; flag: ChunkFlag }>;
-  /** `*.mcap` files that do not open as MCAP (left in place, not catalogued). */
+  /**
+   * `*.mcap` files that do not open as MCAP (left in place, not catalogued), and session folders
+   * that cannot be listed (their rows are left as they were, neither checked nor flagged).
+   */
   unreadable: Array<{ path: string; reason: string }>;
   /** Rows checked against their files. */
   checked: number;
@@ -37,17 +40,28 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
   const report: ReconcileReport = { added: [], flagged: [], unreadable: [], checked: 0 };
   const sessionsDir = join(options.spoolDir, 'sessions');
   const onDisk = new Set<string>();
+  /** Sessions whose folder could not be listed: absence of a file there proves nothing. */
+  const unlisted = new Set<string>();
   let sessions: string[] = [];
   try {
     sessions = (await readdir(sessionsDir)).sort();
-  } catch {
-    // No sessions folder yet: every row (if any) is missing.
+  } catch (err) {
+    // No sessions folder yet: every row (if any) is missing. Any other failure is not absence.
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
   for (const sessionId of sessions) {
     let names: string[];
     try {
       names = (await readdir(join(sessionsDir, sessionId))).sort();
-    } catch {
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      unlisted.add(sessionId);
+      report.unreadable.push({ path: join(sessionsDir, sessionId), reason: code ?? String(err) });
+      log.error(
+        { sessionId, errno: code, reason: err instanceof Error ? err.message : String(err) },
+        'session folder cannot be listed: its chunks are left unchecked',
+      );
       continue;
     }
     for (const name of names) {
@@ -73,26 +87,39 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
           'committed chunk missing from the catalog: added',
         );
       } catch (err) {
-        if (!isRigcapError(err, 'RIGCAP_MCAP_INVALID')) throw err;
-        report.unreadable.push({ path, reason: err.message });
-        log.error({ sessionId, chunk: name, code: err.code }, 'committed chunk does not open as MCAP');
+        if (isRigcapError(err, 'RIGCAP_MCAP_INVALID')) {
+          report.unreadable.push({ path, reason: err.message });
+          log.error({ sessionId, chunk: name, code: err.code }, 'committed chunk does not open as MCAP');
+          continue;
+        }
+        // A file that cannot be read (EACCES, EIO) stays where it is, uncatalogued, and is reported.
+        const code = errnoCode(err);
+        if (code === undefined) throw err;
+        report.unreadable.push({ path, reason: code });
+        log.error({ sessionId, chunk: name, errno: code }, 'committed chunk cannot be read');
       }
     }
   }
 
   for (const row of catalog.listChunks()) {
-    if (row.state === 'deleted') continue;
-    report.checked += 1;
+    if (row.state === 'deleted' || unlisted.has(row.sessionId)) continue;
     let flag: ChunkFlag | undefined;
     const path = join(options.spoolDir, row.path);
-    if (!onDisk.has(`${row.sessionId}/${row.chunkIndex}`)) {
-      flag = 'missing';
-    } else {
-      const { size } = await stat(path);
-      if (size !== row.bytes) flag = 'size_mismatch';
+    try {
+      const size = onDisk.has(`${row.sessionId}/${row.chunkIndex}`) ? await sizeOf(path) : undefined;
+      if (size === undefined) flag = 'missing';
+      else if (size !== row.bytes) flag = 'size_mismatch';
       else if (options.verify === 'sha256' && (await sha256OfFile(path)) !== row.sha256)
         flag = 'sha_mismatch';
+    } catch (err) {
+      // Present but unreadable is not missing: the row keeps its state and the failure is reported.
+      const code = errnoCode(err);
+      if (code === undefined) throw err;
+      report.unreadable.push({ path, reason: code });
+      log.error({ sessionId: row.sessionId, chunk: row.name, errno: code }, 'chunk file cannot be read');
+      continue;
     }
+    report.checked += 1;
     if (flag !== row.flag) {
       catalog.flagChunk(row.sessionId, row.chunkIndex, flag);
       if (flag !== undefined) {
@@ -105,6 +132,16 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
     }
   }
   return report;
+}
+
+/** Size of a file; undefined when it is gone (other failures are thrown: they are not absence). */
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw err;
+  }
 }
 
 /** Lowercase hex SHA-256 of a file, streamed. */

@@ -10,7 +10,7 @@ import { decodeRecord } from '../records/record-decode.ts';
 import { inTotoPayloadType, preAuthEncoding } from '../records/dsse.ts';
 import { openNote, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
-import type { SyncState } from './state.ts';
+import type { SyncLedger } from './state.ts';
 
 /** What POST /v1/records answers. */
 export interface CustodyAnswer {
@@ -27,9 +27,9 @@ function invalid(message: string): RigcapError {
   return new RigcapError('RIGCAP_SYNC_RECEIPT_INVALID', message);
 }
 
-/** Verifies receipts of one store and keeps its last checkpoint in SyncState. */
+/** Verifies receipts of one store and keeps its last checkpoint in the sync ledger. */
 export class ReceiptVerifier {
-  readonly #state: SyncState;
+  readonly #state: SyncLedger;
   readonly #spki: Uint8Array;
   readonly #publicKey: KeyObject;
   readonly #origin: string;
@@ -38,7 +38,7 @@ export class ReceiptVerifier {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(deps: {
-    state: SyncState;
+    state: SyncLedger;
     storePublicKeyPem: string;
     storeId: string;
     consistency: ConsistencySource;

@@ -1,10 +1,12 @@
 // Retention: a chunk leaves the spool only when the store's receipt is held AND it is older than
 // policy.retentionDays, and only after a signed retention-action record says so. Its records stay.
+// Every deletion is recorded in the catalog (chunk state `deleted`), so a restart's reconcile knows
+// the file is gone on purpose.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { SyncState } from './state.ts';
+import type { RetentionLedger } from './state.ts';
 
 /** Signs a retention-action record (RecordSealer.retention fits). */
 export interface RetentionRecorder {
@@ -18,7 +20,7 @@ const dayNs = 86_400n * 1_000_000_000n;
 
 /** Deletes expired, synced chunks in batches, each batch under one signed record. */
 export class RetentionSweeper {
-  readonly #state: SyncState;
+  readonly #ledger: RetentionLedger;
   readonly #spoolDir: string;
   readonly #retentionDays: number;
   readonly #recorder: RetentionRecorder;
@@ -26,14 +28,14 @@ export class RetentionSweeper {
   readonly #nowNs: () => bigint;
 
   constructor(deps: {
-    state: SyncState;
+    ledger: RetentionLedger;
     spoolDir: string;
     retentionDays: number;
     recorder: RetentionRecorder;
     log: Logger;
     nowNs?: () => bigint;
   }) {
-    this.#state = deps.state;
+    this.#ledger = deps.ledger;
     this.#spoolDir = deps.spoolDir;
     this.#retentionDays = deps.retentionDays;
     this.#recorder = deps.recorder;
@@ -44,28 +46,21 @@ export class RetentionSweeper {
   /** Deletes what policy allows; returns the number of chunks deleted. */
   async sweep(options: { maxChunks?: number } = {}): Promise<number> {
     const cutoffNs = this.#nowNs() - BigInt(this.#retentionDays) * dayNs;
-    const due = this.#state.expiredChunks(cutoffNs).slice(0, options.maxChunks ?? 100);
-    if (due.length === 0) return 0;
-    const deleted = due.flatMap((item) => {
-      const [, session, name] = (item.blobPath ?? '').split('/');
-      return session === undefined || name === undefined || item.blobSha256 === null
-        ? []
-        : [{ session, name, sha256: item.blobSha256, item }];
-    });
-    // Guard again at the point of no return: only items whose receipt is held.
-    const safe = deleted.filter((d) => this.#state.isBlobSynced(d.item.blobPath ?? ''));
+    const due = this.#ledger.expiredChunks(cutoffNs, options.maxChunks ?? 100);
+    // Guard again at the point of no return: only chunks whose receipt is held.
+    const safe = due.filter((c) => this.#ledger.isChunkSynced(c.path));
     if (safe.length === 0) return 0;
     await this.#recorder.retention({
-      deleted: safe.map(({ session, name, sha256 }) => ({ session, name, sha256 })),
+      deleted: safe.map((c) => ({ session: c.sessionId, name: c.name, sha256: c.sha256 })),
       reason: `synced and older than ${this.#retentionDays} days`,
     });
-    for (const d of safe) {
+    for (const c of safe) {
       try {
-        await rm(join(this.#spoolDir, d.item.blobPath ?? ''));
+        await rm(join(this.#spoolDir, c.path));
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
       }
-      this.#state.markDeleted(d.item.signerId, d.item.seq);
+      this.#ledger.markChunkDeleted(c.path);
     }
     this.#log.info({ chunks: safe.length }, 'retention deleted synced chunks');
     return safe.length;

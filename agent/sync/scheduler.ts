@@ -7,13 +7,13 @@ import { RigcapError, isRigcapError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { ReceiptVerifier, type CustodyAnswer } from './receipts.ts';
 import { scanSpool } from './spool-scan.ts';
-import { itemKey, type SyncItem, type SyncState } from './state.ts';
+import { itemKey, type SyncItem, type SyncLedger } from './state.ts';
 import { backoffMs, sleep } from './token-bucket.ts';
 import { TransferError, type TusClient } from './tus-client.ts';
 
 export interface UploadSchedulerOptions {
   spoolDir: string;
-  state: SyncState;
+  state: SyncLedger;
   client: TusClient;
   log: Logger;
   concurrency: number;
@@ -50,7 +50,7 @@ export interface DrainResult {
 /** Codes after which an item is retried later instead of being set aside. */
 const retryLaterCodes = new Set(['RIGCAP_RECEIVER_BLOB_MISSING', 'RIGCAP_RECEIVER_UNKNOWN_DEVICE']);
 
-/** Drives uploads from SyncState to one store. */
+/** Drives uploads from the sync ledger to one store. */
 export class UploadScheduler {
   readonly #o: UploadSchedulerOptions;
   readonly #log: Logger;

@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecord } from '../records/record-decode.ts';
 import type { Logger } from '../log.ts';
-import type { SyncState } from './state.ts';
+import type { SyncLedger } from './state.ts';
 
 const recordFile = /^([0-9]{12})\.dsse\.json$/;
 const safeName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -12,7 +12,7 @@ const safeName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 /** Queues every unseen record under `spoolDir/records/`; returns how many were added. */
 export async function scanSpool(options: {
   spoolDir: string;
-  state: SyncState;
+  state: SyncLedger;
   log: Logger;
   /** Sync priority of a topic (0 first … 9 last); streams not in the config get 5. */
   streamPriority: (topic: string) => number | undefined;
@@ -47,7 +47,6 @@ export async function scanSpool(options: {
       let blobSha256: string | null = null;
       let blobBytes = 0;
       let priority = record.name === 'device-key' ? -1 : 0;
-      let endNs: bigint | null = null;
       if (record.name === 'capture-chunk') {
         const subject = record.subject[0];
         const sessionId = String(record.predicate['sessionId']);
@@ -55,7 +54,6 @@ export async function scanSpool(options: {
         blobPath = join('sessions', sessionId, subject.name);
         blobSha256 = subject.digest.sha256;
         blobBytes = Number(record.predicate['bytes']);
-        endNs = BigInt(String(record.predicate['endNs']));
         const streams = (record.predicate['streams'] as Array<{ topic: string }> | undefined) ?? [];
         const priorities = streams.map((s) => options.streamPriority(s.topic) ?? 5);
         priority = priorities.length === 0 ? 5 : Math.min(...priorities);
@@ -70,7 +68,6 @@ export async function scanSpool(options: {
           blobSha256,
           blobBytes,
           priority,
-          endNs,
         })
       )
         added += 1;

@@ -1,40 +1,49 @@
-// Builds sync from config: the SQLite state, the tus client with the bandwidth cap, the scheduler.
-// The agent, `rigcap sync`, the demo and the bench all start sync through here.
+// Builds sync from config: the ledger (the catalog's), the tus client with the bandwidth cap, the
+// scheduler. The daemon, `rigcap sync`, the demo and the bench all start sync through here.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { Catalog } from '../catalog/catalog.ts';
 import type { SyncConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
 import { UploadScheduler, type Backlog, type DrainResult } from './scheduler.ts';
-import { SyncState } from './state.ts';
+import type { SyncLedger } from './state.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { TusClient } from './tus-client.ts';
 
-/** A running sync: its scheduler, state and client (for stats). */
+/** A running sync: its scheduler, ledger and client (for stats). */
 export interface SyncService {
   readonly scheduler: UploadScheduler;
-  readonly state: SyncState;
+  readonly state: SyncLedger;
   readonly client: TusClient;
   backlog(): Backlog;
   close(): Promise<void>;
   destroy(err?: Error): Promise<void>;
 }
 
-/** Opens sync for a spool; `db` defaults to `<spoolDir>/sync.sqlite` (the catalog handle when the agent has one). */
+/**
+ * Opens sync for a spool. `ledger` is the catalog's (the caller keeps it open until the service is
+ * closed); without one, the spool's catalog is opened here and closed with the service.
+ */
 export function openSyncService(options: {
   sync: SyncConfig;
   spoolDir: string;
   log: Logger;
-  db?: Database.Database;
+  ledger?: SyncLedger;
   streamPriority?: (topic: string) => number | undefined;
   /** Overrides sync.storeUrl (e.g. a proxy in tests and the bench). */
   storeUrl?: string;
   idleTimeoutMs?: number;
 }): SyncService {
   const { sync, log } = options;
-  const ownDb = options.db === undefined;
-  const db = options.db ?? new Database(join(options.spoolDir, 'sync.sqlite'));
-  const state = new SyncState(db);
+  const storeKeyPem = sync.storeKeyFile === '' ? undefined : readFileSync(sync.storeKeyFile, 'utf8');
+  const ca = sync.caFile === '' ? undefined : readFileSync(sync.caFile, 'utf8');
+  let own: Catalog | undefined;
+  let state: SyncLedger;
+  if (options.ledger !== undefined) state = options.ledger;
+  else {
+    own = Catalog.open({ path: join(options.spoolDir, 'catalog.sqlite'), logger: log });
+    state = own.syncLedger();
+  }
   const bucket =
     sync.bandwidthBytesPerSec > 0
       ? new TokenBucket({ rateBytesPerSec: sync.bandwidthBytesPerSec })
@@ -44,7 +53,7 @@ export function openSyncService(options: {
     partBytes: sync.partBytes,
     log,
     ...(bucket === undefined ? {} : { bucket }),
-    ...(sync.caFile === '' ? {} : { ca: readFileSync(sync.caFile, 'utf8') }),
+    ...(ca === undefined ? {} : { ca }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
   });
   const scheduler = new UploadScheduler({
@@ -57,7 +66,7 @@ export function openSyncService(options: {
     backoffMaxMs: sync.backoffMaxMs,
     enrollToken: sync.enrollToken,
     bandwidthBytesPerSec: sync.bandwidthBytesPerSec,
-    ...(sync.storeKeyFile === '' ? {} : { storeKeyPem: readFileSync(sync.storeKeyFile, 'utf8') }),
+    ...(storeKeyPem === undefined ? {} : { storeKeyPem }),
     ...(options.streamPriority === undefined ? {} : { streamPriority: options.streamPriority }),
   });
   let done: Promise<void> | undefined;
@@ -68,11 +77,11 @@ export function openSyncService(options: {
     backlog: () => scheduler.backlog(),
     close: () =>
       (done ??= scheduler.close().finally(() => {
-        if (ownDb) db.close();
+        own?.close();
       })),
     destroy: (err) =>
       (done ??= scheduler.destroy(err).finally(() => {
-        if (ownDb) db.close();
+        own?.close();
       })),
   };
 }

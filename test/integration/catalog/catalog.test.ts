@@ -42,11 +42,12 @@ async function writeChunks(sessionId: string, count: number): Promise<CommittedC
 
 describe('Catalog', () => {
   it('migrates to the latest version and reopens without re-running migrations', () => {
-    expect(catalog.schemaVersion).toBe(1);
-    catalog.setKv('deviceId', 'dev-1');
+    expect(catalog.schemaVersion).toBe(2);
+    catalog.syncLedger().setMeta('store.publicKeyPem', 'pem-1');
     catalog.close();
     catalog = Catalog.open({ path: join(spool, 'catalog.db'), logger: silentLogger() });
-    expect(catalog.getKv('deviceId')).toBe('dev-1');
+    expect(catalog.schemaVersion).toBe(2);
+    expect(catalog.syncLedger().meta('store.publicKeyPem')).toBe('pem-1');
   });
 
   it('reports a database that is not SQLite as RIGCAP_CATALOG_CORRUPT', async () => {
@@ -59,19 +60,36 @@ describe('Catalog', () => {
     }
   });
 
-  it('keeps sessions, chunk state transitions, records and uploads', async () => {
+  it('keeps sessions and chunk state: sealed, synced only by a receipt, deleted only once synced', async () => {
     const [chunk] = await writeChunks('s1', 1);
+    const path = 'sessions/s1/chunk-000001.mcap';
     catalog.openSession({ id: 's1', rigId: 'rig', startedNs: 5n * 10n ** 18n });
-    catalog.addChunk(chunk!, {
-      relativePath: 'sessions/s1/chunk-000001.mcap',
-      origin: 'writer',
-      drops: { imu: { queue_full: 2 } },
-    });
-    catalog.addChunk(chunk!, { relativePath: 'sessions/s1/chunk-000001.mcap', origin: 'writer' });
-    expect(() => catalog.markChunkDeleted('s1', 1)).toThrow(/not synced/);
+    catalog.addChunk(chunk!, { relativePath: path, origin: 'writer', drops: { imu: { queue_full: 2 } } });
+    catalog.addChunk(chunk!, { relativePath: path, origin: 'writer' });
+    const ledger = catalog.syncLedger();
+    expect(() => ledger.markChunkDeleted(path)).toThrow(/not synced/);
     catalog.markChunkSealed('s1', 1, 7);
-    catalog.markChunkSynced('s1', 1);
-    catalog.markChunkDeleted('s1', 1);
+    expect(
+      ledger.add({
+        signerId: 'dev',
+        seq: 7,
+        predicate: 'capture-chunk',
+        recordPath: 'records/dev/000000000007.dsse.json',
+        blobPath: path,
+        blobSha256: chunk!.sha256,
+        blobBytes: chunk!.bytes,
+        priority: 1,
+      }),
+    ).toBe(true);
+    expect(ledger.isChunkSynced(path)).toBe(false);
+    ledger.saveProgress('dev', 7, { uploadUrl: 'http://x/1', offset: 100 });
+    expect(ledger.backlog()).toMatchObject({ records: 1, chunks: 1, bytes: chunk!.bytes - 100 });
+    ledger.synced('dev', 7, { receiptJson: '{}', logIndex: 3, nowMs: 9 });
+    expect(catalog.getChunk('s1', 1)?.state).toBe('synced');
+    expect(ledger.isChunkSynced(path)).toBe(true);
+    expect(ledger.lastReceipt()).toEqual({ signerId: 'dev', seq: 7, logIndex: 3, syncedMs: 9 });
+    expect(ledger.backlog()).toMatchObject({ records: 0, chunks: 0, bytes: 0 });
+    ledger.markChunkDeleted(path);
     const row = catalog.getChunk('s1', 1)!;
     expect(row).toMatchObject({
       state: 'deleted',
@@ -87,46 +105,25 @@ describe('Catalog', () => {
       startedNs: 5n * 10n ** 18n,
       endedNs: 6n * 10n ** 18n,
     });
+  });
 
-    catalog.addRecord({
-      signerId: 'dev',
-      seq: 1,
-      path: 'records/dev/000000000001.dsse.json',
-      sha256: 'a'.repeat(64),
-      kind: 'device-key',
-    });
-    catalog.addRecord({
+  it('a chunk row rebuilt after its receipt arrived starts out synced', async () => {
+    const [chunk] = await writeChunks('s3', 1);
+    const path = 'sessions/s3/chunk-000001.mcap';
+    const ledger = catalog.syncLedger();
+    ledger.add({
       signerId: 'dev',
       seq: 2,
-      path: 'records/dev/000000000002.dsse.json',
-      sha256: 'b'.repeat(64),
-      kind: 'capture-chunk',
-    });
-    expect(() => catalog.addRecord({ signerId: 'dev', seq: 2, path: 'x', sha256: 'c', kind: 'x' })).toThrow();
-    expect(catalog.lastRecord('dev')?.seq).toBe(2);
-
-    catalog.addUpload({
+      predicate: 'capture-chunk',
+      recordPath: 'records/dev/000000000002.dsse.json',
+      blobPath: path,
       blobSha256: chunk!.sha256,
-      path: 'sessions/s1/chunk-000001.mcap',
-      bytes: chunk!.bytes,
-      nowMs: 1,
+      blobBytes: chunk!.bytes,
+      priority: 1,
     });
-    catalog.updateUpload(chunk!.sha256, {
-      state: 'uploading',
-      uploadUrl: 'http://x/1',
-      offsetBytes: 100,
-      attempts: 1,
-      nowMs: 2,
-    });
-    catalog.updateUpload(chunk!.sha256, { state: 'receipted', nowMs: 3 });
-    expect(catalog.getUpload(chunk!.sha256)).toMatchObject({
-      state: 'receipted',
-      uploadUrl: 'http://x/1',
-      offsetBytes: 100,
-      attempts: 1,
-      updatedMs: 3,
-    });
-    expect(catalog.listUploads({ state: 'receipted' }).length).toBe(1);
+    ledger.synced('dev', 2, { receiptJson: '{}', logIndex: 0, nowMs: 1 });
+    catalog.addChunk(chunk!, { relativePath: path, origin: 'reconcile' });
+    expect(catalog.getChunk('s3', 1)?.state).toBe('synced');
   });
 
   it('reconcile adds committed chunks missing from the catalog and flags vanished or changed files', async () => {

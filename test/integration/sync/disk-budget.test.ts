@@ -2,13 +2,31 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { errnoCode } from '../../../agent/errors.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { DiskBudget } from '../../../agent/sync/disk-budget.ts';
 import { RetentionSweeper } from '../../../agent/sync/retention.ts';
-import { SyncState } from '../../../agent/sync/state.ts';
+import type { CommittedChunk } from '../../../agent/pipeline/chunk-types.ts';
+
+/** A chunk row as the writer would add it (the retention sweep reads chunk state from the catalog). */
+function chunkRow(sessionId: string, index: number, bytes: number, endNs: bigint): CommittedChunk {
+  const name = `chunk-${String(index).padStart(6, '0')}.mcap`;
+  return {
+    sessionId,
+    chunkIndex: index,
+    name,
+    path: name,
+    bytes,
+    sha256: index.toString(16).padStart(64, '0'),
+    startNs: endNs - 1_000_000_000n,
+    endNs,
+    messages: 1,
+    streams: [],
+    reason: 'size',
+  };
+}
 
 /** A 2 MiB tmpfs when this machine lets us mount one (root); otherwise undefined. */
 function mountTmpfs(dir: string): boolean {
@@ -37,8 +55,8 @@ describe('disk budget on a full filesystem', () => {
 
   it('sheds, then pauses on ENOSPC without crashing, deletes only synced expired chunks, and resumes', async (ctx) => {
     if (!mounted) ctx.skip();
-    const db = new Database(join(root, 'sync.sqlite'));
-    const state = new SyncState(db);
+    const catalog = Catalog.open({ path: join(root, 'catalog.sqlite'), logger: silentLogger() });
+    const state = catalog.syncLedger();
     const changes: string[] = [];
     const budget = new DiskBudget({
       spoolDir: spool,
@@ -72,16 +90,18 @@ describe('disk budget on a full filesystem', () => {
         break;
       }
       written = i;
+      const row = chunkRow('s1', i, 100_000, oldNs);
+      catalog.addChunk(row, { relativePath: `sessions/s1/${name}`, origin: 'writer' });
+      catalog.markChunkSealed('s1', i, i);
       state.add({
         signerId: 'dev',
         seq: i,
         predicate: 'capture-chunk',
         recordPath: `records/dev/${i}`,
         blobPath: `sessions/s1/${name}`,
-        blobSha256: 'a'.repeat(64),
+        blobSha256: row.sha256,
         blobBytes: 100_000,
         priority,
-        endNs: oldNs,
       });
       // Odd chunks have receipts; even ones are still unsynced.
       if (i % 2 === 1) state.synced('dev', i, { receiptJson: '{}', logIndex: i, nowMs: Date.now() });
@@ -93,7 +113,7 @@ describe('disk budget on a full filesystem', () => {
 
     const signed: Array<{ name: string }> = [];
     const sweeper = new RetentionSweeper({
-      state,
+      ledger: state,
       spoolDir: spool,
       retentionDays: 30,
       log: silentLogger(),
@@ -105,39 +125,46 @@ describe('disk budget on a full filesystem', () => {
       const path = join(dir, `chunk-${String(i).padStart(6, '0')}.mcap`);
       const item = state.get('dev', i);
       if (item === undefined) continue;
-      // Never an unsynced chunk; every deleted one is named in a signed retention-action.
+      // Never an unsynced chunk; every deleted one is named in a signed retention-action and is
+      // `deleted` in the catalog (so a restart does not take it for missing).
       if (item.state !== 'synced') expect(existsSync(path)).toBe(true);
-      else expect(signed.map((d) => d.name)).toContain(`chunk-${String(i).padStart(6, '0')}.mcap`);
+      else {
+        expect(signed.map((d) => d.name)).toContain(`chunk-${String(i).padStart(6, '0')}.mcap`);
+        expect(catalog.getChunk('s1', i)?.state).toBe('deleted');
+      }
     }
     const after = await budget.check();
     expect(after.pressure).not.toBe('paused');
     expect(budget.admits(1)).toBe(true);
-    db.close();
+    catalog.close();
   });
 
   it('never deletes a chunk that is synced but younger than the retention period', async () => {
-    const db = new Database(':memory:');
-    const state = new SyncState(db);
+    const catalog = Catalog.open({ path: ':memory:', logger: silentLogger() });
+    const state = catalog.syncLedger();
+    const row = chunkRow('s', 1, 1, BigInt(Date.now()) * 1_000_000n);
+    catalog.addChunk(row, { relativePath: 'sessions/s/chunk-000001.mcap', origin: 'writer' });
+    catalog.markChunkSealed('s', 1, 1);
     state.add({
       signerId: 'd',
       seq: 1,
       predicate: 'capture-chunk',
       recordPath: 'r',
       blobPath: 'sessions/s/chunk-000001.mcap',
-      blobSha256: 'b'.repeat(64),
+      blobSha256: row.sha256,
       blobBytes: 1,
       priority: 1,
-      endNs: BigInt(Date.now()) * 1_000_000n,
     });
     state.synced('d', 1, { receiptJson: '{}', logIndex: 0, nowMs: Date.now() });
+    expect(catalog.getChunk('s', 1)?.state).toBe('synced');
     const sweeper = new RetentionSweeper({
-      state,
+      ledger: state,
       spoolDir: root,
       retentionDays: 30,
       log: silentLogger(),
       recorder: { retention: async () => expect.fail('no record expected') },
     });
     expect(await sweeper.sweep()).toBe(0);
-    db.close();
+    catalog.close();
   });
 });

@@ -1,14 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsSource } from '../../../agent/keys/fs-source.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { verifyTree } from '../../../agent/records/verify.ts';
 import { FaultProxy, type Fault } from '../../../scripts/bench/fault-proxy.ts';
 import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
-import { SyncState } from '../../../agent/sync/state.ts';
+import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { FakeDevice } from './fake-device.ts';
@@ -52,8 +51,8 @@ describe('sync through a faulty link', () => {
     for (const [i, bytes] of sizes.entries()) dev.chunk({ bytes, topic: i % 2 === 0 ? '/lidar' : '/imu' });
     const total = sizes.reduce((a, b) => a + b, 0);
 
-    const db = new Database(join(root, 'sync.sqlite'));
-    const state = new SyncState(db);
+    const catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: silentLogger() });
+    const state = catalog.syncLedger();
     const client = new TusClient({ baseUrl: proxy.url, partBytes, log: silentLogger(), idleTimeoutMs: 1000 });
     const scheduler = new UploadScheduler({
       spoolDir: spool,
@@ -116,6 +115,6 @@ describe('sync through a faulty link', () => {
     const synced = (seq: number): number => state.get('rig-f', seq)!.syncedMs!;
     expect(synced(6)).toBeLessThanOrEqual(synced(5));
     await scheduler.close();
-    db.close();
+    catalog.close();
   });
 });

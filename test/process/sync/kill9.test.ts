@@ -105,10 +105,11 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
     const first = runChild();
-    const db = new Database(join(spool, 'sync.sqlite'), { readonly: false, fileMustExist: false });
+    // Sync state lives in the spool's catalog (the records table).
+    const db = new Database(join(spool, 'catalog.sqlite'), { readonly: false, fileMustExist: false });
     const offsetNow = (): number => {
       try {
-        const r = db.prepare('SELECT upload_offset FROM sync_items WHERE blob_sha256 = ?').get(big.sha256) as
+        const r = db.prepare('SELECT upload_offset FROM records WHERE blob_sha256 = ?').get(big.sha256) as
           { upload_offset: number } | undefined;
         return r?.upload_offset ?? 0;
       } catch {
@@ -124,7 +125,7 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
     const rest = (
       db
         .prepare(
-          "SELECT COALESCE(SUM(blob_bytes - upload_offset), 0) AS n FROM sync_items WHERE state = 'pending' AND blob_path IS NOT NULL",
+          "SELECT COALESCE(SUM(blob_bytes - upload_offset), 0) AS n FROM records WHERE sync_state = 'pending' AND blob_path IS NOT NULL",
         )
         .get() as { n: number }
     ).n;
