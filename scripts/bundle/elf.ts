@@ -51,6 +51,12 @@ export function neededVersions(path: string): { glibc: string | null; glibcxx: s
   return { glibc: newest(glibc), glibcxx: newest(glibcxx) };
 }
 
+/** The oldest Linux kernel an ELF file declares it needs (its NT_GNU_ABI_TAG note), if it has one. */
+export function linuxAbiTag(path: string): string | null {
+  const r = spawnSync('readelf', ['-n', '-W', path], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  return /OS: Linux, ABI: ([0-9.]+)/.exec(r.stdout ?? '')?.[1] ?? null;
+}
+
 /** Every native file under root with what it needs, sorted by path. */
 export function nativeReport(root: string): NativeFileReport[] {
   const out: NativeFileReport[] = [];
@@ -59,7 +65,7 @@ export function nativeReport(root: string): NativeFileReport[] {
     const abs = join(root, entry.path);
     const machine = elfMachine(abs);
     if (machine === undefined) continue;
-    out.push({ path: entry.path, machine, ...neededVersions(abs) });
+    out.push({ path: entry.path, machine, ...neededVersions(abs), linux: linuxAbiTag(abs) });
   }
   return out;
 }
@@ -72,7 +78,12 @@ export function glibcFloor(report: readonly NativeFileReport[]): string | null {
 /** glibc of the JetPack releases (Ubuntu 20.04 and 22.04 on Jetson). */
 export const jetpackGlibc = { 'JetPack 5': '2.31', 'JetPack 6': '2.35' } as const;
 
-/** The newest glibc a bundle may need: JetPack 6's (see README, Field deployment). */
-export const supportedGlibcFloor = jetpackGlibc['JetPack 6'];
-/** The newest libstdc++ symbol version a bundle may need: Ubuntu 22.04's GCC 12 runtime. */
-export const supportedGlibcxxFloor = '3.4.30';
+/** Kernels of the JetPack releases (L4T 35 and 36). */
+export const jetpackKernel = { 'JetPack 5': '5.10', 'JetPack 6': '5.15' } as const;
+/** Node 22's documented Linux floor (kernel 4.18, glibc 2.28), below both JetPack kernels. */
+export const supportedKernelFloor = '4.18';
+
+/** The newest glibc a bundle may need: JetPack 5's (see README, Field deployment). */
+export const supportedGlibcFloor = jetpackGlibc['JetPack 5'];
+/** The newest libstdc++ symbol version a bundle may need: Ubuntu 20.04's (GCC 10 runtime). */
+export const supportedGlibcxxFloor = '3.4.28';

@@ -92,6 +92,8 @@ export interface NativeFileReport {
   readonly machine: string;
   readonly glibc: string | null;
   readonly glibcxx: string | null;
+  /** The kernel version its ABI tag note names (executables), null without one. */
+  readonly linux: string | null;
 }
 
 export interface BundleManifest {

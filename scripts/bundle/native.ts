@@ -43,7 +43,7 @@ export function checkToolchain(tc: Toolchain): void {
   }
 }
 
-/** Flags that keep the staging path out of the binaries and libstdc++ out of their needs. */
+/** Flags that keep the staging path out of the binaries. */
 function reproducibleFlags(stageDir: string): string[] {
   return [`-ffile-prefix-map=${stageDir}=.`, '-fno-ident'];
 }
@@ -69,7 +69,26 @@ function nodeGypScript(): string {
   return found;
 }
 
-const linkFlags = '';
+const compatHeader = join(import.meta.dirname, 'glibc-compat.h');
+const compatSource = join(import.meta.dirname, 'glibc-compat.c');
+const wrapped = ['stat', 'fstat', 'lstat', 'stat64', 'fstat64', 'lstat64'];
+
+/** Compiles glibc-compat.c for the target; returns the flags that link it in (see glibc-compat.h). */
+function glibcCompat(stageDir: string, tc: Toolchain): { cflags: string[]; ldflags: string[] } {
+  const object = join(stageDir, `glibc-compat-${tc.arch}.o`);
+  const r = spawnSync(
+    tc.cc,
+    ['-c', '-fPIC', '-O2', ...reproducibleFlags(stageDir), compatSource, '-o', object],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`glibc-compat.c for ${tc.arch}: ${r.error?.message ?? r.stderr}`);
+  return {
+    cflags: ['-include', compatHeader],
+    ldflags: [object, `-Wl,${wrapped.map((s) => `--wrap=${s}`).join(',')}`],
+  };
+}
 
 /** What decides the addon's bytes: its source, the Node headers, the compiler and the flags. */
 function addonKey(dir: string, headersDir: string, tc: Toolchain): string {
@@ -77,8 +96,27 @@ function addonKey(dir: string, headersDir: string, tc: Toolchain): string {
   return createHash('sha256')
     .update(readFileSync(join(dir, 'package.json')))
     .update(readFileSync(join(headersDir, 'include', 'node', 'node_version.h')))
-    .update(`${tc.arch}\0${version}\0${linkFlags}\0${reproducibleFlags('').join(' ')}`)
+    .update(readFileSync(compatHeader))
+    .update(readFileSync(compatSource))
+    .update(`${tc.arch}\0${version}\0${wrapped.join(',')}\0${reproducibleFlags('').join(' ')}`)
     .digest('hex');
+}
+
+/**
+ * The environment for node-gyp: npm's config reaches it as npm_config_* variables, which override its
+ * command line (a user's `nodedir=/usr` would build against the system Node's headers), so only
+ * the bundle's own settings go in.
+ */
+function gypEnv(headersDir: string, arch: BundleArch): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env))
+    if (!/^npm_(config|package_config_node_gyp)_/i.test(key)) env[key] = value;
+  return {
+    ...env,
+    npm_config_nodedir: headersDir,
+    npm_config_arch: arch,
+    npm_config_build_from_source: 'true',
+  };
 }
 
 /**
@@ -92,6 +130,8 @@ export function buildBetterSqlite3(options: {
   headersDir: string;
   toolchain: Toolchain;
   log: (line: string) => void;
+  /** NODE_MODULE_VERSION of the bundled Node: the addon must register for exactly this ABI. */
+  nodeAbi: string;
   cacheDir?: string | undefined;
 }): void {
   const dir = join(options.appDir, 'node_modules', 'better-sqlite3');
@@ -108,7 +148,8 @@ export function buildBetterSqlite3(options: {
     copyFileSync(cached, addon);
     return;
   }
-  const flags = reproducibleFlags(options.stageDir).join(' ');
+  const compat = glibcCompat(options.stageDir, tc);
+  const flags = [...reproducibleFlags(options.stageDir), ...compat.cflags].join(' ');
   options.log(`bundle: building better-sqlite3 for linux-${tc.arch} with ${tc.cxx}`);
   const r = spawnSync(
     process.execPath,
@@ -125,21 +166,25 @@ export function buildBetterSqlite3(options: {
       encoding: 'utf8',
       maxBuffer: 64 * 1024 * 1024,
       env: {
-        ...process.env,
+        ...gypEnv(options.headersDir, tc.arch),
         CC: tc.cc,
         CXX: tc.cxx,
         LINK: tc.cxx,
         AR: tc.ar,
         CFLAGS: flags,
         CXXFLAGS: flags,
-        // libstdc++ is linked in: the target's own may be older than the one that built it.
-        LDFLAGS: linkFlags,
-        npm_config_build_from_source: 'true',
+        LDFLAGS: compat.ldflags.join(' '),
       },
     },
   );
   if (r.status !== 0)
     throw new Error(`better-sqlite3 build for ${tc.arch} failed:\n${r.stdout}\n${r.stderr}`);
+  const symbols = spawnSync('readelf', ['--dyn-syms', '-W', addon], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  if (!symbols.stdout.includes(`node_register_module_v${options.nodeAbi}`))
+    throw new Error(`better-sqlite3 was not built for Node ABI ${options.nodeAbi} (wrong headers?)`);
   const kept = join(dir, 'better_sqlite3.node.tmp');
   renameSync(addon, kept);
   for (const gone of ['build', 'deps', 'src']) rmSync(join(dir, gone), { recursive: true, force: true });
