@@ -46,7 +46,7 @@ export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): 
   }
   if (held !== undefined && held.pid !== process.pid)
     options.log.warn(
-      { pid: held.pid, startedAt: held.startedAt },
+      { holderPid: held.pid, startedAt: held.startedAt },
       'took over the claim of a process that ended',
     );
   const body: ClaimBody = { pid: process.pid, bootId, startedAt: new Date().toISOString() };

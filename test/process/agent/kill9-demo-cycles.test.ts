@@ -3,7 +3,7 @@
 // digest, session), and the only findings allowed are the crash windows at the chain's tail that
 // the next start repairs; then a normal run ends OK and both spool and store verify.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -71,6 +71,23 @@ async function logged(dir: string, pid: number, msg: string): Promise<true | und
     if (parsed.pid === pid && parsed.msg === msg) return true;
   }
   return undefined;
+}
+
+/** Size of the largest `*.mcap.partial` under the spool's sessions (0 when none). */
+async function largestPartial(spool: string): Promise<number> {
+  let largest = 0;
+  for (const session of await readdir(join(spool, 'sessions')).catch(() => [] as string[])) {
+    const dir = join(spool, 'sessions', session);
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.mcap.partial')) continue;
+      const size = await stat(join(dir, name)).then(
+        (s) => s.size,
+        () => 0,
+      );
+      largest = Math.max(largest, size);
+    }
+  }
+  return largest;
 }
 
 async function verify(path: string): Promise<VerifyReport> {
@@ -143,7 +160,7 @@ afterEach(async () => {
 describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
   it(
     `every chunk verifies after each of ${CYCLES} kills, and a normal run then ends OK with spool and store verified`,
-    { timeout: 300_000 },
+    { timeout: 600_000 },
     async () => {
       const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
       const random = seeded(seed);
@@ -155,10 +172,10 @@ describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
       const windows: string[] = [];
 
       for (let k = 0; k < CYCLES; k++) {
-        // Chunks of 2 s (seconds / 3, at least 2 s). Most kills land after a chunk was sealed, with
-        // the next one open (salvage), committing or sealing; every other cycle dies during
-        // start-up, where recovery of the previous kill runs.
-        const run = startDemo(dir, 6);
+        // Chunks of 5 s (a third of --seconds). Every other kill lands in capture once an open
+        // chunk holds a few inner chunks (salvage has something to recover), then up to 3 s later:
+        // mid-write, mid-commit or mid-seal; the others land during start-up, where recovery runs.
+        const run = startDemo(dir, 15);
         child = run;
         const pid = run.proc.pid ?? -1;
         const gone = (): boolean => run.proc.exitCode !== null || run.proc.signalCode !== null;
@@ -169,13 +186,19 @@ describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
           kills.push(`#${k} ${afterMs} ms after spawn`);
         } else {
           await waitFor(
-            'a chunk sealed',
-            () => (gone() ? true : logged(spoolParent, pid, 'chunk sealed')),
+            'capture started',
+            () => (gone() ? true : logged(spoolParent, pid, 'capture started')),
             120_000,
           );
-          const afterMs = Math.floor(random() * 2500);
+          // Recovery has run by now: any .partial is this run's open chunk.
+          await waitFor(
+            'an open chunk of 8 MiB',
+            async () => (gone() || (await largestPartial(spool)) >= 8 * 1024 * 1024 ? true : undefined),
+            120_000,
+          );
+          const afterMs = Math.floor(random() * 3000);
           await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
-          kills.push(`#${k} ${afterMs} ms after a chunk sealed`);
+          kills.push(`#${k} ${afterMs} ms after an open chunk reached 8 MiB`);
         }
         killGroup(run);
         const exit = await run.exited;
