@@ -10,6 +10,7 @@ import { reconcile } from '../../../agent/catalog/reconcile.ts';
 import { ChunkWriter } from '../../../agent/pipeline/chunk-writer.ts';
 import type { CommittedChunk } from '../../../agent/pipeline/chunk-types.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { spoolSnapshot } from '../../../agent/cli/status.ts';
 import { RetentionSweeper } from '../../../agent/sync/retention.ts';
 import { chunking, sample, streams } from '../pipeline/helpers.ts';
 
@@ -87,6 +88,11 @@ describe('chunk state has one owner: the catalog', () => {
     // Nothing left for a second sweep: the deletions are recorded, not rediscovered.
     expect(await sweeper.sweep()).toBe(0);
     catalog.close();
+
+    // `rigcap status` on the stopped spool: only the unsynced chunk is backlog, and the last receipt shows.
+    const status = spoolSnapshot(spool, 1 << 30);
+    expect(status.sync).toMatchObject({ backlogChunks: 1, backlogBytes: chunks[2]!.bytes });
+    expect(status.sync.lastReceiptAt).toBe(new Date(2).toISOString());
 
     catalog = Catalog.open({ path: catalogPath(), logger: silentLogger() });
     const report = await reconcileSpool(catalog);
