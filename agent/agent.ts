@@ -13,7 +13,7 @@ import { Catalog } from './catalog/catalog.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import { DeidStage } from './deid/stage.ts';
 import { isFolderFailure, makeFolder } from './ops/folders.ts';
-import { heldGapRecord } from './deid/holding/recover.ts';
+import { closeGaps } from './close-gaps.ts';
 import { RigcapError, errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
 import { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
@@ -552,7 +552,7 @@ export class Agent {
         this.#capture?.destroy(new Error('shutdown timeout'));
       }, timeoutMs);
     let timer = complete ? undefined : arm();
-    let heldGaps: ReturnType<typeof heldGapRecord>[] = [];
+    let heldLost: Awaited<ReturnType<DeidStage['finishHolding']>> = [];
     try {
       // 1. stop intake
       await Promise.allSettled(this.#drivers.map((d) => d.close()));
@@ -570,7 +570,7 @@ export class Agent {
             ? { ...(options.onDeidProgress === undefined ? {} : { onProgress: options.onDeidProgress }) }
             : { deadlineMs: Math.max(0, Math.floor(timeoutMs * 0.8) - (Date.now() - startedMs)) },
         )) ?? [];
-      heldGaps = lost.map((l) => heldGapRecord(l, BigInt(Date.now()) * 1_000_000n));
+      heldLost = lost;
       timer ??= arm();
       // 3. close the open chunk: commit + seal
       await this.#writer?.close();
@@ -581,7 +581,13 @@ export class Agent {
         (await this.#settleSession(this.#sessionId))
       ) {
         const endNs = BigInt(Date.now()) * 1_000_000n;
-        await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason, gaps: heldGaps });
+        const gaps = await closeGaps(this.#sealer.store, this.#sessionId, {
+          dropWindows: this.ledger.dropWindows.take(),
+          heldLost,
+          fallbackNs: endNs,
+          topicOf: new Map(this.streams.map((s) => [s.name, s.topic])),
+        });
+        await this.#sealer.closeSession({ sessionId: this.#sessionId, endNs, reason, gaps });
         this.#catalog?.endSession(this.#sessionId, endNs, 'closed');
       }
     } finally {

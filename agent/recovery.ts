@@ -3,7 +3,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Catalog, ChunkRow } from './catalog/catalog.ts';
-import { discardHeldFrames, heldGapRecord } from './deid/holding/recover.ts';
+import { discardHeldFrames } from './deid/holding/recover.ts';
+import { closeGaps } from './close-gaps.ts';
 import { describeChunkWithFacts, reconcile } from './catalog/reconcile.ts';
 import { openSpoolCalibrationHistory } from './calib/index.ts';
 import { errnoCode, isRigcapError } from './errors.ts';
@@ -71,7 +72,13 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
   // Sessions a crash left open are closed now, so a verifier sees why their tail ended.
   for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
     const endNs = BigInt(Date.now()) * 1_000_000n;
-    const gaps = (held.get(s.id) ?? []).map((g) => heldGapRecord(g, endNs));
+    // Named from the session's signed chunks, its lost held frames, and the downtime since it last signed.
+    const gaps = await closeGaps(o.sealer.store, s.id, {
+      heldLost: held.get(s.id) ?? [],
+      fallbackNs: endNs,
+      recoveredAtNs: endNs,
+      topicOf: new Map(o.sealOptions().streams.map((x) => [x.name, x.topic])),
+    });
     await o.sealer
       .closeSession({ sessionId: s.id, endNs, reason: 'interrupted', gaps })
       .catch((err: unknown) => {

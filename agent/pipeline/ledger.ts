@@ -2,6 +2,7 @@
 // named cause, and upstream losses (publisher sequence gaps) are counted beside them. Totals feed
 // status and metrics; per-chunk deltas feed each capture-chunk record.
 import type { DropCause } from '../../drivers/types.ts';
+import { DropWindows } from '../records/gaps.ts';
 
 /** Counters of one stream. */
 export interface StreamCounts {
@@ -55,6 +56,8 @@ export class StreamLedger {
   readonly unattributed: Partial<Record<DropCause, number>> = {};
   readonly #rates = new Map<string, RateMeter>();
   readonly #nowMs: () => number;
+  /** When drops happened, per stream (the session close record's loss windows). */
+  readonly dropWindows = new DropWindows();
 
   constructor(options: { nowMs?: () => number } = {}) {
     this.#nowMs = options.nowMs ?? Date.now;
@@ -93,6 +96,7 @@ export class StreamLedger {
       return;
     }
     for (const c of this.#both(stream)) c.drops[cause] = (c.drops[cause] ?? 0) + count;
+    this.dropWindows.note(stream, cause, count, BigInt(this.#nowMs()) * 1_000_000n);
   }
 
   /** Totals since start, per stream. */

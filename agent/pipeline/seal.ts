@@ -92,6 +92,7 @@ export async function sealCommittedChunk(
         residency: config.policy.residency,
         retentionDays: config.policy.retentionDays,
         purpose: config.policy.purpose,
+        owner: config.policy.owner,
       },
     },
   });

@@ -5,9 +5,11 @@ import type {
   CaptureChunkPredicate,
   CustodyReceiptPredicate,
   EventMarkerPredicate,
+  SessionGap,
   SessionPredicate,
 } from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
+import { describeGap, formatBytes, formatDuration, formatPercent, mergeGaps, sessionGaps } from './gaps.ts';
 
 /** A session's records, gathered from every signer in a spool or store. */
 export interface SessionRecords {
@@ -146,6 +148,21 @@ export function provDocument(s: SessionRecords): Record<string, unknown> {
       }
     }
   }
+  // Gaps are entities of the capture: what is missing or degraded, when, and why.
+  gapsOfSession(s).forEach((g, i) => {
+    const id = `rigcap:gap/${s.sessionId}/${i + 1}`;
+    entity[id] = {
+      'prov:type': 'rigcap:Gap',
+      'rigcap:kind': g.kind ?? 'other',
+      'rigcap:startNs': g.startNs,
+      'rigcap:endNs': g.endNs,
+      'rigcap:cause': g.cause,
+      ...(g.stream === undefined ? {} : { 'rigcap:stream': g.stream }),
+      ...(g.counts === undefined ? {} : { 'rigcap:counts': JSON.stringify(g.counts) }),
+      'prov:label': describeGap(g),
+    };
+    rel('wasGeneratedBy', { 'prov:entity': id, 'prov:activity': capture });
+  });
   for (const m of s.markers) {
     const p = m.predicate as unknown as EventMarkerPredicate;
     if (p.operator !== '') {
@@ -186,7 +203,19 @@ export interface SessionFacts {
   transforms: string[];
   policy: CaptureChunkPredicate['policy'] | null;
   closed: boolean;
-  gaps: Array<{ startNs: string; endNs: string; cause: string }>;
+  /** Every gap: as the close record signs them, or named from the chunk records when it has none that are typed. */
+  gaps: SessionGap[];
+}
+
+/**
+ * A session's gaps: a close record that names typed gaps is the signed statement; otherwise (older
+ * records, or no close yet) they are named from the chunk records, beside any the close lists.
+ */
+export function gapsOfSession(s: SessionRecords): SessionGap[] {
+  const close = s.close?.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }> | undefined;
+  const signed = close?.gaps ?? [];
+  if (signed.some((g) => g.kind !== undefined)) return mergeGaps(signed);
+  return mergeGaps([...sessionGaps({ chunks: s.chunks.map(chunkOf) }), ...signed]);
 }
 
 /** Sums the de-identification lineage of a session's chunks into one readable line. */
@@ -317,8 +346,17 @@ export function sessionFacts(s: SessionRecords): SessionFacts {
     transforms: [...transforms],
     policy: first ? chunkOf(first).policy : null,
     closed: close !== undefined,
-    gaps: close?.gaps ?? [],
+    gaps: gapsOfSession(s),
   };
+}
+
+/** "locked 0 s (0 %), holdover 0 s (0 %), unsynced 30 s (100 %)". */
+function clockLine(f: SessionFacts): string {
+  const ns = f.clockNs;
+  const total = Number(BigInt(ns.locked) + BigInt(ns.holdover) + BigInt(ns.unsynced));
+  const part = (state: 'locked' | 'holdover' | 'unsynced'): string =>
+    `${state} ${formatDuration(BigInt(ns[state]))} (${formatPercent(Number(ns[state]), total)})`;
+  return `${part('locked')}, ${part('holdover')}, ${part('unsynced')}`;
 }
 
 /** Markdown dataset card. */
@@ -331,14 +369,17 @@ export function datasetCard(f: SessionFacts, options: { croissantFile: string })
     `Machine-readable companion: [${options.croissantFile}](${options.croissantFile}) (Croissant 1.0 + RAI).`,
     '',
     `- Time span: ${span}`,
-    `- Chunks: ${f.chunks.length} (${f.chunks.reduce((a, c) => a + BigInt(c.bytes), 0n)} bytes)${f.closed ? '' : ' — session not closed'}`,
+    `- Chunks: ${f.chunks.length} (${formatBytes(f.chunks.reduce((a, c) => a + BigInt(c.bytes), 0n))})${f.closed ? '' : ' — session not closed'}`,
     `- Policy: ${f.policy ? `residency ${f.policy.residency}, retention ${f.policy.retentionDays} days, purpose: ${f.policy.purpose}` : 'unknown'}`,
     '',
     '## Streams',
     '',
     '| topic | type | messages | dropped in agent | lost upstream |',
     '|---|---|---|---|---|',
-    ...f.streams.map((s) => `| ${s.topic} | ${s.type} | ${s.count} | ${s.drops} | ${s.upstreamLoss} |`),
+    ...f.streams.map((s) => {
+      const seen = s.count + s.drops + s.upstreamLoss;
+      return `| ${s.topic} | ${s.type} | ${s.count} | ${s.drops} (${formatPercent(s.drops, seen)}) | ${s.upstreamLoss} (${formatPercent(s.upstreamLoss, seen)}) |`;
+    }),
     '',
     '## Calibration',
     '',
@@ -348,7 +389,7 @@ export function datasetCard(f: SessionFacts, options: { croissantFile: string })
     '',
     '## Clock quality',
     '',
-    `locked ${f.clockNs.locked} ns, holdover ${f.clockNs.holdover} ns, unsynced ${f.clockNs.unsynced} ns`,
+    clockLine(f),
     '',
     '## De-identification',
     '',
@@ -356,9 +397,7 @@ export function datasetCard(f: SessionFacts, options: { croissantFile: string })
     '',
     '## Gaps and loss',
     '',
-    ...(f.gaps.length === 0
-      ? ['no gaps recorded']
-      : f.gaps.map((g) => `- ${nsToIso(g.startNs)} – ${nsToIso(g.endNs)}: ${g.cause}`)),
+    ...(f.gaps.length === 0 ? ['no gaps'] : f.gaps.map((g) => `- ${describeGap(g)}`)),
     '',
   ];
   return lines.join('\n');
@@ -396,10 +435,13 @@ export function croissantRai(f: SessionFacts): Record<string, unknown> {
     'rai:personalSensitiveInformation':
       'Faces and licence plates are blurred on the device before storage; records hold counts and boxes only.',
     'rai:dataLimitations': [
-      `Clock: locked ${f.clockNs.locked} ns, holdover ${f.clockNs.holdover} ns, unsynced ${f.clockNs.unsynced} ns.`,
+      `Clock: ${clockLine(f)}.`,
       `Loss: ${f.streams.reduce((a, s) => a + s.drops, 0)} samples dropped in the agent, ${f.streams.reduce((a, s) => a + s.upstreamLoss, 0)} lost upstream.`,
-      ...f.gaps.map((g) => `Gap ${nsToIso(g.startNs)}–${nsToIso(g.endNs)}: ${g.cause}.`),
+      ...f.gaps.map((g) => `Gap ${describeGap(g)}.`),
     ],
+    'rai:dataCollectionMissingData':
+      f.gaps.length === 0 ? 'No gaps.' : f.gaps.map((g) => describeGap(g)).join('\n'),
+    'rigcap:gaps': f.gaps,
     'rai:dataUseCases': f.policy ? [f.policy.purpose] : [],
     'rigcap:calibration': f.calibrations,
     'rigcap:policy': f.policy,

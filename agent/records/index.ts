@@ -53,10 +53,28 @@ export { verifyBundle } from './verify-bundle.ts';
 export { verifyCodes, type VerifyCode, type VerifyFailure } from './verify-codes.ts';
 export { MemorySource, type FileSource } from './verify-source.ts';
 export {
+  DropWindows,
+  gapMergeNs,
+  kindOfDropCause,
+  isSensorStream,
+  isImageStream,
+  calibrationCovers,
+  uncalibratedStreams,
+  mergeGaps,
+  sessionGaps,
+  formatDuration,
+  formatBytes,
+  formatPercent,
+  describeGap,
+  type DropWindow,
+  type CloseGapInputs,
+} from './gaps.ts';
+export {
   gatherSession,
   intotoBundle,
   provDocument,
   sessionFacts,
+  gapsOfSession,
   datasetCard,
   croissantRai,
   type SessionRecords,

@@ -108,13 +108,36 @@ export interface CaptureChunkPredicate {
   calibration: CalibrationRef[];
   transforms: TransformLineage[];
   producer: { rigcapVersion: string; configDigest: string };
-  policy: { residency: string; retentionDays: number; purpose: string };
+  /** `owner` is absent in records written before it was signed. */
+  policy: { residency: string; retentionDays: number; purpose: string; owner?: string };
 }
 
+/** What a gap is: lost samples, paused capture, degraded de-id, downtime, clock or calibration. */
+export type GapKind =
+  | 'loss'
+  | 'capture_paused'
+  | 'deid'
+  | 'downtime'
+  | 'clock_unsynced'
+  | 'clock_holdover'
+  | 'clock_step'
+  | 'calibration_missing';
+
+/**
+ * A window of a session whose data is missing or of lesser quality. `cause` is a short machine
+ * reason; `kind`, `stream`, `counts` and `stepNs` are absent in records written before they existed.
+ */
 export interface SessionGap {
   startNs: string;
   endNs: string;
   cause: string;
+  kind?: GapKind;
+  /** The stream it concerns (absent for session-wide gaps: clock, downtime). */
+  stream?: string;
+  /** Samples lost in the window, by cause. */
+  counts?: Record<string, number>;
+  /** A clock step's size (signed decimal ns). */
+  stepNs?: string;
 }
 
 export type SessionPredicate =

@@ -130,11 +130,31 @@ const captureChunk = object(
       residency: text,
       retentionDays: count,
       purpose: text,
+      owner: text,
     }),
   },
 );
 
-const gap = object(['startNs', 'endNs', 'cause'], { startNs: decimal, endNs: decimal, cause: text });
+const gap = object(['startNs', 'endNs', 'cause'], {
+  startNs: decimal,
+  endNs: decimal,
+  cause: text,
+  kind: {
+    enum: [
+      'loss',
+      'capture_paused',
+      'deid',
+      'downtime',
+      'clock_unsynced',
+      'clock_holdover',
+      'clock_step',
+      'calibration_missing',
+    ],
+  },
+  stream: text,
+  counts: { type: 'object', additionalProperties: count, propertyNames: { pattern: '^[a-z0-9_]{1,64}$' } },
+  stepNs: signedDecimal,
+});
 
 const session = {
   oneOf: [

@@ -88,7 +88,11 @@ describe('rigcap export', () => {
     );
     expect(Object.keys(doc['activity'] ?? {})).toEqual(['rigcap:capture/s1', 'rigcap:deid/s1']);
     expect(Object.keys(doc['agent'] ?? {})).toEqual(['rigcap:device/rig-e']);
-    expect(Object.keys(doc['wasGeneratedBy'] ?? {}).length).toBe(6);
+    // 3 chunks by capture and de-id, and one gap (the /imu stream has no calibration) by capture.
+    expect(Object.keys(doc['wasGeneratedBy'] ?? {}).length).toBe(7);
+    expect(Object.values(doc['entity'] ?? {})).toContainEqual(
+      expect.objectContaining({ 'prov:type': 'rigcap:Gap', 'rigcap:kind': 'calibration_missing' }),
+    );
   });
 
   it('card: Markdown plus a Croissant-RAI JSON-LD file beside it', async () => {
@@ -97,7 +101,11 @@ describe('rigcap export', () => {
       ['s1', '--format', 'card', '--out', out, '--spool', spool.rootDir],
       io(spool.rootDir),
     );
-    expect(await readFile(out, 'utf8')).toMatch(/\| \/imu \| sensor_msgs\/msg\/Imu \| 9 \| 0 \| 0 \|/);
+    const card = await readFile(out, 'utf8');
+    expect(card).toMatch(/\| \/imu \| sensor_msgs\/msg\/Imu \| 9 \| 0 \(0 %\) \| 0 \(0 %\) \|/);
+    // cam0 does not cover /imu: the card names that gap instead of saying "no gaps".
+    expect(card).toMatch(/no calibration on \/imu/);
+    expect(card).not.toContain('no gaps');
     const croissant = JSON.parse(await readFile(out.replace(/\.md$/, '.croissant.jsonld'), 'utf8')) as Record<
       string,
       unknown

@@ -1,0 +1,353 @@
+// A session's gaps, named from what its signed records and the running pipeline know: loss windows
+// per stream with drops by cause, capture paused by the disk, degraded or lost de-id, downtime after
+// a crash, clock unsynced/holdover intervals and steps, and sensor streams without calibration.
+// Pure: bytes and numbers in, gap lists and human text out.
+import type { CaptureChunkPredicate, GapKind, SessionGap, StreamSummary } from './predicates.ts';
+
+/** Drop windows closer than this merge into one (1 s). */
+export const gapMergeNs = 1_000_000_000n;
+
+/** Drop causes that mean capture was paused by the disk (budget reached, disk full, write failed). */
+const pausedCauses = new Set(['disk_budget', 'disk_full', 'write_error']);
+/** Drop causes that mean de-identification could not keep up or failed. */
+const deidCauses = new Set(['deid_backpressure', 'deid_failed', 'deid_holding_full', 'deid_held_lost']);
+
+/** The gap kind a drop cause belongs to; undefined for samples left out by design (outside a snapshot window). */
+export function kindOfDropCause(cause: string): GapKind | undefined {
+  if (cause === 'snapshot_window') return undefined;
+  if (pausedCauses.has(cause)) return 'capture_paused';
+  if (deidCauses.has(cause)) return 'deid';
+  return 'loss';
+}
+
+/** One stream's merged window of drops under one gap kind. */
+export interface DropWindow {
+  stream: string;
+  kind: GapKind;
+  startNs: bigint;
+  endNs: bigint;
+  counts: Record<string, number>;
+}
+
+/**
+ * Per-stream windows in which drops happened, merged when closer than `mergeNs`. Memory is bounded:
+ * past `maxWindowsPerStream` a stream's newest window absorbs further drops.
+ */
+export class DropWindows {
+  readonly #open = new Map<string, DropWindow[]>();
+  readonly #mergeNs: bigint;
+  readonly #max: number;
+
+  constructor(options: { mergeNs?: bigint; maxWindowsPerStream?: number } = {}) {
+    this.#mergeNs = options.mergeNs ?? gapMergeNs;
+    this.#max = options.maxWindowsPerStream ?? 512;
+  }
+
+  /** `count` samples of `stream` dropped for `cause` at `atNs` (wall clock). */
+  note(stream: string, cause: string, count: number, atNs: bigint): void {
+    const kind = kindOfDropCause(cause);
+    if (count <= 0 || kind === undefined) return;
+    const key = `${kind} ${stream}`;
+    let list = this.#open.get(key);
+    if (list === undefined) this.#open.set(key, (list = []));
+    const last = list.at(-1);
+    if (last !== undefined && (atNs - last.endNs <= this.#mergeNs || list.length >= this.#max)) {
+      if (atNs > last.endNs) last.endNs = atNs;
+      if (atNs < last.startNs) last.startNs = atNs;
+      last.counts[cause] = (last.counts[cause] ?? 0) + count;
+      return;
+    }
+    list.push({ stream, kind, startNs: atNs, endNs: atNs, counts: { [cause]: count } });
+  }
+
+  /** Every window noted since the last call; starts afresh (one session at a time). */
+  take(): DropWindow[] {
+    const out = [...this.#open.values()].flat();
+    this.#open.clear();
+    return out;
+  }
+}
+
+const sensorType =
+  /^sensor_msgs\/msg\/(Image|CompressedImage|PointCloud2|PointCloud|LaserScan|Imu|NavSatFix|MagneticField|Range)$/;
+const imageType = /^sensor_msgs\/msg\/(Image|CompressedImage)$/;
+
+/** A stream whose data needs a calibration to be used (cameras, lidars, IMUs, GNSS). */
+export function isSensorStream(s: Pick<StreamSummary, 'type'>): boolean {
+  return sensorType.test(s.type);
+}
+
+/** A camera image stream (de-identification applies to it). */
+export function isImageStream(s: Pick<StreamSummary, 'type'>): boolean {
+  return imageType.test(s.type);
+}
+
+const aliases: Record<string, string> = { cam: 'camera', cameras: 'camera', gps: 'gnss', points: 'lidar' };
+
+function tokens(text: string): Set<string> {
+  return new Set(
+    text
+      .toLowerCase()
+      .split(/[^a-z0-9]+|(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])/)
+      .filter((t) => t !== '')
+      .map((t) => aliases[t] ?? t),
+  );
+}
+
+/**
+ * Whether calibration `sensor` covers the stream on `topic`: every word of the sensor's name (with
+ * `cam` read as `camera`, `gps` as `gnss`) is a word of the topic (`cam_front` ↔ `/camera/front/image`).
+ */
+export function calibrationCovers(sensor: string, topic: string): boolean {
+  const want = tokens(sensor);
+  const have = tokens(topic);
+  return want.size > 0 && [...want].every((t) => have.has(t));
+}
+
+/** Sensor streams of a chunk no calibration ref covers. */
+export function uncalibratedStreams(p: Pick<CaptureChunkPredicate, 'streams' | 'calibration'>): string[] {
+  return p.streams
+    .filter((s) => isSensorStream(s) && !p.calibration.some((c) => calibrationCovers(c.sensor, s.topic)))
+    .map((s) => s.topic);
+}
+
+/** What the pipeline knows at close beyond the chunk records. */
+export interface CloseGapInputs {
+  /** Signed chunk records of the session (predicates), any order. */
+  chunks: readonly CaptureChunkPredicate[];
+  /** Drop windows the running pipeline tracked; without them drops are placed by chunk window. */
+  dropWindows?: readonly DropWindow[];
+  /** Frames held for de-id and never blurred, per stream, with their capture window when known. */
+  heldLost?: ReadonlyArray<{
+    stream: string;
+    count: number;
+    startNs: bigint | undefined;
+    endNs: bigint | undefined;
+  }>;
+  /** The agent was down (crash) from the session's last signed record to recovery. */
+  downtime?: { startNs: bigint; endNs: bigint };
+  /** Stands in for an unknown held-frame window. */
+  fallbackNs?: bigint;
+}
+
+function gapOf(w: {
+  kind: GapKind;
+  startNs: bigint;
+  endNs: bigint;
+  stream?: string;
+  counts?: Record<string, number>;
+  stepNs?: bigint;
+}): SessionGap {
+  const cause =
+    w.counts !== undefined
+      ? Object.keys(w.counts).sort().join(',')
+      : w.kind === 'clock_unsynced'
+        ? 'unsynced'
+        : w.kind === 'clock_holdover'
+          ? 'holdover'
+          : w.kind === 'clock_step'
+            ? 'step'
+            : w.kind === 'calibration_missing'
+              ? 'no_calibration'
+              : w.kind;
+  return {
+    startNs: String(w.startNs),
+    endNs: String(w.endNs),
+    cause,
+    kind: w.kind,
+    ...(w.stream === undefined ? {} : { stream: w.stream }),
+    ...(w.counts === undefined ? {} : { counts: { ...w.counts } }),
+    ...(w.stepNs === undefined ? {} : { stepNs: String(w.stepNs) }),
+  };
+}
+
+/** Merges same-kind, same-stream gaps closer than `mergeNs`, summing counts; sorted by start. */
+export function mergeGaps(gaps: readonly SessionGap[], mergeNs: bigint = gapMergeNs): SessionGap[] {
+  const sorted = [...gaps].sort((a, b) => {
+    const d = BigInt(a.startNs) - BigInt(b.startNs);
+    return d < 0n ? -1 : d > 0n ? 1 : 0;
+  });
+  const out: SessionGap[] = [];
+  const lastOf = new Map<string, SessionGap>();
+  for (const g of sorted) {
+    // Steps and legacy gaps stand alone.
+    const key = g.kind === undefined || g.kind === 'clock_step' ? undefined : `${g.kind} ${g.stream ?? ''}`;
+    const last = key === undefined ? undefined : lastOf.get(key);
+    if (last !== undefined && BigInt(g.startNs) - BigInt(last.endNs) <= mergeNs) {
+      if (BigInt(g.endNs) > BigInt(last.endNs)) last.endNs = g.endNs;
+      if (g.counts !== undefined) {
+        const counts = { ...(last.counts ?? {}) };
+        for (const [c, n] of Object.entries(g.counts)) counts[c] = (counts[c] ?? 0) + n;
+        last.counts = counts;
+        last.cause = Object.keys(counts).sort().join(',');
+      }
+      continue;
+    }
+    const copy: SessionGap = { ...g, ...(g.counts === undefined ? {} : { counts: { ...g.counts } }) };
+    out.push(copy);
+    if (key !== undefined) lastOf.set(key, copy);
+  }
+  return out;
+}
+
+/** Every gap of a session, from its chunk records and what the pipeline adds at close. */
+export function sessionGaps(inputs: CloseGapInputs): SessionGap[] {
+  const gaps: SessionGap[] = [];
+  const chunks = [...inputs.chunks].sort((a, b) => a.chunkIndex - b.chunkIndex);
+  if (inputs.dropWindows !== undefined) {
+    for (const w of inputs.dropWindows) {
+      // Held frames never blurred are named from their capture window below, not when counted.
+      const counts = Object.fromEntries(Object.entries(w.counts).filter(([c]) => c !== 'deid_held_lost'));
+      if (Object.keys(counts).length > 0) gaps.push(gapOf({ ...w, counts }));
+    }
+  }
+  for (const p of chunks) {
+    const startNs = BigInt(p.startNs);
+    const endNs = BigInt(p.endNs);
+    if (inputs.dropWindows === undefined) {
+      for (const s of p.streams) {
+        const byKind = new Map<GapKind, Record<string, number>>();
+        const add = (cause: string, n: number): void => {
+          const kind = kindOfDropCause(cause);
+          if (n <= 0 || kind === undefined) return;
+          const counts = byKind.get(kind) ?? {};
+          counts[cause] = (counts[cause] ?? 0) + n;
+          byKind.set(kind, counts);
+        };
+        for (const [cause, n] of Object.entries(s.drops)) if (cause !== 'deid_held_lost') add(cause, n);
+        add('upstream_loss', s.upstreamLoss);
+        for (const [kind, counts] of byKind)
+          gaps.push(gapOf({ kind, startNs, endNs, stream: s.topic, counts }));
+      }
+    }
+    for (const i of p.timesync.intervals) {
+      if (i.state === 'locked') continue;
+      gaps.push(
+        gapOf({
+          kind: i.state === 'unsynced' ? 'clock_unsynced' : 'clock_holdover',
+          startNs: BigInt(i.startNs),
+          endNs: BigInt(i.endNs),
+        }),
+      );
+    }
+    for (const st of p.timesync.steps)
+      gaps.push(
+        gapOf({
+          kind: 'clock_step',
+          startNs: BigInt(st.atNs),
+          endNs: BigInt(st.atNs),
+          stepNs: BigInt(st.stepNs),
+        }),
+      );
+    for (const topic of uncalibratedStreams(p))
+      gaps.push(gapOf({ kind: 'calibration_missing', startNs, endNs, stream: topic }));
+  }
+  const fallbackNs = inputs.fallbackNs ?? (chunks.length > 0 ? BigInt(chunks.at(-1)!.endNs) : 0n);
+  for (const h of inputs.heldLost ?? []) {
+    if (h.count <= 0) continue;
+    gaps.push(
+      gapOf({
+        kind: 'deid',
+        startNs: h.startNs ?? fallbackNs,
+        endNs: h.endNs ?? fallbackNs,
+        stream: h.stream,
+        counts: { deid_held_lost: h.count },
+      }),
+    );
+  }
+  if (inputs.downtime !== undefined && inputs.downtime.endNs > inputs.downtime.startNs)
+    gaps.push(gapOf({ kind: 'downtime', ...inputs.downtime }));
+  return mergeGaps(gaps);
+}
+
+/** "4 min 12 s", "350 ms", "2 h 5 min". */
+export function formatDuration(ns: bigint): string {
+  const neg = ns < 0n;
+  const abs = neg ? -ns : ns;
+  const sign = neg ? '-' : '';
+  if (abs === 0n) return '0 s';
+  if (abs < 1_000n) return `${sign}${abs} ns`;
+  if (abs < 1_000_000n) return `${sign}${Number(abs) / 1e3} µs`.replace(/(\.\d)\d+/, '$1');
+  if (abs < 1_000_000_000n) return `${sign}${Math.round(Number(abs) / 1e6)} ms`;
+  const s = Number(abs / 1_000_000n) / 1000;
+  if (s < 60) return `${sign}${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const total = Math.round(s);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  if (h > 0) return `${sign}${h} h ${m} min`;
+  return `${sign}${m} min ${sec} s`;
+}
+
+/** "1.2 GiB", "512 B". */
+export function formatBytes(bytes: bigint | number): string {
+  const n = Number(bytes);
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+/** "12.5 %" of part over whole; "0 %" for an empty whole. */
+export function formatPercent(part: number, whole: number): string {
+  if (whole <= 0 || part <= 0) return '0 %';
+  const p = (100 * part) / whole;
+  if (p >= 99.95 && part < whole) return '99.9 %';
+  return `${p >= 10 ? Math.round(p) : p.toFixed(1)} %`;
+}
+
+const causeWords: Record<string, string> = {
+  queue_full: 'queue full',
+  upstream_loss: 'lost upstream',
+  deid_backpressure: 'de-id could not keep up',
+  deid_failed: 'de-id failed',
+  deid_held_lost: 'held for de-id and never blurred',
+  deid_holding_full: 'de-id holding area full',
+  disk_budget: 'disk budget reached',
+  disk_full: 'disk full',
+  write_error: 'write failed',
+  stop_abandoned: 'abandoned at stop',
+};
+
+const nsToIso = (ns: string): string => new Date(Number(BigInt(ns) / 1_000_000n)).toISOString();
+
+/** One line a person reads: window, duration, what and how much. */
+export function describeGap(g: SessionGap): string {
+  const durationNs = BigInt(g.endNs) - BigInt(g.startNs);
+  const when =
+    durationNs === 0n
+      ? nsToIso(g.startNs)
+      : `${nsToIso(g.startNs)} – ${nsToIso(g.endNs)} (${formatDuration(durationNs)})`;
+  const counts =
+    g.counts === undefined
+      ? ''
+      : Object.entries(g.counts)
+          .sort((a, b) => b[1] - a[1])
+          .map(([c, n]) => `${n} ${causeWords[c] ?? c.replaceAll('_', ' ')}`)
+          .join(', ');
+  const on = g.stream === undefined ? '' : ` on ${g.stream}`;
+  switch (g.kind) {
+    case 'loss':
+      return `${when}: samples dropped${on}: ${counts}`;
+    case 'capture_paused':
+      return `${when}: capture paused${on} by the disk: ${counts}`;
+    case 'deid':
+      return `${when}: de-identification degraded${on}: ${counts} (frames never written)`;
+    case 'downtime':
+      return `${when}: agent down (no record from the last one before a crash to recovery)`;
+    case 'clock_unsynced':
+      return `${when}: clock unsynced`;
+    case 'clock_holdover':
+      return `${when}: clock in holdover`;
+    case 'clock_step':
+      return `${when}: clock stepped by ${formatDuration(BigInt(g.stepNs ?? '0'))}`;
+    case 'calibration_missing':
+      return `${when}: no calibration${on}`;
+    default:
+      return `${when}: ${g.cause}`;
+  }
+}
