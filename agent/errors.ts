@@ -102,6 +102,8 @@ export const errorCatalogue = {
   RIGCAP_KEY_EXISTS: 'A device key already exists; use `rigcap keys rotate` to replace it.',
   RIGCAP_CHAIN_CORRUPT:
     'The newest record under records/<device>/ is unreadable: move it to quarantine/ and restart (verify reports the gap).',
+  RIGCAP_SESSION_UNKNOWN:
+    'List the sessions in that path with `rigcap readiness PATH` (no --session) and pass one of them.',
   RIGCAP_SESSION_STATE:
     'Open a session before sealing chunks into it, and close only the session that is open.',
   RIGCAP_INTERNAL: 'This is a bug: report it with the log lines around it.',

@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   status: () => import('./cli/status.ts'),
   verify: () => import('./cli/verify.ts'),
   export: () => import('./cli/export.ts'),
+  readiness: () => import('./cli/readiness.ts'),
   ingest: () => import('./cli/ingest.ts'),
   inspect: () => import('./cli/inspect.ts'),
   keys: () => import('./cli/keys.ts'),
@@ -91,7 +92,9 @@ function errorText(err: unknown): string {
 
 /** Usage and config errors exit 2; everything else that failed exits 1. */
 export function exitCodeFor(err: RigcapError): number {
-  return err.code === 'RIGCAP_USAGE' || err.code.startsWith('RIGCAP_CONFIG_')
+  return err.code === 'RIGCAP_USAGE' ||
+    err.code === 'RIGCAP_SESSION_UNKNOWN' ||
+    err.code.startsWith('RIGCAP_CONFIG_')
     ? ExitCode.usage
     : ExitCode.failed;
 }
