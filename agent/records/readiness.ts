@@ -79,7 +79,8 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 function chainFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
   const problems: string[] = [];
   // The session's own records verify as a bundle: signatures, key validity, adjacent links, close root.
-  const device = { ...s, receipts: [] };
+  // Device records only: a store's keys and receipts are in a store or bundle but not in a spool.
+  const device = { ...s, keys: s.keys.filter((k) => k.chain.deviceId === s.deviceId), receipts: [] };
   const report = verifyBundle(new TextEncoder().encode(intotoBundle(device)));
   for (const f of report.failures) problems.push(`${f.code}: ${f.reason}`);
   if (s.open === undefined) problems.push('no session open record');
