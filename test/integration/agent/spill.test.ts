@@ -142,7 +142,10 @@ describe('de-id spill mode', () => {
     expect(written.size).toBe(frames);
     recording.messages.forEach((m, i) => expect(written.get(blurredOf(m))).toBe(recording.publishNs[i]));
     for (const f of await spoolFiles(spool)) for (const m of find) expect(f.bytes.includes(m)).toBe(false);
-    expect((await closeRecord(spool, a.sessionId!)).gaps).toEqual([]);
+    // No frame was lost: the close names no loss or de-id gap (the test rig has no clock or calibration).
+    expect(
+      (await closeRecord(spool, a.sessionId!)).gaps.filter((g) => g.kind === 'deid' || g.kind === 'loss'),
+    ).toEqual([]);
   });
 
   it('the holding area never exceeds its budget; frames past it are counted deid_holding_full', async () => {
@@ -183,10 +186,13 @@ describe('de-id spill mode', () => {
     expect(lost).toBeGreaterThan(0);
     expect(b.written + Object.values(b.drops).reduce((n, c) => n + c, 0)).toBe(frames);
     const close = await closeRecord(spool, a.sessionId!);
-    expect(close.gaps).toHaveLength(1);
-    expect(close.gaps[0]!.cause).toBe(
-      `deid_held_lost: ${lost} frames of front held for de-id and never blurred`,
-    );
+    const held = close.gaps.filter((g) => g.counts?.['deid_held_lost'] !== undefined);
+    expect(held).toHaveLength(1);
+    expect(held[0]).toMatchObject({
+      kind: 'deid',
+      stream: '/camera/front/image/compressed',
+      counts: { deid_held_lost: lost },
+    });
     expect(await readdir(join(spool, 'holding'))).toEqual([]);
   });
 
