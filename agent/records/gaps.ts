@@ -40,7 +40,7 @@ export class DropWindows {
 
   constructor(options: { mergeNs?: bigint; maxWindowsPerStream?: number } = {}) {
     this.#mergeNs = options.mergeNs ?? gapMergeNs;
-    this.#max = options.maxWindowsPerStream ?? 512;
+    this.#max = options.maxWindowsPerStream ?? 64;
   }
 
   /** `count` samples of `stream` dropped for `cause` at `atNs` (wall clock). */
