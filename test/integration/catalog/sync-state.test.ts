@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmod, mkdir, mkdtemp, rm, symlink, unlink } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +211,34 @@ describe('chunk state has one owner: the catalog', () => {
     catalog = Catalog.open({ path: catalogPath(), logger: silentLogger() });
     expect(catalog.syncLedger().get('dev', 4)?.attempts).toBe(3);
     catalog.close();
+  });
+  it('imports rows a killed process left only in the WAL of sync.sqlite', async () => {
+    const legacyPath = join(spool, 'sync.sqlite');
+    // The former rigcap killed (-9) with its last writes not yet checkpointed.
+    const script = `
+      const db = new (require('better-sqlite3'))(process.argv[1]);
+      db.pragma('journal_mode = WAL');
+      db.pragma('wal_autocheckpoint = 0');
+      db.exec(process.argv[2]);
+      const add = db.prepare("INSERT INTO sync_items (signer_id, seq, predicate, record_path, priority, state, receipt_json, log_index, synced_ms) VALUES ('dev', ?, 'heartbeat', 'r', 0, 'synced', '{}', ?, ?)");
+      for (let seq = 1; seq <= 20; seq++) add.run(seq, seq, seq);
+      process.kill(process.pid, 'SIGKILL');`;
+    const child = spawnSync(process.execPath, ['-e', script, legacyPath, formerSyncSchema], {
+      cwd: process.cwd(),
+    });
+    expect(child.signal).toBe('SIGKILL');
+    expect(existsSync(`${legacyPath}-wal`)).toBe(true);
+    const catalog = Catalog.open({ path: catalogPath(), logger: silentLogger() });
+    expect(catalog.syncLedger().lastReceipt()).toEqual({
+      signerId: 'dev',
+      seq: 20,
+      logIndex: 20,
+      syncedMs: 20,
+    });
+    expect(catalog.syncLedger().backlog().records).toBe(0);
+    catalog.close();
+    expect(existsSync(`${legacyPath}-wal`)).toBe(false);
+    expect(existsSync(`${legacyPath}.imported`)).toBe(true);
   });
 });
 
