@@ -7,7 +7,7 @@
 // never corrupts, but a power loss may drop the last transactions; that is fine for rows that
 // reconcile rebuilds from files (chunks) or that are idempotent to redo (upload offsets: the tus
 // server has the truth). Transitions that later allow deleting data or must never go backwards
-// (a record's seq, `synced`, `deleted`) commit with `synchronous=FULL`.
+// (a chunk's seal, a receipt making it `synced`, `deleted`) commit with `synchronous=FULL`.
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.ts';
 import { RigcapError } from '../errors.ts';
