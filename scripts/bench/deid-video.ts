@@ -171,12 +171,13 @@ export async function* deidVideo(o: DeidVideoOptions): AsyncGenerator<SyntheticF
       );
       backgrounds.set(bgFile, bg);
     }
-    // Every fourth segment (the third of each four) is empty: over-blur is measured there.
+    // The third of every four segments is empty: over-blur is measured there.
     const negative = s % 4 === 2;
     const segment = await makeSegment({
       r,
       background: bg,
       faces,
+      index: s,
       negative,
       width,
       height,
@@ -259,13 +260,17 @@ async function makeSegment(o: {
   r: () => number;
   background: Raster;
   faces: ReadonlyArray<{ mip: MipSprite; box: readonly [number, number, number, number] }>;
+  /** The segment's number in the video. */
+  index: number;
   negative: boolean;
   width: number;
   height: number;
   frames: number;
 }): Promise<Segment> {
   const { r, width, height } = o;
-  const night = r() < 0.25;
+  // Both sets get the same mix of conditions (only the draws within them differ): of every four
+  // segments the second is at night and the third is empty.
+  const night = o.index % 4 === 1;
   const noiseSigma = night ? between(r, 5, 8) : between(r, 1.5, 4);
   // Background: covers the frame with room to pan and roll, then the camera drives forward (zoom),
   // rolls a little, and pans; the foreground is closer, so it zooms and pans faster, plus its own path.
@@ -327,14 +332,22 @@ async function makeSegment(o: {
     const ch = (height + 2 * my) / rows;
     // The foreground moves; shift the grid back by half the segment's drift so things stay in view.
     const drift: Point = [(-fgPan[0] * o.frames) / 2, (-fgPan[1] * o.frames) / 2];
+    let placed = 0;
     for (let cell = 0; cell < cols * rows; cell++) {
       if (r() < 0.2) continue;
       const cellX = -mx + (cell % cols) * cw + drift[0];
       const cellY = -my + Math.floor(cell / cols) * ch + drift[1];
-      const sprite = r() < 0.5 ? makeFaceSprite(r, o.faces, night) : await makePlateSprite(r, night);
+      // Faces and plates alternate; formats, fonts and sizes go round their lists, so each set has all of them.
+      const k = placed++;
+      const sprite =
+        (k + o.index) % 2 === 0
+          ? makeFaceSprite(r, o.faces, night)
+          : await makePlateSprite(r, night, o.index * 5 + (k >> 1));
       // Fit in its cell: the largest size the cell allows caps the drawn size.
       const level0 = sprite.mip.levels[0]!.raster;
-      const want = sprite.kind === 'face' ? pick(r, faceSizes) : pick(r, plateSizes);
+      const turn = o.index * 7 + (k >> 1);
+      const want =
+        sprite.kind === 'face' ? faceSizes[turn % faceSizes.length]! : plateSizes[turn % plateSizes.length]!;
       const fit = Math.min((cw * 0.8) / level0.width, (ch * 0.8) / level0.height);
       const s = Math.min(want / sprite.sizeRef, fit);
       const angle = sprite.angle;
@@ -392,9 +405,9 @@ function makeFaceSprite(
   };
 }
 
-async function makePlateSprite(r: () => number, night: boolean): Promise<SpriteDraft> {
-  const format = pick(r, plateFormats);
-  const font = pick(r, strokeFonts);
+async function makePlateSprite(r: () => number, night: boolean, turn: number): Promise<SpriteDraft> {
+  const format = plateFormats[turn % plateFormats.length]!;
+  const font = strokeFonts[(turn * 3 + (turn >> 2)) % strokeFonts.length]!;
   const text = format.rows.map((row) => registration(row.chars, r));
   text.push(
     format.caption
