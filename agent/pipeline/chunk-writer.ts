@@ -1,7 +1,10 @@
 // Turns Samples into committed MCAP chunk files for one session. A file is split by size, by
 // capture-time duration, or on request (calibration change), and committed as
 //   sessions/<sessionId>/chunk-NNNNNN.mcap.partial → fsync → rename to .mcap → fsync dir
-// then handed to `onCommit` (the sealer signs it right after the rename). Every file is
+// then handed to `onCommit` (the sealer signs it right after the rename). A file that fills up or
+// runs out of time is committed behind the writes that follow (they go into the next file at once):
+// the fsyncs and the signing of one file never hold up samples of any stream. Commits still run one
+// at a time and in order. Every file is
 // self-contained: all schemas/channels, the latest value of every latched stream, and whatever
 // the hooks add (calibration attachments, time-sync metadata).
 import { mkdir, readdir } from 'node:fs/promises';
@@ -58,6 +61,9 @@ export class ChunkWriter {
   #sessionDirReady = false;
   #current: OpenFile | undefined;
   #serial: Promise<unknown> = Promise.resolve();
+  /** The commit in flight behind the writes (settles, never rejects). */
+  #committing: Promise<void> = Promise.resolve();
+  #commitFailure: unknown;
   #closed = false;
   #destroyed = false;
 
@@ -117,7 +123,7 @@ export class ChunkWriter {
 
   /** Commits the open file now (e.g. `calibration-change`); resolves undefined when none was open. */
   rotate(reason: string): Promise<CommittedChunk | undefined> {
-    return this.#exclusive(() => this.#commit(reason));
+    return this.#exclusive(() => this.#commitNow(reason));
   }
 
   /** Commits the open file and stops accepting samples. Idempotent. */
@@ -125,7 +131,7 @@ export class ChunkWriter {
     return this.#exclusive(async () => {
       if (this.#closed) return undefined;
       this.#closed = true;
-      return this.#commit('close');
+      return this.#commitNow('close');
     });
   }
 
@@ -144,6 +150,7 @@ export class ChunkWriter {
    * full inner chunk waits for the chunks ahead of it), so most samples cost no promise at all.
    */
   #writeOne(sample: Sample): Promise<void> | undefined {
+    if (this.#commitFailure !== undefined) return this.#write(sample);
     const current = this.#current;
     const lane = current?.lanes.get(sample.stream);
     if (this.#closed || current === undefined || lane === undefined || this.#due(current, sample)) {
@@ -166,7 +173,8 @@ export class ChunkWriter {
     if (stream === undefined) {
       throw new RigcapError('RIGCAP_INTERNAL', `sample for unregistered stream ${sample.stream}`);
     }
-    if (this.#current !== undefined && this.#due(this.#current, sample)) await this.#commit('duration');
+    this.#throwCommitFailure();
+    if (this.#current !== undefined && this.#due(this.#current, sample)) await this.#commitBehind('duration');
     const current = this.#current ?? (await this.#open(sample.captureNs, sample.monoNs));
     let flushed: Promise<void> | undefined;
     const lane = current.lanes.get(stream.name);
@@ -195,7 +203,42 @@ export class ChunkWriter {
   #afterAdd(current: OpenFile, lane: Lane, sample: Sample): Promise<void> | undefined {
     if (lane.stream.latched) this.#latched.set(lane.stream.name, sample);
     if (current.encoder.estimatedByteCount < this.#maxBytes) return undefined;
-    return this.#commit('size').then(() => undefined);
+    return this.#commitBehind('size');
+  }
+
+  /**
+   * Detaches the open file and commits it in the background; the next sample opens the next file.
+   * Waits only for a commit still in flight, so hooks and `onCommit` keep their one-at-a-time order.
+   * A background failure abandons that file (its `.partial` is salvaged) and is thrown by the next write.
+   */
+  async #commitBehind(reason: string): Promise<void> {
+    await this.#committing;
+    const commit = this.#commit(reason);
+    this.#committing = commit.then(
+      () => undefined,
+      (err: unknown) => {
+        this.#commitFailure ??= err;
+      },
+    );
+  }
+
+  /** Commits the open file after any commit in flight, and waits for it (rotate, close). */
+  async #commitNow(reason: string): Promise<CommittedChunk | undefined> {
+    await this.#committing;
+    const commit = this.#commit(reason);
+    this.#committing = commit.then(
+      () => undefined,
+      () => undefined,
+    );
+    return commit;
+  }
+
+  /** Rethrows (once) the failure of a commit that ran behind the writes. */
+  #throwCommitFailure(): void {
+    const failure = this.#commitFailure;
+    if (failure === undefined) return;
+    this.#commitFailure = undefined;
+    throw failure;
   }
 
   /**
@@ -269,6 +312,7 @@ export class ChunkWriter {
     const current = this.#current;
     if (current === undefined) return undefined;
     this.#current = undefined;
+    const startedMs = performance.now();
     try {
       const streams = [...current.stats.values()];
       const closeInfo = {
@@ -304,7 +348,13 @@ export class ChunkWriter {
         reason,
       };
       this.#log.info(
-        { chunk: current.name, bytes: committed.bytes, messages: committed.messages, reason },
+        {
+          chunk: current.name,
+          bytes: committed.bytes,
+          messages: committed.messages,
+          reason,
+          commitMs: Math.round(performance.now() - startedMs),
+        },
         'chunk committed',
       );
       await this.#options.onCommit?.(committed);
