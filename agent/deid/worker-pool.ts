@@ -45,7 +45,18 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
   /** The worker entry; tests substitute one that hangs or throws. */
   readonly workerUrl?: URL;
+  /**
+   * How far below the rest of the process the workers run (nice value added, 0–19). Default
+   * `defaultWorkerNiceness`: when the CPU is short, capture wins it and de-id drops frames.
+   */
+  readonly niceness?: number;
 }
+
+/**
+ * Nice value added to every de-id worker thread. At +10 a thread gets about a tenth of the CPU
+ * share of a nice-0 thread competing for the same core (the kernel weighs each nice step ~1.25x).
+ */
+export const defaultWorkerNiceness = 10;
 
 interface Pending {
   readonly id: number;
@@ -66,6 +77,7 @@ interface Slot {
 }
 
 const defaultWorkerUrl = new URL('./worker.ts', import.meta.url);
+const workerEntryUrl = new URL('./worker-entry.ts', import.meta.url);
 
 /** Rebuilds a RigcapError from its thread-safe form. */
 function fromWorkerError(e: WorkerError): RigcapError {
@@ -157,8 +169,13 @@ export class DeidWorkerPool {
   }
 
   #spawn(replacing?: Slot): Promise<void> {
-    const worker = new Worker(this.#options.workerUrl ?? defaultWorkerUrl, {
-      workerData: this.#options.init,
+    // Every worker starts in worker-entry.ts, which lowers its priority before loading the entry.
+    const worker = new Worker(workerEntryUrl, {
+      workerData: {
+        ...this.#options.init,
+        entry: (this.#options.workerUrl ?? defaultWorkerUrl).href,
+        niceness: this.#options.niceness ?? defaultWorkerNiceness,
+      },
     });
     const slot: Slot = replacing ?? { worker, ready: false, jobs: [], parked: new Set() };
     slot.worker = worker;
