@@ -4,6 +4,11 @@
 import { spawn } from 'node:child_process';
 import { node22Path, requiredMajor } from '../scripts/node22.js';
 
+// libuv's thread pool runs every fs write and fsync, zstd and the de-id workers' sharp calls. At
+// its default of 4 threads, image work made chunk writes and fsyncs queue behind it; 16 threads
+// cost only stack memory. Read once, when the pool is first used: set before anything uses it.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 const major = Number(process.versions.node.split('.')[0]);
 if (major !== requiredMajor) {
   const node = node22Path();
