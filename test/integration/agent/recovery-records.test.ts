@@ -107,7 +107,7 @@ describe('crash recovery signs chunks from the facts they carry', () => {
     const writer = new ChunkWriter({
       spoolDir: spool,
       sessionId,
-      chunking: chunking({ maxBytes: 24 * 1024, mcapChunkBytes: 4 * 1024 }),
+      chunking: chunking({ maxBytes: 1 << 30, mcapChunkBytes: 4 * 1024 }),
       logger: log,
       hooks: {
         atOpen: () => ({ attachments: calib.attachments() }),
@@ -144,11 +144,21 @@ describe('crash recovery signs chunks from the facts they carry', () => {
       },
     });
     for (const s of streams) writer.addStream(s);
-    for (let i = 0; committed.length < 3; i++)
-      await writer.write(sample(streams[i % 3]!, i, BigInt(i + 1) * 1_000_000n, 700));
-    // chunk 4 is cut off mid-file: its .partial holds the attachments and some inner chunks.
-    for (let i = 0; i < 40; i++)
-      await writer.write(sample(streams[i % 3]!, i, 10_000_000_000n + BigInt(i), 700));
+    // Three chunks committed on request (each next file opens with the tf_static replay)...
+    let seq = 0;
+    for (let chunk = 1; chunk <= 3; chunk++) {
+      for (let i = 0; i < 30; i++, seq++)
+        await writer.write(sample(streams[seq % 3]!, seq, BigInt(seq + 1) * 1_000_000n, 700));
+      await writer.rotate('test');
+    }
+    expect(committed.map((c) => c.name)).toEqual([
+      'chunk-000001.mcap',
+      'chunk-000002.mcap',
+      'chunk-000003.mcap',
+    ]);
+    // ...and chunk 4 cut off mid-file: its .partial holds the attachments and some inner chunks.
+    for (let i = 0; i < 30; i++, seq++)
+      await writer.write(sample(streams[seq % 3]!, seq, BigInt(seq + 1) * 1_000_000n, 700));
     await writer.destroy();
     history.close();
     catalog.close();
