@@ -190,6 +190,58 @@ export function mergeGaps(gaps: readonly SessionGap[], mergeNs: bigint = gapMerg
   return out;
 }
 
+/**
+ * Unsynced and holdover runs over the session: a clock state holds until another is seen, so runs of
+ * one state merge across the time between chunks' windows; a locked interval ends a run.
+ */
+function clockGaps(chunks: readonly CaptureChunkPredicate[]): SessionGap[] {
+  const intervals = chunks
+    .flatMap((p) => p.timesync.intervals)
+    .map((i) => ({ state: i.state, startNs: BigInt(i.startNs), endNs: BigInt(i.endNs) }))
+    .sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+  const out: SessionGap[] = [];
+  let run: { state: 'holdover' | 'unsynced'; startNs: bigint; endNs: bigint } | undefined;
+  const flush = (): void => {
+    if (run !== undefined)
+      out.push(gapOf({ kind: run.state === 'unsynced' ? 'clock_unsynced' : 'clock_holdover', ...run }));
+    run = undefined;
+  };
+  for (const i of intervals) {
+    if (i.state === 'locked' || (run !== undefined && run.state !== i.state)) flush();
+    if (i.state === 'locked') continue;
+    if (run === undefined) run = { state: i.state, startNs: i.startNs, endNs: i.endNs };
+    else if (i.endNs > run.endNs) run.endNs = i.endNs;
+  }
+  flush();
+  return out;
+}
+
+/** Per sensor stream, runs of chunks without its calibration (a chunk without the stream keeps a run open). */
+function calibrationGaps(chunks: readonly CaptureChunkPredicate[]): SessionGap[] {
+  const out: SessionGap[] = [];
+  const runs = new Map<string, { startNs: bigint; endNs: bigint }>();
+  const flush = (topic: string): void => {
+    const run = runs.get(topic);
+    if (run !== undefined) out.push(gapOf({ kind: 'calibration_missing', ...run, stream: topic }));
+    runs.delete(topic);
+  };
+  for (const p of chunks) {
+    const missing = new Set(uncalibratedStreams(p));
+    for (const st of p.streams) {
+      if (!isSensorStream(st)) continue;
+      if (!missing.has(st.topic)) {
+        flush(st.topic);
+        continue;
+      }
+      const run = runs.get(st.topic);
+      if (run === undefined) runs.set(st.topic, { startNs: BigInt(p.startNs), endNs: BigInt(p.endNs) });
+      else run.endNs = BigInt(p.endNs);
+    }
+  }
+  for (const topic of [...runs.keys()]) flush(topic);
+  return out;
+}
+
 /** Every gap of a session, from its chunk records and what the pipeline adds at close. */
 export function sessionGaps(inputs: CloseGapInputs): SessionGap[] {
   const gaps: SessionGap[] = [];
@@ -220,16 +272,6 @@ export function sessionGaps(inputs: CloseGapInputs): SessionGap[] {
           gaps.push(gapOf({ kind, startNs, endNs, stream: s.topic, counts }));
       }
     }
-    for (const i of p.timesync.intervals) {
-      if (i.state === 'locked') continue;
-      gaps.push(
-        gapOf({
-          kind: i.state === 'unsynced' ? 'clock_unsynced' : 'clock_holdover',
-          startNs: BigInt(i.startNs),
-          endNs: BigInt(i.endNs),
-        }),
-      );
-    }
     for (const st of p.timesync.steps)
       gaps.push(
         gapOf({
@@ -239,9 +281,8 @@ export function sessionGaps(inputs: CloseGapInputs): SessionGap[] {
           stepNs: BigInt(st.stepNs),
         }),
       );
-    for (const topic of uncalibratedStreams(p))
-      gaps.push(gapOf({ kind: 'calibration_missing', startNs, endNs, stream: topic }));
   }
+  gaps.push(...clockGaps(chunks), ...calibrationGaps(chunks));
   const fallbackNs = inputs.fallbackNs ?? (chunks.length > 0 ? BigInt(chunks.at(-1)!.endNs) : 0n);
   for (const h of inputs.heldLost ?? []) {
     if (h.count <= 0) continue;

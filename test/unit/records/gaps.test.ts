@@ -8,6 +8,7 @@ import {
   formatPercent,
   predicateProblems,
   sessionGaps,
+  type CaptureChunkPredicate,
 } from '../../../agent/records/index.ts';
 
 const s = 1_000_000_000n;
@@ -108,6 +109,45 @@ describe('gaps', () => {
       predicateProblems('session', { ...close, gaps: [{ startNs: '1', endNs: '2', cause: 'disk_full' }] }),
     ).toEqual([]);
     expect(describeGap(gaps[2]!)).toMatch(/\(4 min 12 s\): agent down/);
+  });
+
+  it('clock runs merge across chunks until another state is seen; calibration runs until a chunk has it', () => {
+    const chunk = (i: number, state: 'locked' | 'unsynced', calibrated: boolean): CaptureChunkPredicate =>
+      ({
+        chunkIndex: i,
+        startNs: String(BigInt(i) * 10n * s),
+        endNs: String(BigInt(i) * 10n * s + 5n * s),
+        streams: [
+          {
+            topic: '/lidar/points',
+            type: 'sensor_msgs/msg/PointCloud2',
+            count: 1,
+            drops: {},
+            upstreamLoss: 0,
+          },
+        ],
+        timesync: {
+          intervals: [
+            { state, startNs: String(BigInt(i) * 10n * s + s), endNs: String(BigInt(i) * 10n * s + 2n * s) },
+          ],
+          steps: [],
+        },
+        calibration: calibrated ? [{ sensor: 'lidar', digest: 'a'.repeat(64), version: 1 }] : [],
+      }) as unknown as CaptureChunkPredicate;
+    const gaps = sessionGaps({
+      chunks: [
+        chunk(1, 'unsynced', false),
+        chunk(2, 'unsynced', false),
+        chunk(3, 'locked', true),
+        chunk(4, 'unsynced', false),
+      ],
+    });
+    expect(gaps.map((g) => [g.kind, g.startNs, g.endNs])).toEqual([
+      ['calibration_missing', String(10n * s), String(25n * s)],
+      ['clock_unsynced', String(11n * s), String(22n * s)],
+      ['calibration_missing', String(40n * s), String(45n * s)],
+      ['clock_unsynced', String(41n * s), String(42n * s)],
+    ]);
   });
 
   it('speaks human units', () => {
