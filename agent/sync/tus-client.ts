@@ -250,6 +250,15 @@ export class TusClient {
   }): Promise<void> {
     const { signal } = options;
     let url = options.resume?.uploadUrl;
+    // An upload begun at another address (the store moved; the demo's store came back on a new
+    // port after a crash) cannot resume here: asking the old address would only fail and back off.
+    if (url !== undefined && url.startsWith('http') && new URL(url).origin !== new URL(this.baseUrl).origin) {
+      this.#log.info(
+        { uploadUrl: url, storeUrl: this.baseUrl },
+        'upload began at another store address; starting it anew',
+      );
+      url = undefined;
+    }
     let offset: number | undefined;
     if (url !== undefined) {
       offset = await this.offset(url, signal);
