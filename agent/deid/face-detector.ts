@@ -25,6 +25,9 @@ import { heldBoxes } from './track-fill.ts';
 /** Faces at least this high (frame px) are seen by the coarse levels, which run on every frame. */
 const coarseVisiblePx = 64;
 
+/** A candidate overlapping an earlier rejection this much (in a place that did not change) is settled by it. */
+const rejectionReuseIou = 0.3;
+
 /** A hit this strong where a face was confirmed a moment ago confirms it again. */
 const trackScore = 0.2;
 
@@ -188,8 +191,12 @@ export class BlazeFaceDetector {
         reference !== null && maxBlockChange(signature, reference, c.box) <= p.faceTileChangeGrey;
       const earlier = known
         ? undefined
-        : reusable.find(
-            (v) => iou(v.box, c.box) >= 0.5 && (v.face || (unchanged && c.score <= v.score + 0.1)),
+        : reusable.find((v) =>
+            v.face
+              ? iou(v.box, c.box) >= 0.5
+              : // Low-score candidates on still background wander between frames: a rejection nearby
+                // settles one, as long as nothing there changed and it did not score higher.
+                unchanged && iou(v.box, c.box) >= rejectionReuseIou && c.score <= v.score + 0.1,
           );
       let face: boolean;
       if (known) face = true;
