@@ -18,11 +18,11 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { glibcFloor, nativeReport } from './elf.ts';
-import { appFiles, manifestEntries, manifestName, normaliseModes, type BundleManifest } from './files.ts';
+import { appPaths, manifestEntries, manifestName, normaliseModes, type BundleManifest } from './files.ts';
 import {
   buildBetterSqlite3,
   buildSdNotifyFor,
@@ -42,6 +42,8 @@ export interface BundleOptions {
   /** zstd (default) or gzip, for targets without the zstd tool. */
   readonly compression?: 'zstd' | 'gzip';
   readonly log?: (line: string) => void;
+  /** The commit to build (default HEAD); uncommitted changes never enter a bundle. */
+  readonly commit?: string;
   /** Reuse native addons compiled by an earlier build from the same inputs (tests share one run's). */
   readonly nativeCacheDir?: string;
 }
@@ -59,13 +61,14 @@ function run(cmd: string, args: readonly string[], options: SpawnSyncOptions = {
   return String(r.stdout);
 }
 
-function sourceState(): { commit: string; epoch: number } {
+/** The commit a bundle is built from, and its time (the mtime of every entry). */
+function sourceState(ref: string): { commit: string; epoch: number } {
   const fromEnv = process.env.SOURCE_DATE_EPOCH;
-  const commit = run('git', ['rev-parse', 'HEAD'], { cwd: repoRoot }).trim();
+  const commit = run('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: repoRoot }).trim();
   const epoch =
     fromEnv !== undefined && /^\d+$/.test(fromEnv)
       ? Number(fromEnv)
-      : Number(run('git', ['log', '-1', '--format=%ct'], { cwd: repoRoot }).trim());
+      : Number(run('git', ['log', '-1', '--format=%ct', commit], { cwd: repoRoot }).trim());
   return { commit, epoch };
 }
 
@@ -138,7 +141,8 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   const toolchain = toolchainFor(arch);
   checkToolchain(toolchain);
   if (compression === 'zstd') run('zstd', ['--version']);
-  const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as Lockfile;
+  const { commit, epoch } = sourceState(options.commit ?? 'HEAD');
+  const lock = JSON.parse(run('git', ['show', `${commit}:package-lock.json`], { cwd: repoRoot })) as Lockfile;
   const nodeVersion = lock.packages['node_modules/node']?.version;
   if (nodeVersion === undefined)
     throw new Error('package-lock.json has no `node` package: the runtime version is unknown');
@@ -146,17 +150,23 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   const base = `rigcap-${lock.version}-${platform}`;
   const outDir = resolve(options.outDir);
   mkdirSync(outDir, { recursive: true });
-  const { commit, epoch } = sourceState();
 
   const stageDir = mkdtempSync(join(outDir, `.stage-${arch}-`));
   try {
     const root = join(stageDir, base);
     const appDir = join(root, 'app');
     log(`bundle: staging ${base} (node ${nodeVersion}, commit ${commit.slice(0, 12)})`);
-    for (const file of appFiles(repoRoot)) {
-      mkdirSync(dirname(join(appDir, file)), { recursive: true });
-      copyFileSync(join(repoRoot, file), join(appDir, file));
-    }
+    // The app as committed: what is built is exactly a commit, whatever the working tree holds.
+    mkdirSync(appDir, { recursive: true });
+    run('bash', [
+      '-c',
+      'set -o pipefail; git -C "$1" archive --format=tar "$2" -- "${@:4}" | tar -x -C "$3"',
+      'archive',
+      repoRoot,
+      commit,
+      appDir,
+      ...appPaths,
+    ]);
 
     log(`bundle: installing production dependencies for ${platform} from the lockfile`);
     run(
