@@ -1,0 +1,105 @@
+// Builds each architecture's bundle once per test run and shares it between the bundle tests: the
+// first test file to ask builds it (under a lock) from the commit the run started on, the others
+// wait for it and reuse it. Building takes minutes; unpacking takes seconds.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildBundle, type BundleArch, type BundleResult } from '../../../scripts/bundle/build.ts';
+import { toolchainFor } from '../../../scripts/bundle/native.ts';
+
+export const repo = join(import.meta.dirname, '..', '..', '..');
+const cacheRoot = join(tmpdir(), 'rigcap-bundle-tests');
+/** Compiled native addons, shared by every build of this run (same inputs give the same bytes). */
+export const nativeCacheDir = join(cacheRoot, 'native');
+/** How long a test waits for a bundle: two builds may run one after the other on 2 busy cores. */
+export const buildTimeoutMs = 25 * 60_000;
+
+/** Why bundles cannot be built here, or undefined when they can. */
+export function cannotBuild(arch: BundleArch): string | undefined {
+  const tc = toolchainFor(arch);
+  for (const [tool, pkg] of [
+    [tc.cc, arch === 'arm64' ? 'gcc-aarch64-linux-gnu' : 'gcc'],
+    [tc.cxx, arch === 'arm64' ? 'g++-aarch64-linux-gnu' : 'g++'],
+    ['zstd', 'zstd'],
+    ['readelf', 'binutils'],
+  ] as const) {
+    const r = spawnSync(tool, ['--version'], { stdio: 'ignore' });
+    if (r.error !== undefined || r.status !== 0)
+      return `${tool} is not installed: apt-get install ${pkg} to build the ${arch} bundle`;
+  }
+  return undefined;
+}
+
+/**
+ * The commit this test run bundles: HEAD when the run's first bundle test asked (test files run in
+ * forks of one vitest process, so its pid names the run); later commits by others do not rebuild.
+ */
+async function runCommit(): Promise<string> {
+  const file = join(cacheRoot, `run-${process.ppid}.commit`);
+  return withLock(file, async () => {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    const head = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).stdout.trim();
+    writeFileSync(file, head);
+    return head;
+  });
+}
+
+async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const lock = `${dir}.lock`;
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A lock left by a killed run is older than any build.
+      if (Date.now() - statSync(lock).mtimeMs > buildTimeoutMs)
+        rmSync(lock, { recursive: true, force: true });
+      if (Date.now() - started > buildTimeoutMs) throw new Error(`waited too long for ${lock}`);
+      await sleep(2000);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+}
+
+/** This run's bundle of arch (built from runCommit's commit), built at most once per run. */
+export async function sharedBundle(arch: BundleArch): Promise<BundleResult> {
+  mkdirSync(cacheRoot, { recursive: true });
+  const commit = await runCommit();
+  const dir = join(cacheRoot, `${arch}-${commit.slice(0, 16)}`);
+  return withLock(dir, async () => {
+    const done = join(dir, 'result.json');
+    if (existsSync(done)) return JSON.parse(readFileSync(done, 'utf8')) as BundleResult;
+    for (const old of readdirSync(cacheRoot))
+      if (
+        (old.startsWith(`${arch}-`) && !old.endsWith('.lock')) ||
+        (old.startsWith('run-') && !old.includes(`${process.ppid}`))
+      )
+        rmSync(join(cacheRoot, old), { recursive: true, force: true });
+    const result = await buildBundle({ arch, outDir: dir, commit, nativeCacheDir, log: () => {} });
+    writeFileSync(done, JSON.stringify(result));
+    return result;
+  });
+}
+
+/** The bundle unpacked into dest (a fresh folder); returns the bundle's root folder. */
+export function unpack(file: string, dest: string): string {
+  mkdirSync(dest, { recursive: true });
+  const r = spawnSync(
+    'bash',
+    ['-c', 'set -o pipefail; zstd -dcq "$1" | tar -xf - -C "$2"', 'unpack', file, dest],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`unpacking ${file}: ${r.stderr}`);
+  const [root] = readdirSync(dest);
+  return join(dest, root!);
+}
