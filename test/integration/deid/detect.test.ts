@@ -8,6 +8,9 @@ import { containment, type Detection } from '../../../agent/deid/geometry.ts';
 import { loadLocalRedactor } from '../../../agent/deid/local-redactor.ts';
 import { defaultDeidConfig, deidParamsFor } from '../../../agent/deid/params.ts';
 import { runDeidSelfTest, selfTestImageUrl } from '../../../agent/deid/selftest.ts';
+import { InferenceSession } from 'onnxruntime-node';
+import { readVerifiedModel } from '../../../agent/deid/models.ts';
+import { DbPlateDetector } from '../../../agent/deid/plate-detector.ts';
 
 // Where the face and the plate are in the shipped self-test image (see test/fixtures/deid/make-eval-set.ts).
 const knownFace = { x: 93, y: 108, w: 95, h: 105 };
@@ -81,6 +84,33 @@ describe('de-id detectors on the shipped test image', () => {
       expect(a.faceScan!.confirmed).toEqual(b.faceScan!.confirmed);
     }
     expect(settledAlone).toBeGreaterThan(0);
+  });
+
+  it('the plate detector looking only at a changed place finds the plate there where the whole frame does', async () => {
+    const spec = builtinModelSpecs().find((m) => m.kind === 'plate')!;
+    const session = await InferenceSession.create(await readVerifiedModel(spec), { logSeverityLevel: 3 });
+    const plates = new DbPlateDetector({
+      session,
+      inputSize: spec.inputSize,
+      params: deidParamsFor(defaultDeidConfig),
+      modelName: spec.name,
+    });
+    const jpeg = new Uint8Array(await readFile(selfTestImageUrl));
+    const { frame } = await decodeImageSample(
+      { encoding: 'jpeg', schemaRef: '', data: jpeg },
+      { jpegQuality: 90 },
+    );
+    const whole = await plates.detect(frame);
+    const near = await plates.detect(frame, { within: [{ x: 360, y: 300, w: 60, h: 30 }] });
+    const far = await plates.detect(frame, { within: [{ x: 0, y: 0, w: 60, h: 60 }] });
+    const plate = whole.find((d) => containment(knownPlateText, d.box) > 0.7);
+    expect(plate).toBeDefined();
+    const found = near.find((d) => containment(knownPlateText, d.box) > 0.7);
+    expect(found).toBeDefined();
+    // The same plate within a few pixels: the crop's offset is added back.
+    expect(Math.abs(found!.box.x - plate!.box.x)).toBeLessThan(8);
+    expect(Math.abs(found!.box.y - plate!.box.y)).toBeLessThan(8);
+    expect(far.some((d) => containment(knownPlateText, d.box) > 0.3)).toBe(false);
   });
 
   it('the self-test refuses when nothing is found', async () => {
