@@ -9,6 +9,7 @@ import { RigcapError, errorCatalogue, type ErrorCode } from '../errors.ts';
 import type { FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { FrameScan, StreamScan } from './stream-scan.ts';
+import type { PriorityMessage } from './worker-entry.ts';
 import type { JobAnswer, JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
 
 /** The image payload of one sample. */
@@ -169,12 +170,11 @@ export class DeidWorkerPool {
   }
 
   #spawn(replacing?: Slot): Promise<void> {
-    // Every worker starts in worker-entry.ts, which lowers its priority before loading the entry.
+    // Every worker starts in worker-entry.ts, which lowers its priority when told (once ready).
     const worker = new Worker(workerEntryUrl, {
       workerData: {
         ...this.#options.init,
         entry: (this.#options.workerUrl ?? defaultWorkerUrl).href,
-        niceness: this.#options.niceness ?? defaultWorkerNiceness,
       },
     });
     const slot: Slot = replacing ?? { worker, ready: false, jobs: [], parked: new Set() };
@@ -185,6 +185,11 @@ export class DeidWorkerPool {
     return new Promise((resolve, reject) => {
       worker.on('message', (reply: WorkerReply) => {
         if (reply.type === 'ready') {
+          const priority: PriorityMessage = {
+            type: 'priority',
+            niceness: this.#options.niceness ?? defaultWorkerNiceness,
+          };
+          worker.postMessage(priority);
           slot.ready = true;
           resolve();
           this.#pump();
