@@ -73,12 +73,16 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
   for (const s of catalog.listSessions().filter((x) => x.state === 'open')) {
     const endNs = BigInt(Date.now()) * 1_000_000n;
     // Named from the session's signed chunks, its lost held frames, and the downtime since it last signed.
-    const gaps = await closeGaps(o.sealer.store, s.id, {
-      heldLost: held.get(s.id) ?? [],
-      fallbackNs: endNs,
-      recoveredAtNs: endNs,
-      topicOf: new Map(o.sealOptions().streams.map((x) => [x.name, x.topic])),
-    });
+    // A session the chain never opened (killed before its open record) cannot be closed: no gaps to read.
+    const opened = o.sealer.openSessions.includes(s.id);
+    const gaps = !opened
+      ? []
+      : await closeGaps(o.sealer.store, s.id, {
+          heldLost: held.get(s.id) ?? [],
+          fallbackNs: endNs,
+          recoveredAtNs: endNs,
+          topicOf: new Map(o.sealOptions().streams.map((x) => [x.name, x.topic])),
+        });
     await o.sealer
       .closeSession({ sessionId: s.id, endNs, reason: 'interrupted', gaps })
       .catch((err: unknown) => {
