@@ -1,6 +1,11 @@
 // A fixed set of worker threads that redact images in parallel with capture. The pending queue is
 // bounded: a frame that finds it full is refused at once (backpressure) rather than waiting, and a
 // job past its deadline fails and its worker is replaced (a running inference cannot be cancelled).
+// A replaced or stopped worker that is still busy is retired, never terminated mid-frame: a worker
+// terminated while onnxruntime runs a session aborts the whole process when the call returns (the
+// addon's error cannot be thrown into the stopping thread, and node-addon-api's second C++ throw
+// ends in std::terminate). A retired worker finishes the native call it is in, drops the rest of
+// its frames and exits by itself; only one still alive after `retireGraceMs` is terminated.
 // A worker whose frame waits for an earlier frame of its stream (in flight on another worker) is
 // not left idle: it takes one more frame meanwhile.
 import { Worker } from 'node:worker_threads';
@@ -10,7 +15,14 @@ import type { FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { FrameScan, StreamScan } from './stream-scan.ts';
 import type { PriorityMessage } from './worker-entry.ts';
-import type { JobAnswer, JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
+import type {
+  JobAnswer,
+  JobRequest,
+  PoolMessage,
+  WorkerError,
+  WorkerInit,
+  WorkerReply,
+} from './worker-protocol.ts';
 
 /** The image payload of one sample. */
 export interface PoolJob {
@@ -24,6 +36,8 @@ export interface PoolJob {
   readonly scan?: Pick<StreamScan, 'begin'> | undefined;
   /** No frame of the stream follows this one (for now): with lookahead, its fill waits for none. */
   readonly lastOfStream?: boolean;
+  /** This job's deadline in ms instead of the pool's `timeoutMs` (the start-up self-test). */
+  readonly timeoutMs?: number;
 }
 
 /** How a job ended. */
@@ -36,7 +50,12 @@ export type PoolOutcome =
       readonly ms: number;
     }
   | { readonly kind: 'backpressure' }
-  | { readonly kind: 'failed'; readonly error: RigcapError };
+  | {
+      readonly kind: 'failed';
+      readonly error: RigcapError;
+      /** The job ran past its deadline (the frame itself may be fine: a busy machine). */
+      readonly timedOut?: true;
+    };
 
 export interface WorkerPoolOptions {
   readonly size: number;
@@ -51,7 +70,15 @@ export interface WorkerPoolOptions {
    * `defaultWorkerNiceness`: when the CPU is short, capture wins it and de-id drops frames.
    */
   readonly niceness?: number;
+  /**
+   * How long a retired worker (replaced after a timeout, or stopped while busy) may take to finish
+   * the call it is in and exit before it is terminated. Default `defaultRetireGraceMs`.
+   */
+  readonly retireGraceMs?: number;
 }
+
+/** A retired worker still running after this long is taken for hung and terminated. */
+export const defaultRetireGraceMs = 120_000;
 
 /**
  * Nice value added to every de-id worker thread. At +10 a thread gets about a tenth of the CPU
@@ -96,6 +123,8 @@ export class DeidWorkerPool {
   #destroyed = false;
   #drained: (() => void) | undefined;
   #broken: RigcapError | undefined;
+  /** Retired workers not yet exited, with what resolves when they have. */
+  readonly #retiring = new Map<Worker, Promise<void>>();
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
@@ -111,6 +140,11 @@ export class DeidWorkerPool {
       this.destroy();
       throw err;
     }
+  }
+
+  /** Retired workers still finishing the call they were in. */
+  get retiring(): number {
+    return this.#retiring.size;
   }
 
   /** Frames waiting for a worker (not counting those being processed). */
@@ -144,8 +178,10 @@ export class DeidWorkerPool {
     if (this.#queue.length > 0 || this.#slots.some((s) => s.jobs.length > 0)) {
       await new Promise<void>((resolve) => (this.#drained = resolve));
     }
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
     this.#destroyed = true;
+    // Idle workers can stop at once; retired ones finish the call they are in first.
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.#retiring.values());
   }
 
   /** Fails every queued and in-flight job and stops the workers now. Idempotent. */
@@ -155,8 +191,11 @@ export class DeidWorkerPool {
     const error = new RigcapError('RIGCAP_DEID_INFERENCE', 'de-id pool destroyed');
     for (const p of this.#queue.splice(0)) p.resolve({ kind: 'failed', error });
     for (const slot of this.#slots) {
+      const busy = slot.jobs.length > 0 || !slot.ready;
       for (const job of [...slot.jobs]) this.#settle(slot, job, { kind: 'failed', error });
-      void slot.worker.terminate();
+      // A worker loading its models or running a frame may be inside onnxruntime: it is retired.
+      if (busy) this.#retire(slot.worker);
+      else void slot.worker.terminate();
     }
     this.#drained?.();
   }
@@ -267,7 +306,7 @@ export class DeidWorkerPool {
 
   #dispatch(slot: Slot, pending: Pending): void {
     slot.jobs.push(pending);
-    pending.timer = setTimeout(() => this.#timeout(slot, pending), this.#options.timeoutMs);
+    pending.timer = setTimeout(() => this.#timeout(slot, pending), this.#deadline(pending));
     const data = Uint8Array.from(pending.job.data);
     pending.frame = pending.job.scan?.begin({ last: pending.job.lastOfStream === true });
     const plan = pending.frame?.plan;
@@ -282,27 +321,62 @@ export class DeidWorkerPool {
     slot.worker.postMessage(request, [data.buffer]);
   }
 
+  #deadline(pending: Pending): number {
+    return pending.job.timeoutMs ?? this.#options.timeoutMs;
+  }
+
   #timeout(slot: Slot, pending: Pending): void {
     if (!slot.jobs.includes(pending)) return;
+    const timeoutMs = this.#deadline(pending);
     this.#options.log.warn(
-      { code: 'RIGCAP_DEID_INFERENCE', timeoutMs: this.#options.timeoutMs },
-      'de-id frame timed out; replacing its worker',
+      { code: 'RIGCAP_DEID_INFERENCE', timeoutMs },
+      'de-id frame timed out; retiring its worker and starting another',
     );
     const old = slot.worker;
     slot.ready = false;
     this.#settle(slot, pending, {
       kind: 'failed',
-      error: new RigcapError(
-        'RIGCAP_DEID_INFERENCE',
-        `de-id frame took longer than ${this.#options.timeoutMs} ms`,
-      ),
+      error: new RigcapError('RIGCAP_DEID_INFERENCE', `de-id frame took longer than ${timeoutMs} ms`),
+      timedOut: true,
     });
     // A frame sharing the worker goes with it.
     this.#failAll(slot, 'de-id worker replaced after another frame timed out');
-    // Detach before terminating so the old worker's exit does not fail the next job.
-    old.removeAllListeners();
-    void old.terminate();
+    this.#retire(old);
     this.#respawn(slot);
+  }
+
+  /**
+   * Lets a busy worker go without terminating it mid-call: it finishes the native call it is in,
+   * drops its frames (nobody waits for them now) and exits. Terminated only if still alive after
+   * the grace period (a JavaScript hang, which terminate() can end).
+   */
+  #retire(worker: Worker): void {
+    if (this.#retiring.has(worker)) return;
+    // Detach first so its answers and its exit no longer touch the slot (or the next job there).
+    worker.removeAllListeners();
+    const graceMs = this.#options.retireGraceMs ?? defaultRetireGraceMs;
+    const grace = setTimeout(() => {
+      this.#options.log.error(
+        { code: 'RIGCAP_DEID_INFERENCE', graceMs },
+        'retired de-id worker still busy after its grace period; terminating it',
+      );
+      void worker.terminate();
+    }, graceMs);
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', () => {
+        clearTimeout(grace);
+        this.#retiring.delete(worker);
+        resolve();
+      });
+    });
+    worker.on('error', (err) =>
+      this.#options.log.warn({ err, code: 'RIGCAP_DEID_INFERENCE' }, 'retired de-id worker failed'),
+    );
+    // The timer alone does not hold the process open; the worker itself does, until it exits.
+    grace.unref();
+    this.#retiring.set(worker, exited);
+    const retire: PoolMessage = { type: 'retire' };
+    worker.postMessage(retire);
   }
 
   #failAll(slot: Slot, message: string): void {

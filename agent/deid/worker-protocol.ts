@@ -13,6 +13,11 @@ export interface WorkerInit {
   readonly intraOpThreads: number;
   /** onnxruntime execution provider (CPU when absent). */
   readonly provider?: ExecutionProviderChoice;
+  /**
+   * Redact this JPEG once before answering `ready`, untimed: a session's first run (graph
+   * optimisation, allocation) is many times slower than the next, and no frame should pay for it.
+   */
+  readonly warmUpJpeg?: Uint8Array;
 }
 
 /** An error as it crosses the thread boundary. */
@@ -38,8 +43,16 @@ export type JobAnswer =
   | { readonly type: 'context'; readonly id: number; readonly context: FaceScanContext }
   | { readonly type: 'fill'; readonly id: number; readonly fill: FrameFill };
 
+/**
+ * Pool → worker: take no more frames; finish the call in progress, fail the frames waiting for
+ * answers, and exit once none is left (the pool no longer listens to this worker).
+ */
+export interface RetireRequest {
+  readonly type: 'retire';
+}
+
 /** Everything the pool sends a worker after its start. */
-export type PoolMessage = JobRequest | JobAnswer;
+export type PoolMessage = JobRequest | JobAnswer | RetireRequest;
 
 /** Worker → pool. */
 export type WorkerReply =

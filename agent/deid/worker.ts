@@ -42,14 +42,29 @@ async function serve(): Promise<void> {
     post({ type: 'init-error', error: toWorkerError(err) });
     return;
   }
+  if (init.warmUpJpeg !== undefined) {
+    // Untimed first run of every session (see WorkerInit.warmUpJpeg); a failure here shows in the self-test.
+    await redactImageSample(
+      { encoding: 'jpeg', schemaRef: '', data: init.warmUpJpeg },
+      { detector, params: init.params },
+    ).catch(() => undefined);
+  }
+  // Frames in progress; once retired, the worker exits when the last one ends (never mid-call).
+  let running = 0;
+  let retired = false;
   // Questions a job asked about the frames before it, answered by the pool. An answer is matched
   // by its type and job id, so each question gets the answer of its own kind.
-  const asked = new Map<string, (answer: JobAnswer) => void>();
+  const asked = new Map<string, { resolve: (answer: JobAnswer) => void; reject: (err: Error) => void }>();
   const ask = <N extends JobAnswer['type']>(id: number, need: N): Promise<Extract<JobAnswer, { type: N }>> =>
-    new Promise((resolve) => {
-      asked.set(`${need}:${id}`, resolve as (answer: JobAnswer) => void);
+    new Promise((resolve, reject) => {
+      if (retired) return reject(new Error('de-id worker retired'));
+      asked.set(`${need}:${id}`, { resolve: resolve as (answer: JobAnswer) => void, reject });
       post({ type: 'ask', id, need });
     });
+  const ended = (): void => {
+    running--;
+    if (retired && running === 0) port.close();
+  };
   const peerFor = (id: number): FaceScanPeer => ({
     signature: (signature) => post({ type: 'signature', id, signature }),
     report: (report) => post({ type: 'report', id, report }),
@@ -58,8 +73,9 @@ async function serve(): Promise<void> {
     fill: async () => (await ask(id, 'fill')).fill,
   });
   const run = (job: JobRequest): void => {
+    running++;
     const started = performance.now();
-    redactImageSample(
+    const settled = redactImageSample(
       { encoding: job.encoding as SampleEncoding, schemaRef: job.schemaRef, data: job.data },
       { detector, params: init.params, plan: job.plan, peer: peerFor(job.id) },
     ).then(
@@ -76,11 +92,19 @@ async function serve(): Promise<void> {
       },
       (err: unknown) => post({ type: 'job-error', id: job.id, error: toWorkerError(err) }),
     );
+    void settled.finally(ended);
   };
   port.on('message', (message: PoolMessage) => {
     if (message.type === 'job') return run(message);
+    if (message.type === 'retire') {
+      retired = true;
+      for (const waiting of asked.values()) waiting.reject(new Error('de-id worker retired'));
+      asked.clear();
+      if (running === 0) port.close();
+      return;
+    }
     const key = `${message.type}:${message.id}`;
-    asked.get(key)?.(message);
+    asked.get(key)?.resolve(message);
     asked.delete(key);
   });
   post({ type: 'ready' });

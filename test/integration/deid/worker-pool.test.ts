@@ -18,6 +18,8 @@ async function startPool(
     ...limits,
     init,
     log: silentLogger(),
+    // A retired fake worker that spins (a JavaScript hang) is terminated after this long.
+    retireGraceMs: 500,
     workerUrl: new URL(`./workers/${worker}`, import.meta.url),
   });
   await pool.start();
@@ -61,7 +63,12 @@ describe('DeidWorkerPool', () => {
     // waited idle, the two would wait for each other for ever.
     let release: (() => void) | undefined;
     const released = new Promise<void>((resolve) => (release = resolve));
-    const context: FaceScanContext = { frame: -1, tracks: [], verdicts: [], plates: { run: true, tracks: [] } };
+    const context: FaceScanContext = {
+      frame: -1,
+      tracks: [],
+      verdicts: [],
+      plates: { run: true, tracks: [] },
+    };
     const plan: FaceScanPlan = {
       sweep: { phase: 0, of: 4 },
       reference: null,
