@@ -4,7 +4,8 @@
 import type { FrameSignature } from './face-scan.ts';
 import type { RgbFrame } from './frame.ts';
 import type { PixelBox } from './geometry.ts';
-import { estimateMotion, identityAffine, warpThumbnail, type Affine } from './global-motion.ts';
+import { identityAffine, type Affine } from './affine.ts';
+import { estimateMotion, warpThumbnail } from './global-motion.ts';
 import type { DeidParams } from './params.ts';
 
 /** How the camera moved since the reference frame, in frame pixels. */

@@ -2,17 +2,15 @@
 // (zoom, roll, pan) fitted robustly to block displacements, so that parallax and moving objects
 // are outliers and not part of the fit. The change detection compares a frame with the previous
 // one warped by it; boxes found earlier are carried along by it. Pure.
-import type { PixelBox } from './geometry.ts';
-
-/** A 2x3 affine map of pixels: [x', y'] = [a x + b y + c, d x + e y + f]. */
-export interface Affine {
-  readonly a: number;
-  readonly b: number;
-  readonly c: number;
-  readonly d: number;
-  readonly e: number;
-  readonly f: number;
-}
+import {
+  applyAffine,
+  identityAffine,
+  invertAffine,
+  similarityOf,
+  thenAffine,
+  type Affine,
+} from './affine.ts';
+import { refineSimilarity } from './motion-refine.ts';
 
 /** A grey image (a frame's thumbnail) and the frame it stands for. */
 export interface GreyThumbnail {
@@ -36,57 +34,6 @@ export interface MotionEstimate {
   readonly inliers: number;
   /** Root mean square disagreement of the inliers with the fit, in thumbnail pixels. */
   readonly residualPx: number;
-}
-
-export const identityAffine: Affine = { a: 1, b: 0, c: 0, d: 0, e: 1, f: 0 };
-
-export function applyAffine(m: Affine, x: number, y: number): [number, number] {
-  return [m.a * x + m.b * y + m.c, m.d * x + m.e * y + m.f];
-}
-
-/** `second` after `first`. */
-export function thenAffine(first: Affine, second: Affine): Affine {
-  return {
-    a: second.a * first.a + second.b * first.d,
-    b: second.a * first.b + second.b * first.e,
-    c: second.a * first.c + second.b * first.f + second.c,
-    d: second.d * first.a + second.e * first.d,
-    e: second.d * first.b + second.e * first.e,
-    f: second.d * first.c + second.e * first.f + second.f,
-  };
-}
-
-export function invertAffine(m: Affine): Affine {
-  const det = m.a * m.e - m.b * m.d;
-  const a = m.e / det;
-  const b = -m.b / det;
-  const d = -m.d / det;
-  const e = m.a / det;
-  return { a, b, c: -(a * m.c + b * m.f), d, e, f: -(d * m.c + e * m.f) };
-}
-
-/** The bounding box of a box's corners mapped by `m`. */
-export function warpBox(m: Affine, box: PixelBox): PixelBox {
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (const [x, y] of [
-    [box.x, box.y],
-    [box.x + box.w, box.y],
-    [box.x, box.y + box.h],
-    [box.x + box.w, box.y + box.h],
-  ] as const) {
-    const [u, v] = applyAffine(m, x, y);
-    xs.push(u);
-    ys.push(v);
-  }
-  const x = Math.min(...xs);
-  const y = Math.min(...ys);
-  return { x, y, w: Math.max(...xs) - x, h: Math.max(...ys) - y };
-}
-
-/** The map's zoom factor and roll (radians), read as a similarity. */
-export function similarityOf(m: Affine): { scale: number; rotation: number } {
-  return { scale: Math.sqrt(Math.abs(m.a * m.e - m.b * m.d)), rotation: Math.atan2(m.d - m.b, m.a + m.e) };
 }
 
 /** Side of a matched block, thumbnail pixels. */
@@ -374,113 +321,6 @@ function robustSimilarity(
 function errorOf(fit: Affine, m: Match): number {
   const [x, y] = applyAffine(fit, m.cx - m.dx, m.cy - m.dy);
   return Math.hypot(x - m.cx, y - m.cy);
-}
-
-/** Pixels whose grey disagrees by more than this after the warp (something moved on its own) do not pull the fit. */
-const outlierGrey = 40;
-
-/**
- * The fit polished on every second pixel of the view (Gauss-Newton on the grey differences, with
- * far-off pixels left out): block matches fix it to about a fifth of a pixel, this to a few
- * hundredths where the blocks alone are few or sit on repetitive texture. A step that would move
- * the view's corners by more than a pixel is not taken.
- */
-function refineSimilarity(reference: GreyThumbnail, current: GreyThumbnail, start: Affine): Affine {
-  const { width, height } = current;
-  const cx = width / 2;
-  const cy = height / 2;
-  // Centred parameters: x̃' = p x̃ − q ỹ + u, ỹ' = q x̃ + p ỹ + v, with x̃ = x − cx.
-  let p = start.a;
-  let q = start.d;
-  let u = start.a * cx + start.b * cy + start.c - cx;
-  let v = start.d * cx + start.e * cy + start.f - cy;
-  // The current view's grey and gradients, sampled bilinearly at the warped positions.
-  const grey = Float32Array.from(current.grey);
-  const gradX = new Float32Array(width * height);
-  const gradY = new Float32Array(width * height);
-  for (let y = 1; y < height - 1; y++)
-    for (let x = 1, i = y * width + 1; x < width - 1; x++, i++) {
-      gradX[i] = (grey[i + 1]! - grey[i - 1]!) / 2;
-      gradY[i] = (grey[i + width]! - grey[i - width]!) / 2;
-    }
-  const sample = (g: Float32Array, i: number, fx: number, fy: number): number =>
-    (g[i]! * (1 - fx) + g[i + 1]! * fx) * (1 - fy) + (g[i + width]! * (1 - fx) + g[i + width + 1]! * fx) * fy;
-  for (let iteration = 0; iteration < 2; iteration++) {
-    const h = new Float64Array(16);
-    const b = new Float64Array(4);
-    let used = 0;
-    for (let y = 2; y < height - 2; y += 2) {
-      for (let x = 2 + (y & 2) / 2; x < width - 2; x += 3) {
-        const xt = x - cx;
-        const yt = y - cy;
-        const wx = p * xt - q * yt + u + cx;
-        const wy = q * xt + p * yt + v + cy;
-        if (wx < 1 || wy < 1 || wx >= width - 2 || wy >= height - 2) continue;
-        const x0 = Math.floor(wx);
-        const y0 = Math.floor(wy);
-        const i = y0 * width + x0;
-        const r = sample(grey, i, wx - x0, wy - y0) - reference.grey[y * width + x]!;
-        if (Math.abs(r) > outlierGrey) continue;
-        const gx = sample(gradX, i, wx - x0, wy - y0);
-        const gy = sample(gradY, i, wx - x0, wy - y0);
-        const j = [gx * xt + gy * yt, -gx * yt + gy * xt, gx, gy] as const;
-        for (let m = 0; m < 4; m++) {
-          b[m] = b[m]! - j[m]! * r;
-          for (let n = 0; n < 4; n++) h[m * 4 + n] = h[m * 4 + n]! + j[m]! * j[n]!;
-        }
-        used++;
-      }
-    }
-    const step = used >= 64 ? solve4(h, b) : undefined;
-    if (step === undefined) break;
-    p += step[0]!;
-    q += step[1]!;
-    u += step[2]!;
-    v += step[3]!;
-  }
-  const refined: Affine = {
-    a: p,
-    b: -q,
-    c: u + cx - p * cx + q * cy,
-    d: q,
-    e: p,
-    f: v + cy - q * cx - p * cy,
-  };
-  let moved = 0;
-  for (const [x, y] of [
-    [0, 0],
-    [width - 1, 0],
-    [0, height - 1],
-    [width - 1, height - 1],
-  ] as const) {
-    const [a, c] = applyAffine(refined, x, y);
-    const [s, t] = applyAffine(start, x, y);
-    moved = Math.max(moved, Math.hypot(a - s, c - t));
-  }
-  return Number.isFinite(moved) && moved <= 1 ? refined : start;
-}
-
-/** Solves the 4 x 4 system h·x = b (Gaussian elimination, partial pivoting); undefined when singular. */
-function solve4(h: Float64Array, b: Float64Array): number[] | undefined {
-  const m = Array.from({ length: 4 }, (_, r) => [
-    h[r * 4]!,
-    h[r * 4 + 1]!,
-    h[r * 4 + 2]!,
-    h[r * 4 + 3]!,
-    b[r]!,
-  ]);
-  for (let col = 0; col < 4; col++) {
-    let pivot = col;
-    for (let r = col + 1; r < 4; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
-    if (!(Math.abs(m[pivot]![col]!) > 1e-9)) return undefined;
-    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
-    for (let r = 0; r < 4; r++) {
-      if (r === col) continue;
-      const k = m[r]![col]! / m[col]![col]!;
-      for (let c = col; c < 5; c++) m[r]![c] = m[r]![c]! - k * m[col]![c]!;
-    }
-  }
-  return m.map((row, r) => row[4]! / row[r]!);
 }
 
 /** x' = p x − q y + tx, y' = q x + p y + ty through the matches (reference point → current point). */

@@ -4,7 +4,7 @@
 // on, and it ends a fixed number of frames after it was last detected, so it leaves no ghost. Pure.
 import type { FrameMotion } from './frame-change.ts';
 import { dilateBox, iou, type Detection, type PixelBox } from './geometry.ts';
-import { identityAffine, invertAffine, thenAffine, warpBox } from './global-motion.ts';
+import { identityAffine, invertAffine, thenAffine, warpBox } from './affine.ts';
 
 /** A face or plate last detected in frame `frame`, carried to the schedule's current frame. */
 export interface Track {

@@ -3,13 +3,7 @@
 import sharp from 'sharp';
 import type { RgbFrame } from '../../agent/deid/frame.ts';
 import type { DetectionKind, PixelBox } from '../../agent/deid/geometry.ts';
-import {
-  identityAffine,
-  invertAffine,
-  thenAffine,
-  warpBox,
-  type Affine,
-} from '../../agent/deid/global-motion.ts';
+import { identityAffine, invertAffine, thenAffine, warpBox, type Affine } from '../../agent/deid/affine.ts';
 
 /** One frame's motion relative to the frame before it, about the frame's centre. */
 export interface CameraStep {

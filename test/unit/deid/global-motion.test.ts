@@ -4,14 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { FrameSignature } from '../../../agent/deid/face-scan.ts';
 import { compareWithEarlier } from '../../../agent/deid/frame-change.ts';
 import type { RgbFrame } from '../../../agent/deid/frame.ts';
-import {
-  applyAffine,
-  estimateMotion,
-  similarityOf,
-  thenAffine,
-  warpBox,
-  type Affine,
-} from '../../../agent/deid/global-motion.ts';
+import { applyAffine, similarityOf, thenAffine, warpBox, type Affine } from '../../../agent/deid/affine.ts';
+import { estimateMotion } from '../../../agent/deid/global-motion.ts';
 import { deidParamsFor, defaultDeidConfig } from '../../../agent/deid/params.ts';
 import { renderView, seeded, stepAffine, type CameraStep } from '../../support/ego-motion.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { contextInFrame, FaceScanSchedule, type FaceScanReport } from '../../../agent/deid/face-scan.ts';
 import type { FrameMotion } from '../../../agent/deid/frame-change.ts';
 import { containment, type PixelBox } from '../../../agent/deid/geometry.ts';
-import { thenAffine, warpBox, type Affine } from '../../../agent/deid/global-motion.ts';
+import { thenAffine, warpBox, type Affine } from '../../../agent/deid/affine.ts';
 import { deidParamsFor, defaultDeidConfig } from '../../../agent/deid/params.ts';
 import { heldBoxes, LookaheadFill } from '../../../agent/deid/track-fill.ts';
 import { stepAffine } from '../../support/ego-motion.ts';
