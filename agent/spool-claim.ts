@@ -3,6 +3,8 @@
 // only a wrapper (npx, a shell, the Node-version re-exec) leaves the real process running. The
 // claim is `<spool>/agent.pid` (pid, boot id, start time); a claim whose process is gone, or that
 // was made before a reboot, is stale and taken over. Released at stop, or when this process exits.
+// A start that finds a live holder waits a bounded time for it to go: a killed launcher's capture
+// process notices its launcher is gone and ends within a second (agent/ops/parent-watch.ts).
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,7 +26,15 @@ export interface SpoolClaimOptions {
   isRigcap?: (pid: number) => boolean;
   /** This machine's boot id (injectable for tests). */
   bootId?: string;
+  /** How long to wait for a live holder to release the spool before RIGCAP_SPOOL_BUSY (default 15 s). */
+  waitMs?: number;
+  /** Told once when the wait for a live holder begins (default: a line on stderr). */
+  onWaiting?: (holderPid: number) => void;
 }
+
+/** Default bound on the wait for a live holder. */
+export const spoolClaimWaitMs = 15_000;
+const pollMs = 200;
 
 /** A held claim; `release()` (idempotent) gives the spool up before this process exits. */
 export interface SpoolClaim {
@@ -36,13 +46,28 @@ export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): 
   const path = join(spoolDir, spoolClaimFileName);
   const bootId = options.bootId ?? readBootId();
   const isRigcap = options.isRigcap ?? isLiveRigcap;
-  const held = await readClaim(path);
-  if (held !== undefined && held.pid !== process.pid && held.bootId === bootId && isRigcap(held.pid)) {
-    throw new RigcapError(
-      'RIGCAP_SPOOL_BUSY',
-      `spool ${spoolDir} is in use by rigcap pid ${held.pid} (since ${held.startedAt})`,
-      { details: { pid: held.pid } },
-    );
+  const live = (c: ClaimBody | undefined): boolean =>
+    c !== undefined && c.pid !== process.pid && c.bootId === bootId && isRigcap(c.pid);
+  let held = await readClaim(path);
+  if (held !== undefined && live(held)) {
+    const waitMs = options.waitMs ?? spoolClaimWaitMs;
+    const deadline = Date.now() + waitMs;
+    const firstPid = held.pid;
+    if (waitMs > 0) {
+      (options.onWaiting ?? waitingOnStderr)(firstPid);
+      options.log.warn({ holderPid: firstPid, waitMs }, 'spool claimed by a live rigcap: waiting for it');
+    }
+    while (live(held) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(1, deadline - Date.now()))));
+      held = await readClaim(path);
+    }
+    if (held !== undefined && live(held))
+      throw new RigcapError(
+        'RIGCAP_SPOOL_BUSY',
+        `spool ${spoolDir} is in use by rigcap pid ${held.pid} (since ${held.startedAt})` +
+          (waitMs > 0 ? `; still held after waiting ${Math.round(waitMs / 1000)} s` : ''),
+        { details: { pid: held.pid } },
+      );
   }
   if (held !== undefined && held.pid !== process.pid)
     options.log.warn(
@@ -84,6 +109,10 @@ export async function claimSpool(spoolDir: string, options: SpoolClaimOptions): 
       if (claimed.delete(path)) releaseOne(path);
     },
   };
+}
+
+function waitingOnStderr(holderPid: number): void {
+  process.stderr.write(`rigcap: waiting for pid ${holderPid} to release the spool\n`);
 }
 
 async function readClaim(path: string): Promise<ClaimBody | undefined> {

@@ -64,15 +64,46 @@ describe('spool claim', () => {
       join(dir, spoolClaimFileName),
       JSON.stringify({ pid: holder.pid, bootId, startedAt: '2026-01-01T00:00:00.000Z' }),
     );
-    const err = await refused(dir, { log, bootId });
+    const waitedFor: number[] = [];
+    const err = await refused(dir, { log, bootId, waitMs: 300, onWaiting: (pid) => waitedFor.push(pid) });
     expect(isRigcapError(err, 'RIGCAP_SPOOL_BUSY'), String(err)).toBe(true);
     expect((err as Error).message).toContain(`pid ${holder.pid}`);
+    expect(waitedFor).toEqual([holder.pid]);
     expect((await claimOf(dir)).pid).toBe(holder.pid);
+    // Without a wait the refusal is immediate and says nothing about waiting.
+    const now = await refused(dir, { log, bootId, waitMs: 0, onWaiting: (pid) => waitedFor.push(pid) });
+    expect(isRigcapError(now, 'RIGCAP_SPOOL_BUSY'), String(now)).toBe(true);
+    expect(waitedFor).toEqual([holder.pid]);
 
     const gone = new Promise((r) => holder!.once('exit', r));
     holder.kill('SIGKILL');
     await gone;
     await claimSpool(dir, { log, bootId });
+    expect(await claimOf(dir)).toMatchObject({ pid: process.pid, bootId });
+  });
+
+  it('a start that finds a live holder waits, and starts once the holder ends within the wait', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rigcap-claim-'));
+    holder = await liveProcess('rigcap-agent-standin');
+    const bootId = 'boot-a';
+    await writeFile(
+      join(dir, spoolClaimFileName),
+      JSON.stringify({ pid: holder.pid, bootId, startedAt: '2026-01-01T00:00:00.000Z' }),
+    );
+    const h = holder;
+    let waited: number | undefined;
+    // The holder is killed only once the claimant says it waits: the claim must then be taken.
+    const claim = claimSpool(dir, {
+      log,
+      bootId,
+      waitMs: 20_000,
+      onWaiting: (pid) => {
+        waited = pid;
+        h.kill('SIGKILL');
+      },
+    });
+    await claim;
+    expect(waited).toBe(h.pid);
     expect(await claimOf(dir)).toMatchObject({ pid: process.pid, bootId });
   });
 
