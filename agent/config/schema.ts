@@ -228,6 +228,13 @@ export const configSchema = {
         },
         plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.6 },
         timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
+        selfTestTimeoutMs: {
+          type: 'integer',
+          minimum: 10,
+          default: 60000,
+          description:
+            'Start-up bound on the de-id self-test (models warmed up, then the shipped image redacted); separate from the per-frame timeoutMs so a busy machine still starts.',
+        },
         maxPending: { type: 'integer', minimum: 1, default: 8 },
         mode: {
           enum: ['inline', 'spill'],

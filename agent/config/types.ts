@@ -142,6 +142,8 @@ export interface DeidConfig {
   faceSweepFrames: number;
   plateThreshold: number;
   timeoutMs: number;
+  /** Start-up bound on the self-test (workers' warm-up included), apart from the per-frame `timeoutMs`. */
+  selfTestTimeoutMs: number;
   /** Frames waiting for a worker before `deid_backpressure` drops (inline) or spilling (spill) start. */
   maxPending: number;
   /** `inline`: a frame de-id cannot take in time is dropped; `spill`: it is sealed in the holding area until blurred. */

@@ -115,6 +115,7 @@ export const defaultDeidConfig = {
   faceSweepFrames: 4,
   plateThreshold: 0.6,
   timeoutMs: 5000,
+  selfTestTimeoutMs: 60_000,
   maxPending: 8,
   mode: 'spill',
   holdingBytes: 2 * 1024 * 1024 * 1024,

@@ -14,7 +14,7 @@ import { LateBlurPass, type LateOutcome } from './holding/late-blur.ts';
 import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
-import { runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
+import { readSelfTestImage, runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
 import { providerChoice } from './providers.ts';
 import { StreamScan } from './stream-scan.ts';
 import { DeidWorkerPool } from './worker-pool.ts';
@@ -92,6 +92,8 @@ export interface DeidStageOptions {
   readonly models?: readonly ModelSpec[];
   /** Overrides the worker entry (tests use one that hangs or throws). */
   readonly workerUrl?: URL;
+  /** How long a retired busy worker may take to exit before it is terminated (see DeidWorkerPool). */
+  readonly retireGraceMs?: number;
 }
 
 /** De-identifies image samples in worker threads, failing closed. */
@@ -104,12 +106,15 @@ export class DeidStage {
   readonly #lineage: DeidLineageAccumulator;
   readonly #workers: number;
   readonly #workerUrl: URL | undefined;
+  readonly #retireGraceMs: number | undefined;
   readonly #streams = new Map<string, DeidStreamStatus>();
   /** Each image stream is a video: its face scan is planned from what its earlier frames showed. */
   readonly #scans = new Map<string, StreamScan>();
   /** Held frames are a second video of their stream, scanned in their own order. */
   readonly #lateScans = new Map<string, StreamScan>();
   #inlineInFlight = 0;
+  /** Held frames (stream:seq) that ran past their deadline once and went back to the holding area. */
+  readonly #lateTimedOut = new Set<string>();
   #holding: HoldingArea | undefined;
   #late: LateBlurPass | undefined;
   #holdingPorts: HoldingPorts | undefined;
@@ -127,6 +132,7 @@ export class DeidStage {
     this.#params = deidParamsFor(options.config);
     this.#workers = options.config.workers > 0 ? options.config.workers : Math.max(1, availableParallelism());
     this.#workerUrl = options.workerUrl;
+    this.#retireGraceMs = options.retireGraceMs;
     this.#lineage = new DeidLineageAccumulator({
       enabled: options.config.enabled,
       models: this.#models,
@@ -140,6 +146,7 @@ export class DeidStage {
   async start(): Promise<void> {
     if (!this.#config.enabled || this.#state !== 'idle') return;
     this.#state = 'starting';
+    const warmUpJpeg = await readSelfTestImage();
     const pool = new DeidWorkerPool({
       size: this.#workers,
       maxPending: this.#config.maxPending,
@@ -150,15 +157,34 @@ export class DeidStage {
         params: this.#params,
         intraOpThreads: 1,
         provider: providerChoice(this.#config),
+        warmUpJpeg,
       },
       log: this.#log,
       ...(this.#workerUrl === undefined ? {} : { workerUrl: this.#workerUrl }),
+      ...(this.#retireGraceMs === undefined ? {} : { retireGraceMs: this.#retireGraceMs }),
     });
+    // Start-up (models loaded and warmed up in every worker, then the self-test) has its own bound.
+    const bound = this.#config.selfTestTimeoutMs;
+    const deadline = performance.now() + bound;
+    const late = (): RigcapError =>
+      new RigcapError(
+        'RIGCAP_DEID_SELFTEST_FAILED',
+        `de-id start-up (model load, warm-up, self-test) took longer than ${bound} ms (deid.selfTestTimeoutMs)`,
+      );
+    const starting = pool.start();
+    starting.catch(() => undefined);
+    let startTimer: NodeJS.Timeout | undefined;
+    const started = Promise.race([
+      starting,
+      new Promise<never>((_, reject) => (startTimer = setTimeout(() => reject(late()), bound))),
+    ]).finally(() => clearTimeout(startTimer));
     try {
-      await pool.start();
+      await started;
       this.#pool = pool;
       this.#selfTest = await runDeidSelfTest(async (jpeg) => {
-        const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: jpeg });
+        const timeoutMs = Math.max(1, Math.round(deadline - performance.now()));
+        const outcome = await pool.submit({ encoding: 'jpeg', schemaRef: '', data: jpeg, timeoutMs });
+        if (outcome.kind === 'failed' && outcome.timedOut === true) throw late();
         if (outcome.kind === 'failed') throw outcome.error;
         if (outcome.kind === 'backpressure')
           throw new RigcapError('RIGCAP_DEID_SELFTEST_FAILED', 'self-test refused by a full pool');
@@ -219,6 +245,9 @@ export class DeidStage {
       this.#lineage.record(sample.stream, { kind: 'dropped' });
       return { kind: 'dropped', cause: 'deid_backpressure' };
     }
+    // Spill: a frame past its deadline (a busy machine, not a bad frame) is held and blurred later.
+    if (outcome.kind === 'failed' && outcome.timedOut === true && this.#holding !== undefined)
+      return this.#hold(sample);
     if (outcome.kind === 'failed') return this.#fail(sample.stream, stream, outcome.error);
     const boxes = countBoxes(outcome.detections);
     stream.redacted++;
@@ -343,6 +372,13 @@ export class DeidStage {
       scan: scanOf(this.#lateScans, sample.stream, this.#params),
     });
     if (outcome.kind === 'backpressure') return { kind: 'busy' };
+    // A held frame past its deadline goes back to the holding area once; a second time it fails.
+    const key = `${sample.stream}:${sample.seq}`;
+    if (outcome.kind === 'failed' && outcome.timedOut === true && !this.#lateTimedOut.has(key)) {
+      this.#lateTimedOut.add(key);
+      return { kind: 'busy' };
+    }
+    this.#lateTimedOut.delete(key);
     if (outcome.kind === 'failed') return { kind: 'failed' };
     return { kind: 'ok', sample: { ...sample, data: outcome.data }, boxes: countBoxes(outcome.detections) };
   }

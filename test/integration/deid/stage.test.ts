@@ -89,10 +89,15 @@ describe('DeidStage fails closed', () => {
     );
   });
 
-  it('an inference past its deadline fails the self-test, and so start', async () => {
+  it('an inference past the start-up bound fails the self-test, and so start', async () => {
     const workerUrl = new URL('./workers/hanging-worker.ts', import.meta.url);
-    const stage = new DeidStage({ config: { ...config, timeoutMs: 300 }, log: silentLogger(), workerUrl });
-    await expect(stage.start()).rejects.toMatchObject({ code: 'RIGCAP_DEID_INFERENCE' });
+    const stage = new DeidStage({
+      config: { ...config, selfTestTimeoutMs: 300 },
+      log: silentLogger(),
+      workerUrl,
+      retireGraceMs: 500,
+    });
+    await expect(stage.start()).rejects.toMatchObject({ code: 'RIGCAP_DEID_SELFTEST_FAILED' });
     expect(stage.status().lastError?.message).toMatch(/longer than 300 ms/);
     stage.destroy();
   });
