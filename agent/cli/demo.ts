@@ -27,6 +27,8 @@ export function demoConfig(options: {
   storeUrl: string;
   enrollToken: string;
   seconds: number;
+  /** Per-frame de-id deadline (deid.timeoutMs); the default suits real hardware, not emulation. */
+  deidTimeoutMs?: number;
 }): Record<string, unknown> {
   const streams = simRigStreams({ endpoint: options.endpoint, socket: 'sub' }).map((s) =>
     // Cameras go through de-id frame by frame: a short queue keeps latency and shutdown bounded.
@@ -53,7 +55,7 @@ export function demoConfig(options: {
       watchIntervalMs: 0,
     },
     timesync: { chrony: true, ptp: false, sampleIntervalMs: 1000 },
-    deid: { enabled: true, workers: 2, maxPending: 4 },
+    deid: { enabled: true, workers: 2, maxPending: 4, timeoutMs: options.deidTimeoutMs ?? 5000 },
     sync: {
       enabled: true,
       storeUrl: options.storeUrl,
@@ -111,6 +113,7 @@ const command: Command = {
     'usage: rigcap demo [--out DIR] [--seconds N] [--store-url URL --enroll-token T] [--json]',
     '  --out DIR        demo folder (default ./rigcap-demo): DIR/agent spool, DIR/store, DIR/secrets (0700)',
     '  --seconds N      capture time (default 10)',
+    '  --deid-timeout-ms N  per-frame de-id deadline (default 5000; raise it under emulation)',
     '  --store-url URL  sync to this receiver instead of a local one (with --enroll-token)',
     '  --json           print the summary as one JSON document',
   ].join('\n'),
@@ -118,6 +121,7 @@ const command: Command = {
     const { values } = parseFlags('demo', argv, {
       out: { type: 'string' },
       seconds: { type: 'string' },
+      'deid-timeout-ms': { type: 'string' },
       'store-url': { type: 'string' },
       'enroll-token': { type: 'string' },
       json: { type: 'boolean', default: false },
@@ -125,6 +129,7 @@ const command: Command = {
     const json = values.json;
     const dir = resolve(io.cwd, values.out ?? 'rigcap-demo');
     const seconds = intFlag('demo', 'seconds', values.seconds, 10);
+    const deidTimeoutMs = intFlag('demo', 'deid-timeout-ms', values['deid-timeout-ms'], 5000);
     if (seconds < 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --seconds must be at least 1');
     if (
       (values['store-url'] === undefined) !== (values['enroll-token'] === undefined) &&
@@ -164,7 +169,7 @@ const command: Command = {
       const configFile = join(dir, 'rigcap.yaml');
       writeFileSync(
         configFile,
-        `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds }))}`,
+        `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds, deidTimeoutMs }))}`,
       );
       const { config, digest } = loadConfigFile(configFile);
       const daemon = new Daemon({ config, configDigest: digest, log, env: {} });
