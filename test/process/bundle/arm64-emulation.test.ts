@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildTimeoutMs, cannotBuild, sharedBundle, unpack } from './bundles.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'rigcap-bundle-arm64-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => rmSync(work, { recursive: true, force: true }), 5 * 60_000);
 
 const sysroot = '/usr/aarch64-linux-gnu';
 const binfmt = '/proc/sys/fs/binfmt_misc';
@@ -88,7 +88,8 @@ describe.skipIf(blocked !== undefined)('the arm64 bundle under qemu user-mode em
     'runs a 5 s demo whose spool and store verify',
     () => {
       const out = join(work, 'demo');
-      const r = rigcap('demo', '--seconds', '5', '--out', out, '--json');
+      // Emulated de-id takes tens of seconds a frame: the default 5 s deadline would fail it closed.
+      const r = rigcap('demo', '--seconds', '5', '--out', out, '--deid-timeout-ms', '600000', '--json');
       expect(r.status, r.stderr.slice(-4000)).toBe(0);
       const summary = JSON.parse(r.stdout) as {
         ok: boolean;

@@ -18,7 +18,7 @@ import { checkManifest, type BundleManifest } from '../../../scripts/bundle/file
 import { buildTimeoutMs, cannotBuild, nativeCacheDir, sharedBundle, unpack } from './bundles.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'rigcap-bundle-build-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => rmSync(work, { recursive: true, force: true }), 5 * 60_000);
 
 const machines: Record<BundleArch, string> = { x64: 'x86-64', arm64: 'aarch64' };
 

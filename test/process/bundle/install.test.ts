@@ -24,7 +24,7 @@ const arch: BundleArch = process.arch === 'arm64' ? 'arm64' : 'x64';
 /** Each install runs `rigcap run --check` and `rigcap selftest` (models load and detect): minutes on a busy machine. */
 const installTimeoutMs = 6 * 60_000;
 const work = mkdtempSync(join(tmpdir(), 'rigcap-bundle-install-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(() => rmSync(work, { recursive: true, force: true }), installTimeoutMs);
 
 const offline = spawnSync('unshare', ['-n', 'true']).status === 0;
 const blocked =
