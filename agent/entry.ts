@@ -2,8 +2,41 @@
 // ends the process in every state: the first one asks the command to stop (the daemon's ordered
 // shutdown), a second one while it stops exits at once, and one that arrives after the command
 // returned exits at once too. Whatever a command left open cannot keep the process alive.
+// Interactive commands, and any command under the Node-22 re-exec wrapper, die with their launcher.
 import { constants } from 'node:os';
 import { main } from './main.ts';
+import { reexecParentEnv, watchParent } from './ops/parent-watch.ts';
+
+/** Commands a user runs from a terminal (or npx): they end with whatever launched them. */
+const interactive = new Set(['demo', 'ingest']);
+
+/**
+ * Ends this process like the `kill -9` that hit its launcher: no ordered shutdown, what is on disk
+ * is left for the next start's recovery, and the spool claim is stale the moment this pid is gone.
+ * `rigcap run` started directly (systemd, nohup) never follows its parent; under the wrapper it does.
+ */
+function followLauncher(argv: readonly string[]): void {
+  const underWrapper = process.env[reexecParentEnv] === String(process.ppid);
+  const name = argv[0] ?? '';
+  if (interactive.has(name) || underWrapper) startWatch(name);
+  // Not passed on: a process this one starts is not the wrapper's child.
+  delete process.env[reexecParentEnv];
+}
+
+function startWatch(name: string): void {
+  watchParent({
+    through: interactive.has(name) ? 'launchers' : 'own-parent',
+    onOrphaned: ({ pid, parentAtStart }) => {
+      try {
+        process.stderr.write(
+          `rigcap ${name}: launcher gone (parent ${parentAtStart} of pid ${pid} ended); stopping like it\n`,
+        );
+      } finally {
+        process.kill(process.pid, 'SIGKILL');
+      }
+    },
+  });
+}
 
 /** How long the process may linger after the command returned before it exits regardless. */
 const lingerMs = 1500;
@@ -15,6 +48,8 @@ function signalExitCode(sig: NodeJS.Signals): number {
 
 /** Runs `rigcap` in this process with process.argv. */
 export async function runCli(): Promise<void> {
+  // Before reading the environment into the command's io, which then no longer names the wrapper.
+  followLauncher(process.argv.slice(2));
   const controller = new AbortController();
   let signals = 0;
   let returned = false;

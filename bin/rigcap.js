@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Entry point. rigcap targets Node 22: under another Node (e.g. a system Node 20) it re-runs itself
-// with the Node 22 that the `node` npm package installs, forwarding signals and the exit status.
+// with the Node 22 that the `node` npm package installs, forwarding signals and the exit status;
+// that child ends when the wrapper does, however it ends.
 import { spawn } from 'node:child_process';
 import { node22Path, requiredMajor } from '../scripts/node22.js';
 
@@ -19,7 +20,12 @@ if (major !== requiredMajor) {
     );
     process.exit(2);
   }
-  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // The child follows this wrapper's death (agent/ops/parent-watch.ts): a `kill -9` that hits only
+  // the wrapper must not leave the real process running with the spool.
+  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, RIGCAP_REEXEC_PARENT: String(process.pid) },
+  });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']) {
     process.on(sig, () => child.kill(sig));
   }
