@@ -2,14 +2,14 @@
 // kill the project's verifier finds every chunk with a record consistent with it (calibration,
 // digest, session), and the only findings allowed are the crash windows at the chain's tail that
 // the next start repairs; then a normal run ends OK and both spool and store verify.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { VerifyReport } from '../../../agent/records/index.ts';
 import { runCli } from '../../support/cli.ts';
-import { rigcapBin, waitFor } from './daemon-harness.ts';
+import { waitFor } from './daemon-harness.ts';
+import { killGroup, logged, startDemo, type DemoChild } from './demo-child.ts';
 
 const CYCLES = 5;
 
@@ -22,55 +22,6 @@ function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-interface DemoChild {
-  proc: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** `rigcap demo --out DIR --seconds N --json` in its own process group (so a kill reaches every process of it). */
-function startDemo(dir: string, seconds: number): DemoChild {
-  const proc = spawn(
-    process.execPath,
-    [rigcapBin, 'demo', '--out', dir, '--seconds', String(seconds), '--json'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...process.env, RIGCAP_LOG_LEVEL: 'info' },
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  proc.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  proc.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('exit', (code, signal) => resolve({ code, signal }));
-  });
-  return { proc, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-function killGroup(child: DemoChild): void {
-  if (child.proc.pid === undefined || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  try {
-    process.kill(-child.proc.pid, 'SIGKILL');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-/** Whether the demo's log (DIR/demo.log, shared by every run) has `msg` from this process. */
-async function logged(dir: string, pid: number, msg: string): Promise<true | undefined> {
-  const text = await readFile(join(dir, 'demo.log'), 'utf8').catch(() => '');
-  const needle = `"pid":${pid},`;
-  for (const line of text.split('\n')) {
-    if (!line.includes(needle) || !line.includes(msg)) continue;
-    const parsed = JSON.parse(line) as { pid?: number; msg?: string };
-    if (parsed.pid === pid && parsed.msg === msg) return true;
-  }
-  return undefined;
 }
 
 /** Size of the largest `*.mcap.partial` under the spool's sessions (0 when none). */
