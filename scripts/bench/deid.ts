@@ -102,11 +102,15 @@ export async function runDeidBench(o: DeidBenchOptions): Promise<DeidBenchReport
         let unreported = 0;
         for (const f of video) {
           const detections = tap.detections(firstTag + f.index);
-          if (detections === undefined) unreported++;
-          score.add(f, detections ?? [], config.deid.marginRatio);
+          // A frame de-id failed on was dropped, never written: a gap, not a leak, so not scored.
+          if (detections === undefined) {
+            unreported++;
+            continue;
+          }
+          score.add(f, detections, config.deid.marginRatio);
         }
         if (run.dropped > 0 || unreported > 0)
-          details[`${set}Incomplete`] = { dropped: run.dropped, unreported };
+          details[`${set}Incomplete`] = { dropped: run.dropped, unscored: unreported };
         scores[set] = score;
         fps[set] = run.fps;
         progress(`deid: ${set}: ${run.fps.toFixed(2)} fps`);
