@@ -163,10 +163,13 @@ export class Capture {
       return;
     }
     const window = Math.max(1, this.#opts.transformWindow ?? 1);
-    // Up to `window` samples are in the transform at once; a writer loop writes each result in
-    // order as soon as it and those before it are done (a quiet stream must not leave a finished
-    // frame waiting for the window to fill).
+    // Up to `window` samples are in the transform (or finished and waiting for an earlier one) at
+    // once; a writer loop writes each result in order as soon as it and those before it are done (a
+    // quiet stream must not leave a finished frame waiting for the window to fill). A result with no
+    // sample to write (held, dropped) frees its place at once: a frame held while an earlier one is
+    // still in de-id never keeps the consumer from taking the next sample off the queue.
     const inFlight: Array<Promise<TransformResult>> = [];
+    let occupied = 0;
     let added: (() => void) | undefined;
     let written: (() => void) | undefined;
     let intakeDone = false;
@@ -189,7 +192,10 @@ export class Capture {
         if (result.kind === 'dropped') this.#opts.ledger.drop(stream.name, result.cause);
         else if (result.kind === 'ok') await this.#write(stream, result.sample);
         inFlight.shift();
-        wake('written');
+        if (result.kind === 'ok') {
+          occupied--;
+          wake('written');
+        }
       }
     })().catch((err: unknown) => {
       failed = { err };
@@ -197,14 +203,21 @@ export class Capture {
     });
     try {
       for await (const sample of queue) {
-        while (inFlight.length >= window && failed === undefined)
-          await new Promise<void>((r) => (written = r));
+        while (occupied >= window && failed === undefined) await new Promise<void>((r) => (written = r));
         if (failed !== undefined) break;
         // A transform that throws (a bug, not a counted failure) must not stop the stream: the frame
         // is dropped as the transform's failure, never written untransformed.
-        inFlight.push(
-          transform(sample).catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' })),
-        );
+        occupied++;
+        const result = transform(sample)
+          .catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' }))
+          .then((r) => {
+            if (r.kind !== 'ok') {
+              occupied--;
+              wake('written');
+            }
+            return r;
+          });
+        inFlight.push(result);
         wake('added');
       }
     } finally {

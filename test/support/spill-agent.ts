@@ -13,6 +13,8 @@ export function spillAgent(options: {
   bag: string;
   deid: Record<string, unknown>;
   log: Logger;
+  /** The camera's capture queue (default 8 frames). */
+  queueSize?: number;
 }): Agent {
   const { config, digest } = parseConfig(
     JSON.stringify({
@@ -30,7 +32,7 @@ export function spillAgent(options: {
           sourceTopic: '/camera/front/image/compressed',
           type: 'sensor_msgs/msg/CompressedImage',
           encoding: 'cdr',
-          queue: { size: 8, maxBytes: '8MiB', dropPolicy: 'drop-oldest' },
+          queue: { size: options.queueSize ?? 8, maxBytes: '8MiB', dropPolicy: 'drop-oldest' },
           maxMessageBytes: '1MiB',
         },
       ],

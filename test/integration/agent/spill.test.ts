@@ -226,3 +226,52 @@ describe('de-id spill mode', () => {
     frames.messages.forEach((m, i) => expect(written.get(blurredOf(m))).toBe(frames.publishNs[i]));
   });
 });
+
+describe('de-id spill mode, a camera far faster than de-id', () => {
+  // 250 ms a frame against a camera at 125 fps into a 4-frame capture queue: de-id takes about one
+  // frame in thirty, so whatever the machine's load, the consumer must hand frames to the holding area
+  // without waiting for de-id, or the queue overflows.
+  const fast = 100;
+  let fastBag: string;
+  let fastRecording: ImageRecording;
+  beforeAll(async () => {
+    fastBag = join(root, 'fast.mcap');
+    fastRecording = await writeImageRecording(fastBag, { frames: fast, periodMs: 8 });
+  });
+
+  async function run(mode: 'inline' | 'spill'): Promise<{ a: Agent; spool: string }> {
+    dir = await mkdtemp(join(root, 'run-'));
+    const before = process.env['RIGCAP_TEST_DEID_DELAY_MS'];
+    process.env['RIGCAP_TEST_DEID_DELAY_MS'] = '250';
+    try {
+      agent = spillAgent({ dir, bag: fastBag, deid: { mode }, log: silentLogger(), queueSize: 4 });
+      await agent.start(new AbortController().signal);
+    } finally {
+      process.env['RIGCAP_TEST_DEID_DELAY_MS'] = before;
+    }
+    await agent.intakeEnded();
+    await agent.stop({ deid: 'complete' });
+    return { a: agent, spool: join(dir, 'spool') };
+  }
+
+  it('inline mode drops frames at the capture queue or de-id, each counted', async () => {
+    const { a } = await run('inline');
+    const b = balance(a);
+    expect(b.received).toBe(fast);
+    const dropped = Object.values(b.drops).reduce((n, c) => n + c, 0);
+    expect(dropped).toBeGreaterThan(fast / 2);
+    expect(b.written + dropped).toBe(fast);
+  });
+
+  it('spill mode loses no frame to a full capture queue: every frame is held and blurred later', async () => {
+    const { a, spool } = await run('spill');
+    const b = balance(a);
+    expect(b.drops['queue_full'] ?? 0).toBe(0);
+    expect(b).toEqual({ received: fast, written: fast, drops: {} });
+    expect(a.deid!.holding.blurredLate).toBeGreaterThan(fast / 2);
+    const written = await writtenFrames(spool, a.sessionId!);
+    fastRecording.messages.forEach((m, i) =>
+      expect(written.get(blurredOf(m))).toBe(fastRecording.publishNs[i]),
+    );
+  }, 120_000);
+});
