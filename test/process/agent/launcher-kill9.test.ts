@@ -97,8 +97,10 @@ describe('rigcap demo dies with its launcher', () => {
         processesNaming(out).length === 0 ? true : undefined,
       );
 
-      const next = startDemo(out, 3);
+      // The next run claims the spool and captures (not RIGCAP_SPOOL_BUSY), then ends OK and verifies.
+      const next = startDemo(out, 1);
       children.push(next);
+      expect(await capturing(out, next)).toBe(next.proc.pid);
       const exit = await next.exited;
       expect(next.stderr()).not.toContain('RIGCAP_SPOOL_BUSY');
       expect(exit.code, `stderr: ${next.stderr()}`).toBe(0);
