@@ -77,4 +77,54 @@ describe('Capture', () => {
     expect(ledger.totals().get('imu')).toMatchObject({ received: 2, written: 1, drops: { decode_error: 1 } });
     expect(ledger.unattributed).toEqual({ unknown_topic: 1 });
   });
+
+  it('a held frame frees its place in the window at once: a frame still in the transform never fills the queue', async () => {
+    // A 2-frame queue and a window of 2: the first frame stays in the transform until the camera is
+    // done; every later one is held at once. Only the held frames' places let the consumer keep up.
+    const small = parseConfig(
+      `version: 1\nrig: { id: r }\nspool: { dir: /tmp/x }\nstreams:\n  - { name: cam, driver: zmq, endpoint: "tcp://127.0.0.1:1", topic: /cam, type: sensor_msgs/msg/CompressedImage, queue: { size: 2 } }\n`,
+      { baseDir: '/' },
+    ).config;
+    const frames = Array.from({ length: 20 }, (_, i) => sample('cam', i));
+    const camera: Driver = {
+      ...scriptedDriver(frames),
+      async *samples() {
+        for (const s of frames) {
+          yield s;
+          // The next frame comes after the consumer has run (a camera's period).
+          await new Promise((r) => setImmediate(r));
+        }
+      },
+    };
+    let release: (() => void) | undefined;
+    const first = new Promise<void>((r) => (release = r));
+    const written: Sample[] = [];
+    const ledger = new StreamLedger();
+    const capture = new Capture({
+      streams: small.streams,
+      drivers: [camera],
+      sink: { write: (s) => Promise.resolve(void written.push(s)) },
+      ledger,
+      log: silentLogger(),
+      transformWindow: 2,
+      transformFor:
+        () =>
+        async (x): Promise<TransformResult> => {
+          if (x.seq !== 0) return { kind: 'held' };
+          await first;
+          return { kind: 'ok', sample: x };
+        },
+    });
+    capture.start();
+    await capture.intakeEnded();
+    release!();
+    await capture.drain();
+    const cam = ledger.totals().get('cam')!;
+    expect({ received: cam.received, written: cam.written, drops: cam.drops }).toEqual({
+      received: 20,
+      written: 1,
+      drops: {},
+    });
+    expect(written.map((s) => s.seq)).toEqual([0]);
+  });
 });
