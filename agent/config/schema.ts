@@ -252,6 +252,14 @@ export const configSchema = {
           default: 'oldest',
           description: 'Which held frame goes when the holding area is full (counted as deid_holding_full).',
         },
+        lookaheadFrames: {
+          type: 'integer',
+          minimum: 0,
+          maximum: 30,
+          default: 0,
+          description:
+            "Spill mode: a held frame's blur waits for this many held frames after it of its stream, and fills a face or plate the detector missed between sightings on both sides; 0: past frames only. Inline frames always use past frames only.",
+        },
         customModels: {
           type: 'array',
           default: [],

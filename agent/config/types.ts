@@ -152,6 +152,8 @@ export interface DeidConfig {
   holdingBytes: number;
   /** Which frame goes when the holding area is full (counted as `deid_holding_full`). */
   holdingDrop: 'oldest' | 'newest';
+  /** Spill mode: held frames after each held frame its blur waits for, to fill misses from both sides (0: past only). */
+  lookaheadFrames: number;
   customModels: Array<{
     name: string;
     kind: 'face' | 'plate';

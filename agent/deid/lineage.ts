@@ -42,6 +42,11 @@ export interface DeidLineage {
   readonly exemptStreams: readonly string[];
   readonly frames: DeidFrameCounts;
   readonly boxes: Readonly<Record<DetectionKind, number>>;
+  /**
+   * Of `boxes`, those filled from tracks where the frame's detector missed them (from earlier
+   * frames inline; from frames on both sides for held frames blurred with lookahead).
+   */
+  readonly filled: Readonly<Record<DetectionKind, number>>;
   /** True when any frame in the chunk failed de-id (and was dropped). */
   readonly degraded: boolean;
   readonly streams: Readonly<Record<string, DeidFrameCounts>>;
@@ -54,6 +59,8 @@ export type FrameEvent =
       readonly boxes: Readonly<Record<DetectionKind, number>>;
       /** Set for a held frame: how long after it was held it was blurred. */
       readonly lateDelayNs?: bigint;
+      /** Of `boxes`, those filled from tracks. */
+      readonly filled?: Readonly<Record<DetectionKind, number>>;
     }
   | { readonly kind: 'heldLost' }
   | { readonly kind: 'failed' }
@@ -73,6 +80,7 @@ export class DeidLineageAccumulator {
   #maxLateDelayNs = 0n;
   #frames = zeroCounts();
   #boxes = { face: 0, plate: 0 };
+  #filled = { face: 0, plate: 0 };
   #streams = new Map<string, DeidFrameCounts>();
 
   constructor(options: {
@@ -116,6 +124,8 @@ export class DeidLineageAccumulator {
     if (event.kind === 'redacted') {
       this.#boxes.face += event.boxes.face;
       this.#boxes.plate += event.boxes.plate;
+      this.#filled.face += event.filled?.face ?? 0;
+      this.#filled.plate += event.filled?.plate ?? 0;
     }
   }
 
@@ -129,12 +139,14 @@ export class DeidLineageAccumulator {
       maxLateDelayNs: this.#maxLateDelayNs.toString(),
       frames: this.#frames,
       boxes: this.#boxes,
+      filled: this.#filled,
       degraded: this.#frames.failed > 0,
       streams: Object.fromEntries([...this.#streams].sort(([a], [b]) => (a < b ? -1 : 1))),
     };
     this.#frames = zeroCounts();
     this.#maxLateDelayNs = 0n;
     this.#boxes = { face: 0, plate: 0 };
+    this.#filled = { face: 0, plate: 0 };
     this.#streams = new Map();
     return lineage;
   }

@@ -120,6 +120,7 @@ export const defaultDeidConfig = {
   mode: 'spill',
   holdingBytes: 2 * 1024 * 1024 * 1024,
   holdingDrop: 'oldest',
+  lookaheadFrames: 0,
   customModels: [],
 } as const satisfies DeidConfig;
 

@@ -252,7 +252,7 @@ export class DeidStage {
     const boxes = countBoxes(outcome.detections);
     stream.redacted++;
     stream.degraded = false;
-    this.#lineage.record(sample.stream, { kind: 'redacted', boxes });
+    this.#lineage.record(sample.stream, { kind: 'redacted', boxes, filled: filledBoxes(outcome.faceScan) });
     return { kind: 'ok', sample: { ...sample, data: outcome.data } };
   }
 
@@ -282,15 +282,17 @@ export class DeidStage {
     this.#late = new LateBlurPass({
       holding,
       log: this.#log,
-      redact: (sample) => this.#redactLate(sample),
+      redact: (sample, { last }) => this.#redactLate(sample, last),
+      lookaheadFrames: this.#lookahead,
+      flush: (stream) => this.#lateScans.get(stream)?.flush(),
       deliver: (sample) => ports.deliver(sample),
       inlineIdle: () => this.#inlineInFlight < this.#workers && (this.#pool?.pending ?? 0) === 0,
       drainConcurrency: this.#workers + 1,
-      onBlurred: (entry, delayNs, boxes) => {
+      onBlurred: (entry, delayNs, boxes, filled) => {
         const stream = this.#streamStatus(entry.stream);
         stream.redacted++;
         stream.degraded = false;
-        this.#lineage.record(entry.stream, { kind: 'redacted', boxes, lateDelayNs: delayNs });
+        this.#lineage.record(entry.stream, { kind: 'redacted', boxes, lateDelayNs: delayNs, filled });
       },
       onFailed: (entry) => {
         ports.drop(entry.stream, 'deid_failed');
@@ -362,14 +364,20 @@ export class DeidStage {
     this.#holdingPorts?.drop(entry.stream, cause);
   }
 
-  async #redactLate(sample: Sample): Promise<LateOutcome> {
+  /** Held frames are blurred as runs of their stream: each waits for this many held frames after it. */
+  get #lookahead(): number {
+    return this.#config.lookaheadFrames ?? 0;
+  }
+
+  async #redactLate(sample: Sample, last: boolean): Promise<LateOutcome> {
     const pool = this.#pool;
     if (pool === undefined || this.#state !== 'ready') return { kind: 'failed' };
     const outcome = await pool.submit({
       encoding: sample.encoding,
       schemaRef: sample.schemaRef,
       data: sample.data,
-      scan: scanOf(this.#lateScans, sample.stream, this.#params),
+      scan: scanOf(this.#lateScans, sample.stream, this.#params, this.#lookahead),
+      lastOfStream: last,
     });
     if (outcome.kind === 'backpressure') return { kind: 'busy' };
     // A held frame past its deadline goes back to the holding area once; a second time it fails.
@@ -380,7 +388,12 @@ export class DeidStage {
     }
     this.#lateTimedOut.delete(key);
     if (outcome.kind === 'failed') return { kind: 'failed' };
-    return { kind: 'ok', sample: { ...sample, data: outcome.data }, boxes: countBoxes(outcome.detections) };
+    return {
+      kind: 'ok',
+      sample: { ...sample, data: outcome.data },
+      boxes: countBoxes(outcome.detections),
+      filled: filledBoxes(outcome.faceScan),
+    };
   }
 
   /** The transform record for the chunk just closed; counting restarts. */
@@ -440,13 +453,25 @@ export class DeidStage {
   }
 }
 
-function scanOf(scans: Map<string, StreamScan>, stream: string, params: DeidParams): StreamScan {
+function scanOf(
+  scans: Map<string, StreamScan>,
+  stream: string,
+  params: DeidParams,
+  lookaheadFrames = 0,
+): StreamScan {
   let scan = scans.get(stream);
   if (scan === undefined) {
-    scan = new StreamScan(params);
+    scan = new StreamScan(params, { lookaheadFrames });
     scans.set(stream, scan);
   }
   return scan;
+}
+
+function filledBoxes(report: { filled: { face: number; plate: number } } | undefined): {
+  face: number;
+  plate: number;
+} {
+  return { face: report?.filled.face ?? 0, plate: report?.filled.plate ?? 0 };
 }
 
 function countBoxes(detections: readonly { kind: 'face' | 'plate' }[]): { face: number; plate: number } {

@@ -226,6 +226,8 @@ class DeidTally {
   readonly #exempt = new Set<string>();
   readonly #frames = { in: 0, withDetections: 0, failed: 0, dropped: 0 };
   readonly #boxes = { face: 0, plate: 0 };
+  /** Of the boxes, those filled from tracks where the detector missed them. */
+  readonly #filled = { face: 0, plate: 0 };
   #disabled = false;
   /** Spill mode: frames held then blurred late, frames held and never blurred, the longest hold. */
   #spill = false;
@@ -249,6 +251,9 @@ class DeidTally {
     this.#frames.dropped += f?.dropped ?? 0;
     this.#boxes.face += b?.face ?? 0;
     this.#boxes.plate += b?.plate ?? 0;
+    const filled = t['filled'] as Partial<Record<'face' | 'plate', number>> | undefined;
+    this.#filled.face += filled?.face ?? 0;
+    this.#filled.plate += filled?.plate ?? 0;
     if (t['onBackpressure'] === 'spill') this.#spill = true;
     const late = t['frames'] as Partial<Record<'blurredLate' | 'heldLost', number>> | undefined;
     this.#blurredLate += late?.blurredLate ?? 0;
@@ -263,6 +268,10 @@ class DeidTally {
         ? 'de-identification off'
         : `de-identification: ${this.#frames.in} frames in, ${this.#frames.withDetections} with detections, ${this.#boxes.face} faces and ${this.#boxes.plate} plates blurred, ${this.#frames.failed} failed and ${this.#frames.dropped} dropped (never written)`,
     ];
+    if (this.#filled.face + this.#filled.plate > 0)
+      parts.push(
+        `${this.#filled.face} faces and ${this.#filled.plate} plates of those filled from tracks where the detector missed them`,
+      );
     if (this.#spill)
       parts.push(
         `spill mode: ${this.#blurredLate} frames held sealed and blurred late (longest hold ${(Number(this.#maxLateDelayNs) / 1e9).toFixed(1)} s), ${this.#heldLost} held frames never blurred (never written)`,

@@ -142,17 +142,25 @@ export class HoldingArea {
     return { kind: 'held', entry };
   }
 
-  /** The oldest queued frame, now the caller's until it is released or given back. */
-  take(): HeldEntry | undefined {
-    const entry = this.#queued.shift();
+  /** The oldest queued frame (of `stream`, when given), now the caller's until it is released or given back. */
+  take(stream?: string): HeldEntry | undefined {
+    const at = stream === undefined ? 0 : this.#queued.findIndex((e) => e.stream === stream);
+    if (at < 0) return undefined;
+    const [entry] = this.#queued.splice(at, 1);
     if (entry !== undefined) this.#taken.add(entry);
     return entry;
   }
 
-  /** A taken frame goes back to the front of the queue (the pool had no room for it). */
+  /** Whether a frame of `stream` is queued. */
+  hasQueued(stream: string): boolean {
+    return this.#queued.some((e) => e.stream === stream);
+  }
+
+  /** A taken frame goes back to its place in the queue, by when it was held (the pool had no room for it). */
   giveBack(entry: HeldEntry): void {
     if (!this.#taken.delete(entry)) return;
-    this.#queued.unshift(entry);
+    const at = this.#queued.findIndex((e) => e.name > entry.name);
+    this.#queued.splice(at < 0 ? this.#queued.length : at, 0, entry);
   }
 
   /** Reads and opens a taken frame; a frame that no longer opens is deleted and counted lost. */

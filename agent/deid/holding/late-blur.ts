@@ -3,13 +3,26 @@
 // it, writes it into the session's open chunk with its original stamps, then deletes its
 // ciphertext. A frame is written before its ciphertext goes, so a crash in between can only count a
 // written frame as lost, never lose one uncounted.
+//
+// With lookahead (k > 0) the pass blurs a stream's held frames as a run in capture order: a frame's
+// blur waits for the k frames after it (see stream-scan.ts), so the pass keeps taking that stream's
+// frames while the run is open, and a frame with no later held frame of its stream queued is sent
+// as the last of its stream (nothing waits for frames that do not exist). While capturing, a run is
+// closed as soon as the pass may take no more (its next frame goes as the last); at stop, and when
+// the frames a run waited for were lost, the stream's scan is flushed.
 import type { Sample } from '../../../drivers/types.ts';
 import type { Logger } from '../../log.ts';
 import type { HeldEntry, HoldingArea } from './holding-area.ts';
 
 /** What the stage made of one held frame. */
 export type LateOutcome =
-  | { readonly kind: 'ok'; readonly sample: Sample; readonly boxes: { face: number; plate: number } }
+  | {
+      readonly kind: 'ok';
+      readonly sample: Sample;
+      readonly boxes: { face: number; plate: number };
+      /** Of those, boxes filled from tracks where the detector missed them. */
+      readonly filled?: { face: number; plate: number };
+    }
   /** The pool had no room: the frame goes back and is tried again. */
   | { readonly kind: 'busy' }
   | { readonly kind: 'failed' };
@@ -17,8 +30,15 @@ export type LateOutcome =
 export interface LateBlurPorts {
   readonly holding: HoldingArea;
   readonly log: Logger;
-  /** Redacts a held frame (the stage does it as for inline frames, on the stream's late scan). */
-  redact(sample: Sample): Promise<LateOutcome>;
+  /**
+   * Redacts a held frame (the stage does it as for inline frames, on the stream's late scan).
+   * `last`: no later frame of the stream will follow it soon, so its blur waits for none.
+   */
+  redact(sample: Sample, options: { last: boolean }): Promise<LateOutcome>;
+  /** Frames after each held frame its blur waits for (the late scan's lookahead); 0: past only. */
+  readonly lookaheadFrames?: number;
+  /** Frames of the stream already begun wait for no later frame (their fill uses what is known). */
+  flush?(stream: string): void;
   /** Writes a blurred frame into the session's open chunk. */
   deliver(sample: Sample): Promise<void>;
   /** Whether inline frames leave a worker free now. */
@@ -26,14 +46,33 @@ export interface LateBlurPorts {
   /** Late frames in flight at once while draining (workers + one queued). */
   readonly drainConcurrency: number;
   /** A held frame was blurred and written `delayNs` after it was held. */
-  onBlurred(entry: HeldEntry, delayNs: bigint, boxes: { face: number; plate: number }): void;
+  onBlurred(
+    entry: HeldEntry,
+    delayNs: bigint,
+    boxes: { face: number; plate: number },
+    filled: { face: number; plate: number },
+  ): void;
   /** A held frame failed de-id: dropped, as an inline frame would be. */
   onFailed(entry: HeldEntry): void;
+}
+
+/** A held frame taken and not yet settled. */
+interface Taken {
+  readonly stream: string;
+  /** Sent as the last of its stream: waits for no later frame. */
+  readonly last: boolean;
+  /** Frames of its stream taken after it while it was in flight. */
+  after: number;
 }
 
 /** Blurs held frames in the background; `drain` empties the holding area at stop. */
 export class LateBlurPass {
   readonly #p: LateBlurPorts;
+  readonly #k: number;
+  /** Frames in flight, in the order taken. */
+  readonly #taken = new Set<Taken>();
+  /** Streams whose latest taken frame was sent expecting later frames (an open run). */
+  readonly #open = new Set<string>();
   #mode: 'idle' | 'drain' | 'stopped' = 'idle';
   #inFlight = 0;
   #waiters: Array<() => void> = [];
@@ -43,6 +82,7 @@ export class LateBlurPass {
 
   constructor(ports: LateBlurPorts) {
     this.#p = ports;
+    this.#k = Math.max(0, Math.floor(ports.lookaheadFrames ?? 0));
     ports.holding.onHeld(() => this.kick());
   }
 
@@ -60,20 +100,73 @@ export class LateBlurPass {
 
   /** Takes held frames while the mode allows; called when a frame is held or any frame settles. */
   kick(): void {
+    this.#flushStranded();
     if (this.#retry !== undefined) return;
-    while (this.#mode !== 'stopped' && this.#p.holding.queued > 0 && this.#inFlight < this.#allowance()) {
-      const entry = this.#p.holding.take();
-      if (entry === undefined) return;
-      this.#inFlight++;
-      void this.#blur(entry)
-        .catch((err: unknown) =>
-          this.#p.log.error({ stream: entry.stream, err: String(err) }, 'late de-id of a held frame failed'),
-        )
-        .finally(() => {
-          this.#inFlight--;
-          for (const wake of this.#waiters.splice(0)) wake();
-          this.kick();
-        });
+    const holding = this.#p.holding;
+    while (this.#mode !== 'stopped' && holding.queued > 0) {
+      let entry: HeldEntry | undefined;
+      let last: boolean;
+      if (this.#computing() < this.#allowance()) {
+        // An open run goes on with its own stream's next frame, in capture order.
+        const [stream] = [...this.#open].filter((s) => holding.hasQueued(s));
+        entry = holding.take(stream);
+        if (entry === undefined) return;
+        last = this.#k === 0 || !holding.hasQueued(entry.stream);
+      } else {
+        // While capturing, the pass may take no more now: an open run ends with its next frame.
+        if (this.#mode !== 'idle') return;
+        const [stream] = [...this.#open].filter((s) => holding.hasQueued(s));
+        if (stream === undefined) return;
+        entry = holding.take(stream);
+        if (entry === undefined) return;
+        last = true;
+      }
+      this.#launch(entry, last);
+    }
+  }
+
+  #launch(entry: HeldEntry, last: boolean): void {
+    for (const t of this.#taken) if (t.stream === entry.stream) t.after++;
+    const taken: Taken = { stream: entry.stream, last, after: 0 };
+    this.#taken.add(taken);
+    if (last) this.#open.delete(entry.stream);
+    else this.#open.add(entry.stream);
+    this.#inFlight++;
+    void this.#blur(entry, last)
+      .then((busy) => {
+        if (!busy) return;
+        // Given back untried: frames taken before it wait for it again, so their run is open.
+        for (const t of this.#taken) {
+          if (t === taken) break;
+          if (t.stream === entry.stream && t.after > 0) t.after--;
+        }
+        if ([...this.#taken].some((t) => t.stream === entry.stream && t !== taken && !t.last))
+          this.#open.add(entry.stream);
+      })
+      .catch((err: unknown) =>
+        this.#p.log.error({ stream: entry.stream, err: String(err) }, 'late de-id of a held frame failed'),
+      )
+      .finally(() => {
+        this.#taken.delete(taken);
+        this.#inFlight--;
+        for (const wake of this.#waiters.splice(0)) wake();
+        this.kick();
+      });
+  }
+
+  /** Frames in flight that are not waiting only for later frames of their stream to be taken. */
+  #computing(): number {
+    let n = 0;
+    for (const t of this.#taken) if (t.last || t.after >= this.#k) n++;
+    return n;
+  }
+
+  /** An open run whose next frame is gone (evicted, torn) or that will get none (stopped): flushed. */
+  #flushStranded(): void {
+    for (const stream of this.#open) {
+      if (this.#mode !== 'stopped' && this.#p.holding.hasQueued(stream)) continue;
+      this.#open.delete(stream);
+      this.#p.flush?.(stream);
     }
   }
 
@@ -102,19 +195,26 @@ export class LateBlurPass {
   async stop(): Promise<void> {
     this.#mode = 'stopped';
     if (this.#retry !== undefined) clearTimeout(this.#retry);
-    while (this.#inFlight > 0) await this.#settledOrAfter(1000);
+    while (this.#inFlight > 0) {
+      // Frames in flight wait for no later frame now (one still queued in the pool is covered on a later turn).
+      for (const stream of new Set([...this.#taken].map((t) => t.stream))) this.#p.flush?.(stream);
+      this.#open.clear();
+      await this.#settledOrAfter(this.#k > 0 ? 100 : 1000);
+    }
   }
 
   #allowance(): number {
     if (this.#mode === 'drain') return this.#p.drainConcurrency;
-    // While capturing, one late frame at a time and only on a worker the inline frames leave free.
-    return this.#inFlight === 0 && this.#p.inlineIdle() ? 1 : 0;
+    // While capturing, one late frame at a time and only on a worker the inline frames leave free
+    // (a frame waiting only for later frames of its run does not count).
+    return this.#computing() === 0 && this.#p.inlineIdle() ? 1 : 0;
   }
 
-  async #blur(entry: HeldEntry): Promise<void> {
+  /** Blurs and writes one held frame; true when it went back to the holding area untried. */
+  async #blur(entry: HeldEntry, last: boolean): Promise<boolean> {
     const sample = await this.#p.holding.read(entry);
-    if (sample === undefined) return;
-    const outcome = await this.#p.redact(sample);
+    if (sample === undefined) return false;
+    const outcome = await this.#p.redact(sample, { last });
     if (outcome.kind === 'busy') {
       this.#p.holding.giveBack(entry);
       // Nothing else may wake the pass when the pool is busy with frames it does not own: look again soon.
@@ -122,19 +222,20 @@ export class LateBlurPass {
         this.#retry = undefined;
         this.kick();
       }, 20);
-      return;
+      return true;
     }
     if (outcome.kind === 'failed') {
       await this.#p.holding.release(entry);
       this.#p.onFailed(entry);
-      return;
+      return false;
     }
     await this.#p.deliver(outcome.sample);
     await this.#p.holding.release(entry);
     const delayNs = process.hrtime.bigint() - entry.heldAtNs;
     this.#blurred++;
     if (delayNs > this.#maxDelayNs) this.#maxDelayNs = delayNs;
-    this.#p.onBlurred(entry, delayNs, outcome.boxes);
+    this.#p.onBlurred(entry, delayNs, outcome.boxes, outcome.filled ?? { face: 0, plate: 0 });
+    return false;
   }
 
   #settledOrAfter(ms: number): Promise<void> {
