@@ -16,13 +16,13 @@ import {
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
 
-const profilesUrl = new URL('../../config/readiness-profiles.yaml', import.meta.url);
+const profilesUrl = new URL('../../config/readiness/profiles.yaml', import.meta.url);
 
 const usage = `usage: rigcap readiness PATH [--session S] [--profile training|audit] [--json]
 
   PATH        a spool, a store, or an exported in-toto bundle (rigcap export … --format intoto)
   --session   score only this session (default: every session in PATH)
-  --profile   thresholds from config/readiness-profiles.yaml (default: training)
+  --profile   thresholds from config/readiness/profiles.yaml (default: training)
 
 Scores each session 0–100 from its signed records; each factor says its value, the points it took
 off and why. Exit 1 when a session scores below the profile's minScore, 2 on usage errors.

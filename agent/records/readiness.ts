@@ -35,7 +35,7 @@ export const readinessFactors = [
 ] as const;
 export type ReadinessFactorName = (typeof readinessFactors)[number];
 
-/** Thresholds of one profile (config/readiness-profiles.yaml). */
+/** Thresholds of one profile (config/readiness/profiles.yaml). */
 export interface ReadinessProfile {
   /** A session below this score fails the profile. */
   minScore: number;

@@ -16,7 +16,7 @@ import {
 } from '../../support/readiness-fixture.ts';
 
 const profiles = parse(
-  readFileSync(new URL('../../../config/readiness-profiles.yaml', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../config/readiness/profiles.yaml', import.meta.url), 'utf8'),
 ) as Record<string, ReadinessProfile>;
 const training = profiles['training']!;
 
