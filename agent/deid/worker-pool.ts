@@ -5,7 +5,7 @@
 // terminated while onnxruntime runs a session aborts the whole process when the call returns (the
 // addon's error cannot be thrown into the stopping thread, and node-addon-api's second C++ throw
 // ends in std::terminate). A retired worker finishes the native call it is in, drops the rest of
-// its frames and exits by itself; only one still alive after `retireGraceMs` is terminated.
+// its frames and exits by itself (terminated only with `retireGraceMs`, for test doubles).
 // A worker whose frame waits for an earlier frame of its stream (in flight on another worker) is
 // not left idle: it takes one more frame meanwhile.
 import { Worker } from 'node:worker_threads';
@@ -71,14 +71,17 @@ export interface WorkerPoolOptions {
    */
   readonly niceness?: number;
   /**
-   * How long a retired worker (replaced after a timeout, or stopped while busy) may take to finish
-   * the call it is in and exit before it is terminated. Default `defaultRetireGraceMs`.
+   * Terminate a retired worker (replaced after a timeout, or stopped while busy) still running
+   * after this long. Only for workers that can hang in JavaScript (test doubles): a real worker
+   * still busy is inside onnxruntime or sharp, where terminating it aborts the process, so by
+   * default it is never terminated; it is logged after `retiredBusyWarnMs` and exits when its
+   * call returns.
    */
   readonly retireGraceMs?: number;
 }
 
-/** A retired worker still running after this long is taken for hung and terminated. */
-export const defaultRetireGraceMs = 120_000;
+/** A retired worker still running after this long is logged (once). */
+export const retiredBusyWarnMs = 60_000;
 
 /**
  * Nice value added to every de-id worker thread. At +10 a thread gets about a tenth of the CPU
@@ -179,8 +182,10 @@ export class DeidWorkerPool {
       await new Promise<void>((resolve) => (this.#drained = resolve));
     }
     this.#destroyed = true;
-    // Idle workers can stop at once; retired ones finish the call they are in first.
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+    // Idle workers can stop at once; one still loading or warming up (inside onnxruntime) is retired,
+    // and retired ones finish the call they are in first.
+    for (const slot of this.#slots) if (!slot.ready) this.#retire(slot.worker, { loading: true });
+    await Promise.all(this.#slots.filter((s) => s.ready).map((s) => s.worker.terminate()));
     await Promise.all(this.#retiring.values());
   }
 
@@ -194,7 +199,7 @@ export class DeidWorkerPool {
       const busy = slot.jobs.length > 0 || !slot.ready;
       for (const job of [...slot.jobs]) this.#settle(slot, job, { kind: 'failed', error });
       // A worker loading its models or running a frame may be inside onnxruntime: it is retired.
-      if (busy) this.#retire(slot.worker);
+      if (busy) this.#retire(slot.worker, { loading: !slot.ready });
       else void slot.worker.terminate();
     }
     this.#drained?.();
@@ -347,21 +352,35 @@ export class DeidWorkerPool {
 
   /**
    * Lets a busy worker go without terminating it mid-call: it finishes the native call it is in,
-   * drops its frames (nobody waits for them now) and exits. Terminated only if still alive after
-   * the grace period (a JavaScript hang, which terminate() can end).
+   * drops its frames (nobody waits for them now) and exits. Terminated only with `retireGraceMs`
+   * (a JavaScript hang, which terminate() can end).
    */
-  #retire(worker: Worker): void {
+  #retire(worker: Worker, options: { loading?: boolean } = {}): void {
     if (this.#retiring.has(worker)) return;
     // Detach first so its answers and its exit no longer touch the slot (or the next job there).
-    worker.removeAllListeners();
-    const graceMs = this.#options.retireGraceMs ?? defaultRetireGraceMs;
+    // Only these events: removeAllListeners() would also drop the Worker's own hooks that keep its
+    // message port referenced, and the worker's last messages would never arrive.
+    for (const event of ['message', 'error', 'exit'] as const) worker.removeAllListeners(event);
+    // One still loading or warming up is idle once it says so: then it can be stopped safely.
+    if (options.loading === true)
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.type === 'ready' || reply.type === 'init-error') void worker.terminate();
+      });
+    const graceMs = this.#options.retireGraceMs;
     const grace = setTimeout(() => {
+      if (graceMs === undefined) {
+        this.#options.log.warn(
+          { code: 'RIGCAP_DEID_INFERENCE', afterMs: retiredBusyWarnMs },
+          'retired de-id worker still inside its frame; it exits when the call returns',
+        );
+        return;
+      }
       this.#options.log.error(
         { code: 'RIGCAP_DEID_INFERENCE', graceMs },
         'retired de-id worker still busy after its grace period; terminating it',
       );
       void worker.terminate();
-    }, graceMs);
+    }, graceMs ?? retiredBusyWarnMs);
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', () => {
         clearTimeout(grace);

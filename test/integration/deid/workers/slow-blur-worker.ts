@@ -15,6 +15,8 @@ function fakeBlurred(data: Uint8Array): Uint8Array {
 }
 
 parentPort?.on('message', (message: PoolMessage) => {
+  // Retired: it holds no frame between messages, so it leaves at once, as a real worker would.
+  if (message.type === 'retire') return parentPort?.close();
   if (message.type !== 'job') return;
   // Blocks the thread as inference would (it takes no other job meanwhile), without spending CPU.
   Atomics.wait(sleeper, 0, 0, delayMs);
