@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
+import { heavySkipReason } from '../../support/heavy.ts';
 import { simTopics } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
 import {
@@ -95,7 +96,7 @@ function startCpuHog(): ChildProcess {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('rigcap run with de-id saturated and the CPU busy', () => {
+describe.skipIf(heavySkipReason !== undefined)('rigcap run with de-id saturated and the CPU busy', () => {
   it(
     'loses nothing on imu, tf, gnss and lidar, and accounts every published sample',
     { timeout: 480_000 },

@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { heavySkipReason } from '../../support/heavy.ts';
 import type { VerifyReport } from '../../../agent/records/index.ts';
 import { runCli } from '../../support/cli.ts';
 import { waitFor } from './daemon-harness.ts';
@@ -108,116 +109,122 @@ afterEach(async () => {
   child = undefined;
 });
 
-describe('rigcap demo under kill -9, cycle after cycle into one folder', () => {
-  it(
-    `every chunk verifies after each of ${CYCLES} kills, and a normal run then ends OK with spool and store verified`,
-    { timeout: 600_000 },
-    async () => {
-      const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
-      const random = seeded(seed);
-      const context = `seed ${seed} (rerun with RIGCAP_KILL9_SEED=${seed})`;
-      const spoolParent = await mkdtemp(join(tmpdir(), 'rigcap-demo-kill9-'));
-      dir = spoolParent;
-      const spool = join(spoolParent, 'agent');
-      const kills: string[] = [];
-      const windows: string[] = [];
+describe.skipIf(heavySkipReason !== undefined)(
+  'rigcap demo under kill -9, cycle after cycle into one folder',
+  () => {
+    it(
+      `every chunk verifies after each of ${CYCLES} kills, and a normal run then ends OK with spool and store verified`,
+      { timeout: 600_000 },
+      async () => {
+        const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
+        const random = seeded(seed);
+        const context = `seed ${seed} (rerun with RIGCAP_KILL9_SEED=${seed})`;
+        const spoolParent = await mkdtemp(join(tmpdir(), 'rigcap-demo-kill9-'));
+        dir = spoolParent;
+        const spool = join(spoolParent, 'agent');
+        const kills: string[] = [];
+        const windows: string[] = [];
 
-      for (let k = 0; k < CYCLES; k++) {
-        // Chunks of 5 s (a third of --seconds). Every other kill lands in capture once an open
-        // chunk holds an inner chunk (salvage has something to recover), then up to 3 s later:
-        // mid-write, mid-commit or mid-seal; the others land during start-up, where recovery runs.
-        const run = startDemo(dir, 15);
-        child = run;
-        const pid = run.proc.pid ?? -1;
-        const gone = (): boolean => run.proc.exitCode !== null || run.proc.signalCode !== null;
-        const died = run.exited.then(() => 'exited' as const);
-        if (k % 2 === 1) {
-          const afterMs = 300 + Math.floor(random() * 3000);
-          await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
-          kills.push(`#${k} ${afterMs} ms after spawn`);
-        } else {
-          await waitFor(
-            'capture started',
-            () => (gone() ? true : logged(spoolParent, pid, 'capture started')),
-            120_000,
-          );
-          // Recovery has run by now: any .partial is this run's open chunk.
-          await waitFor(
-            'an open chunk past 1 MiB',
-            // Schemas and calibration take a few KiB; inner chunks are written whole, so a file
-            // past 1 MiB holds at least one complete inner chunk.
-            async () => (gone() || (await largestPartial(spool)) >= 1024 * 1024 ? true : undefined),
-            120_000,
-          );
-          const afterMs = Math.floor(random() * 3000);
-          await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
-          kills.push(`#${k} ${afterMs} ms after an open chunk passed 1 MiB`);
+        for (let k = 0; k < CYCLES; k++) {
+          // Chunks of 5 s (a third of --seconds). Every other kill lands in capture once an open
+          // chunk holds an inner chunk (salvage has something to recover), then up to 3 s later:
+          // mid-write, mid-commit or mid-seal; the others land during start-up, where recovery runs.
+          const run = startDemo(dir, 15);
+          child = run;
+          const pid = run.proc.pid ?? -1;
+          const gone = (): boolean => run.proc.exitCode !== null || run.proc.signalCode !== null;
+          const died = run.exited.then(() => 'exited' as const);
+          if (k % 2 === 1) {
+            const afterMs = 300 + Math.floor(random() * 3000);
+            await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+            kills.push(`#${k} ${afterMs} ms after spawn`);
+          } else {
+            await waitFor(
+              'capture started',
+              () => (gone() ? true : logged(spoolParent, pid, 'capture started')),
+              120_000,
+            );
+            // Recovery has run by now: any .partial is this run's open chunk.
+            await waitFor(
+              'an open chunk past 1 MiB',
+              // Schemas and calibration take a few KiB; inner chunks are written whole, so a file
+              // past 1 MiB holds at least one complete inner chunk.
+              async () => (gone() || (await largestPartial(spool)) >= 1024 * 1024 ? true : undefined),
+              120_000,
+            );
+            const afterMs = Math.floor(random() * 3000);
+            await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+            kills.push(`#${k} ${afterMs} ms after an open chunk passed 1 MiB`);
+          }
+          killGroup(run);
+          const exit = await run.exited;
+          // A run that ended before the kill must have ended OK; one killed must have died by the kill.
+          if (exit.signal === null)
+            expect(exit.code, `${context}; ${kills.at(-1)} ended on its own; stderr: ${run.stderr()}`).toBe(
+              0,
+            );
+          else expect(exit.signal, `${context}; ${kills.at(-1)}`).toBe('SIGKILL');
+          child = undefined;
+
+          const report = await verify(spool);
+          const tail = await chainTail(spool);
+          const allowed = report.failures.filter((f) => crashWindow(f, tail));
+          windows.push(...allowed.map((f) => `#${k} ${f.code} ${f.file}`));
+          expect(
+            report.failures.filter((f) => !crashWindow(f, tail)),
+            `${context}; after kill ${kills.at(-1)}`,
+          ).toEqual([]);
         }
-        killGroup(run);
-        const exit = await run.exited;
-        // A run that ended before the kill must have ended OK; one killed must have died by the kill.
-        if (exit.signal === null)
-          expect(exit.code, `${context}; ${kills.at(-1)} ended on its own; stderr: ${run.stderr()}`).toBe(0);
-        else expect(exit.signal, `${context}; ${kills.at(-1)}`).toBe('SIGKILL');
+
+        const final = startDemo(spoolParent, 3);
+        child = final;
+        const exit = await final.exited;
         child = undefined;
-
-        const report = await verify(spool);
-        const tail = await chainTail(spool);
-        const allowed = report.failures.filter((f) => crashWindow(f, tail));
-        windows.push(...allowed.map((f) => `#${k} ${f.code} ${f.file}`));
+        const summary = JSON.stringify({ seed, kills, crashWindows: windows });
         expect(
-          report.failures.filter((f) => !crashWindow(f, tail)),
-          `${context}; after kill ${kills.at(-1)}`,
-        ).toEqual([]);
-      }
+          exit.code,
+          `${summary}; stderr: ${final.stderr()}; stdout: ${final.stdout().slice(-3000)}`,
+        ).toBe(0);
+        const demo = JSON.parse(final.stdout()) as { ok: boolean };
+        expect(demo.ok, summary).toBe(true);
 
-      const final = startDemo(spoolParent, 3);
-      child = final;
-      const exit = await final.exited;
-      child = undefined;
-      const summary = JSON.stringify({ seed, kills, crashWindows: windows });
-      expect(exit.code, `${summary}; stderr: ${final.stderr()}; stdout: ${final.stdout().slice(-3000)}`).toBe(
-        0,
-      );
-      const demo = JSON.parse(final.stdout()) as { ok: boolean };
-      expect(demo.ok, summary).toBe(true);
+        const agent = await verify(spool);
+        const store = await verify(join(spoolParent, 'store'));
+        expect(agent.failures, summary).toEqual([]);
+        expect(store.failures, summary).toEqual([]);
+        expect(agent.ok && store.ok).toBe(true);
+        expect(store.checked.chunks).toBe(agent.checked.chunks);
 
-      const agent = await verify(spool);
-      const store = await verify(join(spoolParent, 'store'));
-      expect(agent.failures, summary).toEqual([]);
-      expect(store.failures, summary).toEqual([]);
-      expect(agent.ok && store.ok).toBe(true);
-      expect(store.checked.chunks).toBe(agent.checked.chunks);
-
-      // Chunks signed by recovery name the calibration they carry, like every other chunk.
-      let recovered = 0;
-      for (const sessionId of await readdir(join(spool, 'sessions'))) {
-        for (const name of (await readdir(join(spool, 'sessions', sessionId))).filter((n) =>
-          n.endsWith('.mcap.dsse.json'),
-        )) {
-          const env = JSON.parse(await readFile(join(spool, 'sessions', sessionId, name), 'utf8')) as {
-            payload: string;
-          };
-          const p = (
-            JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
-              predicate: {
-                calibration: unknown[];
-                transforms: Array<{ kind: string; unrecovered?: string[] }>;
-              };
-            }
-          ).predicate;
-          expect(p.calibration.length, `${sessionId}/${name} ${summary}`).toBeGreaterThan(0);
-          const recovery = p.transforms.find((t) => t.kind === 'recovery');
-          if (recovery === undefined) continue;
-          recovered++;
-          expect(recovery.unrecovered, `${sessionId}/${name}`).not.toContain('calibration');
+        // Chunks signed by recovery name the calibration they carry, like every other chunk.
+        let recovered = 0;
+        for (const sessionId of await readdir(join(spool, 'sessions'))) {
+          for (const name of (await readdir(join(spool, 'sessions', sessionId))).filter((n) =>
+            n.endsWith('.mcap.dsse.json'),
+          )) {
+            const env = JSON.parse(await readFile(join(spool, 'sessions', sessionId, name), 'utf8')) as {
+              payload: string;
+            };
+            const p = (
+              JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+                predicate: {
+                  calibration: unknown[];
+                  transforms: Array<{ kind: string; unrecovered?: string[] }>;
+                };
+              }
+            ).predicate;
+            expect(p.calibration.length, `${sessionId}/${name} ${summary}`).toBeGreaterThan(0);
+            const recovery = p.transforms.find((t) => t.kind === 'recovery');
+            if (recovery === undefined) continue;
+            recovered++;
+            expect(recovery.unrecovered, `${sessionId}/${name}`).not.toContain('calibration');
+          }
         }
-      }
-      console.log(
-        JSON.stringify({ seed, kills, crashWindows: windows, chunks: agent.checked.chunks, recovered }),
-      );
-      // Kills with a chunk open leave a .partial that the next start salvages and signs.
-      expect(recovered, summary).toBeGreaterThan(0);
-    },
-  );
-});
+        console.log(
+          JSON.stringify({ seed, kills, crashWindows: windows, chunks: agent.checked.chunks, recovered }),
+        );
+        // Kills with a chunk open leave a .partial that the next start salvages and signs.
+        expect(recovered, summary).toBeGreaterThan(0);
+      },
+    );
+  },
+);

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heavySkipReason } from '../../support/heavy.ts';
 import { buildTimeoutMs, cannotBuild, sharedBundle, unpack } from './bundles.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'rigcap-bundle-arm64-'));
@@ -36,7 +37,7 @@ function emulator(): string | undefined {
   return undefined;
 }
 
-const blocked = cannotBuild('arm64') ?? emulator();
+const blocked = heavySkipReason ?? cannotBuild('arm64') ?? emulator();
 /** Emulated runs are 10-30x slower than native: every step gets minutes. */
 const emulatedTimeoutMs = 30 * 60_000;
 

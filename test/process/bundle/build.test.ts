@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heavySkipReason } from '../../support/heavy.ts';
 import { buildBundle, type BundleArch, type BundleResult } from '../../../scripts/bundle/build.ts';
 import {
   compareVersions,
@@ -23,7 +24,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }), 5 * 60_000);
 const machines: Record<BundleArch, string> = { x64: 'x86-64', arm64: 'aarch64' };
 
 describe.each(['x64', 'arm64'] as const)('the %s bundle', (arch) => {
-  const blocked = cannotBuild(arch);
+  const blocked = heavySkipReason ?? cannotBuild(arch);
   let bundle: BundleResult;
   let root: string;
   let manifest: BundleManifest;
@@ -160,7 +161,7 @@ describe.each(['x64', 'arm64'] as const)('the %s bundle', (arch) => {
 });
 
 describe('building again', () => {
-  const blocked = cannotBuild('arm64');
+  const blocked = heavySkipReason ?? cannotBuild('arm64');
   it.skipIf(blocked !== undefined)(
     'gives the same bytes from the same commit and lockfile',
     async () => {

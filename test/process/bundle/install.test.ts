@@ -16,6 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heavySkipReason } from '../../support/heavy.ts';
 import type { BundleArch, BundleResult } from '../../../scripts/bundle/build.ts';
 import { manifestEntries, type BundleManifest } from '../../../scripts/bundle/files.ts';
 import { buildTimeoutMs, cannotBuild, repo, sharedBundle, unpack } from './bundles.ts';
@@ -28,6 +29,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }), installTimeoutMs)
 
 const offline = spawnSync('unshare', ['-n', 'true']).status === 0;
 const blocked =
+  heavySkipReason ??
   cannotBuild(arch) ??
   (offline ? undefined : 'unshare -n does not work here (needs root or user namespaces): no offline proof');
 
