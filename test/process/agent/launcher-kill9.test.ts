@@ -41,19 +41,23 @@ function otherNode(): string | undefined {
   return undefined;
 }
 
-/** The pid in the spool claim once the demo holds it and has started capturing. */
-async function capturing(dir: string, top: DemoChild): Promise<number> {
-  const pid = await waitFor(
+/**
+ * The pid in the spool claim once the demo holds it and has started capturing; with `pid`, waits for
+ * a claim by that process (a killed run's claim stays on disk until the next start takes it over).
+ */
+async function capturing(dir: string, top: DemoChild, pid?: number): Promise<number> {
+  const holder = await waitFor(
     'the demo to claim the spool',
     async () => {
       if (top.proc.exitCode !== null) throw new Error(`demo ended early: ${top.stderr()}`);
       const text = await readFile(join(dir, 'agent', spoolClaimFileName), 'utf8').catch(() => '');
-      return text === '' ? undefined : (JSON.parse(text) as { pid: number }).pid;
+      const claimed = text === '' ? undefined : (JSON.parse(text) as { pid: number }).pid;
+      return pid === undefined || claimed === pid ? claimed : undefined;
     },
     180_000,
   );
-  await waitFor('capture started', () => logged(dir, pid, 'capture started'), 180_000);
-  return pid;
+  await waitFor('capture started', () => logged(dir, holder, 'capture started'), 180_000);
+  return holder;
 }
 
 async function verify(path: string): Promise<VerifyReport> {
@@ -100,7 +104,7 @@ describe('rigcap demo dies with its launcher', () => {
       // The next run claims the spool and captures (not RIGCAP_SPOOL_BUSY), then ends OK and verifies.
       const next = startDemo(out, 1);
       children.push(next);
-      expect(await capturing(out, next)).toBe(next.proc.pid);
+      expect(await capturing(out, next, next.proc.pid)).toBe(next.proc.pid);
       const exit = await next.exited;
       expect(next.stderr()).not.toContain('RIGCAP_SPOOL_BUSY');
       expect(exit.code, `stderr: ${next.stderr()}`).toBe(0);
