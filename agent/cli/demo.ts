@@ -55,7 +55,7 @@ export function demoConfig(options: {
       watchIntervalMs: 0,
     },
     timesync: { chrony: true, ptp: false, sampleIntervalMs: 1000 },
-    deid: { enabled: true, workers: 2, maxPending: 4, timeoutMs: options.deidTimeoutMs ?? 5000 },
+    deid: { enabled: true, workers: 2, maxPending: 4, timeoutMs: options.deidTimeoutMs ?? 30_000 },
     sync: {
       enabled: true,
       storeUrl: options.storeUrl,

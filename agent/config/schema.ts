@@ -206,7 +206,8 @@ export const configSchema = {
         fallbackToCpu: {
           type: 'boolean',
           default: false,
-          description: 'Run the de-id models on the CPU when the configured GPU provider cannot load, instead of failing.',
+          description:
+            'Run the de-id models on the CPU when the configured GPU provider cannot load, instead of failing.',
         },
         blur: { enum: ['gaussian', 'pixelate'], default: 'gaussian' },
         marginRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.15 },
@@ -227,7 +228,7 @@ export const configSchema = {
             'Frames over which the finest face tiles of a video stream are swept (1 = every tile every frame).',
         },
         plateThreshold: { type: 'number', minimum: 0, maximum: 1, default: 0.6 },
-        timeoutMs: { type: 'integer', minimum: 10, default: 5000 },
+        timeoutMs: { type: 'integer', minimum: 10, default: 30000 },
         selfTestTimeoutMs: {
           type: 'integer',
           minimum: 10,

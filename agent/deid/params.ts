@@ -114,7 +114,7 @@ export const defaultDeidConfig = {
   faceThreshold: 0.75,
   faceSweepFrames: 4,
   plateThreshold: 0.6,
-  timeoutMs: 5000,
+  timeoutMs: 30_000,
   selfTestTimeoutMs: 60_000,
   maxPending: 8,
   mode: 'spill',

@@ -344,10 +344,13 @@ export class DeidWorkerPool {
       error: new RigcapError('RIGCAP_DEID_INFERENCE', `de-id frame took longer than ${timeoutMs} ms`),
       timedOut: true,
     });
-    // A frame sharing the worker goes with it.
-    this.#failAll(slot, 'de-id worker replaced after another frame timed out');
+    // A frame sharing the worker goes with it, marked late too so that spill mode holds it again.
+    this.#failAll(slot, 'de-id worker replaced after another frame timed out', { timedOut: true });
     this.#retire(old);
-    this.#respawn(slot);
+    // The replacement starts once the retired worker has left its native call: starting it at once
+    // put one more thread on cores that the slow frame already showed were short, and under load
+    // each timeout bred the next (new workers warming up beside retired ones still finishing).
+    void this.#retiring.get(old)?.then(() => this.#respawn(slot));
   }
 
   /**
@@ -398,9 +401,13 @@ export class DeidWorkerPool {
     worker.postMessage(retire);
   }
 
-  #failAll(slot: Slot, message: string): void {
+  #failAll(slot: Slot, message: string, mark: { timedOut?: true } = {}): void {
     for (const job of [...slot.jobs])
-      this.#settle(slot, job, { kind: 'failed', error: new RigcapError('RIGCAP_DEID_INFERENCE', message) });
+      this.#settle(slot, job, {
+        kind: 'failed',
+        error: new RigcapError('RIGCAP_DEID_INFERENCE', message),
+        ...mark,
+      });
   }
 
   #finish(slot: Slot, id: number, outcome: PoolOutcome): void {
