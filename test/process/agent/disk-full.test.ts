@@ -263,7 +263,7 @@ describe('rigcap run on a filesystem that fills up', () => {
       });
       const configFile = await writeConfig('sqlite', spool, rig.endpoint, {
         budgetBytes: '1GiB',
-        minFreeBytes: '64KiB',
+        minFreeBytes: '4KiB',
       });
       child = startDaemon(configFile);
       await child.waitForLog((l) => l.msg === 'capture started', 60_000);
