@@ -239,6 +239,10 @@ export class DeidWorkerPool {
           this.#pump();
         } else if (reply.type === 'init-error') {
           reject(fromWorkerError(reply.error));
+          // It failed before taking a frame and waits in JavaScript now: stop it (nothing will say
+          // 'ready' to let a retire stop it), without the respawn its exit would otherwise start.
+          worker.removeAllListeners('exit');
+          void worker.terminate();
         } else if (reply.type === 'signature' || reply.type === 'report' || reply.type === 'ask') {
           this.#converse(slot, worker, reply);
         } else {
@@ -359,7 +363,8 @@ export class DeidWorkerPool {
    * (a JavaScript hang, which terminate() can end).
    */
   #retire(worker: Worker, options: { loading?: boolean } = {}): void {
-    if (this.#retiring.has(worker)) return;
+    // threadId is -1 once the thread has stopped (its init failed): nothing is left to retire.
+    if (this.#retiring.has(worker) || worker.threadId === -1) return;
     // Detach first so its answers and its exit no longer touch the slot (or the next job there).
     // Only these events: removeAllListeners() would also drop the Worker's own hooks that keep its
     // message port referenced, and the worker's last messages would never arrive.
