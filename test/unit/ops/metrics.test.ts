@@ -26,7 +26,7 @@ describe('AgentMetrics', () => {
     expect(text).toContain('rigcap_clock_offset_seconds 0.00125');
     expect(text).toContain('rigcap_clock_state{state="holdover",source="chrony"} 1');
     expect(text).toContain('rigcap_clock_state{state="locked",source="chrony"} 0');
-    expect(text).toContain('rigcap_deid_frames_per_second 28.7');
+    expect(text).toContain('rigcap_deid_frames_per_second 8.7');
     expect(text).toContain('rigcap_deid_failed_frames_total 2');
     expect(text).toContain(`rigcap_sync_backlog_bytes ${9 * 2 ** 30}`);
     expect(text).toContain('rigcap_sync_goodput_bytes_per_second 1800000');
