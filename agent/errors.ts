@@ -50,9 +50,9 @@ export const errorCatalogue = {
     'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
   RIGCAP_OPS_LISTEN_FAILED: 'Free the port named in the message or change `ops.listen` in the config.',
   RIGCAP_OPS_CONTROL_DIR:
-    'Create the folder named in the message, writable by the rigcap user (mode 0750; the unit\'s RuntimeDirectory=rigcap makes /run/rigcap), or point `ops.controlEndpoint` elsewhere (\'\' turns the control socket off).',
+    "Create the folder named in the message, writable by the rigcap user (mode 0750; the unit's RuntimeDirectory=rigcap makes /run/rigcap), or point `ops.controlEndpoint` elsewhere ('' turns the control socket off).",
   RIGCAP_OPS_CONTROL_BIND_FAILED:
-    'Stop the other process bound to the address named in the message, or change `ops.controlEndpoint` (\'\' turns the control socket off).',
+    "Stop the other process bound to the address named in the message, or change `ops.controlEndpoint` ('' turns the control socket off).",
   RIGCAP_MARK_INVALID:
     'Give the mark a non-empty text (at most 1000 characters) and tags of letters, digits, `-`, `_`, `.`, `:`.',
   RIGCAP_AGENT_UNREACHABLE:

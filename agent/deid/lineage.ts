@@ -119,7 +119,11 @@ export class DeidLineageAccumulator {
         if (event.lateDelayNs !== undefined) counts.blurredLate++;
       }
     }
-    if (event.kind === 'redacted' && event.lateDelayNs !== undefined && event.lateDelayNs > this.#maxLateDelayNs)
+    if (
+      event.kind === 'redacted' &&
+      event.lateDelayNs !== undefined &&
+      event.lateDelayNs > this.#maxLateDelayNs
+    )
       this.#maxLateDelayNs = event.lateDelayNs;
     if (event.kind === 'redacted') {
       this.#boxes.face += event.boxes.face;

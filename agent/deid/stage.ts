@@ -348,7 +348,10 @@ export class DeidStage {
   async #hold(sample: Sample): Promise<DeidOutcome> {
     const result = await this.#holding!.put(sample).catch((err: unknown) => {
       // A frame that cannot be sealed (disk full, I/O error) is dropped, never written unblurred.
-      this.#log.error({ stream: sample.stream, err: String(err) }, 'could not hold a frame for de-id; dropped');
+      this.#log.error(
+        { stream: sample.stream, err: String(err) },
+        'could not hold a frame for de-id; dropped',
+      );
       return { kind: 'error' as const };
     });
     if (result.kind === 'held') return { kind: 'held' };

@@ -44,12 +44,7 @@ describe('provenance readiness', () => {
   });
 
   const cases: Array<[string, FixtureOptions, string, RegExp]> = [
-    [
-      'an unsynced clock',
-      { unsynced: true },
-      'clock',
-      /locked 0 s of 3 min 0 s \(0 %\), unsynced 3 min 0 s/,
-    ],
+    ['an unsynced clock', { unsynced: true }, 'clock', /locked 0 s of 3 min 0 s \(0 %\), unsynced 3 min 0 s/],
     [
       'a sensor stream without calibration',
       { noRearCalibration: true },
