@@ -135,6 +135,14 @@ export class RecordIngest {
     return run;
   }
 
+  /** Settles once every submit taken so far has finished writing (a request aborted by its client still finishes here). */
+  async drain(): Promise<void> {
+    for (let seen: Promise<unknown> | undefined; seen !== this.#queue; ) {
+      seen = this.#queue;
+      await seen;
+    }
+  }
+
   async #submit(bytes: Uint8Array, options: { enrollToken?: string }): Promise<IngestResult> {
     const view = viewRecord(bytes);
     const { chain } = view;

@@ -91,6 +91,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   const finish = async (force: boolean): Promise<void> => {
     if (force) app.server.closeAllConnections();
     await app.close();
+    await ingest.drain();
     db.close();
   };
   return {
