@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { DataStore } from '@tus/server';
 import { isRigcapError, type ErrorCode } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
-import { noteVerifierKey } from '../agent/sync/checkpoint.ts';
+import { noteVerifierKey } from '../agent/records/checkpoint.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
 import type { StoreKey } from './store-key.ts';

@@ -15,8 +15,8 @@ import {
 import { fromCanonicalBase64 } from '../agent/records/dsse.ts';
 import { keyIdOf, pemOfSpki, spkiBlocksOfPem, verifySignature } from '../agent/records/ed25519.ts';
 import { predicateProblems } from '../agent/records/validate.ts';
-import { MerkleTree, leafHash } from '../agent/sync/merkle.ts';
-import { formatCheckpoint, signNote } from '../agent/sync/checkpoint.ts';
+import { MerkleTree, leafHash } from '../agent/records/merkle.ts';
+import { formatCheckpoint, signNote } from '../agent/records/checkpoint.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { StoreLayout } from './layout.ts';
 import { isSafeSegment, viewRecord, type RecordView } from './record-view.ts';
@@ -137,7 +137,7 @@ export class RecordIngest {
 
   /** Settles once every submit taken so far has finished writing (a request aborted by its client still finishes here). */
   async drain(): Promise<void> {
-    for (let seen: Promise<unknown> | undefined; seen !== this.#queue; ) {
+    for (let seen: Promise<unknown> | undefined; seen !== this.#queue;) {
       seen = this.#queue;
       await seen;
     }

@@ -8,8 +8,8 @@ import { parseEnvelope, serializeEnvelope } from '../records/dsse.ts';
 import { spkiBlocksOfPem, verifySignature, keyIdOf } from '../records/ed25519.ts';
 import { decodeRecord } from '../records/record-decode.ts';
 import { inTotoPayloadType, preAuthEncoding } from '../records/dsse.ts';
-import { openNote, parseCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { leafHash, verifyConsistency, verifyInclusion } from './merkle.ts';
+import { openNote, parseCheckpoint, type Checkpoint } from '../records/checkpoint.ts';
+import { leafHash, verifyConsistency, verifyInclusion } from '../records/merkle.ts';
 import type { SyncLedger } from './state.ts';
 
 /** What POST /v1/records answers. */

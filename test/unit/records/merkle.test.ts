@@ -9,8 +9,8 @@ import {
   treeRoot,
   verifyConsistency,
   verifyInclusion,
-} from '../../../agent/sync/merkle.ts';
-import { formatCheckpoint, openNote, parseCheckpoint, signNote } from '../../../agent/sync/checkpoint.ts';
+} from '../../../agent/records/merkle.ts';
+import { formatCheckpoint, openNote, parseCheckpoint, signNote } from '../../../agent/records/checkpoint.ts';
 
 const leavesOf = (n: number): Buffer[] =>
   Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`entry-${i}`)));
