@@ -1,10 +1,9 @@
 // Defaults for streams that are not in the config file: topics found on the ROS graph at run time.
-import type { Sample } from '../../drivers/types.ts';
 import type { StreamConfig } from './types.ts';
 
 /** The config a discovered topic records under: the schema defaults of a ros2 stream. */
 export function discoveredStreamConfig(
-  sample: Pick<Sample, 'stream' | 'topic' | 'schemaRef'>,
+  sample: { readonly stream: string; readonly topic: string; readonly schemaRef: string },
   options: { latched: boolean },
 ): StreamConfig {
   return {

@@ -10,7 +10,7 @@ import { parseDocument } from 'yaml';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { migrateConfig } from './migrations.ts';
 import { byteSizePaths, configSchema } from './schema.ts';
-import { isImageStream } from '../pipeline/image-streams.ts';
+import { isImageStream } from './image-streams.ts';
 import type { RigcapConfig } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;

@@ -1,19 +1,3 @@
-// Which streams carry camera images and so must pass de-identification before they are written.
-import type { StreamConfig } from '../config/types.ts';
-
-const imageTypes = new Set([
-  'sensor_msgs/msg/CompressedImage',
-  'sensor_msgs/msg/Image',
-  'sensor_msgs/CompressedImage',
-  'sensor_msgs/Image',
-]);
-
-/** True when the stream's messages are images (by ROS type or raw image encoding). */
-export function isImageStream(stream: Pick<StreamConfig, 'type' | 'encoding'>): boolean {
-  return (
-    imageTypes.has(stream.type) ||
-    stream.encoding === 'jpeg' ||
-    stream.encoding === 'raw-rgb8' ||
-    stream.encoding === 'raw-bgr8'
-  );
-}
+// The pipeline routes image streams through de-identification; which streams those are is a fact of
+// their config, so the predicate lives with the config (agent/config/image-streams.ts).
+export { isImageStream } from '../config/image-streams.ts';
