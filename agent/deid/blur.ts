@@ -1,5 +1,6 @@
-// Blurs boxes in a frame with sharp: each (dilated) box is cut out, blurred or pixelated hard
-// enough that nothing inside can be recognised, and composited back.
+// Obscures boxes in a frame: each (dilated) box is blurred (in JS, on the region alone) or pixelated
+// (sharp, on the region alone) hard enough that nothing inside can be recognised, and its pixels are
+// written back into a copy of the frame.
 import sharp, { type Sharp } from 'sharp';
 import type { RgbFrame } from './frame.ts';
 import { dilateBox, type PixelBox } from './geometry.ts';
