@@ -80,6 +80,18 @@ export const errorCatalogue = {
     'Raise the receiver `--max-upload-bytes` or lower `chunking.maxBytes` on the device.',
   RIGCAP_STORE_KEY_UNSAFE:
     'Keep the store key outside the data directory, mode 0600 (default DIR.secrets/store.key).',
+  RIGCAP_STORE_BACKEND_UNAVAILABLE:
+    'Check the bucket exists, the endpoint is reachable and the AWS credentials (environment or ~/.aws) may read and write it.',
+  RIGCAP_STORE_TOKEN_INVALID:
+    'Give each enrolment token from a file (at least 32 characters; `rigcap store devices add ID` makes one), never on the command line.',
+  RIGCAP_RECEIVER_UNAUTHENTICATED:
+    'Sign every request with the enrolled device key (HTTP Message Signatures); enrol first with the one-time token.',
+  RIGCAP_RECEIVER_REPLAY:
+    'Send a fresh nonce and a created time within the window with every request; check the device clock.',
+  RIGCAP_RECEIVER_NOT_REGISTERED:
+    'Register the device id on the store first: `rigcap store devices add ID --data DIR` prints its one-time token.',
+  RIGCAP_RECEIVER_QUOTA:
+    'The device is over its quota (bytes a day or concurrent uploads); sync retries later, or raise the quota on the store.',
   RIGCAP_SYNC_UNREACHABLE: 'Check `sync.storeUrl` and the network; sync retries with backoff by itself.',
   RIGCAP_SYNC_REFUSED:
     'The store refused a record or blob (code in the message); fix the cause it names, sync retries the rest.',

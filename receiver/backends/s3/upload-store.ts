@@ -1,0 +1,86 @@
+// tus uploads in the bucket through @tus/s3-store, under `<prefix>uploads/<id>`. Every receiver
+// instance reads an upload's state from the bucket on each request (no per-process metadata
+// cache), so an upload created through one instance resumes through any other.
+import type { Readable } from 'node:stream';
+import { S3Store } from '@tus/s3-store';
+import { DataStore, Upload, type KvStore } from '@tus/server';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import type { S3Location } from './location.ts';
+
+/** A KvStore that keeps nothing: the bucket is the only record of an upload. */
+class NoCache<T> implements KvStore<T> {
+  async get(): Promise<T | undefined> {
+    return undefined;
+  }
+  async set(): Promise<void> {}
+  async delete(): Promise<void> {}
+}
+
+export interface S3UploadStoreOptions {
+  location: S3Location;
+  clientConfig: S3ClientConfig;
+  /** Preferred S3 part size (at least 5 MiB; default 8 MiB). Parts are spooled to the OS temp dir. */
+  partBytes?: number;
+}
+
+/** The tus DataStore on S3 with the upload ids mapped under `<prefix>uploads/`. */
+export class S3UploadStore extends DataStore {
+  readonly #inner: S3Store;
+  readonly #keyPrefix: string;
+
+  constructor(o: S3UploadStoreOptions) {
+    super();
+    this.#keyPrefix = `${o.location.prefix}uploads/`;
+    this.#inner = new S3Store({
+      partSize: Math.max(5 * 1024 * 1024, o.partBytes ?? 8 * 1024 * 1024),
+      cache: new NoCache(),
+      s3ClientConfig: { ...o.clientConfig, bucket: o.location.bucket },
+    });
+    this.extensions = this.#inner.extensions;
+  }
+
+  #outer(upload: Upload, id: string): Upload {
+    return new Upload({
+      id,
+      offset: upload.offset,
+      ...(upload.size === undefined ? {} : { size: upload.size }),
+      ...(upload.metadata === undefined ? {} : { metadata: upload.metadata }),
+      ...(upload.creation_date === undefined ? {} : { creation_date: upload.creation_date }),
+      ...(upload.storage === undefined ? {} : { storage: upload.storage }),
+    });
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const inner = new Upload({
+      id: this.#keyPrefix + upload.id,
+      offset: upload.offset,
+      ...(upload.size === undefined ? {} : { size: upload.size }),
+      ...(upload.metadata === undefined ? {} : { metadata: upload.metadata }),
+    });
+    return this.#outer(await this.#inner.create(inner), upload.id);
+  }
+
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    return this.#inner.write(stream, this.#keyPrefix + id, offset);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    return this.#outer(await this.#inner.getUpload(this.#keyPrefix + id), id);
+  }
+
+  override async remove(id: string): Promise<void> {
+    await this.#inner.remove(this.#keyPrefix + id);
+  }
+
+  override async declareUploadLength(id: string, length: number): Promise<void> {
+    await this.#inner.declareUploadLength(this.#keyPrefix + id, length);
+  }
+
+  override async deleteExpired(): Promise<number> {
+    return this.#inner.deleteExpired();
+  }
+
+  override getExpiration(): number {
+    return this.#inner.getExpiration();
+  }
+}
