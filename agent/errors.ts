@@ -80,6 +80,10 @@ export const errorCatalogue = {
     'Raise the receiver `--max-upload-bytes` or lower `chunking.maxBytes` on the device.',
   RIGCAP_STORE_KEY_UNSAFE:
     'Keep the store key outside the data directory, mode 0600 (default DIR.secrets/store.key).',
+  RIGCAP_STORE_KEY_MISMATCH:
+    'Start every receiver of this store with the store key it was created with (--key FILE); a new key is a new store.',
+  RIGCAP_STORE_STATE_UNAVAILABLE:
+    'Check --db (host, port, database, user; password from PGPASSWORD, PGPASSFILE or --db-password-file) and that PostgreSQL is up; the receiver retries nothing at start.',
   RIGCAP_STORE_BACKEND_UNAVAILABLE:
     'Check the bucket exists, the endpoint is reachable and the AWS credentials (environment or ~/.aws) may read and write it.',
   RIGCAP_STORE_TOKEN_INVALID:

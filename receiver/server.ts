@@ -1,26 +1,31 @@
-// Composition root of the reference receiver: opens the state database, the store key, the blob
-// store and the tus datastore, repairs the layout after a crash, and listens.
+// Composition root of the reference receiver: opens the state (embedded SQLite or PostgreSQL),
+// the store key, the blob store and the tus datastore, repairs the layout after a crash, and
+// listens.
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
 import { FileStore } from '@tus/file-store';
 import type { DataStore } from '@tus/server';
 import type { FastifyInstance } from 'fastify';
+import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
+import { parseEnvelope } from '../agent/records/dsse.ts';
 import { buildReceiverApp } from './app.ts';
 import { FileBlobStore, type BlobStore } from './blob-store.ts';
 import { RecordIngest } from './ingest.ts';
 import { StoreLayout } from './layout.ts';
-import { ReceiverState } from './state.ts';
+import type { ReceiverState } from './state.ts';
+import { openReceiverState, type StateDatabase } from './state/open.ts';
 import { defaultStoreKeyPath, loadOrCreateStoreKey, type StoreKey } from './store-key.ts';
 
 export interface ReceiverOptions {
-  /** Root of the store layout. */
-  dataDir: string;
+  /** Root of the store layout; without `db` also holds the state, without `backends` the blobs. */
+  dataDir?: string;
+  /** Keep the state in PostgreSQL (any number of receivers on one database). */
+  db?: StateDatabase;
   host: string;
   /** 0 picks a free port. */
   port: number;
-  /** Store private key; default `DIR.secrets/store.key`. */
+  /** Store private key; default `DIR.secrets/store.key` (required without `dataDir`). */
   keyFile?: string;
   enrollTokens: readonly string[];
   /** Largest blob accepted. */
@@ -30,7 +35,7 @@ export interface ReceiverOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   log: Logger;
   /** Storage backends; default local disk under dataDir (see README for S3). */
-  backends?: { blobs: BlobStore; datastore: DataStore };
+  backends?: { blobs: BlobStore; datastore: DataStore; close?(): Promise<void> };
 }
 
 /** A running receiver. */
@@ -45,28 +50,67 @@ export interface ReceiverHandle {
   destroy(): Promise<void>;
 }
 
+/** Refuses a key that is not the one the state's store chain was enrolled with. */
+async function checkStoreKey(state: ReceiverState, key: StoreKey): Promise<void> {
+  const enrol = await state.meta('store.enrol');
+  if (enrol === undefined) return;
+  const keyid = parseEnvelope(Buffer.from(enrol, 'utf8'))?.envelope.signatures[0]?.keyid;
+  if (keyid !== key.signer.keyId) {
+    throw new RigcapError(
+      'RIGCAP_STORE_KEY_MISMATCH',
+      `the store state was created with key ${keyid ?? '?'}, not ${key.signer.keyId}`,
+    );
+  }
+}
+
+function storageOf(
+  options: ReceiverOptions,
+  dataDir: string | undefined,
+): { blobs: BlobStore; datastore: DataStore; close?(): Promise<void> } {
+  if (options.backends !== undefined) return options.backends;
+  if (dataDir === undefined)
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      'the receiver needs --data DIR unless blobs live in an object store',
+    );
+  const incomingDir = join(dataDir, 'incoming');
+  return {
+    blobs: new FileBlobStore({ root: dataDir, incomingDir }),
+    datastore: new FileStore({ directory: incomingDir }),
+  };
+}
+
 /** Starts the receiver and resolves once it listens. */
 export async function startReceiver(options: ReceiverOptions): Promise<ReceiverHandle> {
-  const dataDir = resolve(options.dataDir);
+  const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   const log = options.log.child({ component: 'receiver' });
-  const incomingDir = join(dataDir, 'incoming');
-  await mkdir(join(dataDir, 'log'), { recursive: true });
-  await mkdir(incomingDir, { recursive: true });
-  const key = await loadOrCreateStoreKey({
-    keyFile: options.keyFile ?? defaultStoreKeyPath(dataDir),
-    dataDir,
+  const keyFile = options.keyFile ?? (dataDir === undefined ? undefined : defaultStoreKeyPath(dataDir));
+  if (keyFile === undefined)
+    throw new RigcapError('RIGCAP_USAGE', 'the receiver needs --key FILE when it has no --data DIR');
+  if (dataDir !== undefined) {
+    await mkdir(join(dataDir, 'log'), { recursive: true });
+    await mkdir(join(dataDir, 'incoming'), { recursive: true });
+  }
+  const key = await loadOrCreateStoreKey(dataDir === undefined ? { keyFile } : { keyFile, dataDir });
+  const { blobs, datastore, close: closeBackends } = storageOf(options, dataDir);
+  const state = await openReceiverState({
+    log,
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(options.db === undefined ? {} : { db: options.db }),
   });
-  const db = new Database(join(dataDir, 'log', 'receiver.sqlite'));
-  const state = new ReceiverState(db);
-  const blobs = options.backends?.blobs ?? new FileBlobStore({ root: dataDir, incomingDir });
-  const datastore = options.backends?.datastore ?? new FileStore({ directory: incomingDir });
-  const ingest = new RecordIngest({
+  try {
+    await checkStoreKey(state, key);
+  } catch (err) {
+    await state.close();
+    throw err;
+  }
+  const ingest = await RecordIngest.open({
     state,
-    layout: new StoreLayout(dataDir),
     blobs,
     key,
     log,
     enrollTokens: options.enrollTokens,
+    ...(dataDir === undefined ? {} : { layout: new StoreLayout(dataDir) }),
   });
   const repaired = await ingest.repair();
   const appDeps = {
@@ -86,13 +130,17 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const url = `${options.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
-  log.info({ url, storeId: key.storeId, records: repaired, logSize: ingest.logSize }, 'receiver listening');
+  log.info(
+    { url, storeId: key.storeId, state: state.kind, records: repaired, logSize: ingest.logSize },
+    'receiver listening',
+  );
   let closed: Promise<void> | undefined;
   const finish = async (force: boolean): Promise<void> => {
     if (force) app.server.closeAllConnections();
     await app.close();
     await ingest.drain();
-    db.close();
+    await state.close();
+    await closeBackends?.();
   };
   return {
     url,

@@ -1,7 +1,8 @@
-// The receiver's own bookkeeping in SQLite: enrolled signers and their keys, every accepted record
-// with its log index and receipt, the Merkle log leaves and the store's chain head. One
-// transaction per accepted record makes a kill -9 leave either all of it or none of it.
-import type { Database } from 'better-sqlite3';
+// The receiver's state port: enrolled signers and their keys, used enrolment tokens, every
+// accepted record with its log index and receipt, the Merkle log leaves and the store's own chain
+// head. Two adapters implement it: embedded (SQLite in the store directory) and PostgreSQL (any
+// number of receivers on one database). Admission runs inside `admit`, which serialises every
+// writer of the log, in this process and across processes.
 
 export interface KeyRow {
   keyid: string;
@@ -27,220 +28,53 @@ export interface RecordRow {
   sessionId: string | null;
   chunkName: string | null;
   blobSha256: string | null;
+  /** Log index of the receipt's own leaf (null for records admitted before receipts were logged). */
+  receiptLogIndex: number | null;
+  /** Signed checkpoint the receipt was answered with (null: admitted before proofs were kept). */
+  checkpoint: string | null;
+  /** Inclusion proof of the record's leaf in that checkpoint, base64 hashes. */
+  inclusionProof: readonly string[] | null;
 }
 
-const schema = `
-CREATE TABLE IF NOT EXISTS receiver_keys (
-  keyid TEXT PRIMARY KEY,
-  signer_id TEXT NOT NULL,
-  public_pem TEXT NOT NULL,
-  valid_from_seq INTEGER NOT NULL,
-  revoked_from_seq INTEGER
-);
-CREATE TABLE IF NOT EXISTS receiver_records (
-  signer_id TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  payload_sha256 TEXT NOT NULL,
-  prev TEXT,
-  predicate TEXT NOT NULL,
-  log_index INTEGER NOT NULL UNIQUE,
-  receipt_json TEXT NOT NULL,
-  envelope_json TEXT NOT NULL,
-  session_id TEXT,
-  chunk_name TEXT,
-  blob_sha256 TEXT,
-  PRIMARY KEY (signer_id, seq)
-);
-CREATE TABLE IF NOT EXISTS receiver_log (
-  idx INTEGER PRIMARY KEY,
-  leaf_hash BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS receiver_tokens (
-  token_sha256 TEXT PRIMARY KEY,
-  used_by TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS receiver_meta (
-  key TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
-`;
-
-interface RawRecord {
-  signer_id: string;
-  seq: number;
-  payload_sha256: string;
-  prev: string | null;
-  predicate: string;
-  log_index: number;
-  receipt_json: string;
-  envelope_json: string;
-  session_id: string | null;
-  chunk_name: string | null;
-  blob_sha256: string | null;
-}
-
-function toRecord(r: RawRecord): RecordRow {
-  return {
-    signerId: r.signer_id,
-    seq: r.seq,
-    payloadSha256: r.payload_sha256,
-    prev: r.prev,
-    predicate: r.predicate,
-    logIndex: r.log_index,
-    receiptJson: r.receipt_json,
-    envelopeJson: r.envelope_json,
-    sessionId: r.session_id,
-    chunkName: r.chunk_name,
-    blobSha256: r.blob_sha256,
-  };
-}
-
-/** Typed access to the receiver tables on a better-sqlite3 handle. */
-export class ReceiverState {
-  readonly db: Database;
-
-  constructor(db: Database) {
-    this.db = db;
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec(schema);
-  }
-
-  /** Runs fn in one IMMEDIATE transaction. */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
-  }
-
-  key(keyid: string): KeyRow | undefined {
-    const r = this.db
-      .prepare(
-        'SELECT keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq FROM receiver_keys WHERE keyid = ?',
-      )
-      .get(keyid) as
-      | {
-          keyid: string;
-          signer_id: string;
-          public_pem: string;
-          valid_from_seq: number;
-          revoked_from_seq: number | null;
-        }
-      | undefined;
-    return r === undefined
-      ? undefined
-      : {
-          keyid: r.keyid,
-          signerId: r.signer_id,
-          publicPem: r.public_pem,
-          validFromSeq: r.valid_from_seq,
-          revokedFromSeq: r.revoked_from_seq,
-        };
-  }
-
+/** Reads that need no lock. */
+export interface StateReader {
+  key(keyid: string): Promise<KeyRow | undefined>;
   /** Keys of one signer, oldest first. */
-  keysOf(signerId: string): KeyRow[] {
-    const rows = this.db
-      .prepare('SELECT keyid FROM receiver_keys WHERE signer_id = ? ORDER BY valid_from_seq, rowid')
-      .all(signerId) as Array<{ keyid: string }>;
-    return rows.map((r) => this.key(r.keyid)).filter((k): k is KeyRow => k !== undefined);
-  }
-
-  isEnrolled(signerId: string): boolean {
-    return (
-      this.db.prepare('SELECT 1 FROM receiver_keys WHERE signer_id = ? LIMIT 1').get(signerId) !== undefined
-    );
-  }
-
-  addKey(row: KeyRow): void {
-    this.db
-      .prepare(
-        'INSERT OR IGNORE INTO receiver_keys (keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq) VALUES (?, ?, ?, ?, ?)',
-      )
-      .run(row.keyid, row.signerId, row.publicPem, row.validFromSeq, row.revokedFromSeq);
-  }
-
-  revokeKey(keyid: string, fromSeq: number): void {
-    this.db
-      .prepare(
-        'UPDATE receiver_keys SET revoked_from_seq = MIN(COALESCE(revoked_from_seq, ?), ?) WHERE keyid = ?',
-      )
-      .run(fromSeq, fromSeq, keyid);
-  }
-
-  /** Marks an enrolment token as used; false when it was used before. */
-  consumeToken(tokenSha256: string, signerId: string): boolean {
-    const r = this.db
-      .prepare('INSERT OR IGNORE INTO receiver_tokens (token_sha256, used_by) VALUES (?, ?)')
-      .run(tokenSha256, signerId);
-    return r.changes === 1;
-  }
-
-  record(signerId: string, seq: number): RecordRow | undefined {
-    const r = this.db
-      .prepare('SELECT * FROM receiver_records WHERE signer_id = ? AND seq = ?')
-      .get(signerId, seq) as RawRecord | undefined;
-    return r === undefined ? undefined : toRecord(r);
-  }
-
-  insertRecord(row: RecordRow): void {
-    this.db
-      .prepare(
-        `INSERT INTO receiver_records (signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json, envelope_json, session_id, chunk_name, blob_sha256)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        row.signerId,
-        row.seq,
-        row.payloadSha256,
-        row.prev,
-        row.predicate,
-        row.logIndex,
-        row.receiptJson,
-        row.envelopeJson,
-        row.sessionId,
-        row.chunkName,
-        row.blobSha256,
-      );
-  }
-
-  /** Every accepted record, in log order (startup repair of the file layout). */
-  allRecords(): RecordRow[] {
-    return (this.db.prepare('SELECT * FROM receiver_records ORDER BY log_index').all() as RawRecord[]).map(
-      toRecord,
-    );
-  }
-
+  keysOf(signerId: string): Promise<KeyRow[]>;
+  isEnrolled(signerId: string): Promise<boolean>;
+  record(signerId: string, seq: number): Promise<RecordRow | undefined>;
   /** Session records of one session in chain order (session.dsse.json is rebuilt from them). */
-  sessionRecords(sessionId: string): RecordRow[] {
-    return (
-      this.db
-        .prepare(
-          "SELECT * FROM receiver_records WHERE session_id = ? AND predicate = 'session' ORDER BY signer_id, seq",
-        )
-        .all(sessionId) as RawRecord[]
-    ).map(toRecord);
-  }
+  sessionRecords(sessionId: string): Promise<RecordRow[]>;
+  meta(key: string): Promise<string | undefined>;
+  /** Log leaf hashes from `index` on, in log order. */
+  leavesFrom(index: number): Promise<Buffer[]>;
+}
 
-  appendLeaf(index: number, leaf: Uint8Array): void {
-    this.db.prepare('INSERT INTO receiver_log (idx, leaf_hash) VALUES (?, ?)').run(index, Buffer.from(leaf));
-  }
+/** Writes, only inside `admit`. */
+export interface StateTx extends StateReader {
+  /** Adds a key (a key already held is left as it is). */
+  addKey(row: KeyRow): Promise<void>;
+  /** Closes a key's seq range at `fromSeq` (the earlier of two revocations wins). */
+  revokeKey(keyid: string, fromSeq: number): Promise<void>;
+  /** Marks an enrolment token as used; false when it was used before. */
+  consumeToken(tokenSha256: string, signerId: string): Promise<boolean>;
+  insertRecord(row: RecordRow): Promise<void>;
+  appendLeaf(index: number, leaf: Uint8Array): Promise<void>;
+  setMeta(key: string, value: string): Promise<void>;
+}
 
-  leaves(): Buffer[] {
-    return (
-      this.db.prepare('SELECT leaf_hash FROM receiver_log ORDER BY idx').all() as Array<{ leaf_hash: Buffer }>
-    ).map((r) => r.leaf_hash);
-  }
-
-  meta(key: string): string | undefined {
-    const r = this.db.prepare('SELECT value FROM receiver_meta WHERE key = ?').get(key) as
-      { value: string } | undefined;
-    return r?.value;
-  }
-
-  setMeta(key: string, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO receiver_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
-  }
+/** The state port. */
+export interface ReceiverState extends StateReader {
+  /** `embedded` or `postgres`, for logs. */
+  readonly kind: string;
+  /**
+   * Runs fn in one transaction that holds the log's admission lock, so no other admission (in
+   * this process or another on the same database) interleaves; commits when fn resolves, rolls
+   * back when it throws.
+   */
+  admit<T>(fn: (tx: StateTx) => Promise<T>): Promise<T>;
+  /** Every accepted record, in log order (repair of the file layout, migration). */
+  allRecords(): Promise<RecordRow[]>;
+  /** Finishes in-flight work and releases the database. Idempotent. */
+  close(): Promise<void>;
 }

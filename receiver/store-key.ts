@@ -25,10 +25,13 @@ function isInside(dir: string, path: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-/** Loads the store key at `keyFile`, creating it (0600, parent 0700) when absent. */
-export async function loadOrCreateStoreKey(options: { keyFile: string; dataDir: string }): Promise<StoreKey> {
+/** Loads the store key at `keyFile`, creating it (0600, parent 0700) when absent; never inside `dataDir`. */
+export async function loadOrCreateStoreKey(options: {
+  keyFile: string;
+  dataDir?: string;
+}): Promise<StoreKey> {
   const { keyFile, dataDir } = options;
-  if (isInside(dataDir, keyFile)) {
+  if (dataDir !== undefined && isInside(dataDir, keyFile)) {
     throw new RigcapError(
       'RIGCAP_STORE_KEY_UNSAFE',
       `store key ${keyFile} is inside the data directory ${dataDir}`,

@@ -87,8 +87,9 @@ describe('receiver', () => {
     expect(await client.blobStored(chunk.sha256)).toBe(true);
     const accepted = await post(receiver.url, chunk.record);
     expect(accepted.status).toBe(201);
-    expect(accepted.json['logIndex']).toBe(2);
-    expect(String(accepted.json['checkpoint'])).toMatch(/^rigcap\.store\/store-[0-9a-f]{16}\n3\n/);
+    // The log holds the store's enrol record, then each device record followed by its receipt.
+    expect(accepted.json['logIndex']).toBe(5);
+    expect(String(accepted.json['checkpoint'])).toMatch(/^rigcap\.store\/store-[0-9a-f]{16}\n6\n/);
     // Same record again: same receipt, nothing new in the log.
     const again = await post(receiver.url, chunk.record);
     expect(again.status).toBe(200);
