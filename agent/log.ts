@@ -18,25 +18,25 @@ export interface LoggerSetup {
 export function createLogger(setup: LoggerSetup = {}): Logger {
   const fd = setup.fd ?? 1;
   if (setup.file !== undefined) {
-    return pino(
-      {
-        level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
-        base: { pid: process.pid },
-        timestamp: pino.stdTimeFunctions.isoTime,
-      },
-      pino.destination({ dest: setup.file, sync: true, mkdir: true }),
-    );
+    return pino(baseOptions(setup), pino.destination({ dest: setup.file, sync: true, mkdir: true }));
   }
-  const options: LoggerOptions = {
-    level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
-    base: { pid: process.pid },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  };
+  const options = baseOptions(setup);
   const tty = fd === 1 ? process.stdout.isTTY : process.stderr.isTTY;
   if (tty === true && setup.json !== true) {
     return pino(options, pino.transport({ target: 'pino-pretty', options: { destination: fd, sync: true } }));
   }
   return pino(options, pino.destination({ fd, sync: true }));
+}
+
+/** Level, pid, ISO time, and `err` serialized with its type, stack, code and cause chain. */
+function baseOptions(setup: LoggerSetup): LoggerOptions {
+  return {
+    level: setup.level ?? process.env['RIGCAP_LOG_LEVEL'] ?? 'info',
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Log errors as `{ err }`, never `String(err)`: this keeps the stack and the errno behind a code.
+    serializers: { err: pino.stdSerializers.errWithCause },
+  };
 }
 
 /** A logger that discards everything (unit tests). */

@@ -7,7 +7,7 @@ import { discardHeldFrames } from './deid/holding/recover.ts';
 import { closeGaps } from './close-gaps.ts';
 import { describeChunkWithFacts, reconcile } from './catalog/reconcile.ts';
 import { openSpoolCalibrationHistory } from './calib/index.ts';
-import { errnoCode, isRigcapError } from './errors.ts';
+import { errnoCode, isRigcapError, type ErrorCode } from './errors.ts';
 import type { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
 import { parseChunkIndex, type CommittedChunk } from './pipeline/chunk-types.ts';
@@ -25,7 +25,7 @@ export interface RecoveryOptions {
   log: Logger;
   sealOptions: () => ChunkSealOptions;
   /** Recovered chunks are shown among the recent errors of status. */
-  noteError: (code: string, message: string) => void;
+  noteError: (code: ErrorCode, message: string) => void;
 }
 
 /** Salvages partials, reconciles the catalog, signs committed-but-unsigned chunks, closes open sessions. */

@@ -5,23 +5,21 @@
 // (one at a time), a failure surfaces on the next write, sync or close, and sync waits for all.
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, type FileHandle } from 'node:fs/promises';
-import { RigcapError, errnoCode } from '../errors.ts';
+import { RigcapError, errnoCode, spoolWriteCode } from '../errors.ts';
 import { fsyncDir } from '../keys/atomic-file.ts';
 import type { McapSink } from './mcap-encoder.ts';
 
-/** Errnos that mean the spool cannot take more bytes right now (SQLITE_FULL: the catalog in the spool). */
-const DISK_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS', 'SQLITE_FULL']);
-
-/** Maps a write-side system error to RIGCAP_DISK_FULL; anything else is returned unchanged. */
+/**
+ * Maps a write-side system error to RIGCAP_DISK_FULL (no room: ENOSPC, EDQUOT, EFBIG, SQLITE_FULL for
+ * the catalog in the spool) or RIGCAP_SPOOL_IO_ERROR (EIO, EROFS: the device or mount failed);
+ * anything else is returned unchanged.
+ */
 export function diskError(err: unknown, path: string): unknown {
   const errno = errnoCode(err);
-  if (errno !== undefined && DISK_ERRNOS.has(errno)) {
-    return new RigcapError('RIGCAP_DISK_FULL', `cannot write ${path}: ${errno}`, {
-      cause: err,
-      details: { errno, path },
-    });
-  }
-  return err;
+  if (err instanceof RigcapError || errno === undefined) return err;
+  const code = spoolWriteCode(err, 'RIGCAP_INTERNAL');
+  if (code !== 'RIGCAP_DISK_FULL' && code !== 'RIGCAP_SPOOL_IO_ERROR') return err;
+  return new RigcapError(code, `cannot write ${path}: ${errno}`, { cause: err, details: { errno, path } });
 }
 
 /** A file being written by the encoder: a sink that also knows its SHA-256 and can be made durable. */
