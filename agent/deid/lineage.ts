@@ -67,6 +67,20 @@ export type FrameEvent =
   | { readonly kind: 'dropped' }
   | { readonly kind: 'exempt' };
 
+/** Boxes blurred in a frame, by kind. */
+export function countBoxes(detections: readonly { kind: DetectionKind }[]): Record<DetectionKind, number> {
+  const boxes = { face: 0, plate: 0 };
+  for (const d of detections) boxes[d.kind]++;
+  return boxes;
+}
+
+/** Of a frame's boxes, those its face scan filled from tracks (none when it had no scan). */
+export function filledBoxes(
+  report: { readonly filled: Readonly<Record<DetectionKind, number>> } | undefined,
+): Record<DetectionKind, number> {
+  return { face: report?.filled.face ?? 0, plate: report?.filled.plate ?? 0 };
+}
+
 function zeroCounts(): DeidFrameCounts {
   return { in: 0, withDetections: 0, failed: 0, dropped: 0, exempt: 0, blurredLate: 0, heldLost: 0 };
 }

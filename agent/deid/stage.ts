@@ -11,7 +11,7 @@ import { isImageSample } from './image-codec.ts';
 import { HoldingArea, type HeldEntry, type HeldLoss, type HeldLossCause } from './holding/holding-area.ts';
 import type { KeyWrapper } from './holding/key-wrapper.ts';
 import { LateBlurPass, type LateOutcome } from './holding/late-blur.ts';
-import { DeidLineageAccumulator, type DeidLineage } from './lineage.ts';
+import { DeidLineageAccumulator, countBoxes, filledBoxes, type DeidLineage } from './lineage.ts';
 import { modelSpecsFor, type ModelSpec } from './models.ts';
 import { deidParamsFor, type DeidParams } from './params.ts';
 import { readSelfTestImage, runDeidSelfTest, type DeidSelfTestResult } from './selftest.ts';
@@ -283,6 +283,7 @@ export class DeidStage {
       holding,
       log: this.#log,
       redact: (sample, { last }) => this.#redactLate(sample, last),
+      hasRoom: () => this.#pool?.hasRoom ?? true,
       lookaheadFrames: this.#lookahead,
       flush: (stream) => this.#lateScans.get(stream)?.flush(),
       deliver: (sample) => ports.deliver(sample),
@@ -468,17 +469,4 @@ function scanOf(
     scans.set(stream, scan);
   }
   return scan;
-}
-
-function filledBoxes(report: { filled: { face: number; plate: number } } | undefined): {
-  face: number;
-  plate: number;
-} {
-  return { face: report?.filled.face ?? 0, plate: report?.filled.plate ?? 0 };
-}
-
-function countBoxes(detections: readonly { kind: 'face' | 'plate' }[]): { face: number; plate: number } {
-  const boxes = { face: 0, plate: 0 };
-  for (const d of detections) boxes[d.kind]++;
-  return boxes;
 }

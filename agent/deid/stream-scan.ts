@@ -28,7 +28,10 @@ export interface FrameScan {
   signature(signature: FrameSignature): void;
   reference(): Promise<FrameSignature | null>;
   context(): Promise<FaceScanContext>;
-  /** With lookahead: boxes between sightings before and after the frame that it lacks. */
+  /**
+   * With lookahead: boxes between sightings before and after the frame that it lacks; once
+   * `fillWaitMs` (see `begin`) has passed, from the frames done by then.
+   */
   fill(): Promise<FrameFill>;
   /** Whether asking now would wait for another frame still in flight. */
   waits(need: 'reference' | 'context' | 'fill'): boolean;
@@ -61,9 +64,12 @@ export class StreamScan {
   /**
    * Plans the next frame; call when a worker takes it, and finish it whatever becomes of it.
    * `last`: no frame of the stream follows this one (for now), so no fill waits for one.
+   * `fillWaitMs`: its fill waits at most this long from now for the frames after it (a frame
+   * must never run into its deadline for frames that are slow to come).
    */
-  begin(options: { last?: boolean } = {}): FrameScan {
+  begin(options: { last?: boolean; fillWaitMs?: number } = {}): FrameScan {
     const { index, plan: planned } = this.#schedule.next();
+    const fillBy = options.fillWaitMs === undefined ? undefined : performance.now() + options.fillWaitMs;
     this.#begun = index + 1;
     if (options.last === true) this.#flushedBelow = this.#begun;
     const plan =
@@ -77,7 +83,13 @@ export class StreamScan {
       },
       reference: () => this.#when(() => this.#schedule.referenceFor(index)),
       context: () => this.#when(() => this.#schedule.contextFor(index)),
-      fill: () => this.#when(() => this.#fillFor(index)),
+      fill: () =>
+        this.#when(
+          () => this.#fillFor(index),
+          fillBy === undefined
+            ? undefined
+            : { byMs: fillBy, known: () => this.#fill?.fillFor(index) ?? noFill },
+        ),
       waits: (need) =>
         (need === 'reference'
           ? this.#schedule.referenceFor(index)
@@ -123,13 +135,30 @@ export class StreamScan {
     return fill.fillFor(index) ?? noFill;
   }
 
-  #when<T>(answer: () => T | undefined): Promise<T> {
+  /** `answer()` once it is known; with `late`, what `late.known()` says at `late.byMs` if it is not by then. */
+  #when<T>(answer: () => T | undefined, late?: { byMs: number; known: () => T }): Promise<T> {
     const now = answer();
     if (now !== undefined) return Promise.resolve(now);
     return new Promise((resolve) => {
+      let settled = false;
+      let timer: NodeJS.Timeout | undefined;
+      if (late !== undefined) {
+        timer = setTimeout(
+          () => {
+            settled = true;
+            resolve(answer() ?? late.known());
+            this.#wake();
+          },
+          Math.max(0, late.byMs - performance.now()),
+        );
+        // The job's own deadline timer keeps the process up while the frame is in flight.
+        timer.unref();
+      }
       this.#waiting.push(() => {
+        if (settled) return true;
         const value = answer();
         if (value === undefined) return false;
+        clearTimeout(timer);
         resolve(value);
         return true;
       });

@@ -150,6 +150,11 @@ export class DeidWorkerPool {
     return this.#retiring.size;
   }
 
+  /** Whether a job submitted now would be taken (not refused as backpressure). */
+  get hasRoom(): boolean {
+    return this.#freeSlot() !== undefined || this.#queue.length < this.#options.maxPending;
+  }
+
   /** Frames waiting for a worker (not counting those being processed). */
   get pending(): number {
     return this.#queue.length;
@@ -301,8 +306,10 @@ export class DeidWorkerPool {
       // The job may have timed out (and its worker been replaced) while the answer was awaited.
       if (slot.worker === worker && slot.jobs.some((j) => j.id === reply.id)) worker.postMessage(answer);
     };
-    if (frame.waits(reply.need) && slot.jobs.every((j) => j.id === reply.id || slot.parked.has(j.id))) {
-      // The other frame is still being worked on (elsewhere, or not yet taken): this worker takes another frame meanwhile.
+    if (frame.waits(reply.need)) {
+      // The other frame is still being worked on (elsewhere, or not yet taken). Parked whatever this
+      // worker's other jobs do, so that once all of them wait it takes another frame (#freeSlot):
+      // parked only when the others already waited, a job stayed unparked and the worker sat idle.
       slot.parked.add(reply.id);
       this.#pump();
     }
@@ -317,7 +324,11 @@ export class DeidWorkerPool {
     slot.jobs.push(pending);
     pending.timer = setTimeout(() => this.#timeout(slot, pending), this.#deadline(pending));
     const data = Uint8Array.from(pending.job.data);
-    pending.frame = pending.job.scan?.begin({ last: pending.job.lastOfStream === true });
+    // Half the deadline at most for the frames after it (lookahead), the rest for its blur.
+    pending.frame = pending.job.scan?.begin({
+      last: pending.job.lastOfStream === true,
+      fillWaitMs: this.#deadline(pending) / 2,
+    });
     const plan = pending.frame?.plan;
     const request: JobRequest = {
       type: 'job',

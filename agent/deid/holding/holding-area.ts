@@ -137,7 +137,8 @@ export class HoldingArea {
       this.#bytes -= sealed.length;
       throw err;
     }
-    this.#queued.push(entry);
+    // Writes finish in any order: the queue stays in the order frames were put (capture order per stream).
+    this.#enqueue(entry);
     for (const listener of this.#listeners) listener();
     return { kind: 'held', entry };
   }
@@ -159,8 +160,7 @@ export class HoldingArea {
   /** A taken frame goes back to its place in the queue, by when it was held (the pool had no room for it). */
   giveBack(entry: HeldEntry): void {
     if (!this.#taken.delete(entry)) return;
-    const at = this.#queued.findIndex((e) => e.name > entry.name);
-    this.#queued.splice(at < 0 ? this.#queued.length : at, 0, entry);
+    this.#enqueue(entry);
   }
 
   /** Reads and opens a taken frame; a frame that no longer opens is deleted and counted lost. */
@@ -232,6 +232,13 @@ export class HoldingArea {
       this.#opts.onLost(oldest, 'deid_holding_full');
     }
     return true;
+  }
+
+  /** Queues a frame at its place by name (names count up as frames are put). */
+  #enqueue(entry: HeldEntry): void {
+    let at = this.#queued.length;
+    while (at > 0 && this.#queued[at - 1]!.name > entry.name) at--;
+    this.#queued.splice(at, 0, entry);
   }
 
   async #delete(entry: HeldEntry): Promise<void> {

@@ -35,6 +35,8 @@ export interface LateBlurPorts {
    * `last`: no later frame of the stream will follow it soon, so its blur waits for none.
    */
   redact(sample: Sample, options: { last: boolean }): Promise<LateOutcome>;
+  /** Whether `redact` would be taken now rather than answered `busy` (asked right before it). */
+  hasRoom(): boolean;
   /** Frames after each held frame its blur waits for (the late scan's lookahead); 0: past only. */
   readonly lookaheadFrames?: number;
   /** Frames of the stream already begun wait for no later frame (their fill uses what is known). */
@@ -65,6 +67,9 @@ interface Taken {
   after: number;
 }
 
+/** Whether a taken frame went to the pool or back to the holding area (so the next one must too). */
+type Turn = 'sent' | 'back';
+
 /** Blurs held frames in the background; `drain` empties the holding area at stop. */
 export class LateBlurPass {
   readonly #p: LateBlurPorts;
@@ -73,6 +78,12 @@ export class LateBlurPass {
   readonly #taken = new Set<Taken>();
   /** Streams whose latest taken frame was sent expecting later frames (an open run). */
   readonly #open = new Set<string>();
+  /**
+   * Per stream, when the latest taken frame has been sent or given back. Frames are read in
+   * parallel but sent in the order taken: a frame's place in its stream's scan is fixed when the
+   * pool takes it, and a run's fill needs that place to be its capture order.
+   */
+  readonly #turns = new Map<string, Promise<Turn>>();
   #mode: 'idle' | 'drain' | 'stopped' = 'idle';
   #inFlight = 0;
   #waiters: Array<() => void> = [];
@@ -132,7 +143,11 @@ export class LateBlurPass {
     if (last) this.#open.delete(entry.stream);
     else this.#open.add(entry.stream);
     this.#inFlight++;
-    void this.#blur(entry, last)
+    const previous = this.#turns.get(entry.stream) ?? Promise.resolve<Turn>('sent');
+    let turn!: (t: Turn) => void;
+    const mine = new Promise<Turn>((resolve) => (turn = resolve));
+    this.#turns.set(entry.stream, mine);
+    void this.#blur(entry, last, previous, turn)
       .then((busy) => {
         if (!busy) return;
         // Given back untried: frames taken before it wait for it again, so their run is open.
@@ -147,6 +162,8 @@ export class LateBlurPass {
         this.#p.log.error({ stream: entry.stream, err: String(err) }, 'late de-id of a held frame failed'),
       )
       .finally(() => {
+        turn('back');
+        if (this.#turns.get(entry.stream) === mine) this.#turns.delete(entry.stream);
         this.#taken.delete(taken);
         this.#inFlight--;
         for (const wake of this.#waiters.splice(0)) wake();
@@ -210,11 +227,28 @@ export class LateBlurPass {
     return this.#computing() === 0 && this.#p.inlineIdle() ? 1 : 0;
   }
 
-  /** Blurs and writes one held frame; true when it went back to the holding area untried. */
-  async #blur(entry: HeldEntry, last: boolean): Promise<boolean> {
+  /**
+   * Blurs and writes one held frame; true when it went back to the holding area untried. It is
+   * sent once the frame taken before it of its stream has been (`previous`), and says so by `turn`;
+   * when that one went back, this one goes back too, so that no frame of a run overtakes another.
+   */
+  async #blur(
+    entry: HeldEntry,
+    last: boolean,
+    previous: Promise<Turn>,
+    turn: (t: Turn) => void,
+  ): Promise<boolean> {
     const sample = await this.#p.holding.read(entry);
-    if (sample === undefined) return false;
-    const outcome = await this.#p.redact(sample, { last });
+    if (sample === undefined) {
+      // Lost unread: the next frame's turn is this one's predecessor's.
+      turn(await previous);
+      return false;
+    }
+    const sent = (await previous) === 'sent' && this.#p.hasRoom();
+    // Asked and sent in one step, so the room cannot go in between.
+    const redacted = sent ? this.#p.redact(sample, { last }) : undefined;
+    turn(sent ? 'sent' : 'back');
+    const outcome = redacted === undefined ? ({ kind: 'busy' } as const) : await redacted;
     if (outcome.kind === 'busy') {
       this.#p.holding.giveBack(entry);
       // Nothing else may wake the pass when the pool is busy with frames it does not own: look again soon.

@@ -94,6 +94,20 @@ describe('HoldingArea', () => {
     expect(await readdir(join(spool, 'holding'))).toEqual([]);
   });
 
+  it('queues frames put at once in the order they were put, whichever write ends first; a frame given back keeps its place', async () => {
+    const { area: a } = await area();
+    // The first frame's write is the longest, so the others' writes tend to finish before it.
+    const puts = [frame(1, 8 << 20), ...[2, 3, 4, 5].map((seq) => frame(seq))].map((f) => a.put(f));
+    expect((await Promise.all(puts)).every((r) => r.kind === 'held')).toBe(true);
+    const first = a.take()!;
+    const second = a.take()!;
+    a.giveBack(first);
+    const order: number[] = [];
+    for (let e = a.take(); e !== undefined; e = a.take()) order.push((await a.read(e))!.seq);
+    expect(order).toEqual([1, 3, 4, 5]);
+    expect((await a.read(second))!.seq).toBe(2);
+  });
+
   it('never holds more than its budget: `oldest` evicts the oldest, `newest` refuses the new frame', async () => {
     const one = sealFrame(frame(1), Buffer.alloc(32), '000000000001.held').length;
     const budget = one * 3 + 10;

@@ -221,6 +221,35 @@ describe('StreamScan with lookahead', () => {
     expect(c.waits('fill')).toBe(false);
   });
 
+  it('a fill waits no longer than fillWaitMs for frames that are slow to come, then fills from those done', async () => {
+    const scan = new StreamScan(params, { lookaheadFrames: 3 });
+    const a = scan.begin({ fillWaitMs: 60_000 });
+    const b = scan.begin({ fillWaitMs: 20 });
+    const c = scan.begin({ fillWaitMs: 60_000 });
+    a.finish(report({ confirmed: [face(100)] }));
+    // b misses the face that a and c see; the frames after c never report.
+    b.finish(report({ confirmed: [], motion: still(0) }));
+    c.finish(report({ confirmed: [face(120)], motion: still(1) }));
+    scan.begin();
+    expect(b.waits('fill')).toBe(true);
+    expect((await b.fill()).face).toEqual([{ x: 110, y: 100, w: 40, h: 40 }]);
+    // Without its bound passed, c still waits for the frames after it.
+    let answered = false;
+    void c.fill().then(() => (answered = true));
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(answered).toBe(false);
+  });
+
+  it('a fill with a bound is answered as soon as the frames after it report', async () => {
+    const scan = new StreamScan(params, { lookaheadFrames: 1 });
+    const a = scan.begin({ fillWaitMs: 60_000 });
+    const b = scan.begin({ fillWaitMs: 60_000 });
+    a.finish(report({ confirmed: [face(100)] }));
+    const fill = a.fill();
+    b.finish(report({ confirmed: [face(100)], motion: still(0) }));
+    expect(await fill).toEqual({ face: [], plate: [] });
+  });
+
   it('without lookahead a frame neither asks nor waits for a fill', () => {
     const frame = new StreamScan(params).begin();
     expect(frame.plan?.fill).toBeUndefined();
