@@ -1,6 +1,6 @@
 // Composition root of the CLI: picks the subcommand, loads it lazily, maps errors to exit codes.
 import { ExitCode, type CliIO, type Command } from './cli/command.ts';
-import { asRigcapError, type RigcapError } from './errors.ts';
+import { RigcapError, isRigcapError } from './errors.ts';
 
 /** Subcommands and the file that implements each (loaded only when used). */
 const commands: Record<string, () => Promise<{ default: Command }>> = {
@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   verify: () => import('./cli/verify.ts'),
   export: () => import('./cli/export.ts'),
   readiness: () => import('./cli/readiness.ts'),
+  trace: () => import('./cli/trace.ts'),
   ingest: () => import('./cli/ingest.ts'),
   inspect: () => import('./cli/inspect.ts'),
   keys: () => import('./cli/keys.ts'),
@@ -75,8 +76,9 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return await cmd.run(rest, io);
   } catch (err) {
     const json = rest.includes('--json');
-    // A coded error from below the agent (a DriverError from createDrivers) keeps its code.
-    const rigErr = asRigcapError(err);
+    const rigErr = isRigcapError(err)
+      ? err
+      : new RigcapError('RIGCAP_INTERNAL', errorText(err), { cause: err });
     if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: rigErr.toJSON() })}\n`);
     io.stderr.write(`${rigErr.format()}\n`);
     if (rigErr.code === 'RIGCAP_INTERNAL' && err instanceof Error && err.stack)
@@ -85,10 +87,15 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
   }
 }
 
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** Usage and config errors exit 2; everything else that failed exits 1. */
 export function exitCodeFor(err: RigcapError): number {
   return err.code === 'RIGCAP_USAGE' ||
     err.code === 'RIGCAP_SESSION_UNKNOWN' ||
+    err.code === 'RIGCAP_TRACE_NOT_FOUND' ||
     err.code.startsWith('RIGCAP_CONFIG_')
     ? ExitCode.usage
     : ExitCode.failed;

@@ -29,7 +29,7 @@ off and why. Exit 1 when a session scores below the profile's minScore, 2 on usa
 JSON: { profile, minScore, sessions: [{ sessionId, score, belowProfile, factors: [{ name, value, cost, reason }] }] }`;
 
 /** Every signer's decoded records under a spool or store root. */
-async function chainsOfTree(root: string): Promise<Map<string, DecodedRecord[]>> {
+export async function chainsOfTree(root: string): Promise<Map<string, DecodedRecord[]>> {
   const source = new FsSource(root);
   const chains = new Map<string, DecodedRecord[]>();
   for (const signer of await source.list('records')) {
@@ -91,7 +91,7 @@ async function spoolReceipts(root: string): Promise<DecodedRecord[]> {
 }
 
 /** Records of an exported bundle, by signer. */
-function chainsOfBundle(bytes: Uint8Array): Map<string, DecodedRecord[]> {
+export function chainsOfBundle(bytes: Uint8Array): Map<string, DecodedRecord[]> {
   const chains = new Map<string, DecodedRecord[]>();
   const encoder = new TextEncoder();
   for (const line of new TextDecoder().decode(bytes).split('\n')) {

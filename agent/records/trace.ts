@@ -1,0 +1,396 @@
+// The conditions of one sample, from a session's signed records (pure): which chunk holds it, the
+// device and key that signed it, the calibrations and clock state in force, the de-id lineage,
+// stream counts and loss around that time, markers nearby, and the store's receipt. Every field
+// is copied from a signed record; `traceEvidenceFailures` says whether those records verify.
+import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
+import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
+import { gapsOfSession, intotoBundle, type SessionRecords } from './exports.ts';
+import { calibrationCovers } from './gaps.ts';
+import type {
+  CaptureChunkPredicate,
+  ClockInterval,
+  CustodyReceiptPredicate,
+  DeviceKeyPredicate,
+  EventMarkerPredicate,
+  SessionGap,
+  SessionPredicate,
+  TimesyncSummary,
+  TransformLineage,
+} from './predicates.ts';
+import { recordFileName } from './predicates.ts';
+import type { DecodedRecord } from './record-decode.ts';
+import type { VerifyFailure } from './verify-codes.ts';
+import { verifyBundle } from './verify-bundle.ts';
+
+/** What to trace: a topic at an instant, or a chunk by its digest (optionally one topic in it). */
+export type TraceQuery =
+  | { kind: 'sample'; topic: string; atNs: bigint; aroundNs: bigint }
+  | { kind: 'chunk'; sha256: string; topic?: string; atNs?: bigint; aroundNs: bigint };
+
+/** Where a field came from: the signer and seq of the record that signs it. */
+export interface RecordRef {
+  signer: string;
+  seq: number;
+  sha256: string;
+}
+
+export interface TraceAnswer {
+  sessionId: string;
+  sample: { topic: string | null; atNs: string | null };
+  chunk: {
+    name: string;
+    sha256: string;
+    chunkIndex: number;
+    startNs: string;
+    endNs: string;
+    bytes: string;
+    record: RecordRef;
+    /** Other chunks of the session whose window also holds the instant (late de-id frames). */
+    alsoIn: string[];
+  };
+  device: {
+    deviceId: string;
+    keyId: string;
+    /** The device-key record that established the signing key (undefined when not in PATH). */
+    keyRecord: RecordRef | null;
+    bootId: string;
+    rigId: string | null;
+    producer: CaptureChunkPredicate['producer'];
+    policy: CaptureChunkPredicate['policy'];
+  };
+  calibration: Array<{
+    sensor: string;
+    digest: string;
+    version: string;
+    /** True when the sensor name matches the traced topic. */
+    coversTopic: boolean;
+    /** The first chunk index of the run of chunks carrying this same digest up to this chunk. */
+    inForceSinceChunk: number;
+  }>;
+  clock: {
+    source: TimesyncSummary['source'];
+    /** The state of the interval holding the instant (the chunk's state at end when none does). */
+    state: ClockInterval['state'];
+    interval: ClockInterval | null;
+    offsetNs: TimesyncSummary['offsetNs'];
+    dispersionNs: TimesyncSummary['dispersionNs'];
+    samples: number;
+    stepsNearby: TimesyncSummary['steps'];
+  };
+  deid: Array<TransformLineage & { appliesToTopic: boolean }>;
+  streams: CaptureChunkPredicate['streams'];
+  around: {
+    fromNs: string;
+    toNs: string;
+    /** The traced topic in each chunk overlapping the window. */
+    topic: Array<{
+      chunkIndex: number;
+      startNs: string;
+      endNs: string;
+      count: number;
+      drops: Record<string, number>;
+      upstreamLoss: number;
+    }>;
+    /** The session's signed gaps overlapping the window (session-wide, or of the traced topic). */
+    gaps: SessionGap[];
+  };
+  markers: Array<{ label: string; note: string; atNs: string; operator: string; record: RecordRef }>;
+  receipts: Array<{
+    storeId: string;
+    record: RecordRef;
+    receivedWallNs: string;
+    log: CustodyReceiptPredicate['log'];
+    /** 'verified' with the store's key from PATH; 'store key not in PATH' when a spool keeps it. */
+    signature: 'verified' | 'store key not in PATH';
+  }>;
+}
+
+export type TraceResult =
+  { ok: true; answer: TraceAnswer; chunkRecord: DecodedRecord } | { ok: false; reason: string };
+
+const chunkOf = (r: DecodedRecord): CaptureChunkPredicate => r.predicate as unknown as CaptureChunkPredicate;
+const refOf = (r: DecodedRecord): RecordRef => ({
+  signer: r.chain.deviceId,
+  seq: r.chain.seq,
+  sha256: r.payloadSha256,
+});
+const overlaps = (aStart: bigint, aEnd: bigint, bStart: bigint, bEnd: bigint): boolean =>
+  aStart <= bEnd && bStart <= aEnd;
+
+/** The chunk record that holds the query, and the others whose window also holds the instant. */
+function pickChunk(
+  s: SessionRecords,
+  q: TraceQuery,
+): { chunk: DecodedRecord; alsoIn: DecodedRecord[] } | { reason: string } {
+  if (q.kind === 'chunk') {
+    const chunk = s.chunks.find((r) => r.subject[0]?.digest.sha256 === q.sha256);
+    if (chunk === undefined) return { reason: `no chunk record of session ${s.sessionId} signs ${q.sha256}` };
+    if (q.topic !== undefined && !chunkOf(chunk).streams.some((st) => st.topic === q.topic))
+      return { reason: `chunk ${chunk.subject[0]?.name ?? ''} has no stream ${q.topic}` };
+    return { chunk, alsoIn: [] };
+  }
+  if (!s.chunks.some((r) => chunkOf(r).streams.some((st) => st.topic === q.topic)))
+    return { reason: `session ${s.sessionId} has no stream ${q.topic}` };
+  const holding = s.chunks.filter((r) => {
+    const c = chunkOf(r);
+    return (
+      BigInt(c.startNs) <= q.atNs &&
+      q.atNs <= BigInt(c.endNs) &&
+      c.streams.some((st) => st.topic === q.topic && st.count > 0)
+    );
+  });
+  const [chunk, ...alsoIn] = holding;
+  if (chunk === undefined) {
+    const first = s.chunks[0];
+    const last = s.chunks.at(-1);
+    const span =
+      first && last ? ` (its chunks span ${chunkOf(first).startNs} … ${chunkOf(last).endNs} ns)` : '';
+    return { reason: `no chunk of session ${s.sessionId} holds ${q.topic} at ${q.atNs} ns${span}` };
+  }
+  return { chunk, alsoIn };
+}
+
+function keyRecordOf(s: SessionRecords, signer: string, keyId: string): DecodedRecord | undefined {
+  return s.keys.find((k) => {
+    if (k.chain.deviceId !== signer) return false;
+    const p = k.predicate as unknown as DeviceKeyPredicate;
+    return (p.action === 'enrol' && p.keyId === keyId) || (p.action === 'rotate' && p.newKeyId === keyId);
+  });
+}
+
+/** The store's key from its device-key records in the session, or undefined (a spool). */
+function storeKeys(s: SessionRecords, storeId: string): Map<string, Uint8Array> {
+  const keys = new Map<string, Uint8Array>();
+  for (const k of s.keys) {
+    if (k.chain.deviceId !== storeId) continue;
+    const p = k.predicate as unknown as DeviceKeyPredicate;
+    const pem = p.action === 'enrol' ? p.publicKey : p.action === 'rotate' ? p.newPublicKey : undefined;
+    const spki = pem === undefined ? undefined : spkiBlocksOfPem(pem)[0];
+    if (spki !== undefined) keys.set(keyIdOf(spki), spki);
+  }
+  return keys;
+}
+
+function receiptSignature(s: SessionRecords, storeId: string, r: DecodedRecord): boolean | undefined {
+  const keys = storeKeys(s, storeId);
+  if (keys.size === 0) return undefined;
+  const spki = keys.get(r.keyId);
+  return (
+    spki !== undefined && verifySignature(spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature)
+  );
+}
+
+/** The topic's counts and drops in each chunk overlapping [fromNs, toNs]. */
+function topicAround(
+  s: SessionRecords,
+  topic: string,
+  fromNs: bigint,
+  toNs: bigint,
+): TraceAnswer['around']['topic'] {
+  return s.chunks
+    .filter((r) => overlaps(BigInt(chunkOf(r).startNs), BigInt(chunkOf(r).endNs), fromNs, toNs))
+    .flatMap((r) => {
+      const p = chunkOf(r);
+      const st = p.streams.find((x) => x.topic === topic);
+      return st === undefined
+        ? []
+        : [
+            {
+              chunkIndex: p.chunkIndex,
+              startNs: p.startNs,
+              endNs: p.endNs,
+              count: st.count,
+              drops: st.drops,
+              upstreamLoss: st.upstreamLoss,
+            },
+          ];
+    });
+}
+
+/** Answers a trace query from one session's records (verify them first with traceEvidenceFailures). */
+export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
+  const picked = pickChunk(s, q);
+  if ('reason' in picked) return { ok: false, reason: picked.reason };
+  const { chunk, alsoIn } = picked;
+  const c = chunkOf(chunk);
+  const topic = q.topic ?? null;
+  const atNs = q.atNs ?? null;
+  const focusStart = atNs ?? BigInt(c.startNs);
+  const focusEnd = atNs ?? BigInt(c.endNs);
+  const fromNs = focusStart - q.aroundNs;
+  const toNs = focusEnd + q.aroundNs;
+  const open = s.open?.predicate as unknown as Extract<SessionPredicate, { phase: 'open' }> | undefined;
+
+  const before = s.chunks.filter((r) => chunkOf(r).chunkIndex <= c.chunkIndex);
+  const calibration = c.calibration.map((ref) => {
+    let since = c.chunkIndex;
+    for (let i = before.length - 1; i >= 0; i--) {
+      const p = chunkOf(before[i]!);
+      if (!p.calibration.some((x) => x.sensor === ref.sensor && x.digest === ref.digest)) break;
+      since = p.chunkIndex;
+    }
+    return {
+      sensor: ref.sensor,
+      digest: ref.digest,
+      version: String(ref.version),
+      coversTopic: topic !== null && calibrationCovers(ref.sensor, topic),
+      inForceSinceChunk: since,
+    };
+  });
+
+  const t = c.timesync;
+  const interval =
+    atNs === null
+      ? null
+      : (t.intervals.find((i) => BigInt(i.startNs) <= atNs && atNs <= BigInt(i.endNs)) ?? null);
+  const clock: TraceAnswer['clock'] = {
+    source: t.source,
+    state: interval?.state ?? t.stateAtEnd,
+    interval,
+    offsetNs: t.offsetNs,
+    dispersionNs: t.dispersionNs,
+    samples: t.samples,
+    stepsNearby: s.chunks
+      .flatMap((r) => chunkOf(r).timesync.steps)
+      .filter((st) => fromNs <= BigInt(st.atNs) && BigInt(st.atNs) <= toNs),
+  };
+
+  const deid = c.transforms
+    .filter((x) => x.kind === 'de-identification')
+    .map((x) => {
+      const exempt = (x['exemptStreams'] as string[] | undefined) ?? [];
+      const applies =
+        topic !== null &&
+        x['enabled'] !== false &&
+        c.streams.some((st) => st.topic === topic && /Image/.test(st.type)) &&
+        !exempt.some((e) => e === topic || calibrationCovers(e, topic));
+      return { ...x, appliesToTopic: applies };
+    });
+
+  const aroundTopic = topic === null ? [] : topicAround(s, topic, fromNs, toNs);
+  const gaps = gapsOfSession(s).filter(
+    (g) =>
+      overlaps(BigInt(g.startNs), BigInt(g.endNs), fromNs, toNs) &&
+      (g.stream === undefined || topic === null || g.stream === topic),
+  );
+
+  const markers = s.markers
+    .map((m) => ({ m, p: m.predicate as unknown as EventMarkerPredicate }))
+    .filter(({ p }) => fromNs <= BigInt(p.atNs) && BigInt(p.atNs) <= toNs)
+    .sort((a, b) => (BigInt(a.p.atNs) < BigInt(b.p.atNs) ? -1 : 1))
+    .map(({ m, p }) => ({
+      label: p.label,
+      note: p.note,
+      atNs: p.atNs,
+      operator: p.operator,
+      record: refOf(m),
+    }));
+
+  const receipts = s.receipts
+    .filter(({ record }) => {
+      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      return p.record.seq === chunk.chain.seq && p.record.sha256 === chunk.payloadSha256;
+    })
+    .map(({ storeId, record }) => {
+      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      return {
+        storeId,
+        record: refOf(record),
+        receivedWallNs: p.receivedWallNs,
+        log: p.log,
+        signature:
+          receiptSignature(s, storeId, record) === undefined
+            ? ('store key not in PATH' as const)
+            : ('verified' as const),
+      };
+    });
+
+  const keyRecord = keyRecordOf(s, chunk.chain.deviceId, chunk.keyId);
+  return {
+    ok: true,
+    chunkRecord: chunk,
+    answer: {
+      sessionId: s.sessionId,
+      sample: { topic, atNs: atNs === null ? null : String(atNs) },
+      chunk: {
+        name: chunk.subject[0]?.name ?? '',
+        sha256: chunk.subject[0]?.digest.sha256 ?? '',
+        chunkIndex: c.chunkIndex,
+        startNs: c.startNs,
+        endNs: c.endNs,
+        bytes: c.bytes,
+        record: refOf(chunk),
+        alsoIn: alsoIn.map((r) => r.subject[0]?.name ?? ''),
+      },
+      device: {
+        deviceId: s.deviceId,
+        keyId: chunk.keyId,
+        keyRecord: keyRecord === undefined ? null : refOf(keyRecord),
+        bootId: chunk.chain.bootId,
+        rigId: open?.rigId ?? null,
+        producer: c.producer,
+        policy: c.policy,
+      },
+      calibration,
+      clock,
+      deid,
+      streams: c.streams,
+      around: { fromNs: String(fromNs), toNs: String(toNs), topic: aroundTopic, gaps },
+      markers,
+      receipts,
+    },
+  };
+}
+
+/** What the traced chunk's file looked like in PATH (the CLI hashes it; records do no I/O). */
+export type ChunkFileEvidence =
+  | { kind: 'present'; sha256: string; bytes: number; sidecar: Uint8Array | undefined }
+  | { kind: 'absent'; deletedByRetention: boolean }
+  | { kind: 'not-in-bundle' };
+
+/**
+ * Failures that forbid an answer: the session's device records (signatures, keys, links, close
+ * root), its receipts (with the store's key when PATH has it), and the traced chunk's file.
+ */
+export function traceEvidenceFailures(
+  s: SessionRecords,
+  chunk: DecodedRecord,
+  file: ChunkFileEvidence,
+): VerifyFailure[] {
+  const device = { ...s, keys: s.keys.filter((k) => k.chain.deviceId === s.deviceId), receipts: [] };
+  const failures = verifyBundle(new TextEncoder().encode(intotoBundle(device))).failures.map((f) => ({
+    ...f,
+    file: `session ${s.sessionId} records, ${f.file}`,
+  }));
+  for (const { storeId, record } of s.receipts) {
+    if (receiptSignature(s, storeId, record) === false)
+      failures.push({
+        file: `records/${storeId}/${recordFileName(record.chain.seq)}`,
+        code: 'VERIFY_BAD_SIGNATURE',
+        reason: `custody receipt seq ${record.chain.seq} of ${storeId} does not verify with the store's key`,
+      });
+  }
+  const name = chunk.subject[0]?.name ?? '';
+  const want = chunk.subject[0]?.digest.sha256 ?? '';
+  const path = `sessions/${s.sessionId}/${name}`;
+  if (file.kind === 'present') {
+    if (file.sha256 !== want || String(file.bytes) !== chunkOf(chunk).bytes)
+      failures.push({
+        file: path,
+        code: 'VERIFY_DIGEST_MISMATCH',
+        reason: `${name} hashes to ${file.sha256.slice(0, 12)}… (${file.bytes} bytes), its record signs ${want.slice(0, 12)}… (${chunkOf(chunk).bytes} bytes)`,
+      });
+    if (file.sidecar !== undefined && !Buffer.from(file.sidecar).equals(Buffer.from(chunk.bytes)))
+      failures.push({
+        file: `${path}.dsse.json`,
+        code: 'VERIFY_SIDECAR_MISMATCH',
+        reason: 'the sidecar is not byte-identical to the chain copy of the record',
+      });
+  } else if (file.kind === 'absent' && !file.deletedByRetention)
+    failures.push({
+      file: path,
+      code: 'VERIFY_CHUNK_MISSING',
+      reason: `${name} is absent and no retention-action record deleted it`,
+    });
+  return failures;
+}
