@@ -28,6 +28,14 @@ export const errorCatalogue = {
     'Another rigcap process (pid in the message) uses this spool: stop it first, or point `spool.dir` elsewhere.',
   RIGCAP_DISK_FULL:
     'Free space on the spool filesystem or raise `spool.budgetBytes`; capture resumes by itself.',
+  RIGCAP_SPOOL_IO_ERROR:
+    "The spool's device failed a write (EIO) or its filesystem turned read-only (EROFS, as ext4 does after errors): check `dmesg` and the disk, remount it read-write or replace it, restart rigcap, then run `rigcap verify` on the spool.",
+  RIGCAP_CHUNK_SALVAGED:
+    'Nothing to fix: a chunk an ended process left half-written was salvaged into a signed chunk (the log names the lost tail bytes); if it recurs, find why rigcap was killed (`journalctl -u rigcap`).',
+  RIGCAP_CHUNK_QUARANTINED:
+    'A chunk an ended process left half-written could not be read and was moved to quarantine/ as *.mcap.corrupt: keep it for analysis or delete it; if it recurs, check the disk and `journalctl -u rigcap`.',
+  RIGCAP_PIPELINE_STALLED:
+    'No sample moved through the pipeline for a watchdog interval, so systemd will restart rigcap: check the log for a stuck driver, de-id worker or disk, and `rigcap status` for the stream that stopped.',
   RIGCAP_CATALOG_CORRUPT:
     'Move the catalog aside; `rigcap run` rebuilds it from the chunks and records on disk.',
   RIGCAP_MCAP_INVALID: 'The file is not a readable MCAP file; `rigcap inspect` names what is wrong.',
@@ -44,11 +52,16 @@ export const errorCatalogue = {
     'Install an onnxruntime build with that provider (README, Field deployment), or set `deid.executionProvider: cpu` (or `deid.fallbackToCpu: true`).',
   RIGCAP_DEID_INFERENCE:
     'De-identification failed on a frame, which was dropped; check the log and `rigcap selftest`.',
+  RIGCAP_DEID_HELD_LOST:
+    "Frames held for late de-identification ended with the process that held them (their key lives in memory only) and are recorded as gaps of their session: stop rigcap with SIGTERM, not kill -9, and give it the unit's TimeoutStopSec to blur what it holds.",
   RIGCAP_DEID_IMAGE_UNSUPPORTED:
     'Publish JPEG/PNG CompressedImage or rgb8/bgr8 Image messages on de-identified streams, or mark the stream exempt.',
   RIGCAP_SD_NOTIFY_UNAVAILABLE:
     'Build the addon with `node scripts/build-sd-notify.js` (needs a C compiler), or re-run scripts/install.sh.',
-  RIGCAP_OPS_LISTEN_FAILED: 'Free the port named in the message or change `ops.listen` in the config.',
+  RIGCAP_SD_NOTIFY_FAILED:
+    "systemd's notify socket (NOTIFY_SOCKET) refused a message: check the unit is Type=notify with NotifyAccess=main and that the socket path in the log exists; the watchdog restarts rigcap if pings stay lost.",
+  RIGCAP_OPS_LISTEN_FAILED:
+    "The ops endpoint cannot bind `ops.listen` (errno in the message): EADDRINUSE, stop the process holding that port or pick another; EADDRNOTAVAIL, use an address of this machine; EACCES, use a port at or above 1024 ('' turns the endpoint off).",
   RIGCAP_OPS_CONTROL_DIR:
     "Create the folder named in the message, writable by the rigcap user (mode 0750; the unit's RuntimeDirectory=rigcap makes /run/rigcap), or point `ops.controlEndpoint` elsewhere ('' turns the control socket off).",
   RIGCAP_OPS_CONTROL_BIND_FAILED:
@@ -170,4 +183,49 @@ export function isRigcapError(err: unknown, code?: ErrorCode): err is RigcapErro
 export function errnoCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
+}
+
+/** True when `err` is a Node system error with one of the given errnos (`isErrno(err, 'ENOENT')`). */
+export function isErrno(err: unknown, ...errnos: readonly [string, ...string[]]): boolean {
+  const code = errnoCode(err);
+  return code !== undefined && errnos.includes(code);
+}
+
+/** True when `code` names an entry of the catalogue. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(errorCatalogue, code);
+}
+
+/**
+ * The catalogue code an error carries: a RigcapError's, or that of another coded error whose code
+ * is in the catalogue (a DriverError, a sync transfer error); else `fallback`.
+ */
+export function errorCodeOf(err: unknown, fallback: ErrorCode = 'RIGCAP_INTERNAL'): ErrorCode {
+  const code = errnoCode(err);
+  return isErrorCode(code) ? code : fallback;
+}
+
+/** Errnos of a spool write that mean no room, and those that mean its device or mount failed. */
+const noRoomErrnos = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'SQLITE_FULL']);
+const deviceErrnos = new Set(['EIO', 'EROFS']);
+
+/** The code for a failed write to the spool: DISK_FULL for no room, SPOOL_IO_ERROR for EIO/EROFS. */
+export function spoolWriteCode(err: unknown, fallback: ErrorCode = 'RIGCAP_INTERNAL'): ErrorCode {
+  const errno = errnoCode(err);
+  if (errno !== undefined && noRoomErrnos.has(errno)) return 'RIGCAP_DISK_FULL';
+  if (errno !== undefined && deviceErrnos.has(errno)) return 'RIGCAP_SPOOL_IO_ERROR';
+  return errorCodeOf(err, fallback);
+}
+
+/** `err` as a RigcapError, keeping the code a coded error already carries (see errorCodeOf). */
+export function asRigcapError(err: unknown, fallback: ErrorCode = 'RIGCAP_INTERNAL'): RigcapError {
+  if (err instanceof RigcapError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const details = (err as { details?: unknown } | null)?.details;
+  return new RigcapError(errorCodeOf(err, fallback), message, {
+    cause: err,
+    ...(typeof details === 'object' && details !== null
+      ? { details: details as Record<string, unknown> }
+      : {}),
+  });
 }

@@ -1,6 +1,6 @@
 // Composition root of the CLI: picks the subcommand, loads it lazily, maps errors to exit codes.
 import { ExitCode, type CliIO, type Command } from './cli/command.ts';
-import { RigcapError, isRigcapError } from './errors.ts';
+import { asRigcapError, type RigcapError } from './errors.ts';
 
 /** Subcommands and the file that implements each (loaded only when used). */
 const commands: Record<string, () => Promise<{ default: Command }>> = {
@@ -76,19 +76,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     return await cmd.run(rest, io);
   } catch (err) {
     const json = rest.includes('--json');
-    const rigErr = isRigcapError(err)
-      ? err
-      : new RigcapError('RIGCAP_INTERNAL', errorText(err), { cause: err });
+    // A coded error from below the agent (a DriverError from createDrivers) keeps its code.
+    const rigErr = asRigcapError(err);
     if (json) io.stdout.write(`${JSON.stringify({ ok: false, error: rigErr.toJSON() })}\n`);
     io.stderr.write(`${rigErr.format()}\n`);
     if (rigErr.code === 'RIGCAP_INTERNAL' && err instanceof Error && err.stack)
       io.stderr.write(`${err.stack}\n`);
     return exitCodeFor(rigErr);
   }
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Usage and config errors exit 2; everything else that failed exits 1. */
