@@ -2,14 +2,14 @@
 // receipt, the log's checkpoint and consistency proofs, and the OpenAPI document of all of it.
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import type { DataStore } from '@tus/server';
+import type { DataStore, Locker } from '@tus/server';
 import { isRigcapError, type ErrorCode } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { noteVerifierKey } from '../agent/records/checkpoint.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
 import type { StoreKey } from './store-key.ts';
-import { registerTusRoutes } from './tus-routes.ts';
+import { registerTusRoutes, type TusRoutesOptions } from './tus-routes.ts';
 
 /** Header a device sends its one-time enrolment token in. */
 export const enrollTokenHeader = 'rigcap-enroll-token';
@@ -36,6 +36,8 @@ export interface ReceiverAppDeps {
   ingest: RecordIngest;
   blobs: BlobStore;
   datastore: DataStore;
+  /** tus Locker shared by every instance of one store (see receiver/backends/pg-locker.ts). */
+  locker?: Locker;
   maxUploadBytes: number;
   maxPartBytes: number;
   https?: { cert: string | Buffer; key: string | Buffer };
@@ -116,13 +118,7 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
     return reply.code(500).send({ code: 'RIGCAP_INTERNAL', message: fastifyErr.message });
   });
 
-  registerTusRoutes(app, {
-    datastore: deps.datastore,
-    blobs,
-    maxUploadBytes: deps.maxUploadBytes,
-    maxPartBytes: deps.maxPartBytes,
-    log: deps.log,
-  });
+  registerTusRoutes(app, tusOptionsOf(deps));
 
   app.route({
     method: 'HEAD',
@@ -227,6 +223,11 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   return app;
+}
+
+function tusOptionsOf(deps: ReceiverAppDeps): TusRoutesOptions {
+  const { datastore, blobs, maxUploadBytes, maxPartBytes, log, locker } = deps;
+  return { datastore, blobs, maxUploadBytes, maxPartBytes, log, ...(locker === undefined ? {} : { locker }) };
 }
 
 /** The schema of a custody answer, registered once for $ref. */

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/swagger';
-import { Server as TusServer, type DataStore, type Upload } from '@tus/server';
+import { Server as TusServer, type DataStore, type Locker, type Upload } from '@tus/server';
 import type { Logger } from '../agent/log.ts';
 import type { BlobStore } from './blob-store.ts';
 
@@ -21,6 +21,8 @@ export interface TusRoutesOptions {
   /** Largest single PATCH body accepted. */
   maxPartBytes: number;
   log: Logger;
+  /** Shared by every receiver instance of one store (PostgreSQL advisory locks); default in-process. */
+  locker?: Locker;
 }
 
 const uploadIdPattern = /^[0-9a-f]{32}$/;
@@ -68,12 +70,23 @@ function declaredSha256(upload: Upload): string | undefined {
   return typeof value === 'string' && sha256Pattern.test(value) ? value : undefined;
 }
 
+/** The request's headers for a web Request, less the hop-by-hop ones. */
+function webHeaders(req: FastifyRequest): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined || name === 'transfer-encoding' || name === 'connection') continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
 /** Registers the tus endpoints under /v1/uploads. */
 export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOptions): TusServer {
   const { blobs, log } = options;
   const tus = new TusServer({
     path: uploadsPath,
     datastore: options.datastore,
+    ...(options.locker === undefined ? {} : { locker: options.locker }),
     maxSize: options.maxUploadBytes,
     relativeLocation: true,
     namingFunction: () => randomBytes(16).toString('hex'),
@@ -140,12 +153,7 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
           .send({ code: bad.code, message: bad.message });
       }
     }
-    const headers = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value === undefined || name === 'transfer-encoding' || name === 'connection') continue;
-      headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-    }
-    const init: RequestInit = { method: req.method, headers };
+    const init: RequestInit = { method: req.method, headers: webHeaders(req) };
     if (body !== undefined) init.body = body;
     const response = await tus.handleWeb(new Request(`http://receiver${req.url}`, init));
     reply.code(response.status);
