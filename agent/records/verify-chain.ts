@@ -32,19 +32,13 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
   const { signerId, records, undecodable } = input;
   const failures: VerifyFailure[] = [];
   const fileOf = (seq: number): string => `records/${signerId}/${recordFileName(seq)}`;
-  const fail = (seq: number, code: VerifyFailure['code'], reason: string): void => {
+  const fail: Fail = (seq, code, reason) => {
     failures.push({ file: fileOf(seq), code, reason });
   };
 
-  const known = new Map<string, Uint8Array>();
-  for (const spki of input.keysFile ?? []) known.set(keyIdOf(spki), spki);
+  const keys = signerKeys(input);
   if (input.keysFile === undefined)
     failures.push({ file: `keys/${signerId}.pub.pem`, code: 'VERIFY_KEYS_FILE', reason: 'missing' });
-  const introduced = new Map<string, Uint8Array>();
-  const trusted = input.trusted === undefined ? undefined : new Set(input.trusted);
-  const revocations: Array<{ keyId: string; fromSeq: number; atSeq: number }> = [];
-  const signedOk = new Map<number, string>();
-  let active: string | null = null;
 
   const seqs = [...new Set([...records.keys(), ...undecodable])].sort((a, b) => a - b);
   const headSeq = seqs.at(-1) ?? 0;
@@ -56,84 +50,12 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
   for (const seq of seqs) {
     const rec = records.get(seq);
     if (rec === undefined) continue;
-    const chain = rec.chain;
-    if (chain.seq !== seq)
-      fail(seq, 'VERIFY_RECORD_NAME', `file is named seq ${seq} but the record says ${chain.seq}`);
-    if (chain.deviceId !== signerId)
-      fail(seq, 'VERIFY_SIGNER_MISMATCH', `record of ${chain.deviceId} under records/${signerId}/`);
-    const before = records.get(seq - 1);
-    if (seq === 1 && chain.prev !== null) fail(seq, 'VERIFY_CHAIN_FORK', 'seq 1 must have prev null');
-    if (seq > 1 && before !== undefined && chain.prev !== before.payloadSha256) {
-      fail(
-        seq,
-        'VERIFY_CHAIN_FORK',
-        `prev ${String(chain.prev).slice(0, 12)}… is not the digest of seq ${seq - 1}`,
-      );
-    }
-    if (chain.keyId !== rec.keyId)
-      fail(seq, 'VERIFY_KEYID_MISMATCH', 'signature keyid differs from chain.keyId');
-
-    const keyPredicate =
-      rec.name === 'device-key' ? (rec.predicate as unknown as DeviceKeyPredicate) : undefined;
-    if (keyPredicate?.action === 'enrol') {
-      const spki = spkiBlocksOfPem(keyPredicate.publicKey)[0];
-      if (spki === undefined || keyIdOf(spki) !== keyPredicate.keyId || keyPredicate.keyId !== rec.keyId) {
-        fail(seq, 'VERIFY_KEYID_MISMATCH', 'enrolment must carry the signing key and its keyid');
-      } else {
-        introduced.set(keyPredicate.keyId, spki);
-      }
-    }
-
-    const message = preAuthEncoding(inTotoPayloadType, rec.payload);
-    const spki = known.get(rec.keyId) ?? introduced.get(rec.keyId);
-    if (spki === undefined) {
-      const other = [...known.values(), ...introduced.values()].find((k) =>
-        verifySignature(k, message, rec.signature),
-      );
-      if (other !== undefined)
-        fail(
-          seq,
-          'VERIFY_KEYID_MISMATCH',
-          `keyid ${rec.keyId.slice(0, 12)}… is not the key that verifies the signature`,
-        );
-      else fail(seq, 'VERIFY_UNKNOWN_KEY', `keyid ${rec.keyId.slice(0, 12)}… is not a key of ${signerId}`);
-      continue;
-    }
-    if (!verifySignature(spki, message, rec.signature)) {
-      fail(seq, 'VERIFY_BAD_SIGNATURE', `signature by ${rec.keyId.slice(0, 12)}… does not verify`);
-      continue;
-    }
-    signedOk.set(seq, rec.keyId);
-    if (trusted !== undefined && !trusted.has(rec.keyId)) {
-      fail(seq, 'VERIFY_UNKNOWN_KEY', `key ${rec.keyId.slice(0, 12)}… is not rooted in the --trust keys`);
-    }
-    if (active === null) {
-      // Without an enrolment (chain start missing) the first verified key is taken as the active one.
-      active = rec.keyId;
-    } else if (rec.keyId !== active) {
-      fail(seq, 'VERIFY_KEY_NOT_VALID', `key ${rec.keyId.slice(0, 12)}… is not the active key at seq ${seq}`);
-      continue;
-    }
-    if (keyPredicate?.action === 'rotate') {
-      const next = spkiBlocksOfPem(keyPredicate.newPublicKey)[0];
-      if (keyPredicate.keyId !== rec.keyId || next === undefined || keyIdOf(next) !== keyPredicate.newKeyId) {
-        fail(
-          seq,
-          'VERIFY_KEYID_MISMATCH',
-          'rotation must be signed by the old key and carry the new key with its keyid',
-        );
-      } else {
-        introduced.set(keyPredicate.newKeyId, next);
-        if (trusted?.has(rec.keyId) === true) trusted.add(keyPredicate.newKeyId);
-        active = keyPredicate.newKeyId;
-      }
-    } else if (keyPredicate?.action === 'revoke') {
-      revocations.push({ keyId: keyPredicate.keyId, fromSeq: keyPredicate.invalidFromSeq, atSeq: seq });
-    }
+    checkLinks(rec, seq, { before: records.get(seq - 1), signerId, fail });
+    checkKeyUse(rec, seq, keys, fail);
   }
 
-  for (const [seq, keyId] of signedOk) {
-    const hit = revocations.find((r) => r.keyId === keyId && seq >= r.fromSeq && seq !== r.atSeq);
+  for (const [seq, keyId] of keys.signedOk) {
+    const hit = keys.revocations.find((r) => r.keyId === keyId && seq >= r.fromSeq && seq !== r.atSeq);
     if (hit !== undefined)
       fail(
         seq,
@@ -142,8 +64,8 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
       );
   }
   if (input.keysFile !== undefined) {
-    for (const keyId of introduced.keys()) {
-      if (!known.has(keyId))
+    for (const keyId of keys.introduced.keys()) {
+      if (!keys.known.has(keyId))
         failures.push({
           file: `keys/${signerId}.pub.pem`,
           code: 'VERIFY_KEYS_FILE',
@@ -152,16 +74,141 @@ export function verifySignerChain(input: SignerChainInput): SignerChainResult {
     }
   }
 
-  for (const [seq, rec] of records) {
-    if (rec.name !== 'heartbeat' && rec.name !== 'event-marker') continue;
-    const subject = rec.subject[0];
-    if (
-      rec.subject.length !== 1 ||
-      subject?.name !== `record-${seq - 1}` ||
-      subject.digest.sha256 !== rec.chain.prev
-    ) {
-      fail(seq, 'VERIFY_HEARTBEAT', `subject must be record-${seq - 1} with its payload digest`);
+  for (const [seq, rec] of records) checkTailSubject(rec, seq, fail);
+  return { failures, headSeq };
+}
+
+type Fail = (seq: number, code: VerifyFailure['code'], reason: string) => void;
+
+/** Which keys a signer has and may use, as the chain is read in seq order. */
+interface SignerKeys {
+  signerId: string;
+  /** Keys from keys/<signer>.pub.pem, by keyid. */
+  known: Map<string, Uint8Array>;
+  /** Keys the chain itself introduced (enrolment, rotation), by keyid. */
+  introduced: Map<string, Uint8Array>;
+  /** Trusted roots and the keys they rotated to, or undefined when keys are taken as given. */
+  trusted: Set<string> | undefined;
+  revocations: Array<{ keyId: string; fromSeq: number; atSeq: number }>;
+  /** Seqs whose signature verified, with the key that signed them. */
+  signedOk: Map<number, string>;
+  /** The key that may sign the next record (null before the first verified one). */
+  active: string | null;
+}
+
+function signerKeys(input: SignerChainInput): SignerKeys {
+  const known = new Map<string, Uint8Array>();
+  for (const spki of input.keysFile ?? []) known.set(keyIdOf(spki), spki);
+  return {
+    signerId: input.signerId,
+    known,
+    introduced: new Map(),
+    trusted: input.trusted === undefined ? undefined : new Set(input.trusted),
+    revocations: [],
+    signedOk: new Map(),
+    active: null,
+  };
+}
+
+/** The record's place in the chain: file name, signer folder, prev link, keyid. */
+function checkLinks(
+  rec: DecodedRecord,
+  seq: number,
+  o: { before: DecodedRecord | undefined; signerId: string; fail: Fail },
+): void {
+  const { fail } = o;
+  const chain = rec.chain;
+  if (chain.seq !== seq)
+    fail(seq, 'VERIFY_RECORD_NAME', `file is named seq ${seq} but the record says ${chain.seq}`);
+  if (chain.deviceId !== o.signerId)
+    fail(seq, 'VERIFY_SIGNER_MISMATCH', `record of ${chain.deviceId} under records/${o.signerId}/`);
+  if (seq === 1 && chain.prev !== null) fail(seq, 'VERIFY_CHAIN_FORK', 'seq 1 must have prev null');
+  if (seq > 1 && o.before !== undefined && chain.prev !== o.before.payloadSha256) {
+    fail(
+      seq,
+      'VERIFY_CHAIN_FORK',
+      `prev ${String(chain.prev).slice(0, 12)}… is not the digest of seq ${seq - 1}`,
+    );
+  }
+  if (chain.keyId !== rec.keyId)
+    fail(seq, 'VERIFY_KEYID_MISMATCH', 'signature keyid differs from chain.keyId');
+}
+
+/** The record's signature, and the key lifecycle it carries (enrol, rotate, revoke). */
+function checkKeyUse(rec: DecodedRecord, seq: number, keys: SignerKeys, fail: Fail): void {
+  const keyPredicate =
+    rec.name === 'device-key' ? (rec.predicate as unknown as DeviceKeyPredicate) : undefined;
+  if (keyPredicate?.action === 'enrol') {
+    const spki = spkiBlocksOfPem(keyPredicate.publicKey)[0];
+    if (spki === undefined || keyIdOf(spki) !== keyPredicate.keyId || keyPredicate.keyId !== rec.keyId) {
+      fail(seq, 'VERIFY_KEYID_MISMATCH', 'enrolment must carry the signing key and its keyid');
+    } else {
+      keys.introduced.set(keyPredicate.keyId, spki);
     }
   }
-  return { failures, headSeq };
+  if (!checkSignature(rec, seq, keys, fail)) return;
+  keys.signedOk.set(seq, rec.keyId);
+  if (keys.trusted !== undefined && !keys.trusted.has(rec.keyId)) {
+    fail(seq, 'VERIFY_UNKNOWN_KEY', `key ${rec.keyId.slice(0, 12)}… is not rooted in the --trust keys`);
+  }
+  if (keys.active === null) {
+    // Without an enrolment (chain start missing) the first verified key is taken as the active one.
+    keys.active = rec.keyId;
+  } else if (rec.keyId !== keys.active) {
+    fail(seq, 'VERIFY_KEY_NOT_VALID', `key ${rec.keyId.slice(0, 12)}… is not the active key at seq ${seq}`);
+    return;
+  }
+  if (keyPredicate?.action === 'rotate') {
+    const next = spkiBlocksOfPem(keyPredicate.newPublicKey)[0];
+    if (keyPredicate.keyId !== rec.keyId || next === undefined || keyIdOf(next) !== keyPredicate.newKeyId) {
+      fail(
+        seq,
+        'VERIFY_KEYID_MISMATCH',
+        'rotation must be signed by the old key and carry the new key with its keyid',
+      );
+    } else {
+      keys.introduced.set(keyPredicate.newKeyId, next);
+      if (keys.trusted?.has(rec.keyId) === true) keys.trusted.add(keyPredicate.newKeyId);
+      keys.active = keyPredicate.newKeyId;
+    }
+  } else if (keyPredicate?.action === 'revoke') {
+    keys.revocations.push({ keyId: keyPredicate.keyId, fromSeq: keyPredicate.invalidFromSeq, atSeq: seq });
+  }
+}
+
+/** True when a key of the signer verifies the record under the keyid it names. */
+function checkSignature(rec: DecodedRecord, seq: number, keys: SignerKeys, fail: Fail): boolean {
+  const message = preAuthEncoding(inTotoPayloadType, rec.payload);
+  const spki = keys.known.get(rec.keyId) ?? keys.introduced.get(rec.keyId);
+  if (spki === undefined) {
+    const other = [...keys.known.values(), ...keys.introduced.values()].find((k) =>
+      verifySignature(k, message, rec.signature),
+    );
+    if (other !== undefined)
+      fail(
+        seq,
+        'VERIFY_KEYID_MISMATCH',
+        `keyid ${rec.keyId.slice(0, 12)}… is not the key that verifies the signature`,
+      );
+    else fail(seq, 'VERIFY_UNKNOWN_KEY', `keyid ${rec.keyId.slice(0, 12)}… is not a key of ${keys.signerId}`);
+    return false;
+  }
+  if (!verifySignature(spki, message, rec.signature)) {
+    fail(seq, 'VERIFY_BAD_SIGNATURE', `signature by ${rec.keyId.slice(0, 12)}… does not verify`);
+    return false;
+  }
+  return true;
+}
+
+/** Heartbeats and event markers name the previous record as their subject. */
+function checkTailSubject(rec: DecodedRecord, seq: number, fail: Fail): void {
+  if (rec.name !== 'heartbeat' && rec.name !== 'event-marker') return;
+  const subject = rec.subject[0];
+  if (
+    rec.subject.length !== 1 ||
+    subject?.name !== `record-${seq - 1}` ||
+    subject.digest.sha256 !== rec.chain.prev
+  ) {
+    fail(seq, 'VERIFY_HEARTBEAT', `subject must be record-${seq - 1} with its payload digest`);
+  }
 }
