@@ -112,7 +112,7 @@ export class Daemon {
       log,
     });
     const sweep = (): void => {
-      sweeper.sweep().catch((err: unknown) => log.error({ err: String(err) }, 'retention sweep failed'));
+      sweeper.sweep().catch((err: unknown) => log.error({ err }, 'retention sweep failed'));
     };
     this.#retentionTimer = setInterval(sweep, 10 * 60_000);
     this.#retentionTimer.unref();

@@ -86,7 +86,7 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
     await o.sealer
       .closeSession({ sessionId: s.id, endNs, reason: 'interrupted', gaps })
       .catch((err: unknown) => {
-        log.warn({ sessionId: s.id, err: String(err) }, 'could not close interrupted session');
+        log.warn({ sessionId: s.id, err }, 'could not close interrupted session');
       });
     catalog.endSession(s.id, endNs, 'interrupted');
   }
@@ -100,7 +100,11 @@ export async function recoverSpool(o: RecoveryOptions): Promise<void> {
  */
 export async function settleSession(o: RecoveryOptions & { sessionId: string }): Promise<number> {
   const dir = join(o.spoolDir, 'sessions', o.sessionId);
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = await readdir(dir).catch((err: unknown) => {
+    // A session that never wrote a chunk has no folder.
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    return [] as string[];
+  });
   const partials = names.filter((n) => n.endsWith('.mcap.partial')).sort();
   for (const name of partials) {
     const r = await salvagePartial({
@@ -154,7 +158,10 @@ async function signCommitted(
       if (signed !== undefined && signed.sha256 === row.sha256) {
         const path = row.path.startsWith('/') ? row.path : join(o.spoolDir, row.path);
         const record = await o.sealer.store.read(signed.seq);
-        const sidecar = await readFile(`${path}.dsse.json`).catch(() => undefined);
+        const sidecar = await readFile(`${path}.dsse.json`).catch((err: unknown) => {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+          return undefined;
+        });
         if (sidecar === undefined || !sidecar.equals(Buffer.from(record.bytes)))
           await o.sealer.store.writeSidecar(path, record.bytes);
         o.catalog.markChunkSealed(row.sessionId, row.chunkIndex, signed.seq);

@@ -58,10 +58,7 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
       if (code === 'ENOENT' || code === 'ENOTDIR') continue;
       unlisted.add(sessionId);
       report.unreadable.push({ path: join(sessionsDir, sessionId), reason: code ?? String(err) });
-      log.error(
-        { sessionId, errno: code, reason: err instanceof Error ? err.message : String(err) },
-        'session folder cannot be listed: its chunks are left unchecked',
-      );
+      log.error({ sessionId, err }, 'session folder cannot be listed: its chunks are left unchecked');
       continue;
     }
     for (const name of names) {

@@ -64,7 +64,8 @@ export function summariseRecordFile(path: string): Array<Record<string, unknown>
     let env: { payloadType?: string; payload?: string; signatures?: Array<{ keyid?: string }> };
     try {
       env = JSON.parse(line) as typeof env;
-    } catch {
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
       throw new RigcapError('RIGCAP_NOT_FOUND', `${path}: line ${i + 1} is not JSON`);
     }
     const statement = JSON.parse(Buffer.from(env.payload ?? '', 'base64').toString('utf8')) as {

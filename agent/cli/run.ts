@@ -46,7 +46,7 @@ const command: Command = {
       log.fatal(
         {
           code: isRigcapError(err) ? err.code : 'RIGCAP_INTERNAL',
-          err: err instanceof Error ? err.message : String(err),
+          err,
         },
         'start failed',
       );

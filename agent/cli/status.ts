@@ -4,7 +4,7 @@ import { existsSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Catalog } from '../catalog/catalog.ts';
 import { loadConfigFile } from '../config/load.ts';
-import { RigcapError } from '../errors.ts';
+import { RigcapError, isErrno } from '../errors.ts';
 import { silentLogger } from '../log.ts';
 import type { AgentSnapshot, DeidSnapshot, StreamSnapshot } from '../ops/snapshot.ts';
 import { rigcapVersion } from '../version.ts';
@@ -19,9 +19,18 @@ async function fetchSnapshot(base: string): Promise<AgentSnapshot | undefined> {
   try {
     const res = await fetch(new URL('status.json', base), { signal: AbortSignal.timeout(2000) });
     return res.ok ? ((await res.json()) as AgentSnapshot) : undefined;
-  } catch {
+  } catch (err) {
+    // No agent answers (refused, timed out) or it answered something else: read the spool instead.
+    if (!noAgentAnswer(err)) throw err;
     return undefined;
   }
+}
+
+/** fetch's failures (TypeError: refused, reset; TimeoutError) and a body that is not JSON. */
+function noAgentAnswer(err: unknown): boolean {
+  return (
+    err instanceof Error && ['TypeError', 'TimeoutError', 'AbortError', 'SyntaxError'].includes(err.name)
+  );
 }
 
 /** What the spool says when no agent answers. */
@@ -44,8 +53,9 @@ export function spoolSnapshot(spoolDir: string, budgetBytes: number): AgentSnaps
     try {
       const fs = statfsSync(spoolDir);
       freeBytes = fs.bavail * fs.bsize;
-    } catch {
-      // unknown
+    } catch (err) {
+      // The spool folder is not there or not ours to read: free space stays unknown (0).
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR', 'EACCES')) throw err;
     }
     const usedBytes = live.reduce((n, c) => n + c.bytes, 0);
     return {

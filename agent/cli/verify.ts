@@ -79,7 +79,10 @@ const command: Command = {
     if (positionals.length !== 1)
       throw new RigcapError('RIGCAP_USAGE', 'rigcap verify: expected exactly one PATH');
     const root = resolve(io.cwd, positionals[0] as string);
-    const info = await stat(root).catch(() => undefined);
+    const info = await stat(root).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+      return undefined;
+    });
     if (info === undefined || (!info.isDirectory() && !info.isFile()))
       throw new RigcapError('RIGCAP_NOT_FOUND', `rigcap verify: ${root} does not exist`);
     const trustedKeys =

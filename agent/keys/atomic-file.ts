@@ -103,7 +103,8 @@ export async function appendDurable(path: string, bytes: Uint8Array): Promise<vo
 function unlinkQuietly(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
+  } catch (err) {
     // already gone (renamed or linked and removed) or never made
+    if (errnoCode(err) !== 'ENOENT') throw err;
   }
 }

@@ -82,7 +82,7 @@ export class KeyStore {
   /** Writes a new key beside the current one; it becomes current only with promoteStaged(). */
   async stage(): Promise<Signer> {
     await this.#ensureDir();
-    await unlink(this.stagedKeyPath).catch(() => undefined);
+    await unlink(this.stagedKeyPath).catch(ignoreAbsent);
     const pair = generateKeyPair();
     await writeFileAtomic(this.stagedKeyPath, pair.privateKeyPem, { mode: 0o600, onExisting: 'fail' });
     return nodeSigner(pair.privateKeyPem);
@@ -110,7 +110,7 @@ export class KeyStore {
 
   /** Drops a staged key whose rotation record was never committed. */
   async discardStaged(): Promise<void> {
-    await unlink(this.stagedKeyPath).catch(() => undefined);
+    await unlink(this.stagedKeyPath).catch(ignoreAbsent);
   }
 
   /** Every public key exported so far (SPKI DER, oldest first). */
@@ -162,4 +162,9 @@ export class KeyStore {
     }
     return nodeSigner(await readFile(path, 'utf8'));
   }
+}
+
+/** A file already gone (ENOENT) is what an unlink wants; any other failure is rethrown. */
+function ignoreAbsent(err: unknown): void {
+  if (errnoCode(err) !== 'ENOENT') throw err;
 }

@@ -118,7 +118,8 @@ export class OpsHttpServer {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body);
-    } catch {
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
       return sendError(res, 400, 'RIGCAP_MARK_INVALID', 'the body is not JSON');
     }
     const mark = await this.#options.markers.submit(parsed, 'http');

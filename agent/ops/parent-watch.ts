@@ -4,6 +4,7 @@
 // `sh -c`, the Node-22 re-exec wrapper of bin/rigcap.js), and reports when any of them changes.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { isErrno } from '../errors.ts';
 
 /** Environment variable the re-exec wrapper sets to its own pid, so its child can follow it. */
 export const reexecParentEnv = 'RIGCAP_REEXEC_PARENT';
@@ -39,7 +40,9 @@ export function parentOf(pid: number): number | undefined {
     // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so read after the last ')'.
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     return Number.isInteger(ppid) ? ppid : undefined;
-  } catch {
+  } catch (err) {
+    // Gone (ENOENT, ESRCH while it exits), or hidden from this user (hidepid: EACCES).
+    if (!isErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
     return undefined;
   }
 }
@@ -47,7 +50,8 @@ export function parentOf(pid: number): number | undefined {
 function commandLine(pid: number): string[] {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  } catch {
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT', 'ESRCH', 'EACCES')) throw err;
     return [];
   }
 }

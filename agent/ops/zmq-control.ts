@@ -75,7 +75,7 @@ export class ZmqMarkerControl {
         } catch (err) {
           // A bad message from one publisher must not stop the socket for the others.
           const code = isRigcapError(err) ? err.code : 'RIGCAP_MARK_INVALID';
-          log.warn({ code, err: String(err) }, 'control message rejected');
+          log.warn({ code, err }, 'control message rejected');
         }
       }
     } catch (err) {

@@ -113,7 +113,7 @@ export class Capture {
       else for await (const sample of driver.samples()) this.#intake(sample);
     } catch (err) {
       this.#opts.log.error(
-        { driver: driver.name, err: String(err), code: isRigcapError(err) ? err.code : undefined },
+        { driver: driver.name, err, code: isRigcapError(err) ? err.code : undefined },
         'driver stopped with an error',
       );
     }

@@ -17,6 +17,7 @@ import { fsyncDir } from '../keys/atomic-file.ts';
 import { HashingFile, durableRename } from './chunk-file.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import { chunkFileName, parseChunkIndex, type CommittedChunk, type StreamChunkStats } from './chunk-types.ts';
+import { isErrno } from '../errors.ts';
 
 export interface SalvageOptions {
   spoolDir: string;
@@ -65,7 +66,9 @@ export async function salvageSpool(options: SalvageOptions): Promise<SalvageResu
   let sessions: string[];
   try {
     sessions = await readdir(sessionsDir);
-  } catch {
+  } catch (err) {
+    // No sessions folder yet: nothing to salvage. Any other failure is not absence.
+    if (!isErrno(err, 'ENOENT')) throw err;
     return results;
   }
   for (const sessionId of sessions.sort()) {
@@ -73,7 +76,9 @@ export async function salvageSpool(options: SalvageOptions): Promise<SalvageResu
     let entries: string[];
     try {
       entries = await readdir(dir);
-    } catch {
+    } catch (err) {
+      // A stray file among the sessions, or a folder removed meanwhile.
+      if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
       continue;
     }
     for (const entry of entries.filter((e) => e.endsWith('.mcap.salvaging'))) await unlink(join(dir, entry));
@@ -306,7 +311,8 @@ async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
-  } catch {
+  } catch (err) {
+    if (!isErrno(err, 'ENOENT')) throw err;
     return false;
   }
 }

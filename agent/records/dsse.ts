@@ -58,7 +58,9 @@ export function parseEnvelope(bytes: Uint8Array): { envelope: DsseEnvelope; cano
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-  } catch {
+  } catch (err) {
+    // Not UTF-8 (TypeError from the fatal decoder) or not JSON (SyntaxError).
+    if (!(err instanceof TypeError || err instanceof SyntaxError)) throw err;
     return undefined;
   }
   if (!isEnvelope(value)) return undefined;

@@ -116,7 +116,11 @@ export function verifySignature(spkiDer: Uint8Array, message: Uint8Array, signat
       if (publicKeyCache.size < 4096) publicKeyCache.set(id, key);
     }
     return nodeVerify(null, message, key, signature);
-  } catch {
+  } catch (err) {
+    // A key that does not parse or is not Ed25519 verifies nothing; node:crypto names those ERR_OSSL_*,
+    // ERR_CRYPTO_* or ERR_INVALID_ARG_*.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code !== 'string' || !/^ERR_(OSSL|CRYPTO|INVALID_ARG)/.test(code)) throw err;
     return false;
   }
 }

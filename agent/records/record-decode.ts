@@ -50,7 +50,9 @@ export function decodeRecord(bytes: Uint8Array): DecodeResult {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
     statement = JSON.parse(text);
-  } catch {
+  } catch (err) {
+    // Not UTF-8 (TypeError from the fatal decoder) or not JSON (SyntaxError).
+    if (!(err instanceof TypeError || err instanceof SyntaxError)) throw err;
     return { ok: false, code: 'VERIFY_MALFORMED', reason: 'payload is not JSON' };
   }
   if (canonicalText(statement) !== text)

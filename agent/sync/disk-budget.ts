@@ -4,6 +4,7 @@
 // and capture resumes by itself once a check finds room again.
 import { readdir, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isErrno } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export type DiskPressure = 'ok' | 'shed' | 'paused';
@@ -27,18 +28,26 @@ const shedRatio = 0.85;
 const shedPriority = 5;
 
 /** Bytes under a directory (regular files). */
+/** `value` when `err` says the file is gone (ENOENT); any other failure is rethrown. */
+function absent<T>(err: unknown, value: T): T {
+  if (!isErrno(err, 'ENOENT')) throw err;
+  return value;
+}
+
 export async function directoryBytes(dir: string): Promise<number> {
   let total = 0;
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
-  } catch {
+  } catch (err) {
+    // Removed while the walk ran (retention, recovery): it holds nothing now.
+    if (!isErrno(err, 'ENOENT', 'ENOTDIR')) throw err;
     return 0;
   }
   for (const e of entries) {
     const p = join(dir, e.name);
     if (e.isDirectory()) total += await directoryBytes(p);
-    else if (e.isFile()) total += (await stat(p).catch(() => ({ size: 0 }))).size;
+    else if (e.isFile()) total += (await stat(p).catch((err: unknown) => absent(err, { size: 0 }))).size;
   }
   return total;
 }

@@ -228,7 +228,8 @@ export class UploadScheduler {
         const code = (() => {
           try {
             return (JSON.parse(res.text) as { code?: string }).code;
-          } catch {
+          } catch (err) {
+            if (!(err instanceof SyntaxError)) throw err;
             return undefined;
           }
         })();
@@ -317,8 +318,9 @@ export class UploadScheduler {
         this.#probeAttempt = 0;
         this.#log.info('store reachable again');
       }
-    } catch {
+    } catch (err) {
       // Still offline; the next probe waits longer.
+      this.#log.debug({ err }, 'store still unreachable');
     }
   }
 

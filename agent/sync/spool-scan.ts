@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { decodeRecord } from '../records/record-decode.ts';
 import type { Logger } from '../log.ts';
 import type { SyncLedger } from './state.ts';
+import { isErrno } from '../errors.ts';
 
 const recordFile = /^([0-9]{12})\.dsse\.json$/;
 const safeName = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -21,7 +22,9 @@ export async function scanSpool(options: {
   let signers: string[];
   try {
     signers = await readdir(join(spoolDir, 'records'));
-  } catch {
+  } catch (err) {
+    // No records folder yet: nothing signed to queue.
+    if (!isErrno(err, 'ENOENT')) throw err;
     return 0;
   }
   let added = 0;

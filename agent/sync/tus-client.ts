@@ -71,7 +71,8 @@ function codeOf(text: string): string | undefined {
   try {
     const code = (JSON.parse(text) as { code?: unknown }).code;
     return typeof code === 'string' ? code : undefined;
-  } catch {
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
     return undefined;
   }
 }

@@ -112,8 +112,9 @@ export async function loadInstalledRclnodejs(options: LoadRclnodejsOptions): Pro
           createNode: rcl.createNode.bind(rcl),
           SubscriptionEventCallbacks: Callbacks,
         };
-    } catch {
-      // Older rclnodejs: no subscription events at all.
+    } catch (err) {
+      // Older rclnodejs: no subscription events at all (the file is absent or not exported).
+      if (!moduleMissing(err)) throw err;
     }
   }
   return rcl;
@@ -176,7 +177,8 @@ function findRclnodejsPackageDir(resolveFrom: string): string | undefined {
   let entry: string;
   try {
     entry = createRequire(resolveFrom).resolve('rclnodejs');
-  } catch {
+  } catch (err) {
+    if (!moduleMissing(err)) throw err;
     return undefined;
   }
   // Walk up from the entry file to the folder holding rclnodejs's package.json.
@@ -193,4 +195,12 @@ function hasBuiltBinding(packageDir: string, distro: string): boolean {
   const prebuildDir = join(packageDir, 'prebuilds', `${process.platform}-${process.arch}`);
   if (!existsSync(prebuildDir)) return false;
   return readdirSync(prebuildDir).some((name) => name.includes(distro) && name.endsWith('.node'));
+}
+
+/** True when an import or resolve failed because the module (or that path of it) is not there. */
+function moduleMissing(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND' || code === 'ERR_PACKAGE_PATH_NOT_EXPORTED'
+  );
 }

@@ -55,7 +55,9 @@ function decodeTopic(frame: Uint8Array): string | undefined {
   let topic: string;
   try {
     topic = utf8.decode(frame);
-  } catch {
+  } catch (err) {
+    // Not UTF-8: the decoder is fatal and throws a TypeError.
+    if (!(err instanceof TypeError)) throw err;
     return undefined;
   }
   return topicPattern.test(topic) ? topic : undefined;

@@ -50,7 +50,10 @@ function installedLicense(dir: string): string | undefined {
   try {
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { license?: unknown };
     return typeof pkg.license === 'string' ? pkg.license : undefined;
-  } catch {
+  } catch (err) {
+    // No package.json there, or one that is not JSON: no licence to read.
+    const errno = (err as { code?: unknown } | null)?.code;
+    if (errno !== 'ENOENT' && !(err instanceof SyntaxError)) throw err;
     return undefined;
   }
 }

@@ -169,7 +169,7 @@ export class HoldingArea {
       return openFrame(await readFile(join(this.dir, entry.name)), this.#key, entry.name);
     } catch (err) {
       this.#opts.log.error(
-        { stream: entry.stream, file: entry.name, err: String(err), code: errnoCode(err) },
+        { stream: entry.stream, file: entry.name, err },
         'held frame does not open (torn or altered); counted lost',
       );
       await this.release(entry);
@@ -192,10 +192,7 @@ export class HoldingArea {
       // Counted lost whatever the unlink says: a file it could not remove is still unreadable
       // (its key dies with the process) and is deleted by the next start's recovery.
       await this.#delete(e).catch((err: unknown) =>
-        this.#opts.log.error(
-          { file: e.name, err: String(err), code: errnoCode(err) },
-          'could not delete a held frame',
-        ),
+        this.#opts.log.error({ file: e.name, err }, 'could not delete a held frame'),
       );
       this.#opts.onLost(e, cause);
       const s = byStream.get(e.stream);

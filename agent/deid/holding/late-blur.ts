@@ -159,7 +159,7 @@ export class LateBlurPass {
           this.#open.add(entry.stream);
       })
       .catch((err: unknown) =>
-        this.#p.log.error({ stream: entry.stream, err: String(err) }, 'late de-id of a held frame failed'),
+        this.#p.log.error({ stream: entry.stream, err }, 'late de-id of a held frame failed'),
       )
       .finally(() => {
         turn('back');

@@ -46,7 +46,11 @@ export async function discardHeldFrames(spoolDir: string, log: Logger): Promise<
       string,
       { count: number; startNs: bigint | undefined; endNs: bigint | undefined }
     >();
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const names = await readdir(dir).catch((err: unknown) => {
+      if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+      return [] as string[];
+    });
+    for (const name of names) {
       // A temp file is a frame that was being held when the process ended: lost too, and counted.
       let stream = '(unreadable)';
       let captureNs: bigint | undefined;
@@ -54,8 +58,10 @@ export async function discardHeldFrames(spoolDir: string, log: Logger): Promise<
         const header = readHeader(await readFile(join(dir, name)));
         stream = header.stream;
         captureNs = header.captureNs;
-      } catch {
-        // torn before its header was written: counted without a stream or time
+      } catch (err) {
+        // Torn before its header was written: counted without a stream or time. A file that cannot
+        // be read is counted the same way, and the reason is logged.
+        if (errnoCode(err) !== undefined) log.warn({ err, file: name }, 'held frame cannot be read');
       }
       const s = byStream.get(stream) ?? { count: 0, startNs: undefined, endNs: undefined };
       s.count++;
