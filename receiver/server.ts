@@ -4,8 +4,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { FileStore } from '@tus/file-store';
-import type { DataStore } from '@tus/server';
+import type { DataStore, Locker } from '@tus/server';
 import type { FastifyInstance } from 'fastify';
+import type { Pool } from 'pg';
 import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { parseEnvelope } from '../agent/records/dsse.ts';
@@ -35,7 +36,18 @@ export interface ReceiverOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   log: Logger;
   /** Storage backends; default local disk under dataDir (see README for S3). */
-  backends?: { blobs: BlobStore; datastore: DataStore; close?(): Promise<void> };
+  backends?: StorageBackends;
+  /** Blobs and tus uploads in an S3-compatible bucket (`s3://BUCKET[/prefix]`) instead of dataDir. */
+  objectStore?: { url: string; endpoint?: string };
+}
+
+/** Where blobs and tus uploads live. */
+export interface StorageBackends {
+  blobs: BlobStore;
+  datastore: DataStore;
+  /** Shared tus upload lock when several receivers serve one store. */
+  locker?: Locker;
+  close?(): Promise<void>;
 }
 
 /** A running receiver. */
@@ -63,11 +75,22 @@ async function checkStoreKey(state: ReceiverState, key: StoreKey): Promise<void>
   }
 }
 
-function storageOf(
+async function storageOf(
   options: ReceiverOptions,
   dataDir: string | undefined,
-): { blobs: BlobStore; datastore: DataStore; close?(): Promise<void> } {
+  context: { pool: Pool | undefined; log: Logger },
+): Promise<StorageBackends> {
   if (options.backends !== undefined) return options.backends;
+  if (options.objectStore !== undefined) {
+    const { openS3Backends } = await import('./backends/s3/open.ts');
+    const { url, endpoint } = options.objectStore;
+    return openS3Backends({
+      url,
+      log: context.log,
+      ...(endpoint === undefined ? {} : { endpoint }),
+      ...(context.pool === undefined ? {} : { pg: context.pool }),
+    });
+  }
   if (dataDir === undefined)
     throw new RigcapError(
       'RIGCAP_USAGE',
@@ -92,18 +115,20 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     await mkdir(join(dataDir, 'incoming'), { recursive: true });
   }
   const key = await loadOrCreateStoreKey(dataDir === undefined ? { keyFile } : { keyFile, dataDir });
-  const { blobs, datastore, close: closeBackends } = storageOf(options, dataDir);
-  const state = await openReceiverState({
+  const { state, pool } = await openReceiverState({
     log,
     ...(dataDir === undefined ? {} : { dataDir }),
     ...(options.db === undefined ? {} : { db: options.db }),
   });
+  let storage: StorageBackends;
   try {
     await checkStoreKey(state, key);
+    storage = await storageOf(options, dataDir, { pool, log });
   } catch (err) {
     await state.close();
     throw err;
   }
+  const { blobs, datastore, locker, close: closeBackends } = storage;
   const ingest = await RecordIngest.open({
     state,
     blobs,
@@ -121,6 +146,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     datastore,
     maxUploadBytes: options.maxUploadBytes ?? 4 * 1024 * 1024 * 1024,
     maxPartBytes: options.maxPartBytes ?? 64 * 1024 * 1024,
+    ...(locker === undefined ? {} : { locker }),
   };
   const app = await buildReceiverApp(
     options.tls === undefined ? appDeps : { ...appDeps, https: options.tls },
@@ -139,8 +165,9 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     if (force) app.server.closeAllConnections();
     await app.close();
     await ingest.drain();
-    await state.close();
+    // Backends first: the tus Locker may hold connections of the state's pool.
     await closeBackends?.();
+    await state.close();
   };
   return {
     url,

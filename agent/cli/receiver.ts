@@ -1,4 +1,4 @@
-// `rigcap receiver --listen HOST:PORT --data DIR [--key FILE] [--enroll-token T]… [--tls-cert F --tls-key F]`
+// `rigcap receiver --listen HOST:PORT (--data DIR | --db URL --blobs s3://… --key FILE) …`
 import { readFile } from 'node:fs/promises';
 import { RigcapError } from '../errors.ts';
 import { createLogger } from '../log.ts';
@@ -6,14 +6,24 @@ import { intFlag, parseFlags } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
 const usage = `usage: rigcap receiver --listen HOST:PORT --data DIR [--key FILE] [--enroll-token T]...
+       rigcap receiver --listen HOST:PORT --db postgres://USER@HOST/DB [--db-password-file F]
+                       (--blobs s3://BUCKET[/PREFIX] [--s3-endpoint URL] | --data DIR) --key FILE ...
                        [--tls-cert FILE --tls-key FILE] [--max-upload-bytes N] [--max-part-bytes N]
 
 The reference central store: tus uploads, verify-on-arrival, a Merkle log with signed checkpoints,
 custody receipts. DIR holds the store in the spool layout (verify it with \`rigcap verify DIR\`).
+With --db the state lives in PostgreSQL and any number of receivers may share the database.
 
   --listen HOST:PORT     address to listen on (e.g. 127.0.0.1:8443, [::1]:8443)
-  --data DIR             store root
-  --key FILE             store private key (default DIR.secrets/store.key, created 0600; never inside DIR)
+  --data DIR             store root (state, blobs and files, unless --db / --blobs move them)
+  --db URL               PostgreSQL state; the URL carries no password: PGPASSWORD, PGPASSFILE
+                         (or ~/.pgpass) or --db-password-file supply it
+  --db-password-file F   file holding the database password (one line)
+  --blobs s3://B[/P]     blobs and tus uploads in an S3-compatible bucket (AWS credentials from
+                         the environment or ~/.aws, never argv)
+  --s3-endpoint URL      S3 endpoint (MinIO, Ceph RGW, ...); path-style addressing
+  --key FILE             store private key (default DIR.secrets/store.key, created 0600; never inside
+                         DIR); every receiver of one store uses the same key
   --enroll-token T       one-time token a device presents on its first device-key record (repeatable)
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
@@ -30,41 +40,97 @@ export function parseListen(value: string): { host: string; port: number } {
   return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
 }
 
+/** Checks a --db URL: postgres:// or postgresql://, and no password (argv is visible to every user). */
+export function parseDbUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --db must be a postgres:// URL');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --db must be a postgres:// URL');
+  if (url.password !== '' || url.searchParams.has('password'))
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      'rigcap receiver: --db must not carry a password (the process list shows it); use PGPASSWORD, PGPASSFILE or --db-password-file',
+    );
+  return value;
+}
+
+type Flags = ReturnType<typeof parseReceiverFlags>['values'];
+
+function parseReceiverFlags(argv: readonly string[]) {
+  return parseFlags('receiver', argv, {
+    listen: { type: 'string' },
+    data: { type: 'string' },
+    db: { type: 'string' },
+    'db-password-file': { type: 'string' },
+    blobs: { type: 'string' },
+    's3-endpoint': { type: 'string' },
+    key: { type: 'string' },
+    'enroll-token': { type: 'string', multiple: true },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'max-upload-bytes': { type: 'string' },
+    'max-part-bytes': { type: 'string' },
+  });
+}
+
+function checkCombination(values: Flags): void {
+  const fail = (message: string): never => {
+    throw new RigcapError('RIGCAP_USAGE', `rigcap receiver: ${message}`);
+  };
+  if (values.listen === undefined) fail('--listen is required');
+  if (values.data === undefined && values.db === undefined) fail('--data or --db is required');
+  if (values.data === undefined && values.blobs === undefined)
+    fail('without --data, --blobs names where blobs live');
+  if (values.data === undefined && values.key === undefined) fail('without --data, --key is required');
+  if (values['s3-endpoint'] !== undefined && values.blobs === undefined)
+    fail('--s3-endpoint goes with --blobs');
+  if (values['db-password-file'] !== undefined && values.db === undefined)
+    fail('--db-password-file goes with --db');
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
+    fail('--tls-cert and --tls-key go together');
+}
+
+async function passwordOf(file: string | undefined): Promise<string | undefined> {
+  if (file === undefined) return undefined;
+  return (await readFile(file, 'utf8')).replace(/\r?\n$/, '');
+}
+
 const command: Command = {
   name: 'receiver',
   summary: 'run the reference central store (tus ingest, verification, Merkle log, receipts)',
   usage,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
-    const { values } = parseFlags('receiver', argv, {
-      listen: { type: 'string' },
-      data: { type: 'string' },
-      key: { type: 'string' },
-      'enroll-token': { type: 'string', multiple: true },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'max-upload-bytes': { type: 'string' },
-      'max-part-bytes': { type: 'string' },
-    });
-    if (values.listen === undefined || values.data === undefined)
-      throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --listen and --data are required');
-    if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
-      throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --tls-cert and --tls-key go together');
-    }
-    const { host, port } = parseListen(values.listen);
-    const log = createLogger({ fd: 2, json: true });
+    const { values } = parseReceiverFlags(argv);
+    checkCombination(values);
+    const { host, port } = parseListen(values.listen ?? '');
+    const dbUrl = values.db === undefined ? undefined : parseDbUrl(values.db);
+    const password = await passwordOf(values['db-password-file']);
+    const level = io.env['RIGCAP_LOG_LEVEL'];
+    const log = createLogger({ fd: 2, json: true, ...(level === undefined ? {} : { level }) });
     const { startReceiver } = await import('../../receiver/server.ts');
     const tls =
       values['tls-cert'] === undefined || values['tls-key'] === undefined
         ? undefined
         : { cert: await readFile(values['tls-cert']), key: await readFile(values['tls-key']) };
+    const endpoint = values['s3-endpoint'];
     const receiver = await startReceiver({
-      dataDir: values.data,
       host,
       port,
       enrollTokens: values['enroll-token'] ?? [],
       log,
       maxUploadBytes: intFlag('receiver', 'max-upload-bytes', values['max-upload-bytes'], 4 * 1024 ** 3),
       maxPartBytes: intFlag('receiver', 'max-part-bytes', values['max-part-bytes'], 64 * 1024 ** 2),
+      ...(values.data === undefined ? {} : { dataDir: values.data }),
+      ...(dbUrl === undefined
+        ? {}
+        : { db: password === undefined ? { url: dbUrl } : { url: dbUrl, password } }),
+      ...(values.blobs === undefined
+        ? {}
+        : { objectStore: endpoint === undefined ? { url: values.blobs } : { url: values.blobs, endpoint } }),
       ...(values.key === undefined ? {} : { keyFile: values.key }),
       ...(tls === undefined ? {} : { tls }),
     });

@@ -211,6 +211,11 @@ export class PgReceiverState implements ReceiverState {
     this.#reads = new PgStateOps(pool);
   }
 
+  /** The connection pool (other PostgreSQL users of the store, such as the tus Locker, share it). */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
   admit<T>(fn: (tx: StateTx) => Promise<T>): Promise<T> {
     if (this.#closed !== undefined)
       return Promise.reject(
@@ -277,7 +282,10 @@ export async function openPgReceiverState(options: PgConnectOptions): Promise<Pg
     ...(options.password === undefined ? {} : { password: options.password }),
   });
   // An idle client losing its server (PostgreSQL restarted) must not crash the receiver.
-  pool.on('error', (err) => options.log?.warn({ err }, 'idle database connection lost'));
+  pool.on('error', (err: Error & { code?: string }) =>
+    // Not `{ err }`: pg's errors carry the whole client object.
+    options.log?.warn({ code: err.code, reason: err.message }, 'idle database connection lost'),
+  );
   try {
     await migrate(pool, { migrations: options.migrations ?? (await loadMigrations()) });
   } catch (err) {
