@@ -1,5 +1,6 @@
 // The gaps a session close record signs: read back the session's own signed chunk records (and,
 // after a crash, when it last signed anything) and add what the running pipeline tracked.
+import { errnoCode, isRigcapError } from './errors.ts';
 import type { RecordStore } from './keys/record-store.ts';
 import {
   sessionGaps,
@@ -19,7 +20,11 @@ export async function sessionTail(
   const seqs = await store.seqs();
   // Walk back from the head to the session's open record: an open session is (nearly) the newest.
   for (let i = seqs.length - 1; i >= 0; i--) {
-    const record = await store.read(seqs[i]!).catch(() => undefined);
+    // A record that does not decode (RIGCAP_CHAIN_CORRUPT) or vanished names no gap; verify reports it.
+    const record = await store.read(seqs[i]!).catch((err: unknown) => {
+      if (!isRigcapError(err, 'RIGCAP_CHAIN_CORRUPT') && errnoCode(err) !== 'ENOENT') throw err;
+      return undefined;
+    });
     if (record === undefined || record.predicate['sessionId'] !== sessionId) continue;
     const wallNs = BigInt(record.chain.wallNs);
     const end =

@@ -59,6 +59,7 @@ export class Daemon {
         tags: mark.tags,
         wallNs: mark.wallNs,
         monoNs: mark.monoNs,
+        ...(mark.operator === undefined ? {} : { operator: mark.operator }),
         metadata: toChunkMetadata(markMetadata(mark)),
       });
     });
@@ -198,7 +199,9 @@ export class Daemon {
       await this.agent.stop(options);
     } finally {
       // Sync stops after the last chunk is sealed; what it did not send stays in the backlog.
-      await this.#sync?.close().catch(() => undefined);
+      await this.#sync
+        ?.close()
+        .catch((err: unknown) => this.#log.error({ err }, 'sync did not close cleanly'));
       this.#syncCatalog?.close();
       await this.#control?.close();
       await this.#http?.close();

@@ -10,11 +10,12 @@ const mark: Command = {
   name: 'mark',
   summary: 'drop an event marker into the running capture',
   usage: [
-    'usage: rigcap mark TEXT [--tag TAG]… [--config FILE | --url URL] [--json]',
+    'usage: rigcap mark TEXT [--tag TAG]… [--operator NAME] [--config FILE | --url URL] [--json]',
     '',
     'Sends TEXT (and tags) to the running agent, which writes it into the open chunk as MCAP',
     'metadata `rigcap.marker` and signs it into the record chain. In snapshot mode a mark also',
     'releases the pre-trigger window.',
+    '  --operator NAME  who makes the mark (signed into its event-marker record)',
     `  --config FILE  agent config, for \`ops.listen\` (default ${defaultConfig} if present, else ${defaultListen})`,
     '  --url URL      ops endpoint base URL instead of the config',
     '  --json         print the accepted mark as JSON',
@@ -27,6 +28,7 @@ const mark: Command = {
         allowPositionals: true,
         options: {
           tag: { type: 'string', multiple: true },
+          operator: { type: 'string' },
           config: { type: 'string' },
           url: { type: 'string' },
           json: { type: 'boolean' },
@@ -38,7 +40,11 @@ const mark: Command = {
     const { values, positionals } = parsed;
     if (positionals.length !== 1)
       throw new RigcapError('RIGCAP_USAGE', 'rigcap mark takes exactly one TEXT argument (quote it)');
-    const request = parseMarkRequest({ text: positionals[0], tags: values.tag ?? [] });
+    const request = parseMarkRequest({
+      text: positionals[0],
+      tags: values.tag ?? [],
+      ...(values.operator === undefined ? {} : { operator: values.operator }),
+    });
     const url = new URL('marks', opsBaseUrl(values, io));
     let res: Response;
     try {
@@ -54,7 +60,11 @@ const mark: Command = {
         cause: err,
       });
     }
-    const body = (await res.json().catch(() => ({}))) as {
+    // An answer that is not JSON (a proxy's error page) reads as an empty body: the status says the rest.
+    const body = (await res.json().catch((err: unknown) => {
+      if (!(err instanceof SyntaxError)) throw err;
+      return {};
+    })) as {
       ok?: boolean;
       mark?: { id?: string };
       error?: { code?: string; message?: string };

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { RigcapError } from '../errors.ts';
+import { RigcapError, errnoCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
@@ -61,7 +61,13 @@ export interface TusClientStats {
 async function bodyText(body: Dispatcher.ResponseData['body']): Promise<string> {
   try {
     return await body.text();
-  } catch {
+  } catch (err) {
+    // The connection failed while the error body was read: the status alone must do.
+    if (!(
+      err instanceof Error &&
+      (err.name === 'AbortError' || (errnoCode(err) ?? '').startsWith('UND_ERR'))
+    ))
+      throw err;
     return '';
   }
 }
