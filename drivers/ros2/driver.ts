@@ -3,24 +3,14 @@
 
 import type { Driver, DriverDrop, DriverStats, Sample, StreamSchema } from '../types.ts';
 import type { Ros2DriverStream } from '../stream-config.ts';
-import { cdrByteOrder, readLeadingStampNs } from './cdr-header-stamp.ts';
 import { Ros2DriverError } from './errors.ts';
 import { Ros2SchemaResolver } from './message-definitions.ts';
-import {
-  AUTO_QOS,
-  chooseSubscriptionQos,
-  offeredQosProfilesYaml,
-  rmwDurability,
-  rmwReliability,
-  type Ros2QosRequest,
-  type Ros2SubscriptionQos,
-} from './qos.ts';
+import { chooseSubscriptionQos, offeredQosProfilesYaml, rmwDurability, rmwReliability } from './qos.ts';
 import {
   RMW_HISTORY_KEEP_LAST,
   type RclMessageLostStatus,
   type RclNode,
   type RclQosProfile,
-  type RclSubscription,
   type RclSubscriptionEventCallbacks,
   type RclnodejsModule,
 } from './rclnodejs-api.ts';
@@ -33,12 +23,8 @@ import { SampleFifo } from './sample-fifo.ts';
 import { DriverStatsCounter } from '../stats.ts';
 import { acquireContext, releaseContext } from './rclnodejs-context.ts';
 import { systemClock, type Ros2DriverClock } from './clock.ts';
-import {
-  TopicSelector,
-  discoveredStreamName,
-  qualifiedTopic,
-  type Ros2DiscoverySettings,
-} from './topic-selection.ts';
+import { TopicSelector, type Ros2DiscoverySettings } from './topic-selection.ts';
+import { configuredTap, discoveredTap, qosIsExplicit, tapSample, type TopicTap } from './topic-tap.ts';
 
 /** A non-fatal problem the agent should log (a topic that cannot be tapped, a type without schema). */
 export interface Ros2DriverWarning {
@@ -73,24 +59,6 @@ export interface Ros2StreamInfo {
   subscribed: boolean;
 }
 
-interface TopicTap {
-  stream: string;
-  topic: string;
-  qualified: string;
-  type: string;
-  headerTime: boolean;
-  qos: Ros2QosRequest;
-  latched: boolean;
-  discovered: boolean;
-  subscription: RclSubscription | undefined;
-  /** Set when rclnodejs refused the subscription; not retried. */
-  failed: boolean;
-  /** Graph types last refused for this topic, so one type change counts once. */
-  refusedTypes: string | undefined;
-  subscribedQos?: Ros2SubscriptionQos;
-  seq: number;
-}
-
 /** Taps ROS 2 topics as raw CDR samples. */
 export class Ros2Driver implements Driver {
   readonly name = 'ros2';
@@ -116,21 +84,8 @@ export class Ros2Driver implements Driver {
       maxBytes: options.maxPendingBytes ?? 256 * 1024 * 1024,
     });
     for (const stream of options.streams) {
-      const qualified = qualifiedTopic(stream.topic);
-      this.#taps.set(qualified, {
-        stream: stream.name,
-        topic: stream.topic,
-        qualified,
-        type: stream.type,
-        headerTime: stream.headerTime === true,
-        qos: stream.qos ?? AUTO_QOS,
-        latched: stream.latched,
-        discovered: false,
-        subscription: undefined,
-        failed: false,
-        refusedTypes: undefined,
-        seq: 0,
-      });
+      const tap = configuredTap(stream);
+      this.#taps.set(tap.qualified, tap);
       this.#counters.addStream(stream.name);
     }
   }
@@ -246,20 +201,7 @@ export class Ros2Driver implements Driver {
         continue;
       }
       const taken = new Set([...this.#taps.values()].map((t) => t.stream));
-      const tap: TopicTap = {
-        stream: discoveredStreamName(topic, taken),
-        topic,
-        qualified: topic,
-        type,
-        headerTime: false,
-        qos: AUTO_QOS,
-        latched: false,
-        discovered: true,
-        subscription: undefined,
-        failed: false,
-        refusedTypes: undefined,
-        seq: 0,
-      };
+      const tap = discoveredTap(topic, type, taken);
       this.#taps.set(topic, tap);
       this.#counters.addStream(tap.stream);
       this.#subscribe(tap);
@@ -355,33 +297,12 @@ export class Ros2Driver implements Driver {
 
   #onMessage(tap: TopicTap, message: Buffer): void {
     if (this.#state !== 'open') return;
-    const monoNs = this.#clock.monoNs();
-    if (cdrByteOrder(message) === undefined) {
-      this.#counters.drop(tap.stream, 'decode_error', 1, 'payload has no CDR encapsulation header');
+    const made = tapSample(tap, message, this.#clock);
+    if (!('sample' in made)) {
+      this.#counters.drop(tap.stream, made.cause, 1, made.reason);
       return;
     }
-    let captureNs: bigint;
-    if (tap.headerTime) {
-      const stampNs = readLeadingStampNs(message);
-      if (stampNs === undefined) {
-        this.#counters.drop(tap.stream, 'decode_error', 1, 'header stamp unreadable');
-        return;
-      }
-      captureNs = stampNs;
-    } else {
-      captureNs = this.#clock.wallNs();
-    }
-    const sample: Sample = {
-      stream: tap.stream,
-      topic: tap.topic,
-      seq: tap.seq + 1,
-      captureNs,
-      monoNs,
-      encoding: 'cdr',
-      schemaRef: tap.type,
-      data: message,
-    };
-    if (!this.#fifo.push(sample)) {
+    if (!this.#fifo.push(made.sample)) {
       this.#counters.drop(tap.stream, 'queue_full', 1);
       return;
     }
@@ -417,8 +338,4 @@ export class Ros2Driver implements Driver {
     this.#rcl = undefined;
     this.#fifo.close(options);
   }
-}
-
-function qosIsExplicit(qos: Ros2QosRequest): boolean {
-  return qos.reliability !== 'auto' && qos.durability !== 'auto';
 }
