@@ -186,17 +186,17 @@ export class RecordIngest {
     const held = await tx.record(view.chain.deviceId, view.chain.seq);
     if (held !== undefined) return { row: held, status: 200 };
     const enrolment = await authorise(tx, view, { tokens: this.#tokens, enrollToken });
-    await checkChain(tx, view);
+    const links = await checkChain(tx, view);
     if (enrolment !== undefined) await enrol(tx, enrolment);
     await applyKeyChange(tx, view);
     await this.#chain.ensureEnrolled(tx, this.#storeLog);
     const envelopeBytes = serializeEnvelope(view.envelope);
     const logIndex = await this.#storeLog.append(tx, envelopeBytes);
     const size = logIndex + 1;
-    const receipt = await this.#chain.signReceipt(tx, view, blob, {
-      index: logIndex,
-      size,
-      root: this.#storeLog.rootHex(size),
+    const receipt = await this.#chain.signReceipt(tx, view, {
+      blob,
+      log: { index: logIndex, size, root: this.#storeLog.rootHex(size) },
+      links,
     });
     const receiptLogIndex = await this.#storeLog.append(tx, receipt.bytes);
     const row: RecordRow = {

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { RigcapError } from '../../agent/errors.ts';
 import { fromCanonicalBase64, inTotoPayloadType, preAuthEncoding } from '../../agent/records/dsse.ts';
 import { keyIdOf, pemOfSpki, spkiBlocksOfPem, verifySignature } from '../../agent/records/ed25519.ts';
+import type { ResourceDescriptor } from '../../agent/records/statement.ts';
 import type { BlobStore } from '../blob-store.ts';
 import { isSafeSegment, type RecordView } from '../record-view.ts';
 import type { KeyRow, StateReader, StateTx } from '../state.ts';
@@ -149,8 +150,12 @@ export async function applyKeyChange(tx: StateTx, view: RecordView): Promise<voi
   }
 }
 
-/** Neighbours already held must link to this record (records may arrive out of order; a mismatch is a fork). */
-export async function checkChain(state: StateReader, view: RecordView): Promise<void> {
+/**
+ * Neighbours already held must link to this record (records may arrive out of order; a mismatch is
+ * a fork). Returns the links this record's receipt confirms: to the held predecessor, and from a
+ * held successor whose link was pending until now (README "Store log").
+ */
+export async function checkChain(state: StateReader, view: RecordView): Promise<ResourceDescriptor[]> {
   const { chain } = view;
   const before = chain.seq > 1 ? await state.record(chain.deviceId, chain.seq - 1) : undefined;
   if (before !== undefined && before.payloadSha256 !== chain.prev) {
@@ -166,6 +171,23 @@ export async function checkChain(state: StateReader, view: RecordView): Promise<
       `the held seq ${chain.seq + 1} of ${chain.deviceId} does not follow this record`,
     );
   }
+  const links: ResourceDescriptor[] = [];
+  if (before !== undefined)
+    links.push({
+      name: recordSubjectName(chain.deviceId, before.seq),
+      digest: { sha256: before.payloadSha256 },
+    });
+  if (after !== undefined)
+    links.push({
+      name: recordSubjectName(chain.deviceId, after.seq),
+      digest: { sha256: after.payloadSha256 },
+    });
+  return links;
+}
+
+/** The subject name a receipt gives a device record. */
+export function recordSubjectName(signerId: string, seq: number): string {
+  return `record-${signerId}-${seq}`;
 }
 
 /** A chunk record's subject must name a blob the store holds with that digest. */

@@ -5,10 +5,12 @@
 import { createHash } from 'node:crypto';
 import { buildRecord } from '../../agent/records/chain.ts';
 import { serializeEnvelope, type DsseEnvelope } from '../../agent/records/dsse.ts';
+import type { ResourceDescriptor } from '../../agent/records/statement.ts';
 import { keySubject } from '../../agent/records/subjects.ts';
 import type { RecordView } from '../record-view.ts';
 import type { StateTx } from '../state.ts';
 import type { StoreKey } from '../store-key.ts';
+import { recordSubjectName } from './admission.ts';
 import type { StoreLog } from './store-log.ts';
 
 /** The blob a chunk record names, as the receipt states it. */
@@ -66,20 +68,31 @@ export class StoreChain {
     await log.append(tx, bytes);
   }
 
-  /** Signs the custody receipt of `view` naming its log position; advances the store's head. */
+  /**
+   * Signs the custody receipt of `view` naming its log position and the chain links it confirms
+   * (extra subjects after the record itself); advances the store's head.
+   */
   async signReceipt(
     tx: StateTx,
     view: RecordView,
-    blob: ReceiptBlob | undefined,
-    log: { index: number; size: number; root: string },
+    details: {
+      blob: ReceiptBlob | undefined;
+      log: { index: number; size: number; root: string };
+      links: readonly ResourceDescriptor[];
+    },
   ): Promise<SignedReceipt> {
+    const { blob, log } = details;
     const seq = Number(await tx.meta('store.seq')) + 1;
     const prev = (await tx.meta('store.head')) ?? null;
     const context = this.#context();
     const record = buildRecord({
       name: 'custody-receipt',
       subject: [
-        { name: `record-${view.chain.deviceId}-${view.chain.seq}`, digest: { sha256: view.payloadSha256 } },
+        {
+          name: recordSubjectName(view.chain.deviceId, view.chain.seq),
+          digest: { sha256: view.payloadSha256 },
+        },
+        ...details.links,
       ],
       body: {
         record: { signer: view.chain.deviceId, seq: view.chain.seq, sha256: view.payloadSha256 },
