@@ -217,6 +217,8 @@ export class Agent {
     tags: readonly string[];
     wallNs: bigint;
     monoNs?: bigint;
+    /** Who made the mark; signed into the event-marker record. */
+    operator?: string;
     metadata: ChunkMetadata;
   }): Promise<number> {
     this.#pendingMarks.push(mark.metadata);
@@ -232,6 +234,7 @@ export class Agent {
       note: mark.tags.join(','),
       atNs: mark.wallNs,
       sessionId: this.sessionId ?? null,
+      ...(mark.operator === undefined ? {} : { operator: mark.operator }),
     });
     return result.seq;
   }

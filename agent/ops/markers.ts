@@ -17,6 +17,8 @@ export interface EventMark {
   wallNs: bigint;
   /** Monotonic time the agent received it, ns (orders marks against samples). */
   monoNs: bigint;
+  /** Who made the mark (`rigcap mark --operator NAME`), signed into its record. */
+  operator?: string;
 }
 
 /** What a sender supplies; `wallNs` is a decimal string of ns when the sender knows the event time. */
@@ -24,10 +26,12 @@ export interface MarkRequest {
   text: string;
   tags?: string[];
   wallNs?: string;
+  operator?: string;
 }
 
 const maxTextChars = 1000;
 const maxTags = 16;
+const maxOperatorChars = 256;
 const tagPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Checks an untrusted mark request; throws RIGCAP_MARK_INVALID naming the first problem. */
@@ -52,6 +56,12 @@ export function parseMarkRequest(input: unknown): MarkRequest {
       invalid('`wallNs` must be a decimal string of nanoseconds');
     request.wallNs = wallNs;
   }
+  const operator = body['operator'];
+  if (operator !== undefined) {
+    if (typeof operator !== 'string' || operator.trim() === '' || operator.length > maxOperatorChars)
+      invalid(`\`operator\` must be a non-empty string of at most ${maxOperatorChars} characters`);
+    request.operator = operator;
+  }
   return request;
 }
 
@@ -70,6 +80,7 @@ export function markMetadata(mark: EventMark): { name: string; metadata: Map<str
       ['source', mark.source],
       ['wallNs', mark.wallNs.toString()],
       ['monoNs', mark.monoNs.toString()],
+      ...(mark.operator === undefined ? [] : ([['operator', mark.operator]] as const)),
     ]),
   };
 }
@@ -117,6 +128,7 @@ export class MarkerInbox {
       source,
       wallNs: request.wallNs === undefined ? this.#wallNs() : BigInt(request.wallNs),
       monoNs: this.#monoNs(),
+      ...(request.operator === undefined ? {} : { operator: request.operator }),
     };
     this.#log.info({ marker: mark.id, source, tags: mark.tags, text: mark.text }, 'event marker');
     for (const listener of this.#listeners) {
