@@ -16,6 +16,8 @@ header .brand{font-weight:700;text-decoration:none}
 nav.crumbs{font-size:.9em}
 nav.crumbs a{color:#cfe0ff}
 main{padding:1em;max-width:1200px;margin:0 auto}
+main:focus{outline:none}
+section>h2:first-child{margin-top:0}
 h1{font-size:1.35em;margin:.2em 0 .6em;overflow-wrap:anywhere}
 h2{font-size:1.1em;margin:1.4em 0 .5em}
 section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:.8em 1em;margin:0 0 1em}
@@ -60,6 +62,7 @@ export function page(options: { title: string; crumbs: readonly Crumb[]; body: H
       <head>
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <link rel="icon" href="data:," />
         <title>${options.title} · rigcap store</title>
         <style>
           ${css}
