@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { RigcapError, errnoCode } from '../errors.ts';
+import { RigcapError, errnoCode, isErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
@@ -13,21 +13,31 @@ const tusVersion = '1.0.0';
 /** Body slice size: the unit the bandwidth cap and cancellation act on. */
 const sliceBytes = 64 * 1024;
 
-/** A failure worth retrying later (network, 5xx, stall) versus a refusal by the store. */
-export class TransferError extends Error {
+/**
+ * A failure worth retrying later (network, 5xx, stall) versus a refusal by the store. Its code is
+ * the store's own when the store named one (RIGCAP_RECEIVER_*), else RIGCAP_SYNC_UNREACHABLE for a
+ * retryable failure and RIGCAP_SYNC_REFUSED for a refusal.
+ */
+export class TransferError extends RigcapError {
   readonly retryable: boolean;
   readonly status: number | undefined;
-  readonly code: string | undefined;
 
   constructor(
     message: string,
     options: { retryable: boolean; status?: number; code?: string; cause?: unknown },
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const code = isErrorCode(options.code)
+      ? options.code
+      : options.retryable
+        ? 'RIGCAP_SYNC_UNREACHABLE'
+        : 'RIGCAP_SYNC_REFUSED';
+    super(code, message, {
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+      details: { status: options.status, storeCode: options.code },
+    });
     this.name = 'TransferError';
     this.retryable = options.retryable;
     this.status = options.status;
-    this.code = options.code;
   }
 }
 

@@ -8,7 +8,7 @@ import type { Ros2DiscoverySettings } from './topic-selection.ts';
 export { Ros2Driver } from './driver.ts';
 export type { Ros2DriverOptions, Ros2DriverWarning, Ros2StreamInfo } from './driver.ts';
 export type { Ros2DriverClock } from './clock.ts';
-export { Ros2DriverError, ros2ErrorFixes, type Ros2DriverErrorCode } from './errors.ts';
+export { Ros2DriverError, type Ros2DriverErrorCode } from './errors.ts';
 export { Ros2SchemaResolver, type ResolvedSchema } from './message-definitions.ts';
 export { offeredQosProfilesYaml, chooseSubscriptionQos } from './qos.ts';
 export { readLeadingStampNs, cdrByteOrder } from './cdr-header-stamp.ts';

@@ -17,6 +17,7 @@ import {
 import { DriverError } from '../../../drivers/errors.ts';
 import { Ros2DriverError } from '../../../drivers/ros2/errors.ts';
 import { verifyCodes } from '../../../agent/records/verify-codes.ts';
+import { TransferError } from '../../../agent/sync/tus-client.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -122,6 +123,20 @@ describe('one error type, codes kept on the way up', () => {
     expect(spoolWriteCode(sys('EACCES'), 'RIGCAP_SPOOL_UNWRITABLE')).toBe('RIGCAP_SPOOL_UNWRITABLE');
     expect(errorCatalogue.RIGCAP_SPOOL_IO_ERROR).toMatch(/device|mount/);
     expect(errorCatalogue.RIGCAP_SPOOL_IO_ERROR).not.toMatch(/free space/i);
+  });
+
+  it("a sync transfer failure is a RigcapError: the store's code, else unreachable or refused", () => {
+    const missing = new TransferError('blob first', {
+      retryable: false,
+      status: 409,
+      code: 'RIGCAP_RECEIVER_BLOB_MISSING',
+    });
+    expect(missing).toBeInstanceOf(RigcapError);
+    expect(missing.code).toBe('RIGCAP_RECEIVER_BLOB_MISSING');
+    expect(new TransferError('reset', { retryable: true }).code).toBe('RIGCAP_SYNC_UNREACHABLE');
+    const odd = new TransferError('no', { retryable: false, status: 400, code: 'SOMETHING_ELSE' });
+    expect(odd.code).toBe('RIGCAP_SYNC_REFUSED');
+    expect(odd.details).toEqual({ status: 400, storeCode: 'SOMETHING_ELSE' });
   });
 
   it('isErrno narrows a catch to the errnos it expects', () => {
