@@ -12,6 +12,7 @@ import {
   type FaceScanPeer,
   type FaceScanPlan,
   type FaceScanReport,
+  type FaceTrack,
   type FaceVerdict,
   type FrameSignature,
 } from './face-scan.ts';
@@ -209,19 +210,7 @@ export class BlazeFaceDetector {
       }
       if (face) confirmed.push({ box: c.box, score: c.score });
     }
-    // A small known face the tiles did not confirm (its tile was not due) is looked for again on a
-    // crop around it at the verification scale: one inference instead of the tiles around it.
-    // Every other frame is enough: in between, the held box (grown for motion) covers the face. Odd
-    // frames, because the plate detector runs on even ones.
-    let followed = 0;
-    const follow = plan === undefined || plan.sweep.phase % 2 === 1;
-    for (const t of follow ? tracks : []) {
-      if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2))
-        continue;
-      followed++;
-      const found = await this.#look(input, frame, t.box, p.faceVerifyFacePx);
-      if (found !== undefined && found.score >= p.faceThreshold) confirmed.push(found);
-    }
+    const followed = await this.#follow(input, frame, { tracks, confirmed, plan });
     const detections: Detection[] = confirmed.map((c) => ({ kind: 'face', box: c.box, score: c.score }));
     // A face confirmed a moment ago and not confirmed now (turned, blurred by motion) stays blurred.
     const { held, filled } = heldBoxes(
@@ -247,6 +236,36 @@ export class BlazeFaceDetector {
         screened,
       },
     };
+  }
+
+  /**
+   * A small known face the tiles did not confirm (its tile was not due) is looked for again on a
+   * crop around it at the verification scale: one inference instead of the tiles around it.
+   * Every other frame is enough: in between, the held box (grown for motion) covers the face. Odd
+   * frames, because the plate detector runs on even ones. Adds what it finds to `confirmed`;
+   * returns how many tracks it looked for.
+   */
+  async #follow(
+    input: ModelInput,
+    frame: RgbFrame,
+    o: {
+      tracks: readonly FaceTrack[];
+      confirmed: Array<{ box: PixelBox; score: number }>;
+      plan: FaceScanPlan | undefined;
+    },
+  ): Promise<number> {
+    const p = this.#params;
+    const { confirmed, plan } = o;
+    let followed = 0;
+    const follow = plan === undefined || plan.sweep.phase % 2 === 1;
+    for (const t of follow ? o.tracks : []) {
+      if (Math.max(t.box.w, t.box.h) >= coarseVisiblePx || confirmed.some((c) => iou(c.box, t.box) > 0.2))
+        continue;
+      followed++;
+      const found = await this.#look(input, frame, t.box, p.faceVerifyFacePx);
+      if (found !== undefined && found.score >= p.faceThreshold) confirmed.push(found);
+    }
+    return followed;
   }
 
   /** Whether a fine tile is due: its sweep turn, a known face near it, or its content changed. */
