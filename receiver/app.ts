@@ -1,11 +1,20 @@
 // The receiver's HTTP surface: tus uploads, blob presence, record submission with a custody
 // receipt, the log's checkpoint and consistency proofs, and the OpenAPI document of all of it.
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { DataStore, Locker } from '@tus/server';
-import { isRigcapError, type ErrorCode } from '../agent/errors.ts';
+import { RigcapError, isRigcapError, type ErrorCode } from '../agent/errors.ts';
+import { sha256OfContentDigest } from '../agent/records/http-signature.ts';
 import type { Logger } from '../agent/log.ts';
 import { noteVerifierKey } from '../agent/records/checkpoint.ts';
+import { RequestAuth, signableOf } from './auth/request-auth.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
 import type { StoreKey } from './store-key.ts';
@@ -20,6 +29,10 @@ const statusOf: Partial<Record<ErrorCode, number>> = {
   RIGCAP_RECEIVER_BAD_RECORD: 400,
   RIGCAP_RECEIVER_BAD_NAME: 400,
   RIGCAP_RECEIVER_BAD_SIGNATURE: 401,
+  RIGCAP_RECEIVER_UNAUTHENTICATED: 401,
+  RIGCAP_RECEIVER_REPLAY: 401,
+  RIGCAP_RECEIVER_NOT_REGISTERED: 403,
+  RIGCAP_RECEIVER_QUOTA: 429,
   RIGCAP_RECEIVER_UNKNOWN_DEVICE: 403,
   RIGCAP_RECEIVER_ENROLL_REFUSED: 403,
   RIGCAP_RECEIVER_KEY_REVOKED: 403,
@@ -38,6 +51,8 @@ export interface ReceiverAppDeps {
   datastore: DataStore;
   /** tus Locker shared by every instance of one store (see receiver/backends/pg-locker.ts). */
   locker?: Locker;
+  /** Signed requests only (RFC 9421 with enrolled device keys); off when absent. */
+  auth?: RequestAuth;
   maxUploadBytes: number;
   maxPartBytes: number;
   https?: { cert: string | Buffer; key: string | Buffer };
@@ -139,29 +154,7 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
     },
   });
 
-  app.post('/v1/records', {
-    schema: {
-      summary: 'Submit a signed record (DSSE envelope); answers with a custody receipt',
-      headers: { type: 'object', properties: { [enrollTokenHeader]: { type: 'string' } } },
-      body: envelopeSchema,
-      response: {
-        200: { $ref: 'custodyAnswer#' },
-        201: { $ref: 'custodyAnswer#' },
-        '4xx': errorReply,
-      },
-    },
-    handler: async (req, reply) => {
-      const token = req.headers[enrollTokenHeader];
-      const bytes = Buffer.from(`${JSON.stringify(req.body)}\n`, 'utf8');
-      const result = await ingest.submit(bytes, typeof token === 'string' ? { enrollToken: token } : {});
-      return reply.code(result.status).send({
-        receipt: result.receipt,
-        logIndex: result.logIndex,
-        checkpoint: result.checkpoint,
-        inclusionProof: result.inclusionProof,
-      });
-    },
-  });
+  registerRecordRoute(app, deps);
 
   app.get('/v1/log/checkpoint', {
     schema: { summary: 'Latest checkpoint (C2SP signed note)', response: { 200: { type: 'string' } } },
@@ -225,9 +218,79 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
   return app;
 }
 
+/**
+ * POST /v1/records. With request authentication on, a record is accepted from a signed request of
+ * an enrolled device (its Content-Digest checked against the raw body), or unsigned only as an
+ * enrolment: carrying the one-time token, which the ingest checks.
+ */
+function registerRecordRoute(app: FastifyInstance, deps: ReceiverAppDeps): void {
+  const { ingest, auth } = deps;
+  const bodyDigests = new WeakMap<FastifyRequest, Buffer>();
+  app.post('/v1/records', {
+    schema: {
+      summary: 'Submit a signed record (DSSE envelope); answers with a custody receipt',
+      headers: { type: 'object', properties: { [enrollTokenHeader]: { type: 'string' } } },
+      body: envelopeSchema,
+      response: {
+        200: { $ref: 'custodyAnswer#' },
+        201: { $ref: 'custodyAnswer#' },
+        '4xx': errorReply,
+      },
+    },
+    preParsing: async (req, _reply, payload) => {
+      if (auth === undefined) return payload;
+      const hash = createHash('sha256');
+      return payload.pipe(
+        new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            hash.update(chunk);
+            done(null, chunk);
+          },
+          flush(done) {
+            bodyDigests.set(req, hash.digest());
+            done();
+          },
+        }),
+      );
+    },
+    preHandler: async (req) => {
+      if (auth === undefined) return;
+      if (!RequestAuth.isSigned(req.headers) && typeof req.headers[enrollTokenHeader] === 'string') return;
+      await auth.authenticate(signableOf(req));
+      const signed = sha256OfContentDigest(String(req.headers['content-digest'] ?? ''));
+      const actual = bodyDigests.get(req) ?? createHash('sha256').digest();
+      if (signed === undefined || !signed.equals(actual)) {
+        throw new RigcapError(
+          'RIGCAP_RECEIVER_BAD_SIGNATURE',
+          'the body does not match the signed Content-Digest',
+        );
+      }
+    },
+    handler: async (req, reply) => {
+      const token = req.headers[enrollTokenHeader];
+      const bytes = Buffer.from(`${JSON.stringify(req.body)}\n`, 'utf8');
+      const result = await ingest.submit(bytes, typeof token === 'string' ? { enrollToken: token } : {});
+      return reply.code(result.status).send({
+        receipt: result.receipt,
+        logIndex: result.logIndex,
+        checkpoint: result.checkpoint,
+        inclusionProof: result.inclusionProof,
+      });
+    },
+  });
+}
+
 function tusOptionsOf(deps: ReceiverAppDeps): TusRoutesOptions {
-  const { datastore, blobs, maxUploadBytes, maxPartBytes, log, locker } = deps;
-  return { datastore, blobs, maxUploadBytes, maxPartBytes, log, ...(locker === undefined ? {} : { locker }) };
+  const { datastore, blobs, maxUploadBytes, maxPartBytes, log, locker, auth } = deps;
+  return {
+    datastore,
+    blobs,
+    maxUploadBytes,
+    maxPartBytes,
+    log,
+    ...(locker === undefined ? {} : { locker }),
+    ...(auth === undefined ? {} : { auth }),
+  };
 }
 
 /** The schema of a custody answer, registered once for $ref. */

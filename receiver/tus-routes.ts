@@ -1,17 +1,34 @@
-// tus 1.0 (core + creation + checksum) on fastify through @tus/server. @tus/server 2 has no
-// checksum extension, so each PATCH body (at most one part) is buffered here, its Upload-Checksum
-// checked, and only then handed to tus: a part that fails or is cut off never reaches the store.
+// tus 1.0 (core + creation + checksum + termination) on fastify through @tus/server. @tus/server 2
+// has no checksum extension, so each PATCH body (at most one part) is streamed to a temp file while
+// it is hashed, its Upload-Checksum (and, for a signed request, its Content-Digest) checked, and only
+// then handed to tus from that file: memory stays bounded whatever the part size, and a part that
+// fails or is cut off never reaches the store. With request authentication on, every tus request
+// must be signed by an enrolled device, and a device sees only the uploads it created.
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/swagger';
 import { Server as TusServer, type DataStore, type Locker, type Upload } from '@tus/server';
+import { RigcapError } from '../agent/errors.ts';
+import { contentDigestOf, sha256OfContentDigest } from '../agent/records/http-signature.ts';
 import type { Logger } from '../agent/log.ts';
 import type { BlobStore } from './blob-store.ts';
+import { signableOf, type AuthenticatedDevice, type RequestAuth } from './auth/request-auth.ts';
 
 export const uploadsPath = '/v1/uploads';
 
 /** Algorithms accepted in Upload-Checksum (tus checksum extension). */
 export const checksumAlgorithms = ['sha256', 'sha1'] as const;
+
+/** Metadata key the store sets to the device that created an upload (never taken from a client). */
+const ownerKey = 'rigcap-device';
+/** Header carrying the verified device from the route to the tus hooks (set here, never trusted). */
+const ownerHeader = 'x-rigcap-verified-device';
 
 export interface TusRoutesOptions {
   datastore: DataStore;
@@ -23,22 +40,25 @@ export interface TusRoutesOptions {
   log: Logger;
   /** Shared by every receiver instance of one store (PostgreSQL advisory locks); default in-process. */
   locker?: Locker;
+  /** Signed requests only (every tus request names its device); off: anyone may upload. */
+  auth?: RequestAuth;
+  /** Where PATCH bodies wait while they are checked (default the OS temp dir). */
+  partDir?: string;
 }
 
 const uploadIdPattern = /^[0-9a-f]{32}$/;
 const sha256Pattern = /^[0-9a-f]{64}$/;
+const emptyDigest = contentDigestOf(new Uint8Array());
 
 /** A refusal the tus hooks throw; @tus/server turns `status_code`/`body` into the response. */
 function tusRefusal(status: number, code: string, message: string): { status_code: number; body: string } {
   return { status_code: status, body: `${JSON.stringify({ code, message })}\n` };
 }
 
-/** Checks an `Upload-Checksum` header against a body; returns an error reply or undefined when it matches. */
-export function checkUploadChecksum(
-  header: string | undefined,
-  body: Buffer,
-): { status: number; code: string; message: string } | undefined {
-  if (header === undefined) return undefined;
+type Refusal = { status: number; code: string; message: string };
+
+/** Parses an `Upload-Checksum` header into its algorithm and digest, or a refusal. */
+export function parseUploadChecksum(header: string): { algorithm: string; digest: string } | Refusal {
   const [algorithm, digest, ...rest] = header.trim().split(/\s+/);
   if (algorithm === undefined || digest === undefined || rest.length > 0) {
     return {
@@ -54,15 +74,24 @@ export function checkUploadChecksum(
       message: `checksum algorithm ${algorithm} not supported`,
     };
   }
-  const actual = createHash(algorithm).update(body).digest('base64');
-  if (actual !== digest)
-    return {
-      status: 460,
-      code: 'RIGCAP_RECEIVER_CHECKSUM_MISMATCH',
-      message: 'Upload-Checksum does not match the part',
-    };
-  return undefined;
+  return { algorithm, digest };
 }
+
+/** Checks an `Upload-Checksum` header against a body; returns an error reply or undefined when it matches. */
+export function checkUploadChecksum(header: string | undefined, body: Buffer): Refusal | undefined {
+  if (header === undefined) return undefined;
+  const parsed = parseUploadChecksum(header);
+  if ('code' in parsed) return parsed;
+  return createHash(parsed.algorithm).update(body).digest('base64') === parsed.digest
+    ? undefined
+    : checksumMismatch;
+}
+
+const checksumMismatch: Refusal = {
+  status: 460,
+  code: 'RIGCAP_RECEIVER_CHECKSUM_MISMATCH',
+  message: 'Upload-Checksum does not match the part',
+};
 
 /** The declared sha256 (lowercase hex) in an upload's metadata, if well formed. */
 function declaredSha256(upload: Upload): string | undefined {
@@ -70,22 +99,111 @@ function declaredSha256(upload: Upload): string | undefined {
   return typeof value === 'string' && sha256Pattern.test(value) ? value : undefined;
 }
 
-/** The request's headers for a web Request, less the hop-by-hop ones. */
+/** A PATCH body spooled to disk with its digests. */
+interface SpooledPart {
+  path: string;
+  bytes: number;
+  sha256: Buffer;
+  checksum: string | undefined;
+}
+
+/** Streams a body to `path`, hashing it; refuses (and stops reading) past `limit` bytes. */
+async function spoolPart(
+  body: Readable,
+  path: string,
+  limit: number,
+  algorithm?: string,
+): Promise<SpooledPart> {
+  const sha256 = createHash('sha256');
+  const checksum = algorithm === undefined || algorithm === 'sha256' ? undefined : createHash(algorithm);
+  let bytes = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      bytes += chunk.length;
+      if (bytes > limit) {
+        done(new RigcapError('RIGCAP_RECEIVER_OVERSIZE', `a part is limited to ${limit} bytes`));
+        return;
+      }
+      sha256.update(chunk);
+      checksum?.update(chunk);
+      done(null, chunk);
+    },
+  });
+  await pipeline(body, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+  const digest = sha256.digest();
+  const checksumB64 = algorithm === 'sha256' ? digest.toString('base64') : checksum?.digest('base64');
+  return { path, bytes, sha256: digest, checksum: checksumB64 };
+}
+
+/** The request's headers for a web Request, less the hop-by-hop ones and the store's own. */
 function webHeaders(req: FastifyRequest): Headers {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || name === 'transfer-encoding' || name === 'connection') continue;
+    if (value === undefined || name === 'transfer-encoding' || name === 'connection' || name === ownerHeader)
+      continue;
     headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
   return headers;
 }
 
-/** Registers the tus endpoints under /v1/uploads. */
-export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOptions): TusServer {
-  const { blobs, log } = options;
-  const tus = new TusServer({
+function refuse(reply: FastifyReply, r: Refusal): FastifyReply {
+  return reply.code(r.status).header('Tus-Resumable', '1.0.0').send({ code: r.code, message: r.message });
+}
+
+/**
+ * Spools a PATCH body and checks it against its Upload-Checksum and, for a signed request, its
+ * signed Content-Digest; a request without a body must sign the empty digest. A refusal leaves
+ * nothing on disk.
+ */
+async function checkedBody(
+  req: FastifyRequest,
+  stream: Readable | undefined,
+  signed: boolean,
+  options: TusRoutesOptions,
+): Promise<{ spooled: SpooledPart | undefined } | Refusal> {
+  if (stream === undefined) {
+    if (!signed || req.headers['content-digest'] === emptyDigest) return { spooled: undefined };
+    return {
+      status: 401,
+      code: 'RIGCAP_RECEIVER_BAD_SIGNATURE',
+      message: 'a request without a body must sign the empty Content-Digest',
+    };
+  }
+  const checksumHeader = req.headers['upload-checksum'] as string | undefined;
+  const wanted = checksumHeader === undefined ? undefined : parseUploadChecksum(checksumHeader);
+  if (wanted !== undefined && 'code' in wanted) return wanted;
+  const path = join(options.partDir ?? tmpdir(), `rigcap-part-${randomBytes(12).toString('hex')}`);
+  let spooled: SpooledPart;
+  try {
+    spooled = await spoolPart(stream, path, options.maxPartBytes, wanted?.algorithm);
+  } catch (err) {
+    await rm(path, { force: true });
+    throw err;
+  }
+  let refusal: Refusal | undefined;
+  if (wanted !== undefined && wanted.digest !== spooled.checksum) refusal = checksumMismatch;
+  else if (signed) {
+    const digest = sha256OfContentDigest(String(req.headers['content-digest'] ?? ''));
+    if (digest === undefined || !digest.equals(spooled.sha256)) {
+      refusal = {
+        status: 401,
+        code: 'RIGCAP_RECEIVER_BAD_SIGNATURE',
+        message: 'the part does not match the signed Content-Digest',
+      };
+    }
+  }
+  if (refusal === undefined) return { spooled };
+  await rm(path, { force: true });
+  options.log.warn({ code: refusal.code, url: req.url }, 'part refused');
+  return refusal;
+}
+
+/** The tus server with the store's hooks: sha256 declared at creation, checked at the end. */
+function createTusServer(options: TusRoutesOptions): TusServer {
+  const { blobs, log, datastore } = options;
+  return new TusServer({
     path: uploadsPath,
-    datastore: options.datastore,
+    datastore,
     ...(options.locker === undefined ? {} : { locker: options.locker }),
     maxSize: options.maxUploadBytes,
     relativeLocation: true,
@@ -100,7 +218,7 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
         );
       return undefined;
     },
-    onUploadCreate: async (_req, upload) => {
+    onUploadCreate: async (req, upload) => {
       if (declaredSha256(upload) === undefined) {
         throw tusRefusal(
           400,
@@ -108,7 +226,11 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
           'Upload-Metadata must carry sha256 (lowercase hex) of the whole blob',
         );
       }
-      return {};
+      const metadata = { ...upload.metadata };
+      delete metadata[ownerKey];
+      const owner = req.headers.get(ownerHeader);
+      if (owner !== null) metadata[ownerKey] = owner;
+      return { metadata };
     },
     onUploadFinish: async (_req, upload) => {
       const want = declaredSha256(upload);
@@ -123,50 +245,85 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
         );
       }
       await blobs.adoptUpload(upload.id, got);
-      log.info({ sha256: got, bytes: upload.size }, 'blob stored');
+      log.info({ sha256: got, bytes: upload.size, device: upload.metadata?.[ownerKey] }, 'blob stored');
       return {};
     },
   });
+}
 
-  const bodyLimit = options.maxPartBytes;
-  app.addContentTypeParser(
-    'application/offset+octet-stream',
-    { parseAs: 'buffer', bodyLimit },
-    (_req, body, done) => {
-      done(null, body);
-    },
-  );
+/** Registers the tus endpoints under /v1/uploads. */
+export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOptions): TusServer {
+  const { auth, datastore } = options;
+  const devices = new WeakMap<FastifyRequest, AuthenticatedDevice>();
+  const tus = createTusServer(options);
+
+  // The body stays a stream: forward() spools it, bounded by maxPartBytes.
+  app.addContentTypeParser('application/offset+octet-stream', (_req, payload, done) => {
+    done(null, payload);
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    if (auth === undefined || req.method === 'OPTIONS') return;
+    devices.set(req, await auth.authenticate(signableOf(req)));
+  };
+
+  /** Refuses an upload id the device does not own (as if it did not exist). */
+  const checkOwner = async (id: string, device: AuthenticatedDevice): Promise<Refusal | undefined> => {
+    let upload: Upload;
+    try {
+      upload = await datastore.getUpload(id);
+    } catch (err) {
+      const status = (err as { status_code?: number }).status_code;
+      if (status === 404 || status === 410) return undefined; // tus answers for a missing upload
+      throw err;
+    }
+    if (upload.metadata?.[ownerKey] === device.deviceId) return undefined;
+    return { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' };
+  };
 
   const forward = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const id = (req.params as { id?: string }).id;
     if (id !== undefined && !uploadIdPattern.test(id)) {
-      return reply.code(404).send({ code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' });
+      return refuse(reply, { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' });
     }
-    const body = Buffer.isBuffer(req.body) ? req.body : undefined;
-    if (body !== undefined) {
-      const bad = checkUploadChecksum(req.headers['upload-checksum'] as string | undefined, body);
-      if (bad !== undefined) {
-        log.warn({ code: bad.code, upload: id }, 'part refused');
-        return reply
-          .code(bad.status)
-          .header('Tus-Resumable', '1.0.0')
-          .send({ code: bad.code, message: bad.message });
+    const device = devices.get(req);
+    const headers = webHeaders(req);
+    if (device !== undefined) {
+      if (id !== undefined) {
+        const notOwner = await checkOwner(id, device);
+        if (notOwner !== undefined) return refuse(reply, notOwner);
       }
+      headers.set(ownerHeader, device.deviceId);
     }
-    const init: RequestInit = { method: req.method, headers: webHeaders(req) };
-    if (body !== undefined) init.body = body;
-    const response = await tus.handleWeb(new Request(`http://receiver${req.url}`, init));
-    reply.code(response.status);
-    response.headers.forEach((value, name) => {
-      if (name === 'content-length') return;
-      reply.header(name, value);
-    });
-    if (req.method === 'OPTIONS') {
-      reply.header('Tus-Extension', 'creation,checksum,termination');
-      reply.header('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
+    const stream = req.body instanceof Readable ? req.body : undefined;
+    let spooled: SpooledPart | undefined;
+    try {
+      const checked = await checkedBody(req, stream, device !== undefined, options);
+      if ('code' in checked) return refuse(reply, checked);
+      spooled = checked.spooled;
+      if (spooled !== undefined) headers.set('content-length', String(spooled.bytes));
+      const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers };
+      if (spooled !== undefined) {
+        init.body = Readable.toWeb(createReadStream(spooled.path)) as ReadableStream<Uint8Array>;
+        init.duplex = 'half';
+      }
+      const response = await tus.handleWeb(new Request(`http://receiver${req.url}`, init));
+      reply.code(response.status);
+      response.headers.forEach((value, name) => {
+        if (name === 'content-length') return;
+        reply.header(name, value);
+      });
+      if (req.method === 'OPTIONS') {
+        reply.header('Tus-Extension', 'creation,checksum,termination');
+        reply.header('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
+      }
+      const text = await response.text();
+      // Gone before the answer: a client that sees the answer sees no spooled part left.
+      if (spooled !== undefined) await rm(spooled.path, { force: true });
+      return reply.send(text.length > 0 ? text : undefined);
+    } finally {
+      if (spooled !== undefined) await rm(spooled.path, { force: true });
     }
-    const text = await response.text();
-    return reply.send(text.length > 0 ? text : undefined);
   };
 
   const tags = ['tus'];
@@ -175,12 +332,14 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
     method: ['POST', 'OPTIONS'],
     url: uploadsPath,
     schema: { tags, summary: 'Create an upload (tus creation)', description },
+    onRequest: authenticate,
     handler: forward,
   });
   app.route({
     method: ['HEAD', 'PATCH', 'DELETE', 'OPTIONS'],
     url: `${uploadsPath}/:id`,
     schema: { tags, summary: 'Upload offset, append a part, terminate (tus core)', description },
+    onRequest: authenticate,
     handler: forward,
   });
   return tus;
