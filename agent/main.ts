@@ -9,6 +9,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   status: () => import('./cli/status.ts'),
   verify: () => import('./cli/verify.ts'),
   export: () => import('./cli/export.ts'),
+  diff: () => import('./cli/diff.ts'),
   readiness: () => import('./cli/readiness.ts'),
   trace: () => import('./cli/trace.ts'),
   ingest: () => import('./cli/ingest.ts'),

@@ -1,12 +1,14 @@
 // One capture session's write side: the ChunkWriter with its open/close hooks, the streams it
 // records (configured and discovered at run time), and what a committed chunk becomes (a catalog
 // row, de-id totals, a signed record with the chunk's clock state, calibration and lineage).
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Driver, Sample, StreamSchema } from '../drivers/types.ts';
 import type { CalibrationRegistry } from './calib/index.ts';
 import type { Catalog } from './catalog/catalog.ts';
+import { captureContext } from './config/capture-context.ts';
 import { discoveredStreamConfig } from './config/defaults.ts';
+import { configSnapshot } from './config/snapshot.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import type { DeidStage } from './deid/stage.ts';
 import type { RecordSealer } from './keys/record-sealer.ts';
@@ -76,6 +78,8 @@ export class SessionRecorder {
   readonly #o: SessionRecorderOptions;
   readonly #log: Logger;
   readonly #registered = new Set<string>();
+  /** SHA-256 of each registered stream's message definition, for the chunk records. */
+  readonly #schemaDigests = new Map<string, string>();
   #pendingTimesync: RecordTimesync | undefined;
 
   /** Opens the session in the catalog and the chain (signed open record), then its writer. */
@@ -83,7 +87,14 @@ export class SessionRecorder {
     const sessionId = newSessionId();
     const startNs = BigInt(Date.now()) * 1_000_000n;
     o.catalog.openSession({ id: sessionId, rigId: o.config.rig.id, startedNs: startNs });
-    await o.sealer.openSession({ sessionId, rigId: o.config.rig.id, startNs });
+    await o.sealer.openSession({
+      sessionId,
+      rigId: o.config.rig.id,
+      startNs,
+      context: captureContext(o.config),
+      producer: { rigcapVersion, configDigest: o.sealOptions().configDigest },
+      config: configSnapshot(o.config),
+    });
     return new SessionRecorder(o, sessionId);
   }
 
@@ -136,6 +147,7 @@ export class SessionRecorder {
           : { qos: schema.channelMetadata['offered_qos_profiles'] }),
       });
       this.#registered.add(name);
+      this.#schemaDigests.set(name, createHash('sha256').update(schema.data).digest('hex'));
     }
   }
 
@@ -204,6 +216,7 @@ export class SessionRecorder {
         version: r.version,
       })),
       transforms: this.#transforms(deidLineage),
+      schemaDigests: this.#schemaDigests,
     });
     this.#pendingTimesync = undefined;
   }

@@ -6,13 +6,13 @@ import { FsSource } from '../keys/index.ts';
 import {
   croissantRai,
   datasetCard,
-  decodeRecord,
   gatherSession,
   intotoBundle,
   provDocument,
   sessionFacts,
   type DecodedRecord,
 } from '../records/index.ts';
+import { readChains as readChainsFrom } from '../records/read-chains.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
 
@@ -26,23 +26,8 @@ const usage = `usage: rigcap export SESSION --format intoto|prov|card --out FILE
   --spool DIR   spool or store root (default: the current folder)`;
 
 /** Decoded chains of every signer under a spool or store root. */
-async function readChains(root: string): Promise<Map<string, DecodedRecord[]>> {
-  const source = new FsSource(root);
-  const chains = new Map<string, DecodedRecord[]>();
-  for (const signer of await source.list('records')) {
-    const records: DecodedRecord[] = [];
-    for (const name of await source.list(`records/${signer}`)) {
-      if (!/^[0-9]{12}\.dsse\.json$/.test(name)) continue;
-      const bytes = await source.readFile(`records/${signer}/${name}`);
-      const decoded = bytes === undefined ? undefined : decodeRecord(bytes);
-      if (decoded?.ok === true) records.push(decoded.record);
-    }
-    chains.set(
-      signer,
-      records.sort((a, b) => a.chain.seq - b.chain.seq),
-    );
-  }
-  return chains;
+function readChains(root: string): Promise<Map<string, DecodedRecord[]>> {
+  return readChainsFrom(new FsSource(root));
 }
 
 const command: Command = {

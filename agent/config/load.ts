@@ -1,20 +1,18 @@
 // Load a YAML config: parse, migrate, validate against the JSON Schema (all errors at once, each
 // naming the path and the fix), normalise units and paths, then freeze.
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import canonicalizeModule from 'canonicalize';
 import { parseDocument } from 'yaml';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { migrateConfig } from './migrations.ts';
 import { byteSizePaths, configSchema } from './schema.ts';
+import { configSnapshot, snapshotDigest } from './snapshot.ts';
 import { isImageStream } from './image-streams.ts';
 import type { RigcapConfig } from './types.ts';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string;
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -26,7 +24,7 @@ export interface ConfigIssue {
 
 export interface LoadedConfig {
   config: Readonly<RigcapConfig>;
-  /** sha256 (hex) of the canonical JSON of the validated config: the record's producer.configDigest. */
+  /** sha256 (hex) of the JCS of the validated config with secrets removed (config/snapshot.ts): producer.configDigest. */
   digest: string;
   /** Migrations that ran, oldest first. */
   migrations: string[];
@@ -87,7 +85,8 @@ export function parseConfig(text: string, where: { file?: string; baseDir: strin
   resolvePaths(config, where.baseDir);
   const semantic = semanticIssues(config);
   if (semantic.length > 0) throw invalid(where.file, semantic);
-  const digest = createHash('sha256').update(canonicalize(config)).digest('hex');
+  // The digest is the secret-free snapshot's, so a session record can carry the config it names.
+  const digest = snapshotDigest(configSnapshot(config));
   return { config: deepFreeze(config), digest, migrations: applied, file: where.file };
 }
 

@@ -1,5 +1,6 @@
 // JSON Schema (draft 2020-12) for rigcap config version 1. Defaults live here, so a minimal config
 // (rig id, spool dir, streams) is complete after validation. `rigcap config schema` exports it.
+import { spdxExpressionPattern } from '../records/schemas.ts';
 
 const byteSize = {
   description: 'Bytes: an integer, or a string with a unit (e.g. "64MiB", "2GB").',
@@ -31,6 +32,15 @@ const streamCommon = {
   maxMessageBytes: { ...byteSize, default: 32 * 1024 * 1024 },
   priority: { type: 'integer', minimum: 0, maximum: 9, default: 5 },
   headerTime: { type: 'boolean', default: false },
+  sensor: {
+    type: 'object',
+    additionalProperties: false,
+    description: 'The sensor behind the stream, signed into every chunk record (capture context).',
+    properties: {
+      serial: { type: 'string', minLength: 1, maxLength: 256 },
+      firmware: { type: 'string', minLength: 1, maxLength: 256 },
+    },
+  },
   snapshot: {
     description: 'Snapshot mode: keep the last preMs in memory and write only around event markers.',
     type: 'object',
@@ -166,6 +176,23 @@ export const configSchema = {
         retentionDays: { type: 'integer', minimum: 0, default: 30 },
         purpose: { type: 'string', default: 'unspecified' },
         owner: { type: 'string', default: '' },
+        site: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['id', 'name'],
+          properties: {
+            id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+            name: { type: 'string', minLength: 1, maxLength: 4096 },
+          },
+        },
+        licence: {
+          type: 'string',
+          default: '',
+          pattern: `^$|${spdxExpressionPattern.slice(1)}`,
+          description: 'SPDX licence id or expression of the captured data (CC-BY-4.0, LicenseRef-…).',
+        },
+        legalBasis: { type: 'string', maxLength: 4096, default: '' },
+        consentRef: { type: 'string', maxLength: 4096, default: '' },
       },
     },
     calibration: {
@@ -295,6 +322,13 @@ export const configSchema = {
         backoffMaxMs: { type: 'integer', minimum: 100, default: 60_000 },
         storeKeyFile: { type: 'string', default: '' },
         caFile: { type: 'string', default: '' },
+        allowedRegions: {
+          type: 'array',
+          items: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+          uniqueItems: true,
+          description:
+            'Store regions data may be sent to; a store outside them (or stating none) gets no byte. Unset: any.',
+        },
       },
     },
     ops: {

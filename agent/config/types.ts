@@ -38,6 +38,8 @@ interface StreamCommon {
   deid: StreamDeidConfig;
   /** Use the header stamp in the CDR message as capture time instead of the publisher's header. */
   headerTime: boolean;
+  /** The sensor's serial and firmware, when the config knows them (signed into chunk records). */
+  sensor?: { serial?: string; firmware?: string };
   /** Snapshot mode: hold the last `preMs` in a bounded ring, write only from preMs before to postMs after a marker. */
   snapshot?: { preMs: number; postMs: number; maxBytes: number };
 }
@@ -92,8 +94,16 @@ export interface PolicyConfig {
   residency: string;
   retentionDays: number;
   purpose: string;
-  /** Optional legal basis / licence / contact carried into exports. */
+  /** Who owns the data ('' = not stated); signed into session and chunk records. */
   owner: string;
+  /** Where the data is captured; absent = not stated. */
+  site?: { id: string; name: string };
+  /** SPDX licence id or expression ('' = not stated). */
+  licence: string;
+  /** Legal basis of the capture (e.g. "GDPR Art. 6(1)(f)"), '' = not stated. */
+  legalBasis: string;
+  /** Reference to the consent or agreement covering the capture, '' = none. */
+  consentRef: string;
 }
 
 export interface SpoolConfig {
@@ -177,6 +187,8 @@ export interface SyncConfig {
   /** PEM file of the store's public key, if pinned. */
   storeKeyFile: string;
   caFile: string;
+  /** Store regions data may be sent to; absent = any store. A store stating no region is outside. */
+  allowedRegions?: string[];
 }
 
 export interface OpsConfig {

@@ -16,6 +16,8 @@ import {
   retentionSubject,
   sessionSubject,
   type CaptureChunkPredicate,
+  type CaptureContext,
+  type ConfigSnapshot,
   type DecodedRecord,
   type DeviceKeyPredicate,
   type DsseEnvelope,
@@ -162,7 +164,15 @@ export class RecordSealer {
   }
 
   /** Signs a session open record and starts the session file with it. */
-  openSession(options: { sessionId: string; rigId: string; startNs: bigint }): Promise<SealResult> {
+  openSession(options: {
+    sessionId: string;
+    rigId: string;
+    startNs: bigint;
+    /** Capture context, producer and config snapshot (null when the caller has none). */
+    context?: CaptureContext | null;
+    producer?: { rigcapVersion: string; configDigest: string } | null;
+    config?: ConfigSnapshot | null;
+  }): Promise<SealResult> {
     return this.#serial(async () => {
       if (this.#sessions.has(options.sessionId))
         throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is already open`);
@@ -171,6 +181,9 @@ export class RecordSealer {
         phase: 'open',
         rigId: options.rigId,
         startNs: options.startNs.toString(),
+        context: options.context ?? null,
+        producer: options.producer ?? null,
+        config: options.config ?? null,
       };
       const result = await this.#commit('session', body, sessionSubject(options.sessionId, []));
       await this.store.appendSession(options.sessionId, result.bytes);

@@ -4,6 +4,7 @@
 // then marks the chunk sealed in the catalog.
 import { relative } from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
+import { captureContext } from '../config/capture-context.ts';
 import type { RigcapConfig } from '../config/types.ts';
 import type { RecordSealer } from '../keys/record-sealer.ts';
 import type { Logger } from '../log.ts';
@@ -23,6 +24,10 @@ export interface ChunkContext {
   timesync: TimesyncSummary;
   calibration: CalibrationRef[];
   transforms: TransformLineage[];
+  /** Hex SHA-256 of each stream's message definition (MCAP schema data), by stream name. */
+  schemaDigests?: ReadonlyMap<string, string>;
+  /** Geofence ids the rig was inside during the chunk (absent when none are configured). */
+  regions?: readonly string[];
 }
 
 export interface ChunkSealOptions {
@@ -41,6 +46,7 @@ export function streamSummaries(
   chunk: CommittedChunk,
   window: ReadonlyMap<string, StreamCounts>,
   streams: ReadonlyArray<{ name: string; topic: string; type: string }>,
+  schemaDigests?: ReadonlyMap<string, string>,
 ): StreamSummary[] {
   const inFile = new Map(chunk.streams.map((s) => [s.stream, s]));
   const out: StreamSummary[] = [];
@@ -62,6 +68,7 @@ export function streamSummaries(
       drops,
       upstreamLoss,
       ...(replays > 0 ? { latchedReplays: replays } : {}),
+      ...(schemaDigests?.has(s.name) === true ? { schemaSha256: schemaDigests.get(s.name)! } : {}),
     });
   }
   return out;
@@ -83,7 +90,7 @@ export async function sealCommittedChunk(
       chunkIndex: chunk.chunkIndex,
       startNs: chunk.startNs.toString(),
       endNs: chunk.endNs.toString(),
-      streams: streamSummaries(chunk, ctx.window, opts.streams),
+      streams: streamSummaries(chunk, ctx.window, opts.streams, ctx.schemaDigests),
       timesync: ctx.timesync,
       calibration: ctx.calibration,
       transforms: ctx.transforms,
@@ -93,7 +100,12 @@ export async function sealCommittedChunk(
         retentionDays: config.policy.retentionDays,
         purpose: config.policy.purpose,
         owner: config.policy.owner,
+        ...(config.sync.allowedRegions === undefined
+          ? {}
+          : { allowedRegions: [...config.sync.allowedRegions] }),
       },
+      context: captureContext(config),
+      ...(ctx.regions === undefined ? {} : { regions: [...ctx.regions] }),
     },
   });
   opts.catalog.markChunkSealed(chunk.sessionId, chunk.chunkIndex, result.seq);

@@ -72,11 +72,11 @@ export {
 export {
   gatherSession,
   intotoBundle,
-  provDocument,
-  sessionFacts,
   gapsOfSession,
-  datasetCard,
-  croissantRai,
+  contextOfSession,
   type SessionRecords,
-  type SessionFacts,
 } from './exports.ts';
+export { provDocument } from './export-prov.ts';
+export { readChains } from './read-chains.ts';
+export { sessionFacts, type SessionFacts } from './session-facts.ts';
+export { datasetCard, croissantRai } from './export-card.ts';

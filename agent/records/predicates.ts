@@ -1,5 +1,6 @@
-// The predicate bodies of rigcap's signed records (in-toto predicates, `https://rigcap.dev/<name>/v1`).
+// The predicate bodies of rigcap's signed records (in-toto predicates, `https://rigcap.dev/<name>/v<n>`).
 // Nanosecond times and byte sizes are decimal strings; seq, indexes and counts are JSON numbers.
+// capture-chunk and session are at v2 (capture context, config snapshot); the others are at v1.
 
 /** Names of the predicates, as they appear in the predicateType URI. */
 export const predicateNames = [
@@ -13,11 +14,22 @@ export const predicateNames = [
 ] as const;
 export type PredicateName = (typeof predicateNames)[number];
 
-/** Current version of every predicate. */
-export const currentPredicateVersion = 1;
+/** Current version of each predicate: what this rigcap writes, and what older records are lifted to. */
+export const currentPredicateVersions: Readonly<Record<PredicateName, number>> = {
+  'capture-chunk': 2,
+  session: 2,
+  heartbeat: 1,
+  'device-key': 1,
+  'custody-receipt': 1,
+  'retention-action': 1,
+  'event-marker': 1,
+};
 
-/** `https://rigcap.dev/<name>/v<version>`. */
-export function predicateTypeOf(name: PredicateName, version: number = currentPredicateVersion): string {
+/** `https://rigcap.dev/<name>/v<version>` (the current version unless given). */
+export function predicateTypeOf(
+  name: PredicateName,
+  version: number = currentPredicateVersions[name],
+): string {
   return `https://rigcap.dev/${name}/v${version}`;
 }
 
@@ -52,6 +64,8 @@ export interface StreamSummary {
   upstreamLoss: number;
   /** How many of `count` are latched values re-written at the chunk's start (absent = 0). */
   latchedReplays?: number;
+  /** Hex SHA-256 of the stream's message definition (MCAP schema data); absent when unknown. */
+  schemaSha256?: string;
 }
 
 export interface ClockInterval {
@@ -96,6 +110,28 @@ export interface TransformLineage {
   [field: string]: unknown;
 }
 
+/** A sensor's identity as the config (or its driver) knows it. */
+export interface SensorIdentity {
+  stream: string;
+  serial?: string;
+  firmware?: string;
+}
+
+/**
+ * Who captured the data, where, and on what terms (config `policy.*`, v2). null = not configured,
+ * or unknown in a record lifted from v1.
+ */
+export interface CaptureContext {
+  owner: string | null;
+  site: { id: string; name: string } | null;
+  /** SPDX licence identifier or expression (`CC-BY-4.0`, `LicenseRef-acme-internal`). */
+  licence: string | null;
+  legalBasis: string | null;
+  consentRef: string | null;
+  purpose: string | null;
+  sensors: SensorIdentity[];
+}
+
 export interface CaptureChunkPredicate {
   chain: ChainFields;
   sessionId: string;
@@ -108,8 +144,27 @@ export interface CaptureChunkPredicate {
   calibration: CalibrationRef[];
   transforms: TransformLineage[];
   producer: { rigcapVersion: string; configDigest: string };
-  /** `owner` is absent in records written before it was signed. */
-  policy: { residency: string; retentionDays: number; purpose: string; owner?: string };
+  /**
+   * `owner` is absent in records written before it was signed; `allowedRegions` (store regions the
+   * data may be sent to) is absent when the config sets none.
+   */
+  policy: {
+    residency: string;
+    retentionDays: number;
+    purpose: string;
+    owner?: string;
+    allowedRegions?: string[];
+  };
+  /**
+   * v2: capture context; the agent always writes it (a v1 record lifted to v2 carries what its
+   * policy knew, the rest null). Absent only in records other tools build by hand.
+   */
+  context?: CaptureContext;
+  /**
+   * v2: ids of the geofences the rig was inside during the chunk (GNSS), in order of first entry;
+   * absent when the config has no geofences. Never coordinates.
+   */
+  regions?: string[];
 }
 
 /** What a gap is: lost samples, paused capture, degraded de-id, downtime, clock or calibration. */
@@ -140,8 +195,21 @@ export interface SessionGap {
   stepNs?: string;
 }
 
+/** The session's config with secrets removed; SHA-256 of its JCS bytes is `producer.configDigest`. */
+export type ConfigSnapshot = Record<string, unknown>;
+
 export type SessionPredicate =
-  | { chain: ChainFields; sessionId: string; phase: 'open'; rigId: string; startNs: string }
+  | {
+      chain: ChainFields;
+      sessionId: string;
+      phase: 'open';
+      rigId: string;
+      startNs: string;
+      /** v2 (the agent always writes them); null in a record lifted from v1. */
+      context?: CaptureContext | null;
+      producer?: { rigcapVersion: string; configDigest: string } | null;
+      config?: ConfigSnapshot | null;
+    }
   | {
       chain: ChainFields;
       sessionId: string;

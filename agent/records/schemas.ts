@@ -40,6 +40,34 @@ const nsStatistics = object(['min', 'max', 'mean', 'p95'], {
   p95: signedDecimal,
 });
 
+const nullable = (schema: unknown): Record<string, unknown> => ({ anyOf: [schema, { type: 'null' }] });
+
+/** An SPDX licence id or expression: ids joined by AND/OR/WITH, optional parentheses. */
+export const spdxExpressionPattern =
+  '^\\(?[A-Za-z0-9][A-Za-z0-9.+-]*\\)?( (AND|OR|WITH) \\(?[A-Za-z0-9][A-Za-z0-9.+-]*\\)?)*$';
+
+const captureContext = object(
+  ['owner', 'site', 'licence', 'legalBasis', 'consentRef', 'purpose', 'sensors'],
+  {
+    owner: nullable(text),
+    site: nullable(object(['id', 'name'], { id, name: text })),
+    licence: nullable({ type: 'string', maxLength: 256, pattern: spdxExpressionPattern }),
+    legalBasis: nullable(text),
+    consentRef: nullable(text),
+    purpose: nullable(text),
+    sensors: {
+      type: 'array',
+      items: object(['stream'], {
+        stream: text,
+        serial: { type: 'string', maxLength: 256 },
+        firmware: { type: 'string', maxLength: 256 },
+      }),
+    },
+  },
+);
+
+const regionIds = { type: 'array', items: id } as const;
+
 const captureChunk = object(
   [
     'chain',
@@ -75,6 +103,7 @@ const captureChunk = object(
         },
         upstreamLoss: count,
         latchedReplays: count,
+        schemaSha256: hex64,
       }),
     },
     timesync: object(
@@ -131,7 +160,10 @@ const captureChunk = object(
       retentionDays: count,
       purpose: text,
       owner: text,
+      allowedRegions: regionIds,
     }),
+    context: captureContext,
+    regions: regionIds,
   },
 );
 
@@ -164,6 +196,11 @@ const session = {
       phase: { const: 'open' },
       rigId: text,
       startNs: decimal,
+      context: nullable(captureContext),
+      producer: nullable(
+        object(['rigcapVersion', 'configDigest'], { rigcapVersion: text, configDigest: text }),
+      ),
+      config: nullable({ type: 'object' }),
     }),
     object(['chain', 'sessionId', 'phase', 'rigId', 'startNs', 'endNs', 'chunks', 'root', 'gaps', 'reason'], {
       chain,

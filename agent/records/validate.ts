@@ -2,7 +2,7 @@
 // an older predicate to the current version before it is validated or read.
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import {
-  currentPredicateVersion,
+  currentPredicateVersions,
   parsePredicateType,
   predicateNames,
   type PredicateName,
@@ -12,12 +12,41 @@ import { predicateSchemas } from './schemas.ts';
 /** Lifts a predicate body of version `from` to `from + 1`. */
 export type PredicateMigration = (body: Record<string, unknown>) => Record<string, unknown>;
 
-/** Migrations by predicate name and the version they start from. Empty while every predicate is v1. */
+/** Migrations by predicate name and the version they start from. */
 export type PredicateMigrations = Partial<
   Record<PredicateName, Readonly<Record<number, PredicateMigration>>>
 >;
 
-export const predicateMigrations: PredicateMigrations = {};
+/**
+ * v1 → v2 of capture-chunk: the capture context is what the v1 policy said (owner, purpose), every
+ * other field unknown (null). The signed bytes stay v1; only the verifier's view is lifted.
+ */
+function captureChunkV1ToV2(body: Record<string, unknown>): Record<string, unknown> {
+  const policy = (body['policy'] ?? {}) as Record<string, unknown>;
+  const known = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
+  return {
+    ...body,
+    context: {
+      owner: known(policy['owner']),
+      site: null,
+      licence: null,
+      legalBasis: null,
+      consentRef: null,
+      purpose: known(policy['purpose']),
+      sensors: [],
+    },
+  };
+}
+
+/** v1 → v2 of session: an open record gains context, producer and config snapshot, all unknown. */
+function sessionV1ToV2(body: Record<string, unknown>): Record<string, unknown> {
+  return body['phase'] === 'open' ? { ...body, context: null, producer: null, config: null } : body;
+}
+
+export const predicateMigrations: PredicateMigrations = {
+  'capture-chunk': { 1: captureChunkV1ToV2 },
+  session: { 1: sessionV1ToV2 },
+};
 
 let validators: Map<PredicateName, ValidateFunction> | undefined;
 
@@ -53,7 +82,7 @@ export function upgradePredicate(
   if (parsed === undefined) return { ok: false, reason: `unknown predicateType ${predicateType}` };
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     return { ok: false, reason: 'predicate is not an object' };
-  const current = options.currentVersion ?? currentPredicateVersion;
+  const current = options.currentVersion ?? currentPredicateVersions[parsed.name];
   if (parsed.version > current)
     return { ok: false, reason: `${predicateType} is newer than this rigcap understands (v${current})` };
   const table = (options.migrations ?? predicateMigrations)[parsed.name] ?? {};

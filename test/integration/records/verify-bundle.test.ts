@@ -51,7 +51,7 @@ describe('rigcap verify on an exported bundle', () => {
     const chunkLine = lines.findIndex((l) =>
       Buffer.from((JSON.parse(l) as { payload: string }).payload, 'base64')
         .toString()
-        .includes('capture-chunk/v1'),
+        .includes('capture-chunk/v'),
     );
     const dropped = join(dir, 'dropped.jsonl');
     await writeFile(dropped, `${lines.filter((_, i) => i !== chunkLine).join('\n')}\n`);

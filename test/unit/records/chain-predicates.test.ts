@@ -200,7 +200,7 @@ describe('predicates', () => {
   it('parses predicateType URIs and rejects foreign ones', () => {
     expect(parsePredicateType(predicateTypeOf('capture-chunk'))).toEqual({
       name: 'capture-chunk',
-      version: 1,
+      version: 2,
     });
     expect(parsePredicateType('https://example.com/capture-chunk/v1')).toBeUndefined();
   });
