@@ -97,6 +97,8 @@ export const errorCatalogue = {
     'Start every receiver of this store with the store key it was created with (--key FILE); a new key is a new store.',
   RIGCAP_STORE_STATE_UNAVAILABLE:
     'Check --db (host, port, database, user; password from PGPASSWORD, PGPASSFILE or --db-password-file) and that PostgreSQL is up; the receiver retries nothing at start.',
+  RIGCAP_STORE_MIGRATE_CONFLICT:
+    'Migrate into an empty database (or the one this store was migrated to before); never merge two stores into one.',
   RIGCAP_STORE_BACKEND_UNAVAILABLE:
     'Check the bucket exists, the endpoint is reachable and the AWS credentials (environment or ~/.aws) may read and write it.',
   RIGCAP_STORE_TOKEN_INVALID:

@@ -17,6 +17,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   keys: () => import('./cli/keys.ts'),
   deid: () => import('./cli/deid.ts'),
   receiver: () => import('./cli/receiver.ts'),
+  store: () => import('./cli/store.ts'),
   sync: () => import('./cli/sync.ts'),
   selftest: () => import('./cli/selftest.ts'),
   bench: () => import('./cli/bench.ts'),

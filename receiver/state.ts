@@ -75,6 +75,10 @@ export interface ReceiverState extends StateReader {
   admit<T>(fn: (tx: StateTx) => Promise<T>): Promise<T>;
   /** Every accepted record, in log order (repair of the file layout, migration). */
   allRecords(): Promise<RecordRow[]>;
+  /** Every key of every signer, oldest first (migration). */
+  allKeys(): Promise<KeyRow[]>;
+  /** Every used enrolment token digest and the signer that used it (migration). */
+  usedTokens(): Promise<Array<{ tokenSha256: string; signerId: string }>>;
   /** Finishes in-flight work and releases the database. Idempotent. */
   close(): Promise<void>;
 }

@@ -225,6 +225,25 @@ export class EmbeddedReceiverState implements ReceiverState, StateTx {
     );
   }
 
+  async allKeys(): Promise<KeyRow[]> {
+    return (
+      this.#db
+        .prepare(
+          'SELECT keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq FROM receiver_keys ORDER BY rowid',
+        )
+        .all() as RawKey[]
+    ).map(toKey);
+  }
+
+  async usedTokens(): Promise<Array<{ tokenSha256: string; signerId: string }>> {
+    return (
+      this.#db.prepare('SELECT token_sha256, used_by FROM receiver_tokens ORDER BY rowid').all() as Array<{
+        token_sha256: string;
+        used_by: string;
+      }>
+    ).map((r) => ({ tokenSha256: r.token_sha256, signerId: r.used_by }));
+  }
+
   async sessionRecords(sessionId: string): Promise<RecordRow[]> {
     return (
       this.#db

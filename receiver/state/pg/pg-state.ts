@@ -191,6 +191,20 @@ class PgStateOps implements StateTx {
     );
   }
 
+  async allKeys(): Promise<KeyRow[]> {
+    return (await this.#rows<RawKey>(`SELECT ${keyColumns} FROM receiver_keys ORDER BY added`, [])).map(
+      toKey,
+    );
+  }
+
+  async usedTokens(): Promise<Array<{ tokenSha256: string; signerId: string }>> {
+    const rows = await this.#rows<{ token_sha256: string; used_by: string }>(
+      'SELECT token_sha256, used_by FROM receiver_tokens ORDER BY token_sha256',
+      [],
+    );
+    return rows.map((r) => ({ tokenSha256: r.token_sha256, signerId: r.used_by }));
+  }
+
   async allRecords(): Promise<RecordRow[]> {
     return (await this.#rows<RawRecord>('SELECT * FROM receiver_records ORDER BY log_index', [])).map(
       toRecord,
@@ -261,6 +275,8 @@ export class PgReceiverState implements ReceiverState {
   meta = (key: string): Promise<string | undefined> => this.#reads.meta(key);
   leavesFrom = (index: number): Promise<Buffer[]> => this.#reads.leavesFrom(index);
   allRecords = (): Promise<RecordRow[]> => this.#reads.allRecords();
+  allKeys = (): Promise<KeyRow[]> => this.#reads.allKeys();
+  usedTokens = (): Promise<Array<{ tokenSha256: string; signerId: string }>> => this.#reads.usedTokens();
 
   close(): Promise<void> {
     return (this.#closed ??= Promise.allSettled([...this.#inFlight]).then(() => this.#pool.end()));
