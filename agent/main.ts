@@ -45,8 +45,12 @@ async function loadCommand(name: string): Promise<Command | undefined> {
 async function help(io: CliIO): Promise<void> {
   const lines = ['usage: rigcap <command> [options]', '', 'commands:'];
   for (const name of Object.keys(commands)) {
-    const cmd = await loadCommand(name).catch(() => undefined);
-    if (cmd !== undefined) lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
+    // A command whose module fails to load (a missing native dependency) is listed with the reason.
+    const cmd = await loadCommand(name).catch((err: unknown) =>
+      err instanceof Error ? err : new Error(String(err)),
+    );
+    if (cmd instanceof Error) lines.push(`  ${name.padEnd(10)} (cannot load: ${cmd.message.split('\n')[0]})`);
+    else if (cmd !== undefined) lines.push(`  ${name.padEnd(10)} ${cmd.summary}`);
   }
   lines.push('', 'Run `rigcap <command> --help` for its options.');
   io.stderr.write(`${lines.join('\n')}\n`);
