@@ -169,3 +169,18 @@ export class StreamScan {
     this.#waiting = this.#waiting.filter((answered) => !answered());
   }
 }
+
+/** The scan of `stream` in `scans`, made on first use (with lookahead `lookaheadFrames`). */
+export function scanFor(
+  scans: Map<string, StreamScan>,
+  stream: string,
+  params: ConstructorParameters<typeof StreamScan>[0],
+  lookaheadFrames = 0,
+): StreamScan {
+  let scan = scans.get(stream);
+  if (scan === undefined) {
+    scan = new StreamScan(params, { lookaheadFrames });
+    scans.set(stream, scan);
+  }
+  return scan;
+}

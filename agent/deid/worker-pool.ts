@@ -1,13 +1,9 @@
 // A fixed set of worker threads that redact images in parallel with capture. The pending queue is
 // bounded: a frame that finds it full is refused at once (backpressure) rather than waiting, and a
 // job past its deadline fails and its worker is replaced (a running inference cannot be cancelled).
-// A replaced or stopped worker that is still busy is retired, never terminated mid-frame: a worker
-// terminated while onnxruntime runs a session aborts the whole process when the call returns (the
-// addon's error cannot be thrown into the stopping thread, and node-addon-api's second C++ throw
-// ends in std::terminate). A retired worker finishes the native call it is in, drops the rest of
-// its frames and exits by itself (terminated only with `retireGraceMs`, for test doubles).
-// A worker whose frame waits for an earlier frame of its stream (in flight on another worker) is
-// not left idle: it takes one more frame meanwhile.
+// A replaced or stopped worker that is still busy is retired, never terminated mid-frame (see
+// worker-retire.ts). A worker whose frame waits for another frame of its stream (in flight on
+// another worker, or not yet taken) is not left idle: it takes one more frame meanwhile.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log.ts';
 import { RigcapError, errorCatalogue, type ErrorCode } from '../errors.ts';
@@ -15,14 +11,10 @@ import type { FaceScanReport } from './face-scan.ts';
 import type { Detection } from './geometry.ts';
 import type { FrameScan, StreamScan } from './stream-scan.ts';
 import type { PriorityMessage } from './worker-entry.ts';
-import type {
-  JobAnswer,
-  JobRequest,
-  PoolMessage,
-  WorkerError,
-  WorkerInit,
-  WorkerReply,
-} from './worker-protocol.ts';
+import type { JobAnswer, JobRequest, WorkerError, WorkerInit, WorkerReply } from './worker-protocol.ts';
+import { RetiredWorkers } from './worker-retire.ts';
+
+export { retiredBusyWarnMs } from './worker-retire.ts';
 
 /** The image payload of one sample. */
 export interface PoolJob {
@@ -80,9 +72,6 @@ export interface WorkerPoolOptions {
   readonly retireGraceMs?: number;
 }
 
-/** A retired worker still running after this long is logged (once). */
-export const retiredBusyWarnMs = 60_000;
-
 /**
  * Nice value added to every de-id worker thread. At +10 a thread gets about a tenth of the CPU
  * share of a nice-0 thread competing for the same core (the kernel weighs each nice step ~1.25x).
@@ -126,11 +115,11 @@ export class DeidWorkerPool {
   #destroyed = false;
   #drained: (() => void) | undefined;
   #broken: RigcapError | undefined;
-  /** Retired workers not yet exited, with what resolves when they have. */
-  readonly #retiring = new Map<Worker, Promise<void>>();
+  readonly #retired: RetiredWorkers;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#retired = new RetiredWorkers({ log: options.log, graceMs: options.retireGraceMs });
   }
 
   /** Starts every worker and waits until all have loaded their models; rejects with the first load error. */
@@ -147,7 +136,7 @@ export class DeidWorkerPool {
 
   /** Retired workers still finishing the call they were in. */
   get retiring(): number {
-    return this.#retiring.size;
+    return this.#retired.count;
   }
 
   /** Whether a job submitted now would be taken (not refused as backpressure). */
@@ -189,9 +178,9 @@ export class DeidWorkerPool {
     this.#destroyed = true;
     // Idle workers can stop at once; one still loading or warming up (inside onnxruntime) is retired,
     // and retired ones finish the call they are in first.
-    for (const slot of this.#slots) if (!slot.ready) this.#retire(slot.worker, { loading: true });
+    for (const slot of this.#slots) if (!slot.ready) this.#retired.retire(slot.worker, { loading: true });
     await Promise.all(this.#slots.filter((s) => s.ready).map((s) => s.worker.terminate()));
-    await Promise.all(this.#retiring.values());
+    await this.#retired.all();
   }
 
   /** Fails every queued and in-flight job and stops the workers now. Idempotent. */
@@ -204,7 +193,7 @@ export class DeidWorkerPool {
       const busy = slot.jobs.length > 0 || !slot.ready;
       for (const job of [...slot.jobs]) this.#settle(slot, job, { kind: 'failed', error });
       // A worker loading its models or running a frame may be inside onnxruntime: it is retired.
-      if (busy) this.#retire(slot.worker, { loading: !slot.ready });
+      if (busy) this.#retired.retire(slot.worker, { loading: !slot.ready });
       else void slot.worker.terminate();
     }
     this.#drained?.();
@@ -361,60 +350,11 @@ export class DeidWorkerPool {
     });
     // A frame sharing the worker goes with it, marked late too so that spill mode holds it again.
     this.#failAll(slot, 'de-id worker replaced after another frame timed out', { timedOut: true });
-    this.#retire(old);
+    this.#retired.retire(old);
     // The replacement starts once the retired worker has left its native call: starting it at once
     // put one more thread on cores that the slow frame already showed were short, and under load
     // each timeout bred the next (new workers warming up beside retired ones still finishing).
-    void this.#retiring.get(old)?.then(() => this.#respawn(slot));
-  }
-
-  /**
-   * Lets a busy worker go without terminating it mid-call: it finishes the native call it is in,
-   * drops its frames (nobody waits for them now) and exits. Terminated only with `retireGraceMs`
-   * (a JavaScript hang, which terminate() can end).
-   */
-  #retire(worker: Worker, options: { loading?: boolean } = {}): void {
-    // threadId is -1 once the thread has stopped (its init failed): nothing is left to retire.
-    if (this.#retiring.has(worker) || worker.threadId === -1) return;
-    // Detach first so its answers and its exit no longer touch the slot (or the next job there).
-    // Only these events: removeAllListeners() would also drop the Worker's own hooks that keep its
-    // message port referenced, and the worker's last messages would never arrive.
-    for (const event of ['message', 'error', 'exit'] as const) worker.removeAllListeners(event);
-    // One still loading or warming up is idle once it says so: then it can be stopped safely.
-    if (options.loading === true)
-      worker.on('message', (reply: WorkerReply) => {
-        if (reply.type === 'ready' || reply.type === 'init-error') void worker.terminate();
-      });
-    const graceMs = this.#options.retireGraceMs;
-    const grace = setTimeout(() => {
-      if (graceMs === undefined) {
-        this.#options.log.warn(
-          { code: 'RIGCAP_DEID_INFERENCE', afterMs: retiredBusyWarnMs },
-          'retired de-id worker still inside its frame; it exits when the call returns',
-        );
-        return;
-      }
-      this.#options.log.error(
-        { code: 'RIGCAP_DEID_INFERENCE', graceMs },
-        'retired de-id worker still busy after its grace period; terminating it',
-      );
-      void worker.terminate();
-    }, graceMs ?? retiredBusyWarnMs);
-    const exited = new Promise<void>((resolve) => {
-      worker.once('exit', () => {
-        clearTimeout(grace);
-        this.#retiring.delete(worker);
-        resolve();
-      });
-    });
-    worker.on('error', (err) =>
-      this.#options.log.warn({ err, code: 'RIGCAP_DEID_INFERENCE' }, 'retired de-id worker failed'),
-    );
-    // The timer alone does not hold the process open; the worker itself does, until it exits.
-    grace.unref();
-    this.#retiring.set(worker, exited);
-    const retire: PoolMessage = { type: 'retire' };
-    worker.postMessage(retire);
+    void this.#retired.exited(old)?.then(() => this.#respawn(slot));
   }
 
   #failAll(slot: Slot, message: string, mark: { timedOut?: true } = {}): void {
