@@ -1,6 +1,7 @@
 // Spill mode: held frames are blurred as runs of their stream with lookahead, so a face the
 // detector missed on a single held frame is still blurred there, filled between its sightings in
-// the frames before and after it; and the last held frame of a stream waits for no later frame.
+// the frames before and after it; the last held frame of a stream waits for no later frame; and a
+// stop whose budget runs out with runs still open writes or counts every held frame.
 // The worker is a stand-in detector on a still camera (workers/tracking-worker.ts); the per-frame
 // deadline is far beyond the test's own timeout, so a frame left waiting would fail the test.
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -52,9 +53,13 @@ function blurredBoxes(sample: Sample): unknown[] {
 
 /**
  * Starts a spill stage and offers frames 1..lastSeq at once: the first keep the workers busy for
- * a while, the next frames wait in the pool's queue, every later frame is held. Resolves once all are held.
+ * a while, the next frames wait in the pool's queue, every later frame is held. Resolves once all
+ * are held. `busy`: every frame after the first takes that many 10 ms.
  */
-async function holdRun(session: string): Promise<{
+async function holdRun(
+  session: string,
+  o: { busy?: number } = {},
+): Promise<{
   stage: DeidStage;
   delivered: Sample[];
   dropped: DropCause[];
@@ -76,7 +81,7 @@ async function holdRun(session: string): Promise<{
   });
   const outcomes = [];
   for (let seq = 1; seq <= lastSeq; seq++)
-    outcomes.push(stage.process(frame(seq, seq <= config.workers ? 150 : 0)));
+    outcomes.push(stage.process(frame(seq, seq <= config.workers ? 150 : (o.busy ?? 0))));
   const inline = Promise.all(outcomes.slice(0, firstHeld - 1));
   const held = await Promise.all(outcomes.slice(firstHeld - 1));
   expect(held.every((o) => o.kind === 'held')).toBe(true);
@@ -116,6 +121,26 @@ describe('held frames blurred with lookahead (spill)', () => {
     expect(stage.holding.heldFrames).toBe(0);
     for (const sample of delivered) expect(blurredBoxes(sample).length).toBeLessThanOrEqual(1);
     expect(await stage.finishHolding()).toEqual([]);
+    await stage.close();
+  }, 60_000);
+
+  it('a stop whose budget runs out while runs are open writes or counts every held frame, and waits for none', async () => {
+    // Each held frame takes 100 ms: the background pass has begun runs when the stop gives it 250 ms.
+    const { stage, delivered, dropped, inline } = await holdRun('lookahead-stop', { busy: 10 });
+    await inline;
+    const lost = await stage.finishHolding({ deadlineMs: 250 });
+    const held = lastSeq - firstHeld + 1;
+    expect(dropped.length).toBeGreaterThan(0);
+    expect(dropped.every((cause) => cause === 'deid_held_lost')).toBe(true);
+    expect(delivered.length + dropped.length).toBe(held);
+    expect(lost).toEqual([
+      { stream: 'front', count: dropped.length, startNs: expect.any(BigInt), endNs: BigInt(lastSeq) },
+    ]);
+    for (const sample of delivered) expect(blurredBoxes(sample).length).toBeLessThanOrEqual(1);
+    const lineage = stage.takeLineage();
+    expect(lineage.frames).toMatchObject({ in: lastSeq, failed: 0 });
+    expect(lineage.frames.blurredLate + lineage.frames.heldLost).toBe(held);
+    expect(stage.holding).toMatchObject({ heldFrames: 0, lost: { deid_held_lost: dropped.length } });
     await stage.close();
   }, 60_000);
 });
