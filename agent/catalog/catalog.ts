@@ -1,7 +1,9 @@
 // The catalog: SQLite (WAL) holding sessions, chunks, records with their upload state and receipts,
 // and small key/value state. It is the sole source of truth for *state*; the files are the truth
 // for *content*, and `reconcile()` brings the two together on start. Sync and retention reach it
-// through the ports in agent/sync/state.ts (`syncLedger()`). No SQL lives outside agent/catalog/.
+// through the ports in agent/sync/state.ts (`syncLedger()`). No SQL on the catalog's database lives
+// outside agent/catalog/ (read-only tools use stored-receipts.ts; calibration history keeps its own
+// file, agent/calib/history-store.ts).
 //
 // Durability: `synchronous=NORMAL` by default. In WAL mode that survives a process crash and
 // never corrupts, but a power loss may drop the last transactions; that is fine for rows that

@@ -1,9 +1,9 @@
 // `rigcap readiness PATH [--session S] [--profile training|audit] [--json]`: provenance readiness of
 // each session in a spool, a store or an exported in-toto bundle, from its signed records only.
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { storedReceiptJson } from '../catalog/stored-receipts.ts';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
 import { decodeRecord, gatherSession, type DecodedRecord } from '../records/index.ts';
@@ -54,38 +54,9 @@ export async function chainsOfTree(root: string): Promise<Map<string, DecodedRec
 /** Custody receipts a spool keeps in its SQLite files (any table with a `receipt_json` column). */
 async function spoolReceipts(root: string): Promise<DecodedRecord[]> {
   const out: DecodedRecord[] = [];
-  const names = (await readdir(root)).filter((n) => n.endsWith('.sqlite'));
-  for (const name of names) {
-    let db: Database.Database;
-    try {
-      db = new Database(join(root, name), { readonly: true, fileMustExist: true });
-    } catch (err) {
-      // A file that is not SQLite (or is locked for writing) holds no receipts we can read.
-      if (err instanceof Database.SqliteError) continue;
-      throw err;
-    }
-    try {
-      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{
-        name: string;
-      }>;
-      for (const { name: table } of tables) {
-        const columns = db.prepare(`PRAGMA table_info("${table.replaceAll('"', '""')}")`).all() as Array<{
-          name: string;
-        }>;
-        if (!columns.some((c) => c.name === 'receipt_json')) continue;
-        const rows = db
-          .prepare(
-            `SELECT receipt_json AS r FROM "${table.replaceAll('"', '""')}" WHERE receipt_json IS NOT NULL`,
-          )
-          .all() as Array<{ r: string }>;
-        for (const { r } of rows) {
-          const decoded = decodeRecord(new TextEncoder().encode(r.endsWith('\n') ? r : `${r}\n`));
-          if (decoded.ok && decoded.record.name === 'custody-receipt') out.push(decoded.record);
-        }
-      }
-    } finally {
-      db.close();
-    }
+  for (const r of await storedReceiptJson(root)) {
+    const decoded = decodeRecord(new TextEncoder().encode(r.endsWith('\n') ? r : `${r}\n`));
+    if (decoded.ok && decoded.record.name === 'custody-receipt') out.push(decoded.record);
   }
   return out;
 }
