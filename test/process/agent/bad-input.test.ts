@@ -2,22 +2,16 @@
 // multipart messages, an unknown topic, garbage CDR, a type mismatch, an oversize payload and a
 // 100 MB frame. The daemon keeps answering /status.json, keeps capturing, counts every drop under
 // its cause, and still stops cleanly with a spool that verifies. A bad config exits 2 with a code.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentSnapshot, StreamSnapshot } from '../../../agent/ops/snapshot.ts';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
-import {
-  checkSpool,
-  killDaemon,
-  opsUrl,
-  startDaemon,
-  statusJson,
-  waitFor,
-  type DaemonChild,
-} from './daemon-harness.ts';
+import { killDaemon, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { checkSpool } from '../../support/spool-check.ts';
 
 const sensors = {
   frontCamera: false,
@@ -32,7 +26,7 @@ const imuType = 'sensor_msgs/msg/Imu';
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 let sender: zmq.Push | undefined;
 afterEach(async () => {
   sender?.close();
@@ -82,9 +76,8 @@ describe('rigcap run with bad input', () => {
         sensors,
         ratesHz: { '/imu/data': 100, '/tf': 20, '/tf_static': 1 },
       });
-      const configFile = join(dir, 'rigcap.yaml');
-      await writeFile(
-        configFile,
+      const configFile = await writeDaemonConfig(
+        join(dir, 'rigcap.yaml'),
         simAgentConfigYaml({
           spoolDir: spool,
           keysDir: join(dir, 'secrets'),
@@ -111,8 +104,7 @@ describe('rigcap run with bad input', () => {
         }),
       );
       child = startDaemon(configFile);
-      const url = await opsUrl(child);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
 
       sender = new zmq.Push({ linger: 2000 });
       sender.connect(probeEndpoint);
@@ -143,17 +135,18 @@ describe('rigcap run with bad input', () => {
       for (const g of garbage) await send([topic, header(goodSeq++), g]);
       await send([topic, header(goodSeq++, { type: 'std_msgs/msg/String' }), garbageCdr(1_700_000_000, 64)]); // type mismatch
       await send([topic, header(goodSeq++), garbageCdr(1_700_000_000, 1_200_000)]); // over maxMessageBytes (1 MiB) but under the socket limit
-      const before = await statusJson(url);
+      const before = await child.status();
       // 100 MB: over the socket's frame limit, so ZeroMQ drops the connection before buffering it; the
       // publisher reconnects and the next message's seq gap counts it as upstream loss.
       await send([topic, header(goodSeq++), Buffer.alloc(100 * 1024 * 1024, 0x55)]);
       await send([topic, header(goodSeq++), garbageCdr(1_700_000_000, 64)]);
 
-      const probeDrops = await waitFor('probe drops in /status.json', async () => {
-        const s = await statusJson(url);
-        const probe = s.streams.find((x) => x.name === 'probe');
-        return probe !== undefined && (probe.drops['upstream_loss'] ?? 0) >= 1 ? probe : undefined;
+      const probe = (s: AgentSnapshot): StreamSnapshot | undefined =>
+        s.streams.find((x) => x.name === 'probe');
+      const withLoss = await child.waitForStatus((s) => (probe(s)?.drops['upstream_loss'] ?? 0) >= 1, {
+        what: 'the probe stream to count the lost 100 MB frame (upstream_loss)',
       });
+      const probeDrops = probe(withLoss)!;
       expect(probeDrops.drops).toEqual({
         malformed_frame: 3,
         type_mismatch: 1,
@@ -164,26 +157,26 @@ describe('rigcap run with bad input', () => {
       expect(probeDrops.received).toBe(7);
 
       // Capture of the rig goes on: more IMU samples and more sealed chunks than before the bad input.
-      const imuBefore = before.streams.find((x) => x.name === 'imu')?.received ?? 0;
-      const after = await waitFor('capture to continue', async () => {
-        const s = await statusJson(url);
-        const imu = s.streams.find((x) => x.name === 'imu')?.received ?? 0;
-        return imu > imuBefore + 100 && s.session.chunks > before.session.chunks + 1 ? s : undefined;
-      }).catch(async (err: unknown) => {
-        console.log(
-          JSON.stringify(await statusJson(url)),
-          child!.logs
-            .filter((l) => (l.level ?? 0) >= 40 || /chunk/.test(String(l.msg)))
-            .map((l) => JSON.stringify(l).slice(0, 400))
-            .join('\n'),
-        );
-        throw err;
-      });
+      const imuReceived = (s: AgentSnapshot): number =>
+        s.streams.find((x) => x.name === 'imu')?.received ?? 0;
+      const after = await child
+        .waitForStatus(
+          (s) => imuReceived(s) > imuReceived(before) + 100 && s.session.chunks > before.session.chunks + 1,
+          { what: 'capture to continue (more IMU samples, two more chunks)' },
+        )
+        .catch((err: unknown) => {
+          console.log(
+            child!.logs
+              .filter((l) => (l.level ?? 0) >= 40 || /chunk/.test(String(l.msg)))
+              .map((l) => JSON.stringify(l).slice(0, 400))
+              .join('\n'),
+          );
+          throw err;
+        });
       expect(after.streams.find((x) => x.name === 'imu')?.drops).toEqual({});
 
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit.code, child.stderr()).toBe(0);
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 });
+      expect(exit, child.tail()).toEqual({ code: 0, signal: null });
       // Drops that name no configured stream are counted by the driver (logged with its stats on close).
       const closed = child.logs.find(
         (l) => l.msg === 'zmq driver closed' && String(l['driver']).includes('probe.sock'),
@@ -201,20 +194,19 @@ describe('rigcap run with bad input', () => {
 
   it('refuses a bad config with exit code 2, RIGCAP_CONFIG_INVALID and the path of each problem', async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-badconfig-'));
-    const configFile = join(dir, 'rigcap.yaml');
     const good = simAgentConfigYaml({
       spoolDir: join(dir, 'spool'),
       keysDir: join(dir, 'secrets'),
       endpoint: 'tcp://127.0.0.1:1',
       sensors,
     });
-    await writeFile(
-      configFile,
+    const configFile = await writeDaemonConfig(
+      join(dir, 'rigcap.yaml'),
       good.replace(/size: 1024/, 'size: 0').replace(/zstdLevel: 1\b/, 'zstdLevel: 99'),
     );
     child = startDaemon(configFile);
-    const exit = await child.exited;
-    expect(exit.code).toBe(2);
+    const exit = await child.exitWithin(60_000);
+    expect(exit, child.tail()).toEqual({ code: 2, signal: null });
     const stderr = child.stderr();
     expect(stderr).toContain('RIGCAP_CONFIG_INVALID');
     expect(stderr).toMatch(/streams\[\d+\]\.queue\.size/);

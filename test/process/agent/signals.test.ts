@@ -1,19 +1,13 @@
 // SIGINT and SIGTERM stop `rigcap run` in order: the open chunk is committed and signed, the session
 // gets its close record, and the process exits 0 — with a spool the verifier accepts as it is.
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
-import {
-  checkSpool,
-  chunkPredicate,
-  killDaemon,
-  sessionStatements,
-  startDaemon,
-  type DaemonChild,
-} from './daemon-harness.ts';
+import { killDaemon, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { checkSpool, chunkPredicate, sessionStatements } from '../../support/spool-check.ts';
 
 const sensors = {
   frontCamera: false,
@@ -26,7 +20,7 @@ const sensors = {
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 afterEach(async () => {
   await killDaemon(child);
   await rig?.stop();
@@ -40,7 +34,7 @@ describe('rigcap run stops on a signal', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(
       `${signal}: exit 0, last chunk committed and signed, session closed`,
-      { timeout: 60_000 },
+      { timeout: 180_000 },
       async () => {
         dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-signal-'));
         const spool = join(dir, 'spool');
@@ -50,10 +44,9 @@ describe('rigcap run stops on a signal', () => {
           lidar: { points: 2000 },
           ratesHz: { '/tf_static': 1 },
         });
-        const configFile = join(dir, 'rigcap.yaml');
         // Chunks rotate every 800 ms, so the stop lands on an open chunk with data in it.
-        await writeFile(
-          configFile,
+        const configFile = await writeDaemonConfig(
+          join(dir, 'rigcap.yaml'),
           simAgentConfigYaml({
             spoolDir: spool,
             keysDir: join(dir, 'secrets'),
@@ -62,18 +55,24 @@ describe('rigcap run stops on a signal', () => {
             chunking: { maxDurationMs: 800 },
           }),
         );
-        child = startDaemon(configFile);
-        const started = await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+        // Debug level: 'chunk opened' marks the moment the next chunk holds data.
+        child = startDaemon(configFile, { env: { RIGCAP_LOG_LEVEL: 'debug' } });
+        const started = await child.waitForLog((l) => l.msg === 'capture started', {
+          what: 'capture started',
+        });
         const sessionId = String(started['sessionId']);
-        await child.waitForLog((l) => l.msg === 'chunk sealed', 30_000);
-        await new Promise((r) => setTimeout(r, 300));
-        child.proc.kill(signal);
+        const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', {
+          what: 'the first chunk sealed',
+        });
+        // A chunk opens on its first sample (with the latched values): one opened after the first seal
+        // is an open chunk with data, which the signal must commit.
+        await child.waitForLog((l) => l.msg === 'chunk opened', {
+          what: 'a chunk opened after the first seal',
+          from: child.logs.indexOf(sealed) + 1,
+        });
         // A generous bound on the shutdown, as a hang detector (not a performance figure).
-        const exit = await Promise.race([
-          child.exited,
-          new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000)),
-        ]);
-        expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+        const exit = await child.stop({ signal, timeoutMs: 60_000 });
+        expect(exit, child.tail()).toEqual({ code: 0, signal: null });
 
         // The chunk open at the signal was committed by the stop ('close'), then signed.
         const closeCommit = child.logs.find((l) => l.msg === 'chunk committed' && l['reason'] === 'close');
