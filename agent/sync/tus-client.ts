@@ -1,12 +1,14 @@
 // A tus 1.0 client on undici: creation, resume from the server's Upload-Offset after any
 // interruption, one Upload-Checksum per part. State (upload URL, confirmed offset) is handed to the
 // caller after every part, so a restart resumes from what the server confirmed, not what was sent.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { RigcapError, errnoCode, isErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { Signer } from '../records/ed25519.ts';
+import { signRequest } from '../records/http-signature.ts';
 import type { TokenBucket } from './token-bucket.ts';
 
 const tusVersion = '1.0.0';
@@ -50,6 +52,8 @@ export interface TusClientOptions {
   ca?: string;
   /** Per-request idle timeout: a stalled link fails instead of hanging. */
   idleTimeoutMs?: number;
+  /** The device key: every request is signed (RFC 9421) so the store knows which device asks. */
+  signer?: Signer;
 }
 
 /** Where an upload stands, persisted by the caller after each confirmed part. */
@@ -101,12 +105,14 @@ export class TusClient {
   readonly #log: Logger;
   readonly #bucket: TokenBucket | undefined;
   readonly #dispatcher: Agent;
+  readonly #signer: Signer | undefined;
 
   constructor(options: TusClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.partBytes = options.partBytes;
     this.#log = options.log;
     this.#bucket = options.bucket;
+    this.#signer = options.signer;
     const idle = options.idleTimeoutMs ?? 15_000;
     this.#dispatcher = new Agent({
       headersTimeout: idle,
@@ -123,16 +129,19 @@ export class TusClient {
     init: {
       headers?: Record<string, string>;
       body?: Dispatcher.DispatchOptions['body'];
+      /** SHA-256 of a streamed body (signed requests only; a buffer body is hashed here). */
+      bodySha256?: Uint8Array;
       signal?: AbortSignal;
     } = {},
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
     const full = url.startsWith('http') ? url : `${this.baseUrl}${url}`;
+    const headers = this.#signed(method, full, init);
     let res: Dispatcher.ResponseData;
     try {
       res = await request(full, {
         method,
         dispatcher: this.#dispatcher,
-        headers: init.headers ?? {},
+        headers,
         body: init.body ?? null,
         signal: init.signal ?? null,
       });
@@ -151,6 +160,33 @@ export class TusClient {
       });
     }
     return { status: res.statusCode, headers: res.headers, text };
+  }
+
+  /** The request's headers plus Content-Digest and its signature when the client has a device key. */
+  #signed(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: unknown; bodySha256?: Uint8Array },
+  ): Record<string, string> {
+    const headers = { ...init.headers };
+    if (this.#signer === undefined) return headers;
+    let bodySha256 = init.bodySha256;
+    if (bodySha256 === undefined && init.body !== undefined && init.body !== null) {
+      if (typeof init.body !== 'string' && !(init.body instanceof Uint8Array)) {
+        throw new TypeError('a streamed body of a signed request needs its bodySha256');
+      }
+      bodySha256 = createHash('sha256').update(init.body).digest();
+    }
+    const signed = signRequest(
+      { method, path: new URL(url).pathname, headers },
+      {
+        signer: this.#signer,
+        nonce: randomBytes(16).toString('base64url'),
+        created: Math.floor(Date.now() / 1000),
+        ...(bodySha256 === undefined ? {} : { bodySha256 }),
+      },
+    );
+    return { ...headers, ...signed };
   }
 
   /** True when the store already holds the blob (HEAD /v1/blobs/sha256/<hex>). */
@@ -204,7 +240,8 @@ export class TusClient {
 
   /** PATCHes one part at `offset`; returns the server's new offset. */
   async patch(uploadUrl: string, offset: number, part: Uint8Array, signal?: AbortSignal): Promise<number> {
-    const checksum = createHash('sha256').update(part).digest('base64');
+    const digest = createHash('sha256').update(part).digest();
+    const checksum = digest.toString('base64');
     const bucket = this.#bucket;
     const stats = this.stats;
     async function* slices(): AsyncGenerator<Uint8Array> {
@@ -227,6 +264,7 @@ export class TusClient {
           'upload-checksum': `sha256 ${checksum}`,
         },
         body: Readable.from(slices(), { objectMode: false }),
+        bodySha256: digest,
         ...(signal === undefined ? {} : { signal }),
       });
     } catch (err) {

@@ -2,13 +2,14 @@
 // foreign requests get a code and store nothing; a part that does not match its signed digest is
 // refused whole; a device sees only its own uploads; PATCH bodies are spooled and bounded.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { FileStore } from '@tus/file-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
+import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { generateKeyPair, nodeSigner, type Signer } from '../../../agent/records/ed25519.ts';
 import { contentDigestOf, signRequest } from '../../../agent/records/http-signature.ts';
 import { RequestAuth } from '../../../receiver/auth/request-auth.ts';
@@ -243,5 +244,33 @@ describe('tus routes with signed requests', () => {
         'RIGCAP_RECEIVER_BAD_NAME',
       ]);
     }
+  });
+
+  it("uploads through the agent's tus client with the device key: every request signed, the blob stored", async () => {
+    const body = randomBytes(150 * 1024);
+    const file = join(root, 'chunk.bin');
+    writeFileSync(file, body);
+    const client = new TusClient({
+      baseUrl: base,
+      partBytes: 64 * 1024,
+      log: silentLogger(),
+      signer: rigB.signer,
+    });
+    const offsets: number[] = [];
+    try {
+      await client.upload({
+        path: file,
+        sha256: sha256(body),
+        size: body.length,
+        name: 'chunk-000001.mcap',
+        onProgress: (p) => offsets.push(p.offset),
+      });
+    } finally {
+      await client.close();
+    }
+    expect(offsets).toEqual([0, 65536, 131072, 153600]);
+    expect(await new FileBlobStore({ root, incomingDir: join(root, 'incoming') }).size(sha256(body))).toBe(
+      body.length,
+    );
   });
 });
