@@ -209,7 +209,13 @@ export class Capture {
         // is dropped as the transform's failure, never written untransformed.
         occupied++;
         const result = transform(sample)
-          .catch((): TransformResult => ({ kind: 'dropped', cause: 'deid_failed' }))
+          .catch((err: unknown): TransformResult => {
+            this.#opts.log.error(
+              { stream: stream.name, err },
+              'transform threw: frame dropped as deid_failed',
+            );
+            return { kind: 'dropped', cause: 'deid_failed' };
+          })
           .then((r) => {
             if (r.kind !== 'ok') {
               occupied--;
