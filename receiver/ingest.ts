@@ -101,7 +101,22 @@ export class RecordIngest {
     return this.#serialised(() => this.#storeLog.catchUp(this.#state));
   }
 
-  /** Consistency proof between two sizes (base64 hashes). */
+  /**
+   * Consistency proof between two sizes, after catching up when `second` is beyond this process's
+   * view (another receiver on the same database answered the checkpoint that named it).
+   */
+  async consistencyProofAt(first: number, second: number): Promise<string[]> {
+    if (Number.isSafeInteger(second) && second > this.#storeLog.size) await this.refreshLog();
+    return this.consistencyProof(first, second);
+  }
+
+  /** The latest checkpoint of the shared log (catches up first). */
+  async latestCheckpoint(): Promise<string> {
+    await this.refreshLog();
+    return this.#storeLog.checkpoint();
+  }
+
+  /** Consistency proof between two sizes (base64 hashes) within this process's view of the log. */
   consistencyProof(first: number, second: number): string[] {
     const size = this.#storeLog.size;
     if (!(

@@ -148,10 +148,16 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     maxPartBytes: options.maxPartBytes ?? 64 * 1024 * 1024,
     ...(locker === undefined ? {} : { locker }),
   };
-  const app = await buildReceiverApp(
-    options.tls === undefined ? appDeps : { ...appDeps, https: options.tls },
-  );
-  await app.listen({ host: options.host, port: options.port });
+  let app: FastifyInstance;
+  try {
+    app = await buildReceiverApp(options.tls === undefined ? appDeps : { ...appDeps, https: options.tls });
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    // A port in use must not leave the database pool or the object store client open.
+    await closeBackends?.();
+    await state.close();
+    throw err;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
