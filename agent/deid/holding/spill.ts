@@ -127,10 +127,7 @@ export class SpillHolding {
   async hold(sample: Sample): Promise<HoldOutcome> {
     const result = await this.#holding!.put(sample).catch((err: unknown) => {
       // A frame that cannot be sealed (disk full, I/O error) is dropped, never written unblurred.
-      this.#s.log.error(
-        { stream: sample.stream, err: String(err) },
-        'could not hold a frame for de-id; dropped',
-      );
+      this.#s.log.error({ stream: sample.stream, err }, 'could not hold a frame for de-id; dropped');
       return { kind: 'error' as const };
     });
     if (result.kind === 'held') return { kind: 'held' };
