@@ -70,7 +70,7 @@ describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
   async function tabTo(page: Page, selector: string, max = 80): Promise<void> {
     for (let i = 0; i < max; i++) {
       await page.keyboard.press('Tab');
-      if (await page.evaluate((s) => document.activeElement?.matches(s) === true, selector)) return;
+      if ((await page.locator(`${selector}:focus`).count()) === 1) return;
     }
     throw new Error(`Tab never reached ${selector}`);
   }
@@ -81,9 +81,9 @@ describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
       await page.goto(`${base}/ui/`);
       // The first Tab lands on the skip link, and it moves focus to the content.
       await page.keyboard.press('Tab');
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      expect(await page.locator(':focus').innerText()).toBe('Skip to content');
       await page.keyboard.press('Enter');
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+      expect(await page.locator(':focus').getAttribute('id')).toBe('main');
       expect(await page.locator('#devices tbody tr').count()).toBe(2);
       await page.screenshot({ path: join(outDir, `fleet-${kind}.png`), fullPage: true });
 
@@ -117,8 +117,11 @@ describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
           `/ui/sessions/${sim.sessionId}/chunks/1`,
         ]) {
           await page.goto(`${base}${path}`);
-          const overflow = await page.evaluate(
-            () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+          // A string is evaluated in the page (this file is compiled without the DOM types).
+          const overflow = Number(
+            await page.evaluate(
+              'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+            ),
           );
           expect(overflow, `${path} is wider than the phone`).toBeLessThanOrEqual(1);
         }
