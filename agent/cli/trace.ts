@@ -14,16 +14,20 @@ import {
   type DecodedRecord,
   type RetentionActionPredicate,
   type SessionRecords,
+  type VerifyFailure,
+  verifyBundle,
 } from '../records/index.ts';
 import {
-  traceEvidenceFailures,
+  chainFileFailures,
+  chunkFileFailures,
+  sessionRecordFailures,
   traceSample,
   type ChunkFileEvidence,
   type TraceAnswer,
   type TraceQuery,
 } from '../records/trace.ts';
 import { parseFlags, writeJson } from './args.ts';
-import { ExitCode, type Command } from './command.ts';
+import { ExitCode, type CliIO, type Command } from './command.ts';
 import { chainsOfBundle, chainsOfTree } from './readiness.ts';
 
 const usage = `usage: rigcap trace PATH --session S --topic T --at NS [--window SECONDS] [--json]
@@ -95,6 +99,51 @@ async function chunkEvidence(
     return { kind: 'absent', deletedByRetention: deletedByRetention(chains, s.sessionId, name) };
   const { sha256, bytes } = await sha256OfFile(resolve(root, rel));
   return { kind: 'present', sha256, bytes, sidecar: await source.readFile(`${rel}.dsse.json`) };
+}
+
+/** The session named by --session, or the one whose chunk --chunk names. */
+function sessionOf(
+  chains: ReadonlyMap<string, readonly DecodedRecord[]>,
+  abs: string,
+  session: string | undefined,
+  chunkSha: string | undefined,
+): SessionRecords {
+  let sessionId = session;
+  if (sessionId === undefined && chunkSha !== undefined)
+    for (const records of chains.values())
+      for (const r of records)
+        if (r.name === 'capture-chunk' && r.subject[0]?.digest.sha256 === chunkSha)
+          sessionId = r.predicate['sessionId'] as string;
+  if (sessionId === undefined)
+    throw new RigcapError('RIGCAP_TRACE_NOT_FOUND', `no chunk record under ${abs} signs ${chunkSha ?? ''}`);
+  const s = gatherSession(sessionId, chains);
+  if (s === undefined)
+    throw new RigcapError('RIGCAP_SESSION_UNKNOWN', `no records of session ${sessionId} under ${abs}`);
+  return s;
+}
+
+/** Record files of the device under a tree that did not decode, or a hole in its chain. */
+async function treeChainFailures(
+  root: string,
+  deviceId: string,
+  chains: ReadonlyMap<string, readonly DecodedRecord[]>,
+): Promise<VerifyFailure[]> {
+  const names = await new FsSource(root).list(`records/${deviceId}`);
+  const decoded = new Set(
+    (chains.get(deviceId) ?? []).filter((r) => r.chain.deviceId === deviceId).map((r) => r.chain.seq),
+  );
+  return chainFileFailures(deviceId, names, decoded);
+}
+
+/** Prints the failures and refuses with RIGCAP_TRACE_UNVERIFIED (exit 1) when there are any. */
+function refuseOn(io: CliIO, failures: readonly VerifyFailure[]): void {
+  if (failures.length === 0) return;
+  for (const f of failures) io.stderr.write(`${f.code} ${f.file}: ${f.reason}\n`);
+  throw new RigcapError(
+    'RIGCAP_TRACE_UNVERIFIED',
+    `${failures.length} verify failure(s) in the records or chunk behind this sample; no answer given`,
+    { details: { failures } },
+  );
 }
 
 const iso = (ns: string): string => new Date(Number(BigInt(ns) / 1_000_000n)).toISOString();
@@ -201,19 +250,16 @@ const command: Command = {
       throw err;
     });
     const root = info.isDirectory() ? abs : undefined;
-    const chains = root !== undefined ? await chainsOfTree(root) : chainsOfBundle(await readFile(abs));
-
-    let sessionId = values.session;
-    if (sessionId === undefined && chunkSha !== undefined)
-      for (const records of chains.values())
-        for (const r of records)
-          if (r.name === 'capture-chunk' && r.subject[0]?.digest.sha256 === chunkSha)
-            sessionId = r.predicate['sessionId'] as string;
-    if (sessionId === undefined)
-      throw new RigcapError('RIGCAP_TRACE_NOT_FOUND', `no chunk record under ${abs} signs ${chunkSha ?? ''}`);
-    const s = gatherSession(sessionId, chains);
-    if (s === undefined)
-      throw new RigcapError('RIGCAP_SESSION_UNKNOWN', `no records of session ${sessionId} under ${abs}`);
+    const bundle = root === undefined ? await readFile(abs) : undefined;
+    const chains = bundle === undefined ? await chainsOfTree(abs) : chainsOfBundle(bundle);
+    const s = sessionOf(chains, abs, values.session, chunkSha);
+    // The session's records verify before anything is read from them.
+    refuseOn(io, [
+      ...sessionRecordFailures(s),
+      ...(bundle === undefined
+        ? await treeChainFailures(abs, s.deviceId, chains)
+        : verifyBundle(bundle).failures.map((f) => ({ ...f, file: `${path}: ${f.file}` }))),
+    ]);
 
     const query: TraceQuery =
       chunkSha !== undefined
@@ -228,15 +274,7 @@ const command: Command = {
     const result = traceSample(s, query);
     if (!result.ok) throw new RigcapError('RIGCAP_TRACE_NOT_FOUND', result.reason);
     const evidence = await chunkEvidence(root, chains, s, result.chunkRecord);
-    const failures = traceEvidenceFailures(s, result.chunkRecord, evidence);
-    if (failures.length > 0) {
-      for (const f of failures) io.stderr.write(`${f.code} ${f.file}: ${f.reason}\n`);
-      throw new RigcapError(
-        'RIGCAP_TRACE_UNVERIFIED',
-        `${failures.length} verify failure(s) in the records or chunk behind this sample; no answer given`,
-        { details: { failures } },
-      );
-    }
+    refuseOn(io, chunkFileFailures(s, result.chunkRecord, evidence));
     const chunkFile =
       evidence.kind === 'present'
         ? 'hash verified'

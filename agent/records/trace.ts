@@ -349,14 +349,10 @@ export type ChunkFileEvidence =
   | { kind: 'not-in-bundle' };
 
 /**
- * Failures that forbid an answer: the session's device records (signatures, keys, links, close
- * root), its receipts (with the store's key when PATH has it), and the traced chunk's file.
+ * Failures of the session's records that forbid any answer: the device records as a bundle
+ * (signatures, keys, links, close root) and the receipts (with the store's key when PATH has it).
  */
-export function traceEvidenceFailures(
-  s: SessionRecords,
-  chunk: DecodedRecord,
-  file: ChunkFileEvidence,
-): VerifyFailure[] {
+export function sessionRecordFailures(s: SessionRecords): VerifyFailure[] {
   const device = { ...s, keys: s.keys.filter((k) => k.chain.deviceId === s.deviceId), receipts: [] };
   const failures = verifyBundle(new TextEncoder().encode(intotoBundle(device))).failures.map((f) => ({
     ...f,
@@ -370,6 +366,50 @@ export function traceEvidenceFailures(
         reason: `custody receipt seq ${record.chain.seq} of ${storeId} does not verify with the store's key`,
       });
   }
+  return failures;
+}
+
+/**
+ * A signer's record files that did not decode, and seqs missing below its highest: a record altered
+ * on disk is dropped by the reader, so its absence must fail verification rather than shrink the answer.
+ */
+export function chainFileFailures(
+  signer: string,
+  names: readonly string[],
+  decodedSeqs: ReadonlySet<number>,
+): VerifyFailure[] {
+  const failures: VerifyFailure[] = [];
+  const onDisk = new Set<number>();
+  for (const name of names) {
+    const m = /^([0-9]{12})\.dsse\.json$/.exec(name);
+    if (m === null) continue;
+    const seq = Number(m[1]);
+    onDisk.add(seq);
+    if (!decodedSeqs.has(seq))
+      failures.push({
+        file: `records/${signer}/${name}`,
+        code: 'VERIFY_MALFORMED',
+        reason: 'the record file does not decode as the exact envelope rigcap writes',
+      });
+  }
+  const max = Math.max(0, ...onDisk);
+  for (let seq = 1; seq < max; seq++)
+    if (!onDisk.has(seq))
+      failures.push({
+        file: `records/${signer}/${recordFileName(seq)}`,
+        code: 'VERIFY_CHAIN_GAP',
+        reason: `seq ${seq} of ${signer} is missing`,
+      });
+  return failures;
+}
+
+/** Failures of the traced chunk's file: its hash and size, its sidecar, or its absence. */
+export function chunkFileFailures(
+  s: SessionRecords,
+  chunk: DecodedRecord,
+  file: ChunkFileEvidence,
+): VerifyFailure[] {
+  const failures: VerifyFailure[] = [];
   const name = chunk.subject[0]?.name ?? '';
   const want = chunk.subject[0]?.digest.sha256 ?? '';
   const path = `sessions/${s.sessionId}/${name}`;
@@ -393,4 +433,13 @@ export function traceEvidenceFailures(
       reason: `${name} is absent and no retention-action record deleted it`,
     });
   return failures;
+}
+
+/** Everything that forbids an answer about this chunk: the session's records and the chunk file. */
+export function traceEvidenceFailures(
+  s: SessionRecords,
+  chunk: DecodedRecord,
+  file: ChunkFileEvidence,
+): VerifyFailure[] {
+  return [...sessionRecordFailures(s), ...chunkFileFailures(s, chunk, file)];
 }

@@ -12,6 +12,7 @@ import { silentLogger } from '../../../agent/log.ts';
 import { markMetadata } from '../../../agent/ops/markers.ts';
 import {
   decodeRecord,
+  recordFileName,
   type CaptureChunkPredicate,
   type DecodedRecord,
 } from '../../../agent/records/index.ts';
@@ -254,5 +255,30 @@ describe('rigcap trace on a sim-rig capture', () => {
     const doc = JSON.parse(r.stdout) as { ok: boolean; error: { code: string } };
     expect(doc).toMatchObject({ ok: false, error: { code: 'RIGCAP_TRACE_UNVERIFIED' } });
     expect(r.stdout).not.toMatch(/"clock"/);
+  });
+
+  it('an altered record, in a store or in a bundle, also refuses an answer', async () => {
+    const args = ['--session', sessionId, '--topic', '/lidar/points', '--at', mid(chunk)];
+    for (const at of [0.3, 0.6]) {
+      const copy = join(dir, `altered-record-${at}`);
+      await cp(store, copy, { recursive: true });
+      const path = join(copy, 'records', chunk.chain.deviceId, recordFileName(chunk.chain.seq));
+      const bytes = await readFile(path);
+      const i = Math.floor(bytes.length * at);
+      bytes[i] = bytes[i] === 0x41 ? 0x42 : 0x41;
+      await writeFile(path, bytes);
+      const r = await runCli(['trace', copy, ...args]);
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/RIGCAP_TRACE_UNVERIFIED/);
+      expect(r.stdout).toBe('');
+    }
+    const lines = (await readFile(bundle, 'utf8')).split('\n');
+    const line = lines.findIndex((l) => l.includes(chunk.envelope.signatures[0]!.sig));
+    lines[line] = lines[line]!.replace(/"sig":"(.)/, (_m, c: string) => `"sig":"${c === 'A' ? 'B' : 'A'}`);
+    const altered = join(dir, 'altered.intoto.jsonl');
+    await writeFile(altered, lines.join('\n'));
+    const r = await runCli(['trace', altered, ...args]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/VERIFY_BAD_SIGNATURE/);
   });
 });

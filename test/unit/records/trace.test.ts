@@ -4,7 +4,12 @@ import {
   type CaptureChunkPredicate,
   type SessionRecords,
 } from '../../../agent/records/index.ts';
-import { traceEvidenceFailures, traceSample, type TraceQuery } from '../../../agent/records/trace.ts';
+import {
+  chainFileFailures,
+  traceEvidenceFailures,
+  traceSample,
+  type TraceQuery,
+} from '../../../agent/records/trace.ts';
 import {
   buildSession,
   chainsOf,
@@ -117,5 +122,16 @@ describe('trace of one sample from signed records', () => {
     expect(
       traceEvidenceFailures(holed, h.chunkRecord, { kind: 'not-in-bundle' }).map((f) => f.code),
     ).toContain('VERIFY_SESSION_ROOT');
+  });
+
+  it('a record file that does not decode, or a seq missing below the head, is a chain failure', () => {
+    const names = ['000000000001.dsse.json', '000000000002.dsse.json', '000000000004.dsse.json', 'x.tmp-1'];
+    expect(chainFileFailures('rig', names, new Set([1, 2, 4]))).toEqual([
+      expect.objectContaining({ code: 'VERIFY_CHAIN_GAP', file: 'records/rig/000000000003.dsse.json' }),
+    ]);
+    expect(chainFileFailures('rig', names.slice(0, 2), new Set([1]))).toEqual([
+      expect.objectContaining({ code: 'VERIFY_MALFORMED', file: 'records/rig/000000000002.dsse.json' }),
+    ]);
+    expect(chainFileFailures('rig', [], new Set())).toEqual([]);
   });
 });
