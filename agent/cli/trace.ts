@@ -163,7 +163,7 @@ function human(a: TraceAnswer, fileNote: string): string {
   );
   if (a.chunk.alsoIn.length > 0) line(`            the instant is also in ${a.chunk.alsoIn.join(', ')}`);
   line(
-    `  device    ${a.device.deviceId} rig ${a.device.rigId ?? '?'} boot ${a.device.bootId} key ${a.device.keyId.slice(0, 16)}…` +
+    `  device    ${a.device.deviceId} (rig ${a.device.rigId ?? '?'}), boot ${a.device.bootId}, key ${a.device.keyId.slice(0, 16)}…` +
       `${a.device.keyRecord === null ? '' : ` (enrolled at seq ${a.device.keyRecord.seq})`}`,
   );
   line(
