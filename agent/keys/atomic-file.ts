@@ -16,13 +16,17 @@ function fsyncFd(fd: number): Promise<void> {
   });
 }
 
-/** Closes `fd` without letting a close error hide the error that is already on its way out. */
-function closeQuietly(fd: number): void {
+/**
+ * Closes `fd` after `failure` and rethrows `failure`: a close error must not hide the error already
+ * on its way out, so it travels with it as `closeError` (logged with it by pino's err serializer).
+ */
+function closeAfterFailure(fd: number, failure: unknown): never {
   try {
     closeSync(fd);
-  } catch {
-    // the first error is the one worth reporting
+  } catch (closeError) {
+    if (failure instanceof Error) Object.assign(failure, { closeError });
   }
+  throw failure;
 }
 
 /** fsyncs a directory so a rename or new name inside it survives power loss. */
@@ -31,8 +35,7 @@ export async function fsyncDir(dir: string): Promise<void> {
   try {
     await fsyncFd(fd);
   } catch (err) {
-    closeQuietly(fd);
-    throw err;
+    closeAfterFailure(fd, err);
   }
   closeSync(fd);
 }
@@ -57,8 +60,7 @@ export async function writeFileAtomic(
       writeAll(fd, data);
       await fsyncFd(fd);
     } catch (err) {
-      closeQuietly(fd);
-      throw err;
+      closeAfterFailure(fd, err);
     }
     closeSync(fd);
     if (options.onExisting === 'fail') {
@@ -94,8 +96,7 @@ export async function appendDurable(path: string, bytes: Uint8Array): Promise<vo
     writeAll(fd, bytes);
     await fsyncFd(fd);
   } catch (err) {
-    closeQuietly(fd);
-    throw err;
+    closeAfterFailure(fd, err);
   }
   closeSync(fd);
 }

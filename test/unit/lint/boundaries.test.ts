@@ -102,3 +102,35 @@ describe('size rules (eslint.config.js)', () => {
     expect(await ruleIds('test/unit/x.test.ts', longTest)).not.toContain('max-lines');
   });
 });
+
+describe('error habits (eslint.config.js)', () => {
+  async function findings(filePath: string, code: string): Promise<string[]> {
+    const [result] = await eslint.lintText(code, { filePath });
+    return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+  }
+
+  it('report a bare catch and an error logged as String(err) in product code', async () => {
+    const bare =
+      'export function f(g: () => void): void {\n  try {\n    g();\n  } catch {\n    return;\n  }\n}\n';
+    expect(await findings('agent/pipeline/x.ts', bare)).toEqual([expect.stringContaining('bare catch')]);
+    expect(await findings('drivers/zmq/x.ts', bare)).toHaveLength(1);
+    const stringified =
+      'export function f(log: { error(o: object, m: string): void }, err: unknown): void {\n' +
+      "  log.error({ err: String(err) }, 'failed');\n}\n";
+    expect(await findings('receiver/x.ts', stringified)).toEqual([expect.stringContaining('log { err }')]);
+  });
+
+  it('allow a narrowed catch, a logged { err }, and bare catches in tests', async () => {
+    const narrowed =
+      "import { isErrno } from '../errors.ts';\n" +
+      'export function f(g: () => void): void {\n  try {\n    g();\n  } catch (err) {\n' +
+      "    if (!isErrno(err, 'ENOENT')) throw err;\n  }\n}\n";
+    expect(await findings('agent/pipeline/x.ts', narrowed)).toEqual([]);
+    const logged =
+      "export function f(log: { error(o: object, m: string): void }, err: unknown): void {\n  log.error({ err }, 'failed');\n}\n";
+    expect(await findings('agent/x.ts', logged)).toEqual([]);
+    const bare =
+      'export function f(g: () => void): void {\n  try {\n    g();\n  } catch {\n    return;\n  }\n}\n';
+    expect(await findings('test/unit/x.test.ts', bare)).toEqual([]);
+  });
+});
