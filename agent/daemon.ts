@@ -86,6 +86,7 @@ export class Daemon {
       goodputBytesPerSec: Math.round(
         this.#goodput.rate(this.#sync.client.stats.bytesConfirmed, Date.now(), 2000),
       ),
+      blocked: b.blocked,
     };
   }
 

@@ -118,6 +118,8 @@ export const errorCatalogue = {
     'The store answered with a receipt that does not verify: check `sync.storeKeyFile` pins the right store key.',
   RIGCAP_SYNC_LOG_INCONSISTENT:
     'The store log forked or shrank since the last checkpoint: stop syncing to it and alert the store operator.',
+  RIGCAP_SYNC_REGION_NOT_ALLOWED:
+    'The store is outside `sync.allowedRegions` (or states no region): nothing is sent to it. Point `sync.storeUrl` at a store in an allowed region, or change the list.',
   RIGCAP_CALIB_INVALID:
     'Fix the listed fields in the calibration file (see config/calibration/ for examples), then restart or wait for the watch to re-read it.',
   RIGCAP_CALIB_UNREADABLE:

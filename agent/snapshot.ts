@@ -21,6 +21,8 @@ export interface SyncView {
   etaSeconds: number | null;
   lastReceiptAt: string | null;
   goodputBytesPerSec: number;
+  /** Why sync sends nothing (a store outside `sync.allowedRegions`), or null. */
+  blocked?: { code: string; reason: string; storeRegion: string } | null;
 }
 
 /** Disk budget as the capture sees it: `low` while low-priority streams are shed, `full` while paused. */

@@ -167,7 +167,7 @@ export function formatStatus(r: StatusReport): string {
     `disk         ${mib(r.disk.usedBytes)} of ${mib(r.disk.budgetBytes)} budget, ${mib(r.disk.freeBytes)} free: ${r.disk.state}`,
   );
   lines.push(
-    `sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}`,
+    `sync         backlog ${r.sync.backlogChunks} chunks, ${mib(r.sync.backlogBytes)}${r.sync.etaSeconds === null ? '' : `, ETA ${r.sync.etaSeconds} s`}; last receipt ${r.sync.lastReceiptAt ?? 'never'}${r.sync.blocked ? `; BLOCKED ${r.sync.blocked.code}: ${r.sync.blocked.reason}` : ''}`,
   );
   lines.push(deidLine(r.deid));
   const h = r.deid.holding;

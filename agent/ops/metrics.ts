@@ -108,6 +108,11 @@ export class AgentMetrics {
     'Seconds until the backlog drains at the current goodput',
     [],
   );
+  readonly #syncBlocked = this.#gauge(
+    'rigcap_sync_blocked',
+    '1 while sync sends nothing to the store, by code (RIGCAP_SYNC_REGION_NOT_ALLOWED) and store region',
+    ['code', 'region'],
+  );
   readonly #syncReceiptAge = this.#gauge(
     'rigcap_sync_last_receipt_age_seconds',
     'Seconds since the last custody receipt',
@@ -189,6 +194,8 @@ export class AgentMetrics {
     this.#syncBacklogChunks.set(s.sync.backlogChunks);
     this.#syncGoodput.set(s.sync.goodputBytesPerSec);
     this.#syncEta.set(s.sync.etaSeconds ?? Number.NaN);
+    const blocked = s.sync.blocked ?? null;
+    if (blocked !== null) this.#syncBlocked.set({ code: blocked.code, region: blocked.storeRegion }, 1);
     const ageMs =
       s.sync.lastReceiptAt === null ? Number.NaN : this.#nowMs() - Date.parse(s.sync.lastReceiptAt);
     this.#syncReceiptAge.set(Number.isFinite(ageMs) ? Math.max(0, ageMs / 1000) : Number.NaN);

@@ -41,6 +41,8 @@ export interface AgentSnapshot {
     /** ISO 8601 time of the last custody receipt; null before the first. */
     lastReceiptAt: string | null;
     goodputBytesPerSec: number;
+    /** Why sync sends nothing (a store outside `sync.allowedRegions`); absent or null when it may. */
+    blocked?: { code: string; reason: string; storeRegion: string } | null;
   };
   deid: DeidSnapshot;
   session: { id: string | null; chunks: number };

@@ -245,6 +245,8 @@ export interface CustodyReceiptPredicate {
   blob: { name: string; sha256: string; bytes: string } | null;
   receivedWallNs: string;
   log: { index: number; size: number; root: string };
+  /** The store's region, when it states one (absent = unknown: outside any allowedRegions). */
+  region?: string;
 }
 
 export interface RetentionActionPredicate {

@@ -264,6 +264,7 @@ const custodyReceipt = object(['chain', 'record', 'blob', 'receivedWallNs', 'log
   },
   receivedWallNs: decimal,
   log: object(['index', 'size', 'root'], { index: count, size: count, root: hex64 }),
+  region: id,
 });
 
 const retentionAction = object(['chain', 'deleted', 'reason'], {

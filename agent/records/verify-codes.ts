@@ -32,6 +32,8 @@ export const verifyCodes = {
   VERIFY_TAIL:
     "a copy (sidecar, session line, custody receipt) names a record beyond the chain's end: the tail was cut",
   VERIFY_RECEIPT_MISMATCH: "a custody receipt names a record digest that differs from the device's record",
+  VERIFY_RECEIPT_REGION:
+    "a custody receipt's store region (or its absence) is not among the allowedRegions the chunk record's policy signs",
   VERIFY_KEYS_FILE: 'keys/<signer>.pub.pem is missing, unreadable or lacks a key the chain introduced',
 } as const;
 

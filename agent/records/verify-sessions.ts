@@ -10,6 +10,7 @@ import {
   type SessionPredicate,
 } from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
+import { receiptRegionRefusal } from './residency.ts';
 import { sessionRoot } from './session-root.ts';
 import { checkChunk, checkOrphanChunk } from './verify-chunk.ts';
 import { checkSessionFile, same } from './verify-session-file.ts';
@@ -266,15 +267,19 @@ function checkReceipt(
   if (device === undefined) return [];
   const twin = device.get(p.record.seq);
   if (twin !== undefined) {
-    return twin.payloadSha256 === p.record.sha256
-      ? []
-      : [
-          {
-            file,
-            code: 'VERIFY_RECEIPT_MISMATCH',
-            reason: `receipt for ${p.record.signer} seq ${p.record.seq} names another digest`,
-          },
-        ];
+    if (twin.payloadSha256 !== p.record.sha256)
+      return [
+        {
+          file,
+          code: 'VERIFY_RECEIPT_MISMATCH',
+          reason: `receipt for ${p.record.signer} seq ${p.record.seq} names another digest`,
+        },
+      ];
+    const refusal =
+      twin.name === 'capture-chunk'
+        ? receiptRegionRefusal(p, twin.predicate as unknown as CaptureChunkPredicate)
+        : undefined;
+    return refusal === undefined ? [] : [{ file, code: 'VERIFY_RECEIPT_REGION', reason: refusal }];
   }
   if (p.record.seq > (heads.get(p.record.signer) ?? 0)) {
     return [

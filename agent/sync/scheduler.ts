@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RigcapError, isRigcapError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { regionRefusal, unknownRegion } from '../records/residency.ts';
 import { ReceiptVerifier, type CustodyAnswer } from './receipts.ts';
 import { scanSpool } from './spool-scan.ts';
 import { itemKey, type SyncItem, type SyncLedger } from './state.ts';
@@ -21,6 +22,8 @@ export interface UploadSchedulerOptions {
   backoffMaxMs: number;
   /** One-time enrolment token sent with device-key records ('' for none). */
   enrollToken: string;
+  /** Store regions data may go to (`sync.allowedRegions`); absent = any store. */
+  allowedRegions?: readonly string[];
   /** Pinned store public key (SPKI PEM); without it the first key seen is kept and must not change. */
   storeKeyPem?: string;
   streamPriority?: (topic: string) => number | undefined;
@@ -38,6 +41,8 @@ export interface Backlog {
   etaSeconds: number | null;
   lastReceipt: { signerId: string; seq: number; logIndex: number; syncedMs: number } | null;
   online: boolean;
+  /** Why nothing is sent (a store outside `sync.allowedRegions`), or null. */
+  blocked: { code: string; reason: string; storeRegion: string } | null;
 }
 
 export interface DrainResult {
@@ -63,6 +68,7 @@ export class UploadScheduler {
   #running: Promise<void> | undefined;
   #closing = false;
   #halted: RigcapError | undefined;
+  #blocked: Backlog['blocked'] | undefined;
 
   constructor(options: UploadSchedulerOptions) {
     this.#o = options;
@@ -78,6 +84,7 @@ export class UploadScheduler {
       etaSeconds: counts.bytes === 0 ? 0 : rate > 0 ? Math.ceil(counts.bytes / rate) : null,
       lastReceipt: this.#o.state.lastReceipt() ?? null,
       online: this.#online,
+      blocked: this.#blocked ?? null,
     };
   }
 
@@ -171,7 +178,18 @@ export class UploadScheduler {
     const res = await this.#o.client.call('GET', '/v1/store', { signal });
     if (res.status !== 200)
       throw new TransferError(`GET /v1/store: HTTP ${res.status}`, { retryable: true, status: res.status });
-    const info = JSON.parse(res.text) as { storeId: string; publicKeyPem: string };
+    const info = JSON.parse(res.text) as { storeId: string; publicKeyPem: string; region?: string };
+    // Residency is checked before any record or blob byte: the store answer names its region.
+    const refusal = regionRefusal(this.#o.allowedRegions, info.region);
+    if (refusal !== undefined) {
+      const reason = `store ${info.storeId}: ${refusal}`;
+      this.#blocked = {
+        code: 'RIGCAP_SYNC_REGION_NOT_ALLOWED',
+        reason,
+        storeRegion: info.region ?? unknownRegion,
+      };
+      throw new RigcapError('RIGCAP_SYNC_REGION_NOT_ALLOWED', reason);
+    }
     const pinned = this.#o.storeKeyPem ?? this.#o.state.meta('store.publicKeyPem');
     if (pinned !== undefined && pinned.trim() !== info.publicKeyPem.trim()) {
       throw new RigcapError(
@@ -265,6 +283,12 @@ export class UploadScheduler {
       maxMs: this.#o.backoffMaxMs,
       ...(this.#o.random === undefined ? {} : { random: this.#o.random }),
     });
+    if (isRigcapError(err, 'RIGCAP_SYNC_REGION_NOT_ALLOWED')) {
+      // Nothing may go to this store; status and metrics show why until the config changes.
+      this.#halted = err;
+      this.#log.error({ code: err.code, reason: message }, 'store outside the allowed regions; sync halted');
+      return 'retry';
+    }
     if (isRigcapError(err, 'RIGCAP_SYNC_LOG_INCONSISTENT')) {
       // A forked or shrunk log means the store cannot be trusted with anything more.
       this.#halted = err;

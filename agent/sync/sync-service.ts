@@ -67,6 +67,7 @@ export function openSyncService(options: {
     enrollToken: sync.enrollToken,
     bandwidthBytesPerSec: sync.bandwidthBytesPerSec,
     ...(storeKeyPem === undefined ? {} : { storeKeyPem }),
+    ...(sync.allowedRegions === undefined ? {} : { allowedRegions: sync.allowedRegions }),
     ...(options.streamPriority === undefined ? {} : { streamPriority: options.streamPriority }),
   });
   let done: Promise<void> | undefined;

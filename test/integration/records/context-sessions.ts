@@ -9,7 +9,7 @@ import { parseConfig } from '../../../agent/config/load.ts';
 import { configSnapshot } from '../../../agent/config/snapshot.ts';
 import { chunkFileName } from '../../../agent/records/index.ts';
 import { simAgentConfig } from '../agent/sim-config.ts';
-import { tinyMcap, type FixtureSpool } from './spool-fixture.ts';
+import { calibrationYaml, tinyMcap, type FixtureSpool } from './spool-fixture.ts';
 
 export const imuDefinition = 'std_msgs/Header header\ngeometry_msgs/Quaternion orientation\n';
 export const sha = (text: string): string => createHash('sha256').update(text).digest('hex');
@@ -22,6 +22,8 @@ export async function captureSession(
     faceThreshold: number;
     imuDefinition: string;
     paramsDigest: string;
+    /** Signed into the chunk record's policy (sync.allowedRegions). */
+    allowedRegions?: string[];
   },
 ): Promise<void> {
   const base = simAgentConfig({
@@ -94,7 +96,7 @@ export async function captureSession(
         steps: [],
         stateAtEnd: 'unsynced',
       },
-      calibration: [{ sensor: 'cam0', digest: sha('cal'), version: 3 }],
+      calibration: [{ sensor: 'cam0', digest: sha(calibrationYaml), version: 3 }],
       transforms: [
         {
           kind: 'de-identification',
@@ -103,7 +105,13 @@ export async function captureSession(
         },
       ],
       producer: { rigcapVersion: '0.2.0', configDigest: digest },
-      policy: { residency: 'test', retentionDays: 30, purpose: 'agent tests', owner: 'Acme Robotics' },
+      policy: {
+        residency: 'test',
+        retentionDays: 30,
+        purpose: 'agent tests',
+        owner: 'Acme Robotics',
+        ...(options.allowedRegions === undefined ? {} : { allowedRegions: options.allowedRegions }),
+      },
       context: captureContext(config),
     },
   });
