@@ -18,6 +18,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   deid: () => import('./cli/deid.ts'),
   receiver: () => import('./cli/receiver.ts'),
   store: () => import('./cli/store.ts'),
+  log: () => import('./cli/log.ts'),
   sync: () => import('./cli/sync.ts'),
   selftest: () => import('./cli/selftest.ts'),
   bench: () => import('./cli/bench.ts'),

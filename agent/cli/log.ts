@@ -1,0 +1,86 @@
+// `rigcap log audit URL|DIR [--state FILE] [--json]`: checks a store's log never forks or shrinks
+// between audits.
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { errnoCode, RigcapError } from '../errors.ts';
+import { writeFileAtomic } from '../keys/atomic-file.ts';
+import { parseFlags, writeJson } from './args.ts';
+import { ExitCode, type CliIO, type Command } from './command.ts';
+
+const usage = `usage: rigcap log audit URL|DIR [--state FILE] [--json]
+
+  audit   fetches the store's latest checkpoint (URL: a running receiver, verified against its
+          store key; DIR: an embedded store, root computed from its log) and checks it extends
+          the checkpoint kept in --state from the last audit (consistency proof); the state
+          file is then advanced. Without --state only the current checkpoint is checked.
+
+exit: 0 consistent, 1 fork, shrink or a changed store key/origin, 2 usage error`;
+
+/** The one store signer of a store directory (records/store-…). */
+function storeIdOf(dir: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(join(dir, 'records')).filter((n) => n.startsWith('store-'));
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+    names = [];
+  }
+  const [only, ...more] = names;
+  if (only === undefined || more.length > 0)
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      `rigcap log audit: ${dir} holds ${names.length} store chains, not one`,
+    );
+  return only;
+}
+
+async function readState(file: string | undefined): Promise<unknown> {
+  if (file === undefined) return undefined;
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as unknown;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined;
+    throw new RigcapError('RIGCAP_USAGE', `rigcap log audit: --state ${file} is not an audit state file`);
+  }
+}
+
+async function audit(argv: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseFlags('log audit', argv, {
+    state: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const [target, ...extra] = positionals;
+  if (target === undefined || extra.length > 0)
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap log audit: give one URL or store directory');
+  const { auditLog, directoryAuditSource, httpAuditSource } = await import('../../receiver/log-audit.ts');
+  const stateFile = values.state === undefined ? undefined : resolve(io.cwd, values.state);
+  const previous = (await readState(stateFile)) as Parameters<typeof auditLog>[1];
+  const source = /^https?:\/\//.test(target)
+    ? await httpAuditSource(target)
+    : directoryAuditSource(resolve(io.cwd, target), storeIdOf(resolve(io.cwd, target)));
+  const { report, next } = await auditLog(source, previous);
+  if (next !== undefined && stateFile !== undefined)
+    await writeFileAtomic(stateFile, `${JSON.stringify(next, null, 2)}\n`, { onExisting: 'replace' });
+  if (values.json === true) writeJson(io.stdout, report);
+  else if (report.ok)
+    io.stdout.write(`log ${report.origin}: ${report.size} entries, consistent with the last audit\n`);
+  else io.stderr.write(`log ${report.origin}: ${report.problem ?? 'failed'}: ${report.reason ?? ''}\n`);
+  return report.ok ? ExitCode.ok : ExitCode.failed;
+}
+
+const command: Command = {
+  name: 'log',
+  summary: "audit a store's log: consistent with the last audit, never forked or shrunk",
+  usage,
+  async run(argv: readonly string[], io: CliIO): Promise<number> {
+    const [sub, ...rest] = argv;
+    if (sub === 'audit') return audit(rest, io);
+    throw new RigcapError(
+      'RIGCAP_USAGE',
+      `rigcap log: unknown subcommand ${sub ?? '(none)'}; see rigcap log --help`,
+    );
+  },
+};
+
+export default command;
