@@ -1,8 +1,7 @@
 // The integration API the capture pipeline (and the receiver) call: each method builds one record,
 // signs it with the current key, commits it to the chain, then writes its copies. Calls are
 // serialised so the chain never forks, and state is rebuilt from disk on open.
-import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import type { Logger } from '../log.ts';
 import { RigcapError } from '../errors.ts';
 import {
@@ -25,11 +24,12 @@ import {
   type PredicateName,
   type ResourceDescriptor,
   type SessionGap,
-  type SessionPredicate,
   type Signer,
 } from '../records/index.ts';
 import { KeyStore } from './key-store.ts';
+import { OpenSessions } from './open-sessions.ts';
 import { RecordStore } from './record-store.ts';
+import { readBootId, repairHeadCopies } from './sealer-repair.ts';
 
 /** Monotonic and wall clocks in nanoseconds (injected so tests control time). */
 export interface SealerClock {
@@ -66,14 +66,6 @@ export interface SealResult {
   payloadSha256: string;
 }
 
-interface OpenSession {
-  rigId: string;
-  startNs: string;
-  chunkDigests: Map<number, string>;
-  /** Chain seq of each chunk's record, by chunk index. */
-  chunkSeqs: Map<number, number>;
-}
-
 /** Chunk fields the pipeline supplies; the sealer adds chain and byte size. */
 export type ChunkPredicateFields = Omit<CaptureChunkPredicate, 'chain' | 'bytes'>;
 
@@ -86,10 +78,9 @@ export class RecordSealer {
   readonly #clock: SealerClock;
   readonly #bootId: string;
   readonly #startMonoNs: bigint;
-  readonly #sessions = new Map<string, OpenSession>();
+  readonly #sessions = new OpenSessions();
   #chain: ChainState;
   #signer: Signer;
-  #currentSession: string | null = null;
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(fields: {
@@ -144,12 +135,12 @@ export class RecordSealer {
 
   /** The open session new chunks go to, if any. */
   get currentSession(): string | null {
-    return this.#currentSession;
+    return this.#sessions.current;
   }
 
   /** Sessions opened but not closed (after a crash, the one that was running). */
   get openSessions(): string[] {
-    return [...this.#sessions.keys()];
+    return this.#sessions.ids();
   }
 
   /**
@@ -157,10 +148,7 @@ export class RecordSealer {
    * record and the catalog update must not lead to signing the same chunk twice.
    */
   signedChunk(sessionId: string, chunkIndex: number): { sha256: string; seq: number } | undefined {
-    const session = this.#sessions.get(sessionId);
-    const sha256 = session?.chunkDigests.get(chunkIndex);
-    const seq = session?.chunkSeqs.get(chunkIndex);
-    return sha256 === undefined || seq === undefined ? undefined : { sha256, seq };
+    return this.#sessions.signedChunk(sessionId, chunkIndex);
   }
 
   /** Signs a session open record and starts the session file with it. */
@@ -174,7 +162,7 @@ export class RecordSealer {
     config?: ConfigSnapshot | null;
   }): Promise<SealResult> {
     return this.#serial(async () => {
-      if (this.#sessions.has(options.sessionId))
+      if (this.#sessions.get(options.sessionId) !== undefined)
         throw new RigcapError('RIGCAP_SESSION_STATE', `session ${options.sessionId} is already open`);
       const body: PredicateBody<'session'> = {
         sessionId: options.sessionId,
@@ -187,13 +175,7 @@ export class RecordSealer {
       };
       const result = await this.#commit('session', body, sessionSubject(options.sessionId, []));
       await this.store.appendSession(options.sessionId, result.bytes);
-      this.#sessions.set(options.sessionId, {
-        rigId: options.rigId,
-        startNs: body.startNs,
-        chunkDigests: new Map(),
-        chunkSeqs: new Map(),
-      });
-      this.#currentSession = options.sessionId;
+      this.#sessions.open(options.sessionId, options.rigId, body.startNs);
       return result;
     });
   }
@@ -207,8 +189,7 @@ export class RecordSealer {
   }): Promise<SealResult> {
     return this.#serial(async () => {
       const fields = options.predicateFields;
-      const session = this.#sessions.get(fields.sessionId);
-      if (session === undefined)
+      if (this.#sessions.get(fields.sessionId) === undefined)
         throw new RigcapError('RIGCAP_SESSION_STATE', `session ${fields.sessionId} is not open`);
       const name = basename(options.chunkPath);
       if (name !== chunkFileName(fields.chunkIndex)) {
@@ -220,8 +201,7 @@ export class RecordSealer {
       const body = { ...fields, bytes: options.bytes.toString() } as PredicateBody<'capture-chunk'>;
       const result = await this.#commit('capture-chunk', body, chunkSubject(name, options.sha256));
       // The chain has it now, whatever happens to the sidecar (a full disk): the close root must count it.
-      session.chunkDigests.set(fields.chunkIndex, options.sha256);
-      session.chunkSeqs.set(fields.chunkIndex, result.seq);
+      this.#sessions.addChunk(fields.sessionId, fields.chunkIndex, options.sha256, result.seq);
       await this.store.writeSidecar(options.chunkPath, result.bytes);
       return result;
     });
@@ -253,8 +233,7 @@ export class RecordSealer {
       };
       const result = await this.#commit('session', body, subject);
       await this.store.appendSession(options.sessionId, result.bytes);
-      this.#sessions.delete(options.sessionId);
-      if (this.#currentSession === options.sessionId) this.#currentSession = null;
+      this.#sessions.close(options.sessionId);
       return result;
     });
   }
@@ -263,7 +242,7 @@ export class RecordSealer {
   heartbeat(options: { status?: Record<string, unknown> } = {}): Promise<SealResult> {
     return this.#serial(async () => {
       const body: PredicateBody<'heartbeat'> = {
-        sessionId: this.#currentSession,
+        sessionId: this.#sessions.current,
         uptimeNs: (this.#clock.monoNs() - this.#startMonoNs).toString(),
         status: options.status ?? {},
       };
@@ -281,7 +260,7 @@ export class RecordSealer {
   }): Promise<SealResult> {
     return this.#serial(async () => {
       const body: PredicateBody<'event-marker'> = {
-        sessionId: options.sessionId === undefined ? this.#currentSession : options.sessionId,
+        sessionId: options.sessionId === undefined ? this.#sessions.current : options.sessionId,
         label: options.label,
         note: options.note ?? '',
         atNs: options.atNs.toString(),
@@ -399,25 +378,8 @@ export class RecordSealer {
     let lastRotationTo: string | undefined;
     for await (const rec of this.store.readAll()) {
       last = rec;
-      if (rec.name === 'session') {
-        const p = rec.predicate as unknown as SessionPredicate;
-        if (p.phase === 'open') {
-          this.#sessions.set(p.sessionId, {
-            rigId: p.rigId,
-            startNs: p.startNs,
-            chunkDigests: new Map(),
-            chunkSeqs: new Map(),
-          });
-          this.#currentSession = p.sessionId;
-        } else {
-          this.#sessions.delete(p.sessionId);
-          if (this.#currentSession === p.sessionId) this.#currentSession = null;
-        }
-      } else if (rec.name === 'capture-chunk') {
-        const p = rec.predicate as unknown as CaptureChunkPredicate;
-        this.#sessions.get(p.sessionId)?.chunkDigests.set(p.chunkIndex, rec.subject[0]?.digest.sha256 ?? '');
-        this.#sessions.get(p.sessionId)?.chunkSeqs.set(p.chunkIndex, rec.chain.seq);
-      } else if (rec.name === 'device-key') {
+      this.#sessions.replay(rec);
+      if (rec.name === 'device-key') {
         const p = rec.predicate as unknown as DeviceKeyPredicate;
         if (p.action === 'rotate') lastRotationTo = p.newKeyId;
       }
@@ -432,33 +394,6 @@ export class RecordSealer {
       }
     }
     await this.keys.exportPublicKey(this.#signer.publicKeySpki);
-    if (last !== undefined) await this.#repairCopies(last);
+    if (last !== undefined) await repairHeadCopies(this.store, last, this.#log);
   }
-
-  async #repairCopies(head: DecodedRecord): Promise<void> {
-    if (head.name === 'capture-chunk') {
-      const p = head.predicate as unknown as CaptureChunkPredicate;
-      const chunkPath = join(
-        this.store.rootDir,
-        'sessions',
-        p.sessionId,
-        head.subject[0]?.name ?? chunkFileName(p.chunkIndex),
-      );
-      const sidecar = await readFile(`${chunkPath}.dsse.json`).catch(() => undefined);
-      if (sidecar === undefined || !sidecar.equals(Buffer.from(head.bytes))) {
-        await this.store.writeSidecar(chunkPath, head.bytes);
-        this.#log.warn({ chunk: chunkPath }, 'rewrote a sidecar missing after a crash');
-      }
-    } else if (head.name === 'session') {
-      const p = head.predicate as unknown as SessionPredicate;
-      if (!(await this.store.sessionHasLine(p.sessionId, head.bytes))) {
-        await this.store.appendSession(p.sessionId, head.bytes);
-        this.#log.warn({ sessionId: p.sessionId }, 'appended a session record missing after a crash');
-      }
-    }
-  }
-}
-
-async function readBootId(): Promise<string> {
-  return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => 'unknown')).trim();
 }
