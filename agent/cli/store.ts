@@ -85,6 +85,7 @@ const command: Command = {
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const [sub, ...rest] = argv;
     if (sub === 'migrate') return migrate(rest, io);
+    if (sub === 'devices') return (await import('./store-devices.ts')).runDevices(rest, io);
     throw new RigcapError(
       'RIGCAP_USAGE',
       `rigcap store: unknown subcommand ${sub ?? '(none)'}; see rigcap store --help`,

@@ -1,0 +1,94 @@
+// Enrolment only for registered devices: `rigcap store devices add` prints a one-time token and
+// keeps only its digest outside the store; an unregistered id, a missing or wrong token are
+// refused with their codes; tokens come from files, and empty or short ones are refused.
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  DeviceRegistry,
+  checkEnrollToken,
+  defaultDevicesPath,
+  readTokenFile,
+} from '../../../receiver/auth/devices.ts';
+import { runCli } from '../../support/cli.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'rigcap-devices-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+describe('registered devices', () => {
+  it('adds a device: prints its token once, keeps only the digest (0600, beside the store)', async () => {
+    const data = join(root, 'store');
+    const added = await runCli(['store', 'devices', 'add', 'rig-a', '--data', data, '--json']);
+    expect(added.code).toBe(0);
+    const { token, registry } = JSON.parse(added.stdout) as { token: string; registry: string };
+    expect(token.length).toBeGreaterThanOrEqual(32);
+    expect(registry).toBe(defaultDevicesPath(data));
+    const file = readFileSync(registry, 'utf8');
+    expect(file).not.toContain(token);
+    expect(statSync(registry).mode & 0o777).toBe(0o600);
+    const listed = await runCli(['store', 'devices', 'list', '--data', data, '--json']);
+    expect(
+      (JSON.parse(listed.stdout) as { devices: Array<{ id: string }> }).devices.map((d) => d.id),
+    ).toEqual(['rig-a']);
+    const reg = await DeviceRegistry.open(registry);
+    expect(reg.admit('rig-a', token).tokenSha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses an unregistered id, a missing token and a wrong token, each with its code', async () => {
+    const path = join(root, 'devices.json');
+    const reg = await DeviceRegistry.open(path);
+    const token = await reg.add('rig-b');
+    expect(() => reg.admit('rig-x', token)).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_NOT_REGISTERED' }),
+    );
+    expect(() => reg.admit('rig-b', undefined)).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_ENROLL_REFUSED' }),
+    );
+    expect(() => reg.admit('rig-b', '')).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_ENROLL_REFUSED' }),
+    );
+    expect(() => reg.admit('rig-b', `${token}x`)).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_ENROLL_REFUSED' }),
+    );
+    // Re-adding replaces the token; removing unregisters.
+    const again = await reg.add('rig-b');
+    expect(() => reg.admit('rig-b', token)).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_ENROLL_REFUSED' }),
+    );
+    expect(reg.admit('rig-b', again)).toBeDefined();
+    expect(await reg.remove('rig-b')).toBe(true);
+    expect(() => reg.admit('rig-b', again)).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_RECEIVER_NOT_REGISTERED' }),
+    );
+  });
+
+  it('refuses device ids that are not plain names (no path traversal)', async () => {
+    const run = await runCli([
+      'store',
+      'devices',
+      'add',
+      '../../etc/x',
+      '--devices',
+      join(root, 'd2.json'),
+      '--json',
+    ]);
+    expect(run.code).not.toBe(0);
+    expect(run.stderr + run.stdout).toContain('RIGCAP_RECEIVER_BAD_NAME');
+  });
+
+  it('reads tokens from a file and refuses an empty or short one at start-up', async () => {
+    const good = join(root, 'tokens');
+    writeFileSync(good, '# enrolment tokens\nAbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_\n\n');
+    expect(await readTokenFile(good)).toEqual(['AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_']);
+    const empty = join(root, 'empty');
+    writeFileSync(empty, '\n');
+    await expect(readTokenFile(empty)).rejects.toMatchObject({ code: 'RIGCAP_STORE_TOKEN_INVALID' });
+    const short = join(root, 'short');
+    writeFileSync(short, 'secret\n');
+    await expect(readTokenFile(short)).rejects.toMatchObject({ code: 'RIGCAP_STORE_TOKEN_INVALID' });
+    expect(() => checkEnrollToken('', 'argv')).toThrow(
+      expect.objectContaining({ code: 'RIGCAP_STORE_TOKEN_INVALID' }),
+    );
+  });
+});
