@@ -15,7 +15,7 @@ const outDir = join(import.meta.dirname, '..', '..', '..', 'test-output', 'ui');
 
 const widths = {
   desktop: { viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 },
-  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true },
+  phone: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true },
 } as const;
 
 describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
@@ -75,63 +75,66 @@ describe.skipIf(!haveChromium)('fleet dashboard in a browser', () => {
     throw new Error(`Tab never reached ${selector}`);
   }
 
-  it('fleet → session → chunk by keyboard alone, screenshots at desktop and phone widths, no console errors', async () => {
-    for (const kind of ['desktop', 'phone'] as const) {
-      const { page, problems } = await open(kind);
-      await page.goto(`${base}/ui/`);
-      // The first Tab lands on the skip link, and it moves focus to the content.
-      await page.keyboard.press('Tab');
-      expect(await page.locator(':focus').innerText()).toBe('Skip to content');
-      await page.keyboard.press('Enter');
-      expect(await page.locator(':focus').getAttribute('id')).toBe('main');
-      expect(await page.locator('#devices tbody tr').count()).toBe(2);
-      await page.screenshot({ path: join(outDir, `fleet-${kind}.png`), fullPage: true });
+  it('fleet → session → chunk by keyboard alone at desktop width, with screenshots and no console error', async () => {
+    const { page, problems } = await open('desktop');
+    await page.goto(`${base}/ui/`);
+    // The first Tab lands on the skip link, and it moves focus to the content.
+    await page.keyboard.press('Tab');
+    expect(await page.locator(':focus').innerText()).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.locator(':focus').getAttribute('id')).toBe('main');
+    expect(await page.locator('#devices tbody tr').count()).toBe(2);
+    await page.screenshot({ path: join(outDir, 'fleet-desktop.png'), fullPage: true });
 
-      // The filter form works from the keyboard: min score 0 keeps both sessions, the URL carries it.
-      await tabTo(page, 'input[name="minScore"]');
-      await page.keyboard.type('0');
-      await Promise.all([page.waitForURL(/minScore=0/), page.keyboard.press('Enter')]);
-      expect(await page.locator('#session-count').innerText()).toMatch(/^2 sessions match/);
+    // The filter form works from the keyboard: min score 0 keeps both sessions, the URL carries it.
+    await tabTo(page, 'input[name="minScore"]');
+    await page.keyboard.type('0');
+    await Promise.all([page.waitForURL(/minScore=0/), page.keyboard.press('Enter')]);
+    expect(await page.locator('#session-count').innerText()).toMatch(/^2 sessions match/);
 
-      await tabTo(page, `a[href="/ui/sessions/${sim.sessionId}"]`);
-      await Promise.all([page.waitForURL(`**/ui/sessions/${sim.sessionId}`), page.keyboard.press('Enter')]);
-      expect(await page.locator('h1').innerText()).toBe(`Session ${sim.sessionId}`);
-      expect(await page.locator('#verify-result').getAttribute('class')).toBe('ok');
-      expect(await page.locator('tr[data-lane="markers"]').count()).toBe(1);
-      await page.screenshot({ path: join(outDir, `session-${kind}.png`), fullPage: true });
+    await tabTo(page, `a[href="/ui/sessions/${sim.sessionId}"]`);
+    await Promise.all([page.waitForURL(`**/ui/sessions/${sim.sessionId}`), page.keyboard.press('Enter')]);
+    expect(await page.locator('h1').innerText()).toBe(`Session ${sim.sessionId}`);
+    expect(await page.locator('#verify-result').getAttribute('class')).toBe('ok');
+    expect(await page.locator('tr[data-lane="markers"]').count()).toBe(1);
+    await page.screenshot({ path: join(outDir, 'session-desktop.png'), fullPage: true });
 
-      await tabTo(page, `a[href="/ui/sessions/${sim.sessionId}/chunks/1"]`, 200);
-      await Promise.all([page.waitForURL('**/chunks/1'), page.keyboard.press('Enter')]);
-      expect(await page.locator('#chunk-file').innerText()).toBe('hash verified');
-      await page.screenshot({ path: join(outDir, `chunk-${kind}.png`), fullPage: true });
+    await tabTo(page, `a[href="/ui/sessions/${sim.sessionId}/chunks/1"]`, 200);
+    await Promise.all([page.waitForURL('**/chunks/1'), page.keyboard.press('Enter')]);
+    expect(await page.locator('#chunk-file').innerText()).toBe('hash verified');
+    await page.screenshot({ path: join(outDir, 'chunk-desktop.png'), fullPage: true });
 
-      // The fixture device's session: drops, an unsynced clock and chunks not in the store.
-      await page.goto(`${base}/ui/sessions/${fixtureSessionId}`);
-      expect(await page.locator('#verify-result').getAttribute('class')).toBe('fail');
-      await page.screenshot({ path: join(outDir, `session-gaps-${kind}.png`), fullPage: true });
+    // The fixture device's session: drops, an unsynced clock and chunks not in the store.
+    await page.goto(`${base}/ui/sessions/${fixtureSessionId}`);
+    expect(await page.locator('#verify-result').getAttribute('class')).toBe('fail');
+    await page.screenshot({ path: join(outDir, 'session-gaps-desktop.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  }, 180_000);
 
-      if (kind === 'phone')
-        for (const path of [
-          '/ui/',
-          `/ui/sessions/${sim.sessionId}`,
-          `/ui/sessions/${sim.sessionId}/chunks/1`,
-        ]) {
-          await page.goto(`${base}${path}`);
-          // A string is evaluated in the page (this file is compiled without the DOM types).
-          const overflow = Number(
-            await page.evaluate(
-              'document.documentElement.scrollWidth - document.documentElement.clientWidth',
-            ),
-          );
-          expect(overflow, `${path} is wider than the phone`).toBeLessThanOrEqual(1);
-        }
-      expect(problems).toEqual([]);
-      await page.context().close();
+  it('at phone width the fleet, session and chunk pages fit the screen, with screenshots and no console error', async () => {
+    const { page, problems } = await open('phone');
+    const pages = {
+      fleet: '/ui/',
+      session: `/ui/sessions/${sim.sessionId}`,
+      chunk: `/ui/sessions/${sim.sessionId}/chunks/1`,
+      'session-gaps': `/ui/sessions/${fixtureSessionId}`,
+    };
+    for (const [name, path] of Object.entries(pages)) {
+      await page.goto(`${base}${path}`);
+      // A string is evaluated in the page (this file is compiled without the DOM types).
+      const overflow = Number(
+        await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth'),
+      );
+      expect(overflow, `${path} is wider than the phone`).toBeLessThanOrEqual(1);
+      await page.screenshot({ path: join(outDir, `${name}-phone.png`), fullPage: true });
     }
+    expect(problems).toEqual([]);
+    await page.context().close();
     for (const name of ['fleet', 'session', 'chunk'])
       for (const kind of ['desktop', 'phone'])
         expect(existsSync(join(outDir, `${name}-${kind}.png`)), `${name}-${kind}.png`).toBe(true);
-  });
+  }, 180_000);
 });
 
 describe.skipIf(haveChromium)('fleet dashboard in a browser (skipped)', () => {
