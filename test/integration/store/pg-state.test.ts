@@ -211,4 +211,22 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
     expect(held.receipt).toEqual(answer.receipt);
     expect(held.logIndex).toBe(answer.logIndex);
   }, 60_000);
+  it('keeps admitting after PostgreSQL restarts, with the log it had', async () => {
+    const url = await engine.createDatabase();
+    const s = await state(url);
+    const ingest = await ingestOn(s);
+    const dev = new FakeDevice({ deviceId: 'rig-restart', spoolDir: join(root, 'spool-restart') });
+    await ingest.submit(dev.enrol(), { enrollToken: token });
+    await engine.restart();
+    const open = dev.openSession();
+    // A pooled connection the restart cut may fail one request (HTTP 500, the agent retries).
+    let answer: Awaited<ReturnType<RecordIngest['submit']>> | undefined;
+    for (let attempt = 0; answer === undefined && attempt < 3; attempt++) {
+      answer = await ingest.submit(open).catch(() => undefined);
+    }
+    expect(answer?.status).toBe(201);
+    const leaves = await s.leavesFrom(0);
+    expect(leaves).toHaveLength(5);
+    expect(ingest.checkpoint()).toContain(`\n5\n${treeRoot(leaves).toString('base64')}\n`);
+  }, 120_000);
 });

@@ -39,6 +39,8 @@ export interface PostgresEngine {
   createDatabase(): Promise<string>;
   /** URL of an existing database over the unix socket. */
   urlOf(database: string): string;
+  /** Fast shutdown and start again (every client connection is cut). */
+  restart(): Promise<void>;
   /** Fast shutdown, then removes the dir. */
   stop(): Promise<void>;
 }
@@ -94,6 +96,11 @@ export async function startPostgres(): Promise<PostgresEngine> {
         await client.end();
       }
       return urlOf(name);
+    },
+    async restart(): Promise<void> {
+      await run('bash', [join(scripts, 'restart-postgres.sh'), dir], {
+        env: { ...process.env, PG_BIN: bin },
+      });
     },
     async stop(): Promise<void> {
       await run('bash', [join(scripts, 'stop.sh'), dir, '--rm']);
