@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parentOf } from '../../../agent/ops/parent-watch.ts';
-import { waitFor } from './daemon-harness.ts';
+import { delay, waitFor } from '../../support/wait.ts';
 
 /** Ended: no such process, or a zombie nobody reaped yet (its command line is empty). */
 function ended(pid: number): boolean {
@@ -64,7 +64,7 @@ describe('parent watch', () => {
     expect(watched).toHaveLength(2);
     expect(watched[0]).toBe(pid);
     tree.top.kill('SIGKILL');
-    await waitFor('the child to end', () => (ended(pid) ? true : undefined));
+    await waitFor(() => ended(pid), { what: 'the child to end', timeoutMs: 60_000 });
   });
 
   it('following its own parent only, the child outlives the same kill, and ends when its parent does', async () => {
@@ -75,10 +75,10 @@ describe('parent watch', () => {
     const shell = parentOf(pid)!;
     started.push(shell);
     tree.top.kill('SIGKILL');
-    // Still running well after several poll periods.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Still running well after several poll periods: an absence, which no event can show.
+    await delay(1000);
     expect(ended(pid)).toBe(false);
     process.kill(shell, 'SIGKILL');
-    await waitFor('the child to end', () => (ended(pid) ? true : undefined));
+    await waitFor(() => ended(pid), { what: 'the child to end', timeoutMs: 60_000 });
   });
 });

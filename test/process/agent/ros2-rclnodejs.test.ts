@@ -3,11 +3,10 @@
 // context down on its own, and init() writes generated message code into the package folder, which
 // the hardened unit mounts read-only.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../../agent/errors.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
@@ -16,20 +15,19 @@ import {
   type FakeRclnodejsPackage,
 } from '../../support/ros2/fake-rclnodejs-package.ts';
 import {
-  exitWithin,
   killDaemon,
-  opsUrl,
   processGone,
-  sessionStatements,
   startDaemon,
-  waitFor,
-  type DaemonChild,
-} from './daemon-harness.ts';
+  writeDaemonConfig,
+  type Daemon,
+} from '../../support/daemon.ts';
+import { sessionStatements } from '../../support/spool-check.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const ament = fileURLToPath(new URL('../../fixtures/ros2/ament', import.meta.url));
 
 let dir: string | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 afterEach(async () => {
   await killDaemon(child);
   child = undefined;
@@ -52,8 +50,7 @@ async function ros2Rig(
     extraStreams: [{ name: 'chatter', driver: 'ros2', topic: '/chatter', type: 'std_msgs/msg/String' }],
     ...(options.listen === undefined ? {} : { listen: options.listen }),
   });
-  const configFile = join(dir, 'rigcap.yaml');
-  await writeFile(configFile, stringify(config));
+  const configFile = await writeDaemonConfig(join(dir, 'rigcap.yaml'), config);
   const fake = writeFakeRclnodejsPackage(dir, {
     publishers: [{ topic: '/chatter', type: 'std_msgs/msg/String' }],
     ...fakeOptions,
@@ -61,8 +58,8 @@ async function ros2Rig(
   return { configFile, spool, fake };
 }
 
-function start(configFile: string, fake: FakeRclnodejsPackage): DaemonChild {
-  child = startDaemon(configFile, [], {
+function start(configFile: string, fake: FakeRclnodejsPackage): Daemon {
+  child = startDaemon(configFile, {
     env: { NODE_PATH: fake.nodePath, ROS_DISTRO: 'jazzy', AMENT_PREFIX_PATH: ament },
   });
   return child;
@@ -75,11 +72,15 @@ describe('rigcap run with rclnodejs', () => {
     async () => {
       const { configFile, spool, fake } = await ros2Rig({});
       const daemon = start(configFile, fake);
-      const started = await daemon.waitForLog((l) => l.msg === 'capture started', 60_000);
+      const started = await daemon.waitForLog((l) => l.msg === 'capture started', {
+        what: 'capture started',
+      });
       // init() generated the message code into the (writable, here) package folder.
       expect(existsSync(join(fake.generatedDir, 'generator.json'))).toBe(true);
-      daemon.proc.kill('SIGINT');
-      expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 0, signal: null });
+      expect(await daemon.stop({ signal: 'SIGINT', timeoutMs: 60_000 }), daemon.tail()).toEqual({
+        code: 0,
+        signal: null,
+      });
       expect(daemon.logs.at(-1)?.msg).toBe('stopped');
       const statements = await sessionStatements(spool, String(started['sessionId']));
       expect(statements.at(-1)?.predicate).toMatchObject({ phase: 'close', reason: 'signal' });
@@ -103,7 +104,7 @@ describe('rigcap run with rclnodejs', () => {
       async () => {
         const { configFile, fake } = await ros2Rig({ generatedReadOnly: errno });
         const daemon = start(configFile, fake);
-        const exit = await exitWithin(daemon, 60_000);
+        const exit = await daemon.exitWithin(60_000);
         const stderr = daemon.stderr();
         expect(exit, stderr).toEqual({ code: 1, signal: null });
         expect(stderr).toContain('RIGCAP_ROS2_GENERATED_READONLY: ');
@@ -122,9 +123,11 @@ describe('rigcap run with rclnodejs', () => {
     async () => {
       const { configFile, fake } = await ros2Rig({ pregenerated: true, generatedReadOnly: 'EROFS' });
       const daemon = start(configFile, fake);
-      await daemon.waitForLog((l) => l.msg === 'capture started', 60_000);
-      daemon.proc.kill('SIGTERM');
-      expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 0, signal: null });
+      await daemon.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
+      expect(await daemon.stop({ signal: 'SIGTERM', timeoutMs: 60_000 }), daemon.tail()).toEqual({
+        code: 0,
+        signal: null,
+      });
       expect(fake.events()).not.toContain('init-failed:EROFS');
     },
   );
@@ -138,10 +141,15 @@ describe('signals end rigcap run in every state', () => {
       async () => {
         const { configFile, fake } = await ros2Rig({ initStallMs: 600_000 }, { listen: '127.0.0.1:0' });
         const daemon = start(configFile, fake);
-        const url = await opsUrl(daemon);
-        await waitFor('rclnodejs.init() to begin', () => (fake.events().includes('init') ? true : undefined));
-        daemon.proc.kill(signal);
-        expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 0, signal: null });
+        const url = await daemon.opsUrl();
+        await waitFor(() => fake.events().includes('init'), {
+          what: 'rclnodejs.init() to begin',
+          timeoutMs: 60_000,
+        });
+        expect(await daemon.stop({ signal, timeoutMs: 60_000 }), daemon.tail()).toEqual({
+          code: 0,
+          signal: null,
+        });
         expect(daemon.logs.some((l) => l.msg === 'start cancelled; stopped')).toBe(true);
         expect(daemon.logs.some((l) => l.msg === 'capture started')).toBe(false);
         expect(daemon.stderr()).not.toContain('still open');
@@ -156,11 +164,13 @@ describe('signals end rigcap run in every state', () => {
     // rclnodejs's teardown blocks for seconds inside the stop, so the second signal lands in it.
     const { configFile, fake } = await ros2Rig({ shutdownStallMs: 4_000 });
     const daemon = start(configFile, fake);
-    await daemon.waitForLog((l) => l.msg === 'capture started', 60_000);
+    await daemon.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
     daemon.proc.kill('SIGINT');
-    await daemon.waitForLog((l) => l.msg === 'shutting down', 30_000);
-    daemon.proc.kill('SIGINT');
-    expect(await exitWithin(daemon, 60_000), daemon.stderr()).toEqual({ code: 130, signal: null });
+    await daemon.waitForLog((l) => l.msg === 'shutting down', { what: 'the ordered stop to begin' });
+    expect(await daemon.stop({ signal: 'SIGINT', timeoutMs: 60_000 }), daemon.tail()).toEqual({
+      code: 130,
+      signal: null,
+    });
     expect(daemon.logs.some((l) => l.msg === 'stopped')).toBe(false);
     expect(processGone(daemon.pid)).toBe(true);
   });
