@@ -49,7 +49,9 @@ export async function closeGaps(
     topicOf?: ReadonlyMap<string, string>;
   },
 ): Promise<SessionGap[]> {
-  const tail = await sessionTail(store, sessionId).catch(() => ({ chunks: [], lastSignedNs: undefined }));
+  // A chain that cannot be read fails the close: signing it without the session's chunks would claim
+  // gaps (or none) it never saw; the next start's recovery closes the session instead.
+  const tail = await sessionTail(store, sessionId);
   const { recoveredAtNs, topicOf, dropWindows, heldLost, ...rest } = inputs;
   const topic = (name: string): string => topicOf?.get(name) ?? name;
   return sessionGaps({
