@@ -14,6 +14,7 @@ import { RigcapError, isRigcapError, type ErrorCode } from '../agent/errors.ts';
 import { sha256OfContentDigest } from '../agent/records/http-signature.ts';
 import type { Logger } from '../agent/log.ts';
 import { noteVerifierKey } from '../agent/records/checkpoint.ts';
+import type { QuotaBook } from './auth/quotas.ts';
 import { RequestAuth, signableOf } from './auth/request-auth.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
@@ -53,6 +54,8 @@ export interface ReceiverAppDeps {
   locker?: Locker;
   /** Signed requests only (RFC 9421 with enrolled device keys); off when absent. */
   auth?: RequestAuth;
+  /** Per-device limits on tus uploads (with auth). */
+  quotas?: QuotaBook;
   maxUploadBytes: number;
   maxPartBytes: number;
   https?: { cert: string | Buffer; key: string | Buffer };
@@ -281,7 +284,7 @@ function registerRecordRoute(app: FastifyInstance, deps: ReceiverAppDeps): void 
 }
 
 function tusOptionsOf(deps: ReceiverAppDeps): TusRoutesOptions {
-  const { datastore, blobs, maxUploadBytes, maxPartBytes, log, locker, auth } = deps;
+  const { datastore, blobs, maxUploadBytes, maxPartBytes, log, locker, auth, quotas } = deps;
   return {
     datastore,
     blobs,
@@ -290,6 +293,7 @@ function tusOptionsOf(deps: ReceiverAppDeps): TusRoutesOptions {
     log,
     ...(locker === undefined ? {} : { locker }),
     ...(auth === undefined ? {} : { auth }),
+    ...(quotas === undefined ? {} : { quotas }),
   };
 }
 

@@ -18,6 +18,7 @@ import { RigcapError } from '../agent/errors.ts';
 import { contentDigestOf, sha256OfContentDigest } from '../agent/records/http-signature.ts';
 import type { Logger } from '../agent/log.ts';
 import type { BlobStore } from './blob-store.ts';
+import type { QuotaBook } from './auth/quotas.ts';
 import { signableOf, type AuthenticatedDevice, type RequestAuth } from './auth/request-auth.ts';
 
 export const uploadsPath = '/v1/uploads';
@@ -42,6 +43,8 @@ export interface TusRoutesOptions {
   locker?: Locker;
   /** Signed requests only (every tus request names its device); off: anyone may upload. */
   auth?: RequestAuth;
+  /** Per-device limits (with auth on): bytes a day, open uploads, upload size. */
+  quotas?: QuotaBook;
   /** Where PATCH bodies wait while they are checked (default the OS temp dir). */
   partDir?: string;
 }
@@ -245,10 +248,36 @@ function createTusServer(options: TusRoutesOptions): TusServer {
         );
       }
       await blobs.adoptUpload(upload.id, got);
+      const owner = upload.metadata?.[ownerKey];
+      if (typeof owner === 'string') options.quotas?.finished(owner, upload.id);
       log.info({ sha256: got, bytes: upload.size, device: upload.metadata?.[ownerKey] }, 'blob stored');
       return {};
     },
   });
+}
+
+/** Refuses a create or part over the device's quota (before any byte is read). */
+function checkQuota(req: FastifyRequest, deviceId: string, quotas: QuotaBook | undefined): void {
+  if (quotas === undefined) return;
+  if (req.method === 'POST') quotas.checkCreate(deviceId, Number(req.headers['upload-length'] ?? 0));
+  else if (req.method === 'PATCH') quotas.checkPart(deviceId, Number(req.headers['content-length'] ?? 0));
+}
+
+/** Counts what the store accepted for the device. */
+function countQuota(
+  req: FastifyRequest,
+  res: Response,
+  deviceId: string,
+  partBytes: number,
+  quotas: QuotaBook | undefined,
+): void {
+  if (quotas === undefined || res.status >= 300) return;
+  const id = (req.params as { id?: string }).id;
+  if (req.method === 'POST') {
+    const created = (res.headers.get('location') ?? '').split('/').pop();
+    if (created !== undefined && uploadIdPattern.test(created)) quotas.opened(deviceId, created);
+  } else if (req.method === 'PATCH') quotas.accepted(deviceId, partBytes);
+  else if (req.method === 'DELETE' && id !== undefined) quotas.finished(deviceId, id);
 }
 
 /** Registers the tus endpoints under /v1/uploads. */
@@ -295,6 +324,7 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
       }
       headers.set(ownerHeader, device.deviceId);
     }
+    if (device !== undefined) checkQuota(req, device.deviceId, options.quotas);
     const stream = req.body instanceof Readable ? req.body : undefined;
     let spooled: SpooledPart | undefined;
     try {
@@ -317,6 +347,8 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
         reply.header('Tus-Extension', 'creation,checksum,termination');
         reply.header('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
       }
+      if (device !== undefined)
+        countQuota(req, response, device.deviceId, spooled?.bytes ?? 0, options.quotas);
       const text = await response.text();
       // Gone before the answer: a client that sees the answer sees no spooled part left.
       if (spooled !== undefined) await rm(spooled.path, { force: true });

@@ -12,6 +12,7 @@ import { silentLogger } from '../../../agent/log.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { generateKeyPair, nodeSigner, type Signer } from '../../../agent/records/ed25519.ts';
 import { contentDigestOf, signRequest } from '../../../agent/records/http-signature.ts';
+import { QuotaBook } from '../../../receiver/auth/quotas.ts';
 import { RequestAuth } from '../../../receiver/auth/request-auth.ts';
 import { FileBlobStore } from '../../../receiver/blob-store.ts';
 import { registerTusRoutes } from '../../../receiver/tus-routes.ts';
@@ -67,6 +68,7 @@ describe('tus routes with signed requests', () => {
       log: silentLogger(),
       auth: new RequestAuth({ keys: { key: async (k) => keys.get(k) }, nowS: () => nowS }),
       partDir: join(root, 'parts'),
+      quotas: new QuotaBook({ bytesPerDay: 0, concurrentUploads: 0, uploadBytes: 0 }),
     });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
@@ -272,5 +274,71 @@ describe('tus routes with signed requests', () => {
     expect(await new FileBlobStore({ root, incomingDir: join(root, 'incoming') }).size(sha256(body))).toBe(
       body.length,
     );
+  });
+
+  it('holds each device to its quotas: upload size, open uploads, bytes a day (codes, nothing stored)', async () => {
+    const quotas = new QuotaBook({ bytesPerDay: 100 * 1024, concurrentUploads: 1, uploadBytes: 200 * 1024 });
+    const limited = Fastify();
+    limited.setErrorHandler((err, _req, reply) => {
+      const e = err as { code?: string; message: string };
+      const status = { RIGCAP_RECEIVER_OVERSIZE: 413, RIGCAP_RECEIVER_QUOTA: 429 }[e.code ?? ''] ?? 500;
+      return reply.code(status).send({ code: e.code, message: e.message });
+    });
+    const incomingDir = join(root, 'limited');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(incomingDir);
+    const keys = new Map([
+      [rigA.signer.keyId, { signerId: rigA.id, publicPem: rigA.publicPem, revokedFromSeq: null }],
+    ]);
+    registerTusRoutes(limited, {
+      datastore: new FileStore({ directory: incomingDir }),
+      blobs: new FileBlobStore({ root, incomingDir }),
+      maxUploadBytes: 10 * 1024 * 1024,
+      maxPartBytes: 256 * 1024,
+      log: silentLogger(),
+      auth: new RequestAuth({ keys: { key: async (k) => keys.get(k) } }),
+      partDir: join(root, 'parts'),
+      quotas,
+    });
+    await limited.listen({ host: '127.0.0.1', port: 0 });
+    const address = limited.server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+    const post = (body: Uint8Array): Promise<Response> =>
+      fetch(`${url}/v1/uploads`, {
+        method: 'POST',
+        headers: signed(rigA, 'POST', '/v1/uploads', createHeaders(body)),
+      });
+    const codeOf = async (res: Response): Promise<[number, string]> => [
+      res.status,
+      ((await res.json()) as { code: string }).code,
+    ];
+    try {
+      expect(await codeOf(await post(randomBytes(300 * 1024)))).toEqual([413, 'RIGCAP_RECEIVER_OVERSIZE']);
+      const body = randomBytes(150 * 1024);
+      const created = await post(body);
+      expect(created.status).toBe(201);
+      expect(await codeOf(await post(randomBytes(10)))).toEqual([429, 'RIGCAP_RECEIVER_QUOTA']);
+      const path = new URL(created.headers.get('location') ?? '', url).pathname;
+      const part = body.subarray(0, 64 * 1024);
+      const h = { 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' };
+      const first = await fetch(`${url}${path}`, {
+        method: 'PATCH',
+        headers: signed(rigA, 'PATCH', path, h, part),
+        body: part,
+      });
+      expect(first.status).toBe(204);
+      const next = body.subarray(64 * 1024, 128 * 1024);
+      const h2 = { 'upload-offset': String(64 * 1024), 'content-type': 'application/offset+octet-stream' };
+      const over = await fetch(`${url}${path}`, {
+        method: 'PATCH',
+        headers: signed(rigA, 'PATCH', path, h2, next),
+        body: next,
+      });
+      expect(await codeOf(over)).toEqual([429, 'RIGCAP_RECEIVER_QUOTA']);
+      const head = await fetch(`${url}${path}`, { method: 'HEAD', headers: signed(rigA, 'HEAD', path, {}) });
+      expect(head.headers.get('upload-offset')).toBe(String(64 * 1024));
+    } finally {
+      await limited.close();
+    }
   });
 });
