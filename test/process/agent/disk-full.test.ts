@@ -7,21 +7,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sha256OfFile } from '../../../agent/catalog/reconcile.ts';
 import type { AgentSnapshot } from '../../../agent/ops/snapshot.ts';
 import { startSimRig, type SimRig, type SimSensor } from '../../../scripts/sim-rig/index.ts';
+import { killDaemon, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { checkSpool } from '../../support/spool-check.ts';
+import { waitFor } from '../../support/wait.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
-import {
-  checkSpool,
-  killDaemon,
-  opsUrl,
-  startDaemon,
-  statusJson,
-  waitFor,
-  type DaemonChild,
-} from './daemon-harness.ts';
 
 const sensors = {
   frontCamera: false,
@@ -74,7 +67,7 @@ function writtenBytes(s: AgentSnapshot): number {
 let root: string;
 let canMount = false;
 const mounts: string[] = [];
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 let rig: SimRig | undefined;
 
 beforeAll(() => {
@@ -112,32 +105,7 @@ async function writeConfig(
     listen: '127.0.0.1:0',
   });
   config['spool'] = { ...(config['spool'] as Record<string, unknown>), ...spoolOverrides };
-  const file = join(root, `${name}.yaml`);
-  await writeFile(file, stringify(config));
-  return file;
-}
-
-/** Polls status until `check` accepts it; on timeout the error carries the last status and log lines. */
-async function waitForStatus(
-  what: string,
-  url: string,
-  check: (s: AgentSnapshot) => boolean,
-  timeoutMs = 40_000,
-): Promise<AgentSnapshot> {
-  let last: AgentSnapshot | undefined;
-  return waitFor(
-    what,
-    async () => {
-      last = await statusJson(url);
-      return check(last) ? last : undefined;
-    },
-    timeoutMs,
-    250,
-  ).catch((err: unknown) => {
-    throw new Error(
-      `${String(err)}; last status: ${JSON.stringify(last)}; last lines: ${JSON.stringify(child?.logs.slice(-6))}`,
-    );
-  });
+  return writeDaemonConfig(join(root, `${name}.yaml`), config);
 }
 
 /** The stopped spool is consistent, every chunk is signed, and the chunks in `kept` are unchanged. */
@@ -152,20 +120,15 @@ async function expectVerifies(spool: string, kept: ReadonlyMap<string, string>):
   expect(check.verify.checked.chunks).toBe(check.chunks);
 }
 
-async function stopWithSigterm(c: DaemonChild): Promise<void> {
-  c.proc.kill('SIGTERM');
-  // A generous bound, as a hang detector.
-  const exit = await Promise.race([
-    c.exited,
-    new Promise<'hung'>((r) => setTimeout(() => r('hung'), 30_000)),
-  ]);
-  expect(exit, c.stderr().slice(-4000)).toEqual({ code: 0, signal: null });
+async function stopWithSigterm(c: Daemon): Promise<void> {
+  // The bound is a hang detector, not a speed figure.
+  expect(await c.stop({ signal: 'SIGTERM', timeoutMs: 60_000 }), c.tail()).toEqual({ code: 0, signal: null });
 }
 
 describe('rigcap run on a filesystem that fills up', () => {
   it(
     'ENOSPC: keeps running and every committed chunk, resumes when space returns, stops and verifies',
-    { timeout: 90_000 },
+    { timeout: 300_000 },
     async (ctx) => {
       if (!canMount) ctx.skip();
       const disk = join(root, 'a');
@@ -186,24 +149,26 @@ describe('rigcap run on a filesystem that fills up', () => {
         minFreeBytes: '64KiB',
       });
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      const url = await opsUrl(child);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
 
       // 1. The disk fills: the daemon stays up and says so.
-      const full = await waitForStatus(
-        'the spool to fill (disk_full drops, an ENOSPC error)',
-        url,
+      const full = await child.waitForStatus(
         (s) =>
           drops(s, 'disk_full') > 0 &&
           s.recentErrors.some((e) => e.code === 'RIGCAP_DISK_FULL' && e.message.includes('ENOSPC')),
+        { what: 'the spool to fill (disk_full drops, an ENOSPC error)' },
       );
       expect(['full', 'low']).toContain(full.disk.state);
       const atFull = await committedChunks(spool);
       expect(atFull.size).toBeGreaterThan(0);
 
-      // Still full a while later: alive, answering, pausing rather than writing.
-      await new Promise((r) => setTimeout(r, 2500));
-      const stillFull = await statusJson(url);
+      // Still full while more samples arrive: alive, answering, refusing them rather than writing.
+      const stillFull = await child.waitForStatus(
+        (s) =>
+          drops(s, 'disk_full') + drops(s, 'disk_budget') >
+          drops(full, 'disk_full') + drops(full, 'disk_budget'),
+        { what: 'more samples refused (disk_full or disk_budget) after the disk filled' },
+      );
       expect(child.proc.exitCode).toBeNull();
       expect(['full', 'low']).toContain(stillFull.disk.state);
       expect(drops(stillFull, 'disk_full') + drops(stillFull, 'disk_budget')).toBeGreaterThan(
@@ -215,15 +180,18 @@ describe('rigcap run on a filesystem that fills up', () => {
       const chunksBefore = new Set((await committedChunks(spool)).keys());
       await unlink(filler);
       await waitFor(
-        'capture to resume (more bytes written, a new committed chunk)',
         async () => {
-          const s = await statusJson(url);
-          if (writtenBytes(s) <= before) return undefined;
+          const s = await child!.status();
+          if (writtenBytes(s) <= before) return false;
           const now = await committedChunks(spool);
-          return [...now.keys()].some((k) => !chunksBefore.has(k)) ? true : undefined;
+          return [...now.keys()].some((k) => !chunksBefore.has(k));
         },
-        30_000,
-        250,
+        {
+          what: 'capture to resume (more bytes written, a new committed chunk)',
+          timeoutMs: 60_000,
+          everyMs: 250,
+          detail: () => child!.tail(),
+        },
       );
       // 2. Every chunk present when the disk filled is still there, byte for byte.
       const afterResume = await committedChunks(spool);
@@ -240,7 +208,7 @@ describe('rigcap run on a filesystem that fills up', () => {
 
       // The next start finds nothing to repair and starts cleanly.
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       await stopWithSigterm(child);
       await expectVerifies(spool, afterResume);
     },
@@ -248,7 +216,7 @@ describe('rigcap run on a filesystem that fills up', () => {
 
   it(
     'SQLITE_FULL / ENOSPC in the catalog and the records: no crash, every committed chunk still gets its record',
-    { timeout: 90_000 },
+    { timeout: 300_000 },
     async (ctx) => {
       if (!canMount) ctx.skip();
       // The spool root (catalog, calibration history, records) is tiny; chunks go to a roomy sessions/.
@@ -266,13 +234,10 @@ describe('rigcap run on a filesystem that fills up', () => {
         minFreeBytes: '4KiB',
       });
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      const url = await opsUrl(child);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
 
       // A commit whose catalog row or record cannot be written pauses capture like a full chunk file.
-      const full = await waitForStatus(
-        'a catalog or record write to fail for lack of space',
-        url,
+      const full = await child.waitForStatus(
         (s) =>
           drops(s, 'disk_full') > 0 &&
           s.recentErrors.some(
@@ -281,27 +246,30 @@ describe('rigcap run on a filesystem that fills up', () => {
               /SQLITE_FULL|ENOSPC/.test(e.message) &&
               !e.message.includes('.mcap.partial'),
           ),
+        { what: 'a catalog or record write to fail for lack of space' },
       );
       expect(['full', 'low']).toContain(full.disk.state);
       const atFull = await committedChunks(spool);
-      await new Promise((r) => setTimeout(r, 2500));
+      // Still paused while more samples arrive: they are refused, and the daemon stays up.
+      const stillFull = await child.waitForStatus(
+        (s) =>
+          drops(s, 'disk_full') + drops(s, 'disk_budget') >
+          drops(full, 'disk_full') + drops(full, 'disk_budget'),
+        { what: 'more samples refused (disk_full or disk_budget) while the spool root is full' },
+      );
       expect(child.proc.exitCode).toBeNull();
-      const stillFull = await statusJson(url);
       expect(['full', 'low']).toContain(stillFull.disk.state);
 
       // Space returns on the spool root: capture resumes and new chunks are sealed, no restart.
-      const sealedBefore = child.logs.filter((l) => l.msg === 'chunk sealed').length;
+      const sealedBefore = child.logs.length;
       resizeTmpfs(spool, 8 * 1024);
-      await waitForStatus(
-        'capture to resume',
-        url,
-        (s) => s.disk.state === 'ok' && writtenBytes(s) > writtenBytes(stillFull),
-      );
-      await waitFor(
-        'a new chunk sealed',
-        () => (child!.logs.filter((l) => l.msg === 'chunk sealed').length > sealedBefore ? true : undefined),
-        30_000,
-      );
+      await child.waitForStatus((s) => s.disk.state === 'ok' && writtenBytes(s) > writtenBytes(stillFull), {
+        what: 'capture to resume',
+      });
+      await child.waitForLog((l) => l.msg === 'chunk sealed', {
+        what: 'a new chunk sealed',
+        from: sealedBefore,
+      });
 
       await rig.stop();
       await stopWithSigterm(child);
@@ -309,7 +277,7 @@ describe('rigcap run on a filesystem that fills up', () => {
       await expectVerifies(spool, atFull);
 
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       await stopWithSigterm(child);
       await expectVerifies(spool, atFull);
     },
@@ -317,7 +285,7 @@ describe('rigcap run on a filesystem that fills up', () => {
 
   it(
     'a small budget sheds priority >= 5 streams, then pauses (disk_budget), and stops cleanly',
-    { timeout: 90_000 },
+    { timeout: 300_000 },
     async (ctx) => {
       if (!canMount) ctx.skip();
       const disk = join(root, 'c');
@@ -343,29 +311,28 @@ describe('rigcap run on a filesystem that fills up', () => {
         withCamera,
       );
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      const url = await opsUrl(child);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       const lidar = (s: AgentSnapshot) => s.streams.find((x) => x.name === 'lidar');
       const camera = (s: AgentSnapshot) => s.streams.find((x) => x.name === 'front_camera');
 
       // Shed: lidar (priority 5) refused while the camera (3) still writes.
-      const shed = await waitForStatus(
-        'lidar to be shed while the camera writes',
-        url,
+      const shed = await child.waitForStatus(
         (s) => (lidar(s)?.drops['disk_budget'] ?? 0) > 0 && (camera(s)?.bytes ?? 0) > 0,
+        { what: 'lidar to be shed while the camera writes' },
       );
       expect(lidar(shed)?.bytes ?? 0).toBe(0);
       // Then paused: everything refused under disk_budget; the daemon stays up.
-      const paused = await waitForStatus(
-        'capture to pause at the budget',
-        url,
+      const paused = await child.waitForStatus(
         (s) => s.disk.state === 'full' && (camera(s)?.drops['disk_budget'] ?? 0) > 0,
+        { what: 'capture to pause at the budget' },
       );
       expect(paused.recentErrors.some((e) => e.code === 'RIGCAP_DISK_FULL')).toBe(true);
       expect(drops(paused, 'disk_full')).toBe(0);
       const atPause = await committedChunks(spool);
-      await new Promise((r) => setTimeout(r, 2500));
-      const later = await statusJson(url);
+      // Still paused while more samples arrive: refused under disk_budget, the daemon stays up.
+      const later = await child.waitForStatus((s) => drops(s, 'disk_budget') > drops(paused, 'disk_budget'), {
+        what: 'more samples refused at the budget after the pause',
+      });
       expect(child.proc.exitCode).toBeNull();
       expect(later.disk.state).toBe('full');
       expect(drops(later, 'disk_budget')).toBeGreaterThan(drops(paused, 'disk_budget'));

@@ -1,20 +1,16 @@
 // kill -9 `rigcap run` at random moments while it captures from the sim rig, restart it on the same
 // spool each time, then stop it gracefully: every chunk on disk must open, match its catalog row
 // byte for byte, be signed, and the verifier must find nothing wrong with the whole spool.
-import { mkdtemp, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
-import {
-  checkSpool,
-  killDaemon,
-  sessionStatements,
-  startDaemon,
-  type DaemonChild,
-} from './daemon-harness.ts';
+import { killDaemon, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { checkSpool, sessionStatements } from '../../support/spool-check.ts';
+import { delay } from '../../support/wait.ts';
 
 const KILLS = 20;
 const sensors = {
@@ -39,7 +35,7 @@ function seeded(seed: number): () => number {
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 afterEach(async () => {
   await killDaemon(child);
   await rig?.stop();
@@ -52,7 +48,7 @@ afterEach(async () => {
 describe('rigcap run under kill -9', () => {
   it(
     `leaves a spool that verifies after ${KILLS} kills and a graceful stop`,
-    { timeout: 180_000 },
+    { timeout: 600_000 },
     async () => {
       const seed = Number(process.env['RIGCAP_KILL9_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
       const random = seeded(seed);
@@ -65,9 +61,8 @@ describe('rigcap run under kill -9', () => {
         lidar: { points: 3000 },
         ratesHz: { '/imu/data': 200, '/tf': 50, '/tf_static': 2 },
       });
-      const configFile = join(dir, 'rigcap.yaml');
-      await writeFile(
-        configFile,
+      const configFile = await writeDaemonConfig(
+        join(dir, 'rigcap.yaml'),
         simAgentConfigYaml({
           spoolDir: spool,
           keysDir: join(dir, 'secrets'),
@@ -81,35 +76,32 @@ describe('rigcap run under kill -9', () => {
       for (let k = 0; k < KILLS; k++) {
         child = startDaemon(configFile);
         // Most kills land while capturing (mid-write, mid-commit, mid-seal); every fifth lands during
-        // start-up, where recovery salvages, reconciles and signs what the previous kill left.
+        // start-up, where recovery salvages, reconciles and signs what the previous kill left. The
+        // random delay is the kill point the seed chose, not a wait for a state.
         if (k % 5 === 4) {
           const afterMs = 300 + Math.floor(random() * 800);
-          await new Promise((r) => setTimeout(r, afterMs));
+          await delay(afterMs);
           kills.push(`#${k} ${afterMs} ms after spawn`);
         } else {
-          await child.waitForLog((l) => l.msg === 'capture started', 60_000);
+          await child.waitForLog((l) => l.msg === 'capture started', {
+            what: `capture started (${context})`,
+          });
           const afterMs = Math.floor(random() * 700);
-          await new Promise((r) => setTimeout(r, afterMs));
+          await delay(afterMs);
           kills.push(`#${k} ${afterMs} ms after capture started`);
         }
-        child.proc.kill('SIGKILL');
-        const exit = await child.exited;
+        const exit = await child.kill();
         // A child that died on its own (not by our SIGKILL) is a failure in itself.
         expect(exit.signal, `${context}; kill ${kills.at(-1)}; stderr: ${child.stderr()}`).toBe('SIGKILL');
       }
 
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      await child.waitForLog(
-        (l) =>
-          l.msg === 'chunk sealed' &&
-          l['sessionId'] !== undefined &&
-          child!.logs.some((s) => s.msg === 'capture started' && s['sessionId'] === l['sessionId']),
-        30_000,
-      );
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit.code, `${context}; stderr: ${child.stderr()}`).toBe(0);
+      const started = await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
+      await child.waitForLog((l) => l.msg === 'chunk sealed' && l['sessionId'] === started['sessionId'], {
+        what: 'a chunk of the last session sealed',
+      });
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 });
+      expect(exit, `${context}; ${child.tail()}`).toEqual({ code: 0, signal: null });
       const recovered = child.logs.filter((l) => l.msg === 'leftover partial chunk recovered').length;
 
       const check = await checkSpool(spool);
@@ -141,14 +133,13 @@ describe('rigcap run under kill -9', () => {
 
   it(
     'does not sign a chunk twice when killed between its chain record and the catalog update',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       dir = await mkdtemp(join(tmpdir(), 'rigcap-agent-kill9-seal-'));
       const spool = join(dir, 'spool');
       rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', sensors, lidar: { points: 1000 } });
-      const configFile = join(dir, 'rigcap.yaml');
-      await writeFile(
-        configFile,
+      const configFile = await writeDaemonConfig(
+        join(dir, 'rigcap.yaml'),
         simAgentConfigYaml({
           spoolDir: spool,
           keysDir: join(dir, 'secrets'),
@@ -158,9 +149,10 @@ describe('rigcap run under kill -9', () => {
         }),
       );
       child = startDaemon(configFile);
-      const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', 60_000);
-      child.proc.kill('SIGKILL');
-      await child.exited;
+      const sealed = await child.waitForLog((l) => l.msg === 'chunk sealed', {
+        what: 'the first chunk sealed',
+      });
+      await child.kill();
       const sessionId = String(sealed['sessionId']);
       // The state a kill right after the chain record leaves: no sidecar yet, catalog still 'committed'.
       await unlink(join(spool, 'sessions', sessionId, 'chunk-000001.mcap.dsse.json'));
@@ -171,9 +163,11 @@ describe('rigcap run under kill -9', () => {
       db.close();
 
       child = startDaemon(configFile);
-      await child.waitForLog((l) => l.msg === 'capture started', 60_000);
-      child.proc.kill('SIGTERM');
-      expect((await child.exited).code, child.stderr()).toBe(0);
+      await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
+      expect(await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 }), child.tail()).toEqual({
+        code: 0,
+        signal: null,
+      });
 
       const records: string[] = [];
       for (const name of await readdir(join(spool, 'records', 'agent-test-rig'))) {
