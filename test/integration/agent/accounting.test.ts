@@ -12,7 +12,8 @@ import { parseConfig } from '../../../agent/config/load.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import { startSimRig, simTopics, type SimRig, type SimSensor } from '../../../scripts/sim-rig/index.ts';
-import { chunkPredicate } from '../../process/agent/daemon-harness.ts';
+import { chunkPredicate } from '../../support/spool-check.ts';
+import { waitFor } from '../../support/wait.ts';
 import { simAgentConfigYaml, type SimAgentConfigOptions } from './sim-config.ts';
 
 /** Causes applied after the driver handed a sample over (it was `received`); the rest happen before. */
@@ -88,7 +89,6 @@ async function capture(
   await rig.done;
   const published = rig.published();
   // Everything published has been accounted for once written + every drop reaches it, per stream.
-  const deadline = Date.now() + 30_000;
   const pending = (): string[] =>
     config.streams
       .filter((st) => {
@@ -97,7 +97,12 @@ async function capture(
         return settled < (published[st.topic] ?? 0);
       })
       .map((st) => st.name);
-  while (pending().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => pending().length === 0, {
+    what: 'every published sample to be written or dropped under a cause',
+    timeoutMs: 60_000,
+    everyMs: 50,
+    detail: () => `pending streams: ${pending().join(', ')}`,
+  });
   await a.stop();
   return { published, spool, sessionId: a.sessionId ?? '', agent: a };
 }

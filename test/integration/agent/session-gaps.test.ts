@@ -11,6 +11,7 @@ import { silentLogger } from '../../../agent/log.ts';
 import type { SessionPredicate } from '../../../agent/records/index.ts';
 import { startSimRig, simTopics, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { runCli } from '../../support/cli.ts';
+import { waitFor } from '../../support/wait.ts';
 import { simAgentConfigYaml } from './sim-config.ts';
 
 let dir: string | undefined;
@@ -75,8 +76,11 @@ describe('session gaps through the agent', () => {
         const drops = Object.values(t?.drops ?? {}).reduce((n, c) => n + (c ?? 0), 0);
         return (t?.written ?? 0) + drops >= (published[st.topic] ?? 0);
       });
-    for (const until = Date.now() + 30_000; !settled() && Date.now() < until;)
-      await new Promise((r) => setTimeout(r, 50));
+    await waitFor(settled, {
+      what: 'every published sample to be written or dropped under a cause',
+      timeoutMs: 60_000,
+      everyMs: 50,
+    });
     const dropped = [...a.ledger.totals()].filter(([, t]) => (t.drops.queue_full ?? 0) > 0);
     expect(dropped.length, 'the tiny queues dropped something').toBeGreaterThan(0);
     await a.stop();

@@ -9,13 +9,12 @@ import { Agent } from '../../../agent/agent.ts';
 import { parseConfig } from '../../../agent/config/load.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { encodeFrame } from '../../../drivers/zmq/frame.ts';
+import { delay, waitFor } from '../../support/wait.ts';
 
 let dir: string | undefined;
 afterEach(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('snapshot mode', () => {
   it('writes only the window around a marker, counts the rest, and records the window', async () => {
@@ -85,9 +84,14 @@ describe('snapshot mode', () => {
           wallNs: BigInt(Date.now()) * 1_000_000n,
           metadata: { name: 'rigcap.marker', metadata: { text: 'pothole' } },
         });
-      await sleep(50);
+      // The camera's frame period: the stimulus, not a wait for a state.
+      await delay(50);
     }
-    await sleep(200);
+    await waitFor(
+      () =>
+        agent.ledger.totals().get('cam')?.received === 30 && agent.ledger.totals().get('imu')?.received === 1,
+      { what: 'the agent to receive the 30 frames and the IMU sample', timeoutMs: 60_000 },
+    );
     push.close();
     await agent.stop();
 

@@ -15,6 +15,7 @@ import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import type { SessionPredicate } from '../../../agent/records/predicates.ts';
 import { writeImageRecording, type ImageRecording } from '../../support/image-recording.ts';
 import { spillAgent } from '../../support/spill-agent.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const frames = 60;
 let root: string;
@@ -198,8 +199,12 @@ describe('de-id spill mode', () => {
 
   it('inline mode: a stop that runs out of time counts what it abandons as stop_abandoned', async () => {
     const { agent: a } = await startAgent({ mode: 'inline' });
-    // Stop while the camera is still sending: its queue is full behind the slow de-id.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Stop while the camera is still sending: its queue is filling behind the slow de-id.
+    await waitFor(() => a.queueDepth('front') > 0, {
+      what: "frames queued behind the slow de-id on the camera's queue",
+      timeoutMs: 60_000,
+      everyMs: 10,
+    });
     await a.stop({ timeoutMs: 1, reason: 'signal' });
     const b = balance(a);
     expect(b.drops['stop_abandoned'] ?? 0).toBeGreaterThan(0);
@@ -217,7 +222,11 @@ describe('de-id spill mode', () => {
     await a.intakeEnded();
     // Capture is still running (not stopping): the background pass empties the holding area.
     const counts = (): { received: number; written: number; drops: Record<string, number> } => balance(a);
-    for (let i = 0; i < 200 && counts().written < 20; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => counts().written >= 20, {
+      what: 'the background pass to write the 20 held frames',
+      timeoutMs: 60_000,
+      detail: () => JSON.stringify(counts()),
+    });
     expect(counts()).toEqual({ received: 20, written: 20, drops: {} });
     expect(a.deid!.holding.heldFrames).toBe(0);
     expect(a.deid!.holding.blurredLate).toBeGreaterThan(0);

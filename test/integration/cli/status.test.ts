@@ -8,6 +8,7 @@ import { Daemon } from '../../../agent/daemon.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { encodeFrame } from '../../../drivers/zmq/frame.ts';
 import { runCli } from '../../support/cli.ts';
+import { waitFor } from '../../support/wait.ts';
 
 let dir: string | undefined;
 afterEach(async () => {
@@ -60,14 +61,12 @@ describe('rigcap status', () => {
         new Uint8Array(4),
       ),
     );
-    for (
-      let i = 0;
-      i < 100 &&
-      ((daemon.agent.ledger.totals().get('imu')?.written ?? 0) < 5 ||
-        daemon.agent.ledger.unattributed.unknown_topic === undefined);
-      i++
-    )
-      await new Promise((r) => setTimeout(r, 50));
+    await waitFor(
+      () =>
+        (daemon.agent.ledger.totals().get('imu')?.written ?? 0) >= 5 &&
+        daemon.agent.ledger.unattributed.unknown_topic !== undefined,
+      { what: 'five IMU samples written and the unknown topic counted', timeoutMs: 60_000, everyMs: 50 },
+    );
 
     const live = await runCli(['status', '--url', daemon.url!, '--json']);
     expect(live.code).toBe(0);

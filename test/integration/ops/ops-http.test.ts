@@ -12,6 +12,7 @@ import { MarkerInbox, type EventMark } from '../../../agent/ops/markers.ts';
 import { AgentMetrics } from '../../../agent/ops/metrics.ts';
 import { ZmqMarkerControl } from '../../../agent/ops/zmq-control.ts';
 import { fakeSnapshot } from '../../fixtures/ops/fake-snapshot.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
 const log = silentLogger();
@@ -133,7 +134,11 @@ describe('ZeroMQ marker control socket', () => {
         wallNs: '1700000000000000000',
       }),
     );
-    while (marks.length === before) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => marks.length > before, {
+      what: 'the marker sent over ZeroMQ',
+      timeoutMs: 30_000,
+      everyMs: 10,
+    });
     expect(marks.slice(before)).toHaveLength(1);
     expect(marks.at(-1)).toMatchObject({
       text: 'planner fallback',

@@ -12,6 +12,7 @@ import { RecordSealer } from '../../../agent/keys/record-sealer.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { RetentionSweeper } from '../../../agent/sync/retention.ts';
 import { openSyncService, syncUntilEmpty } from '../../../agent/sync/sync-service.ts';
+import { waitFor } from '../../support/wait.ts';
 import { encodeFrame } from '../../../drivers/zmq/frame.ts';
 import { startReceiver } from '../../../receiver/server.ts';
 
@@ -19,11 +20,6 @@ let dir: string | undefined;
 afterEach(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
-
-async function until(done: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 600 && !done(); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!done()) throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('daemon sync and retention share the catalog', () => {
   it('receipts mark chunks synced, status counts only the rest, and a restart after retention marks nothing missing', async () => {
@@ -75,10 +71,14 @@ describe('daemon sync and retention share the catalog', () => {
       };
       // Sync runs inside the daemon on its own catalog handle: wait for its first chunk receipt.
       let seq = 0;
-      await until(() => {
-        void send(seq++);
-        return daemon.snapshot().sync.lastReceiptAt !== null;
-      }, 'a receipt while the daemon runs');
+      // Each poll sends one more sample, so chunks keep filling until the first receipt.
+      await waitFor(
+        () => {
+          void send(seq++);
+          return daemon.snapshot().sync.lastReceiptAt !== null;
+        },
+        { what: 'a receipt while the daemon runs', timeoutMs: 60_000, everyMs: 50 },
+      );
       push.close();
       await daemon.stop();
 

@@ -5,7 +5,8 @@ import { ClockStateTracker } from '../../../agent/timesync/clock-state-tracker.t
 import { ExecFileCommandRunner } from '../../../agent/timesync/command-runner.ts';
 import { ChronyTrackingProbe } from '../../../agent/timesync/probes.ts';
 import type { ClockState } from '../../../agent/timesync/types.ts';
-import { ensureCommand, eventually, privateDir, startChronyd, type Daemon } from './daemons.ts';
+import { waitFor } from '../../support/wait.ts';
+import { ensureCommand, privateDir, startChronyd, type Daemon } from './daemons.ts';
 
 const missing = ensureCommand('chronyd', 'chrony') ?? ensureCommand('chronyc', 'chrony');
 if (missing !== undefined) console.warn(`skipping real chronyd tests: ${missing}`);
@@ -41,9 +42,10 @@ describe.skipIf(missing !== undefined)('ClockStateTracker against a real chronyd
       minStaleNs: 2_000_000_000n,
     });
     const until = (state: ClockState) =>
-      eventually(async () => ((await tracker.sampleOnce()).state === state ? state : undefined), {
-        attempts: 80,
-        delayMs: 250,
+      waitFor(async () => ((await tracker.sampleOnce()).state === state ? state : undefined), {
+        what: `the clock state to become ${state}`,
+        timeoutMs: 60_000,
+        everyMs: 250,
       });
 
     const startNs = BigInt(Date.now()) * 1_000_000n;

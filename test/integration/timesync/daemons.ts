@@ -150,16 +150,3 @@ export function startPtp4l(options: {
     uds,
   };
 }
-
-/** Polls `check` until it returns a value or the attempts run out. */
-export async function eventually<T>(
-  check: () => Promise<T | undefined>,
-  options: { attempts: number; delayMs: number },
-): Promise<T | undefined> {
-  for (let i = 0; i < options.attempts; i++) {
-    const value = await check();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, options.delayMs));
-  }
-  return undefined;
-}

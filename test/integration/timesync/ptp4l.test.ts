@@ -4,7 +4,8 @@ import { silentLogger } from '../../../agent/log.ts';
 import { ClockStateTracker } from '../../../agent/timesync/clock-state-tracker.ts';
 import { ExecFileCommandRunner } from '../../../agent/timesync/command-runner.ts';
 import { PtpStatusProbe } from '../../../agent/timesync/probes.ts';
-import { ensureCommand, eventually, privateDir, startPtp4l, vethPair, type Daemon } from './daemons.ts';
+import { waitFor } from '../../support/wait.ts';
+import { ensureCommand, privateDir, startPtp4l, vethPair, type Daemon } from './daemons.ts';
 
 const tag = String(process.pid % 100000);
 let skip = ensureCommand('ptp4l', 'linuxptp') ?? ensureCommand('pmc', 'linuxptp');
@@ -44,12 +45,12 @@ describe.skipIf(skip !== undefined)('PtpStatusProbe against real ptp4l on a veth
       lockedMaxOffsetNs: 1_000_000n,
     });
 
-    const alone = await eventually(
+    const alone = await waitFor(
       async () => {
         const s = await tracker.sampleOnce();
         return s.source === 'ptp' ? s : undefined;
       },
-      { attempts: 40, delayMs: 250 },
+      { what: 'a PTP sample without a grandmaster', timeoutMs: 60_000, everyMs: 250 },
     );
     expect(alone).toMatchObject({ source: 'ptp', state: 'unsynced' });
     expect(alone?.reason).toMatch(/no grandmaster/);
@@ -62,7 +63,7 @@ describe.skipIf(skip !== undefined)('PtpStatusProbe against real ptp4l on a veth
       role: 'master',
     });
     daemons.push(master.daemon);
-    const following = await eventually(
+    const following = await waitFor(
       async () => {
         const reading = await probe.read({}).catch(() => undefined);
         return reading?.source === 'ptp' &&
@@ -71,7 +72,7 @@ describe.skipIf(skip !== undefined)('PtpStatusProbe against real ptp4l on a veth
           ? reading
           : undefined;
       },
-      { attempts: 60, delayMs: 250 },
+      { what: 'ptp4l to follow the grandmaster (UNCALIBRATED)', timeoutMs: 60_000, everyMs: 250 },
     );
     expect(following).toBeDefined();
     if (following?.source !== 'ptp') return;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsSource } from '../../../agent/keys/fs-source.ts';
 import { verifyTree } from '../../../agent/records/verify.ts';
 import { FakeDevice } from '../../integration/sync/fake-device.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const repo = resolve(import.meta.dirname, '../../..');
 const node = process.execPath;
@@ -32,14 +33,6 @@ function startReceiver(args: string[]): Promise<ChildProcess> {
     });
     child.once('exit', (code) => rej(new Error(`receiver exited ${code}: ${out}`)));
   });
-}
-
-async function waitFor(check: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('kill -9 of receiver and agent sync (TLS)', () => {
@@ -116,7 +109,12 @@ describe('kill -9 of receiver and agent sync (TLS)', () => {
         return 0;
       }
     };
-    await waitFor(() => offsetNow() >= 3 * 64 * 1024);
+    // Polled often, so the kill lands soon after the third part is confirmed.
+    await waitFor(() => offsetNow() >= 3 * 64 * 1024, {
+      what: 'the receiver to confirm three 64 KiB parts of the big upload',
+      timeoutMs: 60_000,
+      everyMs: 25,
+    });
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const confirmed = offsetNow();
