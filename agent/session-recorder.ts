@@ -15,6 +15,7 @@ import type { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
 import type { BatchWrite, ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
 import { ChunkWriter } from './pipeline/chunk-writer.ts';
+import { GeofenceTracker } from './pipeline/geofence-tracker.ts';
 import { isImageStream } from './pipeline/image-streams.ts';
 import type { StreamLedger } from './pipeline/ledger.ts';
 import type { SnapshotGates } from './pipeline/snapshot-gates.ts';
@@ -80,6 +81,8 @@ export class SessionRecorder {
   readonly #registered = new Set<string>();
   /** SHA-256 of each registered stream's message definition, for the chunk records. */
   readonly #schemaDigests = new Map<string, string>();
+  /** GNSS fixes against `policy.geofences` (undefined without geofences). */
+  readonly #geofences: GeofenceTracker | undefined;
   #pendingTimesync: RecordTimesync | undefined;
 
   /** Opens the session in the catalog and the chain (signed open record), then its writer. */
@@ -102,6 +105,16 @@ export class SessionRecorder {
     this.#o = o;
     this.#log = o.log.child({ component: 'agent' });
     this.sessionId = sessionId;
+    const fences = o.config.policy.geofences;
+    this.#geofences =
+      fences.length === 0
+        ? undefined
+        : new GeofenceTracker({
+            fences,
+            gnssStreams: o.streams
+              .filter((s) => s.type === 'sensor_msgs/msg/NavSatFix' && s.encoding === 'cdr')
+              .map((s) => s.name),
+          });
     const { calib, clock } = o;
     this.writer = new ChunkWriter({
       spoolDir: o.config.spool.dir,
@@ -155,6 +168,7 @@ export class SessionRecorder {
     if (!this.#registered.has(sample.stream)) {
       for (const d of this.#o.drivers) this.registerSchemas(d.schemas());
     }
+    this.#geofences?.observe(sample);
     return this.writer.write(sample);
   }
 
@@ -165,6 +179,8 @@ export class SessionRecorder {
         break;
       }
     }
+    if (this.#geofences !== undefined)
+      for (let i = from; i < samples.length; i++) this.#geofences.observe(samples[i]!);
     return this.writer.writeBatch(samples, from);
   }
 
@@ -207,8 +223,10 @@ export class SessionRecorder {
       t.faces += deidLineage.boxes.face;
       t.plates += deidLineage.boxes.plate;
     }
+    const fences = this.#geofences?.takeChunk();
     await sealCommittedChunk(o.sealOptions(), chunk, {
       window,
+      ...(fences === undefined ? {} : { regions: fences.regions, outsideGeofences: fences.outside }),
       timesync: this.#pendingTimesync ?? unknownClockSummary(chunk),
       calibration: o.calib.refs().map((r) => ({
         sensor: r.sensor,

@@ -192,6 +192,36 @@ export const configSchema = {
           description: 'SPDX licence id or expression of the captured data (CC-BY-4.0, LicenseRef-…).',
         },
         legalBasis: { type: 'string', maxLength: 4096, default: '' },
+        geofences: {
+          type: 'array',
+          default: [],
+          description:
+            'Capture regions: { id, polygon: GeoJSON Polygon ([lon, lat] rings) }. Chunk records sign the ids the GNSS fixes fell in, never coordinates.',
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['id', 'polygon'],
+            properties: {
+              id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' },
+              polygon: {
+                type: 'object',
+                required: ['type', 'coordinates'],
+                properties: {
+                  type: { const: 'Polygon' },
+                  coordinates: {
+                    type: 'array',
+                    minItems: 1,
+                    items: {
+                      type: 'array',
+                      minItems: 4,
+                      items: { type: 'array', minItems: 2, maxItems: 3, items: { type: 'number' } },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
         consentRef: { type: 'string', maxLength: 4096, default: '' },
       },
     },

@@ -1,5 +1,6 @@
 // The validated, frozen shape of a rigcap config (version 1). The JSON Schema in schema.ts is the
 // source of truth for what is accepted; these types mirror it for the code.
+import type { Geofence } from '../records/geofence.ts';
 
 export type DropPolicy = 'drop-oldest' | 'drop-newest';
 export type BudgetPolicy = 'shed-low-priority' | 'pause';
@@ -104,6 +105,8 @@ export interface PolicyConfig {
   legalBasis: string;
   /** Reference to the consent or agreement covering the capture, '' = none. */
   consentRef: string;
+  /** Capture regions: GNSS fixes are placed in these polygons; chunk records sign the ids only. */
+  geofences: Geofence[];
 }
 
 export interface SpoolConfig {

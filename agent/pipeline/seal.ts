@@ -28,6 +28,8 @@ export interface ChunkContext {
   schemaDigests?: ReadonlyMap<string, string>;
   /** Geofence ids the rig was inside during the chunk (absent when none are configured). */
   regions?: readonly string[];
+  /** Windows outside every geofence during the chunk (absent when none are configured). */
+  outsideGeofences?: ReadonlyArray<{ startNs: string; endNs: string }>;
 }
 
 export interface ChunkSealOptions {
@@ -106,6 +108,7 @@ export async function sealCommittedChunk(
       },
       context: captureContext(config),
       ...(ctx.regions === undefined ? {} : { regions: [...ctx.regions] }),
+      ...(ctx.outsideGeofences === undefined ? {} : { outsideGeofences: [...ctx.outsideGeofences] }),
     },
   });
   opts.catalog.markChunkSealed(chunk.sessionId, chunk.chunkIndex, result.seq);

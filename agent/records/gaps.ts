@@ -149,7 +149,9 @@ function gapOf(w: {
             ? 'step'
             : w.kind === 'calibration_missing'
               ? 'no_calibration'
-              : w.kind;
+              : w.kind === 'geofence_exit'
+                ? 'outside_geofences'
+                : w.kind;
   return {
     startNs: String(w.startNs),
     endNs: String(w.endNs),
@@ -272,6 +274,9 @@ export function sessionGaps(inputs: CloseGapInputs): SessionGap[] {
           gaps.push(gapOf({ kind, startNs, endNs, stream: s.topic, counts }));
       }
     }
+    // Time outside every geofence: no region is stamped for it.
+    for (const w of p.outsideGeofences ?? [])
+      gaps.push(gapOf({ kind: 'geofence_exit', startNs: BigInt(w.startNs), endNs: BigInt(w.endNs) }));
     for (const st of p.timesync.steps)
       gaps.push(
         gapOf({
@@ -388,6 +393,8 @@ export function describeGap(g: SessionGap): string {
       return `${when}: clock stepped by ${formatDuration(BigInt(g.stepNs ?? '0'))}`;
     case 'calibration_missing':
       return `${when}: no calibration${on}`;
+    case 'geofence_exit':
+      return `${when}: outside every geofence (no capture region)`;
     default:
       return `${when}: ${g.cause}`;
   }

@@ -165,6 +165,8 @@ export interface CaptureChunkPredicate {
    * absent when the config has no geofences. Never coordinates.
    */
   regions?: string[];
+  /** v2: windows the rig's GNSS fixes lay outside every geofence (absent without geofences). */
+  outsideGeofences?: Array<{ startNs: string; endNs: string }>;
 }
 
 /** What a gap is: lost samples, paused capture, degraded de-id, downtime, clock or calibration. */
@@ -176,7 +178,8 @@ export type GapKind =
   | 'clock_unsynced'
   | 'clock_holdover'
   | 'clock_step'
-  | 'calibration_missing';
+  | 'calibration_missing'
+  | 'geofence_exit';
 
 /**
  * A window of a session whose data is missing or of lesser quality. `cause` is a short machine

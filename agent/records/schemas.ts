@@ -164,6 +164,10 @@ const captureChunk = object(
     }),
     context: captureContext,
     regions: regionIds,
+    outsideGeofences: {
+      type: 'array',
+      items: object(['startNs', 'endNs'], { startNs: decimal, endNs: decimal }),
+    },
   },
 );
 
@@ -181,6 +185,7 @@ const gap = object(['startNs', 'endNs', 'cause'], {
       'clock_holdover',
       'clock_step',
       'calibration_missing',
+      'geofence_exit',
     ],
   },
   stream: text,

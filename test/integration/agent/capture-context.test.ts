@@ -67,6 +67,24 @@ describe('capture context through the agent', () => {
         licence: 'CC-BY-NC-4.0',
         legalBasis: 'GDPR Art. 6(1)(f)',
         consentRef: 'DPA-2026-014',
+        // The sim rig's GNSS circles Munich (48.137 N, 11.576 E): this fence holds its whole path.
+        geofences: [
+          {
+            id: 'munich-depot',
+            polygon: {
+              type: 'Polygon',
+              coordinates: [
+                [
+                  [11.5, 48.1],
+                  [11.7, 48.1],
+                  [11.7, 48.2],
+                  [11.5, 48.2],
+                  [11.5, 48.1],
+                ],
+              ],
+            },
+          },
+        ],
       },
       sync: { enabled: false, enrollToken: 'never-in-a-record-0123', allowedRegions: ['eu-west'] },
     });
@@ -109,6 +127,7 @@ describe('capture context through the agent', () => {
 
     const sidecars = (await readdir(sessionDir)).filter((f) => f.endsWith('.mcap.dsse.json'));
     expect(sidecars.length).toBeGreaterThan(0);
+    let chunksWithFixes = 0;
     for (const f of sidecars) {
       const [chunk] = statementsOf(await readFile(join(sessionDir, f), 'utf8'));
       expect(chunk!.predicateType).toBe('https://rigcap.dev/capture-chunk/v2');
@@ -117,8 +136,18 @@ describe('capture context through the agent', () => {
         allowedRegions: ['eu-west'],
         owner: 'Acme Robotics',
       });
+      expect(chunk!.predicate['outsideGeofences']).toEqual([]);
+      const gnss = (chunk!.predicate['streams'] as Array<{ topic: string; count: number }>).find(
+        (x) => x.topic.includes('gnss') && x.count > 0,
+      );
+      if (gnss !== undefined) {
+        expect(chunk!.predicate['regions']).toEqual(['munich-depot']);
+        chunksWithFixes += 1;
+      }
+      expect(JSON.stringify(chunk!.predicate)).not.toContain('48.1');
       const summaries = chunk!.predicate['streams'] as Array<{ count: number; schemaSha256?: string }>;
       for (const s of summaries.filter((x) => x.count > 0)) expect(s.schemaSha256).toMatch(/^[0-9a-f]{64}$/);
     }
+    expect(chunksWithFixes).toBeGreaterThan(0);
   });
 });
