@@ -2,9 +2,7 @@
 // device and key that signed it, the calibrations and clock state in force, the de-id lineage,
 // stream counts and loss around that time, markers nearby, and the store's receipt. Every field
 // is copied from a signed record; `traceEvidenceFailures` says whether those records verify.
-import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
-import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
-import { gapsOfSession, intotoBundle, type SessionRecords } from './exports.ts';
+import { gapsOfSession, type SessionRecords } from './exports.ts';
 import { calibrationCovers } from './gaps.ts';
 import type {
   CaptureChunkPredicate,
@@ -17,10 +15,16 @@ import type {
   TimesyncSummary,
   TransformLineage,
 } from './predicates.ts';
-import { recordFileName } from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
-import type { VerifyFailure } from './verify-codes.ts';
-import { verifyBundle } from './verify-bundle.ts';
+import { receiptSignature } from './trace-evidence.ts';
+
+export {
+  chainFileFailures,
+  chunkFileFailures,
+  sessionRecordFailures,
+  traceEvidenceFailures,
+  type ChunkFileEvidence,
+} from './trace-evidence.ts';
 
 /** What to trace: a topic at an instant, or a chunk by its digest (optionally one topic in it). */
 export type TraceQuery =
@@ -156,28 +160,6 @@ function keyRecordOf(s: SessionRecords, signer: string, keyId: string): DecodedR
     const p = k.predicate as unknown as DeviceKeyPredicate;
     return (p.action === 'enrol' && p.keyId === keyId) || (p.action === 'rotate' && p.newKeyId === keyId);
   });
-}
-
-/** The store's key from its device-key records in the session, or undefined (a spool). */
-function storeKeys(s: SessionRecords, storeId: string): Map<string, Uint8Array> {
-  const keys = new Map<string, Uint8Array>();
-  for (const k of s.keys) {
-    if (k.chain.deviceId !== storeId) continue;
-    const p = k.predicate as unknown as DeviceKeyPredicate;
-    const pem = p.action === 'enrol' ? p.publicKey : p.action === 'rotate' ? p.newPublicKey : undefined;
-    const spki = pem === undefined ? undefined : spkiBlocksOfPem(pem)[0];
-    if (spki !== undefined) keys.set(keyIdOf(spki), spki);
-  }
-  return keys;
-}
-
-function receiptSignature(s: SessionRecords, storeId: string, r: DecodedRecord): boolean | undefined {
-  const keys = storeKeys(s, storeId);
-  if (keys.size === 0) return undefined;
-  const spki = keys.get(r.keyId);
-  return (
-    spki !== undefined && verifySignature(spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature)
-  );
 }
 
 /** The topic's counts and drops in each chunk overlapping [fromNs, toNs]. */
@@ -340,106 +322,4 @@ export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
       receipts,
     },
   };
-}
-
-/** What the traced chunk's file looked like in PATH (the CLI hashes it; records do no I/O). */
-export type ChunkFileEvidence =
-  | { kind: 'present'; sha256: string; bytes: number; sidecar: Uint8Array | undefined }
-  | { kind: 'absent'; deletedByRetention: boolean }
-  | { kind: 'not-in-bundle' };
-
-/**
- * Failures of the session's records that forbid any answer: the device records as a bundle
- * (signatures, keys, links, close root) and the receipts (with the store's key when PATH has it).
- */
-export function sessionRecordFailures(s: SessionRecords): VerifyFailure[] {
-  const device = { ...s, keys: s.keys.filter((k) => k.chain.deviceId === s.deviceId), receipts: [] };
-  const failures = verifyBundle(new TextEncoder().encode(intotoBundle(device))).failures.map((f) => ({
-    ...f,
-    file: `session ${s.sessionId} records, ${f.file}`,
-  }));
-  for (const { storeId, record } of s.receipts) {
-    if (receiptSignature(s, storeId, record) === false)
-      failures.push({
-        file: `records/${storeId}/${recordFileName(record.chain.seq)}`,
-        code: 'VERIFY_BAD_SIGNATURE',
-        reason: `custody receipt seq ${record.chain.seq} of ${storeId} does not verify with the store's key`,
-      });
-  }
-  return failures;
-}
-
-/**
- * A signer's record files that did not decode, and seqs missing below its highest: a record altered
- * on disk is dropped by the reader, so its absence must fail verification rather than shrink the answer.
- */
-export function chainFileFailures(
-  signer: string,
-  names: readonly string[],
-  decodedSeqs: ReadonlySet<number>,
-): VerifyFailure[] {
-  const failures: VerifyFailure[] = [];
-  const onDisk = new Set<number>();
-  for (const name of names) {
-    const m = /^([0-9]{12})\.dsse\.json$/.exec(name);
-    if (m === null) continue;
-    const seq = Number(m[1]);
-    onDisk.add(seq);
-    if (!decodedSeqs.has(seq))
-      failures.push({
-        file: `records/${signer}/${name}`,
-        code: 'VERIFY_MALFORMED',
-        reason: 'the record file does not decode as the exact envelope rigcap writes',
-      });
-  }
-  const max = Math.max(0, ...onDisk);
-  for (let seq = 1; seq < max; seq++)
-    if (!onDisk.has(seq))
-      failures.push({
-        file: `records/${signer}/${recordFileName(seq)}`,
-        code: 'VERIFY_CHAIN_GAP',
-        reason: `seq ${seq} of ${signer} is missing`,
-      });
-  return failures;
-}
-
-/** Failures of the traced chunk's file: its hash and size, its sidecar, or its absence. */
-export function chunkFileFailures(
-  s: SessionRecords,
-  chunk: DecodedRecord,
-  file: ChunkFileEvidence,
-): VerifyFailure[] {
-  const failures: VerifyFailure[] = [];
-  const name = chunk.subject[0]?.name ?? '';
-  const want = chunk.subject[0]?.digest.sha256 ?? '';
-  const path = `sessions/${s.sessionId}/${name}`;
-  if (file.kind === 'present') {
-    if (file.sha256 !== want || String(file.bytes) !== chunkOf(chunk).bytes)
-      failures.push({
-        file: path,
-        code: 'VERIFY_DIGEST_MISMATCH',
-        reason: `${name} hashes to ${file.sha256.slice(0, 12)}… (${file.bytes} bytes), its record signs ${want.slice(0, 12)}… (${chunkOf(chunk).bytes} bytes)`,
-      });
-    if (file.sidecar !== undefined && !Buffer.from(file.sidecar).equals(Buffer.from(chunk.bytes)))
-      failures.push({
-        file: `${path}.dsse.json`,
-        code: 'VERIFY_SIDECAR_MISMATCH',
-        reason: 'the sidecar is not byte-identical to the chain copy of the record',
-      });
-  } else if (file.kind === 'absent' && !file.deletedByRetention)
-    failures.push({
-      file: path,
-      code: 'VERIFY_CHUNK_MISSING',
-      reason: `${name} is absent and no retention-action record deleted it`,
-    });
-  return failures;
-}
-
-/** Everything that forbids an answer about this chunk: the session's records and the chunk file. */
-export function traceEvidenceFailures(
-  s: SessionRecords,
-  chunk: DecodedRecord,
-  file: ChunkFileEvidence,
-): VerifyFailure[] {
-  return [...sessionRecordFailures(s), ...chunkFileFailures(s, chunk, file)];
 }
