@@ -3,30 +3,23 @@
 // tf, GNSS and lidar lose nothing, camera frames are dropped and counted, and every published
 // sample is accounted in the signed chunk records as written or dropped under a cause.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { heavySkipReason } from '../../support/heavy.ts';
 import { simTopics } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
-import {
-  chunkPredicate,
-  killDaemon,
-  opsUrl,
-  startDaemon,
-  statusJson,
-  waitFor,
-  type DaemonChild,
-} from './daemon-harness.ts';
+import { killDaemon, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { chunkPredicate } from '../../support/spool-check.ts';
+import { delay } from '../../support/wait.ts';
 
 /** Streams that must lose nothing, however busy de-id and the CPU are. */
 const protectedStreams = ['imu', 'tf', 'gnss', 'lidar'] as const;
 const cameras = ['front_camera', 'rear_camera'] as const;
 
 let dir: string | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 const helpers: ChildProcess[] = [];
 
 async function stopProcess(proc: ChildProcess): Promise<void> {
@@ -94,8 +87,6 @@ function startCpuHog(): ChildProcess {
   return hog;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 describe.skipIf(heavySkipReason !== undefined)('rigcap run with de-id saturated and the CPU busy', () => {
   it(
     'loses nothing on imu, tf, gnss and lidar, and accounts every published sample',
@@ -135,17 +126,19 @@ describe.skipIf(heavySkipReason !== undefined)('rigcap run with de-id saturated 
         timeoutMs: 60_000,
         selfTestTimeoutMs: 300_000,
       };
-      const configFile = join(dir, 'rigcap.yaml');
-      await writeFile(configFile, stringify(config));
+      const configFile = await writeDaemonConfig(join(dir, 'rigcap.yaml'), config);
       // A generous stop budget: the drain blurs the frames still queued, however slow the box is.
-      child = startDaemon(configFile, ['--stop-timeout-ms', '180000']);
-      const url = await opsUrl(child);
-      await child.waitForLog((l) => l.msg === 'capture started', 120_000);
+      child = startDaemon(configFile, { args: ['--stop-timeout-ms', '180000'] });
+      await child.waitForLog((l) => l.msg === 'capture started', {
+        what: 'capture started',
+        timeoutMs: 120_000,
+      });
       const hog = startCpuHog();
 
-      // ~20 s of capture under load; de-id must be visibly saturated (camera frames dropped).
-      await sleep(20_000);
-      const during = await statusJson(url);
+      // ~20 s of capture under load (the length of the ordeal, not a wait for a state); de-id must
+      // be visibly saturated (camera frames dropped).
+      await delay(20_000);
+      const during = await child.status();
       const cameraDrops = during.streams
         .filter((s) => (cameras as readonly string[]).includes(s.name))
         .reduce((n, s) => n + Object.values(s.drops).reduce((a, b) => a + b, 0), 0);
@@ -156,24 +149,18 @@ describe.skipIf(heavySkipReason !== undefined)('rigcap run with de-id saturated 
       await stopProcess(hog);
       const published = await rig.stop();
       const topicOf = new Map(simTopics.map((t) => [t.stream, t.topic]));
-      await waitFor(
-        'the agent to receive every published protected sample',
-        async () => {
-          const s = await statusJson(url);
-          return protectedStreams.every((name) => {
+      await child.waitForStatus(
+        (s) =>
+          protectedStreams.every((name) => {
             const st = s.streams.find((x) => x.name === name);
             const lost = Object.values(st?.drops ?? {}).reduce((a, b) => a + b, 0);
             return (st?.received ?? 0) + lost >= (published[topicOf.get(name)!] ?? 0);
-          })
-            ? true
-            : undefined;
-        },
-        60_000,
-        250,
+          }),
+        { what: 'the agent to receive every published protected sample', timeoutMs: 60_000 },
       );
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit.code, child.stderr()).toBe(0);
+      // The bound covers the drain (--stop-timeout-ms 180000); it only detects a hang.
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 300_000 });
+      expect(exit, child.tail()).toEqual({ code: 0, signal: null });
 
       // The signed chunk records are the account: count written, drops by cause, upstream loss.
       const sessionId = (await readdir(join(dir, 'spool', 'sessions')))[0]!;

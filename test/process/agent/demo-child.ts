@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { rigcapBin } from './daemon-harness.ts';
+import { rigcapBin } from '../../support/daemon.ts';
 
 export interface DemoChild {
   proc: ChildProcess;

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { heavySkipReason } from '../../support/heavy.ts';
 import type { VerifyReport } from '../../../agent/records/index.ts';
 import { runCli } from '../../support/cli.ts';
-import { waitFor } from './daemon-harness.ts';
+import { delay, waitFor } from '../../support/wait.ts';
 import { killGroup, logged, startDemo, type DemoChild } from './demo-child.ts';
 
 const CYCLES = 5;
@@ -136,24 +136,22 @@ describe.skipIf(heavySkipReason !== undefined)(
           const died = run.exited.then(() => 'exited' as const);
           if (k % 2 === 1) {
             const afterMs = 300 + Math.floor(random() * 3000);
-            await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+            await Promise.race([delay(afterMs), died]);
             kills.push(`#${k} ${afterMs} ms after spawn`);
           } else {
-            await waitFor(
-              'capture started',
-              () => (gone() ? true : logged(spoolParent, pid, 'capture started')),
-              120_000,
-            );
+            await waitFor(() => gone() || logged(spoolParent, pid, 'capture started'), {
+              what: 'capture started',
+              timeoutMs: 120_000,
+            });
             // Recovery has run by now: any .partial is this run's open chunk.
             await waitFor(
-              'an open chunk past 1 MiB',
               // Schemas and calibration take a few KiB; inner chunks are written whole, so a file
               // past 1 MiB holds at least one complete inner chunk.
-              async () => (gone() || (await largestPartial(spool)) >= 1024 * 1024 ? true : undefined),
-              120_000,
+              async () => gone() || (await largestPartial(spool)) >= 1024 * 1024,
+              { what: 'an open chunk past 1 MiB', timeoutMs: 120_000 },
             );
             const afterMs = Math.floor(random() * 3000);
-            await Promise.race([new Promise((r) => setTimeout(r, afterMs)), died]);
+            await Promise.race([delay(afterMs), died]);
             kills.push(`#${k} ${afterMs} ms after an open chunk passed 1 MiB`);
           }
           killGroup(run);
