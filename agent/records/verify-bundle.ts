@@ -34,11 +34,10 @@ export function verifyBundle(
     else failures.push({ file: `line ${i + 1}`, code: decoded.code, reason: decoded.reason });
   });
   const lineOf = new Map(lines.map((l) => [l.record, l.line]));
-  const fail = (r: DecodedRecord, code: VerifyFailure['code'], reason: string): void => {
+  const fail: Fail = (r, code, reason) => {
     failures.push({ file: `line ${lineOf.get(r) ?? 0}`, code, reason });
   };
 
-  // Keys per signer, from the bundle's own device-key records, in seq order.
   const bySigner = new Map<string, DecodedRecord[]>();
   for (const { record } of lines) {
     const list = bySigner.get(record.chain.deviceId) ?? [];
@@ -47,74 +46,100 @@ export function verifyBundle(
   }
   const trusted =
     options.trustedKeys === undefined ? undefined : new Set(options.trustedKeys.map((k) => keyIdOf(k)));
-  const ranges = new Map<string, Map<string, KeyRange>>();
   for (const [signer, records] of bySigner) {
     records.sort((a, b) => a.chain.seq - b.chain.seq);
-    const keys = new Map<string, KeyRange>();
-    for (const r of records.filter((x) => x.name === 'device-key')) {
-      const p = r.predicate as unknown as DeviceKeyPredicate;
-      if (p.action === 'enrol') {
-        const spki = spkiBlocksOfPem(p.publicKey)[0];
-        if (spki !== undefined) keys.set(keyIdOf(spki), { spki, fromSeq: r.chain.seq, untilSeq: Infinity });
-      } else if (p.action === 'rotate') {
-        const spki = spkiBlocksOfPem(p.newPublicKey)[0];
-        const old = keys.get(p.keyId);
-        if (old !== undefined) old.untilSeq = Math.min(old.untilSeq, r.chain.seq + 1);
-        if (spki !== undefined)
-          keys.set(keyIdOf(spki), { spki, fromSeq: r.chain.seq + 1, untilSeq: Infinity });
-      } else {
-        const k = keys.get(p.keyId);
-        if (k !== undefined) k.untilSeq = Math.min(k.untilSeq, p.invalidFromSeq);
-      }
-    }
-    ranges.set(signer, keys);
+    checkSigner(signer, records, { trusted, fail });
+  }
+  const { sessions, chunks } = checkSessions(
+    lines.map((l) => l.record),
+    fail,
+  );
+  return {
+    ok: failures.length === 0,
+    checked: { chunks, records: lines.length, sessions },
+    failures,
+    trust: trusted === undefined ? 'given' : 'pinned',
+    signers: [...bySigner].map(([id, records]) => ({ id, headSeq: records.at(-1)?.chain.seq ?? 0 })),
+  };
+}
 
-    // Signatures and key validity.
-    for (const r of records) {
-      const key = keys.get(r.keyId);
-      if (key === undefined) {
-        fail(
-          r,
-          'VERIFY_UNKNOWN_KEY',
-          `keyid ${r.keyId.slice(0, 12)}… of ${signer} is not established by a device-key record in the bundle`,
-        );
-        continue;
-      }
-      if (keyIdOf(key.spki) !== r.keyId)
-        fail(r, 'VERIFY_KEYID_MISMATCH', 'keyid does not name the verifying key');
-      if (!verifySignature(key.spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature)) {
-        fail(r, 'VERIFY_BAD_SIGNATURE', `signature of ${signer} seq ${r.chain.seq} does not verify`);
-      } else if (r.chain.seq < key.fromSeq || r.chain.seq >= key.untilSeq) {
-        fail(
-          r,
-          r.chain.seq >= key.untilSeq ? 'VERIFY_KEY_REVOKED' : 'VERIFY_KEY_NOT_VALID',
-          `key not valid at seq ${r.chain.seq}`,
-        );
-      }
-    }
-    // A bundle holds a subset of the chain: links are checked where two seqs are adjacent.
-    for (let i = 1; i < records.length; i++) {
-      const a = records[i - 1]!;
-      const b = records[i]!;
-      if (b.chain.seq === a.chain.seq) fail(b, 'VERIFY_CHAIN_FORK', `two records with seq ${b.chain.seq}`);
-      else if (b.chain.seq === a.chain.seq + 1 && b.chain.prev !== a.payloadSha256)
-        fail(b, 'VERIFY_CHAIN_FORK', `prev of seq ${b.chain.seq} is not the digest of seq ${a.chain.seq}`);
-    }
-    // Trust: the signer's first key must be rooted in --trust (later keys follow from rotations).
-    if (trusted !== undefined) {
-      const first = [...keys.entries()].sort((x, y) => x[1].fromSeq - y[1].fromSeq)[0];
-      if (first === undefined || !trusted.has(first[0])) {
-        const r = records[0]!;
-        fail(r, 'VERIFY_UNKNOWN_KEY', `the keys of ${signer} are not rooted in the --trust keys`);
-      }
+type Fail = (r: DecodedRecord, code: VerifyFailure['code'], reason: string) => void;
+
+/** Keys per signer, from the bundle's own device-key records (`records` in seq order). */
+function keyRanges(records: readonly DecodedRecord[]): Map<string, KeyRange> {
+  const keys = new Map<string, KeyRange>();
+  for (const r of records.filter((x) => x.name === 'device-key')) {
+    const p = r.predicate as unknown as DeviceKeyPredicate;
+    if (p.action === 'enrol') {
+      const spki = spkiBlocksOfPem(p.publicKey)[0];
+      if (spki !== undefined) keys.set(keyIdOf(spki), { spki, fromSeq: r.chain.seq, untilSeq: Infinity });
+    } else if (p.action === 'rotate') {
+      const spki = spkiBlocksOfPem(p.newPublicKey)[0];
+      const old = keys.get(p.keyId);
+      if (old !== undefined) old.untilSeq = Math.min(old.untilSeq, r.chain.seq + 1);
+      if (spki !== undefined) keys.set(keyIdOf(spki), { spki, fromSeq: r.chain.seq + 1, untilSeq: Infinity });
+    } else {
+      const k = keys.get(p.keyId);
+      if (k !== undefined) k.untilSeq = Math.min(k.untilSeq, p.invalidFromSeq);
     }
   }
+  return keys;
+}
 
-  // Sessions: the close record's root over the chunk digests.
+/** One signer's records: signatures and key validity, links between adjacent seqs, and trust. */
+function checkSigner(
+  signer: string,
+  records: readonly DecodedRecord[],
+  o: { trusted: ReadonlySet<string> | undefined; fail: Fail },
+): void {
+  const { fail, trusted } = o;
+  const keys = keyRanges(records);
+  for (const r of records) {
+    const key = keys.get(r.keyId);
+    if (key === undefined) {
+      fail(
+        r,
+        'VERIFY_UNKNOWN_KEY',
+        `keyid ${r.keyId.slice(0, 12)}… of ${signer} is not established by a device-key record in the bundle`,
+      );
+      continue;
+    }
+    if (keyIdOf(key.spki) !== r.keyId)
+      fail(r, 'VERIFY_KEYID_MISMATCH', 'keyid does not name the verifying key');
+    if (!verifySignature(key.spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature)) {
+      fail(r, 'VERIFY_BAD_SIGNATURE', `signature of ${signer} seq ${r.chain.seq} does not verify`);
+    } else if (r.chain.seq < key.fromSeq || r.chain.seq >= key.untilSeq) {
+      fail(
+        r,
+        r.chain.seq >= key.untilSeq ? 'VERIFY_KEY_REVOKED' : 'VERIFY_KEY_NOT_VALID',
+        `key not valid at seq ${r.chain.seq}`,
+      );
+    }
+  }
+  // A bundle holds a subset of the chain: links are checked where two seqs are adjacent.
+  for (let i = 1; i < records.length; i++) {
+    const a = records[i - 1]!;
+    const b = records[i]!;
+    if (b.chain.seq === a.chain.seq) fail(b, 'VERIFY_CHAIN_FORK', `two records with seq ${b.chain.seq}`);
+    else if (b.chain.seq === a.chain.seq + 1 && b.chain.prev !== a.payloadSha256)
+      fail(b, 'VERIFY_CHAIN_FORK', `prev of seq ${b.chain.seq} is not the digest of seq ${a.chain.seq}`);
+  }
+  // Trust: the signer's first key must be rooted in --trust (later keys follow from rotations).
+  if (trusted !== undefined) {
+    const first = [...keys.entries()].sort((x, y) => x[1].fromSeq - y[1].fromSeq)[0];
+    if (first === undefined || !trusted.has(first[0])) {
+      const r = records[0]!;
+      fail(r, 'VERIFY_UNKNOWN_KEY', `the keys of ${signer} are not rooted in the --trust keys`);
+    }
+  }
+}
+
+/** Sessions: the close record's root over the chunk digests the bundle holds. */
+function checkSessions(records: readonly DecodedRecord[], fail: Fail): { sessions: number; chunks: number } {
   let sessions = 0;
   let chunks = 0;
   const bySession = new Map<string, { chunks: Map<number, string>; close?: DecodedRecord }>();
-  for (const { record } of lines) {
+  for (const record of records) {
     const sessionId = record.predicate['sessionId'];
     if (typeof sessionId !== 'string') continue;
     const s = bySession.get(sessionId) ?? { chunks: new Map<number, string>() };
@@ -149,11 +174,5 @@ export function verifyBundle(
         `session ${sessionId}: root over the bundle's chunk digests differs from the close record`,
       );
   }
-  return {
-    ok: failures.length === 0,
-    checked: { chunks, records: lines.length, sessions },
-    failures,
-    trust: trusted === undefined ? 'given' : 'pinned',
-    signers: [...bySigner].map(([id, records]) => ({ id, headSeq: records.at(-1)?.chain.seq ?? 0 })),
-  };
+  return { sessions, chunks };
 }
