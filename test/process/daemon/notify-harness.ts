@@ -1,13 +1,13 @@
 // Helpers for the daemon's systemd contract: a stand-in NOTIFY_SOCKET (the python receiver that reads
-// the sender's PID like systemd), `rigcap run` as a child with chosen environment, and a loop-mounted
-// ext4 spool that can be frozen to simulate a disk that stops answering.
-import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
+// the sender's PID like systemd) and a loop-mounted ext4 spool that can be frozen to simulate a disk
+// that stops answering. `rigcap run` itself is started with test/support/daemon.ts.
+import { randomUUID } from 'node:crypto';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
 const repo = join(import.meta.dirname, '..', '..', '..');
-const rigcapBin = join(repo, 'bin', 'rigcap.js');
 
 /** python3, or undefined when it is not installed. */
 export const python = spawnSync('python3', ['--version']).status === 0 ? 'python3' : undefined;
@@ -29,6 +29,11 @@ export interface NotifyReceiver {
   waitFor(match: (d: Datagram) => boolean, timeoutMs: number, from?: number): Promise<Datagram>;
   /** Called synchronously for each datagram as it arrives (checks that must run "at that moment"). */
   onDatagram(listener: (d: Datagram) => void): void;
+  /**
+   * Sends a marker datagram of the test's own and resolves once it is read: the socket's queue is
+   * first in, first out, so every datagram sent before this call has been read (and recorded) by then.
+   */
+  drain(timeoutMs: number): Promise<void>;
   close(): void;
 }
 
@@ -40,6 +45,7 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
   ]);
   const datagrams: Datagram[] = [];
   const listeners: Array<(d: Datagram) => void> = [];
+  const markers = new Map<string, () => void>();
   const waiters = new Set<() => void>();
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -53,6 +59,8 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
   createInterface({ input: proc.stdout }).on('line', (line) => {
     const parsed = JSON.parse(line) as { pid: number | null; message: string; listening?: string };
     if (parsed.listening !== undefined) return listening();
+    const marker = markers.get(parsed.message);
+    if (marker !== undefined) return marker();
     const d: Datagram = { pid: parsed.pid, message: parsed.message, atMs: Date.now() };
     datagrams.push(d);
     for (const l of listeners) l(d);
@@ -87,98 +95,32 @@ export async function startNotifyReceiver(address: string): Promise<NotifyReceiv
         check();
       });
     },
+    drain(timeoutMs) {
+      const marker = `RIGCAP_TEST_DRAIN=${randomUUID()}`;
+      const arrived = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          markers.delete(marker);
+          reject(new Error(`the drain marker was not read within ${timeoutMs} ms`));
+        }, timeoutMs);
+        markers.set(marker, () => {
+          clearTimeout(timer);
+          markers.delete(marker);
+          resolve();
+        });
+      });
+      const sent = spawnSync(python as string, [
+        '-c',
+        'import socket, sys; a = sys.argv[1]; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(sys.argv[2].encode(), "\\0" + a[1:] if a.startswith("@") else a)',
+        address,
+        marker,
+      ]);
+      if (sent.status !== 0) throw new Error(`cannot send the drain marker: ${sent.stderr.toString()}`);
+      return arrived;
+    },
     close: () => {
       proc.kill();
     },
   };
-}
-
-/** One parsed pino line of the child. */
-export type LogLine = Record<string, unknown> & { msg?: string };
-
-/** A running `rigcap run` with the environment a test chose. */
-export interface RunChild {
-  readonly proc: ChildProcess;
-  readonly pid: number;
-  readonly logs: LogLine[];
-  stderr(): string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves once a log line matches; rejects on timeout or exit. */
-  waitForLog(match: (l: LogLine) => boolean, timeoutMs: number): Promise<LogLine>;
-}
-
-/**
- * Starts `node bin/rigcap.js run --config FILE` directly (as the unit's ExecStart does, so the
- * notifying process is the main PID). `env` entries set to undefined are removed.
- */
-export function startRun(configFile: string, env: Readonly<Record<string, string | undefined>>): RunChild {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, RIGCAP_LOG_LEVEL: 'info' };
-  for (const key of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete childEnv[key];
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete childEnv[key];
-    else childEnv[key] = value;
-  }
-  const proc = spawn(process.execPath, [rigcapBin, 'run', '--config', configFile], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: childEnv,
-  });
-  const logs: LogLine[] = [];
-  const waiters = new Set<() => void>();
-  createInterface({ input: proc.stdout }).on('line', (text) => {
-    if (text.trim() === '') return;
-    try {
-      logs.push(JSON.parse(text) as LogLine);
-    } catch {
-      logs.push({ msg: text });
-    }
-    for (const w of [...waiters]) w();
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    proc,
-    pid: proc.pid ?? -1,
-    logs,
-    stderr: () => stderr,
-    exited,
-    waitForLog(match, timeoutMs) {
-      return new Promise<LogLine>((resolve, reject) => {
-        const describe = (): string =>
-          `stderr: ${stderr.slice(-1500)}; last lines: ${JSON.stringify(logs.slice(-5))}`;
-        const check = (): void => {
-          const found = logs.find(match);
-          if (found === undefined) return;
-          done();
-          resolve(found);
-        };
-        const timer = setTimeout(() => {
-          done();
-          reject(new Error(`no matching log line within ${timeoutMs} ms; ${describe()}`));
-        }, timeoutMs);
-        const done = (): void => {
-          clearTimeout(timer);
-          waiters.delete(check);
-        };
-        waiters.add(check);
-        void exited.then(({ code, signal }) => {
-          if (!waiters.has(check)) return;
-          done();
-          reject(new Error(`rigcap exited (${code ?? signal}) before the log line appeared; ${describe()}`));
-        });
-        check();
-      });
-    },
-  };
-}
-
-/** SIGKILLs the child if it still runs and waits for it. */
-export async function killRun(child: RunChild | undefined): Promise<void> {
-  if (child === undefined || child.proc.exitCode !== null || child.proc.signalCode !== null) return;
-  child.proc.kill('SIGKILL');
-  await child.exited;
 }
 
 /** An ext4 file system on a loop device that the test can freeze (fsfreeze) and thaw. */

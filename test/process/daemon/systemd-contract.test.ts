@@ -10,18 +10,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildSdNotify } from '../../../scripts/build-sd-notify.js';
 import { startSimRig, type SimRig } from '../../../scripts/sim-rig/index.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
-import { checkSpool, sessionStatements } from '../agent/daemon-harness.ts';
+import { killDaemon, startDaemon, type Daemon, type LogLine } from '../../support/daemon.ts';
+import { checkSpool, sessionStatements } from '../../support/spool-check.ts';
+import { waitFor } from '../../support/wait.ts';
 import {
-  killRun,
   mountFreezableDisk,
   python,
   startNotifyReceiver,
-  startRun,
   type Datagram,
   type FreezableDisk,
-  type LogLine,
   type NotifyReceiver,
-  type RunChild,
 } from './notify-harness.ts';
 
 const sensors = {
@@ -40,13 +38,13 @@ const isPeriodicStatus = (d: Datagram): boolean => d.message.startsWith('STATUS=
 
 let dir: string | undefined;
 let rig: SimRig | undefined;
-let child: RunChild | undefined;
+let child: Daemon | undefined;
 let receiver: NotifyReceiver | undefined;
 let disk: FreezableDisk | undefined;
 afterEach(async () => {
   // Thaw first: a child blocked on a frozen file system cannot even be killed.
   disk?.thaw();
-  await killRun(child);
+  await killDaemon(child);
   receiver?.close();
   await rig?.stop();
   disk?.dispose();
@@ -128,7 +126,7 @@ async function startRig(): Promise<SimRig> {
 describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', () => {
   it(
     'sends READY once the spool and first stream are up, STATUS periodically, WATCHDOG while capturing, STOPPING then seals and closes the session',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async () => {
       const problem = buildSdNotify();
       if (problem !== null) throw new Error(`cannot build the sd_notify addon (needs gcc): ${problem}`);
@@ -143,7 +141,9 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
         if (d.message.split('\n').includes('READY=1')) atReady ??= spoolNow(spool);
       });
 
-      child = startRun(configFile, { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec });
+      child = startDaemon(configFile, {
+        env: { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec },
+      });
       const ready = await receiver.waitFor((d) => d.message.split('\n').includes('READY=1'), 30_000);
       const messages = (): string[] => receiver!.datagrams.map((d) => d.message);
 
@@ -153,7 +153,7 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
       expect(ready.message).toBe('READY=1\nSTATUS=capturing 4 streams');
       expect(ready.pid).toBe(child.pid);
       expect(atReady).toEqual({ catalog: true, writable: true, sessionPhases: ['open'] });
-      const started = await child.waitForLog((l) => l.msg === 'capture started', 15_000);
+      const started = await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       const sessionId = String(started['sessionId']);
 
       // 2. A periodic STATUS= line (every 10 s) with rates, drops, clock and backlog.
@@ -169,9 +169,8 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
       expect(child.logs.some((l) => l.msg === 'chunk sealed')).toBe(true);
 
       // 4. SIGTERM: STOPPING=1, exit 0, nothing after STOPPING (the watchdog stops first).
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 });
+      expect(exit, child.tail()).toEqual({ code: 0, signal: null });
       const stopping = await receiver.waitFor((d) => d.message.split('\n').includes('STOPPING=1'), 5_000);
       expect(stopping.message).toBe('STOPPING=1\nSTATUS=draining queues and sealing the open chunk');
       expect(messages().at(-1)).toBe(stopping.message);
@@ -197,7 +196,7 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
 
   it(
     'withholds WATCHDOG=1 while the spool disk hangs and resumes once it answers again',
-    { timeout: 60_000 },
+    { timeout: 180_000 },
     async (ctx) => {
       const problem = buildSdNotify();
       if (problem !== null) throw new Error(`cannot build the sd_notify addon (needs gcc): ${problem}`);
@@ -220,7 +219,9 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
         maxDurationMs: 30_000,
       });
       receiver = await startNotifyReceiver(join(dir, 'notify.sock'));
-      child = startRun(configFile, { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec });
+      child = startDaemon(configFile, {
+        env: { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec },
+      });
       await receiver.waitFor((d) => d.message.startsWith('READY=1'), 30_000);
       // Samples reach the file: pings come while it is being written.
       await receiver.waitFor(isPing, 10_000);
@@ -236,23 +237,28 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
           Number(l['stalledTicks']) >= ticks &&
           child!.logs.indexOf(l) >= logsBefore;
       disk.freeze();
-      await child.waitForLog(stalledSince(1), 15_000);
+      await child.waitForLog(stalledSince(1), {
+        what: 'the watchdog to report a stalled pipeline',
+        timeoutMs: 30_000,
+      });
       const stalledAt = Date.now();
       const fromIndex = receiver.datagrams.length;
       // A window of three more ping intervals (over 2 × WatchdogSec/2): the timer keeps ticking and
       // says so in the log, but no ping leaves.
-      await child.waitForLog(stalledSince(4), 15_000);
+      await child.waitForLog(stalledSince(4), { what: 'four stalled watchdog ticks', timeoutMs: 30_000 });
       expect(Date.now() - stalledAt).toBeGreaterThanOrEqual(2_000);
       expect(receiver.datagrams.slice(fromIndex).filter(isPing)).toEqual([]);
 
       // The disk answers again: writes complete, progress resumes, and so do the pings.
       disk.thaw();
       await receiver.waitFor(isPing, 15_000, fromIndex);
-      await child.waitForLog((l) => l.msg === 'pipeline progressing again', 5_000);
+      await child.waitForLog((l) => l.msg === 'pipeline progressing again', {
+        what: 'the watchdog to see progress again',
+        timeoutMs: 30_000,
+      });
 
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 });
+      expect(exit, child.tail()).toEqual({ code: 0, signal: null });
       expect(receiver.datagrams.at(-1)?.message).toMatch(/^STOPPING=1\n/);
       expect(new Set(receiver.datagrams.map((d) => d.pid))).toEqual(new Set([child.pid]));
       // The hang lost nothing that was committed: every chunk opens, matches the catalog and verifies.
@@ -263,7 +269,7 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
     },
   );
 
-  it('never sends READY when the spool cannot be prepared', { timeout: 30_000 }, async () => {
+  it('never sends READY when the spool cannot be prepared', { timeout: 180_000 }, async () => {
     dir = await mkdtemp(join(tmpdir(), 'rigcap-daemon-noready-'));
     // A spool path under a regular file: mkdir fails even for root.
     writeFileSync(join(dir, 'not-a-dir'), '');
@@ -274,7 +280,9 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
       endpoint: 'tcp://127.0.0.1:9',
     });
     receiver = await startNotifyReceiver(join(dir, 'notify.sock'));
-    child = startRun(configFile, { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec });
+    child = startDaemon(configFile, {
+      env: { NOTIFY_SOCKET: receiver.address, WATCHDOG_USEC: watchdogUsec },
+    });
     const exit = await child.exited;
     expect(exit.code, child.stderr()).not.toBe(0);
     expect(
@@ -282,8 +290,8 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
         child.stderr().includes('RIGCAP_SPOOL_UNWRITABLE'),
       child.stderr(),
     ).toBe(true);
-    // Give a stray datagram time to land before asserting there was none.
-    await new Promise((r) => setTimeout(r, 300));
+    // Every datagram the child sent before it exited has been read once the test's own marker is.
+    await receiver.drain(30_000);
     expect(receiver.datagrams.map((d) => d.message)).toEqual([]);
   });
 });
@@ -291,7 +299,7 @@ describe.skipIf(python === undefined)('rigcap run under systemd Type=notify', ()
 describe('rigcap run outside systemd', () => {
   it(
     'captures, stops and seals normally with NOTIFY_SOCKET unset (the notifier is a no-op)',
-    { timeout: 30_000 },
+    { timeout: 180_000 },
     async () => {
       dir = await mkdtemp(join(tmpdir(), 'rigcap-daemon-plain-'));
       const spool = join(dir, 'spool');
@@ -299,16 +307,19 @@ describe('rigcap run outside systemd', () => {
       const configFile = join(dir, 'rigcap.yaml');
       writeConfig(configFile, { spoolDir: spool, keysDir: join(dir, 'secrets'), endpoint: rig.endpoint });
       // WATCHDOG_USEC without a socket: the watchdog may run, but nothing must be sent or fail.
-      child = startRun(configFile, { NOTIFY_SOCKET: undefined, WATCHDOG_USEC: watchdogUsec });
-      const started = await child.waitForLog((l) => l.msg === 'capture started', 30_000);
+      child = startDaemon(configFile, { env: { NOTIFY_SOCKET: undefined, WATCHDOG_USEC: watchdogUsec } });
+      const started = await child.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       const sessionId = String(started['sessionId']);
-      await child.waitForLog((l) => l.msg === 'chunk sealed', 15_000);
-      // Past a couple of watchdog intervals.
-      await new Promise((r) => setTimeout(r, 2_500));
+      // Past a couple of watchdog intervals (1 s): chunks rotate every 500 ms, so six sealed chunks
+      // span about 3 s of capture with the watchdog running.
+      await waitFor(() => child!.logs.filter((l) => l.msg === 'chunk sealed').length >= 6, {
+        what: 'six chunks sealed',
+        timeoutMs: 60_000,
+        detail: () => child!.tail(),
+      });
       expect(child.proc.exitCode).toBe(null);
-      child.proc.kill('SIGTERM');
-      const exit = await child.exited;
-      expect(exit, child.stderr()).toEqual({ code: 0, signal: null });
+      const exit = await child.stop({ signal: 'SIGTERM', timeoutMs: 60_000 });
+      expect(exit, child.tail()).toEqual({ code: 0, signal: null });
       const notifyTrouble = child.logs.filter((l) => String(l['code'] ?? '').startsWith('RIGCAP_SD_NOTIFY'));
       expect(notifyTrouble).toEqual([]);
       const files = await sessionFiles(spool, sessionId);
