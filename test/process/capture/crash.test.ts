@@ -10,24 +10,24 @@ import { reconcile, sha256OfFile } from '../../../agent/catalog/reconcile.ts';
 import { salvageSpool } from '../../../agent/pipeline/salvage.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { readLines } from '../../support/lines.ts';
+import { delay } from '../../support/wait.ts';
 
 const KILLS = 20;
 const child = join(import.meta.dirname, 'crash-child.ts');
 
 async function runAndKill(spool: string, sessionId: string, afterMs: number): Promise<void> {
   const proc = spawn(process.execPath, [child, spool, sessionId], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    proc.once('error', reject);
-    proc.stdout.once('data', () => resolve());
-  });
-  await new Promise((r) => setTimeout(r, afterMs));
+  await readLines(proc).next({ what: 'the capture child to start writing', timeoutMs: 60_000 });
+  // The kill point the test chose, not a wait for a state.
+  await delay(afterMs);
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGKILL');
   await exited;
 }
 
 describe('capture survives kill -9', () => {
-  it(`recovers to valid, catalogued chunks after ${KILLS} kills`, async () => {
+  it(`recovers to valid, catalogued chunks after ${KILLS} kills`, { timeout: 180_000 }, async () => {
     const spool = await mkdtemp(join(tmpdir(), 'rigcap-crash-'));
     const logger = silentLogger();
     let salvaged = 0;
