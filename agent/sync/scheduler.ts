@@ -259,6 +259,15 @@ export class UploadScheduler {
         );
       }
       const kept = await verifier.verify(recordBytes, JSON.parse(res.text) as CustodyAnswer);
+      // A receipt that states a region outside the allowed ones stops sync like the store answer does.
+      const receiptRegion = regionOfReceipt(kept.receiptJson);
+      const refusal =
+        receiptRegion === undefined ? undefined : regionRefusal(this.#o.allowedRegions, receiptRegion);
+      if (refusal !== undefined) {
+        const reason = `receipt for ${itemKey(item)}: ${refusal}`;
+        this.#blocked = { code: 'RIGCAP_SYNC_REGION_NOT_ALLOWED', reason, storeRegion: receiptRegion! };
+        throw new RigcapError('RIGCAP_SYNC_REGION_NOT_ALLOWED', reason);
+      }
       state.synced(item.signerId, item.seq, {
         receiptJson: kept.receiptJson,
         logIndex: kept.logIndex,
@@ -362,4 +371,15 @@ export class UploadScheduler {
     this.#rateBytesPerSec = this.#rateBytesPerSec === 0 ? rate : 0.7 * this.#rateBytesPerSec + 0.3 * rate;
     this.#lastRateSample = { atMs: now, confirmed };
   }
+}
+
+/** The `region` a custody receipt (DSSE envelope JSON) states, or undefined. */
+function regionOfReceipt(receiptJson: string): string | undefined {
+  const env = JSON.parse(receiptJson) as { payload?: string };
+  if (typeof env.payload !== 'string') return undefined;
+  const statement = JSON.parse(Buffer.from(env.payload, 'base64').toString('utf8')) as {
+    predicate?: { region?: unknown };
+  };
+  const region = statement.predicate?.region;
+  return typeof region === 'string' ? region : undefined;
 }
