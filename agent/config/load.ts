@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { migrateConfig } from './migrations.ts';
 import { byteSizePaths, configSchema } from './schema.ts';
+import { readGeofenceFile } from './geofence-file.ts';
 import { configSnapshot, snapshotDigest } from './snapshot.ts';
 import { isImageStream } from './image-streams.ts';
 import type { RigcapConfig } from './types.ts';
@@ -83,6 +84,11 @@ export function parseConfig(text: string, where: { file?: string; baseDir: strin
   const config = migrated as unknown as RigcapConfig;
   normaliseByteSizes(config as unknown as Record<string, unknown>);
   resolvePaths(config, where.baseDir);
+  if (config.policy.geofencesFile !== '') {
+    const read = readGeofenceFile(config.policy.geofencesFile);
+    if (read.issues.length > 0) throw invalid(where.file, read.issues);
+    config.policy.geofences = [...config.policy.geofences, ...read.fences];
+  }
   const semantic = semanticIssues(config);
   if (semantic.length > 0) throw invalid(where.file, semantic);
   // The digest is the secret-free snapshot's, so a session record can carry the config it names.
@@ -261,6 +267,7 @@ function resolvePaths(config: RigcapConfig, baseDir: string): void {
   for (const m of config.deid.customModels) m.path = abs(m.path);
   if (config.sync.storeKeyFile !== '') config.sync.storeKeyFile = abs(config.sync.storeKeyFile);
   if (config.sync.caFile !== '') config.sync.caFile = abs(config.sync.caFile);
+  if (config.policy.geofencesFile !== '') config.policy.geofencesFile = abs(config.policy.geofencesFile);
 }
 
 function semanticIssues(config: RigcapConfig): ConfigIssue[] {

@@ -192,6 +192,12 @@ export const configSchema = {
           description: 'SPDX licence id or expression of the captured data (CC-BY-4.0, LicenseRef-…).',
         },
         legalBasis: { type: 'string', maxLength: 4096, default: '' },
+        geofencesFile: {
+          type: 'string',
+          default: '',
+          description:
+            'GeoJSON FeatureCollection of Polygon features, each with properties.id, added to geofences at load.',
+        },
         geofences: {
           type: 'array',
           default: [],

@@ -107,6 +107,8 @@ export interface PolicyConfig {
   consentRef: string;
   /** Capture regions: GNSS fixes are placed in these polygons; chunk records sign the ids only. */
   geofences: Geofence[];
+  /** A GeoJSON FeatureCollection of Polygon features (`properties.id`) added to `geofences` at load; '' = none. */
+  geofencesFile: string;
 }
 
 export interface SpoolConfig {
