@@ -8,15 +8,15 @@
 // Crash-safe order: write `.mcap.salvaging` → fsync → rename to `.mcap` → fsync dir → move the
 // source partial to quarantine. A restart deletes any `.salvaging` (incomplete) and, when the
 // `.mcap` already exists next to a `.partial`, only finishes the move.
-import { McapStreamReader } from '@mcap/core';
-import { open, readdir, mkdir, stat, unlink, rm } from 'node:fs/promises';
+import { readdir, mkdir, stat, unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import { decompressHandlers, storeUncompressed, type ChunkCompressor } from './chunk-compression.ts';
+import { storeUncompressed, type ChunkCompressor } from './chunk-compression.ts';
 import { fsyncDir } from '../keys/atomic-file.ts';
 import { HashingFile, durableRename } from './chunk-file.ts';
 import { McapEncoder } from './mcap-encoder.ts';
-import { chunkFileName, parseChunkIndex, type CommittedChunk, type StreamChunkStats } from './chunk-types.ts';
+import { chunkFileName, parseChunkIndex, type CommittedChunk } from './chunk-types.ts';
+import { SalvageCopy, copyPartial } from './salvage-copy.ts';
 import { isErrno } from '../errors.ts';
 
 export interface SalvageOptions {
@@ -52,8 +52,6 @@ export interface SalvageResult {
   /** Why reading stopped early, if it did (a parse or CRC error). */
   stopReason?: string;
 }
-
-const READ_PIECE_BYTES = 1024 * 1024;
 
 /** Name of the MCAP metadata record a salvaged chunk carries about its source partial. */
 export const salvageMetadataName = 'rigcap.salvage';
@@ -138,96 +136,10 @@ export async function salvagePartial(
     profile: 'ros2',
     library: 'rigcap-salvage',
   });
-  const schemaIds = new Map<number, number>();
-  const schemaNames = new Map<number, string>();
-  const channelIds = new Map<number, number>();
-  const stats = new Map<number, StreamChunkStats>();
-  let messages = 0;
-  let payloadBytes = 0;
-  let startNs: bigint | undefined;
-  let endNs = 0n;
-  let stopReason: string | undefined;
-  let consumedBytes = 0;
-  const reader = new McapStreamReader({ decompressHandlers, validateCrcs: true });
-  const handle = await open(partialPath, 'r');
-  try {
-    await encoder.start();
-    const piece = new Uint8Array(READ_PIECE_BYTES);
-    let offset = 0;
-    reading: for (;;) {
-      const { bytesRead } = await handle.read(piece, 0, piece.byteLength, offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-      reader.append(piece.slice(0, bytesRead));
-      for (;;) {
-        let record;
-        try {
-          record = reader.nextRecord();
-        } catch (err) {
-          stopReason = String(err);
-          break reading;
-        }
-        if (record === undefined) break;
-        consumedBytes = offset - reader.bytesRemaining();
-        switch (record.type) {
-          case 'Schema':
-            if (!schemaIds.has(record.id)) {
-              schemaNames.set(record.id, record.name);
-              schemaIds.set(
-                record.id,
-                encoder.registerSchema({ name: record.name, encoding: record.encoding, data: record.data }),
-              );
-            }
-            break;
-          case 'Channel': {
-            if (channelIds.has(record.id)) break;
-            const schemaId = schemaIds.get(record.schemaId) ?? 0;
-            channelIds.set(
-              record.id,
-              encoder.registerChannel({
-                schemaId,
-                topic: record.topic,
-                messageEncoding: record.messageEncoding,
-                metadata: record.metadata,
-              }),
-            );
-            stats.set(record.id, {
-              stream: record.metadata.get('stream') ?? record.topic,
-              topic: record.topic,
-              type: schemaNames.get(record.schemaId) ?? '',
-              count: 0,
-              bytes: 0,
-              latchedReplays: 0,
-            });
-            break;
-          }
-          case 'Message': {
-            const channelId = channelIds.get(record.channelId);
-            const s = stats.get(record.channelId);
-            if (channelId === undefined || s === undefined) break;
-            await encoder.addMessage({ ...record, channelId });
-            messages += 1;
-            payloadBytes += record.data.byteLength;
-            s.count += 1;
-            s.bytes += record.data.byteLength;
-            if (startNs === undefined || record.logTime < startNs) startNs = record.logTime;
-            if (record.logTime > endNs) endNs = record.logTime;
-            break;
-          }
-          case 'Attachment':
-            await encoder.addAttachment(record);
-            break;
-          case 'Metadata':
-            await encoder.addMetadata(record);
-            break;
-          default:
-            break;
-        }
-      }
-    }
-  } finally {
-    await handle.close();
-  }
+  await encoder.start();
+  const copy = new SalvageCopy(encoder);
+  const { consumedBytes, stopReason } = await copyPartial(partialPath, copy);
+  const { messages, payloadBytes } = copy;
   const lostTailBytes = sourceBytes - consumedBytes;
 
   if (messages === 0) {
@@ -245,32 +157,10 @@ export async function salvagePartial(
     };
   }
 
-  await encoder.addMetadata({
-    name: salvageMetadataName,
-    metadata: new Map([
-      ['source', `${finalName}.partial`],
-      ['sourceBytes', String(sourceBytes)],
-      ['recoveredMessages', String(messages)],
-      ['lostTailBytes', String(lostTailBytes)],
-    ]),
-  });
-  const summary = await encoder.end();
-  await file.sync();
-  await file.close();
-  await durableRename(tmpPath, finalPath, { fromDir: dir, toDir: dir });
-  const chunk: CommittedChunk = {
-    sessionId,
-    chunkIndex,
-    path: finalPath,
-    name: finalName,
-    bytes: Number(summary.fileBytes),
-    sha256: file.sha256(),
-    startNs: startNs ?? 0n,
-    endNs,
-    messages,
-    streams: [...stats.values()],
-    reason: 'salvage',
-  };
+  const chunk = await commitSalvaged(
+    { encoder, file, tmpPath, copy },
+    { sessionId, chunkIndex, dir, finalName, sourceBytes, lostTailBytes },
+  );
   await options.onCommit?.(chunk);
   let quarantinePath: string | undefined;
   if (options.keepSalvagedSource === false) {
@@ -288,6 +178,48 @@ export async function salvagePartial(
     chunk,
     ...(quarantinePath === undefined ? {} : { quarantinePath }),
     ...(stopReason === undefined ? {} : { stopReason }),
+  };
+}
+
+/** Ends the rewritten chunk with its salvage metadata, syncs it and renames it into place. */
+async function commitSalvaged(
+  w: { encoder: McapEncoder; file: HashingFile; tmpPath: string; copy: SalvageCopy },
+  c: {
+    sessionId: string;
+    chunkIndex: number;
+    dir: string;
+    finalName: string;
+    sourceBytes: number;
+    lostTailBytes: number;
+  },
+): Promise<CommittedChunk> {
+  const { encoder, file, copy } = w;
+  const finalPath = join(c.dir, c.finalName);
+  await encoder.addMetadata({
+    name: salvageMetadataName,
+    metadata: new Map([
+      ['source', `${c.finalName}.partial`],
+      ['sourceBytes', String(c.sourceBytes)],
+      ['recoveredMessages', String(copy.messages)],
+      ['lostTailBytes', String(c.lostTailBytes)],
+    ]),
+  });
+  const summary = await encoder.end();
+  await file.sync();
+  await file.close();
+  await durableRename(w.tmpPath, finalPath, { fromDir: c.dir, toDir: c.dir });
+  return {
+    sessionId: c.sessionId,
+    chunkIndex: c.chunkIndex,
+    path: finalPath,
+    name: c.finalName,
+    bytes: Number(summary.fileBytes),
+    sha256: file.sha256(),
+    startNs: copy.startNs ?? 0n,
+    endNs: copy.endNs,
+    messages: copy.messages,
+    streams: [...copy.stats.values()],
+    reason: 'salvage',
   };
 }
 
