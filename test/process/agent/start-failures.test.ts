@@ -3,22 +3,27 @@
 // behind. The bounds below only detect a process that never ends; they are not speed figures.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCatalogue, type ErrorCode } from '../../../agent/errors.ts';
 import { simAgentConfig } from '../../integration/agent/sim-config.ts';
 import { runCli } from '../../support/cli.ts';
-import { exitWithin, killDaemon, processGone, startDaemon, type DaemonChild } from './daemon-harness.ts';
+import {
+  killDaemon,
+  processGone,
+  startDaemon,
+  writeDaemonConfig,
+  type Daemon,
+} from '../../support/daemon.ts';
 
 /** Hang detector for a failing start (de-id model loading included on a loaded machine). */
 const exitBoundMs = 60_000;
 
 let dir: string;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 const mounts: string[] = [];
 const blockers: Server[] = [];
 
@@ -58,8 +63,9 @@ async function portBindable(port: number): Promise<boolean> {
     const server = await listenOn(port);
     await new Promise((r) => server.close(r));
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') return false;
+    throw err;
   }
 }
 
@@ -108,7 +114,7 @@ async function rigConfig(
   (config['ops'] as Record<string, unknown>)['controlEndpoint'] = `ipc://${join(dir, 'run', 'control.sock')}`;
   const configFile = join(dir, 'rigcap.yaml');
   edit(config, { configFile, port, spool, keys });
-  await writeFile(configFile, stringify(config));
+  await writeDaemonConfig(configFile, config);
   return { configFile, config, port, spool, keys };
 }
 
@@ -118,10 +124,10 @@ async function expectStartFailure(
   code: ErrorCode,
   messagePart: string | RegExp,
   options: { portHeldByTest?: boolean; exitCode?: number } = {},
-): Promise<DaemonChild> {
+): Promise<Daemon> {
   const started = startDaemon(rig.configFile);
   child = started;
-  const exit = await exitWithin(started, exitBoundMs);
+  const exit = await started.exitWithin(exitBoundMs);
   const stderr = started.stderr();
   expect(exit, stderr).toEqual({ code: options.exitCode ?? 1, signal: null });
   expect(stderr).toContain(`${code}: `);
@@ -169,10 +175,12 @@ describe('rigcap run: a failed start exits with its code and leaves nothing behi
       const folder = join(rig.configFile, '..', 'run', 'rigcap');
       const started = startDaemon(rig.configFile);
       child = started;
-      await started.waitForLog((l) => l.msg === 'capture started', 60_000);
+      await started.waitForLog((l) => l.msg === 'capture started', { what: 'capture started' });
       expect(statSync(folder).mode & 0o777).toBe(0o750);
-      started.proc.kill('SIGINT');
-      expect(await exitWithin(started, exitBoundMs), started.stderr()).toEqual({ code: 0, signal: null });
+      expect(await started.stop({ signal: 'SIGINT', timeoutMs: exitBoundMs }), started.tail()).toEqual({
+        code: 0,
+        signal: null,
+      });
       expect(started.logs.at(-1)?.msg).toBe('stopped');
       expect(processGone(started.pid)).toBe(true);
       expect(await portBindable(rig.port)).toBe(true);
