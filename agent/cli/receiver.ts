@@ -25,11 +25,21 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --key FILE             store private key (default DIR.secrets/store.key, created 0600; never inside
                          DIR); every receiver of one store uses the same key
   --enroll-token T       one-time token a device presents on its first device-key record (repeatable)
+  --enroll-token-file F  tokens from a file, one a line (systemd LoadCredential=); each at least 32
+                         characters (repeatable; argv is visible to every local user)
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
 
 exit: 0 after SIGINT/SIGTERM, 2 usage error`;
+
+/** Tokens from `--enroll-token-file` files; an empty or short one is refused (exit 2). */
+async function tokenFiles(paths: readonly string[] | undefined): Promise<string[]> {
+  const { readTokenFile } = await import('../../receiver/auth/devices.ts');
+  const tokens: string[] = [];
+  for (const path of paths ?? []) tokens.push(...(await readTokenFile(path)));
+  return tokens;
+}
 
 /** Splits HOST:PORT, accepting [v6]:port. */
 export function parseListen(value: string): { host: string; port: number } {
@@ -70,6 +80,7 @@ function parseReceiverFlags(argv: readonly string[]) {
     's3-endpoint': { type: 'string' },
     key: { type: 'string' },
     'enroll-token': { type: 'string', multiple: true },
+    'enroll-token-file': { type: 'string', multiple: true },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
@@ -120,7 +131,7 @@ const command: Command = {
     const receiver = await startReceiver({
       host,
       port,
-      enrollTokens: values['enroll-token'] ?? [],
+      enrollTokens: [...(values['enroll-token'] ?? []), ...(await tokenFiles(values['enroll-token-file']))],
       log,
       maxUploadBytes: intFlag('receiver', 'max-upload-bytes', values['max-upload-bytes'], 4 * 1024 ** 3),
       maxPartBytes: intFlag('receiver', 'max-part-bytes', values['max-part-bytes'], 64 * 1024 ** 2),

@@ -90,5 +90,16 @@ describe('registered devices', () => {
     expect(() => checkEnrollToken('', 'argv')).toThrow(
       expect.objectContaining({ code: 'RIGCAP_STORE_TOKEN_INVALID' }),
     );
+    const run = await runCli([
+      'receiver',
+      '--listen',
+      '127.0.0.1:0',
+      '--data',
+      join(root, 'r'),
+      '--enroll-token-file',
+      short,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('RIGCAP_STORE_TOKEN_INVALID');
   });
 });
