@@ -203,39 +203,8 @@ export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
   const toNs = focusEnd + q.aroundNs;
   const open = s.open?.predicate as unknown as Extract<SessionPredicate, { phase: 'open' }> | undefined;
 
-  const before = s.chunks.filter((r) => chunkOf(r).chunkIndex <= c.chunkIndex);
-  const calibration = c.calibration.map((ref) => {
-    let since = c.chunkIndex;
-    for (let i = before.length - 1; i >= 0; i--) {
-      const p = chunkOf(before[i]!);
-      if (!p.calibration.some((x) => x.sensor === ref.sensor && x.digest === ref.digest)) break;
-      since = p.chunkIndex;
-    }
-    return {
-      sensor: ref.sensor,
-      digest: ref.digest,
-      version: String(ref.version),
-      coversTopic: topic !== null && calibrationCovers(ref.sensor, topic),
-      inForceSinceChunk: since,
-    };
-  });
-
-  const t = c.timesync;
-  const interval =
-    atNs === null
-      ? null
-      : (t.intervals.find((i) => BigInt(i.startNs) <= atNs && atNs <= BigInt(i.endNs)) ?? null);
-  const clock: TraceAnswer['clock'] = {
-    source: t.source,
-    state: interval?.state ?? t.stateAtEnd,
-    interval,
-    offsetNs: t.offsetNs,
-    dispersionNs: t.dispersionNs,
-    samples: t.samples,
-    stepsNearby: s.chunks
-      .flatMap((r) => chunkOf(r).timesync.steps)
-      .filter((st) => fromNs <= BigInt(st.atNs) && BigInt(st.atNs) <= toNs),
-  };
+  const calibration = calibrationInForce(s, c, topic);
+  const clock = clockAt(s, c, { atNs, fromNs, toNs });
 
   const deid = c.transforms
     .filter((x) => x.kind === 'de-identification')
@@ -256,37 +225,8 @@ export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
       (g.stream === undefined || topic === null || g.stream === topic),
   );
 
-  const markers = s.markers
-    .map((m) => ({ m, p: m.predicate as unknown as EventMarkerPredicate }))
-    .filter(({ p }) => fromNs <= BigInt(p.atNs) && BigInt(p.atNs) <= toNs)
-    .sort((a, b) => (BigInt(a.p.atNs) < BigInt(b.p.atNs) ? -1 : 1))
-    .map(({ m, p }) => ({
-      label: p.label,
-      note: p.note,
-      atNs: p.atNs,
-      operator: p.operator,
-      record: refOf(m),
-    }));
-
-  const receipts = s.receipts
-    .filter(({ record }) => {
-      const p = record.predicate as unknown as CustodyReceiptPredicate;
-      return p.record.seq === chunk.chain.seq && p.record.sha256 === chunk.payloadSha256;
-    })
-    .map(({ storeId, record }) => {
-      const p = record.predicate as unknown as CustodyReceiptPredicate;
-      return {
-        storeId,
-        record: refOf(record),
-        receivedWallNs: p.receivedWallNs,
-        log: p.log,
-        signature:
-          receiptSignature(s, storeId, record) === undefined
-            ? ('store key not in PATH' as const)
-            : ('verified' as const),
-      };
-    });
-
+  const markers = markersAround(s, fromNs, toNs);
+  const receipts = receiptsOf(s, chunk);
   const keyRecord = keyRecordOf(s, chunk.chain.deviceId, chunk.keyId);
   return {
     ok: true,
@@ -322,4 +262,90 @@ export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
       receipts,
     },
   };
+}
+
+/** Each calibration of the chunk, whether it covers the topic, and since which chunk it is in force. */
+function calibrationInForce(
+  s: SessionRecords,
+  c: CaptureChunkPredicate,
+  topic: string | null,
+): TraceAnswer['calibration'] {
+  const before = s.chunks.filter((r) => chunkOf(r).chunkIndex <= c.chunkIndex);
+  return c.calibration.map((ref) => {
+    let since = c.chunkIndex;
+    for (let i = before.length - 1; i >= 0; i--) {
+      const p = chunkOf(before[i]!);
+      if (!p.calibration.some((x) => x.sensor === ref.sensor && x.digest === ref.digest)) break;
+      since = p.chunkIndex;
+    }
+    return {
+      sensor: ref.sensor,
+      digest: ref.digest,
+      version: String(ref.version),
+      coversTopic: topic !== null && calibrationCovers(ref.sensor, topic),
+      inForceSinceChunk: since,
+    };
+  });
+}
+
+/** The chunk's clock state at the instant (its interval), and clock steps around it. */
+function clockAt(
+  s: SessionRecords,
+  c: CaptureChunkPredicate,
+  w: { atNs: bigint | null; fromNs: bigint; toNs: bigint },
+): TraceAnswer['clock'] {
+  const { atNs, fromNs, toNs } = w;
+  const t = c.timesync;
+  const interval =
+    atNs === null
+      ? null
+      : (t.intervals.find((i) => BigInt(i.startNs) <= atNs && atNs <= BigInt(i.endNs)) ?? null);
+  return {
+    source: t.source,
+    state: interval?.state ?? t.stateAtEnd,
+    interval,
+    offsetNs: t.offsetNs,
+    dispersionNs: t.dispersionNs,
+    samples: t.samples,
+    stepsNearby: s.chunks
+      .flatMap((r) => chunkOf(r).timesync.steps)
+      .filter((st) => fromNs <= BigInt(st.atNs) && BigInt(st.atNs) <= toNs),
+  };
+}
+
+/** Event markers between fromNs and toNs, in time order. */
+function markersAround(s: SessionRecords, fromNs: bigint, toNs: bigint): TraceAnswer['markers'] {
+  return s.markers
+    .map((m) => ({ m, p: m.predicate as unknown as EventMarkerPredicate }))
+    .filter(({ p }) => fromNs <= BigInt(p.atNs) && BigInt(p.atNs) <= toNs)
+    .sort((a, b) => (BigInt(a.p.atNs) < BigInt(b.p.atNs) ? -1 : 1))
+    .map(({ m, p }) => ({
+      label: p.label,
+      note: p.note,
+      atNs: p.atNs,
+      operator: p.operator,
+      record: refOf(m),
+    }));
+}
+
+/** Custody receipts that name the chunk's record, with whether their signature was checked. */
+function receiptsOf(s: SessionRecords, chunk: DecodedRecord): TraceAnswer['receipts'] {
+  return s.receipts
+    .filter(({ record }) => {
+      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      return p.record.seq === chunk.chain.seq && p.record.sha256 === chunk.payloadSha256;
+    })
+    .map(({ storeId, record }) => {
+      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      return {
+        storeId,
+        record: refOf(record),
+        receivedWallNs: p.receivedWallNs,
+        log: p.log,
+        signature:
+          receiptSignature(s, storeId, record) === undefined
+            ? ('store key not in PATH' as const)
+            : ('verified' as const),
+      };
+    });
 }
