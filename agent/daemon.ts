@@ -102,6 +102,7 @@ export class Daemon {
       log,
       ledger,
       streamPriority: (topic) => byTopic.get(topic),
+      signer: () => this.agent.sealer?.signer,
     });
     this.#sync.scheduler.start({ intervalMs: 2000 });
     const sealer = this.agent.sealer;

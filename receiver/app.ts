@@ -15,7 +15,8 @@ import { sha256OfContentDigest } from '../agent/records/http-signature.ts';
 import type { Logger } from '../agent/log.ts';
 import { noteVerifierKey } from '../agent/records/checkpoint.ts';
 import type { QuotaBook } from './auth/quotas.ts';
-import { RequestAuth, signableOf } from './auth/request-auth.ts';
+import type { RequestAuth } from './auth/request-auth.ts';
+import { signableOf } from './auth/request-auth.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
 import type { StoreKey } from './store-key.ts';
@@ -258,7 +259,8 @@ function registerRecordRoute(app: FastifyInstance, deps: ReceiverAppDeps): void 
     },
     preHandler: async (req) => {
       if (auth === undefined) return;
-      if (!RequestAuth.isSigned(req.headers) && typeof req.headers[enrollTokenHeader] === 'string') return;
+      // An enrolment (the device-key record with its one-time token) comes before the key is known.
+      if (typeof req.headers[enrollTokenHeader] === 'string') return;
       await auth.authenticate(signableOf(req));
       const signed = sha256OfContentDigest(String(req.headers['content-digest'] ?? ''));
       const actual = bodyDigests.get(req) ?? createHash('sha256').digest();

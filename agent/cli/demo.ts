@@ -14,6 +14,7 @@ import { RigcapError } from '../errors.ts';
 import { FsSource } from '../keys/fs-source.ts';
 import { createLogger } from '../log.ts';
 import { verifyTree, type VerifyReport } from '../records/index.ts';
+import type { SyncConfig } from '../config/types.ts';
 import { openSyncService, syncUntilEmpty } from '../sync/sync-service.ts';
 import { intFlag, parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
@@ -104,6 +105,14 @@ function prepareDirs(dir: string): void {
 
 function say(io: CliIO, json: boolean, line: string): void {
   if (!json || io.stderr.isTTY === true) io.stderr.write(`${line}\n`);
+}
+
+/** What the demo's final sync needs from its config. */
+function syncOf(config: { sync: SyncConfig; spool: { dir: string } }): {
+  sync: SyncConfig;
+  spoolDir: string;
+} {
+  return { sync: config.sync, spoolDir: config.spool.dir };
 }
 
 const command: Command = {
@@ -210,7 +219,7 @@ const command: Command = {
       const deid = daemon.agent.deidTotals;
 
       say(io, json, 'syncing the backlog to the store');
-      const service = openSyncService({ sync: config.sync, spoolDir: config.spool.dir, log });
+      const service = openSyncService({ ...syncOf(config), log, signer: () => daemon.agent.sealer?.signer });
       const drained = await syncUntilEmpty({ service, timeoutMs: 180_000, signal: io.signal });
       await service.close();
 

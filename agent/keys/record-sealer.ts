@@ -123,6 +123,11 @@ export class RecordSealer {
     return sealer;
   }
 
+  /** The current key (replaced by a rotation); the sync client signs its requests with it. */
+  get signer(): Signer {
+    return this.#signer;
+  }
+
   /** The current signing keyid. */
   get keyId(): string {
     return this.#signer.keyId;

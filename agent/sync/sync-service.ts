@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { UploadScheduler, type Backlog, type DrainResult } from './scheduler.ts';
 import type { SyncLedger } from './state.ts';
 import { TokenBucket } from './token-bucket.ts';
-import { TusClient } from './tus-client.ts';
+import { TusClient, type TusClientOptions } from './tus-client.ts';
 
 /** A running sync: its scheduler, ledger and client (for stats). */
 export interface SyncService {
@@ -33,6 +33,8 @@ export function openSyncService(options: {
   /** Overrides sync.storeUrl (e.g. a proxy in tests and the bench). */
   storeUrl?: string;
   idleTimeoutMs?: number;
+  /** The device key that signs every request to the store (see TusClientOptions.signer). */
+  signer?: TusClientOptions['signer'];
 }): SyncService {
   const { sync, log } = options;
   const storeKeyPem = sync.storeKeyFile === '' ? undefined : readFileSync(sync.storeKeyFile, 'utf8');
@@ -55,6 +57,7 @@ export function openSyncService(options: {
     ...(bucket === undefined ? {} : { bucket }),
     ...(ca === undefined ? {} : { ca }),
     ...(options.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.idleTimeoutMs }),
+    ...(options.signer === undefined ? {} : { signer: options.signer }),
   });
   const scheduler = new UploadScheduler({
     spoolDir: options.spoolDir,

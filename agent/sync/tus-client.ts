@@ -52,8 +52,11 @@ export interface TusClientOptions {
   ca?: string;
   /** Per-request idle timeout: a stalled link fails instead of hanging. */
   idleTimeoutMs?: number;
-  /** The device key: every request is signed (RFC 9421) so the store knows which device asks. */
-  signer?: Signer;
+  /**
+   * The device key: every request is signed (RFC 9421) so the store knows which device asks. A
+   * function is asked before each request, so a key rotation takes effect at once.
+   */
+  signer?: Signer | (() => Signer | undefined);
 }
 
 /** Where an upload stands, persisted by the caller after each confirmed part. */
@@ -105,7 +108,7 @@ export class TusClient {
   readonly #log: Logger;
   readonly #bucket: TokenBucket | undefined;
   readonly #dispatcher: Agent;
-  readonly #signer: Signer | undefined;
+  readonly #signer: Signer | (() => Signer | undefined) | undefined;
 
   constructor(options: TusClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -169,7 +172,8 @@ export class TusClient {
     init: { headers?: Record<string, string>; body?: unknown; bodySha256?: Uint8Array },
   ): Record<string, string> {
     const headers = { ...init.headers };
-    if (this.#signer === undefined) return headers;
+    const signer = typeof this.#signer === 'function' ? this.#signer() : this.#signer;
+    if (signer === undefined) return headers;
     let bodySha256 = init.bodySha256;
     if (bodySha256 === undefined && init.body !== undefined && init.body !== null) {
       if (typeof init.body !== 'string' && !(init.body instanceof Uint8Array)) {
@@ -180,7 +184,7 @@ export class TusClient {
     const signed = signRequest(
       { method, path: new URL(url).pathname, headers },
       {
-        signer: this.#signer,
+        signer,
         nonce: randomBytes(16).toString('base64url'),
         created: Math.floor(Date.now() / 1000),
         ...(bodySha256 === undefined ? {} : { bodySha256 }),
