@@ -10,13 +10,13 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../../agent/errors.ts';
-import { exitWithin, killDaemon, processGone, startDaemon, type DaemonChild } from './daemon-harness.ts';
+import { killDaemon, processGone, startDaemon, type Daemon } from '../../support/daemon.ts';
 
 const configDir = join(import.meta.dirname, '..', '..', '..', 'config');
 const examples = readdirSync(configDir).filter((f) => f.endsWith('.yaml'));
 
 let dir: string | undefined;
-let child: DaemonChild | undefined;
+let child: Daemon | undefined;
 afterEach(async () => {
   await killDaemon(child);
   child = undefined;
@@ -89,18 +89,23 @@ describe('the example configs start outside systemd', () => {
       if (controlFolder !== undefined) expect(existsSync(controlFolder)).toBe(false);
 
       // No ROS 2 here: the environment a sourced setup.bash would give is removed on purpose.
-      child = startDaemon(configFile, [], { env: { ROS_DISTRO: undefined, AMENT_PREFIX_PATH: undefined } });
+      child = startDaemon(configFile, { env: { ROS_DISTRO: undefined, AMENT_PREFIX_PATH: undefined } });
       const started = child;
       if (usesRos2(config)) {
-        const exit = await exitWithin(started, 180_000);
+        const exit = await started.exitWithin(180_000);
         expect(exit, started.stderr()).toEqual({ code: 1, signal: null });
         expect(started.stderr()).toContain('RIGCAP_ROS2_ENV_MISSING: ');
         expect(started.stderr()).toContain(`fix: ${errorCatalogue.RIGCAP_ROS2_ENV_MISSING}`);
         expect(started.stderr()).not.toContain('still open');
       } else {
-        await started.waitForLog((l) => l.msg === 'capture started', 180_000);
-        started.proc.kill('SIGINT');
-        expect(await exitWithin(started, 60_000), started.stderr()).toEqual({ code: 0, signal: null });
+        await started.waitForLog((l) => l.msg === 'capture started', {
+          what: 'capture started',
+          timeoutMs: 180_000,
+        });
+        expect(await started.stop({ signal: 'SIGINT', timeoutMs: 60_000 }), started.tail()).toEqual({
+          code: 0,
+          signal: null,
+        });
         expect(started.logs.at(-1)?.msg).toBe('stopped');
       }
       // The control socket's missing folder was made before anything failed, as systemd would have.

@@ -11,7 +11,8 @@ import type { VerifyReport } from '../../../agent/records/index.ts';
 import { claimSpool, spoolClaimFileName } from '../../../agent/spool-claim.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { runCli } from '../../support/cli.ts';
-import { rigcapBin, waitFor } from './daemon-harness.ts';
+import { rigcapBin } from '../../support/daemon.ts';
+import { waitFor } from '../../support/wait.ts';
 import { demoArgs, killGroup, logged, spawnTracked, startDemo, type DemoChild } from './demo-child.ts';
 
 /** Pids of live processes whose command line names `needle` (a zombie's is empty: it is gone). */
@@ -47,16 +48,21 @@ function otherNode(): string | undefined {
  */
 async function capturing(dir: string, top: DemoChild, pid?: number): Promise<number> {
   const holder = await waitFor(
-    'the demo to claim the spool',
     async () => {
       if (top.proc.exitCode !== null) throw new Error(`demo ended early: ${top.stderr()}`);
-      const text = await readFile(join(dir, 'agent', spoolClaimFileName), 'utf8').catch(() => '');
+      const text = await readFile(join(dir, 'agent', spoolClaimFileName), 'utf8').catch(absentAsEmpty);
       const claimed = text === '' ? undefined : (JSON.parse(text) as { pid: number }).pid;
       return pid === undefined || claimed === pid ? claimed : undefined;
     },
-    180_000,
+    {
+      what: pid === undefined ? 'the demo to claim the spool' : `pid ${pid} to claim the spool`,
+      timeoutMs: 180_000,
+    },
   );
-  await waitFor('capture started', () => logged(dir, holder, 'capture started'), 180_000);
+  await waitFor(() => logged(dir, holder, 'capture started'), {
+    what: `capture started in pid ${holder}`,
+    timeoutMs: 180_000,
+  });
   return holder;
 }
 
@@ -97,9 +103,11 @@ describe('rigcap demo dies with its launcher', () => {
 
       process.kill(top.proc.pid!, 'SIGKILL');
       await top.exited;
-      await waitFor('every process of the killed demo to end', () =>
-        processesNaming(out).length === 0 ? true : undefined,
-      );
+      await waitFor(() => processesNaming(out).length === 0, {
+        what: 'every process of the killed demo to end',
+        timeoutMs: 60_000,
+        detail: () => `still running: ${processesNaming(out).join(', ')}`,
+      });
 
       // The next run claims the spool and captures (not RIGCAP_SPOOL_BUSY), then ends OK and verifies.
       const next = startDemo(out, 1);
@@ -129,9 +137,19 @@ describe('rigcap demo dies with its launcher', () => {
 
       process.kill(wrapper.proc.pid!, 'SIGKILL');
       await wrapper.exited;
-      await waitFor('the re-run child to end', () => (processesNaming(out).length === 0 ? true : undefined));
+      await waitFor(() => processesNaming(out).length === 0, {
+        what: 'the re-run child to end',
+        timeoutMs: 60_000,
+        detail: () => `still running: ${processesNaming(out).join(', ')}`,
+      });
       const claim = await claimSpool(join(out, 'agent'), { log: silentLogger(), waitMs: 0 });
       claim.release();
     },
   );
 });
+
+/** A file not written yet reads as empty (the claim appears once the demo holds the spool). */
+function absentAsEmpty(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return '';
+  throw err;
+}
