@@ -11,6 +11,7 @@ import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { parseEnvelope } from '../agent/records/dsse.ts';
 import { buildReceiverApp } from './app.ts';
+import { RequestAuth } from './auth/request-auth.ts';
 import { FileBlobStore, type BlobStore } from './blob-store.ts';
 import { RecordIngest } from './ingest.ts';
 import { StoreLayout } from './layout.ts';
@@ -39,6 +40,8 @@ export interface ReceiverOptions {
   backends?: StorageBackends;
   /** Blobs and tus uploads in an S3-compatible bucket (`s3://BUCKET[/prefix]`) instead of dataDir. */
   objectStore?: { url: string; endpoint?: string };
+  /** Every tus and records request signed by an enrolled device key (receiver/auth/request-auth.ts). */
+  requireSignatures?: boolean;
 }
 
 /** Where blobs and tus uploads live. */
@@ -147,6 +150,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     maxUploadBytes: options.maxUploadBytes ?? 4 * 1024 * 1024 * 1024,
     maxPartBytes: options.maxPartBytes ?? 64 * 1024 * 1024,
     ...(locker === undefined ? {} : { locker }),
+    ...(options.requireSignatures === true ? { auth: new RequestAuth({ keys: state }) } : {}),
   };
   let app: FastifyInstance;
   try {
