@@ -177,58 +177,8 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
   const limit = options.messagesPerTopic;
   const wallNowNs = (): bigint => wallAtStartNs + (process.hrtime.bigint() - monoAtStartNs);
 
-  const publishLoop = async (): Promise<void> => {
-    await subscribed;
-    const startedMs = performance.now();
-    while (!stopController.signal.aborted) {
-      const elapsedS = (performance.now() - startedMs) / 1000;
-      let nextDueS = Infinity;
-      for (const schedule of schedules) {
-        if (limit !== undefined && schedule.published >= limit) continue;
-        // Message k is due at k / rate; the first goes out at once (latched topics on start).
-        const dueCount = schedule.rateHz > 0 ? Math.floor(elapsedS * schedule.rateHz) + 1 : 1;
-        while (
-          schedule.seq < dueCount &&
-          (limit === undefined || schedule.published < limit) &&
-          !stopController.signal.aborted
-        ) {
-          const captureNs = wallNowNs();
-          const seq = schedule.seq;
-          schedule.seq += 1;
-          const payload = schedule.build(captureNs, elapsedS, seq);
-          const header = {
-            seq,
-            captureNs,
-            encoding: 'cdr',
-            type: schedule.topic.type,
-            latched: schedule.topic.latched,
-          };
-          try {
-            await socket.send(encodeFrame(schedule.topic.topic, header, payload));
-          } catch (err) {
-            if (stopController.signal.aborted) return;
-            throw err;
-          }
-          schedule.published += 1;
-        }
-        if (schedule.rateHz > 0 && (limit === undefined || schedule.published < limit))
-          nextDueS = Math.min(nextDueS, schedule.seq / schedule.rateHz);
-      }
-      if (nextDueS === Infinity) return;
-      const waitMs = Math.max(0, (nextDueS - (performance.now() - startedMs) / 1000) * 1000);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, waitMs);
-        stopController.signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
-    }
-  };
+  const publishLoop = (): Promise<void> =>
+    publishSchedules(schedules, socket, { signal: stopController.signal, subscribed, limit, wallNowNs });
 
   let closed = false;
   const closeSocket = (): void => {
@@ -256,6 +206,68 @@ export async function startSimRig(options: SimRigOptions): Promise<SimRig> {
       return Object.fromEntries(schedules.map((s) => [s.topic.topic, s.published]));
     },
   };
+}
+
+/**
+ * Publishes every schedule at its rate (message k of a topic is due at k / rate) until each has sent
+ * `limit` messages, or until `signal`. The first message of each goes out at once (latched topics).
+ */
+async function publishSchedules(
+  schedules: readonly TopicSchedule[],
+  socket: zmq.XPublisher | zmq.Push,
+  o: { signal: AbortSignal; subscribed: Promise<void>; limit: number | undefined; wallNowNs: () => bigint },
+): Promise<void> {
+  const { signal, limit, wallNowNs } = o;
+  await o.subscribed;
+  const startedMs = performance.now();
+  while (!signal.aborted) {
+    const elapsedS = (performance.now() - startedMs) / 1000;
+    let nextDueS = Infinity;
+    for (const schedule of schedules) {
+      if (limit !== undefined && schedule.published >= limit) continue;
+      // Message k is due at k / rate; the first goes out at once (latched topics on start).
+      const dueCount = schedule.rateHz > 0 ? Math.floor(elapsedS * schedule.rateHz) + 1 : 1;
+      while (
+        schedule.seq < dueCount &&
+        (limit === undefined || schedule.published < limit) &&
+        !signal.aborted
+      ) {
+        const captureNs = wallNowNs();
+        const seq = schedule.seq;
+        schedule.seq += 1;
+        const payload = schedule.build(captureNs, elapsedS, seq);
+        const header = {
+          seq,
+          captureNs,
+          encoding: 'cdr',
+          type: schedule.topic.type,
+          latched: schedule.topic.latched,
+        };
+        try {
+          await socket.send(encodeFrame(schedule.topic.topic, header, payload));
+        } catch (err) {
+          if (signal.aborted) return;
+          throw err;
+        }
+        schedule.published += 1;
+      }
+      if (schedule.rateHz > 0 && (limit === undefined || schedule.published < limit))
+        nextDueS = Math.min(nextDueS, schedule.seq / schedule.rateHz);
+    }
+    if (nextDueS === Infinity) return;
+    const waitMs = Math.max(0, (nextDueS - (performance.now() - startedMs) / 1000) * 1000);
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+  }
 }
 
 async function waitForSubscriptions(
