@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { simAgentConfigYaml } from '../../integration/agent/sim-config.ts';
 import { killDaemon, rssBytes, startDaemon, writeDaemonConfig, type Daemon } from '../../support/daemon.ts';
+import { readLines } from '../../support/lines.ts';
 
 const sensors = {
   frontCamera: false,
@@ -36,17 +37,13 @@ afterEach(async () => {
 });
 
 /** Starts the rig in a child process and resolves with its bound endpoint. */
-function startRigProcess(options: Record<string, unknown>): Promise<string> {
+async function startRigProcess(options: Record<string, unknown>): Promise<string> {
   const proc = spawn(process.execPath, [join(import.meta.dirname, 'rig-child.ts'), JSON.stringify(options)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   rigProc = proc;
-  return new Promise((resolve, reject) => {
-    proc.once('exit', (code) => reject(new Error(`sim rig exited (${code}) before binding`)));
-    proc.stdout?.once('data', (d: Buffer) =>
-      resolve((JSON.parse(d.toString().split('\n')[0] ?? '{}') as { endpoint: string }).endpoint),
-    );
-  });
+  const line = await readLines(proc).next({ what: 'the sim rig to bind', timeoutMs: 60_000 });
+  return (JSON.parse(line) as { endpoint: string }).endpoint;
 }
 
 /** RSS samples, one per sealed chunk: memory is sampled as work is done, however fast the machine. */
