@@ -4,7 +4,7 @@
 // 80 ms RTT plus occasional connection resets and stalls. Sync runs with the config defaults
 // (8 MiB parts, two uploads at once, backoff from 500 ms, no bandwidth cap of its own) against a
 // real receiver; the goodput counts only when every chunk was stored and receipted.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,9 @@ import { openSyncService } from '../../agent/sync/sync-service.ts';
 import { unknownClockSummary } from '../../agent/timesync/index.ts';
 import { FaultProxy, type Fault } from './fault-proxy.ts';
 import { round, type BenchReport } from './figures.ts';
+import { run, shapeLoopback, shapedBytes, shapedLinkUnavailable, unshareArgs } from './shaped-link.ts';
+
+export { shapedLinkUnavailable } from './shaped-link.ts';
 
 /** What the bench runs; every field has the default the README's figures use. */
 export interface SyncBenchOptions {
@@ -111,63 +114,39 @@ async function makeSpool(options: {
   return seqs;
 }
 
-function run(cmd: string, args: readonly string[]): void {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0)
-    throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || r.error?.message) ?? ''}`.trim());
+/** Sync settings of the bench: the store behind the fault proxy, no bandwidth cap of its own. */
+function benchSyncConfig(storeUrl: string, partBytes: number): Parameters<typeof openSyncService>[0]['sync'] {
+  return {
+    enabled: true,
+    storeUrl,
+    enrollToken: 'bench-token-0123456789',
+    partBytes,
+    bandwidthBytesPerSec: 0,
+    concurrency: 2,
+    backoffMinMs: 500,
+    backoffMaxMs: 60_000,
+    storeKeyFile: '',
+    caFile: '',
+  };
 }
 
-/** Shapes loopback towards `port` with tbf (everything else on loopback stays unshaped). */
-function shapeLoopback(port: number, rateBitsPerSec: number): void {
-  const rate = `${Math.round(rateBitsPerSec / 1000)}kbit`;
-  // An Ethernet MTU, so the bucket sees packets a real link carries (not 64 KiB loopback frames).
-  run('ip', ['link', 'set', 'lo', 'mtu', '1500']);
-  run('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '20']);
-  for (const id of ['1:10', '1:20'])
-    run('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', id, 'htb', 'rate', '10gbit']);
-  run('tc', [
-    'qdisc',
-    'add',
-    'dev',
-    'lo',
-    'parent',
-    '1:10',
-    'handle',
-    '10:',
-    'tbf',
-    'rate',
-    rate,
-    'burst',
-    '16kb',
-    'latency',
-    '200ms',
-  ]);
-  run('tc', [
-    'filter',
-    'add',
-    'dev',
-    'lo',
-    'parent',
-    '1:',
-    'protocol',
-    'ip',
-    'prio',
-    '1',
-    'u32',
-    'match',
-    'ip',
-    'dport',
-    String(port),
-    '0xffff',
-    'flowid',
-    '1:10',
-  ]);
-}
-
-function shapedBytes(): number | null {
-  const r = spawnSync('tc', ['-s', 'qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' });
-  const m = /qdisc tbf 10:[^\n]*\n\s*Sent (\d+) bytes/.exec(r.stdout ?? '');
-  return m === null ? null : Number(m[1]);
+/** Injects `count` faults one after another (reset, stall, reset, …), each `gapBytes` into the stream. */
+function armInterruptions(
+  proxy: FaultProxy,
+  o: { count: number; gapBytes: number; stallMs: number },
+): NodeJS.Timeout {
+  let armed = 0;
+  const arm = (): void => {
+    if (armed >= o.count || proxy.pending) return;
+    const fault: Fault =
+      armed % 2 === 0
+        ? { kind: 'reset', afterBytes: o.gapBytes }
+        : { kind: 'stall', afterBytes: o.gapBytes, ms: o.stallMs };
+    armed += 1;
+    proxy.inject(fault);
+  };
+  arm();
+  return setInterval(arm, 50);
 }
 
 /** The run itself; call only inside a private network namespace (it reconfigures loopback). */
@@ -200,36 +179,13 @@ export async function runShapedSync(options: SyncBenchOptions, log: Logger): Pro
       log,
     });
     const payload = options.chunks * options.chunkBytes;
-    const service = openSyncService({
-      sync: {
-        enabled: true,
-        storeUrl: proxy.url,
-        enrollToken: 'bench-token-0123456789',
-        partBytes: options.partBytes,
-        bandwidthBytesPerSec: 0,
-        concurrency: 2,
-        backoffMinMs: 500,
-        backoffMaxMs: 60_000,
-        storeKeyFile: '',
-        caFile: '',
-      },
-      spoolDir,
-      log,
-    });
+    const service = openSyncService({ sync: benchSyncConfig(proxy.url, options.partBytes), spoolDir, log });
     // Interruptions spread evenly over the payload: each is armed when the one before it fired.
-    const gap = Math.floor(payload / (options.interruptions + 1));
-    let armed = 0;
-    const arm = (): void => {
-      if (armed >= options.interruptions || proxy.pending) return;
-      const fault: Fault =
-        armed % 2 === 0
-          ? { kind: 'reset', afterBytes: gap }
-          : { kind: 'stall', afterBytes: gap, ms: options.stallMs };
-      armed += 1;
-      proxy.inject(fault);
-    };
-    arm();
-    const rearm = setInterval(arm, 50);
+    const rearm = armInterruptions(proxy, {
+      count: options.interruptions,
+      gapBytes: Math.floor(payload / (options.interruptions + 1)),
+      stallMs: options.stallMs,
+    });
     const firedBefore = proxy.fired;
     const t0 = process.hrtime.bigint();
     try {
@@ -263,39 +219,6 @@ export async function runShapedSync(options: SyncBenchOptions, log: Logger): Pro
     await receiver.close();
     await rm(root, { recursive: true, force: true });
   }
-}
-
-/** Why the shaped link cannot be made here, or undefined when it can (tools looked up on `env.PATH`). */
-export function shapedLinkUnavailable(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  for (const tool of ['unshare', 'tc', 'ip']) {
-    const r = spawnSync(tool, ['-V'], { encoding: 'utf8', env });
-    if (r.error !== undefined)
-      return `${tool} is not installed (Debian: ${tool === 'unshare' ? 'util-linux' : 'iproute2'})`;
-  }
-  const probe = spawnSync(
-    'unshare',
-    [
-      ...unshareArgs(),
-      'sh',
-      '-c',
-      [
-        'ip link set lo up',
-        'tc qdisc add dev lo root handle 1: htb default 20',
-        'tc class add dev lo parent 1: classid 1:10 htb rate 10gbit',
-        'tc qdisc add dev lo parent 1:10 handle 10: tbf rate 1mbit burst 16kb latency 100ms',
-        'tc filter add dev lo parent 1: protocol ip prio 1 u32 match ip dport 9 0xffff flowid 1:10',
-      ].join(' && '),
-    ],
-    { encoding: 'utf8', env },
-  );
-  if (probe.status !== 0)
-    return `cannot make a shaped link in a private network namespace (needs root or user namespaces, and the htb and tbf qdiscs): ${(probe.stderr ?? '').trim()}`;
-  return undefined;
-}
-
-/** `unshare -n` as root; as another user, a user namespace that maps it to root as well. */
-function unshareArgs(): string[] {
-  return process.getuid?.() === 0 ? ['-n'] : ['-r', '-n'];
 }
 
 const childEntry = fileURLToPath(new URL('./sync-netns.ts', import.meta.url));
