@@ -29,18 +29,10 @@ import {
 import { KeyStore } from './key-store.ts';
 import { OpenSessions } from './open-sessions.ts';
 import { RecordStore } from './record-store.ts';
+import { systemClock, type SealerClock } from './sealer-clock.ts';
 import { readBootId, repairHeadCopies } from './sealer-repair.ts';
 
-/** Monotonic and wall clocks in nanoseconds (injected so tests control time). */
-export interface SealerClock {
-  monoNs(): bigint;
-  wallNs(): bigint;
-}
-
-export const systemClock: SealerClock = {
-  monoNs: () => process.hrtime.bigint(),
-  wallNs: () => BigInt(Date.now()) * 1_000_000n,
-};
+export { systemClock, type SealerClock } from './sealer-clock.ts';
 
 export interface RecordSealerOptions {
   /** Spool (device) or store root. */
