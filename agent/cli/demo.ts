@@ -7,12 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { startSimRig, simRigStreams } from '../../scripts/sim-rig/index.ts';
-import { startReceiver } from '../../receiver/server.ts';
+import { startReceiver, type ReceiverHandle } from '../../receiver/server.ts';
 import { loadConfigFile } from '../config/load.ts';
 import { Daemon } from '../daemon.ts';
 import { RigcapError } from '../errors.ts';
 import { FsSource } from '../keys/fs-source.ts';
-import { createLogger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { verifyTree, type VerifyReport } from '../records/index.ts';
 import type { SyncConfig } from '../config/types.ts';
 import { openSyncService, syncUntilEmpty } from '../sync/sync-service.ts';
@@ -107,6 +107,19 @@ function say(io: CliIO, json: boolean, line: string): void {
   if (!json || io.stderr.isTTY === true) io.stderr.write(`${line}\n`);
 }
 
+/** The demo's own store on loopback: the device enrols with its token, then signs every request. */
+function startDemoReceiver(dir: string, enrollToken: string, log: Logger): Promise<ReceiverHandle> {
+  return startReceiver({
+    dataDir: join(dir, 'store'),
+    host: '127.0.0.1',
+    port: 0,
+    keyFile: join(dir, 'secrets', 'store.key'),
+    enrollTokens: [enrollToken],
+    log,
+    requireSignatures: true,
+  });
+}
+
 /** What the demo's final sync needs from its config. */
 function syncOf(config: { sync: SyncConfig; spool: { dir: string } }): {
   sync: SyncConfig;
@@ -160,16 +173,7 @@ const command: Command = {
 
     const enrollToken = values['enroll-token'] ?? randomBytes(16).toString('hex');
     const receiver =
-      values['store-url'] === undefined
-        ? await startReceiver({
-            dataDir: join(dir, 'store'),
-            host: '127.0.0.1',
-            port: 0,
-            keyFile: join(dir, 'secrets', 'store.key'),
-            enrollTokens: [enrollToken],
-            log,
-          })
-        : undefined;
+      values['store-url'] === undefined ? await startDemoReceiver(dir, enrollToken, log) : undefined;
     const storeUrl = values['store-url'] ?? receiver!.url;
     // The rig holds its first message until the agent subscribes, so nothing (tf_static!) is lost to a slow join.
     const rig = await startSimRig({ endpoint: 'tcp://127.0.0.1:0', socket: 'pub', waitForSubscribers: 1 });
