@@ -65,32 +65,28 @@ export interface IngestResult {
   }>;
 }
 
-/**
- * Re-processes one recording into a session of the spool at `out`. De-id of every image frame is
- * completed before the session closes, however long it takes: nothing is abandoned at the end.
- */
-export async function ingestRecording(
-  bag: string,
-  options: {
-    out: string;
-    keysDir: string;
-    rigId: string;
-    log: Logger;
-    signal: AbortSignal;
-    /** Where progress lines go (stderr). */
-    progress: NodeJS.WritableStream;
-    cwd: string;
-    /** Config overrides for de-id (tests: a small holding budget, inline mode). */
-    deid?: Record<string, unknown>;
-    /** Overrides the de-id worker entry (tests use a slow stand-in). */
-    deidWorkerUrl?: URL;
-    /** Budget for what follows de-id at the end (seal, close); de-id itself is never cut short. */
-    stopTimeoutMs?: number;
-  },
-): Promise<IngestResult> {
-  const channels = (await channelsOf(bag)).filter((c) => c.type !== '');
+/** Where and how `ingestRecording` writes. */
+export interface IngestOptions {
+  out: string;
+  keysDir: string;
+  rigId: string;
+  log: Logger;
+  signal: AbortSignal;
+  /** Where progress lines go (stderr). */
+  progress: NodeJS.WritableStream;
+  cwd: string;
+  /** Config overrides for de-id (tests: a small holding budget, inline mode). */
+  deid?: Record<string, unknown>;
+  /** Overrides the de-id worker entry (tests use a slow stand-in). */
+  deidWorkerUrl?: URL;
+  /** Budget for what follows de-id at the end (seal, close); de-id itself is never cut short. */
+  stopTimeoutMs?: number;
+}
+
+/** One mcap-replay stream per channel of the recording, named uniquely, with queues nothing overflows. */
+function replayStreams(bag: string, channels: Awaited<ReturnType<typeof channelsOf>>) {
   const taken = new Set<string>();
-  const streams = channels.map((c) => ({
+  return channels.map((c) => ({
     name: streamNameFor(c.topic, taken),
     driver: 'mcap-replay',
     file: bag,
@@ -104,6 +100,15 @@ export async function ingestRecording(
     queue: { size: 4096, maxBytes: '512MiB', dropPolicy: 'drop-newest' },
     maxMessageBytes: '256MiB',
   }));
+}
+
+/**
+ * Re-processes one recording into a session of the spool at `out`. De-id of every image frame is
+ * completed before the session closes, however long it takes: nothing is abandoned at the end.
+ */
+export async function ingestRecording(bag: string, options: IngestOptions): Promise<IngestResult> {
+  const channels = (await channelsOf(bag)).filter((c) => c.type !== '');
+  const streams = replayStreams(bag, channels);
   const sha256 = await sha256OfFile(bag);
   const { config, digest } = parseConfig(
     JSON.stringify({
