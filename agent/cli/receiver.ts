@@ -27,6 +27,7 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --enroll-token T       one-time token a device presents on its first device-key record (repeatable)
   --enroll-token-file F  tokens from a file, one a line (systemd LoadCredential=); each at least 32
                          characters (repeatable; argv is visible to every local user)
+  --require-signatures   every upload and record request signed with an enrolled device key (RFC 9421)
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
@@ -81,6 +82,7 @@ function parseReceiverFlags(argv: readonly string[]) {
     key: { type: 'string' },
     'enroll-token': { type: 'string', multiple: true },
     'enroll-token-file': { type: 'string', multiple: true },
+    'require-signatures': { type: 'boolean' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
@@ -132,6 +134,7 @@ const command: Command = {
       host,
       port,
       enrollTokens: [...(values['enroll-token'] ?? []), ...(await tokenFiles(values['enroll-token-file']))],
+      requireSignatures: values['require-signatures'] === true,
       log,
       maxUploadBytes: intFlag('receiver', 'max-upload-bytes', values['max-upload-bytes'], 4 * 1024 ** 3),
       maxPartBytes: intFlag('receiver', 'max-part-bytes', values['max-part-bytes'], 64 * 1024 ** 2),
