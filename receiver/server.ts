@@ -18,6 +18,7 @@ import { StoreLayout } from './layout.ts';
 import type { ReceiverState } from './state.ts';
 import { openReceiverState, type StateDatabase } from './state/open.ts';
 import { defaultStoreKeyPath, loadOrCreateStoreKey, type StoreKey } from './store-key.ts';
+import type { UiDeps } from './ui/routes.ts';
 
 export interface ReceiverOptions {
   /** Root of the store layout; without `db` also holds the state, without `backends` the blobs. */
@@ -42,6 +43,8 @@ export interface ReceiverOptions {
   objectStore?: { url: string; endpoint?: string };
   /** Every tus and records request signed by an enrolled device key (receiver/auth/request-auth.ts). */
   requireSignatures?: boolean;
+  /** Serve the read-only dashboard under /ui/ (needs dataDir) to requests presenting one of these reader tokens. */
+  uiReaderTokens?: readonly string[];
 }
 
 /** Where blobs and tus uploads live. */
@@ -154,10 +157,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   };
   let app: FastifyInstance;
   try {
-    app = await buildReceiverApp(options.tls === undefined ? appDeps : { ...appDeps, https: options.tls });
+    app = await appOf(options, appDeps, dataDir);
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
-    // A port in use must not leave the database pool or the object store client open.
+    // A port in use or a dashboard that cannot start must not leave the database pool or the
+    // object store client open.
     await closeBackends?.();
     await state.close();
     throw err;
@@ -187,4 +191,26 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     close: () => (closed ??= finish(false)),
     destroy: () => (closed ??= finish(true)),
   };
+}
+
+/** The dashboard's deps: a reader over the store's files, behind reader tokens. */
+async function dashboardOf(dataDir: string | undefined, tokens: readonly string[]): Promise<UiDeps> {
+  if (dataDir === undefined)
+    throw new RigcapError('RIGCAP_USAGE', 'the dashboard reads the store files: it needs --data DIR');
+  const { storeUiDeps } = await import('./ui/routes.ts');
+  const { readerAuthorizer } = await import('./ui/reader-auth.ts');
+  return { ...(await storeUiDeps({ root: dataDir })), authorize: readerAuthorizer(tokens) };
+}
+
+/** The fastify app, with the dashboard mounted when reader tokens are given. */
+async function appOf(
+  options: ReceiverOptions,
+  deps: Parameters<typeof buildReceiverApp>[0],
+  dataDir: string | undefined,
+): Promise<FastifyInstance> {
+  const ui =
+    options.uiReaderTokens === undefined ? undefined : await dashboardOf(dataDir, options.uiReaderTokens);
+  const app = await buildReceiverApp(options.tls === undefined ? deps : { ...deps, https: options.tls });
+  if (ui !== undefined) await app.register((await import('./ui/routes.ts')).uiRoutes, ui);
+  return app;
 }

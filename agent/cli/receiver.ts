@@ -28,6 +28,9 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --enroll-token-file F  tokens from a file, one a line (systemd LoadCredential=); each at least 32
                          characters (repeatable; argv is visible to every local user)
   --require-signatures   every upload and record request signed with an enrolled device key (RFC 9421)
+  --ui-token-file F      serve the read-only dashboard at /ui/ (with --data) to readers presenting a
+                         token from F (one a line, at least 32 characters) as HTTP Basic password
+                         or Bearer token (repeatable)
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
@@ -83,6 +86,7 @@ function parseReceiverFlags(argv: readonly string[]) {
     'enroll-token': { type: 'string', multiple: true },
     'enroll-token-file': { type: 'string', multiple: true },
     'require-signatures': { type: 'boolean' },
+    'ui-token-file': { type: 'string', multiple: true },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
@@ -135,6 +139,9 @@ const command: Command = {
       port,
       enrollTokens: [...(values['enroll-token'] ?? []), ...(await tokenFiles(values['enroll-token-file']))],
       requireSignatures: values['require-signatures'] === true,
+      ...(values['ui-token-file'] === undefined
+        ? {}
+        : { uiReaderTokens: await tokenFiles(values['ui-token-file']) }),
       log,
       maxUploadBytes: intFlag('receiver', 'max-upload-bytes', values['max-upload-bytes'], 4 * 1024 ** 3),
       maxPartBytes: intFlag('receiver', 'max-part-bytes', values['max-part-bytes'], 64 * 1024 ** 2),

@@ -81,6 +81,8 @@ export async function uiRoutes(app: FastifyInstance, deps: UiDeps): Promise<void
     const rig = isRigcapError(err) ? err : undefined;
     const status = rig === undefined ? 500 : (statusOf[rig.code] ?? 403);
     if (rig === undefined) app.log.error({ err }, 'dashboard page failed');
+    if (status === 401)
+      void reply.header('www-authenticate', 'Basic realm="rigcap dashboard", charset="UTF-8"');
     return reply
       .code(status)
       .headers(headers)
