@@ -199,9 +199,10 @@ describe('de-id spill mode', () => {
 
   it('inline mode: a stop that runs out of time counts what it abandons as stop_abandoned', async () => {
     const { agent: a } = await startAgent({ mode: 'inline' });
-    // Stop while the camera is still sending: its queue is filling behind the slow de-id.
-    await waitFor(() => a.queueDepth('front') > 0, {
-      what: "frames queued behind the slow de-id on the camera's queue",
+    // Stop while the camera is still sending and half its 8-frame queue waits behind the slow de-id
+    // (one queued frame can be drained by the time the stop's 1 ms budget is armed).
+    await waitFor(() => a.queueDepth('front') >= 4, {
+      what: "4 frames queued behind the slow de-id on the camera's queue",
       timeoutMs: 60_000,
       everyMs: 10,
     });
