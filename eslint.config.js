@@ -70,11 +70,8 @@ const errorHabits = [
 
 // Files that still break an error habit, each named; remove an entry once its file is fixed.
 const errorHabitExceptions = [
-  'agent/agent.ts', // String(err) in the drain and settle-session logs
-  'agent/start-phases.ts', // String(err) in the rotate and heartbeat logs
   'agent/cli/receiver.ts', // bare catch around new URL() (a TypeError)
   'drivers/ros2/driver.ts', // bare catch in the driver
-  'receiver/blob-store.ts', // bare catches around stat/unlink (a stat error reads as "not stored")
   'receiver/record-view.ts', // bare catch while decoding a stored record
   'receiver/backends/pg-locker.ts', // bare catch in the advisory-lock release
 ];

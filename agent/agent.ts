@@ -277,9 +277,7 @@ export class Agent {
       // Samples still held by snapshot rings were never inside a window: count them, do not lose them silently.
       this.#snapshots.countHeldAsDropped();
       // 2. drain queues into the writer (de-id included)
-      await this.#parts.capture
-        ?.drain()
-        .catch((err: unknown) => this.#log.error({ err: String(err) }, 'drain failed'));
+      await this.#parts.capture?.drain().catch((err: unknown) => this.#log.error({ err }, 'drain failed'));
       // 2b. held frames: blurred into the open chunk while the budget allows (a fifth is kept for
       // sealing), the rest deleted unread and counted as a gap
       const lost =
@@ -327,7 +325,7 @@ export class Agent {
       const code = isRigcapError(err) ? err.code : (errnoCode(err) ?? 'RIGCAP_INTERNAL');
       this.noteError(code, String(err));
       this.#log.error(
-        { sessionId, code, err: String(err) },
+        { sessionId, code, err },
         'could not sign what the session left unsigned; leaving it open for the next start',
       );
       return false;

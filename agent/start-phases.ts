@@ -234,7 +234,7 @@ export function startServices(
         );
         void parts.session?.writer
           .rotate('calibration-change')
-          .catch((err: unknown) => log.error({ err: String(err) }, 'rotate failed'));
+          .catch((err: unknown) => log.error({ err }, 'rotate failed'));
       },
       onInvalid: (err) => ctx.noteError(err.code, err.message),
     });
@@ -242,7 +242,7 @@ export function startServices(
   parts.heartbeat = setInterval(() => {
     void parts.sealer
       ?.heartbeat({ status: c.status() })
-      .catch((err: unknown) => log.error({ err: String(err) }, 'heartbeat failed'));
+      .catch((err: unknown) => log.error({ err }, 'heartbeat failed'));
   }, config.ops.heartbeatIntervalMs);
   parts.heartbeat.unref();
 }

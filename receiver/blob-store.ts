@@ -6,6 +6,7 @@ import { link, mkdir, rename, rm, stat, copyFile, open } from 'node:fs/promises'
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fsyncDir } from '../agent/keys/atomic-file.ts';
+import { isErrno } from '../agent/errors.ts';
 
 /** Content-addressed blob storage plus placing a blob at its layout name. */
 export interface BlobStore {
@@ -27,8 +28,9 @@ async function exists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ENOTDIR')) return false;
+    throw err;
   }
 }
 
@@ -54,8 +56,10 @@ export class FileBlobStore implements BlobStore {
   async size(sha256: string): Promise<number | undefined> {
     try {
       return (await stat(this.blobPath(sha256))).size;
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Only absence reads as "not stored"; EACCES or EIO must not make a device send again.
+      if (isErrno(err, 'ENOENT', 'ENOTDIR')) return undefined;
+      throw err;
     }
   }
 
@@ -94,7 +98,8 @@ export class FileBlobStore implements BlobStore {
     // A hard link keeps one copy on disk; a copy is the fallback across filesystems.
     try {
       await link(this.blobPath(sha256), tmp);
-    } catch {
+    } catch (err) {
+      if (!isErrno(err, 'EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP')) throw err;
       await copyFile(this.blobPath(sha256), tmp);
     }
     await rename(tmp, target);
