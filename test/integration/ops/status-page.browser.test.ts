@@ -89,6 +89,7 @@ describe.skipIf(!haveChromium)('status page in a browser', () => {
   });
 });
 
-describe.skipIf(haveChromium)('status page in a browser (skipped)', () => {
-  it.skip(`${chromiumPath} is missing: apt-get install chromium to run this test`, () => {});
-});
+if (!haveChromium)
+  describe('status page in a browser (skipped)', () => {
+    it.skip(`${chromiumPath} is missing: apt-get install chromium to run this test`, () => {});
+  });

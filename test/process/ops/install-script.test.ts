@@ -30,9 +30,10 @@ describe.skipIf(shellcheck === undefined)('install.sh lint', () => {
     expect(result.status).toBe(0);
   });
 });
-describe.skipIf(shellcheck !== undefined)('install.sh lint (skipped)', () => {
-  it.skip(missingTool('shellcheck', 'shellcheck'), () => {});
-});
+if (!(shellcheck !== undefined))
+  describe('install.sh lint (skipped)', () => {
+    it.skip(missingTool('shellcheck', 'shellcheck'), () => {});
+  });
 
 describe.skipIf(!supported)('install.sh', () => {
   it('prints the system install in a dry run and touches nothing', () => {

@@ -56,6 +56,7 @@ describe.skipIf(analyze === undefined)('systemd units', () => {
   });
 });
 
-describe.skipIf(analyze !== undefined)('systemd units (skipped)', () => {
-  it.skip(missingTool('systemd-analyze', 'systemd'), () => {});
-});
+if (!(analyze !== undefined))
+  describe('systemd units (skipped)', () => {
+    it.skip(missingTool('systemd-analyze', 'systemd'), () => {});
+  });
