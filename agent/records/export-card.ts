@@ -1,6 +1,6 @@
 // The dataset card (Markdown) of one session and its Croissant 1.0 + RAI JSON-LD companion (pure).
 import { nsToIso } from './exports.ts';
-import { describeGap, formatBytes, formatDuration, formatPercent } from './gaps.ts';
+import { describeGap, formatBytes, formatDuration, formatPercent } from './gap-text.ts';
 import type { SessionFacts } from './session-facts.ts';
 
 /** "locked 0 s (0 %), holdover 0 s (0 %), unsynced 30 s (100 %)". */

@@ -1,6 +1,6 @@
 // W3C PROV-JSON of one session, built from its decoded records (pure).
 import { chunkOf, contextOfSession, gapsOfSession, nsToIso, type SessionRecords } from './exports.ts';
-import { describeGap } from './gaps.ts';
+import { describeGap } from './gap-text.ts';
 import type { CaptureContext, CustodyReceiptPredicate, EventMarkerPredicate } from './predicates.ts';
 
 type Node = Record<string, unknown>;

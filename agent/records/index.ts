@@ -62,13 +62,10 @@ export {
   uncalibratedStreams,
   mergeGaps,
   sessionGaps,
-  formatDuration,
-  formatBytes,
-  formatPercent,
-  describeGap,
   type DropWindow,
   type CloseGapInputs,
 } from './gaps.ts';
+export { formatDuration, formatBytes, formatPercent, describeGap } from './gap-text.ts';
 export {
   gatherSession,
   intotoBundle,

@@ -7,13 +7,12 @@ import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
 import { gapsOfSession, intotoBundle, type SessionRecords } from './exports.ts';
 import {
   calibrationCovers,
-  formatDuration,
-  formatPercent,
   isImageStream,
   isSensorStream,
   kindOfDropCause,
   uncalibratedStreams,
 } from './gaps.ts';
+import { formatDuration, formatPercent } from './gap-text.ts';
 import type {
   CaptureChunkPredicate,
   CustodyReceiptPredicate,

@@ -1,7 +1,7 @@
 // `/ui/sessions/:id/chunks/:index`: one chunk's signed record in full (streams and drops by cause,
 // clock intervals, calibration, transforms) with its file check and custody receipts.
 import type { SessionRecords } from '../../agent/records/exports.ts';
-import { formatBytes } from '../../agent/records/gaps.ts';
+import { formatBytes } from '../../agent/records/gap-text.ts';
 import type { CaptureChunkPredicate } from '../../agent/records/predicates.ts';
 import type { DecodedRecord } from '../../agent/records/record-decode.ts';
 import { html, seg, type Html } from './html.ts';

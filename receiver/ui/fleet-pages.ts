@@ -1,7 +1,7 @@
 // Fleet and device pages: devices at a glance and a filtered, paged list of sessions, both read
 // from the SessionIndex only (no session files are read to list them).
 import { RigcapError } from '../../agent/errors.ts';
-import { formatBytes } from '../../agent/records/gaps.ts';
+import { formatBytes } from '../../agent/records/gap-text.ts';
 import type { DeviceKeyPredicate } from '../../agent/records/predicates.ts';
 import type { DecodedRecord } from '../../agent/records/record-decode.ts';
 import { html, queryOf, seg, type Html } from './html.ts';

@@ -1,6 +1,6 @@
 // The page frame shared by every dashboard page: inline CSS only (no external assets, no script),
 // a skip link and a breadcrumb, and readable at phone width.
-import { formatDuration } from '../../agent/records/gaps.ts';
+import { formatDuration } from '../../agent/records/gap-text.ts';
 import { html, type Html } from './html.ts';
 
 const css = `

@@ -2,7 +2,7 @@
 // de-id lineage, custody receipts with log indexes, verify result and export links.
 import type { SessionRecords } from '../../agent/records/exports.ts';
 import { sessionFacts } from '../../agent/records/exports.ts';
-import { formatBytes, formatPercent } from '../../agent/records/gaps.ts';
+import { formatBytes, formatPercent } from '../../agent/records/gap-text.ts';
 import type { SessionReadiness } from '../../agent/records/readiness.ts';
 import { html, seg, type Html } from './html.ts';
 import { isoOf, page, scoreBadge, spanOf } from './layout.ts';

@@ -1,7 +1,7 @@
 // A session's timeline, server-rendered as inline SVG plus the same events as a table: clock state,
 // loss and other gaps, markers, calibration changes and chunk boundaries, all from signed records.
 import { gapsOfSession, type SessionRecords } from '../../agent/records/exports.ts';
-import { describeGap, formatDuration } from '../../agent/records/gaps.ts';
+import { describeGap, formatDuration } from '../../agent/records/gap-text.ts';
 import type { CaptureChunkPredicate, EventMarkerPredicate } from '../../agent/records/predicates.ts';
 import { html, type Html } from './html.ts';
 import { isoOf } from './layout.ts';

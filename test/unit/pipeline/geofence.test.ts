@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { GeofenceTracker, navSatFixPosition } from '../../../agent/pipeline/geofence-tracker.ts';
 import { geofenceOf, polygonContains, type GeoJsonPolygon } from '../../../agent/records/geofence.ts';
-import { describeGap, sessionGaps } from '../../../agent/records/gaps.ts';
+import { sessionGaps } from '../../../agent/records/gaps.ts';
+import { describeGap } from '../../../agent/records/gap-text.ts';
 import type { CaptureChunkPredicate } from '../../../agent/records/predicates.ts';
 import { encodeCdr } from '../../../scripts/sim-rig/messages.ts';
 import type { Sample } from '../../../drivers/types.ts';
