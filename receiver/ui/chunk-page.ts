@@ -5,7 +5,7 @@ import { formatBytes } from '../../agent/records/gap-text.ts';
 import type { CaptureChunkPredicate } from '../../agent/records/predicates.ts';
 import type { DecodedRecord } from '../../agent/records/record-decode.ts';
 import { html, seg, type Html } from './html.ts';
-import { isoOf, page, spanOf } from './layout.ts';
+import { isoOf, page, spanOf, table } from './layout.ts';
 import { chunkOf, fileCheck, receiptsOf, type SessionVerify } from './session-verify.ts';
 
 function factsSection(s: SessionRecords, r: DecodedRecord, v: SessionVerify): Html {
@@ -56,22 +56,7 @@ function streamsSection(c: CaptureChunkPredicate): Html {
   });
   return html`<section aria-labelledby="streams-h">
     <h2 id="streams-h">Streams</h2>
-    <div class="scroll">
-      <table id="streams">
-        <thead>
-          <tr>
-            <th>Topic</th>
-            <th>Type</th>
-            <th class="num">Samples</th>
-            <th>Dropped by cause</th>
-            <th class="num">Upstream loss</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('streams', ['Topic', 'Type', { num: 'Samples' }, 'Dropped by cause', { num: 'Upstream loss' }], rows)}
   </section>`;
 }
 
@@ -95,21 +80,7 @@ function clockSection(c: CaptureChunkPredicate): Html {
       : html`<p>Steps: ${t.steps.map((x) => `${x.stepNs} ns at ${isoOf(x.atNs)}`).join('; ')}</p>`;
   return html`<section aria-labelledby="clock-h">
     <h2 id="clock-h">Clock (${t.source}, ${t.samples} samples, state at end ${t.stateAtEnd})</h2>
-    <div class="scroll">
-      <table id="clock">
-        <thead>
-          <tr>
-            <th>State</th>
-            <th>From (UTC)</th>
-            <th>Duration</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
-    ${offset}${steps}
+    ${table('clock', ['State', 'From (UTC)', 'Duration'], rows)} ${offset}${steps}
   </section>`;
 }
 
@@ -124,20 +95,7 @@ function calibrationSection(c: CaptureChunkPredicate): Html {
   );
   return html`<section aria-labelledby="calib-h">
     <h2 id="calib-h">Calibration</h2>
-    <div class="scroll">
-      <table id="calibration">
-        <thead>
-          <tr>
-            <th>Sensor</th>
-            <th>Version</th>
-            <th>Digest</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('calibration', ['Sensor', 'Version', 'Digest'], rows)}
     ${rows.length === 0 ? html`<p class="muted">No calibration in this chunk.</p>` : ''}
   </section>`;
 }

@@ -96,3 +96,25 @@ export function scoreBadge(score: number | null): Html {
   const cls = score === null ? 's-none' : score >= 90 ? 's-good' : score >= 70 ? 's-mid' : 's-bad';
   return html`<span class="score ${cls}">${score ?? '—'}</span>`;
 }
+
+/** A table column heading; `{ num }` for a right-aligned column of numbers. */
+export type Column = string | { num: string };
+
+/** A table that scrolls sideways on narrow screens: its id, column headings and body rows. */
+export function table(id: string, columns: readonly Column[], rows: readonly Html[]): Html {
+  const headings = columns.map((c) =>
+    typeof c === 'string' ? html`<th>${c}</th>` : html`<th class="num">${c.num}</th>`,
+  );
+  return html`<div class="scroll">
+    <table id="${id}">
+      <thead>
+        <tr>
+          ${headings}
+        </tr>
+      </thead>
+      <tbody>
+        ${rows}
+      </tbody>
+    </table>
+  </div>`;
+}

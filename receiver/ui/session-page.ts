@@ -5,7 +5,7 @@ import { sessionFacts } from '../../agent/records/exports.ts';
 import { formatBytes, formatPercent } from '../../agent/records/gap-text.ts';
 import type { SessionReadiness } from '../../agent/records/readiness.ts';
 import { html, seg, type Html } from './html.ts';
-import { isoOf, page, scoreBadge, spanOf } from './layout.ts';
+import { isoOf, page, scoreBadge, spanOf, table } from './layout.ts';
 import type { SessionRow } from './session-index.ts';
 import { chunkOf, fileCheck, receiptsOf, type SessionVerify } from './session-verify.ts';
 import { timelineEvents, timelineHtml } from './timeline.ts';
@@ -50,21 +50,7 @@ function readinessSection(r: SessionReadiness): Html {
   );
   return html`<section aria-labelledby="readiness-h">
     <h2 id="readiness-h">Readiness <span id="score">${scoreBadge(r.score)}</span></h2>
-    <div class="scroll">
-      <table id="factors">
-        <thead>
-          <tr>
-            <th>Factor</th>
-            <th class="num">Value</th>
-            <th class="num">Cost</th>
-            <th>Why</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('factors', ['Factor', { num: 'Value' }, { num: 'Cost' }, 'Why'], rows)}
   </section>`;
 }
 
@@ -82,23 +68,7 @@ function streamsSection(s: SessionRecords): Html {
   });
   return html`<section aria-labelledby="streams-h">
     <h2 id="streams-h">Streams</h2>
-    <div class="scroll">
-      <table id="streams">
-        <thead>
-          <tr>
-            <th>Topic</th>
-            <th>Type</th>
-            <th class="num">Samples</th>
-            <th class="num">Dropped</th>
-            <th class="num">Upstream loss</th>
-            <th class="num">Loss</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('streams', ['Topic', 'Type', { num: 'Samples' }, { num: 'Dropped' }, { num: 'Upstream loss' }, { num: 'Loss' }], rows)}
   </section>`;
 }
 
@@ -117,23 +87,7 @@ function chunksSection(s: SessionRecords, v: SessionVerify): Html {
   });
   return html`<section aria-labelledby="chunks-h">
     <h2 id="chunks-h">Chunks</h2>
-    <div class="scroll">
-      <table id="chunks">
-        <thead>
-          <tr>
-            <th class="num">#</th>
-            <th>File</th>
-            <th>From (UTC)</th>
-            <th>Duration</th>
-            <th class="num">Size</th>
-            <th>File check</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('chunks', [{ num: '#' }, 'File', 'From (UTC)', 'Duration', { num: 'Size' }, 'File check'], rows)}
   </section>`;
 }
 
@@ -165,24 +119,7 @@ function deidSection(s: SessionRecords): Html {
   );
   return html`<section aria-labelledby="deid-h">
     <h2 id="deid-h">De-identification lineage</h2>
-    <div class="scroll">
-      <table id="deid">
-        <thead>
-          <tr>
-            <th class="num">Chunk</th>
-            <th>De-id</th>
-            <th>Models</th>
-            <th>Parameters sha256</th>
-            <th>Frames</th>
-            <th>Boxes</th>
-            <th>Exempt</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('deid', [{ num: 'Chunk' }, 'De-id', 'Models', 'Parameters sha256', 'Frames', 'Boxes', 'Exempt'], rows)}
     ${rows.length === 0 ? html`<p class="muted">No de-identification lineage in this session's records.</p>` : ''}
   </section>`;
 }
@@ -212,25 +149,7 @@ function receiptsSection(s: SessionRecords): Html {
   });
   return html`<section aria-labelledby="receipts-h">
     <h2 id="receipts-h">Custody receipts and log indexes</h2>
-    <div class="scroll">
-      <table id="receipts">
-        <thead>
-          <tr>
-            <th>Record</th>
-            <th class="num">Seq</th>
-            <th>Store</th>
-            <th class="num">Receipt seq</th>
-            <th class="num">Log index</th>
-            <th class="num">Log size</th>
-            <th>Log root</th>
-            <th>Received (UTC)</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>
-    </div>
+    ${table('receipts', ['Record', { num: 'Seq' }, 'Store', { num: 'Receipt seq' }, { num: 'Log index' }, { num: 'Log size' }, 'Log root', 'Received (UTC)'], rows)}
     ${rows.length === 0 ? html`<p class="muted">No custody receipts for this session in the store.</p>` : ''}
   </section>`;
 }
@@ -250,24 +169,7 @@ function verifySection(v: SessionVerify): Html {
     <p id="verify-result" class="${n === 0 ? 'ok' : 'fail'}">
       ${n === 0 ? 'verified: signatures, keys, chain links, session root, receipts and every chunk file' : `${n} failure${n === 1 ? '' : 's'}`}
     </p>
-    ${
-      n === 0
-        ? ''
-        : html`<div class="scroll">
-            <table id="verify-failures">
-              <thead>
-                <tr>
-                  <th>Code</th>
-                  <th>File</th>
-                  <th>Reason</th>
-                </tr>
-              </thead>
-              <tbody>
-                ${rows}
-              </tbody>
-            </table>
-          </div>`
-    }
+    ${n === 0 ? '' : html`${table('verify-failures', ['Code', 'File', 'Reason'], rows)}`}
   </section>`;
 }
 
