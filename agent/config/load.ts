@@ -114,78 +114,7 @@ export function describeErrors(errors: readonly ErrorObject[]): ConfigIssue[] {
     if (e.keyword === 'if') continue;
     // byte sizes are anyOf(integer, string-with-unit): report once, as the anyOf
     if (anyOfPaths.has(e.instancePath) && e.keyword !== 'anyOf') continue;
-    const path = pointerToPath(e.instancePath);
-    let issue: ConfigIssue;
-    switch (e.keyword) {
-      case 'required': {
-        const prop = String((e.params as { missingProperty: string }).missingProperty);
-        issue = { path: joinPath(path, prop), message: 'is required', fix: `add \`${prop}\`` };
-        break;
-      }
-      case 'additionalProperties': {
-        const prop = String((e.params as { additionalProperty: string }).additionalProperty);
-        issue = {
-          path: joinPath(path, prop),
-          message: 'is not a known key',
-          fix: `remove \`${prop}\` or check its spelling`,
-        };
-        break;
-      }
-      case 'enum': {
-        const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) =>
-          JSON.stringify(v),
-        );
-        issue = { path, message: 'has a value that is not allowed', fix: `use one of ${allowed.join(', ')}` };
-        break;
-      }
-      case 'const':
-        issue = {
-          path,
-          message: 'has the wrong value',
-          fix: `set it to ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
-        };
-        break;
-      case 'anyOf':
-        issue = { path, message: 'is not a valid byte size', fix: 'use an integer or a string like "64MiB"' };
-        break;
-      case 'type':
-        issue = {
-          path,
-          message: `must be ${String((e.params as { type: string }).type)}`,
-          fix: `write a value of type ${String((e.params as { type: string }).type)}`,
-        };
-        break;
-      case 'pattern':
-        issue = {
-          path,
-          message: 'has an invalid format',
-          fix:
-            e.parentSchema && 'description' in e.parentSchema
-              ? String(e.parentSchema['description'])
-              : `match ${String((e.params as { pattern: string }).pattern)}`,
-        };
-        break;
-      case 'minimum':
-      case 'maximum':
-        {
-          const { comparison, limit } = e.params as { comparison: string; limit: number };
-          issue = {
-            path,
-            message: `must be ${comparison} ${limit}`,
-            fix: `use a value ${comparison} ${limit}`,
-          };
-        }
-        break;
-      case 'format':
-        issue = {
-          path,
-          message: `is not a valid ${String((e.params as { format: string }).format)}`,
-          fix: 'fix the expression',
-        };
-        break;
-      default:
-        issue = { path, message: e.message ?? e.keyword, fix: 'see the config reference in README.md' };
-    }
+    const issue = describeError(e, pointerToPath(e.instancePath));
     const key = `${issue.path}|${issue.message}`;
     if (!seen.has(key)) {
       seen.add(key);
@@ -193,6 +122,80 @@ export function describeErrors(errors: readonly ErrorObject[]): ConfigIssue[] {
     }
   }
   return issues;
+}
+
+/** One ajv error as path + message + fix; `path` is the error's instance path, already readable. */
+function describeError(e: ErrorObject, path: string): ConfigIssue {
+  let issue: ConfigIssue;
+  switch (e.keyword) {
+    case 'required': {
+      const prop = String((e.params as { missingProperty: string }).missingProperty);
+      issue = { path: joinPath(path, prop), message: 'is required', fix: `add \`${prop}\`` };
+      break;
+    }
+    case 'additionalProperties': {
+      const prop = String((e.params as { additionalProperty: string }).additionalProperty);
+      issue = {
+        path: joinPath(path, prop),
+        message: 'is not a known key',
+        fix: `remove \`${prop}\` or check its spelling`,
+      };
+      break;
+    }
+    case 'enum': {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v));
+      issue = { path, message: 'has a value that is not allowed', fix: `use one of ${allowed.join(', ')}` };
+      break;
+    }
+    case 'const':
+      issue = {
+        path,
+        message: 'has the wrong value',
+        fix: `set it to ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`,
+      };
+      break;
+    case 'anyOf':
+      issue = { path, message: 'is not a valid byte size', fix: 'use an integer or a string like "64MiB"' };
+      break;
+    case 'type':
+      issue = {
+        path,
+        message: `must be ${String((e.params as { type: string }).type)}`,
+        fix: `write a value of type ${String((e.params as { type: string }).type)}`,
+      };
+      break;
+    case 'pattern':
+      issue = {
+        path,
+        message: 'has an invalid format',
+        fix:
+          e.parentSchema && 'description' in e.parentSchema
+            ? String(e.parentSchema['description'])
+            : `match ${String((e.params as { pattern: string }).pattern)}`,
+      };
+      break;
+    case 'minimum':
+    case 'maximum':
+      {
+        const { comparison, limit } = e.params as { comparison: string; limit: number };
+        issue = {
+          path,
+          message: `must be ${comparison} ${limit}`,
+          fix: `use a value ${comparison} ${limit}`,
+        };
+      }
+      break;
+    case 'format':
+      issue = {
+        path,
+        message: `is not a valid ${String((e.params as { format: string }).format)}`,
+        fix: 'fix the expression',
+      };
+      break;
+    default:
+      issue = { path, message: e.message ?? e.keyword, fix: 'see the config reference in README.md' };
+  }
+  return issue;
 }
 
 function pointerToPath(pointer: string): string {
