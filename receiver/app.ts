@@ -205,17 +205,12 @@ export async function buildReceiverApp(deps: ReceiverAppDeps): Promise<FastifyIn
             publicKeyPem: { type: 'string' },
             noteVerifierKey: { type: 'string' },
             logSize: { type: 'integer' },
+            region: { type: 'string' },
           },
         },
       },
     },
-    handler: async () => ({
-      storeId: key.storeId,
-      origin: ingest.origin,
-      publicKeyPem: key.publicKeyPem,
-      noteVerifierKey: noteVerifierKey(ingest.origin, key.privateKey),
-      logSize: ingest.logSize,
-    }),
+    handler: async () => storeAnswer(key, ingest),
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -312,4 +307,16 @@ export function addSharedSchemas(app: FastifyInstance): void {
       inclusionProof: { type: 'array', items: { type: 'string' } },
     },
   });
+}
+
+/** GET /v1/store: the store's identity, log size and (with `--region`) its region. */
+function storeAnswer(key: StoreKey, ingest: RecordIngest): Record<string, unknown> {
+  return {
+    storeId: key.storeId,
+    origin: ingest.origin,
+    publicKeyPem: key.publicKeyPem,
+    noteVerifierKey: noteVerifierKey(ingest.origin, key.privateKey),
+    logSize: ingest.logSize,
+    ...(ingest.region === undefined ? {} : { region: ingest.region }),
+  };
 }

@@ -46,6 +46,8 @@ export interface RecordIngestDeps {
   key: StoreKey;
   log: Logger;
   enrollTokens: readonly string[];
+  /** Region the store states in its receipts and on GET /v1/store. */
+  region?: string;
 }
 
 /** Verifies and records submitted envelopes; one at a time per process, one at a time per database. */
@@ -58,6 +60,8 @@ export class RecordIngest {
   readonly #chain: StoreChain;
   readonly #files: RecordFiles | undefined;
   readonly #storeId: string;
+  /** Region the store states (`rigcap receiver --region`), if any. */
+  readonly region: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(deps: RecordIngestDeps) {
@@ -66,7 +70,8 @@ export class RecordIngest {
     this.#log = deps.log;
     this.#tokens = new Set(deps.enrollTokens.map(tokenDigest));
     this.#storeLog = new StoreLog(deps.key);
-    this.#chain = new StoreChain(deps.key);
+    this.#chain = new StoreChain(deps.key, deps.region === undefined ? {} : { region: deps.region });
+    this.region = deps.region;
     this.#storeId = deps.key.storeId;
     this.#files =
       deps.layout === undefined

@@ -19,6 +19,7 @@ import type { ReceiverState } from './state.ts';
 import { openReceiverState, type StateDatabase } from './state/open.ts';
 import { defaultStoreKeyPath, loadOrCreateStoreKey, type StoreKey } from './store-key.ts';
 import type { UiDeps } from './ui/routes.ts';
+import type { ExpiryTimer } from './retention/expiry-timer.ts';
 
 export interface ReceiverOptions {
   /** Root of the store layout; without `db` also holds the state, without `backends` the blobs. */
@@ -31,6 +32,10 @@ export interface ReceiverOptions {
   /** Store private key; default `DIR.secrets/store.key` (required without `dataDir`). */
   keyFile?: string;
   enrollTokens: readonly string[];
+  /** Region the store states in its receipts and store answer (`--region`). */
+  region?: string;
+  /** Retention policy file: expire blobs past their retention hourly (receiver/retention/). */
+  retentionPolicyFile?: string;
   /** Largest blob accepted. */
   maxUploadBytes?: number;
   /** Largest tus PATCH body accepted. */
@@ -135,14 +140,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     throw err;
   }
   const { blobs, datastore, locker, close: closeBackends } = storage;
-  const ingest = await RecordIngest.open({
-    state,
-    blobs,
-    key,
-    log,
-    enrollTokens: options.enrollTokens,
-    ...(dataDir === undefined ? {} : { layout: new StoreLayout(dataDir) }),
-  });
+  const ingest = await openIngest(options, { state, blobs, key, log, dataDir });
   const repaired = await ingest.repair();
   const appDeps = {
     log,
@@ -156,12 +154,15 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     ...(options.requireSignatures === true ? { auth: new RequestAuth({ keys: state }) } : {}),
   };
   let app: FastifyInstance;
+  let expiry: ExpiryTimer | undefined;
   try {
+    expiry = await expiryOf(options, { state, key, blobs, log, dataDir });
     app = await appOf(options, appDeps, dataDir);
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     // A port in use or a dashboard that cannot start must not leave the database pool or the
     // object store client open.
+    await expiry?.stop();
     await closeBackends?.();
     await state.close();
     throw err;
@@ -176,6 +177,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   );
   let closed: Promise<void> | undefined;
   const finish = async (force: boolean): Promise<void> => {
+    await expiry?.stop();
     if (force) app.server.closeAllConnections();
     await app.close();
     await ingest.drain();
@@ -191,6 +193,35 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     close: () => (closed ??= finish(false)),
     destroy: () => (closed ??= finish(true)),
   };
+}
+
+/** The record ingest over the opened state and blobs, stating the store's region. */
+function openIngest(
+  options: ReceiverOptions,
+  deps: { state: ReceiverState; key: StoreKey; blobs: BlobStore; log: Logger; dataDir: string | undefined },
+): Promise<RecordIngest> {
+  const { dataDir, ...rest } = deps;
+  return RecordIngest.open({
+    ...rest,
+    enrollTokens: options.enrollTokens,
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(dataDir === undefined ? {} : { layout: new StoreLayout(dataDir) }),
+  });
+}
+
+/** The retention expiry timer when a policy file is given. */
+async function expiryOf(
+  options: ReceiverOptions,
+  deps: { state: ReceiverState; key: StoreKey; blobs: BlobStore; log: Logger; dataDir: string | undefined },
+): Promise<ExpiryTimer | undefined> {
+  if (options.retentionPolicyFile === undefined) return undefined;
+  const { startExpiryTimer } = await import('./retention/expiry-timer.ts');
+  const { dataDir, ...rest } = deps;
+  return startExpiryTimer({
+    ...rest,
+    policyFile: options.retentionPolicyFile,
+    layout: dataDir === undefined ? undefined : new StoreLayout(dataDir),
+  });
 }
 
 /** The dashboard's deps: a reader over the store's files, behind reader tokens. */

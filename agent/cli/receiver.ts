@@ -34,6 +34,10 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
+  --region ID            the region this store holds data in, stated on GET /v1/store and in every
+                         custody receipt (agents with sync.allowedRegions check it)
+  --retention-policy F   store retention policy (JSON, README "Store retention"): expire blobs
+                         past their retention hourly, each deletion a signed retention-action
 
 exit: 0 after SIGINT/SIGTERM, 2 usage error`;
 
@@ -91,6 +95,8 @@ function parseReceiverFlags(argv: readonly string[]) {
     'tls-key': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
     'max-part-bytes': { type: 'string' },
+    region: { type: 'string' },
+    'retention-policy': { type: 'string' },
   });
 }
 
@@ -109,6 +115,8 @@ function checkCombination(values: Flags): void {
     fail('--db-password-file goes with --db');
   if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined))
     fail('--tls-cert and --tls-key go together');
+  if (values.region !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(values.region))
+    fail(`--region ${values.region}: an id of letters, digits, '.', '_' or '-'`);
 }
 
 async function passwordOf(file: string | undefined): Promise<string | undefined> {
@@ -153,6 +161,10 @@ const command: Command = {
         ? {}
         : { objectStore: endpoint === undefined ? { url: values.blobs } : { url: values.blobs, endpoint } }),
       ...(values.key === undefined ? {} : { keyFile: values.key }),
+      ...(values.region === undefined ? {} : { region: values.region }),
+      ...(values['retention-policy'] === undefined
+        ? {}
+        : { retentionPolicyFile: values['retention-policy'] }),
       ...(tls === undefined ? {} : { tls }),
     });
     io.stdout.write(`rigcap receiver listening on ${receiver.url} (store ${receiver.storeId})\n`);

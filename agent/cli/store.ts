@@ -80,12 +80,14 @@ async function migrate(argv: readonly string[], io: CliIO): Promise<number> {
 
 const command: Command = {
   name: 'store',
-  summary: 'central store operations: migrate an embedded store to PostgreSQL (+ S3)',
+  summary: 'central store operations: migrate to PostgreSQL (+ S3), devices, legal hold, retention expiry',
   usage,
   async run(argv: readonly string[], io: CliIO): Promise<number> {
     const [sub, ...rest] = argv;
     if (sub === 'migrate') return migrate(rest, io);
     if (sub === 'devices') return (await import('./store-devices.ts')).runDevices(rest, io);
+    if (sub === 'hold' || sub === 'release-hold' || sub === 'expire')
+      return (await import('./store-retention.ts')).runRetention(sub, rest, io);
     throw new RigcapError(
       'RIGCAP_USAGE',
       `rigcap store: unknown subcommand ${sub ?? '(none)'}; see rigcap store --help`,

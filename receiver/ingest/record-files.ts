@@ -40,7 +40,9 @@ export class RecordFiles {
       row.chunkName !== null &&
       row.blobSha256 !== null
     ) {
-      await this.#blobs.place(row.blobSha256, this.#layout.chunkPath(row.sessionId, row.chunkName));
+      // A blob deleted by a signed retention-action is not placed again on repair.
+      if (await this.#blobs.has(row.blobSha256))
+        await this.#blobs.place(row.blobSha256, this.#layout.chunkPath(row.sessionId, row.chunkName));
       await this.#layout.writeSidecar(row.sessionId, row.chunkName, envelope);
     }
     if (row.predicate === 'session' && row.sessionId !== null) {

@@ -4,6 +4,7 @@
 // is also a log entry.
 import { createHash } from 'node:crypto';
 import { buildRecord } from '../../agent/records/chain.ts';
+import type { PredicateBody } from '../../agent/records/predicates.ts';
 import { serializeEnvelope, type DsseEnvelope } from '../../agent/records/dsse.ts';
 import type { ResourceDescriptor } from '../../agent/records/statement.ts';
 import { keySubject } from '../../agent/records/subjects.ts';
@@ -36,8 +37,12 @@ export class StoreChain {
     .digest('hex')
     .slice(0, 32);
 
-  constructor(key: StoreKey) {
+  /** The region the store states in every receipt (`rigcap receiver --region`), if any. */
+  readonly #region: string | undefined;
+
+  constructor(key: StoreKey, options: { region?: string } = {}) {
     this.#key = key;
+    this.#region = options.region;
   }
 
   #context(): { signerId: string; bootId: string; monoNs: bigint; wallNs: bigint } {
@@ -66,6 +71,37 @@ export class StoreChain {
     await tx.setMeta('store.seq', '1');
     await tx.setMeta('store.head', record.payloadSha256);
     await log.append(tx, bytes);
+  }
+
+  /**
+   * Signs one more record of the store's own (a `retention-action`) inside an admission, logs it and
+   * advances the head; the store's enrol record comes first when the store has none yet.
+   */
+  async signStoreRecord(
+    tx: StateTx,
+    log: StoreLog,
+    record: {
+      name: 'retention-action';
+      subject: ResourceDescriptor[];
+      body: PredicateBody<'retention-action'>;
+    },
+  ): Promise<SignedReceipt> {
+    await this.ensureEnrolled(tx, log);
+    const seq = Number(await tx.meta('store.seq')) + 1;
+    const prev = (await tx.meta('store.head')) ?? null;
+    const built = buildRecord({
+      name: record.name,
+      subject: record.subject,
+      body: record.body,
+      link: { seq, prev },
+      context: this.#context(),
+      signer: this.#key.signer,
+    });
+    const bytes = serializeEnvelope(built.envelope);
+    await tx.setMeta('store.seq', String(seq));
+    await tx.setMeta('store.head', built.payloadSha256);
+    await log.append(tx, bytes);
+    return { envelope: built.envelope, bytes, seq };
   }
 
   /**
@@ -99,6 +135,7 @@ export class StoreChain {
         blob: blob ?? null,
         receivedWallNs: context.wallNs.toString(),
         log,
+        ...(this.#region === undefined ? {} : { region: this.#region }),
       },
       link: { seq, prev },
       context,
