@@ -98,7 +98,7 @@ export class FakeDevice {
   }
 
   /** Writes a chunk of `bytes` random bytes with its record and sidecar; returns its path and digest. */
-  chunk(options: { bytes: number; topic?: string; endNs?: bigint }): {
+  chunk(options: { bytes: number; topic?: string; endNs?: bigint; purpose?: string }): {
     path: string;
     sha256: string;
     record: Uint8Array;
@@ -136,7 +136,7 @@ export class FakeDevice {
       calibration: [],
       transforms: [],
       producer: { rigcapVersion: '0.1.0', configDigest: 'x' },
-      policy: { residency: 'eu', retentionDays: 30, purpose: 'test' },
+      policy: { residency: 'eu', retentionDays: 30, purpose: options.purpose ?? 'test' },
     });
     const record = this.write(r);
     writeFileSync(`${path}.dsse.json`, record);
