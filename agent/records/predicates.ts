@@ -236,7 +236,7 @@ export interface HeartbeatPredicate {
 }
 
 export type DeviceKeyPredicate =
-  | { chain: ChainFields; action: 'enrol'; keyId: string; publicKey: string }
+  | { chain: ChainFields; action: 'enrol'; keyId: string; publicKey: string; region?: string }
   | { chain: ChainFields; action: 'rotate'; keyId: string; newKeyId: string; newPublicKey: string }
   | { chain: ChainFields; action: 'revoke'; keyId: string; invalidFromSeq: number; reason: string };
 

@@ -236,6 +236,8 @@ const deviceKey = {
       action: { const: 'enrol' },
       keyId: hex64,
       publicKey: text,
+      // A store's enrol record states the region it holds data in (rigcap receiver --region).
+      region: id,
     }),
     object(['chain', 'action', 'keyId', 'newKeyId', 'newPublicKey'], {
       chain,

@@ -61,7 +61,12 @@ export class StoreChain {
     const record = buildRecord({
       name: 'device-key',
       subject: keySubject(keyId),
-      body: { action: 'enrol', keyId, publicKey: this.#key.publicKeyPem },
+      body: {
+        action: 'enrol',
+        keyId,
+        publicKey: this.#key.publicKeyPem,
+        ...(this.#region === undefined ? {} : { region: this.#region }),
+      },
       link: { seq: 1, prev: null },
       context: this.#context(),
       signer: this.#key.signer,

@@ -93,6 +93,13 @@ describe('store region and retention', () => {
   it('states its region in the store answer and every receipt; a device allowing only us-east-1 sends no blob byte', async () => {
     const answer = (await (await fetch(`${receiver.url}/v1/store`)).json()) as { region?: string };
     expect(answer.region).toBe('eu-west');
+    const enrol = JSON.parse(
+      readFileSync(join(store, 'records', receiver.storeId, '000000000001.dsse.json'), 'utf8'),
+    ) as { payload: string };
+    expect(JSON.parse(Buffer.from(enrol.payload, 'base64').toString())).toMatchObject({
+      predicateType: 'https://rigcap.dev/device-key/v1',
+      predicate: { action: 'enrol', region: 'eu-west' },
+    });
     const receipts = readdirSync(join(store, 'records', receiver.storeId)).filter(
       (n) => !n.startsWith('000000000001'),
     );
