@@ -17,6 +17,7 @@ import { isBlobExpired } from '../../../receiver/retention/store-retention.ts';
 import { openReceiverState } from '../../../receiver/state/open.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
+import { waitFor } from '../../support/wait.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 
 const tokens = [
@@ -240,12 +241,23 @@ describe('store region and retention', () => {
     expect(broken.failures.map((f) => [f.code, f.file])).toEqual([
       ['VERIFY_CHUNK_MISSING', `sessions/s-audit/chunk-000001.mcap`],
     ]);
+
+    // The receiver's own pass (at start, then on its timer) under a policy expiring audit at once
+    // deletes the rest of the audit chunk with a signed record: verify passes again.
+    const zero = join(root, 'policy-zero.json');
+    writeFileSync(zero, JSON.stringify({ purposes: { audit: 0 } }));
     receiver = await startReceiver({
       dataDir: store,
       host: '127.0.0.1',
       port: 0,
       enrollTokens: tokens,
+      retentionPolicyFile: zero,
       log: silentLogger(),
     });
+    await waitFor(async () => !blobFiles().includes(chunks['audit']!.sha256), {
+      timeoutMs: 30_000,
+      what: 'the receiver expiring the audit blob',
+    });
+    expect((await verifyTree(new FsSource(store))).failures).toEqual([]);
   });
 });
