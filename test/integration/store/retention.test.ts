@@ -3,14 +3,15 @@
 // allowing only us-east-1 sends it no blob byte. `rigcap store expire --now` ten days on deletes
 // the 7-day chunk with a signed retention-action, keeps the 30-day one and the held session, and
 // `rigcap verify STORE` still passes; a blob missing without such a record fails it.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { FsSource } from '../../../agent/keys/index.ts';
 import { silentLogger } from '../../../agent/log.ts';
-import { verifyTree } from '../../../agent/records/index.ts';
+import { serializeEnvelope, type DsseEnvelope } from '../../../agent/records/dsse.ts';
+import { canonicalBytes, verifyTree } from '../../../agent/records/index.ts';
 import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { isBlobExpired } from '../../../receiver/retention/store-retention.ts';
@@ -127,6 +128,31 @@ describe('store region and retention', () => {
     expect(s.backlog().blocked).toMatchObject({ storeRegion: 'eu-west' });
     await s.close();
     expect(blobFiles().length).toBe(before);
+  });
+
+  it('a receipt whose region was rewritten after signing fails verify; a bad --region is a usage error', async () => {
+    const copy = join(root, 'store-forged');
+    cpSync(store, copy, { recursive: true });
+    const dir = join(copy, 'records', receiver.storeId);
+    const file = join(dir, readdirSync(dir).sort()[1]!);
+    const env = JSON.parse(readFileSync(file, 'utf8')) as DsseEnvelope;
+    const st = JSON.parse(Buffer.from(env.payload, 'base64').toString()) as { predicate: { region: string } };
+    expect(st.predicate.region).toBe('eu-west');
+    st.predicate.region = 'us-east-1';
+    writeFileSync(
+      file,
+      serializeEnvelope({
+        ...env,
+        payload: Buffer.from(canonicalBytes(st)).toString('base64'),
+      } as DsseEnvelope),
+    );
+    const report = await verifyTree(new FsSource(copy));
+    expect(report.failures.filter((f) => f.file.includes(receiver.storeId)).map((f) => f.code)).toContain(
+      'VERIFY_BAD_SIGNATURE',
+    );
+    const bad = await runCli(['receiver', '--listen', '127.0.0.1:0', '--data', copy, '--region', 'eu west']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--region eu west/);
   });
 
   it('a 7-day purpose expires and a 30-day one does not; a held session survives; verify STORE passes after', async () => {
