@@ -11,6 +11,10 @@ import { parseDbUrl } from './receiver.ts';
 
 const usage = `usage: rigcap store migrate --from DIR --to-db postgres://USER@HOST/DB [--db-password-file F]
                            [--to-blobs s3://BUCKET[/PREFIX] [--s3-endpoint URL]] [--json]
+       rigcap store devices add ID | list | remove ID (--data DIR | --devices FILE)
+       rigcap store hold | release-hold --session S (--data DIR | --db URL --key FILE)
+       rigcap store expire --data DIR --policy FILE [--now ISO-8601]
+         legal holds and retention expiry: README "Store retention and legal hold"
 
   migrate   copies an embedded store (rigcap receiver --data DIR) into PostgreSQL: keys, used
             tokens, records with their receipts, the log and the store's chain head, so the log
