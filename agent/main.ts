@@ -25,6 +25,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   calib: () => import('./cli/calib.ts'),
   mark: () => import('./cli/mark.ts'),
   bundle: () => import('./cli/bundle.ts'),
+  release: () => import('./cli/release.ts'),
 };
 
 async function loadCommand(name: string): Promise<Command | undefined> {

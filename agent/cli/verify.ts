@@ -1,13 +1,13 @@
 // `rigcap verify PATH [--trust FILE] [--json]`: offline verification of a spool, store or export.
 import { readFile, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
 import { spkiBlocksOfPem, verifyBundle, verifyTree, type VerifyReport } from '../records/index.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
-const usage = `usage: rigcap verify PATH [--trust FILE] [--json]
+const usage = `usage: rigcap verify PATH [--trust FILE] [--blobs DIR] [--json]
 
 Verifies a spool or store offline: chunk digests, signatures, key validity, chain continuity,
 session roots, sidecars, calibration attachments. PATH is the folder that holds records/,
@@ -15,6 +15,8 @@ sessions/ and keys/, or an in-toto bundle from \`rigcap export --format intoto\`
 signatures, keys from its device-key records, links between adjacent seqs and session roots).
 
   --trust FILE   PEM file of public keys trusted as roots (without it, keys in PATH are taken as given)
+  --blobs DIR    with a dataset release (\`rigcap release create\`): re-derive its root and check
+                 every chunk it names against the blobs in DIR (a store's blobs/sha256/ or a flat folder)
   --json         print { ok, checked, failures: [{ file, code, reason }], trust } on stdout
 
 exit: 0 verified, 1 failures found, 2 usage error`;
@@ -67,6 +69,29 @@ function printHuman(report: VerifyReport, io: CliIO): void {
   io.stdout.write(`${lines.join('\n')}\n`);
 }
 
+/** A dataset release checked against a blob folder, as a verify report. */
+async function verifyReleaseFile(file: string, blobsDir: string): Promise<VerifyReport> {
+  const { verifyRelease } = await import('../records/release.ts');
+  const readBlob = async (sha256: string): Promise<Uint8Array | undefined> => {
+    for (const path of [join(blobsDir, 'blobs', 'sha256', sha256), join(blobsDir, sha256)]) {
+      try {
+        return new Uint8Array(await readFile(path));
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' && errnoCode(err) !== 'ENOTDIR') throw err;
+      }
+    }
+    return undefined;
+  };
+  const r = await verifyRelease(await readFile(file, 'utf8'), readBlob);
+  return {
+    ok: r.ok,
+    checked: { chunks: r.chunks, records: 1, sessions: 0 },
+    failures: r.failures,
+    trust: 'given',
+    signers: [],
+  };
+}
+
 const command: Command = {
   name: 'verify',
   summary: 'verify a spool or store offline (digests, signatures, chain, sessions)',
@@ -74,6 +99,7 @@ const command: Command = {
   async run(argv, io) {
     const { values, positionals } = parseFlags('verify', argv, {
       trust: { type: 'string' },
+      blobs: { type: 'string' },
       json: { type: 'boolean' },
     });
     if (positionals.length !== 1)
@@ -88,7 +114,9 @@ const command: Command = {
     const trustedKeys =
       values.trust === undefined ? undefined : await loadTrust(resolve(io.cwd, values.trust));
     let report: VerifyReport;
-    if (info.isFile()) {
+    if (info.isFile() && values.blobs !== undefined) {
+      report = await verifyReleaseFile(root, resolve(io.cwd, values.blobs));
+    } else if (info.isFile()) {
       // An exported in-toto bundle (`rigcap export --format intoto`): its envelopes on their own.
       report = verifyBundle(
         new Uint8Array(await readFile(root)),

@@ -34,6 +34,9 @@ export const verifyCodes = {
   VERIFY_RECEIPT_MISMATCH: "a custody receipt names a record digest that differs from the device's record",
   VERIFY_RECEIPT_REGION:
     "a custody receipt's store region (or its absence) is not among the allowedRegions the chunk record's policy signs",
+  VERIFY_RELEASE_ROOT:
+    "a dataset release's Merkle root or chunk count does not match the chunk digests it names",
+  VERIFY_RELEASE_CHUNK_MISSING: 'a chunk a dataset release names is not among the blobs (--blobs)',
   VERIFY_KEYS_FILE: 'keys/<signer>.pub.pem is missing, unreadable or lacks a key the chain introduced',
 } as const;
 
