@@ -4,10 +4,10 @@ import { errnoCode, isRigcapError } from './errors.ts';
 import type { RecordStore } from './keys/record-store.ts';
 import {
   sessionGaps,
+  sessionIdOf,
   type CaptureChunkPredicate,
   type CloseGapInputs,
   type SessionGap,
-  type SessionPredicate,
 } from './records/index.ts';
 
 /** The session's chunk predicates and the wall time of its newest signed record, newest first scan. */
@@ -25,16 +25,12 @@ export async function sessionTail(
       if (!isRigcapError(err, 'RIGCAP_CHAIN_CORRUPT') && errnoCode(err) !== 'ENOENT') throw err;
       return undefined;
     });
-    if (record === undefined || record.predicate['sessionId'] !== sessionId) continue;
+    if (record === undefined || sessionIdOf(record) !== sessionId) continue;
     const wallNs = BigInt(record.chain.wallNs);
-    const end =
-      record.name === 'capture-chunk'
-        ? BigInt((record.predicate as unknown as CaptureChunkPredicate).endNs)
-        : wallNs;
+    const end = record.name === 'capture-chunk' ? BigInt(record.predicate.endNs) : wallNs;
     if (lastSignedNs === undefined || end > lastSignedNs) lastSignedNs = end;
-    if (record.name === 'capture-chunk') chunks.push(record.predicate as unknown as CaptureChunkPredicate);
-    if (record.name === 'session' && (record.predicate as unknown as SessionPredicate).phase === 'open')
-      break;
+    if (record.name === 'capture-chunk') chunks.push(record.predicate);
+    if (record.name === 'session' && record.predicate.phase === 'open') break;
   }
   return { chunks, lastSignedNs };
 }

@@ -1,7 +1,7 @@
 // W3C PROV-JSON of one session, built from its decoded records (pure).
 import { chunkOf, contextOfSession, gapsOfSession, nsToIso, type SessionRecords } from './exports.ts';
 import { describeGap } from './gap-text.ts';
-import type { CaptureContext, CustodyReceiptPredicate, EventMarkerPredicate } from './predicates.ts';
+import type { CaptureContext } from './predicates.ts';
 
 type Node = Record<string, unknown>;
 
@@ -79,7 +79,7 @@ export function provDocument(s: SessionRecords): Record<string, unknown> {
     b.rel('wasGeneratedBy', { 'prov:entity': id, 'prov:activity': capture });
   });
   for (const m of s.markers) {
-    const p = m.predicate as unknown as EventMarkerPredicate;
+    const p = m.predicate;
     if (p.operator !== '') {
       const op = `rigcap:operator/${p.operator}`;
       b.agent[op] = { 'prov:type': 'prov:Person' };
@@ -87,7 +87,7 @@ export function provDocument(s: SessionRecords): Record<string, unknown> {
     }
   }
   for (const { storeId, record } of s.receipts) {
-    const p = record.predicate as unknown as CustodyReceiptPredicate;
+    const p = record.predicate;
     const store = `rigcap:store/${storeId}`;
     const sync = `rigcap:sync/${s.sessionId}/${storeId}`;
     b.agent[store] = { 'prov:type': 'prov:Organization' };

@@ -47,7 +47,14 @@ export {
 } from './chain.ts';
 export { sessionRoot } from './session-root.ts';
 export { chunkSubject, sessionSubject, keySubject, receiptSubject, retentionSubject } from './subjects.ts';
-export { decodeRecord, type DecodedRecord, type DecodeResult } from './record-decode.ts';
+export {
+  decodeRecord,
+  isRecordOf,
+  sessionIdOf,
+  type DecodedRecord,
+  type DecodedRecordOf,
+  type DecodeResult,
+} from './record-decode.ts';
 export { verifyTree, type VerifyReport, type VerifyOptions } from './verify.ts';
 export { verifyBundle } from './verify-bundle.ts';
 export { verifyCodes, type VerifyCode, type VerifyFailure } from './verify-codes.ts';

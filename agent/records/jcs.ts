@@ -3,7 +3,13 @@
 import { createHash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 
-const canonicalize = canonicalizeModule as unknown as (value: unknown) => string | undefined;
+type Serialize = (value: unknown) => string | undefined;
+// The package's types declare `export default` while its code sets `module.exports`, so under NodeNext
+// the default import is the function itself: checked once here instead of cast.
+const isSerialize = (v: unknown): v is Serialize => typeof v === 'function';
+if (!isSerialize(canonicalizeModule))
+  throw new TypeError('the canonicalize package did not load as a function');
+const canonicalize: Serialize = canonicalizeModule;
 
 /** UTF-8 bytes of the JCS form of a JSON value; throws on values JSON cannot carry. */
 export function canonicalBytes(value: unknown): Uint8Array {

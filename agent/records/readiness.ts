@@ -4,7 +4,7 @@
 // exported in-toto bundle of the same session score the same.
 import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
 import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
-import { gapsOfSession, intotoBundle, type SessionRecords } from './exports.ts';
+import { closeOfSession, gapsOfSession, intotoBundle, type SessionRecords } from './exports.ts';
 import {
   calibrationCovers,
   isImageStream,
@@ -13,12 +13,7 @@ import {
   uncalibratedStreams,
 } from './gaps.ts';
 import { formatDuration, formatPercent } from './gap-text.ts';
-import type {
-  CaptureChunkPredicate,
-  CustodyReceiptPredicate,
-  DeviceKeyPredicate,
-  SessionPredicate,
-} from './predicates.ts';
+import type {} from './predicates.ts';
 import { verifyBundle } from './verify-bundle.ts';
 
 /** Factor names, in report order. */
@@ -65,8 +60,6 @@ export interface SessionReadiness {
   factors: ReadinessFactor[];
 }
 
-const chunkOf = (p: Record<string, unknown>): CaptureChunkPredicate => p as unknown as CaptureChunkPredicate;
-
 /** Cost rounded up to 0.1 point, so that any shortfall shows. */
 function costOf(weight: number, share: number): number {
   const raw = weight * Math.min(1, Math.max(0, share));
@@ -84,7 +77,7 @@ function chainFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
   for (const f of report.failures) problems.push(`${f.code}: ${f.reason}`);
   if (s.open === undefined) problems.push('no session open record');
   if (s.close === undefined) problems.push('session not closed');
-  const indexes = s.chunks.map((r) => chunkOf(r.predicate).chunkIndex);
+  const indexes = s.chunks.map((r) => r.predicate.chunkIndex);
   indexes.forEach((ix, i) => {
     if (ix !== i + 1) problems.push(`chunk record ${i + 1} missing (next is ${ix})`);
   });
@@ -109,7 +102,7 @@ function receiptVerifies(
   const keys = new Map<string, Uint8Array>();
   for (const k of s.keys) {
     if (k.chain.deviceId !== storeId) continue;
-    const p = k.predicate as unknown as DeviceKeyPredicate;
+    const p = k.predicate;
     const pem = p.action === 'enrol' ? p.publicKey : p.action === 'rotate' ? p.newPublicKey : undefined;
     const spki = pem === undefined ? undefined : spkiBlocksOfPem(pem)[0];
     if (spki !== undefined) keys.set(keyIdOf(spki), spki);
@@ -126,7 +119,7 @@ function receiptsFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor
   const covered = new Set<number>();
   let invalid = 0;
   for (const { storeId, record } of s.receipts) {
-    const rp = record.predicate as unknown as CustodyReceiptPredicate;
+    const rp = record.predicate;
     // Receipts for the open record or markers are fine but not counted: coverage is of chunks and close.
     const target = [...(s.open ? [s.open] : []), ...s.markers, ...named].find(
       (r) => r.chain.seq === rp.record.seq,
@@ -139,7 +132,7 @@ function receiptsFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor
       invalid++;
       continue;
     }
-    if (named.includes(target)) covered.add(rp.record.seq);
+    if (named.some((r) => r === target)) covered.add(rp.record.seq);
   }
   const share = named.length === 0 ? 0 : covered.size / named.length;
   const missing = named.length - covered.size;
@@ -159,7 +152,7 @@ function clockFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
   const ns = { locked: 0n, holdover: 0n, unsynced: 0n };
   let steps = 0;
   for (const r of s.chunks) {
-    const t = chunkOf(r.predicate).timesync;
+    const t = r.predicate.timesync;
     for (const i of t.intervals) ns[i.state] += BigInt(i.endNs) - BigInt(i.startNs);
     steps += t.steps.length;
   }
@@ -181,7 +174,7 @@ function calibrationFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFac
   const sensors = new Set<string>();
   const missing = new Set<string>();
   for (const r of s.chunks) {
-    const c = chunkOf(r.predicate);
+    const c = r.predicate;
     for (const st of c.streams) if (isSensorStream(st)) sensors.add(st.topic);
     for (const t of uncalibratedStreams(c)) missing.add(t);
   }
@@ -209,7 +202,7 @@ function deidFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
     why.set(k, (why.get(k) ?? 0) + n);
   };
   for (const r of s.chunks) {
-    const c = chunkOf(r.predicate);
+    const c = r.predicate;
     const chunkImages = c.streams.filter((st) => isImageStream(st));
     const deid = c.transforms.filter((t) => t.kind === 'de-identification');
     const applied = deid.some((t) => t['enabled'] !== false);
@@ -241,7 +234,7 @@ function deidFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
     if (
       g.kind === 'deid' &&
       g.counts?.['deid_held_lost'] !== undefined &&
-      !s.chunks.some((r) => chunkOf(r.predicate).streams.some((st) => (st.drops['deid_held_lost'] ?? 0) > 0))
+      !s.chunks.some((r) => r.predicate.streams.some((st) => (st.drops['deid_held_lost'] ?? 0) > 0))
     )
       note('deid held lost', g.counts['deid_held_lost']);
   const uncoveredShare = images.size === 0 ? 0 : uncovered.size / images.size;
@@ -270,7 +263,7 @@ function deidFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
 function lossFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
   const streams = new Map<string, { kept: number; lost: number }>();
   for (const r of s.chunks)
-    for (const st of chunkOf(r.predicate).streams) {
+    for (const st of r.predicate.streams) {
       const acc = streams.get(st.topic) ?? { kept: 0, lost: 0 };
       acc.kept += st.count - (st.latchedReplays ?? 0);
       for (const [cause, n] of Object.entries(st.drops)) if (kindOfDropCause(cause) === 'loss') acc.lost += n;
@@ -295,13 +288,11 @@ function lossFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
 }
 
 function sessionSpanNs(s: SessionRecords): bigint {
-  const close = s.close?.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }> | undefined;
+  const close = closeOfSession(s);
   if (close !== undefined) return BigInt(close.endNs) - BigInt(close.startNs);
   const first = s.chunks[0];
   const last = s.chunks.at(-1);
-  return first && last
-    ? BigInt(chunkOf(last.predicate).endNs) - BigInt(chunkOf(first.predicate).startNs)
-    : 0n;
+  return first && last ? BigInt(last.predicate.endNs) - BigInt(first.predicate.startNs) : 0n;
 }
 
 function gapsFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
@@ -338,7 +329,7 @@ const unfilled = (v: string | undefined): boolean =>
 
 function policyFactor(s: SessionRecords, p: ReadinessProfile): ReadinessFactor {
   const first = s.chunks[0];
-  const policy = first ? chunkOf(first.predicate).policy : undefined;
+  const policy = first ? first.predicate.policy : undefined;
   const missing = (['owner', 'purpose', 'residency'] as const).filter((k) => unfilled(policy?.[k]));
   return {
     name: 'policy',

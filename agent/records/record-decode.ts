@@ -2,23 +2,42 @@
 // what rigcap writes, so that any single-byte change to a record file is caught.
 import { fromCanonicalBase64, inTotoPayloadType, parseEnvelope, type DsseEnvelope } from './dsse.ts';
 import { canonicalText, sha256Hex } from './jcs.ts';
-import type { ChainFields, PredicateName } from './predicates.ts';
+import type { ChainFields, PredicateByName, PredicateName } from './predicates.ts';
 import { statementType, type ResourceDescriptor } from './statement.ts';
-import { predicateProblems, upgradePredicate } from './validate.ts';
+import { checkPredicate, upgradePredicate } from './validate.ts';
 
-/** A record file decoded and schema-checked (the signature is checked by the chain pass). */
-export interface DecodedRecord {
+interface DecodedRecordFields {
   bytes: Uint8Array;
   envelope: DsseEnvelope;
   payload: Uint8Array;
   payloadSha256: string;
-  name: PredicateName;
   subject: ResourceDescriptor[];
-  /** The predicate lifted to the current version. */
-  predicate: Record<string, unknown> & { chain: ChainFields };
   chain: ChainFields;
   keyId: string;
   signature: Uint8Array;
+}
+
+/** A decoded record of one predicate: `name` says which, `predicate` is lifted to the current version. */
+export type DecodedRecordOf<N extends PredicateName> = DecodedRecordFields & {
+  name: N;
+  predicate: PredicateByName[N];
+};
+
+/**
+ * A record file decoded and schema-checked (the signature is checked by the chain pass): a union
+ * discriminated on `name`, so `switch (record.name)` narrows `record.predicate`.
+ */
+export type DecodedRecord = { [N in PredicateName]: DecodedRecordOf<N> }[PredicateName];
+
+/** A guard for `filter`/`find`: keeps the records of one predicate, typed as such. */
+export const isRecordOf =
+  <N extends PredicateName>(name: N) =>
+  (r: DecodedRecord): r is Extract<DecodedRecord, { name: N }> =>
+    r.name === name;
+
+/** The session a record names (session, capture-chunk, heartbeat, event-marker); undefined otherwise. */
+export function sessionIdOf(r: DecodedRecord): string | null | undefined {
+  return 'sessionId' in r.predicate ? r.predicate.sessionId : undefined;
 }
 
 export type DecodeResult =
@@ -69,14 +88,13 @@ export function decodeRecord(bytes: Uint8Array): DecodeResult {
     };
   const upgraded = upgradePredicate(String(s['predicateType']), s['predicate']);
   if (!upgraded.ok) return { ok: false, code: 'VERIFY_SCHEMA', reason: upgraded.reason };
-  const problems = predicateProblems(upgraded.name, upgraded.body);
-  if (problems.length > 0)
+  const checked = checkPredicate(upgraded.name, upgraded.body);
+  if (!checked.ok)
     return {
       ok: false,
       code: 'VERIFY_SCHEMA',
-      reason: `${upgraded.name}: ${problems.slice(0, 3).join('; ')}`,
+      reason: `${upgraded.name}: ${checked.problems.slice(0, 3).join('; ')}`,
     };
-  const predicate = upgraded.body as Record<string, unknown> & { chain: ChainFields };
   return {
     ok: true,
     record: {
@@ -84,10 +102,9 @@ export function decodeRecord(bytes: Uint8Array): DecodeResult {
       envelope,
       payload,
       payloadSha256: sha256Hex(payload),
-      name: upgraded.name,
+      ...checked.value,
       subject,
-      predicate,
-      chain: predicate.chain,
+      chain: checked.value.predicate.chain,
       keyId: sig.keyid,
       signature,
     },

@@ -1,9 +1,9 @@
 // What changed between two sessions, from their signed records alone (pure): config keys (the
 // session-open snapshot), message definitions (schema digest per stream), calibration versions,
 // rigcap version, de-id models and parameters, and the capture context.
-import { chunkOf, contextOfSession, type SessionRecords } from './exports.ts';
+import { chunkOf, contextOfSession, openOfSession, type SessionRecords } from './exports.ts';
 import { canonicalText, sha256Hex } from './jcs.ts';
-import type { SessionPredicate, TransformLineage } from './predicates.ts';
+import type { TransformLineage } from './predicates.ts';
 
 export type SessionChangeKind =
   | 'config'
@@ -84,7 +84,7 @@ export function diffSessions(a: SessionRecords, b: SessionRecords): SessionDiff 
 
 function profile(s: SessionRecords): SessionProfile {
   const problems: string[] = [];
-  const open = s.open?.predicate as unknown as Extract<SessionPredicate, { phase: 'open' }> | undefined;
+  const open = openOfSession(s);
   const chunks = s.chunks.map(chunkOf);
   const first = chunks[0];
   let config = open?.config ?? null;

@@ -1,13 +1,7 @@
 // The facts a dataset card and its Croissant companion state about one session, summed from its
 // signed records (pure).
-import { chunkOf, contextOfSession, gapsOfSession, type SessionRecords } from './exports.ts';
-import type {
-  CaptureChunkPredicate,
-  CaptureContext,
-  SessionGap,
-  SessionPredicate,
-  TransformLineage,
-} from './predicates.ts';
+import { chunkOf, closeOfSession, contextOfSession, gapsOfSession, type SessionRecords } from './exports.ts';
+import type { CaptureChunkPredicate, CaptureContext, SessionGap, TransformLineage } from './predicates.ts';
 
 /** Facts a dataset card and its Croissant-RAI companion describe. */
 export interface SessionFacts {
@@ -144,7 +138,7 @@ export function sessionFacts(s: SessionRecords): SessionFacts {
     }
   }
   if (deid.seen) transforms.add(deid.describe());
-  const close = s.close?.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }> | undefined;
+  const close = closeOfSession(s);
   const first = s.chunks[0];
   const last = s.chunks.at(-1);
   return {

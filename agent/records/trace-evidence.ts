@@ -4,20 +4,20 @@
 import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
 import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
 import { intotoBundle, type SessionRecords } from './exports.ts';
-import type { CaptureChunkPredicate, DeviceKeyPredicate } from './predicates.ts';
+import type { CaptureChunkPredicate } from './predicates.ts';
 import { recordFileName } from './predicates.ts';
-import type { DecodedRecord } from './record-decode.ts';
+import type { DecodedRecord, DecodedRecordOf } from './record-decode.ts';
 import type { VerifyFailure } from './verify-codes.ts';
 import { verifyBundle } from './verify-bundle.ts';
 
-const chunkOf = (r: DecodedRecord): CaptureChunkPredicate => r.predicate as unknown as CaptureChunkPredicate;
+const chunkOf = (r: DecodedRecordOf<'capture-chunk'>): CaptureChunkPredicate => r.predicate;
 
 /** The store's key from its device-key records in the session, or undefined (a spool). */
 function storeKeys(s: SessionRecords, storeId: string): Map<string, Uint8Array> {
   const keys = new Map<string, Uint8Array>();
   for (const k of s.keys) {
     if (k.chain.deviceId !== storeId) continue;
-    const p = k.predicate as unknown as DeviceKeyPredicate;
+    const p = k.predicate;
     const pem = p.action === 'enrol' ? p.publicKey : p.action === 'rotate' ? p.newPublicKey : undefined;
     const spki = pem === undefined ? undefined : spkiBlocksOfPem(pem)[0];
     if (spki !== undefined) keys.set(keyIdOf(spki), spki);
@@ -99,7 +99,7 @@ export function chainFileFailures(
 /** Failures of the traced chunk's file: its hash and size, its sidecar, or its absence. */
 export function chunkFileFailures(
   s: SessionRecords,
-  chunk: DecodedRecord,
+  chunk: DecodedRecordOf<'capture-chunk'>,
   file: ChunkFileEvidence,
 ): VerifyFailure[] {
   const failures: VerifyFailure[] = [];
@@ -131,7 +131,7 @@ export function chunkFileFailures(
 /** Everything that forbids an answer about this chunk: the session's records and the chunk file. */
 export function traceEvidenceFailures(
   s: SessionRecords,
-  chunk: DecodedRecord,
+  chunk: DecodedRecordOf<'capture-chunk'>,
   file: ChunkFileEvidence,
 ): VerifyFailure[] {
   return [...sessionRecordFailures(s), ...chunkFileFailures(s, chunk, file)];

@@ -2,20 +2,17 @@
 // device and key that signed it, the calibrations and clock state in force, the de-id lineage,
 // stream counts and loss around that time, markers nearby, and the store's receipt. Every field
 // is copied from a signed record; `traceEvidenceFailures` says whether those records verify.
-import { gapsOfSession, type SessionRecords } from './exports.ts';
+import { chunkOf, gapsOfSession, openOfSession, type SessionRecords } from './exports.ts';
 import { calibrationCovers } from './gaps.ts';
 import type {
   CaptureChunkPredicate,
   ClockInterval,
   CustodyReceiptPredicate,
-  DeviceKeyPredicate,
-  EventMarkerPredicate,
   SessionGap,
-  SessionPredicate,
   TimesyncSummary,
   TransformLineage,
 } from './predicates.ts';
-import type { DecodedRecord } from './record-decode.ts';
+import type { DecodedRecord, DecodedRecordOf } from './record-decode.ts';
 import { receiptSignature } from './trace-evidence.ts';
 
 export {
@@ -110,9 +107,9 @@ export interface TraceAnswer {
 }
 
 export type TraceResult =
-  { ok: true; answer: TraceAnswer; chunkRecord: DecodedRecord } | { ok: false; reason: string };
+  | { ok: true; answer: TraceAnswer; chunkRecord: DecodedRecordOf<'capture-chunk'> }
+  | { ok: false; reason: string };
 
-const chunkOf = (r: DecodedRecord): CaptureChunkPredicate => r.predicate as unknown as CaptureChunkPredicate;
 const refOf = (r: DecodedRecord): RecordRef => ({
   signer: r.chain.deviceId,
   seq: r.chain.seq,
@@ -125,7 +122,9 @@ const overlaps = (aStart: bigint, aEnd: bigint, bStart: bigint, bEnd: bigint): b
 function pickChunk(
   s: SessionRecords,
   q: TraceQuery,
-): { chunk: DecodedRecord; alsoIn: DecodedRecord[] } | { reason: string } {
+):
+  | { chunk: DecodedRecordOf<'capture-chunk'>; alsoIn: Array<DecodedRecordOf<'capture-chunk'>> }
+  | { reason: string } {
   if (q.kind === 'chunk') {
     const chunk = s.chunks.find((r) => r.subject[0]?.digest.sha256 === q.sha256);
     if (chunk === undefined) return { reason: `no chunk record of session ${s.sessionId} signs ${q.sha256}` };
@@ -157,7 +156,7 @@ function pickChunk(
 function keyRecordOf(s: SessionRecords, signer: string, keyId: string): DecodedRecord | undefined {
   return s.keys.find((k) => {
     if (k.chain.deviceId !== signer) return false;
-    const p = k.predicate as unknown as DeviceKeyPredicate;
+    const p = k.predicate;
     return (p.action === 'enrol' && p.keyId === keyId) || (p.action === 'rotate' && p.newKeyId === keyId);
   });
 }
@@ -201,7 +200,7 @@ export function traceSample(s: SessionRecords, q: TraceQuery): TraceResult {
   const focusEnd = atNs ?? BigInt(c.endNs);
   const fromNs = focusStart - q.aroundNs;
   const toNs = focusEnd + q.aroundNs;
-  const open = s.open?.predicate as unknown as Extract<SessionPredicate, { phase: 'open' }> | undefined;
+  const open = openOfSession(s);
 
   const calibration = calibrationInForce(s, c, topic);
   const clock = clockAt(s, c, { atNs, fromNs, toNs });
@@ -316,7 +315,7 @@ function clockAt(
 /** Event markers between fromNs and toNs, in time order. */
 function markersAround(s: SessionRecords, fromNs: bigint, toNs: bigint): TraceAnswer['markers'] {
   return s.markers
-    .map((m) => ({ m, p: m.predicate as unknown as EventMarkerPredicate }))
+    .map((m) => ({ m, p: m.predicate }))
     .filter(({ p }) => fromNs <= BigInt(p.atNs) && BigInt(p.atNs) <= toNs)
     .sort((a, b) => (BigInt(a.p.atNs) < BigInt(b.p.atNs) ? -1 : 1))
     .map(({ m, p }) => ({
@@ -332,11 +331,11 @@ function markersAround(s: SessionRecords, fromNs: bigint, toNs: bigint): TraceAn
 function receiptsOf(s: SessionRecords, chunk: DecodedRecord): TraceAnswer['receipts'] {
   return s.receipts
     .filter(({ record }) => {
-      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      const p = record.predicate;
       return p.record.seq === chunk.chain.seq && p.record.sha256 === chunk.payloadSha256;
     })
     .map(({ storeId, record }) => {
-      const p = record.predicate as unknown as CustodyReceiptPredicate;
+      const p = record.predicate;
       return {
         storeId,
         record: refOf(record),

@@ -5,6 +5,7 @@ import {
   currentPredicateVersions,
   parsePredicateType,
   predicateNames,
+  type PredicateByName,
   type PredicateName,
 } from './predicates.ts';
 import { predicateSchemas } from './schemas.ts';
@@ -65,6 +66,23 @@ export function predicateProblems(name: PredicateName, body: unknown): string[] 
   const validate = validatorFor(name);
   if (validate(body)) return [];
   return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'invalid'}`);
+}
+
+/** A predicate checked against its schema: a union discriminated on `name`. */
+export type CheckedPredicate = {
+  [N in PredicateName]: { name: N; predicate: PredicateByName[N] };
+}[PredicateName];
+
+/** Checks a (lifted) predicate body against the schema that `name` names. */
+export function checkPredicate(
+  name: PredicateName,
+  body: unknown,
+): { ok: true; value: CheckedPredicate } | { ok: false; problems: string[] } {
+  const problems = predicateProblems(name, body);
+  // The schema for `name` is what PredicateByName[name] states (test/unit/records/predicate-types.test.ts).
+  return problems.length > 0
+    ? { ok: false, problems }
+    : { ok: true, value: { name, predicate: body } as CheckedPredicate };
 }
 
 /** Result of lifting a predicate to the current version. */

@@ -4,8 +4,10 @@
 // consecutive seqs, and each session's close root against its chunk records.
 import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
 import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
-import type { CaptureChunkPredicate, DeviceKeyPredicate, SessionPredicate } from './predicates.ts';
-import { decodeRecord, type DecodedRecord } from './record-decode.ts';
+import type { SessionPredicate } from './predicates.ts';
+import { decodeRecord, isRecordOf, sessionIdOf, type DecodedRecord } from './record-decode.ts';
+
+type SessionClose = Extract<SessionPredicate, { phase: 'close' }>;
 import { sessionRoot } from './session-root.ts';
 import type { VerifyFailure } from './verify-codes.ts';
 import type { VerifyReport } from './verify.ts';
@@ -68,8 +70,8 @@ type Fail = (r: DecodedRecord, code: VerifyFailure['code'], reason: string) => v
 /** Keys per signer, from the bundle's own device-key records (`records` in seq order). */
 function keyRanges(records: readonly DecodedRecord[]): Map<string, KeyRange> {
   const keys = new Map<string, KeyRange>();
-  for (const r of records.filter((x) => x.name === 'device-key')) {
-    const p = r.predicate as unknown as DeviceKeyPredicate;
+  for (const r of records.filter(isRecordOf('device-key'))) {
+    const p = r.predicate;
     if (p.action === 'enrol') {
       const spki = spkiBlocksOfPem(p.publicKey)[0];
       if (spki !== undefined) keys.set(keyIdOf(spki), { spki, fromSeq: r.chain.seq, untilSeq: Infinity });
@@ -138,38 +140,35 @@ function checkSigner(
 function checkSessions(records: readonly DecodedRecord[], fail: Fail): { sessions: number; chunks: number } {
   let sessions = 0;
   let chunks = 0;
-  const bySession = new Map<string, { chunks: Map<number, string>; close?: DecodedRecord }>();
+  const bySession = new Map<
+    string,
+    { chunks: Map<number, string>; close?: { record: DecodedRecord; predicate: SessionClose } }
+  >();
   for (const record of records) {
-    const sessionId = record.predicate['sessionId'];
+    const sessionId = sessionIdOf(record);
     if (typeof sessionId !== 'string') continue;
     const s = bySession.get(sessionId) ?? { chunks: new Map<number, string>() };
     if (record.name === 'capture-chunk') {
       chunks++;
-      s.chunks.set(
-        (record.predicate as unknown as CaptureChunkPredicate).chunkIndex,
-        record.subject[0]?.digest['sha256'] ?? '',
-      );
-    } else if (
-      record.name === 'session' &&
-      (record.predicate as unknown as SessionPredicate).phase === 'close'
-    )
-      s.close = record;
+      s.chunks.set(record.predicate.chunkIndex, record.subject[0]?.digest['sha256'] ?? '');
+    } else if (record.name === 'session' && record.predicate.phase === 'close')
+      s.close = { record, predicate: record.predicate };
     bySession.set(sessionId, s);
   }
   for (const [sessionId, s] of bySession) {
     sessions++;
     if (s.close === undefined) continue;
-    const close = s.close.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }>;
+    const close = s.close.predicate;
     const digests = [...s.chunks.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
     if (close.chunks !== digests.length)
       fail(
-        s.close,
+        s.close.record,
         'VERIFY_SESSION_ROOT',
         `session ${sessionId} closes with ${close.chunks} chunks, the bundle has ${digests.length}`,
       );
     else if (sessionRoot(digests) !== close.root)
       fail(
-        s.close,
+        s.close.record,
         'VERIFY_SESSION_ROOT',
         `session ${sessionId}: root over the bundle's chunk digests differs from the close record`,
       );

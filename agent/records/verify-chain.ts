@@ -2,7 +2,6 @@
 // (enrolment, rotation signed by the old key, revocation from a seq), all derived from the chain.
 import { inTotoPayloadType, preAuthEncoding } from './dsse.ts';
 import { keyIdOf, spkiBlocksOfPem, verifySignature } from './ed25519.ts';
-import type { DeviceKeyPredicate } from './predicates.ts';
 import { recordFileName } from './predicates.ts';
 import type { DecodedRecord } from './record-decode.ts';
 import type { VerifyFailure } from './verify-codes.ts';
@@ -136,8 +135,7 @@ function checkLinks(
 
 /** The record's signature, and the key lifecycle it carries (enrol, rotate, revoke). */
 function checkKeyUse(rec: DecodedRecord, seq: number, keys: SignerKeys, fail: Fail): void {
-  const keyPredicate =
-    rec.name === 'device-key' ? (rec.predicate as unknown as DeviceKeyPredicate) : undefined;
+  const keyPredicate = rec.name === 'device-key' ? rec.predicate : undefined;
   if (keyPredicate?.action === 'enrol') {
     const spki = spkiBlocksOfPem(keyPredicate.publicKey)[0];
     if (spki === undefined || keyIdOf(spki) !== keyPredicate.keyId || keyPredicate.keyId !== rec.keyId) {

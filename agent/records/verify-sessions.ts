@@ -1,15 +1,10 @@
 // Sessions and chunks: every signed chunk is present (or deleted by retention), hashes to its
 // digest, carries its calibration, has a byte-identical sidecar; session files mirror the chain;
 // close records match the Merkle root of the session's chunks; copies never run past the chain.
-import {
-  chunkFileName,
-  recordFileName,
-  type CaptureChunkPredicate,
-  type CustodyReceiptPredicate,
-  type RetentionActionPredicate,
-  type SessionPredicate,
-} from './predicates.ts';
-import type { DecodedRecord } from './record-decode.ts';
+import { chunkFileName, recordFileName, type PredicateName, type SessionPredicate } from './predicates.ts';
+import type { DecodedRecord, DecodedRecordOf } from './record-decode.ts';
+
+type SessionClose = Extract<SessionPredicate, { phase: 'close' }>;
 import { receiptRegionRefusal } from './residency.ts';
 import { sessionRoot } from './session-root.ts';
 import { checkChunk, checkOrphanChunk } from './verify-chunk.ts';
@@ -20,9 +15,9 @@ import type { VerifyFailure } from './verify-codes.ts';
 export { statesUnrecovered } from './verify-chunk.ts';
 
 /** A decoded record with the signer whose chain it is in. */
-export interface ChainRecord {
+export interface ChainRecord<N extends PredicateName = PredicateName> {
   signerId: string;
-  record: DecodedRecord;
+  record: DecodedRecordOf<N>;
 }
 
 export interface SessionsInput {
@@ -81,14 +76,14 @@ function indexChains(
   heads: SessionsInput['heads'],
 ): {
   failures: VerifyFailure[];
-  chunkRecords: Map<string, ChainRecord[]>;
-  sessionRecords: Map<string, ChainRecord[]>;
+  chunkRecords: Map<string, Array<ChainRecord<'capture-chunk'>>>;
+  sessionRecords: Map<string, Array<ChainRecord<'session'>>>;
   deleted: Set<string>;
   lastOpenBySigner: Map<string, string>;
 } {
   const failures: VerifyFailure[] = [];
-  const chunkRecords = new Map<string, ChainRecord[]>();
-  const sessionRecords = new Map<string, ChainRecord[]>();
+  const chunkRecords = new Map<string, Array<ChainRecord<'capture-chunk'>>>();
+  const sessionRecords = new Map<string, Array<ChainRecord<'session'>>>();
   const deleted = new Set<string>();
   const lastOpenBySigner = new Map<string, string>();
 
@@ -96,15 +91,14 @@ function indexChains(
     for (const seq of [...records.keys()].sort((a, b) => a - b)) {
       const record = records.get(seq) as DecodedRecord;
       if (record.name === 'capture-chunk') {
-        const sid = (record.predicate as unknown as CaptureChunkPredicate).sessionId;
+        const sid = record.predicate.sessionId;
         push(chunkRecords, sid, { signerId, record });
       } else if (record.name === 'session') {
-        const p = record.predicate as unknown as SessionPredicate;
+        const p = record.predicate;
         push(sessionRecords, p.sessionId, { signerId, record });
         if (p.phase === 'open') lastOpenBySigner.set(signerId, p.sessionId);
       } else if (record.name === 'retention-action') {
-        for (const d of (record.predicate as unknown as RetentionActionPredicate).deleted)
-          deleted.add(`${d.session}/${d.name}`);
+        for (const d of record.predicate.deleted) deleted.add(`${d.session}/${d.name}`);
       } else if (record.name === 'custody-receipt') {
         failures.push(...checkReceipt(signerId, seq, record, chains, heads));
       }
@@ -117,13 +111,13 @@ function indexChains(
 async function checkSignedChunk(
   input: SessionsInput,
   folder: { sid: string; names: ReadonlySet<string>; deleted: ReadonlySet<string> },
-  record: DecodedRecord,
+  record: DecodedRecordOf<'capture-chunk'>,
 ): Promise<{ name: string; present: boolean; failures: VerifyFailure[] }> {
   const { source } = input;
   const { sid, names } = folder;
   const dir = `sessions/${sid}`;
   const failures: VerifyFailure[] = [];
-  const p = record.predicate as unknown as CaptureChunkPredicate;
+  const p = record.predicate;
   const expected = chunkFileName(p.chunkIndex);
   const subject = record.subject[0];
   const name = subject?.name ?? expected;
@@ -174,12 +168,12 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
 /** The device's current session: opened last by its signer and not closed. */
 function isCurrentSession(
   sid: string,
-  records: readonly ChainRecord[],
+  records: ReadonlyArray<ChainRecord<'session'>>,
   lastOpenBySigner: ReadonlyMap<string, string>,
 ): boolean {
   const phases = records.map((r) => ({
     signerId: r.signerId,
-    phase: (r.record.predicate as unknown as SessionPredicate).phase,
+    phase: r.record.predicate.phase,
   }));
   const open = phases.find((r) => r.phase === 'open');
   return (
@@ -193,15 +187,17 @@ function isCurrentSession(
 async function checkSession(
   source: FileSource,
   sid: string,
-  records: readonly ChainRecord[],
-  chunks: readonly ChainRecord[],
+  records: ReadonlyArray<ChainRecord<'session'>>,
+  chunks: ReadonlyArray<ChainRecord<'capture-chunk'>>,
   lastOpenBySigner: ReadonlyMap<string, string>,
   heads: ReadonlyMap<string, number>,
 ): Promise<VerifyFailure[]> {
   const file = `sessions/${sid}/session.dsse.json`;
   const out: VerifyFailure[] = [];
-  const open = records.find((r) => (r.record.predicate as unknown as SessionPredicate).phase === 'open');
-  const close = records.find((r) => (r.record.predicate as unknown as SessionPredicate).phase === 'close');
+  const open = records.find((r) => r.record.predicate.phase === 'open');
+  const close = records
+    .map((r) => ({ record: r.record, predicate: r.record.predicate }))
+    .find((r): r is typeof r & { predicate: SessionClose } => r.predicate.phase === 'close');
   if (records.length === 0 && chunks.length === 0) return out;
   if (open === undefined)
     out.push({ file, code: 'VERIFY_SESSION_ROOT', reason: 'no session open record in the chain' });
@@ -220,11 +216,11 @@ async function checkSession(
       });
   }
   if (close !== undefined) {
-    const p = close.record.predicate as unknown as Extract<SessionPredicate, { phase: 'close' }>;
+    const p = close.predicate;
     const inside = chunks
       .filter((c) => c.record.chain.seq < closeSeq)
       .map((c) => ({
-        index: (c.record.predicate as unknown as CaptureChunkPredicate).chunkIndex,
+        index: c.record.predicate.chunkIndex,
         digest: c.record.subject[0]?.digest.sha256 ?? '',
       }))
       .sort((a, b) => a.index - b.index);
@@ -256,11 +252,11 @@ async function checkSession(
 function checkReceipt(
   storeId: string,
   seq: number,
-  record: DecodedRecord,
+  record: DecodedRecordOf<'custody-receipt'>,
   chains: ReadonlyMap<string, ReadonlyMap<number, DecodedRecord>>,
   heads: ReadonlyMap<string, number>,
 ): VerifyFailure[] {
-  const p = record.predicate as unknown as CustodyReceiptPredicate;
+  const p = record.predicate;
   const device = chains.get(p.record.signer);
   const file = `records/${storeId}/${recordFileName(seq)}`;
   // Receipts for devices whose records are not in this tree cannot be cross-checked here.
@@ -275,10 +271,7 @@ function checkReceipt(
           reason: `receipt for ${p.record.signer} seq ${p.record.seq} names another digest`,
         },
       ];
-    const refusal =
-      twin.name === 'capture-chunk'
-        ? receiptRegionRefusal(p, twin.predicate as unknown as CaptureChunkPredicate)
-        : undefined;
+    const refusal = twin.name === 'capture-chunk' ? receiptRegionRefusal(p, twin.predicate) : undefined;
     return refusal === undefined ? [] : [{ file, code: 'VERIFY_RECEIPT_REGION', reason: refusal }];
   }
   if (p.record.seq > (heads.get(p.record.signer) ?? 0)) {

@@ -16,7 +16,7 @@ import {
   type SessionPredicate,
 } from '../../agent/records/predicates.ts';
 import { scoreSession, type ReadinessProfile, type SessionReadiness } from '../../agent/records/readiness.ts';
-import { decodeRecord, type DecodedRecord } from '../../agent/records/record-decode.ts';
+import { decodeRecord, sessionIdOf, type DecodedRecord } from '../../agent/records/record-decode.ts';
 import { isSafeSegment } from '../record-view.ts';
 import { SessionIndex, type SessionRow } from './session-index.ts';
 
@@ -139,7 +139,7 @@ export class StoreReader {
     if (r.name === 'retention-action')
       for (const d of (r.predicate as unknown as RetentionActionPredicate).deleted)
         this.#deleted.add(`${d.session}/${d.name}`);
-    const sessionId = r.predicate['sessionId'];
+    const sessionId = sessionIdOf(r);
     if (
       typeof sessionId !== 'string' ||
       !(r.name === 'session' || r.name === 'capture-chunk' || r.name === 'event-marker')

@@ -2,7 +2,7 @@
 // loss and other gaps, markers, calibration changes and chunk boundaries, all from signed records.
 import { gapsOfSession, type SessionRecords } from '../../agent/records/exports.ts';
 import { describeGap, formatDuration } from '../../agent/records/gap-text.ts';
-import type { CaptureChunkPredicate, EventMarkerPredicate } from '../../agent/records/predicates.ts';
+import type { EventMarkerPredicate } from '../../agent/records/predicates.ts';
 import { html, type Html } from './html.ts';
 import { isoOf } from './layout.ts';
 
@@ -30,14 +30,12 @@ const laneLabel = {
   chunks: 'Chunks',
 } as const;
 
-const chunkOf = (p: Record<string, unknown>): CaptureChunkPredicate => p as unknown as CaptureChunkPredicate;
-
 /** Every timeline event of a session, in time order within each lane. */
 export function timelineEvents(s: SessionRecords): TimelineEvent[] {
   const out: TimelineEvent[] = [];
   let previous = new Map<string, string>();
   for (const r of s.chunks) {
-    const c = chunkOf(r.predicate);
+    const c = r.predicate;
     const start = BigInt(c.startNs);
     for (const i of c.timesync.intervals)
       out.push({

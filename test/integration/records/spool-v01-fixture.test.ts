@@ -51,7 +51,8 @@ describe('a spool captured by rigcap 0.1.0', () => {
     expect(decoded.ok).toBe(true);
     if (!decoded.ok) return;
     expect(decoded.record.name).toBe('capture-chunk');
-    expect(decoded.record.predicate['context']).toEqual({
+    if (decoded.record.name !== 'capture-chunk') return;
+    expect(decoded.record.predicate.context).toEqual({
       owner: 'demo operator',
       site: null,
       licence: null,
