@@ -13,17 +13,21 @@ import {
   type DecodedRecord,
 } from '../records/index.ts';
 import { readChains as readChainsFrom } from '../records/read-chains.ts';
+import { logProofLine } from '../records/bundle-proofs.ts';
+import { storeLogProofs } from './export-proofs.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
 
-const usage = `usage: rigcap export SESSION --format intoto|prov|card --out FILE [--spool DIR] [--json]
+const usage = `usage: rigcap export SESSION --format intoto|prov|card --out FILE [--spool DIR] [--log-proofs] [--json]
 
   intoto   JSON Lines bundle of the session's DSSE envelopes (device keys, open, chunks, markers, close, receipts)
   prov     W3C PROV-JSON (entities: chunks, calibrations, models; activities: capture, de-identification, sync;
            agents: device, operator, store)
   card     Markdown dataset card at FILE plus a Croissant-RAI JSON-LD file beside it (FILE without .md + .croissant.jsonld)
 
-  --spool DIR   spool or store root (default: the current folder)`;
+  --spool DIR   spool or store root (default: the current folder)
+  --log-proofs  intoto from a store's data directory: carry the store's signed checkpoint and an
+                inclusion proof for every record, so \`rigcap verify FILE\` checks them offline`;
 
 /** Decoded chains of every signer under a spool or store root. */
 function readChains(root: string): Promise<Map<string, DecodedRecord[]>> {
@@ -39,6 +43,7 @@ const command: Command = {
       format: { type: 'string' },
       out: { type: 'string' },
       spool: { type: 'string' },
+      'log-proofs': { type: 'boolean' },
       json: { type: 'boolean' },
     });
     const sessionId = positionals[0];
@@ -56,7 +61,8 @@ const command: Command = {
       throw new RigcapError('RIGCAP_NOT_FOUND', `no records of session ${sessionId} under ${root}`);
     const files = [out];
     if (values.format === 'intoto') {
-      await writeFile(out, intotoBundle(session));
+      const proofs = values['log-proofs'] === true ? await storeLogProofs(root, session) : [];
+      await writeFile(out, `${intotoBundle(session)}${proofs.map((p) => `${logProofLine(p)}\n`).join('')}`);
     } else if (values.format === 'prov') {
       await writeFile(out, `${JSON.stringify(provDocument(session), null, 2)}\n`);
     } else {

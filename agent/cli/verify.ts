@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
 import { spkiBlocksOfPem, verifyBundle, verifyTree, type VerifyReport } from '../records/index.ts';
+import type { DecodedRecord } from '../records/record-decode.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
@@ -92,6 +93,25 @@ async function verifyReleaseFile(file: string, blobsDir: string): Promise<Verify
   };
 }
 
+/** An in-toto bundle: its envelopes, and the log proofs it carries when exported with them. */
+async function verifyBundleFile(file: string, trustedKeys: Uint8Array[] | undefined): Promise<VerifyReport> {
+  const { checkLogProofs, splitBundle } = await import('../records/bundle-proofs.ts');
+  const { decodeRecord } = await import('../records/record-decode.ts');
+  const { envelopes, proofs } = splitBundle(new Uint8Array(await readFile(file)));
+  const report = verifyBundle(envelopes, trustedKeys === undefined ? {} : { trustedKeys });
+  if (proofs.length === 0) return report;
+  const lines = new Map<DecodedRecord, string>();
+  new TextDecoder()
+    .decode(envelopes)
+    .split('\n')
+    .forEach((raw, i) => {
+      const decoded = raw.trim() === '' ? undefined : decodeRecord(new TextEncoder().encode(`${raw}\n`));
+      if (decoded?.ok === true) lines.set(decoded.record, `line ${i + 1}`);
+    });
+  const failures = checkLogProofs([...lines.keys()], proofs, (r) => lines.get(r) ?? 'line 0');
+  return { ...report, ok: report.ok && failures.length === 0, failures: [...report.failures, ...failures] };
+}
+
 const command: Command = {
   name: 'verify',
   summary: 'verify a spool or store offline (digests, signatures, chain, sessions)',
@@ -118,10 +138,7 @@ const command: Command = {
       report = await verifyReleaseFile(root, resolve(io.cwd, values.blobs));
     } else if (info.isFile()) {
       // An exported in-toto bundle (`rigcap export --format intoto`): its envelopes on their own.
-      report = verifyBundle(
-        new Uint8Array(await readFile(root)),
-        trustedKeys === undefined ? {} : { trustedKeys },
-      );
+      report = await verifyBundleFile(root, trustedKeys);
     } else {
       const bar = progressBar(io.stderr);
       report = await verifyTree(new FsSource(root), {

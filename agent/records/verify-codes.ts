@@ -37,6 +37,9 @@ export const verifyCodes = {
   VERIFY_RELEASE_ROOT:
     "a dataset release's Merkle root or chunk count does not match the chunk digests it names",
   VERIFY_RELEASE_CHUNK_MISSING: 'a chunk a dataset release names is not among the blobs (--blobs)',
+  VERIFY_LOG_PROOF:
+    "a bundle's log proof does not place its record in a checkpoint the store signed, or a receipted chunk has none",
+  VERIFY_NO_RECEIPT: 'a chunk record in a bundle that carries log proofs has no custody receipt',
   VERIFY_KEYS_FILE: 'keys/<signer>.pub.pem is missing, unreadable or lacks a key the chain introduced',
 } as const;
 
