@@ -12,7 +12,6 @@ import {
   gatherSession,
   isSha256Hex,
   type DecodedRecord,
-  type RetentionActionPredicate,
   type SessionRecords,
   type VerifyFailure,
   verifyBundle,
@@ -77,9 +76,7 @@ function deletedByRetention(
     for (const r of records)
       if (
         r.name === 'retention-action' &&
-        (r.predicate as unknown as RetentionActionPredicate).deleted.some(
-          (d) => d.session === sessionId && d.name === name,
-        )
+        r.predicate.deleted.some((d) => d.session === sessionId && d.name === name)
       )
         return true;
   return false;

@@ -1,6 +1,6 @@
 // The sessions a signer has opened and not yet closed, with the chunks each has signed so far (what
 // a close record's Merkle root is computed over). Rebuilt from the chain when a sealer opens.
-import type { CaptureChunkPredicate, DecodedRecord, SessionPredicate } from '../records/index.ts';
+import type { DecodedRecord } from '../records/index.ts';
 
 /** One open session as its records state it. */
 export interface OpenSession {
@@ -59,11 +59,11 @@ export class OpenSessions {
   /** Applies one record read back from the chain, in chain order. */
   replay(rec: DecodedRecord): void {
     if (rec.name === 'session') {
-      const p = rec.predicate as unknown as SessionPredicate;
+      const p = rec.predicate;
       if (p.phase === 'open') this.open(p.sessionId, p.rigId, p.startNs);
       else this.close(p.sessionId);
     } else if (rec.name === 'capture-chunk') {
-      const p = rec.predicate as unknown as CaptureChunkPredicate;
+      const p = rec.predicate;
       this.addChunk(p.sessionId, p.chunkIndex, rec.subject[0]?.digest.sha256 ?? '', rec.chain.seq);
     }
   }

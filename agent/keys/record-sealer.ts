@@ -18,7 +18,6 @@ import {
   type CaptureContext,
   type ConfigSnapshot,
   type DecodedRecord,
-  type DeviceKeyPredicate,
   type DsseEnvelope,
   type PredicateBody,
   type PredicateName,
@@ -377,7 +376,7 @@ export class RecordSealer {
       last = rec;
       this.#sessions.replay(rec);
       if (rec.name === 'device-key') {
-        const p = rec.predicate as unknown as DeviceKeyPredicate;
+        const p = rec.predicate;
         if (p.action === 'rotate') lastRotationTo = p.newKeyId;
       }
     }

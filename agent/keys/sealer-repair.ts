@@ -3,18 +3,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
-import {
-  chunkFileName,
-  type CaptureChunkPredicate,
-  type DecodedRecord,
-  type SessionPredicate,
-} from '../records/index.ts';
+import { chunkFileName, type DecodedRecord } from '../records/index.ts';
 import type { RecordStore } from './record-store.ts';
 
 /** Rewrites the head record's sidecar or session line when a crash left it missing or stale. */
 export async function repairHeadCopies(store: RecordStore, head: DecodedRecord, log: Logger): Promise<void> {
   if (head.name === 'capture-chunk') {
-    const p = head.predicate as unknown as CaptureChunkPredicate;
+    const p = head.predicate;
     const chunkPath = join(
       store.rootDir,
       'sessions',
@@ -27,7 +22,7 @@ export async function repairHeadCopies(store: RecordStore, head: DecodedRecord, 
       log.warn({ chunk: chunkPath }, 'rewrote a sidecar missing after a crash');
     }
   } else if (head.name === 'session') {
-    const p = head.predicate as unknown as SessionPredicate;
+    const p = head.predicate;
     if (!(await store.sessionHasLine(p.sessionId, head.bytes))) {
       await store.appendSession(p.sessionId, head.bytes);
       log.warn({ sessionId: p.sessionId }, 'appended a session record missing after a crash');

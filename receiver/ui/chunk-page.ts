@@ -3,12 +3,12 @@
 import type { SessionRecords } from '../../agent/records/exports.ts';
 import { formatBytes } from '../../agent/records/gap-text.ts';
 import type { CaptureChunkPredicate } from '../../agent/records/predicates.ts';
-import type { DecodedRecord } from '../../agent/records/record-decode.ts';
+import type { DecodedRecord, DecodedRecordOf } from '../../agent/records/record-decode.ts';
 import { html, seg, type Html } from './html.ts';
 import { isoOf, page, spanOf, table } from './layout.ts';
 import { chunkOf, fileCheck, receiptsOf, type SessionVerify } from './session-verify.ts';
 
-function factsSection(s: SessionRecords, r: DecodedRecord, v: SessionVerify): Html {
+function factsSection(s: SessionRecords, r: DecodedRecordOf<'capture-chunk'>, v: SessionVerify): Html {
   const c = chunkOf(r);
   const sha = r.subject[0]?.digest.sha256 ?? '';
   const check = fileCheck(v, r);

@@ -2,8 +2,7 @@
 // from the SessionIndex only (no session files are read to list them).
 import { RigcapError } from '../../agent/errors.ts';
 import { formatBytes } from '../../agent/records/gap-text.ts';
-import type { DeviceKeyPredicate } from '../../agent/records/predicates.ts';
-import type { DecodedRecord } from '../../agent/records/record-decode.ts';
+import type { DecodedRecordOf } from '../../agent/records/record-decode.ts';
 import { html, queryOf, seg, type Html } from './html.ts';
 import { isoOf, page, scoreBadge, spanOf } from './layout.ts';
 import type { SessionFilter, SessionIndex } from './session-index.ts';
@@ -187,7 +186,7 @@ export function fleetPage(index: SessionIndex, p: FilterParams): string {
 export function devicePage(
   index: SessionIndex,
   deviceId: string,
-  keys: readonly DecodedRecord[],
+  keys: ReadonlyArray<DecodedRecordOf<'device-key'>>,
   p: FilterParams,
 ): string | undefined {
   const device = index.devices().find((d) => d.deviceId === deviceId);
@@ -221,7 +220,7 @@ export function devicePage(
           </thead>
           <tbody>
             ${keys.map((k) => {
-              const kp = k.predicate as unknown as DeviceKeyPredicate;
+              const kp = k.predicate;
               const keyId = kp.action === 'rotate' ? `${kp.keyId} → ${kp.newKeyId}` : kp.keyId;
               return html`<tr>
                 <td class="num">${k.chain.seq}</td>

@@ -4,13 +4,12 @@
 import type { SessionRecords } from '../../agent/records/exports.ts';
 import { intotoBundle } from '../../agent/records/exports.ts';
 import type { CaptureChunkPredicate, CustodyReceiptPredicate } from '../../agent/records/predicates.ts';
-import type { DecodedRecord } from '../../agent/records/record-decode.ts';
+import type { DecodedRecord, DecodedRecordOf } from '../../agent/records/record-decode.ts';
 import type { VerifyFailure } from '../../agent/records/verify-codes.ts';
 import { verifyBundle } from '../../agent/records/verify-bundle.ts';
 import type { ChunkFileState, StoreReader } from './store-reader.ts';
 
-export const chunkOf = (r: DecodedRecord): CaptureChunkPredicate =>
-  r.predicate as unknown as CaptureChunkPredicate;
+export const chunkOf = (r: DecodedRecordOf<'capture-chunk'>): CaptureChunkPredicate => r.predicate;
 
 export interface SessionVerify {
   failures: VerifyFailure[];
@@ -65,7 +64,7 @@ export function receiptsOf(
   return s.receipts
     .map(({ storeId, record }) => ({
       storeId,
-      p: record.predicate as unknown as CustodyReceiptPredicate,
+      p: record.predicate,
       seq: record.chain.seq,
     }))
     .filter((x) => x.p.record.seq === r.chain.seq && x.p.record.sha256 === r.payloadSha256);

@@ -8,15 +8,14 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { errnoCode } from '../../agent/errors.ts';
 import { gatherSession, type SessionRecords } from '../../agent/records/exports.ts';
-import {
-  recordFileName,
-  type CaptureChunkPredicate,
-  type CustodyReceiptPredicate,
-  type RetentionActionPredicate,
-  type SessionPredicate,
-} from '../../agent/records/predicates.ts';
+import { recordFileName } from '../../agent/records/predicates.ts';
 import { scoreSession, type ReadinessProfile, type SessionReadiness } from '../../agent/records/readiness.ts';
-import { decodeRecord, sessionIdOf, type DecodedRecord } from '../../agent/records/record-decode.ts';
+import {
+  decodeRecord,
+  sessionIdOf,
+  type DecodedRecord,
+  type DecodedRecordOf,
+} from '../../agent/records/record-decode.ts';
 import { isSafeSegment } from '../record-view.ts';
 import { SessionIndex, type SessionRow } from './session-index.ts';
 
@@ -25,7 +24,7 @@ const recordName = /^([0-9]{12})\.dsse\.json$/;
 interface SignerState {
   /** The next seq to look for. */
   next: number;
-  keys: DecodedRecord[];
+  keys: Array<DecodedRecordOf<'device-key'>>;
 }
 
 /** What a chunk file on disk hashes to (cached by size and mtime). */
@@ -128,7 +127,7 @@ export class StoreReader {
     const state = this.#signers.get(signer)!;
     if (r.name === 'device-key') state.keys.push(r);
     if (r.name === 'custody-receipt') {
-      const p = r.predicate as unknown as CustodyReceiptPredicate;
+      const p = r.predicate;
       const key = `${p.record.signer}:${p.record.seq}`;
       const list = this.#receipts.get(key) ?? [];
       list.push({ storeId: signer, seq });
@@ -137,8 +136,7 @@ export class StoreReader {
       if (sid !== undefined) dirty.add(sid);
     }
     if (r.name === 'retention-action')
-      for (const d of (r.predicate as unknown as RetentionActionPredicate).deleted)
-        this.#deleted.add(`${d.session}/${d.name}`);
+      for (const d of r.predicate.deleted) this.#deleted.add(`${d.session}/${d.name}`);
     const sessionId = sessionIdOf(r);
     if (
       typeof sessionId !== 'string' ||
@@ -161,14 +159,14 @@ export class StoreReader {
     if (!row.seqs.includes(seq)) row.seqs.push(seq);
     this.#sessionOf.set(`${signer}:${seq}`, sessionId);
     if (r.name === 'session') {
-      const p = r.predicate as unknown as SessionPredicate;
+      const p = r.predicate;
       row.startNs = BigInt(p.startNs);
       if (p.phase === 'close') {
         row.closed = true;
         row.endNs = BigInt(p.endNs);
       }
     } else if (r.name === 'capture-chunk') {
-      const p = r.predicate as unknown as CaptureChunkPredicate;
+      const p = r.predicate;
       row.chunks++;
       row.bytes += BigInt(p.bytes);
       if (!row.closed && (row.endNs === null || BigInt(p.endNs) > row.endNs)) row.endNs = BigInt(p.endNs);
@@ -247,7 +245,7 @@ export class StoreReader {
   }
 
   /** Key records of a signer (device or store). */
-  keysOf(signer: string): readonly DecodedRecord[] {
+  keysOf(signer: string): ReadonlyArray<DecodedRecordOf<'device-key'>> {
     return this.#signers.get(signer)?.keys ?? [];
   }
 

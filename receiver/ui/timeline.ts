@@ -2,7 +2,6 @@
 // loss and other gaps, markers, calibration changes and chunk boundaries, all from signed records.
 import { gapsOfSession, type SessionRecords } from '../../agent/records/exports.ts';
 import { describeGap, formatDuration } from '../../agent/records/gap-text.ts';
-import type { EventMarkerPredicate } from '../../agent/records/predicates.ts';
 import { html, type Html } from './html.ts';
 import { isoOf } from './layout.ts';
 
@@ -83,7 +82,7 @@ export function timelineEvents(s: SessionRecords): TimelineEvent[] {
     });
   }
   for (const m of s.markers) {
-    const p = m.predicate as unknown as EventMarkerPredicate;
+    const p = m.predicate;
     const at = BigInt(p.atNs);
     out.push({
       lane: 'markers',
