@@ -27,15 +27,33 @@ export function logProofLine(proof: LogProof): string {
   return JSON.stringify({ logProof: proof });
 }
 
+function parseProofLine(line: string): LogProof | undefined {
+  try {
+    const p = (JSON.parse(line) as { logProof?: Partial<LogProof> }).logProof;
+    const ok =
+      typeof p?.signer === 'string' &&
+      typeof p.storeId === 'string' &&
+      typeof p.checkpoint === 'string' &&
+      Number.isSafeInteger(p.seq) &&
+      Number.isSafeInteger(p.logIndex) &&
+      Array.isArray(p.inclusionProof) &&
+      p.inclusionProof.every((h) => typeof h === 'string');
+    return ok ? (p as LogProof) : undefined;
+  } catch (err) {
+    if (err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
 /** Splits a bundle into its envelope lines and its log-proof lines (which come last). */
 export function splitBundle(bytes: Uint8Array): { envelopes: Uint8Array; proofs: LogProof[] } {
   const keep: string[] = [];
   const proofs: LogProof[] = [];
   for (const line of new TextDecoder().decode(bytes).split('\n')) {
-    if (line.startsWith('{"logProof":')) {
-      const parsed = JSON.parse(line) as { logProof: LogProof };
-      proofs.push(parsed.logProof);
-    } else keep.push(line);
+    const proof = line.startsWith('{"logProof":') ? parseProofLine(line) : undefined;
+    // A line that is not a well-formed proof stays with the envelopes, where it is VERIFY_MALFORMED.
+    if (proof === undefined) keep.push(line);
+    else proofs.push(proof);
   }
   return { envelopes: new TextEncoder().encode(keep.join('\n')), proofs };
 }
