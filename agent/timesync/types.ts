@@ -94,20 +94,6 @@ export interface ClockSample {
   reason: string;
 }
 
-/** min/max/mean/p95 as decimal nanosecond strings. */
-export interface NsStatistics {
-  min: string;
-  max: string;
-  mean: string;
-  p95: string;
-}
-
-export interface ClockInterval {
-  state: ClockState;
-  startNs: string;
-  endNs: string;
-}
-
 export interface ClockStep {
   /** Wall time of the sample that saw the step. */
   atNs: string;
@@ -115,16 +101,6 @@ export interface ClockStep {
   stepNs: string;
 }
 
-/** The time-sync section of a capture-chunk record: plain JSON, nanoseconds as decimal strings. */
-export interface TimesyncSummary {
-  source: ClockSource;
-  startNs: string;
-  endNs: string;
-  intervals: ClockInterval[];
-  /** Null when no sample fell in the window. */
-  offsetNs: NsStatistics | null;
-  dispersionNs: NsStatistics | null;
-  samples: number;
-  steps: ClockStep[];
-  stateAtEnd: ClockState;
-}
+// The time-sync section of a capture-chunk record is a record format: its types live with the
+// predicate schemas (agent/records/predicates.ts), written once.
+export type { ClockInterval, NsStatistics, TimesyncSummary } from '../records/predicates.ts';
