@@ -4,9 +4,8 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
-import type { CaptureChunkPredicate } from '../records/predicates.ts';
 import { readChains } from '../records/read-chains.ts';
-import type { DecodedRecord } from '../records/record-decode.ts';
+import { isRecordOf, type DecodedRecord } from '../records/record-decode.ts';
 import { buildReleaseFile, type ReleaseChunk } from '../records/release.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
@@ -29,8 +28,7 @@ function expiredDigests(chains: Map<string, DecodedRecord[]>): Set<string> {
   for (const records of chains.values())
     for (const r of records) {
       if (r.name !== 'retention-action') continue;
-      const deleted = (r.predicate as unknown as { deleted?: Array<{ sha256: string }> }).deleted ?? [];
-      for (const d of deleted) out.add(d.sha256);
+      for (const d of r.predicate.deleted) out.add(d.sha256);
     }
   return out;
 }
@@ -57,8 +55,8 @@ async function releaseChunks(
   for (const session of sessions) {
     const mine = [...chains.values()]
       .flat()
-      .filter((r) => r.name === 'capture-chunk')
-      .map((r) => ({ r, p: r.predicate as unknown as CaptureChunkPredicate }))
+      .filter(isRecordOf('capture-chunk'))
+      .map((r) => ({ r, p: r.predicate }))
       .filter((x) => x.p.sessionId === session)
       .sort((a, b) => a.p.chunkIndex - b.p.chunkIndex);
     if (mine.length === 0) refused.push(`${session}: no chunks in the store`);

@@ -61,9 +61,12 @@ export function splitBundle(bytes: Uint8Array): { envelopes: Uint8Array; proofs:
 function storeKeys(records: readonly DecodedRecord[]): Map<string, string> {
   const keys = new Map<string, string>();
   for (const r of records) {
-    const p = r.predicate as unknown as { action?: string; publicKey?: string };
-    if (r.name === 'device-key' && p.action === 'enrol' && typeof p.publicKey === 'string')
-      keys.set(r.chain.deviceId, p.publicKey);
+    if (
+      r.name === 'device-key' &&
+      r.predicate.action === 'enrol' &&
+      typeof r.predicate.publicKey === 'string'
+    )
+      keys.set(r.chain.deviceId, r.predicate.publicKey);
   }
   return keys;
 }
@@ -116,8 +119,7 @@ export function checkLogProofs(
   const receipted = new Set<string>();
   for (const r of records) {
     if (r.name !== 'custody-receipt') continue;
-    const p = r.predicate as unknown as { record: { signer: string; seq: number } };
-    receipted.add(key(p.record.signer, p.record.seq));
+    receipted.add(key(r.predicate.record.signer, r.predicate.record.seq));
   }
   for (const r of records) {
     if (r.name !== 'capture-chunk') continue;
