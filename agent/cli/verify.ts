@@ -71,7 +71,11 @@ function printHuman(report: VerifyReport, io: CliIO): void {
 }
 
 /** A dataset release checked against a blob folder, as a verify report. */
-async function verifyReleaseFile(file: string, blobsDir: string): Promise<VerifyReport> {
+async function verifyReleaseFile(
+  file: string,
+  blobsDir: string,
+  trustedKeys: Uint8Array[] | undefined,
+): Promise<VerifyReport> {
   const { verifyRelease } = await import('../records/release.ts');
   const readBlob = async (sha256: string): Promise<Uint8Array | undefined> => {
     for (const path of [join(blobsDir, 'blobs', 'sha256', sha256), join(blobsDir, sha256)]) {
@@ -83,12 +87,16 @@ async function verifyReleaseFile(file: string, blobsDir: string): Promise<Verify
     }
     return undefined;
   };
-  const r = await verifyRelease(await readFile(file, 'utf8'), readBlob);
+  const r = await verifyRelease(
+    await readFile(file, 'utf8'),
+    readBlob,
+    trustedKeys === undefined ? {} : { trustedKeys },
+  );
   return {
     ok: r.ok,
     checked: { chunks: r.chunks, records: 1, sessions: 0 },
     failures: r.failures,
-    trust: 'given',
+    trust: trustedKeys === undefined ? 'given' : 'pinned',
     signers: [],
   };
 }
@@ -135,7 +143,7 @@ const command: Command = {
       values.trust === undefined ? undefined : await loadTrust(resolve(io.cwd, values.trust));
     let report: VerifyReport;
     if (info.isFile() && values.blobs !== undefined) {
-      report = await verifyReleaseFile(root, resolve(io.cwd, values.blobs));
+      report = await verifyReleaseFile(root, resolve(io.cwd, values.blobs), trustedKeys);
     } else if (info.isFile()) {
       // An exported in-toto bundle (`rigcap export --format intoto`): its envelopes on their own.
       report = await verifyBundleFile(root, trustedKeys);

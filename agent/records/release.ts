@@ -116,6 +116,7 @@ function decodePayload(
 function signatureFailure(
   release: { envelope: DsseEnvelope; payload: Uint8Array },
   enrolLine: string | undefined,
+  trustedKeys: readonly Uint8Array[] | undefined,
 ): VerifyFailure | undefined {
   const enrol = enrolLine === undefined ? undefined : decodePayload(enrolLine);
   const pem = (enrol?.json as { predicate?: { publicKey?: unknown } } | undefined)?.predicate?.publicKey;
@@ -125,6 +126,12 @@ function signatureFailure(
       file: 'line 2',
       code: 'VERIFY_UNKNOWN_KEY',
       reason: "no store enrol record with the release's public key",
+    };
+  if (trustedKeys !== undefined && !trustedKeys.some((k) => keyIdOf(k) === keyIdOf(spki)))
+    return {
+      file: 'line 2',
+      code: 'VERIFY_UNKNOWN_KEY',
+      reason: 'the store key is not among the --trust keys',
     };
   const sig = release.envelope.signatures[0];
   if (sig === undefined || sig.keyid !== keyIdOf(spki))
@@ -143,11 +150,13 @@ function signatureFailure(
 
 /**
  * Verifies a release file against the blobs: its signature, the root re-derived from the digests
- * it names, and every chunk present with that digest. `readBlob` returns undefined when absent.
+ * it names, and every chunk present with that digest. `readBlob` returns undefined when absent;
+ * with `trustedKeys` the store key must be one of them.
  */
 export async function verifyRelease(
   text: string,
   readBlob: (sha256: string) => Promise<Uint8Array | undefined>,
+  options: { trustedKeys?: readonly Uint8Array[] } = {},
 ): Promise<ReleaseReport> {
   const lines = text.split('\n').filter((l) => l.trim() !== '');
   const release = lines[0] === undefined ? undefined : decodePayload(lines[0]);
@@ -165,7 +174,7 @@ export async function verifyRelease(
     };
   const p = statement.predicate;
   const failures: VerifyFailure[] = [];
-  const sigFailure = signatureFailure(release, lines[1]);
+  const sigFailure = signatureFailure(release, lines[1], options.trustedKeys);
   if (sigFailure !== undefined) failures.push(sigFailure);
   const root = releaseRoot(p.chunks.map((c) => c.sha256));
   if (root !== p.root || p.count !== p.chunks.length)

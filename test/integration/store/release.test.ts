@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { silentLogger } from '../../../agent/log.ts';
+import { generateKeyPair } from '../../../agent/records/ed25519.ts';
 import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
@@ -102,6 +103,28 @@ describe('dataset releases', () => {
     const second = await verify(out, store);
     expect(first).toMatchObject({ code: 0, ok: true, failures: [] });
     expect(second).toEqual(first);
+    // Pinned: the store's own key passes, another key is VERIFY_UNKNOWN_KEY.
+    const enrol = JSON.parse(readFileSync(out, 'utf8').split('\n')[1]!) as { payload: string };
+    const storePem = (
+      JSON.parse(Buffer.from(enrol.payload, 'base64').toString()) as { predicate: { publicKey: string } }
+    ).predicate.publicKey;
+    writeFileSync(join(root, 'store.pem'), storePem);
+    writeFileSync(join(root, 'other.pem'), generateKeyPair().publicKeyPem);
+    const pinned = await runCli(['verify', out, '--blobs', store, '--trust', join(root, 'store.pem')]);
+    expect(pinned.code, pinned.stdout).toBe(0);
+    const other = await runCli([
+      'verify',
+      out,
+      '--blobs',
+      store,
+      '--trust',
+      join(root, 'other.pem'),
+      '--json',
+    ]);
+    expect(other.code).toBe(1);
+    expect((JSON.parse(other.stdout) as VerifyJson).failures.map((f) => f.code)).toEqual([
+      'VERIFY_UNKNOWN_KEY',
+    ]);
   });
 
   it('an altered chunk, a dropped chunk and an edited release each fail with a code', async () => {
