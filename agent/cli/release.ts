@@ -5,12 +5,13 @@ import { join, resolve } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { FsSource } from '../keys/index.ts';
 import { readChains } from '../records/read-chains.ts';
+import type { CaptureChunkPredicate } from '../records/predicates.ts';
 import { isRecordOf, type DecodedRecord } from '../records/record-decode.ts';
 import { buildReleaseFile, type ReleaseChunk } from '../records/release.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type Command } from './command.ts';
 
-const usage = `usage: rigcap release create --store DIR --sessions A,B[,…] --name NAME --out FILE [--key FILE] [--json]
+const usage = `usage: rigcap release create --store DIR (--sessions A,B[,…] | --query K=V[,K=V…]) --name NAME --out FILE [--key FILE] [--json]
 
 Writes a dataset release: a dataset-release record signed with the store's key naming every chunk
 digest of the sessions, the records they came from and a Merkle root over the digests, followed by
@@ -18,6 +19,8 @@ the store's enrol record (JSON Lines), and a release card next to it (FILE with 
 blob is absent, or that a retention-action record deleted, cannot be released.
 
   --store DIR   the store's data directory (records/, blobs/)
+  --query       the sessions with a chunk record matching every term, in session id order; keys:
+                purpose, site (id), owner, licence, device
   --key FILE    the store key (default DIR.secrets/store.key)
 
 exit: 0 written, 1 a chunk cannot be released, 2 usage error`;
@@ -107,6 +110,38 @@ function releaseCard(p: {
   ].join('\n');
 }
 
+const queryKeys = {
+  purpose: (p: CaptureChunkPredicate) => p.context?.purpose ?? p.policy.purpose,
+  site: (p: CaptureChunkPredicate) => p.context?.site?.id ?? null,
+  owner: (p: CaptureChunkPredicate) => p.context?.owner ?? p.policy.owner ?? null,
+  licence: (p: CaptureChunkPredicate) => p.context?.licence ?? null,
+  device: (p: CaptureChunkPredicate) => p.chain.deviceId,
+} as const;
+
+function parseQuery(text: string): Array<[keyof typeof queryKeys, string]> {
+  const terms = text.split(',').filter((t) => t !== '');
+  return terms.map((t) => {
+    const [k, ...rest] = t.split('=');
+    if (k === undefined || !(k in queryKeys) || rest.length === 0)
+      throw new RigcapError(
+        'RIGCAP_USAGE',
+        `rigcap release: --query term ${t}: expected KEY=VALUE with KEY one of ${Object.keys(queryKeys).join(', ')}`,
+      );
+    return [k as keyof typeof queryKeys, rest.join('=')];
+  });
+}
+
+/** Sessions with a chunk record matching every term, in session id order. */
+function sessionsMatching(
+  chains: Map<string, DecodedRecord[]>,
+  terms: Array<[keyof typeof queryKeys, string]>,
+): string[] {
+  const out = new Set<string>();
+  for (const r of [...chains.values()].flat().filter(isRecordOf('capture-chunk')))
+    if (terms.every(([k, v]) => queryKeys[k](r.predicate) === v)) out.add(r.predicate.sessionId);
+  return [...out].sort();
+}
+
 const command: Command = {
   name: 'release',
   summary: 'sign a dataset release of stored sessions (chunk digests, Merkle root, card)',
@@ -115,16 +150,20 @@ const command: Command = {
     const { values, positionals } = parseFlags('release', argv, {
       store: { type: 'string' },
       sessions: { type: 'string' },
+      query: { type: 'string' },
       name: { type: 'string' },
       out: { type: 'string' },
       key: { type: 'string' },
       json: { type: 'boolean' },
     });
-    if (positionals[0] !== 'create' || values.store === undefined || values.sessions === undefined)
+    if (
+      positionals[0] !== 'create' ||
+      values.store === undefined ||
+      (values.sessions === undefined) === (values.query === undefined)
+    )
       throw new RigcapError('RIGCAP_USAGE', usage);
     if (values.name === undefined || values.out === undefined) throw new RigcapError('RIGCAP_USAGE', usage);
     const storeDir = resolve(io.cwd, values.store);
-    const sessions = values.sessions.split(',').filter((s) => s !== '');
     const { defaultStoreKeyPath, loadOrCreateStoreKey } = await import('../../receiver/store-key.ts');
     const keyFile = values.key === undefined ? defaultStoreKeyPath(storeDir) : resolve(io.cwd, values.key);
     if (!(await exists(keyFile)))
@@ -137,6 +176,12 @@ const command: Command = {
         `rigcap release: the store has no enrol record (${enrolFile})`,
       );
     const chains = await readChains(new FsSource(storeDir));
+    const sessions =
+      values.sessions !== undefined
+        ? values.sessions.split(',').filter((s) => s !== '')
+        : sessionsMatching(chains, parseQuery(values.query ?? ''));
+    if (sessions.length === 0)
+      throw new RigcapError('RIGCAP_NOT_FOUND', `rigcap release: no session matches --query ${values.query}`);
     const { chunks, refused } = await releaseChunks(storeDir, chains, sessions);
     if (refused.length > 0) {
       io.stderr.write(`rigcap release: cannot release:\n${refused.map((r) => `  ${r}`).join('\n')}\n`);

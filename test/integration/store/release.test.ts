@@ -103,6 +103,35 @@ describe('dataset releases', () => {
     const second = await verify(out, store);
     expect(first).toMatchObject({ code: 0, ok: true, failures: [] });
     expect(second).toEqual(first);
+    // The same chunks chosen by a query over the signed context give the same root.
+    const byQuery = await runCli([
+      'release',
+      'create',
+      '--store',
+      store,
+      '--query',
+      'purpose=training',
+      '--name',
+      'q',
+      '--out',
+      join(root, 'q.jsonl'),
+      '--json',
+    ]);
+    expect(byQuery.code, byQuery.stderr).toBe(0);
+    expect((JSON.parse(byQuery.stdout) as { root: string }).root).toBe(made.root);
+    const none = await runCli([
+      'release',
+      'create',
+      '--store',
+      store,
+      '--query',
+      'purpose=none',
+      '--name',
+      'n',
+      '--out',
+      join(root, 'n.jsonl'),
+    ]);
+    expect(none.code).toBe(1);
     // Pinned: the store's own key passes, another key is VERIFY_UNKNOWN_KEY.
     const enrol = JSON.parse(readFileSync(out, 'utf8').split('\n')[1]!) as { payload: string };
     const storePem = (
