@@ -164,8 +164,6 @@ const oversizeFiles = {
   'agent/catalog/reconcile.ts': { 'max-lines-per-function': 90 },
   'agent/cli/demo.ts': { 'max-lines-per-function': 133 },
   'agent/deid/worker.ts': { 'max-lines-per-function': 81 },
-  'receiver/app.ts': { 'max-lines-per-function': 123 },
-  'receiver/tus-routes.ts': { 'max-lines-per-function': 87 },
   'scripts/bench/deid.ts': { 'max-lines-per-function': 147 },
   'scripts/bundle/build.ts': { 'max-lines-per-function': 126 },
 };

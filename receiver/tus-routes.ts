@@ -280,9 +280,94 @@ function countQuota(
   else if (req.method === 'DELETE' && id !== undefined) quotas.finished(deviceId, id);
 }
 
+/** Refuses an upload id the device does not own (as if it did not exist). */
+async function checkOwner(
+  datastore: DataStore,
+  id: string,
+  device: AuthenticatedDevice,
+): Promise<Refusal | undefined> {
+  let upload: Upload;
+  try {
+    upload = await datastore.getUpload(id);
+  } catch (err) {
+    const status = (err as { status_code?: number }).status_code;
+    if (status === 404 || status === 410) return undefined; // tus answers for a missing upload
+    throw err;
+  }
+  if (upload.metadata?.[ownerKey] === device.deviceId) return undefined;
+  return { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' };
+}
+
+/** The web request handed to tus: the client's headers, and the spooled part as its body. */
+function tusRequest(req: FastifyRequest, headers: Headers, spooled: SpooledPart | undefined): Request {
+  if (spooled !== undefined) headers.set('content-length', String(spooled.bytes));
+  const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers };
+  if (spooled !== undefined) {
+    init.body = Readable.toWeb(createReadStream(spooled.path)) as ReadableStream<Uint8Array>;
+    init.duplex = 'half';
+  }
+  return new Request(`http://receiver${req.url}`, init);
+}
+
+/** Copies tus's status and headers onto the reply (with the extensions tus does not announce). */
+function copyTusAnswer(req: FastifyRequest, reply: FastifyReply, response: Response): void {
+  reply.code(response.status);
+  response.headers.forEach((value, name) => {
+    if (name === 'content-length') return;
+    reply.header(name, value);
+  });
+  if (req.method === 'OPTIONS') {
+    reply.header('Tus-Extension', 'creation,checksum,termination');
+    reply.header('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
+  }
+}
+
+type Forward = (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
+
+/** The handler of every tus route: owner and quota checks, the part spooled and checked, then tus. */
+function tusForwarder(
+  tus: TusServer,
+  devices: WeakMap<FastifyRequest, AuthenticatedDevice>,
+  options: TusRoutesOptions,
+): Forward {
+  return async (req, reply) => {
+    const id = (req.params as { id?: string }).id;
+    if (id !== undefined && !uploadIdPattern.test(id)) {
+      return refuse(reply, { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' });
+    }
+    const device = devices.get(req);
+    const headers = webHeaders(req);
+    if (device !== undefined) {
+      if (id !== undefined) {
+        const notOwner = await checkOwner(options.datastore, id, device);
+        if (notOwner !== undefined) return refuse(reply, notOwner);
+      }
+      headers.set(ownerHeader, device.deviceId);
+    }
+    if (device !== undefined) checkQuota(req, device.deviceId, options.quotas);
+    const stream = req.body instanceof Readable ? req.body : undefined;
+    let spooled: SpooledPart | undefined;
+    try {
+      const checked = await checkedBody(req, stream, device !== undefined, options);
+      if ('code' in checked) return refuse(reply, checked);
+      spooled = checked.spooled;
+      const response = await tus.handleWeb(tusRequest(req, headers, spooled));
+      copyTusAnswer(req, reply, response);
+      if (device !== undefined)
+        countQuota(req, response, device.deviceId, spooled?.bytes ?? 0, options.quotas);
+      const text = await response.text();
+      // Gone before the answer: a client that sees the answer sees no spooled part left.
+      if (spooled !== undefined) await rm(spooled.path, { force: true });
+      return reply.send(text.length > 0 ? text : undefined);
+    } finally {
+      if (spooled !== undefined) await rm(spooled.path, { force: true });
+    }
+  };
+}
+
 /** Registers the tus endpoints under /v1/uploads. */
 export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOptions): TusServer {
-  const { auth, datastore } = options;
+  const { auth } = options;
   const devices = new WeakMap<FastifyRequest, AuthenticatedDevice>();
   const tus = createTusServer(options);
 
@@ -295,68 +380,7 @@ export function registerTusRoutes(app: FastifyInstance, options: TusRoutesOption
     if (auth === undefined || req.method === 'OPTIONS') return;
     devices.set(req, await auth.authenticate(signableOf(req)));
   };
-
-  /** Refuses an upload id the device does not own (as if it did not exist). */
-  const checkOwner = async (id: string, device: AuthenticatedDevice): Promise<Refusal | undefined> => {
-    let upload: Upload;
-    try {
-      upload = await datastore.getUpload(id);
-    } catch (err) {
-      const status = (err as { status_code?: number }).status_code;
-      if (status === 404 || status === 410) return undefined; // tus answers for a missing upload
-      throw err;
-    }
-    if (upload.metadata?.[ownerKey] === device.deviceId) return undefined;
-    return { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' };
-  };
-
-  const forward = async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
-    const id = (req.params as { id?: string }).id;
-    if (id !== undefined && !uploadIdPattern.test(id)) {
-      return refuse(reply, { status: 404, code: 'RIGCAP_RECEIVER_BAD_NAME', message: 'no such upload' });
-    }
-    const device = devices.get(req);
-    const headers = webHeaders(req);
-    if (device !== undefined) {
-      if (id !== undefined) {
-        const notOwner = await checkOwner(id, device);
-        if (notOwner !== undefined) return refuse(reply, notOwner);
-      }
-      headers.set(ownerHeader, device.deviceId);
-    }
-    if (device !== undefined) checkQuota(req, device.deviceId, options.quotas);
-    const stream = req.body instanceof Readable ? req.body : undefined;
-    let spooled: SpooledPart | undefined;
-    try {
-      const checked = await checkedBody(req, stream, device !== undefined, options);
-      if ('code' in checked) return refuse(reply, checked);
-      spooled = checked.spooled;
-      if (spooled !== undefined) headers.set('content-length', String(spooled.bytes));
-      const init: RequestInit & { duplex?: 'half' } = { method: req.method, headers };
-      if (spooled !== undefined) {
-        init.body = Readable.toWeb(createReadStream(spooled.path)) as ReadableStream<Uint8Array>;
-        init.duplex = 'half';
-      }
-      const response = await tus.handleWeb(new Request(`http://receiver${req.url}`, init));
-      reply.code(response.status);
-      response.headers.forEach((value, name) => {
-        if (name === 'content-length') return;
-        reply.header(name, value);
-      });
-      if (req.method === 'OPTIONS') {
-        reply.header('Tus-Extension', 'creation,checksum,termination');
-        reply.header('Tus-Checksum-Algorithm', checksumAlgorithms.join(','));
-      }
-      if (device !== undefined)
-        countQuota(req, response, device.deviceId, spooled?.bytes ?? 0, options.quotas);
-      const text = await response.text();
-      // Gone before the answer: a client that sees the answer sees no spooled part left.
-      if (spooled !== undefined) await rm(spooled.path, { force: true });
-      return reply.send(text.length > 0 ? text : undefined);
-    } finally {
-      if (spooled !== undefined) await rm(spooled.path, { force: true });
-    }
-  };
+  const forward = tusForwarder(tus, devices, options);
 
   const tags = ['tus'];
   const description = 'tus 1.0 (core, creation, checksum); see https://tus.io/protocols/resumable-upload';
