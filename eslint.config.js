@@ -69,12 +69,7 @@ const errorHabits = [
 ];
 
 // Files that still break an error habit, each named; remove an entry once its file is fixed.
-const errorHabitExceptions = [
-  'agent/cli/receiver.ts', // bare catch around new URL() (a TypeError)
-  'drivers/ros2/driver.ts', // bare catch in the driver
-  'receiver/record-view.ts', // bare catch while decoding a stored record
-  'receiver/backends/pg-locker.ts', // bare catch in the advisory-lock release
-];
+const errorHabitExceptions = [];
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 

@@ -75,7 +75,9 @@ export function viewRecord(bytes: Uint8Array): RecordView {
   let statement: unknown;
   try {
     statement = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payloadBytes));
-  } catch {
+  } catch (err) {
+    // The fatal decoder throws a TypeError on bad UTF-8, JSON.parse a SyntaxError.
+    if (!(err instanceof TypeError || err instanceof SyntaxError)) throw err;
     throw bad('payload is not JSON');
   }
   const s = statement as Record<string, unknown>;

@@ -63,7 +63,8 @@ export function parseDbUrl(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
-  } catch {
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err; // new URL() throws a TypeError on what is not a URL
     throw new RigcapError('RIGCAP_USAGE', 'rigcap receiver: --db must be a postgres:// URL');
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')

@@ -289,8 +289,12 @@ export class Ros2Driver implements Driver {
       callbacks.messageLost = (status: RclMessageLostStatus) =>
         this.#counters.drop(tap.stream, 'middleware_lost', status.total_count_change);
       return callbacks;
-    } catch {
+    } catch (err) {
       // Before Jazzy rclnodejs has no subscription events; loss then shows only as seq gaps upstream.
+      this.#warn(
+        tap,
+        `no subscription events, so lost messages show only as sequence gaps: ${(err as Error).message}`,
+      );
       return undefined;
     }
   }

@@ -90,8 +90,9 @@ export class PgLocker implements Locker {
     try {
       const client = await listener;
       client.release(true);
-    } catch {
+    } catch (err) {
       // The listener never connected: nothing to release.
+      this.log.debug({ err }, 'tus lock listener never connected; nothing to release');
     }
   }
 }
