@@ -98,6 +98,22 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
     }
   }
 
+  await checkRows(catalog, options, log, report, { onDisk, unlisted });
+  return report;
+}
+
+/**
+ * Checks each row against its file: gone is `missing`, another size `size_mismatch`, with sha256
+ * verify another hash `sha_mismatch`. Rows of sessions that could not be listed are left alone.
+ */
+async function checkRows(
+  catalog: Catalog,
+  options: ReconcileOptions,
+  log: Logger,
+  report: ReconcileReport,
+  seen: { onDisk: ReadonlySet<string>; unlisted: ReadonlySet<string> },
+): Promise<void> {
+  const { onDisk, unlisted } = seen;
   for (const row of catalog.listChunks()) {
     if (row.state === 'deleted' || unlisted.has(row.sessionId)) continue;
     let flag: ChunkFlag | undefined;
@@ -128,7 +144,6 @@ export async function reconcile(catalog: Catalog, options: ReconcileOptions): Pr
       }
     }
   }
-  return report;
 }
 
 /** Size of a file; undefined when it is gone (other failures are thrown: they are not absence). */

@@ -21,15 +21,15 @@ function toWorkerError(err: unknown): WorkerError {
     : { code: 'RIGCAP_DEID_INFERENCE', message: String(err) };
 }
 
-async function serve(): Promise<void> {
-  const port = parentPort;
-  if (port === null) throw new Error('worker.ts must run as a worker thread');
-  const init = workerData as WorkerInit;
+/** Sets up sharp and loads the detector (warmed up when asked); undefined after an init-error is posted. */
+async function loadDetector(
+  init: WorkerInit,
+  post: (reply: WorkerReply) => void,
+): Promise<FrameDetector | undefined> {
   // Parallelism comes from the pool's workers, one frame each; libvips threads per call would only contend.
   sharp.concurrency(init.intraOpThreads);
   // No frame is decoded or resized twice: libvips' operation cache would only hold frames in memory.
   sharp.cache(false);
-  const post = (reply: WorkerReply): void => port.postMessage(reply);
   let detector: FrameDetector;
   try {
     detector = await FrameDetector.load({
@@ -40,7 +40,7 @@ async function serve(): Promise<void> {
     });
   } catch (err) {
     post({ type: 'init-error', error: toWorkerError(err) });
-    return;
+    return undefined;
   }
   if (init.warmUpJpeg !== undefined) {
     // Untimed first run of every session (see WorkerInit.warmUpJpeg); a failure here shows in the self-test.
@@ -49,6 +49,16 @@ async function serve(): Promise<void> {
       { detector, params: init.params },
     ).catch(() => undefined);
   }
+  return detector;
+}
+
+async function serve(): Promise<void> {
+  const port = parentPort;
+  if (port === null) throw new Error('worker.ts must run as a worker thread');
+  const init = workerData as WorkerInit;
+  const post = (reply: WorkerReply): void => port.postMessage(reply);
+  const detector = await loadDetector(init, post);
+  if (detector === undefined) return;
   // Frames in progress; once retired, the worker exits when the last one ends (never mid-call).
   let running = 0;
   let retired = false;
