@@ -2,14 +2,14 @@
 // named phases of start-phases.ts: spool → catalog → disk budget → keys/chain → recovery (salvage,
 // reconcile, sign leftovers; it signs, so the keys come first) → calibration → clock → de-id →
 // drivers created → session (open record, writer) → drivers opened (READY after the first) →
-// capture → calibration watch, heartbeats. Stop order is fixed: stop intake → drain queues →
-// close chunk (seal) → close session → flush catalog → stop services.
+// capture → calibration watch, heartbeats. Stop order is fixed, as the named phases of
+// stop-phases.ts: stop intake → drain queues → held frames (de-id) → close chunk (seal) → close
+// session → stop services (catalog flushed and closed among them).
 import type { createDrivers } from '../drivers/registry.ts';
 import type { CalibrationRegistry } from './calib/index.ts';
 import type { Catalog } from './catalog/catalog.ts';
 import type { RigcapConfig, StreamConfig } from './config/types.ts';
 import type { DeidStage } from './deid/stage.ts';
-import { closeGaps } from './close-gaps.ts';
 import { errnoCode, isRigcapError } from './errors.ts';
 import type { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
@@ -28,6 +28,15 @@ import {
   type AgentParts,
   type StartContext,
 } from './start-phases.ts';
+import {
+  closeOpenChunk,
+  closeServices,
+  closeSessionRecord,
+  drainQueues,
+  finishHeldFrames,
+  stopIntake,
+  type HeldLost,
+} from './stop-phases.ts';
 import type { DiskBudget } from './sync/disk-budget.ts';
 import type { ClockStateTracker } from './timesync/index.ts';
 import { rigcapVersion } from './version.ts';
@@ -270,40 +279,25 @@ export class Agent {
         this.#parts.capture?.destroy(new Error('shutdown timeout'));
       }, timeoutMs);
     let timer = complete ? undefined : arm();
-    let heldLost: Awaited<ReturnType<DeidStage['finishHolding']>> = [];
+    let heldLost: HeldLost = [];
     try {
-      // 1. stop intake
-      await Promise.allSettled(this.#parts.drivers.map((d) => d.close()));
-      // Samples still held by snapshot rings were never inside a window: count them, do not lose them silently.
-      this.#snapshots.countHeldAsDropped();
-      // 2. drain queues into the writer (de-id included)
-      await this.#parts.capture?.drain().catch((err: unknown) => this.#log.error({ err }, 'drain failed'));
-      // 2b. held frames: blurred into the open chunk while the budget allows (a fifth is kept for
-      // sealing), the rest deleted unread and counted as a gap
-      const lost =
-        (await this.#parts.deid?.finishHolding(
-          complete
-            ? { ...(options.onDeidProgress === undefined ? {} : { onProgress: options.onDeidProgress }) }
-            : { deadlineMs: Math.max(0, Math.floor(timeoutMs * 0.8) - (Date.now() - startedMs)) },
-        )) ?? [];
-      heldLost = lost;
+      await stopIntake(this.#parts, this.#snapshots);
+      await drainQueues(this.#parts, this.#log);
+      heldLost = await finishHeldFrames(this.#parts, {
+        complete,
+        timeoutMs,
+        startedMs,
+        onDeidProgress: options.onDeidProgress,
+      });
       timer ??= arm();
-      // 3. close the open chunk: commit + seal
-      await this.#parts.session?.writer.close();
-      // 4. close the session record, once nothing of it is left unsigned
-      const { session, sealer } = this.#parts;
-      if (session !== undefined && sealer !== undefined && (await this.#settleSession(session))) {
-        const { sessionId } = session;
-        const endNs = BigInt(Date.now()) * 1_000_000n;
-        const gaps = await closeGaps(sealer.store, sessionId, {
-          dropWindows: this.ledger.dropWindows.take(),
-          heldLost,
-          fallbackNs: endNs,
-          topicOf: new Map(this.streams.map((s) => [s.name, s.topic])),
-        });
-        await sealer.closeSession({ sessionId, endNs, reason, gaps });
-        this.#parts.catalog?.endSession(sessionId, endNs, 'closed');
-      }
+      await closeOpenChunk(this.#parts);
+      await closeSessionRecord(this.#parts, {
+        reason,
+        heldLost,
+        ledger: this.ledger,
+        topicOf: new Map(this.streams.map((s) => [s.name, s.topic])),
+        settle: (session) => this.#settleSession(session),
+      });
     } finally {
       clearTimeout(timer);
       await this.#closeServices();
@@ -333,15 +327,7 @@ export class Agent {
   }
 
   async #closeServices(): Promise<void> {
-    this.#services.abort();
-    if (this.#parts.heartbeat !== undefined) clearInterval(this.#parts.heartbeat);
-    this.#parts.disk?.close();
-    await this.#parts.deid?.close().catch(() => undefined);
-    await this.#parts.clock?.close().catch(() => undefined);
-    await this.#parts.sealer?.close().catch(() => undefined);
-    this.#parts.catalog?.close();
-    this.#parts.catalog = undefined;
-    for (const close of this.#parts.closers.splice(0)) close();
+    await closeServices(this.#parts, this.#services);
   }
 
   /** Abandons everything now (the open chunk stays as `.partial` for salvage). Idempotent. */
