@@ -21,15 +21,20 @@ const zones = [
   },
   {
     folder: 'receiver',
-    // Besides the shared formats: the one error catalogue (its RIGCAP_RECEIVER_* codes) and the
-    // pino setup, which every program of the repository uses.
-    only: ['receiver/', 'agent/records/', 'agent/errors.ts', 'agent/log.ts'],
+    // Besides the shared formats: the crash-safe file helpers (agent/fsutil/), the one error
+    // catalogue (its RIGCAP_RECEIVER_* codes) and the pino setup, which every program uses.
+    only: ['receiver/', 'agent/records/', 'agent/fsutil/', 'agent/errors.ts', 'agent/log.ts'],
     because: 'the receiver shares only the record formats (agent/records/) with the agent',
   },
   {
     folder: 'agent/config',
     forbid: ['agent/pipeline/', 'agent/deid/', 'agent/sync/', 'agent/catalog/', 'agent/ops/', 'drivers/'],
     because: 'config is data: it is read by the pipeline, never the other way round',
+  },
+  {
+    folder: 'agent/fsutil',
+    only: ['agent/fsutil/', 'agent/errors.ts'],
+    because: 'the file helpers are shared by the agent and the receiver, so they import neither',
   },
   {
     folder: 'agent/records',
@@ -51,7 +56,6 @@ const boundaryExceptions = [
   { from: 'agent/cli/demo.ts', to: 'scripts/sim-rig/', why: 'rigcap demo starts the simulated rig' },
   { from: 'agent/cli/bench.ts', to: 'scripts/bench/', why: 'rigcap bench runs the benchmarks' },
   { from: 'agent/cli/bundle.ts', to: 'scripts/bundle/', why: 'rigcap bundle builds the offline bundle' },
-  { from: 'receiver/blob-store.ts', to: 'agent/keys/atomic-file.ts', why: 'atomic writes, not yet shared' },
 ];
 
 // Error habits (STYLE.md) in product code: a catch names the error it expects, and a log line

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { link, mkdir, rename, rm, stat, copyFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fsyncDir } from '../agent/keys/atomic-file.ts';
+import { fsyncDir } from '../agent/fsutil/atomic-file.ts';
 import { isErrno } from '../agent/errors.ts';
 
 /** Content-addressed blob storage plus placing a blob at its layout name. */

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { errnoCode, RigcapError } from '../errors.ts';
-import { writeFileAtomic } from '../keys/atomic-file.ts';
+import { writeFileAtomic } from '../fsutil/atomic-file.ts';
 import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 

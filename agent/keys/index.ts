@@ -11,4 +11,4 @@ export {
   type ChunkPredicateFields,
 } from './record-sealer.ts';
 export { FsSource } from './fs-source.ts';
-export { writeFileAtomic, fsyncDir, appendDurable } from './atomic-file.ts';
+export { writeFileAtomic, fsyncDir, appendDurable } from '../fsutil/atomic-file.ts';

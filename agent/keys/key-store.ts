@@ -12,7 +12,7 @@ import {
   spkiBlocksOfPem,
   type Signer,
 } from '../records/index.ts';
-import { fsyncDir, writeFileAtomic } from './atomic-file.ts';
+import { fsyncDir, writeFileAtomic } from '../fsutil/atomic-file.ts';
 
 /** Where a signer's keys live. */
 export interface KeyStoreOptions {

@@ -13,7 +13,7 @@ import {
   type DecodedRecord,
   type SignedRecord,
 } from '../records/index.ts';
-import { appendDurable, fsyncDir, writeFileAtomic } from './atomic-file.ts';
+import { appendDurable, fsyncDir, writeFileAtomic } from '../fsutil/atomic-file.ts';
 
 const recordName = /^([0-9]{12})\.dsse\.json$/;
 

@@ -6,7 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { RigcapError, errnoCode, spoolWriteCode } from '../errors.ts';
-import { fsyncDir } from '../keys/atomic-file.ts';
+import { fsyncDir } from '../fsutil/atomic-file.ts';
 import type { McapSink } from './mcap-encoder.ts';
 
 /**

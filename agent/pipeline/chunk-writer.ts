@@ -14,7 +14,7 @@ import type { ChunkingConfig } from '../config/types.ts';
 import type { Sample } from '../../drivers/types.ts';
 import { RigcapError } from '../errors.ts';
 import { AdaptiveZstdCompressor, type ChunkCompressor } from './chunk-compression.ts';
-import { fsyncDir } from '../keys/atomic-file.ts';
+import { fsyncDir } from '../fsutil/atomic-file.ts';
 import { HashingFile, durableRename, type OpenChunkFile } from './chunk-file.ts';
 import { addExtras, addSample, mapError, registerStream, type Lane, type OpenFile } from './open-chunk.ts';
 import { McapEncoder } from './mcap-encoder.ts';

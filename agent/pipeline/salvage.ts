@@ -12,7 +12,7 @@ import { readdir, mkdir, stat, unlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
 import { storeUncompressed, type ChunkCompressor } from './chunk-compression.ts';
-import { fsyncDir } from '../keys/atomic-file.ts';
+import { fsyncDir } from '../fsutil/atomic-file.ts';
 import { HashingFile, durableRename } from './chunk-file.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import { chunkFileName, parseChunkIndex, type CommittedChunk } from './chunk-types.ts';

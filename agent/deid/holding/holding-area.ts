@@ -9,7 +9,7 @@ import { readFile, rm, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Sample } from '../../../drivers/types.ts';
 import { errnoCode } from '../../errors.ts';
-import { writeFileAtomic } from '../../keys/atomic-file.ts';
+import { writeFileAtomic } from '../../fsutil/atomic-file.ts';
 import type { Logger } from '../../log.ts';
 import { MemoryKeyWrapper, type KeyWrapper } from './key-wrapper.ts';
 import { openFrame, sealFrame } from './sealed-frame.ts';
