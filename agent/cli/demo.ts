@@ -128,6 +128,112 @@ function syncOf(config: { sync: SyncConfig; spool: { dir: string } }): {
   return { sync: config.sync, spoolDir: config.spool.dir };
 }
 
+/** The demo's flags, checked. */
+function demoFlags(
+  values: {
+    json: boolean;
+    out?: string;
+    seconds?: string;
+    'deid-timeout-ms'?: string;
+    'store-url'?: string;
+    'enroll-token'?: string;
+  },
+  io: CliIO,
+): { json: boolean; dir: string; seconds: number; deidTimeoutMs: number } {
+  const json = values.json;
+  const dir = resolve(io.cwd, values.out ?? 'rigcap-demo');
+  const seconds = intFlag('demo', 'seconds', values.seconds, 10);
+  const deidTimeoutMs = intFlag('demo', 'deid-timeout-ms', values['deid-timeout-ms'], 5000);
+  if (seconds < 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --seconds must be at least 1');
+  if (
+    (values['store-url'] === undefined) !== (values['enroll-token'] === undefined) &&
+    values['store-url'] !== undefined &&
+    values['enroll-token'] === undefined
+  ) {
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --store-url needs --enroll-token');
+  }
+  return { json, dir, seconds, deidTimeoutMs };
+}
+
+/** Sends what the stopped agent left unsent, with its device key, until nothing is left. */
+async function syncBacklog(
+  sync: ReturnType<typeof syncOf>,
+  daemon: Daemon,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<Awaited<ReturnType<typeof syncUntilEmpty>>> {
+  const service = openSyncService({ ...sync, log, signer: () => daemon.agent.sealer?.signer });
+  const drained = await syncUntilEmpty({ service, timeoutMs: 180_000, signal });
+  await service.close();
+  return drained;
+}
+
+/** Captures for `seconds` (or until aborted), printing progress once a second. */
+async function captureFor(daemon: Daemon, seconds: number, io: CliIO, json: boolean): Promise<void> {
+  const startedMs = Date.now();
+  while (Date.now() - startedMs < seconds * 1000 && !io.signal.aborted) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const snap = daemon.snapshot();
+    const msgs = snap.streams.reduce((n, s) => n + s.received, 0);
+    const mb = snap.streams.reduce((n, s) => n + s.bytes, 0) / 1048576;
+    say(
+      io,
+      json,
+      `  ${String(Math.round((Date.now() - startedMs) / 1000)).padStart(3)} s  ${msgs} messages, ${mb.toFixed(1)} MiB written, ${snap.session.chunks} chunks sealed, de-id ${snap.deid.fps} fps, backlog ${snap.sync.backlogChunks}`,
+    );
+  }
+}
+
+/** The demo's summary from what the rig published, the agent counted, sync sent and verify found. */
+function summaryOf(m: {
+  dir: string;
+  seconds: number;
+  storeUrl: string;
+  config: { streams: ReadonlyArray<{ name: string; topic: string }> };
+  daemon: Daemon;
+  published: Record<string, number>;
+  totals: ReturnType<Daemon['agent']['ledger']['totals']>;
+  deid: DemoSummary['deid'];
+  drained: Awaited<ReturnType<typeof syncUntilEmpty>>;
+  agentReport: VerifyReport;
+  storeReport: VerifyReport | null;
+}): DemoSummary {
+  const { daemon, drained, agentReport, storeReport, published, totals } = m;
+  const brief = (r: VerifyReport): Pick<VerifyReport, 'ok' | 'checked' | 'failures'> => ({
+    ok: r.ok,
+    checked: r.checked,
+    failures: r.failures,
+  });
+  return {
+    ok: agentReport.ok && (storeReport?.ok ?? true) && drained.empty,
+    dir: m.dir,
+    sessionId: daemon.agent.sessionId ?? null,
+    seconds: m.seconds,
+    streams: m.config.streams.map((s) => {
+      const t = totals.get(s.name);
+      return {
+        name: s.name,
+        published: published[s.topic] ?? 0,
+        received: t?.received ?? 0,
+        written: t?.written ?? 0,
+        drops: Object.fromEntries(
+          Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
+        ),
+      };
+    }),
+    chunks: daemon.agent.sessionChunks,
+    deid: m.deid,
+    sync: {
+      storeUrl: m.storeUrl,
+      synced: drained.synced,
+      refused: drained.refused,
+      backlogChunks: drained.backlog.chunks,
+      backlogRecords: drained.backlog.records,
+    },
+    verify: { agent: brief(agentReport), store: storeReport === null ? null : brief(storeReport) },
+  };
+}
+
 const command: Command = {
   name: 'demo',
   summary: 'simulated rig + agent + receiver on loopback: capture, blur, sign, sync, verify',
@@ -148,18 +254,7 @@ const command: Command = {
       'enroll-token': { type: 'string' },
       json: { type: 'boolean', default: false },
     });
-    const json = values.json;
-    const dir = resolve(io.cwd, values.out ?? 'rigcap-demo');
-    const seconds = intFlag('demo', 'seconds', values.seconds, 10);
-    const deidTimeoutMs = intFlag('demo', 'deid-timeout-ms', values['deid-timeout-ms'], 5000);
-    if (seconds < 1) throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --seconds must be at least 1');
-    if (
-      (values['store-url'] === undefined) !== (values['enroll-token'] === undefined) &&
-      values['store-url'] !== undefined &&
-      values['enroll-token'] === undefined
-    ) {
-      throw new RigcapError('RIGCAP_USAGE', 'rigcap demo: --store-url needs --enroll-token');
-    }
+    const { json, dir, seconds, deidTimeoutMs } = demoFlags(values, io);
     prepareDirs(dir);
     // Logs go to a file so the terminal shows the demo's own progress; the summary names it.
     const logFile = join(dir, 'demo.log');
@@ -193,18 +288,7 @@ const command: Command = {
       );
       await daemon.start(io.signal);
       say(io, json, `capturing for ${seconds} s; status page ${daemon.url ?? '(off)'}`);
-      const startedMs = Date.now();
-      while (Date.now() - startedMs < seconds * 1000 && !io.signal.aborted) {
-        await new Promise((r) => setTimeout(r, 1000));
-        const snap = daemon.snapshot();
-        const msgs = snap.streams.reduce((n, s) => n + s.received, 0);
-        const mb = snap.streams.reduce((n, s) => n + s.bytes, 0) / 1048576;
-        say(
-          io,
-          json,
-          `  ${String(Math.round((Date.now() - startedMs) / 1000)).padStart(3)} s  ${msgs} messages, ${mb.toFixed(1)} MiB written, ${snap.session.chunks} chunks sealed, de-id ${snap.deid.fps} fps, backlog ${snap.sync.backlogChunks}`,
-        );
-      }
+      await captureFor(daemon, seconds, io, json);
       await rig.stop();
       // Let the last published messages cross the socket before intake stops, so the counts balance.
       await new Promise((r) => setTimeout(r, 500));
@@ -223,46 +307,24 @@ const command: Command = {
       const deid = daemon.agent.deidTotals;
 
       say(io, json, 'syncing the backlog to the store');
-      const service = openSyncService({ ...syncOf(config), log, signer: () => daemon.agent.sealer?.signer });
-      const drained = await syncUntilEmpty({ service, timeoutMs: 180_000, signal: io.signal });
-      await service.close();
+      const drained = await syncBacklog(syncOf(config), daemon, log, io.signal);
 
       say(io, json, 'verifying the agent spool and the store');
       const agentReport = await verifyTree(new FsSource(config.spool.dir));
       const storeReport = receiver === undefined ? null : await verifyTree(new FsSource(join(dir, 'store')));
-      const brief = (r: VerifyReport): Pick<VerifyReport, 'ok' | 'checked' | 'failures'> => ({
-        ok: r.ok,
-        checked: r.checked,
-        failures: r.failures,
-      });
-      summary = {
-        ok: agentReport.ok && (storeReport?.ok ?? true) && drained.empty,
+      summary = summaryOf({
         dir,
-        sessionId: daemon.agent.sessionId ?? null,
         seconds,
-        streams: config.streams.map((s) => {
-          const t = totals.get(s.name);
-          return {
-            name: s.name,
-            published: published[s.topic] ?? 0,
-            received: t?.received ?? 0,
-            written: t?.written ?? 0,
-            drops: Object.fromEntries(
-              Object.entries(t?.drops ?? {}).filter((e): e is [string, number] => (e[1] ?? 0) > 0),
-            ),
-          };
-        }),
-        chunks: daemon.agent.sessionChunks,
+        storeUrl,
+        config,
+        daemon,
+        published,
+        totals,
         deid,
-        sync: {
-          storeUrl,
-          synced: drained.synced,
-          refused: drained.refused,
-          backlogChunks: drained.backlog.chunks,
-          backlogRecords: drained.backlog.records,
-        },
-        verify: { agent: brief(agentReport), store: storeReport === null ? null : brief(storeReport) },
-      };
+        drained,
+        agentReport,
+        storeReport,
+      });
     } finally {
       await rig.stop();
       await receiver?.close();
