@@ -9,11 +9,14 @@ import { parseFlags, writeJson } from './args.ts';
 import { ExitCode, type CliIO, type Command } from './command.ts';
 
 const usage = `usage: rigcap log audit URL|DIR [--state FILE] [--json]
+       rigcap log audit --tiles --key PEM URL|DIR [--state FILE] [--json]
 
   audit   fetches the store's latest checkpoint (URL: a running receiver, verified against its
           store key; DIR: an embedded store, root computed from its log) and checks it extends
           the checkpoint kept in --state from the last audit (consistency proof); the state
           file is then advanced. Without --state only the current checkpoint is checked.
+          --tiles: URL|DIR is published C2SP tlog-tiles (checkpoint, tile/…); the checkpoint
+          must be signed by the store public key in --key (PEM) and the tiles must hash to it.
 
 exit: 0 consistent, 1 fork, shrink or a changed store key/origin, 2 usage error`;
 
@@ -45,10 +48,28 @@ async function readState(file: string | undefined): Promise<unknown> {
   }
 }
 
+/** Published tiles at a URL or in a directory, checked against the store key in `keyFile`. */
+async function tilesSource(target: string, keyFile: string | undefined, io: CliIO) {
+  if (keyFile === undefined)
+    throw new RigcapError('RIGCAP_USAGE', 'rigcap log audit --tiles: give the store public key with --key');
+  const pem = await readFile(resolve(io.cwd, keyFile), 'utf8');
+  const t = await import('../../receiver/log-tiles/tiles-source.ts');
+  const read = /^https?:\/\//.test(target)
+    ? t.httpTileReader(target)
+    : t.dirTileReader(resolve(io.cwd, target));
+  const note = await read('checkpoint');
+  if (note === undefined)
+    throw new RigcapError('RIGCAP_USAGE', `rigcap log audit --tiles: no checkpoint at ${target}`);
+  const origin = Buffer.from(note).toString('utf8').split('\n', 1)[0] ?? '';
+  return t.tilesAuditSource(read, origin, pem);
+}
+
 async function audit(argv: readonly string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseFlags('log audit', argv, {
     state: { type: 'string' },
     json: { type: 'boolean' },
+    tiles: { type: 'boolean' },
+    key: { type: 'string' },
   });
   const [target, ...extra] = positionals;
   if (target === undefined || extra.length > 0)
@@ -56,9 +77,12 @@ async function audit(argv: readonly string[], io: CliIO): Promise<number> {
   const { auditLog, directoryAuditSource, httpAuditSource } = await import('../../receiver/log-audit.ts');
   const stateFile = values.state === undefined ? undefined : resolve(io.cwd, values.state);
   const previous = (await readState(stateFile)) as Parameters<typeof auditLog>[1];
-  const source = /^https?:\/\//.test(target)
-    ? await httpAuditSource(target)
-    : directoryAuditSource(resolve(io.cwd, target), storeIdOf(resolve(io.cwd, target)));
+  const source =
+    values.tiles === true
+      ? await tilesSource(target, values.key, io)
+      : /^https?:\/\//.test(target)
+        ? await httpAuditSource(target)
+        : directoryAuditSource(resolve(io.cwd, target), storeIdOf(resolve(io.cwd, target)));
   const { report, next } = await auditLog(source, previous);
   if (next !== undefined && stateFile !== undefined)
     await writeFileAtomic(stateFile, `${JSON.stringify(next, null, 2)}\n`, { onExisting: 'replace' });

@@ -15,6 +15,7 @@ import {
   publishTilesToDir,
   tilesAuditSource,
 } from '../../../receiver/log-tiles/tiles-source.js';
+import { runCli } from '../../support/cli.ts';
 
 const origin = 'rigcap.store/test-store';
 const { privateKey, publicKey } = generateKeyPairSync('ed25519');
@@ -68,6 +69,23 @@ describe('log audit over published tiles', () => {
     await writeFile(join(dir, 'checkpoint'), otherCheckpoint);
     const source = tilesAuditSource(dirTileReader(dir), origin, pem);
     await expect(auditLog(source, undefined)).rejects.toThrow(/do not hash to the checkpoint root/);
+  });
+
+  it('rigcap log audit --tiles exits 0 on growth and 1 on a fork, keeping state in a file', async () => {
+    const keyFile = join(dir, 'store.pub.pem');
+    const state = join(dir, 'audit-state.json');
+    const tiles = join(dir, 'published');
+    await writeFile(keyFile, pem);
+    await publish(tiles, entriesOf(10), 0);
+    const audit = (): ReturnType<typeof runCli> =>
+      runCli(['log', 'audit', '--tiles', '--key', keyFile, tiles, '--state', state, '--json']);
+    expect((await audit()).code).toBe(0);
+    await publish(tiles, entriesOf(20), 10);
+    expect((await audit()).code).toBe(0);
+    await publish(tiles, entriesOf(30, 'forked'), 0);
+    const forked = await audit();
+    expect(forked.code).toBe(1);
+    expect(forked.stdout).toContain('fork');
   });
 
   describe('over HTTP', () => {
