@@ -50,8 +50,16 @@ function reproducibleFlags(stageDir: string): string[] {
 
 function nodeGypScript(): string {
   const npmRoot = spawnSync('npm', ['root', '-g'], { encoding: 'utf8' }).stdout.trim();
+  // `npm root -g` follows the Node first on PATH (the project's Node 22, which ships no npm), so the
+  // npm that is actually on PATH is asked too: its own folder holds the node-gyp it runs.
+  const npmCli = spawnSync('sh', ['-c', 'readlink -f "$(command -v npm)"'], {
+    encoding: 'utf8',
+  }).stdout.trim();
   const candidates = [
     join(npmRoot, 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
+    ...(npmCli === ''
+      ? []
+      : [join(dirname(dirname(npmCli)), 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')]),
     join(
       dirname(dirname(process.execPath)),
       'lib',
