@@ -297,8 +297,3 @@ describe.skipIf(heavySkipReason !== undefined)('spill mode, two 1080p cameras at
     },
   );
 });
-
-if (heavySkipReason !== undefined)
-  describe('spill mode at full size (skipped)', () => {
-    it.skip(heavySkipReason ?? '', () => {});
-  });
