@@ -1,141 +1,59 @@
 // tus 1.0 (core + creation + checksum + termination) on fastify through @tus/server. @tus/server 2
 // has no checksum extension, so each PATCH body (at most one part) is streamed to a temp file while
-// it is hashed, its Upload-Checksum (and, for a signed request, its Content-Digest) checked, and only
-// then handed to tus from that file: memory stays bounded whatever the part size, and a part that
-// fails or is cut off never reaches the store. With request authentication on, every tus request
-// must be signed by an enrolled device, and a device sees only the uploads it created.
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+// it is hashed and checked (tus-part.ts), and only then handed to tus from that file: memory stays
+// bounded whatever the part size, and a part that fails or is cut off never reaches the store. With
+// request authentication on, every tus request must be signed by an enrolled device, and a device
+// sees only the uploads it created.
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {} from '@fastify/swagger';
 import { Server as TusServer, type DataStore, type Locker, type Upload } from '@tus/server';
-import { RigcapError } from '../agent/errors.ts';
-import { contentDigestOf, sha256OfContentDigest } from '../agent/records/http-signature.ts';
-import type { Logger } from '../agent/log.ts';
 import type { BlobStore } from './blob-store.ts';
+import {
+  checkedBody,
+  checksumAlgorithms,
+  type PartOptions,
+  type Refusal,
+  type SpooledPart,
+} from './tus-part.ts';
 import type { QuotaBook } from './auth/quotas.ts';
 import { signableOf, type AuthenticatedDevice, type RequestAuth } from './auth/request-auth.ts';
 
 export const uploadsPath = '/v1/uploads';
-
-/** Algorithms accepted in Upload-Checksum (tus checksum extension). */
-export const checksumAlgorithms = ['sha256', 'sha1'] as const;
 
 /** Metadata key the store sets to the device that created an upload (never taken from a client). */
 const ownerKey = 'rigcap-device';
 /** Header carrying the verified device from the route to the tus hooks (set here, never trusted). */
 const ownerHeader = 'x-rigcap-verified-device';
 
-export interface TusRoutesOptions {
+export interface TusRoutesOptions extends PartOptions {
   datastore: DataStore;
   blobs: BlobStore;
   /** Largest Upload-Length accepted (413 above it). */
   maxUploadBytes: number;
-  /** Largest single PATCH body accepted. */
-  maxPartBytes: number;
-  log: Logger;
   /** Shared by every receiver instance of one store (PostgreSQL advisory locks); default in-process. */
   locker?: Locker;
   /** Signed requests only (every tus request names its device); off: anyone may upload. */
   auth?: RequestAuth;
   /** Per-device limits (with auth on): bytes a day, open uploads, upload size. */
   quotas?: QuotaBook;
-  /** Where PATCH bodies wait while they are checked (default the OS temp dir). */
-  partDir?: string;
 }
 
 const uploadIdPattern = /^[0-9a-f]{32}$/;
 const sha256Pattern = /^[0-9a-f]{64}$/;
-const emptyDigest = contentDigestOf(new Uint8Array());
 
 /** A refusal the tus hooks throw; @tus/server turns `status_code`/`body` into the response. */
 function tusRefusal(status: number, code: string, message: string): { status_code: number; body: string } {
   return { status_code: status, body: `${JSON.stringify({ code, message })}\n` };
 }
 
-type Refusal = { status: number; code: string; message: string };
-
-/** Parses an `Upload-Checksum` header into its algorithm and digest, or a refusal. */
-export function parseUploadChecksum(header: string): { algorithm: string; digest: string } | Refusal {
-  const [algorithm, digest, ...rest] = header.trim().split(/\s+/);
-  if (algorithm === undefined || digest === undefined || rest.length > 0) {
-    return {
-      status: 400,
-      code: 'RIGCAP_RECEIVER_BAD_REQUEST',
-      message: 'Upload-Checksum must be "<algorithm> <base64 digest>"',
-    };
-  }
-  if (!(checksumAlgorithms as readonly string[]).includes(algorithm)) {
-    return {
-      status: 400,
-      code: 'RIGCAP_RECEIVER_BAD_REQUEST',
-      message: `checksum algorithm ${algorithm} not supported`,
-    };
-  }
-  return { algorithm, digest };
-}
-
-/** Checks an `Upload-Checksum` header against a body; returns an error reply or undefined when it matches. */
-export function checkUploadChecksum(header: string | undefined, body: Buffer): Refusal | undefined {
-  if (header === undefined) return undefined;
-  const parsed = parseUploadChecksum(header);
-  if ('code' in parsed) return parsed;
-  return createHash(parsed.algorithm).update(body).digest('base64') === parsed.digest
-    ? undefined
-    : checksumMismatch;
-}
-
-const checksumMismatch: Refusal = {
-  status: 460,
-  code: 'RIGCAP_RECEIVER_CHECKSUM_MISMATCH',
-  message: 'Upload-Checksum does not match the part',
-};
-
 /** The declared sha256 (lowercase hex) in an upload's metadata, if well formed. */
 function declaredSha256(upload: Upload): string | undefined {
   const value = upload.metadata?.['sha256'];
   return typeof value === 'string' && sha256Pattern.test(value) ? value : undefined;
-}
-
-/** A PATCH body spooled to disk with its digests. */
-interface SpooledPart {
-  path: string;
-  bytes: number;
-  sha256: Buffer;
-  checksum: string | undefined;
-}
-
-/** Streams a body to `path`, hashing it; refuses (and stops reading) past `limit` bytes. */
-async function spoolPart(
-  body: Readable,
-  path: string,
-  limit: number,
-  algorithm?: string,
-): Promise<SpooledPart> {
-  const sha256 = createHash('sha256');
-  const checksum = algorithm === undefined || algorithm === 'sha256' ? undefined : createHash(algorithm);
-  let bytes = 0;
-  const meter = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      bytes += chunk.length;
-      if (bytes > limit) {
-        done(new RigcapError('RIGCAP_RECEIVER_OVERSIZE', `a part is limited to ${limit} bytes`));
-        return;
-      }
-      sha256.update(chunk);
-      checksum?.update(chunk);
-      done(null, chunk);
-    },
-  });
-  await pipeline(body, meter, createWriteStream(path, { flags: 'wx', mode: 0o600 }));
-  const digest = sha256.digest();
-  const checksumB64 = algorithm === 'sha256' ? digest.toString('base64') : checksum?.digest('base64');
-  return { path, bytes, sha256: digest, checksum: checksumB64 };
 }
 
 /** The request's headers for a web Request, less the hop-by-hop ones and the store's own. */
@@ -151,54 +69,6 @@ function webHeaders(req: FastifyRequest): Headers {
 
 function refuse(reply: FastifyReply, r: Refusal): FastifyReply {
   return reply.code(r.status).header('Tus-Resumable', '1.0.0').send({ code: r.code, message: r.message });
-}
-
-/**
- * Spools a PATCH body and checks it against its Upload-Checksum and, for a signed request, its
- * signed Content-Digest; a request without a body must sign the empty digest. A refusal leaves
- * nothing on disk.
- */
-async function checkedBody(
-  req: FastifyRequest,
-  stream: Readable | undefined,
-  signed: boolean,
-  options: TusRoutesOptions,
-): Promise<{ spooled: SpooledPart | undefined } | Refusal> {
-  if (stream === undefined) {
-    if (!signed || req.headers['content-digest'] === emptyDigest) return { spooled: undefined };
-    return {
-      status: 401,
-      code: 'RIGCAP_RECEIVER_BAD_SIGNATURE',
-      message: 'a request without a body must sign the empty Content-Digest',
-    };
-  }
-  const checksumHeader = req.headers['upload-checksum'] as string | undefined;
-  const wanted = checksumHeader === undefined ? undefined : parseUploadChecksum(checksumHeader);
-  if (wanted !== undefined && 'code' in wanted) return wanted;
-  const path = join(options.partDir ?? tmpdir(), `rigcap-part-${randomBytes(12).toString('hex')}`);
-  let spooled: SpooledPart;
-  try {
-    spooled = await spoolPart(stream, path, options.maxPartBytes, wanted?.algorithm);
-  } catch (err) {
-    await rm(path, { force: true });
-    throw err;
-  }
-  let refusal: Refusal | undefined;
-  if (wanted !== undefined && wanted.digest !== spooled.checksum) refusal = checksumMismatch;
-  else if (signed) {
-    const digest = sha256OfContentDigest(String(req.headers['content-digest'] ?? ''));
-    if (digest === undefined || !digest.equals(spooled.sha256)) {
-      refusal = {
-        status: 401,
-        code: 'RIGCAP_RECEIVER_BAD_SIGNATURE',
-        message: 'the part does not match the signed Content-Digest',
-      };
-    }
-  }
-  if (refusal === undefined) return { spooled };
-  await rm(path, { force: true });
-  options.log.warn({ code: refusal.code, url: req.url }, 'part refused');
-  return refusal;
 }
 
 /** The tus server with the store's hooks: sha256 declared at creation, checked at the end. */
