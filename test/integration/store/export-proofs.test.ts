@@ -6,13 +6,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { silentLogger } from '../../../agent/log.ts';
-import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
-import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
+import { syncSpool } from '../sync/spool-sync.ts';
 
 const token = 'tok-proofs-0123456789';
 let root: string;
@@ -35,19 +33,7 @@ beforeAll(async () => {
   dev.enrol();
   dev.openSession();
   for (let i = 0; i < 3; i++) dev.chunk({ bytes: 10_000 + i });
-  const catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: silentLogger() });
-  const s = new UploadScheduler({
-    spoolDir: spool,
-    state: catalog.syncLedger(),
-    client: new TusClient({ baseUrl: receiver.url, partBytes: 64 * 1024, log: silentLogger() }),
-    log: silentLogger(),
-    concurrency: 1,
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-    enrollToken: token,
-  });
-  expect((await s.drain({ untilMs: Date.now() + 30_000 })).empty).toBe(true);
-  await s.close();
+  await syncSpool({ spool, baseUrl: receiver.url, enrollToken: token });
   await receiver.close();
   bundle = join(root, 'bundle.jsonl');
   const r = await runCli([

@@ -5,14 +5,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { generateKeyPair } from '../../../agent/records/ed25519.ts';
-import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
-import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
+import { syncSpool } from '../sync/spool-sync.ts';
 
 const tokens = ['tok-rel-a-0123456789', 'tok-rel-b-0123456789', 'tok-rel-c-0123456789'];
 let root: string;
@@ -27,19 +25,7 @@ async function capture(label: string, purpose: string, token: string, n: number)
   dev.openSession();
   digests[label] = [];
   for (let i = 0; i < n; i++) digests[label].push(dev.chunk({ bytes: 20_000 + i, purpose }).sha256);
-  const catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: silentLogger() });
-  const s = new UploadScheduler({
-    spoolDir: spool,
-    state: catalog.syncLedger(),
-    client: new TusClient({ baseUrl: receiver.url, partBytes: 64 * 1024, log: silentLogger() }),
-    log: silentLogger(),
-    concurrency: 1,
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-    enrollToken: token,
-  });
-  expect((await s.drain({ untilMs: Date.now() + 30_000 })).empty).toBe(true);
-  await s.close();
+  await syncSpool({ spool, baseUrl: receiver.url, enrollToken: token });
 }
 
 beforeAll(async () => {

@@ -7,19 +7,18 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog } from '../../../agent/catalog/catalog.ts';
 import { FsSource } from '../../../agent/keys/index.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { serializeEnvelope, type DsseEnvelope } from '../../../agent/records/dsse.ts';
 import { canonicalBytes, verifyTree } from '../../../agent/records/index.ts';
-import { UploadScheduler } from '../../../agent/sync/scheduler.ts';
-import { TusClient } from '../../../agent/sync/tus-client.ts';
+import type { UploadScheduler } from '../../../agent/sync/scheduler.ts';
 import { isBlobExpired } from '../../../receiver/retention/store-retention.ts';
 import { openReceiverState } from '../../../receiver/state/open.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
 import { waitFor } from '../../support/wait.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
+import { spoolScheduler, syncSpool } from '../sync/spool-sync.ts';
 
 const tokens = [
   'tok-ret-training-0123456789',
@@ -33,18 +32,7 @@ let receiver: ReceiverHandle;
 const chunks: Record<string, { session: string; sha256: string }> = {};
 
 function scheduler(spool: string, allowedRegions: string[], enrollToken: string): UploadScheduler {
-  const catalog = Catalog.open({ path: join(spool, 'catalog.sqlite'), logger: silentLogger() });
-  return new UploadScheduler({
-    spoolDir: spool,
-    state: catalog.syncLedger(),
-    client: new TusClient({ baseUrl: receiver.url, partBytes: 64 * 1024, log: silentLogger() }),
-    log: silentLogger(),
-    concurrency: 1,
-    backoffMinMs: 20,
-    backoffMaxMs: 200,
-    enrollToken,
-    allowedRegions,
-  });
+  return spoolScheduler({ spool, baseUrl: receiver.url, enrollToken, allowedRegions });
 }
 
 const blobFiles = (): string[] => {
@@ -59,9 +47,7 @@ async function capture(label: string, purpose: string, token: string): Promise<v
   dev.openSession();
   const { sha256 } = dev.chunk({ bytes: 50_000, purpose });
   chunks[label] = { session: dev.sessionId, sha256 };
-  const s = scheduler(spool, ['eu-west'], token);
-  expect((await s.drain({ untilMs: Date.now() + 30_000 })).empty).toBe(true);
-  await s.close();
+  await syncSpool({ spool, baseUrl: receiver.url, enrollToken: token, allowedRegions: ['eu-west'] });
 }
 
 beforeAll(async () => {
