@@ -77,6 +77,26 @@ const policy = (): string => {
 };
 const inDays = (days: number): string => new Date(Date.now() + days * 86_400_000).toISOString();
 
+/** `rigcap store expire` on the store as if `days` days from now; it must succeed. */
+async function expireAt(days: number): Promise<{
+  deleted: Array<{ session: string; reason: string }>;
+  held: Array<{ session: string }>;
+}> {
+  const r = await runCli([
+    'store',
+    'expire',
+    '--data',
+    store,
+    '--policy',
+    policy(),
+    '--now',
+    inDays(days),
+    '--json',
+  ]);
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Awaited<ReturnType<typeof expireAt>>;
+}
+
 describe('store region and retention', () => {
   it('states its region in the store answer and every receipt; a device allowing only us-east-1 sends no blob byte', async () => {
     const answer = (await (await fetch(`${receiver.url}/v1/store`)).json()) as { region?: string };
@@ -165,36 +185,9 @@ describe('store region and retention', () => {
       'case 42',
     ]);
     expect(hold.code, hold.stderr).toBe(0);
-    const early = await runCli([
-      'store',
-      'expire',
-      '--data',
-      store,
-      '--policy',
-      policy(),
-      '--now',
-      inDays(3),
-      '--json',
-    ]);
-    expect(early.code, early.stderr).toBe(0);
-    expect((JSON.parse(early.stdout) as { deleted: unknown[] }).deleted).toEqual([]);
+    expect((await expireAt(3)).deleted).toEqual([]);
 
-    const run = await runCli([
-      'store',
-      'expire',
-      '--data',
-      store,
-      '--policy',
-      policy(),
-      '--now',
-      inDays(10),
-      '--json',
-    ]);
-    expect(run.code, run.stderr).toBe(0);
-    const result = JSON.parse(run.stdout) as {
-      deleted: Array<{ session: string; reason: string }>;
-      held: Array<{ session: string }>;
-    };
+    const result = await expireAt(10);
     expect(result.deleted.map((d) => d.session)).toEqual([chunks['training']!.session]);
     expect(result.deleted[0]!.reason).toMatch(/purpose training keeps 7 days/);
     expect(result.held.map((h) => h.session)).toEqual([chunks['held']!.session]);
@@ -231,20 +224,7 @@ describe('store region and retention', () => {
       chunks['held']!.session,
     ]);
     expect(release.code, release.stderr).toBe(0);
-    const after = await runCli([
-      'store',
-      'expire',
-      '--data',
-      store,
-      '--policy',
-      policy(),
-      '--now',
-      inDays(10),
-      '--json',
-    ]);
-    expect(
-      (JSON.parse(after.stdout) as { deleted: Array<{ session: string }> }).deleted.map((d) => d.session),
-    ).toEqual([chunks['held']!.session]);
+    expect((await expireAt(10)).deleted.map((d) => d.session)).toEqual([chunks['held']!.session]);
     expect((await verifyTree(new FsSource(store))).failures).toEqual(kept('audit'));
 
     // A blob missing without a signed retention-action is a failure.
