@@ -16,11 +16,17 @@ export interface ImageRecording {
   readonly publishNs: readonly bigint[];
 }
 
-/** Writes `frames` frames on `topic`, `periodMs` apart, to an MCAP file at `path`. */
-export async function writeImageRecording(
-  path: string,
-  options: { frames: number; periodMs?: number; topic?: string; width?: number; height?: number },
-): Promise<ImageRecording> {
+/** An MCAP file of ROS 2 CompressedImage channels (CDR), being written at `path`. */
+export interface ImageMcap {
+  readonly writer: McapWriter;
+  /** Registers a CompressedImage channel on `topic`; returns its id. */
+  channel(topic: string): Promise<number>;
+  /** Ends the MCAP and closes the file. */
+  end(): Promise<void>;
+}
+
+/** Starts an MCAP (ros2 profile, zstd chunks of `chunkSize` bytes) at `path` for camera frames. */
+export async function openImageMcap(path: string, chunkSize = 64 * 1024): Promise<ImageMcap> {
   const handle = await open(path, 'w');
   let position = 0n;
   const writer = new McapWriter({
@@ -31,7 +37,7 @@ export async function writeImageRecording(
         position += BigInt(buffer.byteLength);
       },
     },
-    chunkSize: 64 * 1024,
+    chunkSize,
     compressChunk: (data) => ({ compression: 'zstd', compressedData: zlib.zstdCompressSync(data) }),
   });
   await writer.start({ profile: 'ros2', library: 'rigcap-test' });
@@ -41,12 +47,26 @@ export async function writeImageRecording(
     encoding: 'ros2msg',
     data: new TextEncoder().encode(ros2msgSchemaText(type)),
   });
-  const channelId = await writer.registerChannel({
-    topic: options.topic ?? '/camera/front/image/compressed',
-    schemaId,
-    messageEncoding: 'cdr',
-    metadata: new Map(),
-  });
+  return {
+    writer,
+    channel: (topic) =>
+      writer.registerChannel({ topic, schemaId, messageEncoding: 'cdr', metadata: new Map() }),
+    end: async () => {
+      await writer.end();
+      await handle.close();
+    },
+  };
+}
+
+/** Writes `frames` frames on `topic`, `periodMs` apart, to an MCAP file at `path`. */
+export async function writeImageRecording(
+  path: string,
+  options: { frames: number; periodMs?: number; topic?: string; width?: number; height?: number },
+): Promise<ImageRecording> {
+  const mcap = await openImageMcap(path);
+  const { writer } = mcap;
+  const type = 'sensor_msgs/msg/CompressedImage';
+  const channelId = await mcap.channel(options.topic ?? '/camera/front/image/compressed');
   const jpegs: Buffer[] = [];
   const messages: Uint8Array[] = [];
   const publishNs: bigint[] = [];
@@ -70,7 +90,6 @@ export async function writeImageRecording(
     messages.push(data);
     publishNs.push(captureNs);
   }
-  await writer.end();
-  await handle.close();
+  await mcap.end();
   return { jpegs, messages, publishNs };
 }

@@ -8,11 +8,9 @@
 // - the holding area never holds more than its budget (its own count and the files on disk);
 // - while capture runs, no file of the spool outside the chunks holds a plaintext JPEG.
 // Heavy: minutes of both cores (RIGCAP_HEAVY_TESTS=1; CI runs it after the suite).
-import { open, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import zlib from 'node:zlib';
-import { McapWriter } from '@mcap/core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../agent/agent.ts';
@@ -20,10 +18,10 @@ import { parseConfig } from '../../../agent/config/load.ts';
 import { decodeImageSample } from '../../../agent/deid/image-codec.ts';
 import { silentLogger } from '../../../agent/log.ts';
 import { withIndexedReader } from '../../../agent/pipeline/mcap-read.ts';
-import { ros2msgSchemaText } from '../../../drivers/ros-schemas.ts';
 import { deidVideo, type GroundTruth, type SyntheticFrame } from '../../../scripts/bench/deid-video.ts';
 import { compressedImageMessage, encodeCdr } from '../../../scripts/sim-rig/messages.ts';
 import { heavySkipReason } from '../../support/heavy.ts';
+import { openImageMcap } from '../../support/image-recording.ts';
 
 const fps = 15;
 const seconds = 60;
@@ -54,35 +52,10 @@ afterAll(async () => {
 
 /** Two cameras, 15 fps for 60 s, each cycling the evaluation video (the rear one half a video later). */
 async function writeRig(path: string): Promise<void> {
-  const handle = await open(path, 'w');
-  let position = 0n;
-  const writer = new McapWriter({
-    writable: {
-      position: () => position,
-      write: async (buffer: Uint8Array) => {
-        await handle.write(buffer);
-        position += BigInt(buffer.byteLength);
-      },
-    },
-    chunkSize: 1024 * 1024,
-    compressChunk: (data) => ({ compression: 'zstd', compressedData: zlib.zstdCompressSync(data) }),
-  });
-  await writer.start({ profile: 'ros2', library: 'rigcap-test' });
-  const schemaId = await writer.registerSchema({
-    name: type,
-    encoding: 'ros2msg',
-    data: new TextEncoder().encode(ros2msgSchemaText(type)),
-  });
+  const mcap = await openImageMcap(path, 1024 * 1024);
+  const { writer } = mcap;
   const channels: number[] = [];
-  for (const camera of cameras)
-    channels.push(
-      await writer.registerChannel({
-        topic: topicOf(camera),
-        schemaId,
-        messageEncoding: 'cdr',
-        metadata: new Map(),
-      }),
-    );
+  for (const camera of cameras) channels.push(await mcap.channel(topicOf(camera)));
   for (let tick = 0; tick < fps * seconds; tick++) {
     const captureNs = startNs + BigInt(tick) * periodNs;
     for (const [c, camera] of cameras.entries()) {
@@ -105,8 +78,7 @@ async function writeRig(path: string): Promise<void> {
       published.set(`${topicOf(camera)} ${captureNs}`, index);
     }
   }
-  await writer.end();
-  await handle.close();
+  await mcap.end();
 }
 
 function rigAgent(dir: string, holdingBytes: number): Agent {
