@@ -36,6 +36,14 @@ export interface RecordRow {
   inclusionProof: readonly string[] | null;
 }
 
+/** One log entry: its leaf hash and the entry bytes it hashes. */
+export interface LogEntryRow {
+  index: number;
+  leaf: Buffer;
+  /** The entry's bytes (null: logged before the state kept entries; README "Store log"). */
+  entry: Buffer | null;
+}
+
 /** Reads that need no lock. */
 export interface StateReader {
   key(keyid: string): Promise<KeyRow | undefined>;
@@ -48,6 +56,8 @@ export interface StateReader {
   meta(key: string): Promise<string | undefined>;
   /** Log leaf hashes from `index` on, in log order. */
   leavesFrom(index: number): Promise<Buffer[]>;
+  /** At most `limit` log entries from `index` on, in log order (tile publishing reads these). */
+  entriesFrom(index: number, limit: number): Promise<LogEntryRow[]>;
 }
 
 /** Writes, only inside `admit`. */
@@ -59,7 +69,8 @@ export interface StateTx extends StateReader {
   /** Marks an enrolment token as used; false when it was used before. */
   consumeToken(tokenSha256: string, signerId: string): Promise<boolean>;
   insertRecord(row: RecordRow): Promise<void>;
-  appendLeaf(index: number, leaf: Uint8Array): Promise<void>;
+  /** Appends a log leaf; `entry` is the bytes it hashes, kept for publishing the log as tiles. */
+  appendLeaf(index: number, leaf: Uint8Array, entry?: Uint8Array): Promise<void>;
   setMeta(key: string, value: string): Promise<void>;
 }
 

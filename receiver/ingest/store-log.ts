@@ -43,7 +43,7 @@ export class StoreLog {
   async append(tx: StateTx, entry: Uint8Array): Promise<number> {
     const leaf = leafHash(entry);
     const index = this.#tree.append(leaf);
-    await tx.appendLeaf(index, leaf);
+    await tx.appendLeaf(index, leaf, entry);
     return index;
   }
 

@@ -2,7 +2,7 @@
 // transaction per admission makes a kill -9 leave either all of a record or none of it; admissions
 // in this process queue behind each other, since a SQLite connection holds one transaction.
 import Database from 'better-sqlite3';
-import type { KeyRow, ReceiverState, RecordRow, StateTx } from '../state.ts';
+import type { KeyRow, LogEntryRow, ReceiverState, RecordRow, StateTx } from '../state.ts';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS receiver_keys (
@@ -121,6 +121,9 @@ export class EmbeddedReceiverState implements ReceiverState, StateTx {
     for (const [name, type] of addedRecordColumns) {
       if (!have.has(name)) this.#db.exec(`ALTER TABLE receiver_records ADD COLUMN ${name} ${type}`);
     }
+    const logColumns = this.#db.prepare('PRAGMA table_info(receiver_log)').all() as Array<{ name: string }>;
+    if (!logColumns.some((c) => c.name === 'entry'))
+      this.#db.exec('ALTER TABLE receiver_log ADD COLUMN entry BLOB');
   }
 
   admit<T>(fn: (tx: StateTx) => Promise<T>): Promise<T> {
@@ -254,8 +257,17 @@ export class EmbeddedReceiverState implements ReceiverState, StateTx {
     ).map(toRecord);
   }
 
-  async appendLeaf(index: number, leaf: Uint8Array): Promise<void> {
-    this.#db.prepare('INSERT INTO receiver_log (idx, leaf_hash) VALUES (?, ?)').run(index, Buffer.from(leaf));
+  async appendLeaf(index: number, leaf: Uint8Array, entry?: Uint8Array): Promise<void> {
+    this.#db
+      .prepare('INSERT INTO receiver_log (idx, leaf_hash, entry) VALUES (?, ?, ?)')
+      .run(index, Buffer.from(leaf), entry === undefined ? null : Buffer.from(entry));
+  }
+
+  async entriesFrom(index: number, limit: number): Promise<LogEntryRow[]> {
+    const rows = this.#db
+      .prepare('SELECT idx, leaf_hash, entry FROM receiver_log WHERE idx >= ? ORDER BY idx LIMIT ?')
+      .all(index, limit) as Array<{ idx: number; leaf_hash: Buffer; entry: Buffer | null }>;
+    return rows.map((r) => ({ index: r.idx, leaf: r.leaf_hash, entry: r.entry }));
   }
 
   async leavesFrom(index: number): Promise<Buffer[]> {

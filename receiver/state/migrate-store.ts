@@ -60,16 +60,16 @@ async function sameStore(source: ReceiverState, target: ReceiverState): Promise<
 }
 
 async function copyState(source: ReceiverState, target: ReceiverState): Promise<void> {
-  const [keys, tokens, records, leaves] = [
+  const [keys, tokens, records, entries] = [
     await source.allKeys(),
     await source.usedTokens(),
     await source.allRecords(),
-    await source.leavesFrom(0),
+    await source.entriesFrom(0, Number.MAX_SAFE_INTEGER),
   ];
   await target.admit(async (tx) => {
     for (const k of keys) await tx.addKey(k);
     for (const t of tokens) await tx.consumeToken(t.tokenSha256, t.signerId);
-    for (const [i, leaf] of leaves.entries()) await tx.appendLeaf(i, leaf);
+    for (const e of entries) await tx.appendLeaf(e.index, e.leaf, e.entry ?? undefined);
     for (const r of records) await tx.insertRecord(r);
     for (const name of storeMetaKeys) {
       const value = await source.meta(name);

@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { RigcapError } from '../../../agent/errors.ts';
 import type { Logger } from '../../../agent/log.ts';
-import type { KeyRow, ReceiverState, RecordRow, StateTx } from '../../state.ts';
+import type { KeyRow, LogEntryRow, ReceiverState, RecordRow, StateTx } from '../../state.ts';
 import type { StateDatabase } from '../open.ts';
 import { loadMigrations, migrate, type Migration } from './migrate.ts';
 
@@ -177,11 +177,20 @@ class PgStateOps implements StateTx {
     );
   }
 
-  async appendLeaf(index: number, leaf: Uint8Array): Promise<void> {
-    await this.#db.query('INSERT INTO receiver_log (idx, leaf_hash) VALUES ($1, $2)', [
+  async appendLeaf(index: number, leaf: Uint8Array, entry?: Uint8Array): Promise<void> {
+    await this.#db.query('INSERT INTO receiver_log (idx, leaf_hash, entry) VALUES ($1, $2, $3)', [
       index,
       Buffer.from(leaf),
+      entry === undefined ? null : Buffer.from(entry),
     ]);
+  }
+
+  async entriesFrom(index: number, limit: number): Promise<LogEntryRow[]> {
+    const rows = await this.#rows<{ idx: string; leaf_hash: Buffer; entry: Buffer | null }>(
+      'SELECT idx, leaf_hash, entry FROM receiver_log WHERE idx >= $1 ORDER BY idx LIMIT $2',
+      [index, limit],
+    );
+    return rows.map((r) => ({ index: Number(r.idx), leaf: r.leaf_hash, entry: r.entry }));
   }
 
   async setMeta(key: string, value: string): Promise<void> {
@@ -274,6 +283,8 @@ export class PgReceiverState implements ReceiverState {
   sessionRecords = (sessionId: string): Promise<RecordRow[]> => this.#reads.sessionRecords(sessionId);
   meta = (key: string): Promise<string | undefined> => this.#reads.meta(key);
   leavesFrom = (index: number): Promise<Buffer[]> => this.#reads.leavesFrom(index);
+  entriesFrom = (index: number, limit: number): Promise<LogEntryRow[]> =>
+    this.#reads.entriesFrom(index, limit);
   allRecords = (): Promise<RecordRow[]> => this.#reads.allRecords();
   allKeys = (): Promise<KeyRow[]> => this.#reads.allKeys();
   usedTokens = (): Promise<Array<{ tokenSha256: string; signerId: string }>> => this.#reads.usedTokens();
