@@ -97,6 +97,10 @@ export const errorCatalogue = {
     'Start every receiver of this store with the store key it was created with (--key FILE); a new key is a new store.',
   RIGCAP_STORE_STATE_UNAVAILABLE:
     'Check --db (host, port, database, user; password from PGPASSWORD, PGPASSFILE or --db-password-file) and that PostgreSQL is up; the receiver retries nothing at start.',
+  RIGCAP_LOG_TILES_ENTRY_TOO_LARGE:
+    'A log entry over 65535 bytes cannot go into a tlog-tiles entry bundle: find the record named in the message; publishing stops before it until it is resolved.',
+  RIGCAP_LOG_TILES_ENTRY_MISSING:
+    'The state lacks the bytes of a log entry (a store logged before entries were kept, without its records/ files): restore the store directory, then restart the receiver.',
   RIGCAP_STORE_MIGRATE_CONFLICT:
     'Migrate into an empty database (or the one this store was migrated to before); never merge two stores into one.',
   RIGCAP_STORE_BACKEND_UNAVAILABLE:
