@@ -29,6 +29,17 @@ export interface AuditSource {
   consistency(first: number, second: number): Promise<Buffer[]>;
 }
 
+/** What a source found wrong with the log itself (a bad signature, tiles that do not hash to it). */
+export class AuditFinding extends Error {
+  readonly problem: string;
+
+  constructor(problem: string, message: string) {
+    super(message);
+    this.name = 'AuditFinding';
+    this.problem = problem;
+  }
+}
+
 /** The result of one audit. */
 export interface AuditReport {
   ok: boolean;
@@ -36,7 +47,7 @@ export interface AuditReport {
   size: number;
   root: string;
   previous: { size: number; root: string } | null;
-  /** Why the audit failed: fork, shrink, key-changed or origin-changed. */
+  /** Why the audit failed: fork, shrink, key-changed, origin-changed, bad-signature or tampered. */
   problem?: string;
   reason?: string;
 }
@@ -94,6 +105,27 @@ export function directoryAuditSource(dir: string, storeId: string): AuditSource 
 
 /** Checks the source's latest checkpoint against `previous`; the caller keeps `next` when ok. */
 export async function auditLog(
+  source: AuditSource,
+  previous: AuditState | undefined,
+): Promise<{ report: AuditReport; next: AuditState | undefined }> {
+  try {
+    return await auditCheckpoint(source, previous);
+  } catch (err) {
+    if (!(err instanceof AuditFinding)) throw err;
+    const report: AuditReport = {
+      ok: false,
+      origin: source.origin,
+      size: previous?.size ?? 0,
+      root: previous?.root ?? '',
+      previous: previous === undefined ? null : { size: previous.size, root: previous.root },
+      problem: err.problem,
+      reason: err.message,
+    };
+    return { report, next: undefined };
+  }
+}
+
+async function auditCheckpoint(
   source: AuditSource,
   previous: AuditState | undefined,
 ): Promise<{ report: AuditReport; next: AuditState | undefined }> {

@@ -20,6 +20,7 @@ import { openReceiverState, type StateDatabase } from './state/open.ts';
 import { defaultStoreKeyPath, loadOrCreateStoreKey, type StoreKey } from './store-key.ts';
 import type { UiDeps } from './ui/routes.ts';
 import type { ExpiryTimer } from './retention/expiry-timer.ts';
+import type { TilePublishing } from './log-tiles/open.ts';
 
 export interface ReceiverOptions {
   /** Root of the store layout; without `db` also holds the state, without `backends` the blobs. */
@@ -142,6 +143,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   const { blobs, datastore, locker, close: closeBackends } = storage;
   const ingest = await openIngest(options, { state, blobs, key, log, dataDir });
   const repaired = await ingest.repair();
+  const tiles = await tilesOf(options, { state, key, log, dataDir, pool });
   const appDeps = {
     log,
     key,
@@ -157,12 +159,13 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   let expiry: ExpiryTimer | undefined;
   try {
     expiry = await expiryOf(options, { state, key, blobs, log, dataDir });
-    app = await appOf(options, appDeps, dataDir);
+    app = await appOf(options, appDeps, { dataDir, tiles });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     // A port in use or a dashboard that cannot start must not leave the database pool or the
     // object store client open.
     await expiry?.stop();
+    await tiles?.close();
     await closeBackends?.();
     await state.close();
     throw err;
@@ -181,6 +184,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     if (force) app.server.closeAllConnections();
     await app.close();
     await ingest.drain();
+    await tiles?.close();
     // Backends first: the tus Locker may hold connections of the state's pool.
     await closeBackends?.();
     await state.close();
@@ -206,6 +210,29 @@ function openIngest(
     enrollTokens: options.enrollTokens,
     ...(options.region === undefined ? {} : { region: options.region }),
     ...(dataDir === undefined ? {} : { layout: new StoreLayout(dataDir) }),
+  });
+}
+
+/** The log published as tlog-tiles: to the bucket with an object store, else under DIR/log/tiles. */
+async function tilesOf(
+  options: ReceiverOptions,
+  deps: {
+    state: ReceiverState;
+    key: StoreKey;
+    log: Logger;
+    dataDir: string | undefined;
+    pool: Pool | undefined;
+  },
+): Promise<TilePublishing | undefined> {
+  const { dataDir, pool, ...rest } = deps;
+  // Backends given by the caller with neither a directory nor a bucket: nowhere to publish.
+  if (dataDir === undefined && options.objectStore === undefined) return undefined;
+  const { startTilePublishing } = await import('./log-tiles/open.ts');
+  return startTilePublishing({
+    ...rest,
+    ...(dataDir === undefined ? {} : { dataDir }),
+    ...(options.objectStore === undefined ? {} : { objectStore: options.objectStore }),
+    ...(pool === undefined ? {} : { pool }),
   });
 }
 
@@ -237,11 +264,13 @@ async function dashboardOf(dataDir: string | undefined, tokens: readonly string[
 async function appOf(
   options: ReceiverOptions,
   deps: Parameters<typeof buildReceiverApp>[0],
-  dataDir: string | undefined,
+  { dataDir, tiles }: { dataDir: string | undefined; tiles: TilePublishing | undefined },
 ): Promise<FastifyInstance> {
   const ui =
     options.uiReaderTokens === undefined ? undefined : await dashboardOf(dataDir, options.uiReaderTokens);
   const app = await buildReceiverApp(options.tls === undefined ? deps : { ...deps, https: options.tls });
   if (ui !== undefined) await app.register((await import('./ui/routes.ts')).uiRoutes, ui);
+  if (tiles !== undefined)
+    await app.register((await import('./log-tiles/routes.ts')).tileRoutes, { sink: tiles.sink });
   return app;
 }

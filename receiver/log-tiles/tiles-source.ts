@@ -16,7 +16,7 @@ import {
   treeFromTiles,
   type TileReader,
 } from '../../agent/records/tlog-tiles.ts';
-import type { AuditSource } from '../log-audit.ts';
+import { AuditFinding, type AuditSource } from '../log-audit.ts';
 
 async function put(root: string, path: string, bytes: Uint8Array | string): Promise<void> {
   const file = join(root, path);
@@ -74,6 +74,16 @@ export function httpTileReader(baseUrl: string): TileReader {
   };
 }
 
+/** The tree from published tiles; a missing or malformed tile is a finding, not a crash. */
+async function treeFromTilesOrFinding(read: TileReader, size: number): Promise<MerkleTree> {
+  try {
+    return await treeFromTiles(read, size);
+  } catch (err) {
+    if (err instanceof RangeError) throw new AuditFinding('tampered', err.message);
+    throw err;
+  }
+}
+
 /** An audit source over published tiles; the checkpoint must be signed by `publicKeyPem` as `origin`. */
 export function tilesAuditSource(read: TileReader, origin: string, publicKeyPem: string): AuditSource {
   const key = createPublicKey(publicKeyPem);
@@ -89,16 +99,16 @@ export function tilesAuditSource(read: TileReader, origin: string, publicKeyPem:
           : openNote(Buffer.from(note).toString('utf8'), { name: origin, publicKey: key });
       const cp = body === undefined ? undefined : parseCheckpoint(body);
       if (cp === undefined || cp.origin !== origin)
-        throw new Error('the published checkpoint is not signed by the store key');
-      const tree = await treeFromTiles(read, cp.size);
+        throw new AuditFinding('bad-signature', 'the published checkpoint is not signed by the store key');
+      const tree = await treeFromTilesOrFinding(read, cp.size);
       if (!tree.root().equals(cp.root))
-        throw new Error(`the tiles do not hash to the checkpoint root at ${cp.size}`);
+        throw new AuditFinding('tampered', `the tiles do not hash to the checkpoint root at ${cp.size}`);
       size = cp.size;
       return cp;
     },
     async consistency(first, second) {
       if (second !== size) throw new RangeError('consistency is proved up to the checkpoint just read');
-      return (await treeFromTiles(read, second)).consistencyProof(first, second);
+      return (await treeFromTilesOrFinding(read, second)).consistencyProof(first, second);
     },
   };
 }

@@ -68,7 +68,10 @@ describe('log audit over published tiles', () => {
     await publish(dir, entriesOf(300), 0);
     await writeFile(join(dir, 'checkpoint'), otherCheckpoint);
     const source = tilesAuditSource(dirTileReader(dir), origin, pem);
-    await expect(auditLog(source, undefined)).rejects.toThrow(/do not hash to the checkpoint root/);
+    const { report, next } = await auditLog(source, undefined);
+    expect(report).toMatchObject({ ok: false, problem: 'tampered' });
+    expect(report.reason).toMatch(/do not hash to the checkpoint root/);
+    expect(next).toBeUndefined();
   });
 
   it('rigcap log audit --tiles exits 0 on growth and 1 on a fork, keeping state in a file', async () => {
