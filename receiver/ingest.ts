@@ -1,41 +1,31 @@
-// Accepting a record: verify signature, enrolment, key validity and chain continuity, then append
-// it and the store's custody receipt to the Merkle log, all in one admission transaction of the
-// state port (serialised across every receiver on the same database). Files in the store layout
-// are written after, idempotently, and repaired on start.
+// Accepting a record: verify what can be verified without the state (predicate, signature with a
+// known key, the chunk blob), then queue it for the admission sequencer, which admits every record
+// waiting at that moment in one transaction of the state port (enrolment, key validity and chain
+// continuity re-checked under the log's lock, serialised across every receiver on the same
+// database), logs records and receipts, and answers each with its receipt, checkpoint and proof.
+// Files in the store layout are written after, idempotently, and repaired on start.
 import type { Logger } from '../agent/log.ts';
-import { serializeEnvelope, type DsseEnvelope } from '../agent/records/dsse.ts';
+import { serializeEnvelope } from '../agent/records/dsse.ts';
 import { predicateProblems } from '../agent/records/validate.ts';
 import type { BlobStore } from './blob-store.ts';
-import {
-  applyKeyChange,
-  authorise,
-  checkChain,
-  checkSubject,
-  enrol,
-  refuse,
-  tokenDigest,
-} from './ingest/admission.ts';
+import { admitBatch, type IngestResult, type PendingRecord } from './ingest/admit-batch.ts';
+import { checkSubject, refuse, tokenDigest, verifiedEarly } from './ingest/admission.ts';
+import { GroupCommit, type ItemOutcome } from './ingest/group-commit.ts';
 import { RecordFiles } from './ingest/record-files.ts';
 import { StoreChain, type ReceiptBlob } from './ingest/store-chain.ts';
 import { StoreLog } from './ingest/store-log.ts';
 import type { StoreLayout } from './layout.ts';
-import { viewRecord, type RecordView } from './record-view.ts';
-import type { ReceiverState, RecordRow, StateTx } from './state.ts';
+import { viewRecord } from './record-view.ts';
+import type { KeyRow, ReceiverState } from './state.ts';
 import type { StoreKey } from './store-key.ts';
 
 export { tokenDigest } from './ingest/admission.ts';
+export type { IngestResult } from './ingest/admit-batch.ts';
 
-/** What POST /v1/records answers. */
-export interface IngestResult {
-  /** 201 first time, 200 when the same record was already held. */
-  status: 200 | 201;
-  receipt: DsseEnvelope;
-  logIndex: number;
-  /** C2SP signed note of the checkpoint the receipt's log fields name. */
-  checkpoint: string;
-  /** Inclusion proof of the record's leaf in that checkpoint (base64 hashes). */
-  inclusionProof: string[];
-}
+/** Records admitted in one transaction at most. */
+const maxBatch = 256;
+/** Keys remembered for verifying signatures before the lock (a keyid names one key for good). */
+const maxCachedKeys = 100_000;
 
 /** What RecordIngest needs. */
 export interface RecordIngestDeps {
@@ -50,7 +40,7 @@ export interface RecordIngestDeps {
   region?: string;
 }
 
-/** Verifies and records submitted envelopes; one at a time per process, one at a time per database. */
+/** Verifies and records submitted envelopes, admitting those that arrive together in one batch. */
 export class RecordIngest {
   readonly #state: ReceiverState;
   readonly #blobs: BlobStore;
@@ -60,9 +50,11 @@ export class RecordIngest {
   readonly #chain: StoreChain;
   readonly #files: RecordFiles | undefined;
   readonly #storeId: string;
+  readonly #sequencer: GroupCommit<PendingRecord, IngestResult>;
+  readonly #keys = new Map<string, KeyRow>();
+  readonly #submitting = new Set<Promise<unknown>>();
   /** Region the store states (`rigcap receiver --region`), if any. */
   readonly region: string | undefined;
-  #queue: Promise<unknown> = Promise.resolve();
 
   private constructor(deps: RecordIngestDeps) {
     this.#state = deps.state;
@@ -77,6 +69,7 @@ export class RecordIngest {
       deps.layout === undefined
         ? undefined
         : new RecordFiles({ layout: deps.layout, blobs: deps.blobs, state: deps.state, key: deps.key });
+    this.#sequencer = new GroupCommit((items) => this.#admit(items), { maxBatch });
   }
 
   /** Loads the log from the state. */
@@ -91,9 +84,9 @@ export class RecordIngest {
     return this.#storeLog.origin;
   }
 
-  /** Number of entries in this process's view of the log. */
+  /** Number of committed entries in this process's view of the log. */
   get logSize(): number {
-    return this.#storeLog.size;
+    return this.#storeLog.committedSize;
   }
 
   /** The latest checkpoint this process has seen, as a signed note. */
@@ -103,7 +96,7 @@ export class RecordIngest {
 
   /** Catches this process's view of the log up with entries other receivers appended. */
   refreshLog(): Promise<void> {
-    return this.#serialised(() => this.#storeLog.catchUp(this.#state));
+    return this.#sequencer.exclusive(() => this.#storeLog.catchUp(this.#state));
   }
 
   /**
@@ -111,7 +104,7 @@ export class RecordIngest {
    * view (another receiver on the same database answered the checkpoint that named it).
    */
   async consistencyProofAt(first: number, second: number): Promise<string[]> {
-    if (Number.isSafeInteger(second) && second > this.#storeLog.size) await this.refreshLog();
+    if (Number.isSafeInteger(second) && second > this.logSize) await this.refreshLog();
     return this.consistencyProof(first, second);
   }
 
@@ -123,7 +116,7 @@ export class RecordIngest {
 
   /** Consistency proof between two sizes (base64 hashes) within this process's view of the log. */
   consistencyProof(first: number, second: number): string[] {
-    const size = this.#storeLog.size;
+    const size = this.logSize;
     if (!(
       Number.isSafeInteger(first) &&
       Number.isSafeInteger(second) &&
@@ -138,23 +131,19 @@ export class RecordIngest {
     return this.#storeLog.consistencyProof(first, second);
   }
 
-  /** Verifies one envelope and takes custody of it; serialised so the chain and log see one writer. */
+  /** Verifies one envelope and takes custody of it, in the next batch the sequencer admits. */
   submit(bytes: Uint8Array, options: { enrollToken?: string } = {}): Promise<IngestResult> {
-    return this.#serialised(() => this.#submit(bytes, options));
+    const run = this.#submit(bytes, options);
+    this.#submitting.add(run);
+    const forget = (): boolean => this.#submitting.delete(run);
+    run.then(forget, forget);
+    return run;
   }
 
   /** Settles once every submit taken so far has finished writing (a request aborted by its client still finishes here). */
   async drain(): Promise<void> {
-    for (let seen: Promise<unknown> | undefined; seen !== this.#queue;) {
-      seen = this.#queue;
-      await seen;
-    }
-  }
-
-  #serialised<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
+    await Promise.allSettled([...this.#submitting]);
+    await this.#sequencer.drain();
   }
 
   async #submit(bytes: Uint8Array, options: { enrollToken?: string }): Promise<IngestResult> {
@@ -167,94 +156,49 @@ export class RecordIngest {
       );
     if (view.chain.deviceId === this.#storeId)
       throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'records signed as the store are not accepted');
-    await this.#storeLog.catchUp(this.#state);
-    const held = await this.#state.record(view.chain.deviceId, view.chain.seq);
-    if (held !== undefined) return this.#answerHeld(held, view);
-    const blob = await checkSubject(this.#blobs, view);
-    let admitted: { row: RecordRow; status: 200 | 201 };
-    try {
-      admitted = await this.#state.admit((tx) => this.#admit(tx, view, blob, options.enrollToken));
-    } catch (err) {
-      // The local view may hold leaves of the rolled-back transaction: read it again.
-      await this.#storeLog.reload(this.#state);
-      throw err;
-    }
-    const { row } = admitted;
-    if (admitted.status === 200) return this.#answerHeld(row, view);
-    await this.#files?.write(row);
-    this.#log.info(
-      { signer: row.signerId, seq: row.seq, predicate: row.predicate, logIndex: row.logIndex },
-      'record accepted',
-    );
-    return {
-      status: 201,
-      receipt: JSON.parse(row.receiptJson) as DsseEnvelope,
-      logIndex: row.logIndex,
-      checkpoint: row.checkpoint ?? this.#storeLog.checkpoint(row.logIndex + 1),
-      inclusionProof: [...(row.inclusionProof ?? [])],
-    };
-  }
-
-  /** Inside the admission lock: re-check what another receiver may have changed, then log record and receipt. */
-  async #admit(
-    tx: StateTx,
-    view: RecordView,
-    blob: ReceiptBlob | undefined,
-    enrollToken: string | undefined,
-  ): Promise<{ row: RecordRow; status: 200 | 201 }> {
-    await this.#storeLog.catchUp(tx);
-    const held = await tx.record(view.chain.deviceId, view.chain.seq);
-    if (held !== undefined) return { row: held, status: 200 };
-    const enrolment = await authorise(tx, view, { tokens: this.#tokens, enrollToken });
-    const links = await checkChain(tx, view);
-    if (enrolment !== undefined) await enrol(tx, enrolment);
-    await applyKeyChange(tx, view);
-    await this.#chain.ensureEnrolled(tx, this.#storeLog);
-    const envelopeBytes = serializeEnvelope(view.envelope);
-    const logIndex = await this.#storeLog.append(tx, envelopeBytes);
-    const size = logIndex + 1;
-    const receipt = await this.#chain.signReceipt(tx, view, {
+    const [signatureChecked, blob] = await Promise.all([
+      verifiedEarly(view, (keyid) => this.#keyOf(keyid)),
+      checkSubject(this.#blobs, view).then(
+        (value): ItemOutcome<ReceiptBlob | undefined> => ({ ok: true, value }),
+        (error: unknown): ItemOutcome<ReceiptBlob | undefined> => ({ ok: false, error }),
+      ),
+    ]);
+    return this.#sequencer.submit({
+      view,
+      envelopeBytes: serializeEnvelope(view.envelope),
       blob,
-      log: { index: logIndex, size, root: this.#storeLog.rootHex(size) },
-      links,
+      enrollToken: options.enrollToken,
+      signatureChecked,
     });
-    const receiptLogIndex = await this.#storeLog.append(tx, receipt.bytes);
-    const row: RecordRow = {
-      signerId: view.chain.deviceId,
-      seq: view.chain.seq,
-      payloadSha256: view.payloadSha256,
-      prev: view.chain.prev,
-      predicate: view.predicateName,
-      logIndex,
-      receiptJson: Buffer.from(receipt.bytes).toString('utf8'),
-      envelopeJson: Buffer.from(envelopeBytes).toString('utf8'),
-      sessionId: typeof view.predicate['sessionId'] === 'string' ? view.predicate['sessionId'] : null,
-      chunkName: blob?.name ?? null,
-      blobSha256: blob?.sha256 ?? null,
-      receiptLogIndex,
-      checkpoint: this.#storeLog.checkpoint(size),
-      inclusionProof: this.#storeLog.inclusionProof(logIndex, size),
-    };
-    await tx.insertRecord(row);
-    return { row, status: 201 };
   }
 
-  /** The answer for a record already held: its receipt, with a proof in the latest checkpoint. */
-  #answerHeld(held: RecordRow, view: RecordView): IngestResult {
-    if (held.payloadSha256 !== view.payloadSha256) {
-      throw refuse(
-        'RIGCAP_RECEIVER_CHAIN_FORK',
-        `${view.chain.deviceId} seq ${view.chain.seq} is already held with another payload`,
-      );
+  /** A held key, from memory when seen before (its public key never changes; its range may). */
+  async #keyOf(keyid: string): Promise<KeyRow | undefined> {
+    const cached = this.#keys.get(keyid);
+    if (cached !== undefined) return cached;
+    const row = await this.#state.key(keyid);
+    if (row !== undefined) {
+      if (this.#keys.size >= maxCachedKeys) this.#keys.clear();
+      this.#keys.set(keyid, row);
     }
-    const size = this.#storeLog.size;
-    return {
-      status: 200,
-      receipt: JSON.parse(held.receiptJson) as DsseEnvelope,
-      logIndex: held.logIndex,
-      checkpoint: this.#storeLog.checkpoint(size),
-      inclusionProof: this.#storeLog.inclusionProof(held.logIndex, size),
-    };
+    return row;
+  }
+
+  /** One batch: admitted in one transaction, then its files written, before anyone is answered. */
+  async #admit(items: PendingRecord[]): Promise<Array<ItemOutcome<IngestResult>>> {
+    const ctx = { state: this.#state, log: this.#storeLog, chain: this.#chain, tokens: this.#tokens };
+    const { outcomes, admitted } = await admitBatch(ctx, items);
+    await this.#files?.writeBatch(admitted);
+    for (const row of admitted)
+      this.#log.debug(
+        { signer: row.signerId, seq: row.seq, predicate: row.predicate, logIndex: row.logIndex },
+        'record accepted',
+      );
+    this.#log.info(
+      { records: items.length, admitted: admitted.length, logSize: this.#storeLog.committedSize },
+      'records admitted',
+    );
+    return outcomes;
   }
 
   /** Re-writes every held record's files and the store key (after a crash between commit and write). */

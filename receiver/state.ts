@@ -72,6 +72,30 @@ export interface StateTx extends StateReader {
   /** Appends a log leaf; `entry` is the bytes it hashes, kept for publishing the log as tiles. */
   appendLeaf(index: number, leaf: Uint8Array, entry?: Uint8Array): Promise<void>;
   setMeta(key: string, value: string): Promise<void>;
+  /** Records held at any of these positions (one round trip; the admission sequencer's prefetch). */
+  recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]>;
+  /** Keys with one of these keyids or of one of these signers, oldest first. */
+  keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]>;
+  /** The values of these meta keys (absent keys are missing from the map). */
+  metaOf(keys: readonly string[]): Promise<Map<string, string>>;
+  /** Inserts records in one statement. */
+  insertRecords(rows: readonly RecordRow[]): Promise<void>;
+  /** Appends consecutive log leaves from `index` on, each with the entry bytes it hashes. */
+  appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void>;
+  /** Sets several meta keys in one statement. */
+  setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
+}
+
+/** A place in a signer's chain. */
+export interface RecordPosition {
+  signerId: string;
+  seq: number;
+}
+
+/** A log leaf to write, with the entry bytes it hashes. */
+export interface LeafWrite {
+  leaf: Uint8Array;
+  entry: Uint8Array;
 }
 
 /** The state port. */

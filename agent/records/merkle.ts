@@ -46,6 +46,16 @@ export class MerkleTree {
     return this.#leaves.length - 1;
   }
 
+  /** Drops the leaves from `size` on, and every cached subtree that covers one of them. */
+  truncate(size: number): void {
+    if (size < 0 || size > this.#leaves.length) throw new RangeError(`cannot truncate to ${size}`);
+    this.#leaves.length = size;
+    for (const key of [...this.#perfect.keys()]) {
+      const [lo, n] = key.split(':').map(Number);
+      if ((lo ?? 0) + (n ?? 0) > size) this.#perfect.delete(key);
+    }
+  }
+
   /** The leaf hash at index. */
   leaf(index: number): Buffer {
     const leaf = this.#leaves[index];

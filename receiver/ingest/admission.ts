@@ -49,12 +49,8 @@ function signatureOf(view: RecordView): { message: Uint8Array; sig: Uint8Array }
 }
 
 /** A first device-key `enrol` record: its own key signs it, and it must present a valid token. */
-function enrolment(
-  view: RecordView,
-  enrolled: boolean,
-  tokens: ReadonlySet<string>,
-  enrollToken: string | undefined,
-): Enrolment {
+function enrolment(view: RecordView, enrolled: boolean, options: AuthoriseOptions): Enrolment {
+  const { tokens, enrollToken } = options;
   const { chain, predicate: p } = view;
   if (enrolled || view.predicateName !== 'device-key' || p['action'] !== 'enrol') {
     throw refuse(
@@ -67,8 +63,7 @@ function enrolment(
   const spki = spkiOfText(String(p['publicKey']));
   if (spki === undefined || keyIdOf(spki) !== chain.keyId || p['keyId'] !== chain.keyId)
     throw refuse('RIGCAP_RECEIVER_BAD_RECORD', 'the enrol record must carry the public key of chain.keyId');
-  const { message, sig } = signatureOf(view);
-  if (!verifySignature(spki, message, sig))
+  if (options.signatureChecked !== true && !verifies(spki, view))
     throw refuse(
       'RIGCAP_RECEIVER_BAD_SIGNATURE',
       `signature of ${chain.deviceId} seq ${chain.seq} does not verify`,
@@ -90,6 +85,40 @@ function enrolment(
   };
 }
 
+function verifies(spki: Uint8Array, view: RecordView): boolean {
+  const { message, sig } = signatureOf(view);
+  return verifySignature(spki, message, sig);
+}
+
+/** What `authorise` checks a record against. */
+export interface AuthoriseOptions {
+  tokens: ReadonlySet<string>;
+  enrollToken: string | undefined;
+  /** The signature was already verified with the key chain.keyId names (see `verifiedEarly`). */
+  signatureChecked?: boolean;
+}
+
+/**
+ * Verifies the signature before the admission lock, where it costs no time inside it: true when
+ * it verifies with the key chain.keyId names (held for this signer, or carried by an enrol record).
+ * A keyid is the digest of its key, so the answer holds whatever the lock later finds; false leaves
+ * the check, and the refusal it gives, to `authorise`.
+ */
+export async function verifiedEarly(
+  view: RecordView,
+  keyOf: (keyid: string) => Promise<KeyRow | undefined>,
+): Promise<boolean> {
+  const { chain, predicate: p } = view;
+  const known = await keyOf(chain.keyId);
+  if (known !== undefined) {
+    const spki = spkiBlocksOfPem(known.publicPem)[0];
+    return known.signerId === chain.deviceId && spki !== undefined && verifies(spki, view);
+  }
+  if (view.predicateName !== 'device-key' || p['action'] !== 'enrol') return false;
+  const spki = spkiOfText(String(p['publicKey']));
+  return spki !== undefined && keyIdOf(spki) === chain.keyId && verifies(spki, view);
+}
+
 /**
  * Finds the key for the record and checks the signature; on a device's first device-key record
  * with a valid token, returns the enrolment to commit with it.
@@ -97,20 +126,19 @@ function enrolment(
 export async function authorise(
   state: StateReader,
   view: RecordView,
-  options: { tokens: ReadonlySet<string>; enrollToken: string | undefined },
+  options: AuthoriseOptions,
 ): Promise<Enrolment | undefined> {
   const { chain } = view;
   const known = await state.key(chain.keyId);
   if (known === undefined || known.signerId !== chain.deviceId)
-    return enrolment(view, await state.isEnrolled(chain.deviceId), options.tokens, options.enrollToken);
+    return enrolment(view, await state.isEnrolled(chain.deviceId), options);
   if (chain.seq < known.validFromSeq || (known.revokedFromSeq !== null && chain.seq >= known.revokedFromSeq))
     throw refuse(
       'RIGCAP_RECEIVER_KEY_REVOKED',
       `key ${chain.keyId} is not valid at ${chain.deviceId} seq ${chain.seq}`,
     );
   const spki = spkiBlocksOfPem(known.publicPem)[0];
-  const { message, sig } = signatureOf(view);
-  if (spki === undefined || !verifySignature(spki, message, sig))
+  if (options.signatureChecked !== true && (spki === undefined || !verifies(spki, view)))
     throw refuse(
       'RIGCAP_RECEIVER_BAD_SIGNATURE',
       `signature of ${chain.deviceId} seq ${chain.seq} does not verify`,

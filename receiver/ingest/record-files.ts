@@ -30,8 +30,49 @@ export class RecordFiles {
     this.#key = deps.key;
   }
 
+  /**
+   * Writes the files of a batch's rows (idempotent): each record's own files at once, then each
+   * session file and key file the batch touched once, rebuilt from the committed state.
+   */
+  async writeBatch(rows: readonly RecordRow[]): Promise<void> {
+    await Promise.all(rows.map((row) => this.#writeOwn(row)));
+    const sessions = new Set<string>();
+    const signers = new Set<string>();
+    for (const row of rows) {
+      if (row.predicate === 'session' && row.sessionId !== null) sessions.add(row.sessionId);
+      if (row.predicate === 'device-key') signers.add(row.signerId);
+    }
+    for (const sessionId of sessions) await this.#writeSession(sessionId);
+    for (const signerId of signers) await this.#writeKeys(signerId);
+    if (rows.some((row) => storeSeqOf(row.receiptJson) === 2)) await this.#writeStoreEnrol();
+  }
+
   /** Writes a record's files and its receipt (idempotent). */
   async write(row: RecordRow): Promise<void> {
+    await this.#writeOwn(row);
+    if (row.predicate === 'session' && row.sessionId !== null) await this.#writeSession(row.sessionId);
+    if (row.predicate === 'device-key') await this.#writeKeys(row.signerId);
+    if (storeSeqOf(row.receiptJson) === 2) await this.#writeStoreEnrol();
+  }
+
+  async #writeSession(sessionId: string): Promise<void> {
+    const records = await this.#state.sessionRecords(sessionId);
+    await this.#layout.writeSessionFile(
+      sessionId,
+      records.map((r) => Buffer.from(r.envelopeJson, 'utf8')),
+    );
+  }
+
+  async #writeKeys(signerId: string): Promise<void> {
+    const keys = await this.#state.keysOf(signerId);
+    await this.#layout.writeKeys(
+      signerId,
+      keys.map((k) => k.publicPem),
+    );
+  }
+
+  /** The files of the record alone: its envelope, chunk and sidecar, and its receipt. */
+  async #writeOwn(row: RecordRow): Promise<void> {
     const envelope = Buffer.from(row.envelopeJson, 'utf8');
     await this.#layout.writeRecord(row.signerId, row.seq, envelope);
     if (
@@ -45,23 +86,11 @@ export class RecordFiles {
         await this.#blobs.place(row.blobSha256, this.#layout.chunkPath(row.sessionId, row.chunkName));
       await this.#layout.writeSidecar(row.sessionId, row.chunkName, envelope);
     }
-    if (row.predicate === 'session' && row.sessionId !== null) {
-      const records = await this.#state.sessionRecords(row.sessionId);
-      await this.#layout.writeSessionFile(
-        row.sessionId,
-        records.map((r) => Buffer.from(r.envelopeJson, 'utf8')),
-      );
-    }
-    if (row.predicate === 'device-key') {
-      const keys = await this.#state.keysOf(row.signerId);
-      await this.#layout.writeKeys(
-        row.signerId,
-        keys.map((k) => k.publicPem),
-      );
-    }
-    const storeSeq = storeSeqOf(row.receiptJson);
-    if (storeSeq === 2) await this.#writeStoreEnrol();
-    await this.#layout.writeRecord(this.#key.storeId, storeSeq, Buffer.from(row.receiptJson, 'utf8'));
+    await this.#layout.writeRecord(
+      this.#key.storeId,
+      storeSeqOf(row.receiptJson),
+      Buffer.from(row.receiptJson, 'utf8'),
+    );
   }
 
   async #writeStoreEnrol(): Promise<void> {

@@ -17,26 +17,45 @@ export class StoreLog {
   readonly origin: string;
   readonly #key: StoreKey;
   #tree = new MerkleTree();
+  /** Entries known committed; the tree may hold more while an admission is in progress. */
+  #committed = 0;
 
   constructor(key: StoreKey) {
     this.#key = key;
     this.origin = logOrigin(key.storeId);
   }
 
-  /** Entries in the local view. */
+  /** Entries in the local view, those of an admission in progress included. */
   get size(): number {
     return this.#tree.size;
+  }
+
+  /** Entries of the local view known to be committed (what checkpoints for readers cover). */
+  get committedSize(): number {
+    return this.#committed;
   }
 
   /** Appends the committed leaves the local view lacks (committed leaves only ever extend the log). */
   async catchUp(state: StateReader): Promise<void> {
     for (const leaf of await state.leavesFrom(this.#tree.size)) this.#tree.append(leaf);
+    this.#committed = this.#tree.size;
   }
 
   /** Drops the local view and reads it again (after a rolled-back admission appended to it). */
   async reload(state: StateReader): Promise<void> {
     this.#tree = new MerkleTree();
+    this.#committed = 0;
     await this.catchUp(state);
+  }
+
+  /** The admission that appended since the last commit committed. */
+  committed(): void {
+    this.#committed = this.#tree.size;
+  }
+
+  /** The admission that appended since the last commit rolled back: drop its entries. */
+  rolledBack(): void {
+    this.#tree.truncate(this.#committed);
   }
 
   /** Appends one entry inside an admission; returns its index. */
@@ -53,7 +72,7 @@ export class StoreLog {
   }
 
   /** Checkpoint over the first `size` entries as a C2SP signed note. */
-  checkpoint(size: number = this.#tree.size): string {
+  checkpoint(size: number = this.#committed): string {
     const body = formatCheckpoint({ origin: this.origin, size, root: this.#tree.root(size) });
     return signNote(body, { name: this.origin, privateKey: this.#key.privateKey });
   }

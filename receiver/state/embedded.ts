@@ -2,7 +2,15 @@
 // transaction per admission makes a kill -9 leave either all of a record or none of it; admissions
 // in this process queue behind each other, since a SQLite connection holds one transaction.
 import Database from 'better-sqlite3';
-import type { KeyRow, LogEntryRow, ReceiverState, RecordRow, StateTx } from '../state.ts';
+import type {
+  KeyRow,
+  LeafWrite,
+  LogEntryRow,
+  ReceiverState,
+  RecordPosition,
+  RecordRow,
+  StateTx,
+} from '../state.ts';
 
 const schema = `
 CREATE TABLE IF NOT EXISTS receiver_keys (
@@ -290,6 +298,48 @@ export class EmbeddedReceiverState implements ReceiverState, StateTx {
         'INSERT INTO receiver_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       )
       .run(key, value);
+  }
+
+  // The batch calls of the port: SQLite runs in this process, so a loop costs no round trips.
+  async recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]> {
+    const rows: RecordRow[] = [];
+    for (const p of positions) {
+      const row = await this.record(p.signerId, p.seq);
+      if (row !== undefined) rows.push(row);
+    }
+    return rows;
+  }
+
+  async keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]> {
+    const found = new Map<string, KeyRow>();
+    for (const signerId of query.signerIds)
+      for (const k of await this.keysOf(signerId)) found.set(k.keyid, k);
+    for (const keyid of query.keyids) {
+      const k = await this.key(keyid);
+      if (k !== undefined) found.set(k.keyid, k);
+    }
+    return [...found.values()];
+  }
+
+  async metaOf(keys: readonly string[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const k of keys) {
+      const v = await this.meta(k);
+      if (v !== undefined) out.set(k, v);
+    }
+    return out;
+  }
+
+  async insertRecords(rows: readonly RecordRow[]): Promise<void> {
+    for (const row of rows) await this.insertRecord(row);
+  }
+
+  async appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void> {
+    for (const [i, l] of leaves.entries()) await this.appendLeaf(index + i, l.leaf, l.entry);
+  }
+
+  async setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    for (const [k, v] of entries) await this.setMeta(k, v);
   }
 
   close(): Promise<void> {

@@ -6,7 +6,15 @@ import pg from 'pg';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { RigcapError } from '../../../agent/errors.ts';
 import type { Logger } from '../../../agent/log.ts';
-import type { KeyRow, LogEntryRow, ReceiverState, RecordRow, StateTx } from '../../state.ts';
+import type {
+  KeyRow,
+  LeafWrite,
+  LogEntryRow,
+  ReceiverState,
+  RecordPosition,
+  RecordRow,
+  StateTx,
+} from '../../state.ts';
 import type { StateDatabase } from '../open.ts';
 import { loadMigrations, migrate, type Migration } from './migrate.ts';
 
@@ -200,6 +208,88 @@ class PgStateOps implements StateTx {
     );
   }
 
+  async recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]> {
+    if (positions.length === 0) return [];
+    const rows = await this.#rows<RawRecord>(
+      `SELECT r.* FROM receiver_records r
+         JOIN unnest($1::text[], $2::bigint[]) AS q(signer_id, seq) ON r.signer_id = q.signer_id AND r.seq = q.seq`,
+      [positions.map((p) => p.signerId), positions.map((p) => p.seq)],
+    );
+    return rows.map(toRecord);
+  }
+
+  async keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]> {
+    const rows = await this.#rows<RawKey>(
+      `SELECT ${keyColumns} FROM receiver_keys WHERE keyid = ANY($1::text[]) OR signer_id = ANY($2::text[])
+         ORDER BY valid_from_seq, added`,
+      [query.keyids, query.signerIds],
+    );
+    return rows.map(toKey);
+  }
+
+  async metaOf(keys: readonly string[]): Promise<Map<string, string>> {
+    const rows = await this.#rows<{ key: string; value: string }>(
+      'SELECT key, value FROM receiver_meta WHERE key = ANY($1::text[])',
+      [keys],
+    );
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async insertRecords(rows: readonly RecordRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    // One parameter for the whole batch: PostgreSQL unpacks the JSON array into rows.
+    await this.#db.query(
+      `INSERT INTO receiver_records (signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json,
+         envelope_json, session_id, chunk_name, blob_sha256, receipt_log_index, checkpoint, inclusion_proof)
+       SELECT signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json, envelope_json,
+         session_id, chunk_name, blob_sha256, receipt_log_index, checkpoint, inclusion_proof
+       FROM jsonb_to_recordset($1::jsonb) AS x(signer_id text, seq bigint, payload_sha256 text, prev text,
+         predicate text, log_index bigint, receipt_json text, envelope_json text, session_id text,
+         chunk_name text, blob_sha256 text, receipt_log_index bigint, checkpoint text, inclusion_proof jsonb)`,
+      [
+        JSON.stringify(
+          rows.map((row) => ({
+            signer_id: row.signerId,
+            seq: row.seq,
+            payload_sha256: row.payloadSha256,
+            prev: row.prev,
+            predicate: row.predicate,
+            log_index: row.logIndex,
+            receipt_json: row.receiptJson,
+            envelope_json: row.envelopeJson,
+            session_id: row.sessionId,
+            chunk_name: row.chunkName,
+            blob_sha256: row.blobSha256,
+            receipt_log_index: row.receiptLogIndex,
+            checkpoint: row.checkpoint,
+            inclusion_proof: row.inclusionProof,
+          })),
+        ),
+      ],
+    );
+  }
+
+  async appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void> {
+    if (leaves.length === 0) return;
+    await this.#db.query(
+      'INSERT INTO receiver_log (idx, leaf_hash, entry) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])',
+      [
+        leaves.map((_, i) => index + i),
+        leaves.map((l) => Buffer.from(l.leaf)),
+        leaves.map((l) => Buffer.from(l.entry)),
+      ],
+    );
+  }
+
+  async setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    if (entries.length === 0) return;
+    await this.#db.query(
+      `INSERT INTO receiver_meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])
+         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
+      [entries.map(([k]) => k), entries.map(([, v]) => v)],
+    );
+  }
+
   async allKeys(): Promise<KeyRow[]> {
     return (await this.#rows<RawKey>(`SELECT ${keyColumns} FROM receiver_keys ORDER BY added`, [])).map(
       toKey,
@@ -257,8 +347,8 @@ export class PgReceiverState implements ReceiverState {
     const client = await this.#pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [admissionLockKey]);
+      // One round trip: the lock key is a constant, so both statements go as one simple query.
+      await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${admissionLockKey})`);
       try {
         const result = await fn(new PgStateOps(client));
         await client.query('COMMIT');
