@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { parseCheckpoint } from '../../../agent/records/checkpoint.ts';
@@ -141,6 +142,60 @@ describe('the receiver publishes its log as tlog-tiles', () => {
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problem: 'tampered' });
   }, 120_000);
+
+  it('publishes a store whose state predates kept entry bytes, from its records and store files', async () => {
+    const data = join(root, 'store');
+    const start = (): Promise<ReceiverHandle> =>
+      startReceiver({
+        dataDir: data,
+        host: '127.0.0.1',
+        port: 0,
+        enrollTokens: [token],
+        log: silentLogger(),
+      });
+    receiver = await start();
+    const dev = new FakeDevice({ deviceId: 'rig-old', spoolDir: join(root, 'spool') });
+    await post(receiver.url, dev.enrol(), { 'rigcap-enroll-token': token });
+    await post(receiver.url, dev.openSession());
+    await receiver.close();
+    const db = new Database(join(data, 'log', 'receiver.sqlite'));
+    db.exec('UPDATE receiver_log SET entry = NULL');
+    db.close();
+    await rm(join(data, 'log', 'tiles'), { recursive: true, force: true });
+    receiver = await start();
+    await published(dirTileReader(join(data, 'log', 'tiles')), 5);
+    const keyFile = join(root, 'store.pub.pem');
+    await writeFile(keyFile, receiver.key.publicKeyPem);
+    const audit = await runCli(['log', 'audit', '--tiles', '--key', keyFile, `${receiver.url}/log`]);
+    expect(audit.code).toBe(0);
+  });
+
+  it('never replaces a published checkpoint with a smaller one', async () => {
+    const key = await loadOrCreateStoreKey({ keyFile: join(root, 'secrets', 'store.key') });
+    const entries = Array.from({ length: 600 }, (_, i) => Buffer.from(`entry ${i}`));
+    const stateOf = async (name: string, n: number): Promise<EmbeddedReceiverState> => {
+      const state = new EmbeddedReceiverState(join(root, `${name}.sqlite`));
+      await state.admit(async (tx) => {
+        for (const [i, e] of entries.slice(0, n).entries()) await tx.appendLeaf(i, leafHash(e), e);
+      });
+      return state;
+    };
+    const [behind, ahead] = [await stateOf('behind', 300), await stateOf('ahead', 600)];
+    const sink = dirTileSink(join(root, 'tiles'));
+    const publisherOf = (state: EmbeddedReceiverState): TilePublisher =>
+      new TilePublisher({ state, key, sink, log: silentLogger() });
+    try {
+      expect(await publisherOf(ahead).publishNow()).toBe(600);
+      expect(await publisherOf(behind).publishNow()).toBe(600);
+      await published(sink.read.bind(sink), 600);
+      expect(await sink.read('tile/0/002.p/88')).toBeDefined();
+      // The publisher behind wrote nothing: not even its own partial tile.
+      expect(await sink.read('tile/0/001.p/44')).toBeUndefined();
+    } finally {
+      await behind.close();
+      await ahead.close();
+    }
+  });
 
   it('an entry over 65535 bytes stops publishing with a code, counted and retried; nothing is published', async () => {
     const state = new EmbeddedReceiverState(join(root, 'state.sqlite'));
