@@ -89,6 +89,11 @@ export class RecordIngest {
     return this.#storeLog.committedSize;
   }
 
+  /** Records verified and waiting for the next admission batch. */
+  get waiting(): number {
+    return this.#sequencer.waiting;
+  }
+
   /** The latest checkpoint this process has seen, as a signed note. */
   checkpoint(): string {
     return this.#storeLog.checkpoint();

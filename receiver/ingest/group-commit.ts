@@ -28,6 +28,11 @@ export class GroupCommit<I, O> {
     this.#maxBatch = options.maxBatch;
   }
 
+  /** Items queued for a batch that has not started yet. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
   /** Queues one item; resolves with its outcome once its batch has committed. */
   submit(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
