@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { silentLogger } from '../../../agent/log.ts';
 import { parseCheckpoint } from '../../../agent/records/checkpoint.ts';
 import { serializeEnvelope, type DsseEnvelope } from '../../../agent/records/dsse.ts';
+import { recordFileName } from '../../../agent/records/predicates.ts';
 import { leafHash, verifyInclusion } from '../../../agent/records/merkle.ts';
 import {
   decodeEntryBundle,
@@ -134,6 +135,15 @@ describe('the receiver publishes its log as tlog-tiles', () => {
     expect((await fetch(`${receiver.url}/log/checkpoint`)).headers.get('cache-control')).toBe('no-cache');
     expect((await fetch(`${receiver.url}/log/tile/0/..%2F..%2Freceiver.sqlite`)).status).toBe(404);
 
+    const recordFile = join(root, 'spool', 'records', 'rig-tiles', recordFileName(2));
+    const prove = (...args: string[]): ReturnType<typeof runCli> =>
+      runCli(['log', 'prove', '--key', keyFile, ...args, '--json']);
+    const proved = await prove(`${receiver.url}/log`, recordFile, '--index', String(answer.logIndex));
+    expect(proved.code).toBe(0);
+    expect(JSON.parse(proved.stdout)).toMatchObject({ ok: true, index: answer.logIndex, size: 265 });
+    expect((await prove(tilesDir, recordFile)).code).toBe(0);
+    expect((await prove(tilesDir, recordFile, '--index', String(answer.logIndex + 2))).code).toBe(1);
+
     const tile = join(tilesDir, 'tile', '0', '000');
     const bytes = await readFile(tile);
     bytes[40] = (bytes[40] ?? 0) ^ 1;
@@ -141,6 +151,7 @@ describe('the receiver publishes its log as tlog-tiles', () => {
     const tampered = await audit(tilesDir);
     expect(tampered.code).toBe(1);
     expect(JSON.parse(tampered.stdout)).toMatchObject({ ok: false, problem: 'tampered' });
+    expect((await prove(tilesDir, recordFile)).code).toBe(1);
   }, 120_000);
 
   it('publishes a store whose state predates kept entry bytes, from its records and store files', async () => {
