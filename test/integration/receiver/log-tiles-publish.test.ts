@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { parseCheckpoint } from '../../../agent/records/checkpoint.ts';
@@ -14,6 +15,7 @@ import {
   treeFromTiles,
   type TileReader,
 } from '../../../agent/records/tlog-tiles.ts';
+import { pgPublishLock } from '../../../receiver/log-tiles/pg-lock.ts';
 import { TilePublisher } from '../../../receiver/log-tiles/publisher.ts';
 import { dirTileSink } from '../../../receiver/log-tiles/sinks.ts';
 import { dirTileReader, httpTileReader } from '../../../receiver/log-tiles/tiles-source.ts';
@@ -244,18 +246,31 @@ describe('the receiver publishes its log as tlog-tiles', () => {
 describe.skipIf(postgresSkipReason !== undefined || rgwSkipReason !== undefined)(
   'two receivers on PostgreSQL + RGW publish one log to the bucket',
   () => {
-    let pg: PostgresEngine;
+    let postgres: PostgresEngine;
     let rgw: RgwEngine;
     beforeAll(async () => {
-      [pg, rgw] = await Promise.all([startPostgres(), startRgw()]);
+      [postgres, rgw] = await Promise.all([startPostgres(), startRgw()]);
       useRgwCredentials(rgw);
     }, 240_000);
     afterAll(async () => {
-      await Promise.all([pg?.stop(), rgw?.stop()]);
+      await Promise.all([postgres?.stop(), rgw?.stop()]);
     }, 60_000);
 
+    it('one receiver publishes at a time: the lock is refused while another holds it', async () => {
+      const pool = new pg.Pool({ connectionString: await postgres.createDatabase() });
+      try {
+        const [first, second] = [pgPublishLock(pool, silentLogger()), pgPublishLock(pool, silentLogger())];
+        let inner: boolean | undefined;
+        expect(await first(async () => void (inner = await second(async () => undefined)))).toBe(true);
+        expect(inner).toBe(false);
+        expect(await second(async () => undefined)).toBe(true);
+      } finally {
+        await pool.end();
+      }
+    });
+
     it('each serves the same tiles; audits across two checkpoints pass and receipts prove from them', async () => {
-      const db = await pg.createDatabase();
+      const db = await postgres.createDatabase();
       const keyFile = join(root, 'secrets', 'store.key');
       await loadOrCreateStoreKey({ keyFile });
       const fleet: ReceiverHandle[] = [];
