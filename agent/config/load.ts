@@ -1,19 +1,20 @@
 // Load a YAML config: parse, migrate, validate against the JSON Schema (all errors at once, each
 // naming the path and the fix), normalise units and paths, then freeze.
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import { dirname, resolve } from 'node:path';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { parseDocument } from 'yaml';
 import { RigcapError, errnoCode } from '../errors.ts';
 import { migrateConfig } from './migrations.ts';
-import { byteSizePaths, configSchema } from './schema.ts';
+import { normaliseConfig } from './normalise.ts';
+import { configSchema } from './schema.ts';
 import { readGeofenceFile } from './geofence-file.ts';
 import { configSnapshot, snapshotDigest } from './snapshot.ts';
 import { isImageStream } from './image-streams.ts';
-import type { RigcapConfig } from './types.ts';
+import type { RigcapConfig, ValidatedConfig } from './types.ts';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
+export { parseByteSize } from './normalise.ts';
 
 /** One problem in a config file. */
 export interface ConfigIssue {
@@ -32,12 +33,13 @@ export interface LoadedConfig {
   file: string | undefined;
 }
 
-let validator: ReturnType<Ajv2020['compile']> | undefined;
-function validate(): ReturnType<Ajv2020['compile']> {
+let validator: ValidateFunction<ValidatedConfig> | undefined;
+function validate(): ValidateFunction<ValidatedConfig> {
   if (validator === undefined) {
     const ajv = new Ajv2020({ allErrors: true, useDefaults: true, strict: false });
-    addFormats(ajv);
-    validator = ajv.compile(configSchema);
+    // ajv-formats is CommonJS: its module object is the plugin, and `default` names it too.
+    addFormats.default(ajv);
+    validator = ajv.compile<ValidatedConfig>(configSchema);
   }
   return validator;
 }
@@ -81,9 +83,7 @@ export function parseConfig(text: string, where: { file?: string; baseDir: strin
   const { config: migrated, applied } = migrateConfig(raw as Record<string, unknown>);
   const check = validate();
   if (!check(migrated)) throw invalid(where.file, describeErrors(check.errors ?? []));
-  const config = migrated as unknown as RigcapConfig;
-  normaliseByteSizes(config as unknown as Record<string, unknown>);
-  resolvePaths(config, where.baseDir);
+  const config = normaliseConfig(migrated, where.baseDir);
   if (config.policy.geofencesFile !== '') {
     const read = readGeofenceFile(config.policy.geofencesFile);
     if (read.issues.length > 0) throw invalid(where.file, read.issues);
@@ -211,68 +211,6 @@ function joinPath(base: string, prop: string): string {
   return base === '(root)' ? prop : `${base}.${prop}`;
 }
 
-const units: Record<string, number> = {
-  B: 1,
-  kB: 1e3,
-  KB: 1e3,
-  MB: 1e6,
-  GB: 1e9,
-  TB: 1e12,
-  KiB: 1024,
-  MiB: 1024 ** 2,
-  GiB: 1024 ** 3,
-  TiB: 1024 ** 4,
-};
-
-/** Parses `64MiB`, `2 GB`, `1024` into bytes. */
-export function parseByteSize(value: number | string): number {
-  if (typeof value === 'number') return value;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
-  const factor = units[m?.[2] === '' || m?.[2] === undefined ? 'B' : m[2]];
-  if (m === null || factor === undefined)
-    throw new RigcapError('RIGCAP_CONFIG_INVALID', `invalid byte size ${value}`);
-  return Math.round(Number(m[1]) * factor);
-}
-
-function normaliseByteSizes(config: Record<string, unknown>): void {
-  for (const path of byteSizePaths)
-    setAll(config, path.split('.'), (v) => parseByteSize(v as number | string));
-}
-
-function setAll(node: unknown, segs: string[], fn: (v: unknown) => unknown): void {
-  if (node === null || typeof node !== 'object') return;
-  const [head, ...rest] = segs;
-  if (head === undefined) return;
-  const obj = node as Record<string, unknown>;
-  if (head === '*') {
-    if (Array.isArray(node)) for (const item of node) setAll(item, rest, fn);
-    return;
-  }
-  if (rest.length === 0) {
-    if (obj[head] !== undefined) obj[head] = fn(obj[head]);
-    return;
-  }
-  setAll(obj[head], rest, fn);
-}
-
-function resolvePaths(config: RigcapConfig, baseDir: string): void {
-  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  config.spool.dir = abs(config.spool.dir);
-  const keys = config.keys as { dir?: string };
-  keys.dir = keys.dir === undefined ? join(dirname(config.spool.dir), 'secrets') : abs(keys.dir);
-  config.calibration.files = config.calibration.files.map(abs);
-  for (const s of config.streams) {
-    if (s.driver === 'mcap-replay') {
-      s.file = abs(s.file);
-      if (s.sourceTopic === undefined) (s as { sourceTopic: string }).sourceTopic = s.topic;
-    }
-  }
-  for (const m of config.deid.customModels) m.path = abs(m.path);
-  if (config.sync.storeKeyFile !== '') config.sync.storeKeyFile = abs(config.sync.storeKeyFile);
-  if (config.sync.caFile !== '') config.sync.caFile = abs(config.sync.caFile);
-  if (config.policy.geofencesFile !== '') config.policy.geofencesFile = abs(config.policy.geofencesFile);
-}
-
 function semanticIssues(config: RigcapConfig): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const names = new Map<string, number>();
@@ -313,8 +251,7 @@ function semanticIssues(config: RigcapConfig): ConfigIssue[] {
       }
     });
   }
-  const keysDir = (config.keys as { dir: string }).dir;
-  if (`${keysDir}/`.startsWith(`${config.spool.dir}/`)) {
+  if (`${config.keys.dir}/`.startsWith(`${config.spool.dir}/`)) {
     issues.push({
       path: 'keys.dir',
       message: 'is inside spool.dir (private keys never live in a spool)',

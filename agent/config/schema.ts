@@ -2,7 +2,8 @@
 // (rig id, spool dir, streams) is complete after validation. `rigcap config schema` exports it.
 import { policySchema } from './schema-policy.ts';
 
-const byteSize = {
+/** A byte size as the config file writes it; config/types.ts types it as the number it loads to. */
+export const byteSize = {
   description: 'Bytes: an integer, or a string with a unit (e.g. "64MiB", "2GB").',
   anyOf: [
     { type: 'integer', minimum: 0 },

@@ -1,222 +1,65 @@
-// The validated, frozen shape of a rigcap config (version 1). The JSON Schema in schema.ts is the
-// source of truth for what is accepted; these types mirror it for the code.
+// The validated, frozen shape of a rigcap config (version 1), derived from the JSON Schema in
+// schema.ts (json-schema-to-ts), so a field the schema gains appears here, required when it has a
+// default. Loading (load.ts) adds what the schema cannot state in a type: byte sizes parsed to
+// numbers, each stream narrowed by its driver (the schema's if/then), keys.dir and an mcap-replay
+// stream's sourceTopic filled in.
+import type { FromSchema } from 'json-schema-to-ts';
 import type { Geofence } from '../records/geofence.ts';
+import type { byteSize, configSchema } from './schema.ts';
 
-export type DropPolicy = 'drop-oldest' | 'drop-newest';
-export type BudgetPolicy = 'shed-low-priority' | 'pause';
+/** The config as the schema accepts it, defaults applied; byte sizes are still `64MiB` or a number. */
+export type ValidatedConfig = FromSchema<typeof configSchema>;
 
-export interface QueueConfig {
-  /** Max samples held between driver and writer. */
-  size: number;
-  /** Max bytes held between driver and writer. */
-  maxBytes: number;
-  dropPolicy: DropPolicy;
-}
+/** The same shape with every byte size (schema.ts `byteSize`) a number of bytes. */
+type ParsedConfig = FromSchema<
+  typeof configSchema,
+  { deserialize: [{ pattern: { anyOf: (typeof byteSize)['anyOf'] }; output: number }] }
+>;
 
-export interface StreamDeidConfig {
-  /** true only for streams explicitly exempt from de-identification (recorded in every chunk record). */
-  exempt: boolean;
-  /** What to do when the de-id pool cannot keep up. */
-  onBackpressure: 'drop';
-}
+/** Flattens intersections so editors show one object. */
+type Flat<T> = { [K in keyof T]: T[K] };
 
-interface StreamCommon {
-  /** Stream name, unique in the config; used in metrics, status and records. */
-  name: string;
-  /** Topic as written to MCAP (channel topic). */
-  topic: string;
-  /** ROS 2 type (`sensor_msgs/msg/Imu`) or JSON schema id for json streams. */
-  type: string;
-  encoding: 'cdr' | 'json' | 'jpeg' | 'raw-rgb8' | 'raw-bgr8' | 'bytes';
-  queue: QueueConfig;
-  /** Latched topics (tf_static, camera_info) are re-written at the start of every chunk. */
-  latched: boolean;
-  /** Samples larger than this are dropped as `oversize`. */
-  maxMessageBytes: number;
-  /** 0 (highest) … 9 (lowest): sync order and which streams are shed first on a full disk. */
-  priority: number;
-  /** Image streams only. */
-  deid: StreamDeidConfig;
-  /** Use the header stamp in the CDR message as capture time instead of the publisher's header. */
-  headerTime: boolean;
-  /** The sensor's serial and firmware, when the config knows them (signed into chunk records). */
-  sensor?: { serial?: string; firmware?: string };
-  /** Snapshot mode: hold the last `preMs` in a bounded ring, write only from preMs before to postMs after a marker. */
-  snapshot?: { preMs: number; postMs: number; maxBytes: number };
-}
+/** A stream entry as the schema states it: every driver's keys optional. */
+export type ValidatedStream = ValidatedConfig['streams'][number];
+type SchemaStream = ParsedConfig['streams'][number];
+type DriverKey = 'driver' | 'endpoint' | 'socket' | 'bind' | 'file' | 'speed' | 'sourceTopic' | 'qos';
+type StreamCommon = Omit<SchemaStream, DriverKey>;
 
-export interface ZmqStreamConfig extends StreamCommon {
-  driver: 'zmq';
-  endpoint: string;
-  socket: 'sub' | 'pull';
-  /** Bind instead of connect. */
-  bind: boolean;
-}
-
-export interface McapReplayStreamConfig extends StreamCommon {
-  driver: 'mcap-replay';
-  file: string;
-  /** `recorded` keeps the recorded inter-message timing; `max` plays as fast as possible. */
-  speed: 'recorded' | 'max';
-  /** Topic in the source file (defaults to `topic`). */
-  sourceTopic: string;
-}
-
-export interface Ros2StreamConfig extends StreamCommon {
-  driver: 'ros2';
-  qos: {
-    reliability: 'auto' | 'reliable' | 'best_effort';
-    durability: 'auto' | 'volatile' | 'transient_local';
-    depth: number;
-  };
-}
+/** A zmq stream: the schema requires `endpoint` and defaults `socket` and `bind` for this driver. */
+export type ZmqStreamConfig = Flat<
+  StreamCommon & { driver: 'zmq' } & Required<Pick<SchemaStream, 'endpoint' | 'socket' | 'bind'>>
+>;
+/** An mcap-replay stream: `file` required, `speed` defaulted, `sourceTopic` defaults to `topic`. */
+export type McapReplayStreamConfig = Flat<
+  StreamCommon & { driver: 'mcap-replay' } & Required<Pick<SchemaStream, 'file' | 'speed' | 'sourceTopic'>>
+>;
+/** A ros2 stream: `qos` defaulted for this driver. */
+export type Ros2StreamConfig = Flat<StreamCommon & { driver: 'ros2' } & Required<Pick<SchemaStream, 'qos'>>>;
 
 export type StreamConfig = ZmqStreamConfig | McapReplayStreamConfig | Ros2StreamConfig;
 
-export interface Ros2DiscoveryConfig {
-  /** Subscribe to topics matching include and not exclude, including ones that appear later. */
-  enabled: boolean;
-  include: string[];
-  exclude: string[];
-  discoveryIntervalMs: number;
-  nodeName: string;
-}
+export type QueueConfig = StreamCommon['queue'];
+export type DropPolicy = QueueConfig['dropPolicy'];
+export type StreamDeidConfig = StreamCommon['deid'];
 
-export interface ChunkingConfig {
-  maxBytes: number;
-  maxDurationMs: number;
-  zstdLevel: number;
-  /** Size of one MCAP chunk record inside a file (the unit of salvage after a crash). */
-  mcapChunkBytes: number;
-}
+export type SpoolConfig = ParsedConfig['spool'];
+export type BudgetPolicy = SpoolConfig['onBudget'];
+/** `dir` is always set after load: the configured folder, else `secrets/` beside the spool. */
+export type KeysConfig = { dir: string };
+export type Ros2DiscoveryConfig = ParsedConfig['ros2'];
+export type ChunkingConfig = ParsedConfig['chunking'];
+/** Geofences from the config and from `geofencesFile`, merged at load. */
+export type PolicyConfig = Flat<Omit<ParsedConfig['policy'], 'geofences'> & { geofences: Geofence[] }>;
+export type CalibrationConfig = ParsedConfig['calibration'];
+export type TimesyncConfig = ParsedConfig['timesync'];
+export type DeidConfig = ParsedConfig['deid'];
+export type SyncConfig = ParsedConfig['sync'];
+export type OpsConfig = ParsedConfig['ops'];
 
-export interface PolicyConfig {
-  /** Where data may be stored (ISO 3166 code or a named region), carried in every record. */
-  residency: string;
-  retentionDays: number;
-  purpose: string;
-  /** Who owns the data ('' = not stated); signed into session and chunk records. */
-  owner: string;
-  /** Where the data is captured; absent = not stated. */
-  site?: { id: string; name: string };
-  /** SPDX licence id or expression ('' = not stated). */
-  licence: string;
-  /** Legal basis of the capture (e.g. "GDPR Art. 6(1)(f)"), '' = not stated. */
-  legalBasis: string;
-  /** Reference to the consent or agreement covering the capture, '' = none. */
-  consentRef: string;
-  /** Capture regions: GNSS fixes are placed in these polygons; chunk records sign the ids only. */
-  geofences: Geofence[];
-  /** A GeoJSON FeatureCollection of Polygon features (`properties.id`) added to `geofences` at load; '' = none. */
-  geofencesFile: string;
-}
-
-export interface SpoolConfig {
-  dir: string;
-  /** Disk budget for the spool in bytes. */
-  budgetBytes: number;
-  /** Keep at least this much free on the filesystem. */
-  minFreeBytes: number;
-  onBudget: BudgetPolicy;
-}
-
-export interface KeysConfig {
-  /** Folder with the device private key (mode 0700), never inside the spool. */
-  dir: string;
-}
-
-export interface CalibrationConfig {
-  /** Calibration YAML files, one per sensor (`camera_info` or Kalibr conventions). */
-  files: string[];
-  /** Re-read the files at this interval to detect changes during a session (0 = never). */
-  watchIntervalMs: number;
-}
-
-export interface TimesyncConfig {
-  chrony: boolean;
-  ptp: boolean;
-  sampleIntervalMs: number;
-  /** Offset below which a synced clock counts as locked. */
-  lockedMaxOffsetNs: number;
-  chronycPath: string;
-  pmcPath: string;
-}
-
-export interface DeidConfig {
-  enabled: boolean;
-  workers: number;
-  /** onnxruntime execution provider for the models; one that cannot load fails start-up. */
-  executionProvider: 'cpu' | 'cuda' | 'tensorrt';
-  /** Run on the CPU when the configured provider cannot load (off: fail closed). */
-  fallbackToCpu: boolean;
-  blur: 'gaussian' | 'pixelate';
-  marginRatio: number;
-  jpegQuality: number;
-  faceThreshold: number;
-  /** Frames over which the finest face tiles of a video stream are swept (1 = every tile, every frame). */
-  faceSweepFrames: number;
-  plateThreshold: number;
-  timeoutMs: number;
-  /** Start-up bound on the self-test (workers' warm-up included), apart from the per-frame `timeoutMs`. */
-  selfTestTimeoutMs: number;
-  /** Frames waiting for a worker before `deid_backpressure` drops (inline) or spilling (spill) start. */
-  maxPending: number;
-  /** `inline`: a frame de-id cannot take in time is dropped; `spill`: it is sealed in the holding area until blurred. */
-  mode: 'inline' | 'spill';
-  /** Byte budget of the holding area (capped by spool.budgetBytes). */
-  holdingBytes: number;
-  /** Which frame goes when the holding area is full (counted as `deid_holding_full`). */
-  holdingDrop: 'oldest' | 'newest';
-  /** Spill mode: held frames after each held frame its blur waits for, to fill misses from both sides (0: past only). */
-  lookaheadFrames: number;
-  customModels: Array<{
-    name: string;
-    kind: 'face' | 'plate';
-    path: string;
-    sha256: string;
-    inputSize: number;
-    decoder: string;
-  }>;
-}
-
-export interface SyncConfig {
-  enabled: boolean;
-  storeUrl: string;
-  enrollToken: string;
-  partBytes: number;
-  /** Link cap in bytes/s (0 = uncapped). */
-  bandwidthBytesPerSec: number;
-  concurrency: number;
-  backoffMinMs: number;
-  backoffMaxMs: number;
-  /** PEM file of the store's public key, if pinned. */
-  storeKeyFile: string;
-  caFile: string;
-  /** Store regions data may be sent to; absent = any store. A store stating no region is outside. */
-  allowedRegions?: string[];
-}
-
-export interface OpsConfig {
-  /** host:port for the status page and Prometheus metrics (loopback by default), '' to disable. */
-  listen: string;
-  heartbeatIntervalMs: number;
-  /** ZeroMQ PULL endpoint for markers from the robot's software ('' = off). */
-  controlEndpoint: string;
-  watchdog: boolean;
-}
-
-export interface RigcapConfig {
-  version: 1;
-  rig: { id: string; description: string };
-  spool: SpoolConfig;
-  keys: KeysConfig;
-  streams: StreamConfig[];
-  ros2: Ros2DiscoveryConfig;
-  chunking: ChunkingConfig;
-  policy: PolicyConfig;
-  calibration: CalibrationConfig;
-  timesync: TimesyncConfig;
-  deid: DeidConfig;
-  sync: SyncConfig;
-  ops: OpsConfig;
-}
+export type RigcapConfig = Flat<
+  Omit<ParsedConfig, 'streams' | 'keys' | 'policy'> & {
+    streams: StreamConfig[];
+    keys: KeysConfig;
+    policy: PolicyConfig;
+  }
+>;
