@@ -11,6 +11,7 @@ export const predicateNames = [
   'custody-receipt',
   'retention-action',
   'event-marker',
+  'access',
 ] as const;
 export type PredicateName = (typeof predicateNames)[number];
 
@@ -23,6 +24,7 @@ export const currentPredicateVersions: Readonly<Record<PredicateName, number>> =
   'custody-receipt': 1,
   'retention-action': 1,
   'event-marker': 1,
+  access: 1,
 };
 
 /** `https://rigcap.dev/<name>/v<version>` (the current version unless given). */
@@ -267,6 +269,35 @@ export interface EventMarkerPredicate {
   operator: string;
 }
 
+/** One request to the store's read API or dashboard: who, what digest, why, when; never content. */
+export interface AccessEntry {
+  /** The reader's name from the readers file (null: no known credential was presented). */
+  reader: string | null;
+  role: 'reader' | 'auditor' | 'admin' | null;
+  /** `read`, `export` or `list`: what the route does. */
+  action: 'read' | 'export' | 'list';
+  /** The route pattern asked for (e.g. `/v1/sessions/:sessionId`). */
+  route: string;
+  /** What was asked for (`session-<id>`, `record-<signer>-<seq>`, `blob-<sha256>`, …). */
+  object: string;
+  /** SHA-256 of the bytes the reader received (null when nothing was sent). */
+  sha256: string | null;
+  sessionId: string | null;
+  purpose: string | null;
+  atNs: string;
+  status: number;
+  /** `read` (2xx), `refused` (401/403), `not-found` (404), `invalid` (other 4xx), `failed` (5xx). */
+  outcome: 'read' | 'refused' | 'not-found' | 'invalid' | 'failed';
+  /** The error code answered, when not a read. */
+  code: string | null;
+}
+
+/** Store-signed: a batch of read-API and dashboard requests, in the order they were answered. */
+export interface AccessPredicate {
+  chain: ChainFields;
+  entries: AccessEntry[];
+}
+
 /** Predicate body type by name. */
 export interface PredicateByName {
   'capture-chunk': CaptureChunkPredicate;
@@ -276,6 +307,7 @@ export interface PredicateByName {
   'custody-receipt': CustodyReceiptPredicate;
   'retention-action': RetentionActionPredicate;
   'event-marker': EventMarkerPredicate;
+  access: AccessPredicate;
 }
 
 /** A predicate body without its chain fields (what callers supply; the chain fills the rest). */

@@ -292,6 +292,44 @@ const eventMarker = object(['chain', 'sessionId', 'label', 'note', 'atNs', 'oper
   operator: text,
 });
 
+const short = { type: 'string', maxLength: 256 } as const;
+
+const accessEntry = object(
+  [
+    'reader',
+    'role',
+    'action',
+    'route',
+    'object',
+    'sha256',
+    'sessionId',
+    'purpose',
+    'atNs',
+    'status',
+    'outcome',
+    'code',
+  ],
+  {
+    reader: nullable(id),
+    role: nullable({ enum: ['reader', 'auditor', 'admin'] }),
+    action: { enum: ['read', 'export', 'list'] },
+    route: short,
+    object: short,
+    sha256: nullable(hex64),
+    sessionId: nullable(short),
+    purpose: nullable(short),
+    atNs: decimal,
+    status: { type: 'integer', minimum: 100, maximum: 599 },
+    outcome: { enum: ['read', 'refused', 'not-found', 'invalid', 'failed'] },
+    code: nullable({ type: 'string', maxLength: 64 }),
+  },
+);
+
+const access = object(['chain', 'entries'], {
+  chain,
+  entries: { type: 'array', minItems: 1, maxItems: 64, items: accessEntry },
+});
+
 /** JSON Schema of each predicate at the current version. */
 export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unknown>>> = {
   'capture-chunk': captureChunk,
@@ -301,4 +339,5 @@ export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unk
   'custody-receipt': custodyReceipt,
   'retention-action': retentionAction,
   'event-marker': eventMarker,
+  access,
 };

@@ -79,17 +79,14 @@ export class StoreChain {
   }
 
   /**
-   * Signs one more record of the store's own (a `retention-action`) inside an admission, logs it and
-   * advances the head; the store's enrol record comes first when the store has none yet.
+   * Signs one more record of the store's own (a `retention-action` or an `access` batch) inside an
+   * admission, logs it and advances the head; the store's enrol record comes first when the store
+   * has none yet.
    */
-  async signStoreRecord(
+  async signStoreRecord<N extends 'retention-action' | 'access'>(
     tx: StateTx,
     log: StoreLog,
-    record: {
-      name: 'retention-action';
-      subject: ResourceDescriptor[];
-      body: PredicateBody<'retention-action'>;
-    },
+    record: { name: N; subject: ResourceDescriptor[]; body: PredicateBody<N> },
   ): Promise<SignedReceipt> {
     await this.ensureEnrolled(tx, log);
     const seq = Number(await tx.meta('store.seq')) + 1;

@@ -1,5 +1,6 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
+  type AccessPredicate,
   buildRecord,
   decodeRecord,
   generateKeyPair,
@@ -111,6 +112,7 @@ const keyTables = {
       operator: true,
     } satisfies Record<keyof EventMarkerPredicate, true>,
   ],
+  access: [{ chain: true, entries: true } satisfies Record<keyof AccessPredicate, true>],
 } satisfies Record<PredicateName, Array<Record<string, true>>>;
 
 /** The property names of each top-level variant of a predicate schema (oneOf arms, or the object). */
