@@ -1,7 +1,7 @@
 // C2SP tlog-tiles (https://c2sp.org/tlog-tiles): the store's RFC 6962 tree cut into tiles of 256
 // hashes, plus entry bundles, so any static server can publish the log. Pure: leaf hashes and entry
 // bytes in, paths and tile bytes out; and back again, so an auditor rebuilds roots and proofs.
-import { MerkleTree } from './merkle.js';
+import { MerkleTree } from './merkle.ts';
 
 /** Hashes (or entries) in one full tile. */
 export const TILE_WIDTH = 256;
