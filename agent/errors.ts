@@ -109,6 +109,14 @@ export const errorCatalogue = {
     'Give each enrolment token from a file (at least 32 characters; `rigcap store devices add ID` makes one), never on the command line.',
   RIGCAP_RECEIVER_UNAUTHENTICATED:
     'Sign every request with the enrolled device key (HTTP Message Signatures); enrol first with the one-time token.',
+  RIGCAP_ACCESS_UNAUTHENTICATED:
+    'Present a reader token from the store\'s readers file (README "Read API") as a Bearer token or HTTP Basic password.',
+  RIGCAP_ACCESS_DENIED:
+    "The reader's role may not read this (reader: sessions, chunks, records; auditor: also blobs, exports and the access log); ask the store operator for a credential with that role.",
+  RIGCAP_ACCESS_PURPOSE_REQUIRED:
+    'Say why you read blobs and exports: an X-Rigcap-Purpose header or ?purpose= (1 to 200 printable characters).',
+  RIGCAP_ACCESS_LOG_UNAVAILABLE:
+    'The store could not append the access entry to its log, so nothing was sent: check the store state (database, disk) and retry.',
   RIGCAP_RECEIVER_REPLAY:
     'Send a fresh nonce and a created time within the window with every request; check the device clock.',
   RIGCAP_RECEIVER_NOT_REGISTERED:
