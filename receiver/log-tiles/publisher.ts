@@ -13,10 +13,10 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { RigcapError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
 import { formatCheckpoint, openNote, parseCheckpoint, signNote } from '../../agent/records/checkpoint.ts';
-import { leafHash, MerkleTree } from '../../agent/records/merkle.ts';
+import { leafHash } from '../../agent/records/merkle.ts';
+import { TileTree } from '../../agent/records/tlog-tiles-tree.ts';
 import {
   encodeEntryBundle,
-  encodeTile,
   entryBundlePath,
   TILE_WIDTH,
   tilePath,
@@ -65,7 +65,7 @@ export class TilePublisher {
   readonly #o: TilePublisherOptions;
   readonly #origin: string;
   readonly #publicKey: KeyObject;
-  readonly #tree = new MerkleTree();
+  readonly #tree = new TileTree();
   #legacy: Promise<ReadonlyMap<string, Buffer>> | undefined;
   #published = -1;
   #passes = 0;
@@ -173,13 +173,20 @@ export class TilePublisher {
       this.#published = from;
       return;
     }
+    if (size !== this.#tree.size)
+      throw new RangeError(`publishing ${size} entries of a tree of ${this.#tree.size}`);
     const tiles = tilesChanged(from, size);
     for (const tile of tiles) {
-      if (tile.level === 0)
-        await this.#o.sink.write(entryBundlePath(tile.index, tile.width), await this.#bundle(tile));
-      await this.#o.sink.write(tilePath(tile.level, tile.index, tile.width), encodeTile(this.#tree, tile));
+      const path = tilePath(tile.level, tile.index, tile.width);
+      if (tile.level > 0) {
+        await this.#o.sink.write(path, this.#tree.encodeTile(tile));
+        continue;
+      }
+      const { leaves, bundle } = await this.#level0(tile);
+      await this.#o.sink.write(entryBundlePath(tile.index, tile.width), bundle);
+      await this.#o.sink.write(path, leaves);
     }
-    const body = formatCheckpoint({ origin: this.#origin, size, root: this.#tree.root(size) });
+    const body = formatCheckpoint({ origin: this.#origin, size, root: this.#tree.root() });
     await this.#o.sink.write(
       'checkpoint',
       Buffer.from(signNote(body, { name: this.#origin, privateKey: this.#o.key.privateKey }), 'utf8'),
@@ -188,19 +195,19 @@ export class TilePublisher {
     this.#o.log.debug({ from, size, tiles: tiles.length, where: this.#o.sink.where }, 'log tiles published');
   }
 
-  /** The entry bundle of one level-0 tile, each entry checked against its leaf. */
-  async #bundle(tile: TileRef): Promise<Buffer> {
+  /** One level-0 tile (its leaf hashes) and its entry bundle, each entry checked against its leaf. */
+  async #level0(tile: TileRef): Promise<{ leaves: Buffer; bundle: Buffer }> {
     const lo = tile.index * TILE_WIDTH;
     const rows = await this.#o.state.entriesFrom(lo, tile.width);
     const entries: Buffer[] = [];
     for (let i = 0; i < tile.width; i++) entries.push(await this.#entry(rows[i], lo + i));
-    return encodeEntryBundle(entries);
+    return { leaves: Buffer.concat(rows.map((r) => r.leaf)), bundle: encodeEntryBundle(entries) };
   }
 
   async #entry(row: LogEntryRow | undefined, index: number): Promise<Buffer> {
     if (row === undefined || row.index !== index)
       throw new RigcapError('RIGCAP_LOG_TILES_ENTRY_MISSING', `log entry ${index} is not in the state`);
-    const leaf = this.#tree.leaf(index);
+    const leaf = row.leaf;
     const entry = row.entry ?? (await this.#legacyEntry(leaf));
     if (entry === undefined || !leafHash(entry).equals(leaf))
       throw new RigcapError(
