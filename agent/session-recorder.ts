@@ -228,11 +228,7 @@ export class SessionRecorder {
       window,
       ...(fences === undefined ? {} : { regions: fences.regions, outsideGeofences: fences.outside }),
       timesync: this.#pendingTimesync ?? unknownClockSummary(chunk),
-      calibration: o.calib.refs().map((r) => ({
-        sensor: r.sensor,
-        digest: r.sha256,
-        version: r.version,
-      })),
+      calibration: o.calib.refs(),
       transforms: this.#transforms(deidLineage),
       schemaDigests: this.#schemaDigests,
     });

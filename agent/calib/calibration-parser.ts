@@ -8,6 +8,11 @@ import {
   kalibrCamchainSchema,
   kalibrImuSchema,
   rigcapExtrinsicsSchema,
+  type CameraInfo,
+  type KalibrCamchain,
+  type KalibrCamera,
+  type KalibrImu,
+  type RigcapExtrinsics,
 } from './calibration-schemas.ts';
 import { quaternionToMatrix, rotationProblem } from './extrinsic-math.ts';
 import type { CalibrationIssue, CalibrationKind, Extrinsic } from './types.ts';
@@ -20,18 +25,26 @@ export interface ParsedCalibration {
 
 type Issue = Omit<CalibrationIssue, 'file'>;
 
-let validators: Record<CalibrationKind, ValidateFunction> | undefined;
-function validator(kind: CalibrationKind): ValidateFunction {
-  if (validators === undefined) {
+/** One validator per convention, each a type guard for the type derived from its schema. */
+interface Validators {
+  'camera-info': ValidateFunction<CameraInfo>;
+  'kalibr-camchain': ValidateFunction<KalibrCamchain>;
+  'kalibr-imu': ValidateFunction<KalibrImu>;
+  'rigcap-extrinsics': ValidateFunction<RigcapExtrinsics>;
+}
+
+let compiled: Validators | undefined;
+function validators(): Validators {
+  if (compiled === undefined) {
     const ajv = new Ajv2020({ allErrors: true, strict: false });
-    validators = {
-      'camera-info': ajv.compile(cameraInfoSchema),
-      'kalibr-camchain': ajv.compile(kalibrCamchainSchema),
-      'kalibr-imu': ajv.compile(kalibrImuSchema),
-      'rigcap-extrinsics': ajv.compile(rigcapExtrinsicsSchema),
+    compiled = {
+      'camera-info': ajv.compile<CameraInfo>(cameraInfoSchema),
+      'kalibr-camchain': ajv.compile<KalibrCamchain>(kalibrCamchainSchema),
+      'kalibr-imu': ajv.compile<KalibrImu>(kalibrImuSchema),
+      'rigcap-extrinsics': ajv.compile<RigcapExtrinsics>(rigcapExtrinsicsSchema),
     };
   }
-  return validators[kind];
+  return compiled;
 }
 
 const distortionCounts: Record<string, number> = { plumb_bob: 5, rational_polynomial: 8, equidistant: 4 };
@@ -107,7 +120,7 @@ export function parseCalibration(file: string, bytes: Uint8Array): ParsedCalibra
         continue;
       }
       issues.push(
-        ...schemaIssues('kalibr-imu', value).map((i) => ({
+        ...schemaIssues(validators()['kalibr-imu'], value).map((i) => ({
           ...i,
           path: i.path === '' ? key : `${key}.${i.path}`,
         })),
@@ -115,40 +128,39 @@ export function parseCalibration(file: string, bytes: Uint8Array): ParsedCalibra
     }
     return { kind, extrinsics: [], issues: withFile(issues) };
   }
-  const structural = schemaIssues(kind, data);
-  if (structural.length > 0) return { kind, extrinsics: [], issues: withFile(structural) };
-  const { extrinsics, issues } = semantic(kind, data);
+  const { extrinsics, issues } = checked(kind, data);
   return { kind, extrinsics, issues: withFile(issues) };
 }
 
-function schemaIssues(kind: CalibrationKind, value: unknown): Issue[] {
-  const check = validator(kind);
-  if (check(value)) return [];
+function schemaIssues(check: ValidateFunction, value: unknown): Issue[] {
+  return check(value) ? [] : failedChecks(check);
+}
+
+/** The problems a validator found on its last run. */
+function failedChecks(check: ValidateFunction): Issue[] {
   return describeErrors(check.errors ?? []).map((i) => ({ path: i.path, message: i.message, fix: i.fix }));
 }
 
-function semantic(
+/** Structure against the kind's schema first; the cross-field rules only on a file that passes. */
+function checked(
   kind: CalibrationKind,
   data: Record<string, unknown>,
 ): { extrinsics: Extrinsic[]; issues: Issue[] } {
+  const v = validators();
+  const structural = (check: ValidateFunction): { extrinsics: Extrinsic[]; issues: Issue[] } => ({
+    extrinsics: [],
+    issues: failedChecks(check),
+  });
   switch (kind) {
     case 'camera-info':
-      return { extrinsics: [], issues: cameraInfoIssues(data as unknown as CameraInfo) };
+      return v[kind](data) ? { extrinsics: [], issues: cameraInfoIssues(data) } : structural(v[kind]);
     case 'kalibr-camchain':
-      return camchain(data as unknown as Record<string, KalibrCamera>);
+      return v[kind](data) ? camchain(data) : structural(v[kind]);
     case 'rigcap-extrinsics':
-      return rigcapExtrinsics(data as unknown as RigcapExtrinsics);
+      return v[kind](data) ? rigcapExtrinsics(data) : structural(v[kind]);
     case 'kalibr-imu':
-      return { extrinsics: [], issues: [] };
+      return v[kind](data) ? { extrinsics: [], issues: [] } : structural(v[kind]);
   }
-}
-
-interface CameraInfo {
-  image_width: number;
-  image_height: number;
-  camera_matrix: { data: number[] };
-  distortion_model: string;
-  distortion_coefficients: { cols: number; data: number[] };
 }
 
 function cameraInfoIssues(info: CameraInfo): Issue[] {
@@ -186,16 +198,6 @@ function cameraInfoIssues(info: CameraInfo): Issue[] {
   return issues;
 }
 
-interface KalibrCamera {
-  camera_model: string;
-  intrinsics: number[];
-  distortion_model: string;
-  distortion_coeffs: number[];
-  T_cam_imu?: number[][];
-  T_cn_cnm1?: number[][];
-  rostopic?: string;
-}
-
 /** The camera's name for drift pairs: the first segment of its rostopic, else `camN`. */
 function cameraName(key: string, cam: KalibrCamera): string {
   return cam.rostopic?.split('/').find((part) => part !== '') ?? key;
@@ -225,7 +227,7 @@ function rigidFromMatrix(pair: string, m: number[][], path: string, issues: Issu
   return { pair, translationM: [row(0)[3] ?? 0, row(1)[3] ?? 0, row(2)[3] ?? 0], rotation };
 }
 
-function camchain(doc: Record<string, KalibrCamera>): { extrinsics: Extrinsic[]; issues: Issue[] } {
+function camchain(doc: KalibrCamchain): { extrinsics: Extrinsic[]; issues: Issue[] } {
   const issues: Issue[] = [];
   const extrinsics: Extrinsic[] = [];
   const keys = Object.keys(doc).sort((a, b) => Number(a.slice(3)) - Number(b.slice(3)));
@@ -276,15 +278,6 @@ function camchain(doc: Record<string, KalibrCamera>): { extrinsics: Extrinsic[];
   return { extrinsics, issues };
 }
 
-interface RigcapExtrinsics {
-  transforms: Array<{
-    parent: string;
-    child: string;
-    translation: [number, number, number];
-    rotation: [number, number, number, number];
-  }>;
-}
-
 function rigcapExtrinsics(doc: RigcapExtrinsics): { extrinsics: Extrinsic[]; issues: Issue[] } {
   const issues: Issue[] = [];
   const extrinsics: Extrinsic[] = [];
@@ -307,8 +300,10 @@ function rigcapExtrinsics(doc: RigcapExtrinsics): { extrinsics: Extrinsic[]; iss
         fix: 'keep one transform per parent/child pair',
       });
     seen.add(pair);
-    const q = t.rotation.map((v) => v / norm) as [number, number, number, number];
-    extrinsics.push({ pair, translationM: [...t.translation], rotation: quaternionToMatrix(q) });
+    // The schema holds translation to 3 numbers and rotation to 4.
+    const [x = 0, y = 0, z = 0] = t.translation;
+    const [qx = 0, qy = 0, qz = 0, qw = 1] = t.rotation.map((v) => v / norm);
+    extrinsics.push({ pair, translationM: [x, y, z], rotation: quaternionToMatrix([qx, qy, qz, qw]) });
   });
   return { extrinsics, issues };
 }

@@ -5,13 +5,13 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { RigcapError, errnoCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import type { CalibrationRef } from '../records/predicates.ts';
 import { parseCalibration } from './calibration-parser.ts';
 import { extrinsicDrift } from './drift-history.ts';
 import type { CalibrationHistoryStore } from './history-store.ts';
 import type {
   CalibrationAttachment,
   CalibrationIssue,
-  CalibrationRef,
   CalibrationSet,
   ExtrinsicDrift,
   SensorCalibration,
@@ -98,9 +98,9 @@ export class CalibrationRegistry {
     }));
   }
 
-  /** The capture-chunk record's calibration refs: `{ sensor, sha256, version }`. */
+  /** The capture-chunk record's calibration refs: `{ sensor, digest, version }`. */
   refs(): CalibrationRef[] {
-    return this.current().sensors.map((s) => ({ sensor: s.sensor, sha256: s.sha256, version: s.version }));
+    return this.current().sensors.map((s) => ({ sensor: s.sensor, digest: s.sha256, version: s.version }));
   }
 
   /** Every extrinsic movement on record (for `rigcap calib history`). */

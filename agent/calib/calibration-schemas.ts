@@ -1,5 +1,7 @@
 // JSON Schemas (2020-12) for the calibration conventions rigcap accepts. Structure is checked here;
-// cross-field rules (matrix sizes, coefficient counts, rigid transforms) live in the parser.
+// cross-field rules (matrix sizes, coefficient counts, rigid transforms) live in the parser, which
+// reads each file through the type derived from its schema.
+import type { FromSchema } from 'json-schema-to-ts';
 
 const num = { type: 'number' } as const;
 const matrixBlock = (rows: number, cols: number, description: string) =>
@@ -138,3 +140,13 @@ export const rigcapExtrinsicsSchema = {
     },
   },
 } as const;
+
+/** A camera_info file as its schema accepts it. */
+export type CameraInfo = FromSchema<typeof cameraInfoSchema>;
+/** A Kalibr camchain file as its schema accepts it: cameras by `camN` key. */
+export type KalibrCamchain = FromSchema<typeof kalibrCamchainSchema>;
+export type KalibrCamera = KalibrCamchain[string];
+/** A Kalibr imu file (flat form) as its schema accepts it. */
+export type KalibrImu = FromSchema<typeof kalibrImuSchema>;
+/** A rigcap extrinsics file as its schema accepts it. */
+export type RigcapExtrinsics = FromSchema<typeof rigcapExtrinsicsSchema>;

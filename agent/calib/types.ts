@@ -39,13 +39,6 @@ export interface CalibrationSet {
   loadedAtNs: bigint;
 }
 
-/** What a capture-chunk record says about each sensor's calibration. */
-export interface CalibrationRef {
-  sensor: string;
-  sha256: string;
-  version: number;
-}
-
 /** An MCAP attachment as the chunk writer takes it. */
 export interface CalibrationAttachment {
   name: string;

@@ -136,9 +136,7 @@ describe('crash recovery signs chunks from the facts they carry', () => {
           await sealCommittedChunk(sealOptions(), chunk, {
             window: new Map([['imu', { received: 0, written: 0, bytesWritten: 0, drops: drops.imu }]]),
             timesync: clockByChunk.get(1)!,
-            calibration: calib
-              .refs()
-              .map((r) => ({ sensor: r.sensor, digest: r.sha256, version: r.version })),
+            calibration: calib.refs(),
             transforms: [],
           });
       },

@@ -147,7 +147,7 @@ describe('CalibrationRegistry', () => {
       name: 'calibration/cam_front.yaml',
       mediaType: 'application/yaml',
     });
-    expect(registry.refs()).toContainEqual({ sensor: 'imu', sha256: set.sensors[4]!.sha256, version: 1 });
+    expect(registry.refs()).toContainEqual({ sensor: 'imu', digest: set.sensors[4]!.sha256, version: 1 });
     expect(set.rigDigest).toBe(rigDigestOf([...set.sensors].reverse()));
     expect(set.rigDigest).toMatch(/^[0-9a-f]{64}$/);
   });
