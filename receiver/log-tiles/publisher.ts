@@ -148,10 +148,10 @@ export class TilePublisher {
     return this.#published;
   }
 
-  /** The size of the published checkpoint when it is this store's, signed by its key; else 0. */
+  /** The size of the published checkpoint when it is this store's, signed by its key; else -1. */
   async #publishedSize(): Promise<number> {
     const note = await this.#o.sink.read('checkpoint');
-    if (note === undefined) return 0;
+    if (note === undefined) return -1;
     const body = openNote(Buffer.from(note).toString('utf8'), {
       name: this.#origin,
       publicKey: this.#publicKey,
@@ -162,7 +162,7 @@ export class TilePublisher {
         { where: this.#o.sink.where },
         'the published checkpoint is not this store’s: rewriting',
       );
-      return 0;
+      return -1;
     }
     return cp.size;
   }
@@ -175,7 +175,8 @@ export class TilePublisher {
     }
     if (size !== this.#tree.size)
       throw new RangeError(`publishing ${size} entries of a tree of ${this.#tree.size}`);
-    const tiles = tilesChanged(from, size);
+    // An empty log gets a checkpoint too, so an auditor can start from the store's first day.
+    const tiles = tilesChanged(Math.max(from, 0), size);
     for (const tile of tiles) {
       const path = tilePath(tile.level, tile.index, tile.width);
       if (tile.level > 0) {

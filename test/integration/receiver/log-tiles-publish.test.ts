@@ -49,14 +49,15 @@ async function post(url: string, body: Uint8Array, headers: Record<string, strin
 
 /** Size of the published checkpoint, once it is `size`. */
 async function published(read: TileReader, size: number): Promise<number> {
-  return waitFor(
+  await waitFor(
     async () => {
       const note = await read('checkpoint');
       const body = note === undefined ? '' : Buffer.from(note).toString('utf8').split('\n\n')[0];
-      return parseCheckpoint(`${body ?? ''}\n`)?.size === size && size;
+      return parseCheckpoint(`${body ?? ''}\n`)?.size === size;
     },
     { timeoutMs: 30_000, what: `the published checkpoint to reach ${size} entries` },
   );
+  return size;
 }
 
 /** The receipt's record, its inclusion proof and its checkpoint, checked from published tiles alone. */
@@ -111,17 +112,19 @@ describe('the receiver publishes its log as tlog-tiles', () => {
     });
     const keyFile = join(root, 'store.pub.pem');
     await writeFile(keyFile, receiver.key.publicKeyPem);
+    const tilesDir = join(data, 'log', 'tiles');
+    const state = join(root, 'audit.json');
+    const audit = (target: string): ReturnType<typeof runCli> =>
+      runCli(['log', 'audit', '--tiles', '--key', keyFile, target, '--state', state, '--json']);
+    // A new store publishes an empty checkpoint, so auditing can start on its first day.
+    await published(dirTileReader(tilesDir), 0);
+    expect((await audit(tilesDir)).code).toBe(0);
     const dev = new FakeDevice({ deviceId: 'rig-tiles', spoolDir: join(root, 'spool') });
     await post(receiver.url, dev.enrol(), { 'rigcap-enroll-token': token });
     const opened = dev.openSession();
     const answer = await post(receiver.url, opened);
-    const tilesDir = join(data, 'log', 'tiles');
     await published(dirTileReader(tilesDir), 5);
     await checkReceiptAgainstTiles(httpTileReader(`${receiver.url}/log`), opened, answer);
-
-    const state = join(root, 'audit.json');
-    const audit = (target: string): ReturnType<typeof runCli> =>
-      runCli(['log', 'audit', '--tiles', '--key', keyFile, target, '--state', state, '--json']);
     expect((await audit(tilesDir)).code).toBe(0);
     for (let i = 0; i < 130; i++) await post(receiver.url, dev.openSession());
     await published(httpTileReader(`${receiver.url}/log`), 265);
