@@ -35,7 +35,7 @@ export function startTilePublishing(o: {
   pool?: Pool;
   intervalMs?: number;
 }): TilePublishing {
-  const log = o.log.child({ component: 'log-tiles' });
+  const log = o.log;
   let sink: TileSink;
   if (o.objectStore !== undefined) {
     const { url, endpoint } = o.objectStore;
