@@ -6,7 +6,8 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { DataStore, Locker } from '@tus/server';
 import type { Logger } from '../agent/log.ts';
-import type { QuotaBook } from './auth/quotas.ts';
+import type { EnrolmentGate } from './auth/device-directory.ts';
+import type { QuotaLedger } from './auth/quotas.ts';
 import type { RequestAuth } from './auth/request-auth.ts';
 import type { BlobStore } from './blob-store.ts';
 import type { RecordIngest } from './ingest.ts';
@@ -32,8 +33,10 @@ export interface ReceiverAppDeps {
   locker?: Locker;
   /** Signed requests only (RFC 9421 with enrolled device keys); off when absent. */
   auth?: RequestAuth;
+  /** Enrolment only for registered devices (or start-up tokens); off when absent. */
+  enrolment?: EnrolmentGate;
   /** Per-device limits on tus uploads (with auth). */
-  quotas?: QuotaBook;
+  quotas?: QuotaLedger;
   maxUploadBytes: number;
   maxPartBytes: number;
   https?: { cert: string | Buffer; key: string | Buffer };

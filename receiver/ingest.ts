@@ -40,6 +40,13 @@ export interface RecordIngestDeps {
   region?: string;
 }
 
+/** How a record was submitted: with an enrolment token, and whether the device registry matched it. */
+export interface SubmitOptions {
+  enrollToken?: string;
+  /** Digest of the token the device registry holds for the record's device (EnrolmentGate). */
+  registeredToken?: string;
+}
+
 /** Verifies and records submitted envelopes, admitting those that arrive together in one batch. */
 export class RecordIngest {
   readonly #state: ReceiverState;
@@ -137,7 +144,7 @@ export class RecordIngest {
   }
 
   /** Verifies one envelope and takes custody of it, in the next batch the sequencer admits. */
-  submit(bytes: Uint8Array, options: { enrollToken?: string } = {}): Promise<IngestResult> {
+  submit(bytes: Uint8Array, options: SubmitOptions = {}): Promise<IngestResult> {
     const run = this.#submit(bytes, options);
     this.#submitting.add(run);
     const forget = (): boolean => this.#submitting.delete(run);
@@ -151,7 +158,7 @@ export class RecordIngest {
     await this.#sequencer.drain();
   }
 
-  async #submit(bytes: Uint8Array, options: { enrollToken?: string }): Promise<IngestResult> {
+  async #submit(bytes: Uint8Array, options: SubmitOptions): Promise<IngestResult> {
     const view = viewRecord(bytes);
     const problems = predicateProblems(view.predicateName, view.predicate);
     if (problems.length > 0)
@@ -173,6 +180,7 @@ export class RecordIngest {
       envelopeBytes: serializeEnvelope(view.envelope),
       blob,
       enrollToken: options.enrollToken,
+      registeredToken: options.registeredToken,
       signatureChecked,
     });
   }

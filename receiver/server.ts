@@ -11,7 +11,8 @@ import { RigcapError } from '../agent/errors.ts';
 import type { Logger } from '../agent/log.ts';
 import { parseEnvelope } from '../agent/records/dsse.ts';
 import { buildReceiverApp } from './app.ts';
-import { RequestAuth } from './auth/request-auth.ts';
+import { openDeviceAuth, type DeviceAuth } from './auth/open.ts';
+import type { DeviceQuotas } from './auth/quotas.ts';
 import { FileBlobStore, type BlobStore } from './blob-store.ts';
 import { RecordIngest } from './ingest.ts';
 import { StoreLayout } from './layout.ts';
@@ -49,6 +50,10 @@ export interface ReceiverOptions {
   objectStore?: { url: string; endpoint?: string };
   /** Every tus and records request signed by an enrolled device key (receiver/auth/request-auth.ts). */
   requireSignatures?: boolean;
+  /** Registry of devices that may enrol: this devices file instead of the store's own (DIR.secrets/devices.json, or the database with `db`). */
+  devicesFile?: string;
+  /** Per-device quotas on uploads (with requireSignatures); counted in the database with `db`. */
+  quotas?: DeviceQuotas;
   /** Serve the read-only dashboard under /ui/ (needs dataDir) to requests presenting one of these reader tokens. */
   uiReaderTokens?: readonly string[];
 }
@@ -153,7 +158,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     maxUploadBytes: options.maxUploadBytes ?? 4 * 1024 * 1024 * 1024,
     maxPartBytes: options.maxPartBytes ?? 64 * 1024 * 1024,
     ...(locker === undefined ? {} : { locker }),
-    ...(options.requireSignatures === true ? { auth: new RequestAuth({ keys: state }) } : {}),
+    ...deviceAuthOf(options, { keys: state, pool, dataDir }),
   };
   let app: FastifyInstance;
   let expiry: ExpiryTimer | undefined;
@@ -197,6 +202,19 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     close: () => (closed ??= finish(false)),
     destroy: () => (closed ??= finish(true)),
   };
+}
+
+/** Enrolment gate, request authentication and quotas, where the state lives (receiver/auth/open.ts). */
+function deviceAuthOf(options: ReceiverOptions, where: Parameters<typeof openDeviceAuth>[1]): DeviceAuth {
+  return openDeviceAuth(
+    {
+      startupTokens: options.enrollTokens,
+      ...(options.devicesFile === undefined ? {} : { devicesFile: options.devicesFile }),
+      ...(options.requireSignatures === true ? { requireSignatures: true } : {}),
+      ...(options.quotas === undefined ? {} : { quotas: options.quotas }),
+    },
+    where,
+  );
 }
 
 /** The record ingest over the opened state and blobs, stating the store's region. */

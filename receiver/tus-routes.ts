@@ -19,7 +19,7 @@ import {
   type Refusal,
   type SpooledPart,
 } from './tus-part.ts';
-import type { QuotaBook } from './auth/quotas.ts';
+import type { QuotaLedger } from './auth/quotas.ts';
 import { signableOf, type AuthenticatedDevice, type RequestAuth } from './auth/request-auth.ts';
 
 export const uploadsPath = '/v1/uploads';
@@ -39,7 +39,7 @@ export interface TusRoutesOptions extends PartOptions {
   /** Signed requests only (every tus request names its device); off: anyone may upload. */
   auth?: RequestAuth;
   /** Per-device limits (with auth on): bytes a day, open uploads, upload size. */
-  quotas?: QuotaBook;
+  quotas?: QuotaLedger;
 }
 
 const uploadIdPattern = /^[0-9a-f]{32}$/;
@@ -119,7 +119,7 @@ function createTusServer(options: TusRoutesOptions): TusServer {
       }
       await blobs.adoptUpload(upload.id, got);
       const owner = upload.metadata?.[ownerKey];
-      if (typeof owner === 'string') options.quotas?.finished(owner, upload.id);
+      if (typeof owner === 'string') await options.quotas?.finished(owner, upload.id);
       log.info({ sha256: got, bytes: upload.size, device: upload.metadata?.[ownerKey] }, 'blob stored');
       return {};
     },
@@ -127,27 +127,32 @@ function createTusServer(options: TusRoutesOptions): TusServer {
 }
 
 /** Refuses a create or part over the device's quota (before any byte is read). */
-function checkQuota(req: FastifyRequest, deviceId: string, quotas: QuotaBook | undefined): void {
+async function checkQuota(
+  req: FastifyRequest,
+  deviceId: string,
+  quotas: QuotaLedger | undefined,
+): Promise<void> {
   if (quotas === undefined) return;
-  if (req.method === 'POST') quotas.checkCreate(deviceId, Number(req.headers['upload-length'] ?? 0));
-  else if (req.method === 'PATCH') quotas.checkPart(deviceId, Number(req.headers['content-length'] ?? 0));
+  if (req.method === 'POST') await quotas.checkCreate(deviceId, Number(req.headers['upload-length'] ?? 0));
+  else if (req.method === 'PATCH')
+    await quotas.checkPart(deviceId, Number(req.headers['content-length'] ?? 0));
 }
 
 /** Counts what the store accepted for the device. */
-function countQuota(
+async function countQuota(
   req: FastifyRequest,
   res: Response,
   deviceId: string,
   partBytes: number,
-  quotas: QuotaBook | undefined,
-): void {
+  quotas: QuotaLedger | undefined,
+): Promise<void> {
   if (quotas === undefined || res.status >= 300) return;
   const id = (req.params as { id?: string }).id;
   if (req.method === 'POST') {
     const created = (res.headers.get('location') ?? '').split('/').pop();
-    if (created !== undefined && uploadIdPattern.test(created)) quotas.opened(deviceId, created);
-  } else if (req.method === 'PATCH') quotas.accepted(deviceId, partBytes);
-  else if (req.method === 'DELETE' && id !== undefined) quotas.finished(deviceId, id);
+    if (created !== undefined && uploadIdPattern.test(created)) await quotas.opened(deviceId, created);
+  } else if (req.method === 'PATCH') await quotas.accepted(deviceId, partBytes);
+  else if (req.method === 'DELETE' && id !== undefined) await quotas.finished(deviceId, id);
 }
 
 /** Refuses an upload id the device does not own (as if it did not exist). */
@@ -214,7 +219,7 @@ function tusForwarder(
       }
       headers.set(ownerHeader, device.deviceId);
     }
-    if (device !== undefined) checkQuota(req, device.deviceId, options.quotas);
+    if (device !== undefined) await checkQuota(req, device.deviceId, options.quotas);
     const stream = req.body instanceof Readable ? req.body : undefined;
     let spooled: SpooledPart | undefined;
     try {
@@ -224,7 +229,7 @@ function tusForwarder(
       const response = await tus.handleWeb(tusRequest(req, headers, spooled));
       copyTusAnswer(req, reply, response);
       if (device !== undefined)
-        countQuota(req, response, device.deviceId, spooled?.bytes ?? 0, options.quotas);
+        await countQuota(req, response, device.deviceId, spooled?.bytes ?? 0, options.quotas);
       const text = await response.text();
       // Gone before the answer: a client that sees the answer sees no spooled part left.
       if (spooled !== undefined) await rm(spooled.path, { force: true });

@@ -1,5 +1,6 @@
 // `rigcap receiver --listen HOST:PORT (--data DIR | --db URL --blobs s3://… --key FILE) …`
 import { readFile } from 'node:fs/promises';
+import type { DeviceQuotas } from '../../receiver/auth/quotas.ts';
 import { RigcapError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { intFlag, parseFlags } from './args.ts';
@@ -28,6 +29,11 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --enroll-token-file F  tokens from a file, one a line (systemd LoadCredential=); each at least 32
                          characters (repeatable; argv is visible to every local user)
   --require-signatures   every upload and record request signed with an enrolled device key (RFC 9421)
+  --devices FILE         registry of devices that may enrol (rigcap store devices --devices FILE);
+                         default DIR.secrets/devices.json, or the database with --db
+  --quota-bytes-per-day N  part bytes one device may send a UTC day (with --require-signatures)
+  --quota-open-uploads N   uploads one device may have open at once
+  --quota-upload-bytes N   largest upload one device may declare
   --ui-token-file F      serve the read-only dashboard at /ui/ (with --data) to readers presenting a
                          token from F (one a line, at least 32 characters) as HTTP Basic password
                          or Bearer token (repeatable)
@@ -91,6 +97,10 @@ function parseReceiverFlags(argv: readonly string[]) {
     'enroll-token': { type: 'string', multiple: true },
     'enroll-token-file': { type: 'string', multiple: true },
     'require-signatures': { type: 'boolean' },
+    devices: { type: 'string' },
+    'quota-bytes-per-day': { type: 'string' },
+    'quota-open-uploads': { type: 'string' },
+    'quota-upload-bytes': { type: 'string' },
     'ui-token-file': { type: 'string', multiple: true },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
@@ -118,6 +128,22 @@ function checkCombination(values: Flags): void {
     fail('--tls-cert and --tls-key go together');
   if (values.region !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(values.region))
     fail(`--region ${values.region}: an id of letters, digits, '.', '_' or '-'`);
+}
+
+/** Per-device quotas when any --quota-* flag is given (0: no limit). */
+function quotasOf(values: Flags): { quotas?: DeviceQuotas } {
+  const flags = ['quota-bytes-per-day', 'quota-open-uploads', 'quota-upload-bytes'] as const;
+  if (flags.every((f) => values[f] === undefined)) return {};
+  const [bytesPerDay, concurrentUploads, uploadBytes] = flags.map((f) =>
+    intFlag('receiver', f, values[f], 0),
+  );
+  return {
+    quotas: {
+      bytesPerDay: bytesPerDay ?? 0,
+      concurrentUploads: concurrentUploads ?? 0,
+      uploadBytes: uploadBytes ?? 0,
+    },
+  };
 }
 
 async function passwordOf(file: string | undefined): Promise<string | undefined> {
@@ -148,6 +174,8 @@ const command: Command = {
       port,
       enrollTokens: [...(values['enroll-token'] ?? []), ...(await tokenFiles(values['enroll-token-file']))],
       requireSignatures: values['require-signatures'] === true,
+      ...(values.devices === undefined ? {} : { devicesFile: values.devices }),
+      ...quotasOf(values),
       ...(values['ui-token-file'] === undefined
         ? {}
         : { uiReaderTokens: await tokenFiles(values['ui-token-file']) }),

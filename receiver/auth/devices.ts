@@ -63,7 +63,8 @@ export function newEnrollToken(): string {
   return randomBytes(32).toString('base64url');
 }
 
-function checkDeviceId(id: string): void {
+/** Refuses a device id that is not a plain name (RIGCAP_RECEIVER_BAD_NAME). */
+export function checkDeviceId(id: string): void {
   if (!deviceIdPattern.test(id)) {
     throw new RigcapError('RIGCAP_RECEIVER_BAD_NAME', `device id ${JSON.stringify(id)} is not a plain name`);
   }

@@ -1,6 +1,7 @@
 // Per-device limits on what the store accepts: bytes a day (UTC), uploads open at once, and the
-// size of one upload. Counted by this receiver instance (the day's bytes are the part bytes it
-// accepted); several instances each apply the limits to what passes through them.
+// size of one upload. The in-memory book counts what passes through this receiver instance (the
+// embedded store has one); with PostgreSQL the counts live in the database (receiver/auth/pg-auth.ts)
+// so every instance behind one address applies one limit to a device.
 import { RigcapError } from '../../agent/errors.ts';
 
 export interface DeviceQuotas {
@@ -12,13 +13,61 @@ export interface DeviceQuotas {
   uploadBytes: number;
 }
 
+/** Where quota use is counted: one process (QuotaBook) or the state database. */
+export interface QuotaLedger {
+  readonly quotas: DeviceQuotas;
+  /** Before a create: the declared size and the number of open uploads. */
+  checkCreate(device: string, uploadLength: number): Promise<void>;
+  opened(device: string, uploadId: string): Promise<void>;
+  finished(device: string, uploadId: string): Promise<void>;
+  /** Before a part is read: refuses when the day's bytes would pass the limit. */
+  checkPart(device: string, partBytes: number): Promise<void>;
+  accepted(device: string, partBytes: number): Promise<void>;
+}
+
+/** The UTC day a quota counts bytes in (YYYY-MM-DD). */
+export function quotaDay(now: Date): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/** RIGCAP_RECEIVER_OVERSIZE when the declared size passes the device's upload limit. */
+export function checkUploadSize(quotas: DeviceQuotas, device: string, uploadLength: number): void {
+  if (quotas.uploadBytes > 0 && uploadLength > quotas.uploadBytes) {
+    throw new RigcapError(
+      'RIGCAP_RECEIVER_OVERSIZE',
+      `device ${device} may upload at most ${quotas.uploadBytes} bytes at once (declared ${uploadLength})`,
+    );
+  }
+}
+
+/** RIGCAP_RECEIVER_QUOTA when another upload would pass the open-uploads limit. */
+export function checkOpenUploads(quotas: DeviceQuotas, device: string, open: number): void {
+  if (quotas.concurrentUploads > 0 && open >= quotas.concurrentUploads) {
+    throw new RigcapError(
+      'RIGCAP_RECEIVER_QUOTA',
+      `device ${device} has ${open} uploads open (limit ${quotas.concurrentUploads}); finish or delete one`,
+    );
+  }
+}
+
+/** RIGCAP_RECEIVER_QUOTA when a part would pass the day's bytes. */
+export function checkDayBytes(quotas: DeviceQuotas, device: string, used: number, partBytes: number): void {
+  if (quotas.bytesPerDay > 0 && used + partBytes > quotas.bytesPerDay) {
+    throw new RigcapError(
+      'RIGCAP_RECEIVER_QUOTA',
+      `device ${device} sent ${used} of its ${quotas.bytesPerDay} bytes today; the rest waits for tomorrow (UTC)`,
+    );
+  }
+}
+
 interface Usage {
   day: string;
   bytes: number;
   open: Set<string>;
 }
 
-export class QuotaBook {
+/** Quota use counted in this process. */
+export class QuotaBook implements QuotaLedger {
   readonly quotas: DeviceQuotas;
   readonly #usage = new Map<string, Usage>();
   readonly #now: () => Date;
@@ -29,7 +78,7 @@ export class QuotaBook {
   }
 
   #of(device: string): Usage {
-    const day = this.#now().toISOString().slice(0, 10);
+    const day = quotaDay(this.#now());
     let u = this.#usage.get(device);
     if (u === undefined) {
       u = { day, bytes: 0, open: new Set() };
@@ -42,45 +91,24 @@ export class QuotaBook {
     return u;
   }
 
-  /** Before a create: the declared size and the number of open uploads. */
-  checkCreate(device: string, uploadLength: number): void {
-    const { uploadBytes, concurrentUploads } = this.quotas;
-    if (uploadBytes > 0 && uploadLength > uploadBytes) {
-      throw new RigcapError(
-        'RIGCAP_RECEIVER_OVERSIZE',
-        `device ${device} may upload at most ${uploadBytes} bytes at once (declared ${uploadLength})`,
-      );
-    }
-    const u = this.#of(device);
-    if (concurrentUploads > 0 && u.open.size >= concurrentUploads) {
-      throw new RigcapError(
-        'RIGCAP_RECEIVER_QUOTA',
-        `device ${device} has ${u.open.size} uploads open (limit ${concurrentUploads}); finish or delete one`,
-      );
-    }
+  async checkCreate(device: string, uploadLength: number): Promise<void> {
+    checkUploadSize(this.quotas, device, uploadLength);
+    checkOpenUploads(this.quotas, device, this.#of(device).open.size);
   }
 
-  opened(device: string, uploadId: string): void {
+  async opened(device: string, uploadId: string): Promise<void> {
     this.#of(device).open.add(uploadId);
   }
 
-  finished(device: string, uploadId: string): void {
+  async finished(device: string, uploadId: string): Promise<void> {
     this.#of(device).open.delete(uploadId);
   }
 
-  /** Before a part is read: refuses when the day's bytes would pass the limit. */
-  checkPart(device: string, partBytes: number): void {
-    const { bytesPerDay } = this.quotas;
-    const u = this.#of(device);
-    if (bytesPerDay > 0 && u.bytes + partBytes > bytesPerDay) {
-      throw new RigcapError(
-        'RIGCAP_RECEIVER_QUOTA',
-        `device ${device} sent ${u.bytes} of its ${bytesPerDay} bytes today; the rest waits for tomorrow (UTC)`,
-      );
-    }
+  async checkPart(device: string, partBytes: number): Promise<void> {
+    checkDayBytes(this.quotas, device, this.#of(device).bytes, partBytes);
   }
 
-  accepted(device: string, partBytes: number): void {
+  async accepted(device: string, partBytes: number): Promise<void> {
     this.#of(device).bytes += partBytes;
   }
 }

@@ -68,7 +68,8 @@ function enrolment(view: RecordView, enrolled: boolean, options: AuthoriseOption
       'RIGCAP_RECEIVER_BAD_SIGNATURE',
       `signature of ${chain.deviceId} seq ${chain.seq} does not verify`,
     );
-  if (enrollToken === undefined || !tokens.has(tokenDigest(enrollToken)))
+  const digest = enrollToken === undefined ? undefined : tokenDigest(enrollToken);
+  if (digest === undefined || !(tokens.has(digest) || digest === options.registeredToken))
     throw refuse(
       'RIGCAP_RECEIVER_ENROLL_REFUSED',
       `device ${chain.deviceId} presented no valid enrolment token`,
@@ -81,7 +82,7 @@ function enrolment(view: RecordView, enrolled: boolean, options: AuthoriseOption
       validFromSeq: chain.seq,
       revokedFromSeq: null,
     },
-    tokenSha256: tokenDigest(enrollToken),
+    tokenSha256: digest,
   };
 }
 
@@ -94,6 +95,8 @@ function verifies(spki: Uint8Array, view: RecordView): boolean {
 export interface AuthoriseOptions {
   tokens: ReadonlySet<string>;
   enrollToken: string | undefined;
+  /** Digest of the token the device registry holds for this device id (receiver/auth/device-directory.ts). */
+  registeredToken?: string | undefined;
   /** The signature was already verified with the key chain.keyId names (see `verifiedEarly`). */
   signatureChecked?: boolean;
 }

@@ -35,6 +35,8 @@ export interface PendingRecord {
   /** The chunk blob the receipt names, or the refusal of the blob check (answered only when the record is not held). */
   blob: ItemOutcome<ReceiptBlob | undefined>;
   enrollToken: string | undefined;
+  /** Digest of the registry's token for this device, when the enrolment gate matched it. */
+  registeredToken?: string | undefined;
   /** The signature verified before the lock with the key chain.keyId names. */
   signatureChecked: boolean;
 }
@@ -108,6 +110,7 @@ async function place(
     const enrolment = await authorise(tx, view, {
       tokens: ctx.tokens,
       enrollToken: item.enrollToken,
+      registeredToken: item.registeredToken,
       signatureChecked: item.signatureChecked,
     });
     const links = await checkChain(tx, view);

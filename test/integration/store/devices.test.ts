@@ -1,7 +1,7 @@
 // Enrolment only for registered devices: `rigcap store devices add` prints a one-time token and
 // keeps only its digest outside the store; an unregistered id, a missing or wrong token are
 // refused with their codes; tokens come from files, and empty or short ones are refused.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,10 @@ import {
   defaultDevicesPath,
   readTokenFile,
 } from '../../../receiver/auth/devices.ts';
+import { silentLogger } from '../../../agent/log.ts';
+import { startReceiver } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
+import { FakeDevice } from '../sync/fake-device.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'rigcap-devices-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -101,5 +104,37 @@ describe('registered devices', () => {
     ]);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('RIGCAP_STORE_TOKEN_INVALID');
+  });
+
+  it('an embedded receiver enrols a device registered with --data while it runs, and refuses others', async () => {
+    const data = join(root, 'live');
+    const receiver = await startReceiver({
+      dataDir: data,
+      host: '127.0.0.1',
+      port: 0,
+      enrollTokens: [],
+      log: silentLogger(),
+    });
+    const enrol = async (id: string, token: string): Promise<[number, unknown]> => {
+      const dev = new FakeDevice({ deviceId: id, spoolDir: join(root, `spool-${id}`) });
+      const res = await fetch(`${receiver.url}/v1/records`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'rigcap-enroll-token': token },
+        body: Buffer.from(dev.enrol()),
+      });
+      return [res.status, ((await res.json()) as { code?: string }).code];
+    };
+    try {
+      const added = await runCli(['store', 'devices', 'add', 'rig-live', '--data', data, '--json']);
+      const { token } = JSON.parse(added.stdout) as { token: string };
+      expect(await enrol('rig-other', token)).toEqual([403, 'RIGCAP_RECEIVER_NOT_REGISTERED']);
+      expect(await enrol('rig-live', `${token.slice(1)}x`)).toEqual([403, 'RIGCAP_RECEIVER_ENROLL_REFUSED']);
+      expect((await enrol('rig-live', token))[0]).toBe(201);
+      expect(readdirSync(join(data, 'keys')).sort()).toEqual(
+        ['rig-live.pub.pem', `${receiver.storeId}.pub.pem`].sort(),
+      );
+    } finally {
+      await receiver.close();
+    }
   });
 });
