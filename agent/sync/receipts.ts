@@ -87,10 +87,7 @@ export class ReceiptVerifier {
       throw invalid('receipt is not signed by the store key');
     if (!verifySignature(this.#spki, preAuthEncoding(inTotoPayloadType, r.payload), r.signature))
       throw invalid('receipt signature does not verify');
-    const p = r.predicate as unknown as {
-      record: { signer: string; seq: number; sha256: string };
-      log: { index: number; size: number; root: string };
-    };
+    const p = r.predicate;
     const want = sent.record;
     if (
       p.record.signer !== want.chain.deviceId ||

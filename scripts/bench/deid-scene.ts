@@ -324,9 +324,10 @@ export function renderFrame(
       hidden = corners([ox, py, ow, ph]).map((p) => apply(edge, p));
     }
     const round2 = (v: number): number => Math.round(v * 100) / 100;
+    const [bx, by, bw, bh] = box;
     labels.push({
       kind: sp.kind,
-      box: box.map(round2) as unknown as [number, number, number, number],
+      box: [round2(bx), round2(by), round2(bw), round2(bh)],
       quad: quad.map((p) => [round2(p[0]), round2(p[1])] as const),
       hidden: hidden === null ? null : hidden.map((p) => [round2(p[0]), round2(p[1])] as const),
       sizePx: round2(sp.sizeRef * scaleOf(m)),
