@@ -68,6 +68,10 @@ export function viewRecord(bytes: Uint8Array): RecordView {
   const parsed = parseEnvelope(bytes);
   if (parsed === undefined) throw bad('body is not a DSSE envelope');
   const { envelope } = parsed;
+  // The store logs the envelope as it re-serialises it; a tlog-tiles entry is at most 65535 bytes.
+  const logged = serializeEnvelope(envelope).length;
+  if (logged > 0xffff)
+    throw bad(`the record is ${logged} bytes as logged; the store's log takes records of at most 65535`);
   if (envelope.payloadType !== inTotoPayloadType) throw bad(`payloadType must be ${inTotoPayloadType}`);
   if (envelope.signatures.length !== 1) throw bad('a record carries exactly one signature');
   const payloadBytes = fromCanonicalBase64(envelope.payload);

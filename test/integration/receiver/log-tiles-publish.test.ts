@@ -149,6 +149,20 @@ describe('the receiver publishes its log as tlog-tiles', () => {
     expect((await prove(tilesDir, recordFile)).code).toBe(0);
     expect((await prove(tilesDir, recordFile, '--index', String(answer.logIndex + 2))).code).toBe(1);
 
+    // A record too large for a tile entry is refused at the door, so publishing never stops on one.
+    const huge = JSON.stringify({
+      payloadType: 'application/vnd.in-toto+json',
+      payload: Buffer.alloc(60_000, 0x7b).toString('base64'),
+      signatures: [{ keyid: 'k', sig: Buffer.alloc(64).toString('base64') }],
+    });
+    const refused = await fetch(`${receiver.url}/v1/records`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: huge,
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/at most 65535/);
+
     const tile = join(tilesDir, 'tile', '0', '000');
     const bytes = await readFile(tile);
     bytes[40] = (bytes[40] ?? 0) ^ 1;
