@@ -64,6 +64,8 @@ export function normaliseConfig(v: ValidatedConfig, baseDir: string): RigcapConf
       partBytes: bytes(v.sync.partBytes),
       bandwidthBytesPerSec: bytes(v.sync.bandwidthBytesPerSec),
       storeKeyFile: absOrEmpty(v.sync.storeKeyFile),
+      // A keyid (64 hex) is not a path; anything else names a PEM file.
+      storeKey: /^[0-9a-f]{64}$/.test(v.sync.storeKey) ? v.sync.storeKey : absOrEmpty(v.sync.storeKey),
       caFile: absOrEmpty(v.sync.caFile),
     },
   };

@@ -295,6 +295,17 @@ export const configSchema = {
         backoffMinMs: { type: 'integer', minimum: 10, default: 500 },
         backoffMaxMs: { type: 'integer', minimum: 100, default: 60_000 },
         storeKeyFile: { type: 'string', default: '' },
+        storeKey: {
+          type: 'string',
+          default: '',
+          description:
+            "The store's public key the agent pins: a PEM file, or its keyid (64 hex, the SHA-256 of the key's SPKI). Without it (or storeKeyFile) sync refuses to start unless trustOnFirstUse is true.",
+        },
+        trustOnFirstUse: {
+          type: 'boolean',
+          default: false,
+          description: 'Pin whatever key the store presents first (no storeKey). Off by default.',
+        },
         caFile: { type: 'string', default: '' },
         allowedRegions: {
           type: 'array',

@@ -126,6 +126,9 @@ function benchSyncConfig(storeUrl: string, partBytes: number): Parameters<typeof
     backoffMinMs: 500,
     backoffMaxMs: 60_000,
     storeKeyFile: '',
+    storeKey: '',
+    // Its own store on loopback, pinned on first use (explicitly).
+    trustOnFirstUse: true,
     caFile: '',
   };
 }

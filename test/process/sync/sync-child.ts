@@ -16,6 +16,9 @@ const service = openSyncService({
     backoffMinMs: 50,
     backoffMaxMs: 500,
     storeKeyFile: '',
+    storeKey: '',
+    // Its own store on loopback, pinned on first use (explicitly).
+    trustOnFirstUse: true,
     caFile: caFile ?? '',
   },
 });
