@@ -225,7 +225,11 @@ export class TilePublisher {
 
   async #legacyEntry(leaf: Buffer): Promise<Buffer | undefined> {
     if (this.#o.legacyEntries === undefined) return undefined;
-    this.#legacy ??= this.#o.legacyEntries();
+    this.#legacy ??= this.#o.legacyEntries().catch((err: unknown) => {
+      // Read again on the next pass rather than keep the failure.
+      this.#legacy = undefined;
+      throw err;
+    });
     return (await this.#legacy).get(leaf.toString('hex'));
   }
 }
