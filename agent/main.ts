@@ -19,6 +19,7 @@ const commands: Record<string, () => Promise<{ default: Command }>> = {
   receiver: () => import('./cli/receiver.ts'),
   store: () => import('./cli/store.ts'),
   log: () => import('./cli/log.ts'),
+  'access-log': () => import('./cli/access-log.ts'),
   sync: () => import('./cli/sync.ts'),
   selftest: () => import('./cli/selftest.ts'),
   bench: () => import('./cli/bench.ts'),

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { link, mkdir, rename, rm, stat, copyFile, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fsyncDir } from '../agent/fsutil/atomic-file.ts';
 import { isErrno } from '../agent/errors.ts';
@@ -22,6 +23,8 @@ export interface BlobStore {
   discardUpload(uploadId: string): Promise<void>;
   /** Makes the blob readable at `relPath` under the store root (idempotent). */
   place(sha256: string, relPath: string): Promise<void>;
+  /** A stored blob's bytes and size, or undefined when it is not stored (the read API serves these). */
+  open?(sha256: string): Promise<{ stream: Readable; bytes: number } | undefined>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -51,6 +54,12 @@ export class FileBlobStore implements BlobStore {
 
   async has(sha256: string): Promise<boolean> {
     return exists(this.blobPath(sha256));
+  }
+
+  async open(sha256: string): Promise<{ stream: Readable; bytes: number } | undefined> {
+    const bytes = await this.size(sha256);
+    if (bytes === undefined) return undefined;
+    return { stream: createReadStream(this.blobPath(sha256), { highWaterMark: 1 << 20 }), bytes };
   }
 
   async size(sha256: string): Promise<number | undefined> {

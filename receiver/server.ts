@@ -19,7 +19,8 @@ import { StoreLayout } from './layout.ts';
 import type { ReceiverState } from './state.ts';
 import { openReceiverState, type StateDatabase } from './state/open.ts';
 import { defaultStoreKeyPath, loadOrCreateStoreKey, type StoreKey } from './store-key.ts';
-import type { UiDeps } from './ui/routes.ts';
+import type { ReadAccess } from './access/open.ts';
+import type { Reader } from './access/readers.ts';
 import type { ExpiryTimer } from './retention/expiry-timer.ts';
 import type { TilePublishing } from './log-tiles/open.ts';
 
@@ -56,6 +57,8 @@ export interface ReceiverOptions {
   quotas?: DeviceQuotas;
   /** Serve the read-only dashboard under /ui/ (needs dataDir) to requests presenting one of these reader tokens. */
   uiReaderTokens?: readonly string[];
+  /** Named readers (receiver/access/readers.ts): serve the read API and the dashboard (needs dataDir). */
+  readers?: readonly Reader[];
 }
 
 /** Where blobs and tus uploads live. */
@@ -162,23 +165,23 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   };
   let app: FastifyInstance;
   let expiry: ExpiryTimer | undefined;
+  let access: ReadAccess | undefined;
   try {
     expiry = await expiryOf(options, { state, key, blobs, log, dataDir });
-    app = await appOf(options, appDeps, { dataDir, tiles });
+    access = await accessOf(options, { dataDir, state, key, log });
+    app = await appOf(options, appDeps, { tiles, access });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     // A port in use or a dashboard that cannot start must not leave the database pool or the
     // object store client open.
     await expiry?.stop();
+    await access?.close();
     await tiles?.close();
     await closeBackends?.();
     await state.close();
     throw err;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : options.port;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const url = `${options.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
+  const url = urlOf(app, options);
   log.info(
     { url, storeId: key.storeId, state: state.kind, records: repaired, logSize: ingest.logSize },
     'receiver listening',
@@ -189,6 +192,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     if (force) app.server.closeAllConnections();
     await app.close();
     await ingest.drain();
+    await access?.close();
     await tiles?.close();
     // Backends first: the tus Locker may hold connections of the state's pool.
     await closeBackends?.();
@@ -202,6 +206,14 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
     close: () => (closed ??= finish(false)),
     destroy: () => (closed ??= finish(true)),
   };
+}
+
+/** The URL the app listens on (the port it was given, or the one picked for port 0). */
+function urlOf(app: FastifyInstance, options: ReceiverOptions): string {
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return `${options.tls === undefined ? 'http' : 'https'}://${host}:${port}`;
 }
 
 /** Enrolment gate, request authentication and quotas, where the state lives (receiver/auth/open.ts). */
@@ -269,25 +281,26 @@ async function expiryOf(
   });
 }
 
-/** The dashboard's deps: a reader over the store's files, behind reader tokens. */
-async function dashboardOf(dataDir: string | undefined, tokens: readonly string[]): Promise<UiDeps> {
-  if (dataDir === undefined)
-    throw new RigcapError('RIGCAP_USAGE', 'the dashboard reads the store files: it needs --data DIR');
-  const { storeUiDeps } = await import('./ui/routes.ts');
-  const { readerAuthorizer } = await import('./ui/reader-auth.ts');
-  return { ...(await storeUiDeps({ root: dataDir })), authorize: readerAuthorizer(tokens) };
+/** Read access (read API + dashboard) when named readers or dashboard tokens are given. */
+async function accessOf(
+  options: ReceiverOptions,
+  deps: { dataDir: string | undefined; state: ReceiverState; key: StoreKey; log: Logger },
+): Promise<ReadAccess | undefined> {
+  if (options.readers === undefined && options.uiReaderTokens === undefined) return undefined;
+  const { openReadAccess, unnamedReaders } = await import('./access/open.ts');
+  const readers = [...(options.readers ?? []), ...unnamedReaders(options.uiReaderTokens ?? [])];
+  return openReadAccess({ ...deps, readers });
 }
 
-/** The fastify app, with the dashboard mounted when reader tokens are given. */
+/** The fastify app, with the read API and dashboard mounted when readers are given. */
 async function appOf(
   options: ReceiverOptions,
   deps: Parameters<typeof buildReceiverApp>[0],
-  { dataDir, tiles }: { dataDir: string | undefined; tiles: TilePublishing | undefined },
+  { tiles, access }: { tiles: TilePublishing | undefined; access: ReadAccess | undefined },
 ): Promise<FastifyInstance> {
-  const ui =
-    options.uiReaderTokens === undefined ? undefined : await dashboardOf(dataDir, options.uiReaderTokens);
   const app = await buildReceiverApp(options.tls === undefined ? deps : { ...deps, https: options.tls });
-  if (ui !== undefined) await app.register((await import('./ui/routes.ts')).uiRoutes, ui);
+  if (access !== undefined)
+    await (await import('./access/open.ts')).mountReadAccess(app, access, { blobs: deps.blobs });
   if (tiles !== undefined)
     await app.register((await import('./log-tiles/routes.ts')).tileRoutes, { sink: tiles.sink });
   return app;

@@ -37,6 +37,10 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --ui-token-file F      serve the read-only dashboard at /ui/ (with --data) to readers presenting a
                          token from F (one a line, at least 32 characters) as HTTP Basic password
                          or Bearer token (repeatable)
+  --readers FILE         named reader credentials (README "Read API"): one JSON object a line,
+                         {"name","role":"reader"|"auditor"|"admin","sha256":"<hex of the token>"};
+                         serves the read API (/v1/sessions, records, blobs, exports) and the
+                         dashboard (with --data); every read and refusal is a signed access entry
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
@@ -53,6 +57,12 @@ async function tokenFiles(paths: readonly string[] | undefined): Promise<string[
   const tokens: string[] = [];
   for (const path of paths ?? []) tokens.push(...(await readTokenFile(path)));
   return tokens;
+}
+
+/** Named readers from a `--readers` file (exit 2 on any problem in it). */
+async function readersFile(path: string) {
+  const { readReadersFile } = await import('../../receiver/access/readers.ts');
+  return readReadersFile(path);
 }
 
 /** Splits HOST:PORT, accepting [v6]:port. */
@@ -102,6 +112,7 @@ function parseReceiverFlags(argv: readonly string[]) {
     'quota-open-uploads': { type: 'string' },
     'quota-upload-bytes': { type: 'string' },
     'ui-token-file': { type: 'string', multiple: true },
+    readers: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'max-upload-bytes': { type: 'string' },
@@ -179,6 +190,7 @@ const command: Command = {
       ...(values['ui-token-file'] === undefined
         ? {}
         : { uiReaderTokens: await tokenFiles(values['ui-token-file']) }),
+      ...(values.readers === undefined ? {} : { readers: await readersFile(values.readers) }),
       log,
       maxUploadBytes: intFlag('receiver', 'max-upload-bytes', values['max-upload-bytes'], 4 * 1024 ** 3),
       maxPartBytes: intFlag('receiver', 'max-part-bytes', values['max-part-bytes'], 64 * 1024 ** 2),
@@ -196,7 +208,9 @@ const command: Command = {
         : { retentionPolicyFile: values['retention-policy'] }),
       ...(tls === undefined ? {} : { tls }),
     });
-    io.stdout.write(`rigcap receiver listening on ${receiver.url} (store ${receiver.storeId})\n`);
+    io.stdout.write(
+      `rigcap receiver listening on ${receiver.url} (store ${receiver.storeId}, key ${receiver.key.signer.keyId})\n`,
+    );
     await new Promise<void>((resolve) => {
       if (io.signal.aborted) resolve();
       io.signal.addEventListener('abort', () => resolve(), { once: true });

@@ -7,8 +7,8 @@ import { RigcapError } from '../../agent/errors.ts';
 
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
-/** The token a request presents, if any. */
-function presented(header: string | undefined): string | undefined {
+/** The token an Authorization header presents (Bearer, or the HTTP Basic password), if any. */
+export function presentedToken(header: string | undefined): string | undefined {
   if (header === undefined) return undefined;
   const bearer = /^Bearer\s+(\S+)$/i.exec(header);
   if (bearer !== null) return bearer[1];
@@ -25,7 +25,7 @@ export function readerAuthorizer(tokens: readonly string[]): (request: FastifyRe
     throw new RigcapError('RIGCAP_STORE_TOKEN_INVALID', 'the dashboard needs at least one reader token');
   const known = tokens.map(digest);
   return (request) => {
-    const token = presented(request.headers.authorization);
+    const token = presentedToken(request.headers.authorization);
     const seen = token === undefined ? undefined : digest(token);
     if (seen === undefined || !known.some((k) => timingSafeEqual(k, seen)))
       throw new RigcapError(

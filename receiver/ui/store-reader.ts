@@ -244,6 +244,12 @@ export class StoreReader {
     return this.#file(join('sessions', sessionId, `${name}.dsse.json`));
   }
 
+  /** A record file's bytes as stored (undefined when absent). */
+  async recordFile(signer: string, seq: number): Promise<Uint8Array | undefined> {
+    if (!isSafeSegment(signer) || !Number.isSafeInteger(seq) || seq < 1) return undefined;
+    return this.#file(join('records', signer, recordFileName(seq)));
+  }
+
   /** Key records of a signer (device or store). */
   keysOf(signer: string): ReadonlyArray<DecodedRecordOf<'device-key'>> {
     return this.#signers.get(signer)?.keys ?? [];

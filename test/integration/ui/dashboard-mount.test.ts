@@ -40,7 +40,7 @@ describe('the dashboard on the receiver', () => {
       const res = await fetch(`${guarded.url}/ui/`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
-      expect(await res.text()).toContain('RIGCAP_RECEIVER_UNAUTHENTICATED');
+      expect(await res.text()).toContain('RIGCAP_ACCESS_UNAUTHENTICATED');
     }
   });
 
