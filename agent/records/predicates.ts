@@ -1,6 +1,8 @@
 // The predicate bodies of rigcap's signed records (in-toto predicates, `https://rigcap.dev/<name>/v<n>`).
 // Nanosecond times and byte sizes are decimal strings; seq, indexes and counts are JSON numbers.
 // capture-chunk and session are at v2 (capture context, config snapshot); the others are at v1.
+import type { FromSchema } from 'json-schema-to-ts';
+import type { PredicateSchemas } from './schemas.ts';
 
 /** Names of the predicates, as they appear in the predicateType URI. */
 export const predicateNames = [
@@ -43,262 +45,52 @@ export function parsePredicateType(uri: string): { name: PredicateName; version:
   return name === undefined ? undefined : { name, version: Number(m[2]) };
 }
 
-/** Position of a record in its signer's chain. */
-export interface ChainFields {
-  /** The signer id: a device id, or a store id for custody receipts. */
-  deviceId: string;
-  keyId: string;
-  seq: number;
-  /** Hex SHA-256 of the previous record's JCS payload bytes; null for seq 1. */
-  prev: string | null;
-  bootId: string;
-  monoNs: string;
-  wallNs: string;
-}
+// The predicate types are derived from the schemas in schemas.ts (json-schema-to-ts), so a field a
+// schema gains appears here; the named parts below are views into them.
 
-export interface StreamSummary {
-  topic: string;
-  type: string;
-  count: number;
-  /** Samples dropped inside the agent, by cause (`queue_full`, `oversize`, `deid_backpressure`, …). */
-  drops: Record<string, number>;
-  /** Samples lost before the agent saw them (publisher sequence gaps). */
-  upstreamLoss: number;
-  /** How many of `count` are latched values re-written at the chunk's start (absent = 0). */
-  latchedReplays?: number;
-  /** Hex SHA-256 of the stream's message definition (MCAP schema data); absent when unknown. */
-  schemaSha256?: string;
-}
+/** A predicate body as its schema states it. */
+type FromPredicateSchema<N extends PredicateName> = FromSchema<PredicateSchemas[N]>;
 
-export interface ClockInterval {
-  state: 'locked' | 'holdover' | 'unsynced';
-  startNs: string;
-  endNs: string;
-}
-
-/** min/max/mean/p95 of a nanosecond quantity, as signed decimal strings. */
-export interface NsStatistics {
-  min: string;
-  max: string;
-  mean: string;
-  p95: string;
-}
-
-/** The clock's sync state over a chunk's time window (agent/timesync builds it). */
-export interface TimesyncSummary {
-  source: 'chrony' | 'ptp' | 'none';
-  startNs: string;
-  endNs: string;
-  intervals: ClockInterval[];
-  /** Offset from the reference clock; null when no sample fell in the window. */
-  offsetNs: NsStatistics | null;
-  dispersionNs: NsStatistics | null;
-  samples: number;
-  /** Clock steps seen during the chunk. */
-  steps: Array<{ atNs: string; stepNs: string }>;
-  stateAtEnd: 'locked' | 'holdover' | 'unsynced';
-}
-
-export interface CalibrationRef {
-  sensor: string;
-  /** Hex SHA-256 (optionally `sha256:`-prefixed) of the `calibration/<sensor>.yaml` attachment. */
-  digest: string;
-  version: string | number;
-}
-
-/** A de-identification (or other) transform's lineage; free-form beyond `kind`. */
-export interface TransformLineage {
-  kind: string;
-  [field: string]: unknown;
-}
-
-/** A sensor's identity as the config (or its driver) knows it. */
-export interface SensorIdentity {
-  stream: string;
-  serial?: string;
-  firmware?: string;
-}
-
-/**
- * Who captured the data, where, and on what terms (config `policy.*`, v2). null = not configured,
- * or unknown in a record lifted from v1.
- */
-export interface CaptureContext {
-  owner: string | null;
-  site: { id: string; name: string } | null;
-  /** SPDX licence identifier or expression (`CC-BY-4.0`, `LicenseRef-acme-internal`). */
-  licence: string | null;
-  legalBasis: string | null;
-  consentRef: string | null;
-  purpose: string | null;
-  sensors: SensorIdentity[];
-}
-
-export interface CaptureChunkPredicate {
-  chain: ChainFields;
-  sessionId: string;
-  chunkIndex: number;
-  startNs: string;
-  endNs: string;
-  bytes: string;
-  streams: StreamSummary[];
-  timesync: TimesyncSummary;
-  calibration: CalibrationRef[];
-  transforms: TransformLineage[];
-  producer: { rigcapVersion: string; configDigest: string };
-  /**
-   * `owner` is absent in records written before it was signed; `allowedRegions` (store regions the
-   * data may be sent to) is absent when the config sets none.
-   */
-  policy: {
-    residency: string;
-    retentionDays: number;
-    purpose: string;
-    owner?: string;
-    allowedRegions?: string[];
-  };
-  /**
-   * v2: capture context; the agent always writes it (a v1 record lifted to v2 carries what its
-   * policy knew, the rest null). Absent only in records other tools build by hand.
-   */
-  context?: CaptureContext;
-  /**
-   * v2: ids of the geofences the rig was inside during the chunk (GNSS), in order of first entry;
-   * absent when the config has no geofences. Never coordinates.
-   */
-  regions?: string[];
-  /** v2: windows the rig's GNSS fixes lay outside every geofence (absent without geofences). */
-  outsideGeofences?: Array<{ startNs: string; endNs: string }>;
-}
-
-/** What a gap is: lost samples, paused capture, degraded de-id, downtime, clock or calibration. */
-export type GapKind =
-  | 'loss'
-  | 'capture_paused'
-  | 'deid'
-  | 'downtime'
-  | 'clock_unsynced'
-  | 'clock_holdover'
-  | 'clock_step'
-  | 'calibration_missing'
-  | 'geofence_exit';
-
-/**
- * A window of a session whose data is missing or of lesser quality. `cause` is a short machine
- * reason; `kind`, `stream`, `counts` and `stepNs` are absent in records written before they existed.
- */
-export interface SessionGap {
-  startNs: string;
-  endNs: string;
-  cause: string;
-  kind?: GapKind;
-  /** The stream it concerns (absent for session-wide gaps: clock, downtime). */
-  stream?: string;
-  /** Samples lost in the window, by cause. */
-  counts?: Record<string, number>;
-  /** A clock step's size (signed decimal ns). */
-  stepNs?: string;
-}
-
-/** The session's config with secrets removed; SHA-256 of its JCS bytes is `producer.configDigest`. */
-export type ConfigSnapshot = Record<string, unknown>;
-
-export type SessionPredicate =
-  | {
-      chain: ChainFields;
-      sessionId: string;
-      phase: 'open';
-      rigId: string;
-      startNs: string;
-      /** v2 (the agent always writes them); null in a record lifted from v1. */
-      context?: CaptureContext | null;
-      producer?: { rigcapVersion: string; configDigest: string } | null;
-      config?: ConfigSnapshot | null;
-    }
-  | {
-      chain: ChainFields;
-      sessionId: string;
-      phase: 'close';
-      rigId: string;
-      startNs: string;
-      endNs: string;
-      chunks: number;
-      /** RFC 6962 Merkle root over the session's chunk digests (see session-root.ts). */
-      root: string;
-      gaps: SessionGap[];
-      reason: string;
-    };
-
-export interface HeartbeatPredicate {
-  chain: ChainFields;
-  sessionId: string | null;
-  uptimeNs: string;
-  /** Free-form health summary (backlog, disk, clock state). */
-  status: Record<string, unknown>;
-}
-
-export type DeviceKeyPredicate =
-  | { chain: ChainFields; action: 'enrol'; keyId: string; publicKey: string; region?: string }
-  | { chain: ChainFields; action: 'rotate'; keyId: string; newKeyId: string; newPublicKey: string }
-  | { chain: ChainFields; action: 'revoke'; keyId: string; invalidFromSeq: number; reason: string };
-
-export interface CustodyReceiptPredicate {
-  chain: ChainFields;
-  /** The device record the store took custody of. */
-  record: { signer: string; seq: number; sha256: string };
-  /** The blob it names, when the record is a chunk record. */
-  blob: { name: string; sha256: string; bytes: string } | null;
-  receivedWallNs: string;
-  log: { index: number; size: number; root: string };
-  /** The store's region, when it states one (absent = unknown: outside any allowedRegions). */
-  region?: string;
-}
-
-export interface RetentionActionPredicate {
-  chain: ChainFields;
-  deleted: Array<{ session: string; name: string; sha256: string }>;
-  reason: string;
-}
-
-export interface EventMarkerPredicate {
-  chain: ChainFields;
-  sessionId: string | null;
-  label: string;
-  note: string;
-  atNs: string;
-  operator: string;
-}
-
-/** One request to the store's read API or dashboard: who, what digest, why, when; never content. */
-export interface AccessEntry {
-  /** The reader's name from the readers file (null: no known credential was presented). */
-  reader: string | null;
-  role: 'reader' | 'auditor' | 'admin' | null;
-  /** `read`, `export` or `list`: what the route does. */
-  action: 'read' | 'export' | 'list';
-  /** The route pattern asked for (e.g. `/v1/sessions/:sessionId`). */
-  route: string;
-  /** What was asked for (`session-<id>`, `record-<signer>-<seq>`, `blob-<sha256>`, …). */
-  object: string;
-  /** SHA-256 of the bytes the reader received (null when nothing was sent). */
-  sha256: string | null;
-  sessionId: string | null;
-  purpose: string | null;
-  atNs: string;
-  status: number;
-  /** `read` (2xx), `refused` (401/403), `not-found` (404), `invalid` (other 4xx), `failed` (5xx). */
-  outcome: 'read' | 'refused' | 'not-found' | 'invalid' | 'failed';
-  /** The error code answered, when not a read. */
-  code: string | null;
-}
-
+export type CaptureChunkPredicate = FromPredicateSchema<'capture-chunk'>;
+/** An open record (capture context, producer, config snapshot; null when lifted from v1) or a close. */
+export type SessionPredicate = FromPredicateSchema<'session'>;
+export type HeartbeatPredicate = FromPredicateSchema<'heartbeat'>;
+/** enrol (a store's enrol states its region), rotate or revoke. */
+export type DeviceKeyPredicate = FromPredicateSchema<'device-key'>;
+/** The store took custody of a device record (and the blob it names) at a log index. */
+export type CustodyReceiptPredicate = FromPredicateSchema<'custody-receipt'>;
+export type RetentionActionPredicate = FromPredicateSchema<'retention-action'>;
+export type EventMarkerPredicate = FromPredicateSchema<'event-marker'>;
 /** Store-signed: a batch of read-API and dashboard requests, in the order they were answered. */
-export interface AccessPredicate {
-  chain: ChainFields;
-  entries: AccessEntry[];
-}
+export type AccessPredicate = FromPredicateSchema<'access'>;
 
-/** Predicate body type by name. */
+/** Position of a record in its signer's chain (the signer is a device, or a store for receipts). */
+export type ChainFields = CaptureChunkPredicate['chain'];
+/** Per stream of a chunk: counts, drops by cause, upstream loss, latched replays, definition digest. */
+export type StreamSummary = CaptureChunkPredicate['streams'][number];
+/** The clock's sync state over a chunk's time window (agent/timesync builds it). */
+export type TimesyncSummary = CaptureChunkPredicate['timesync'];
+export type ClockInterval = TimesyncSummary['intervals'][number];
+/** min/max/mean/p95 of a nanosecond quantity, as signed decimal strings. */
+export type NsStatistics = NonNullable<TimesyncSummary['offsetNs']>;
+/** A sensor's calibration in a chunk: the digest of its `calibration/<sensor>.yaml` attachment. */
+export type CalibrationRef = CaptureChunkPredicate['calibration'][number];
+/** A de-identification (or other) transform's lineage; free-form beyond `kind`. */
+export type TransformLineage = CaptureChunkPredicate['transforms'][number];
+/** Who captured the data, where, and on what terms (config `policy.*`); null = not stated. */
+export type CaptureContext = NonNullable<CaptureChunkPredicate['context']>;
+/** A sensor's identity as the config (or its driver) knows it. */
+export type SensorIdentity = CaptureContext['sensors'][number];
+/** A window of a session whose data is missing or of lesser quality. */
+export type SessionGap = Extract<SessionPredicate, { phase: 'close' }>['gaps'][number];
+/** What a gap is: lost samples, paused capture, degraded de-id, downtime, clock or calibration. */
+export type GapKind = NonNullable<SessionGap['kind']>;
+/** The session's config with secrets removed; SHA-256 of its JCS bytes is `producer.configDigest`. */
+export type ConfigSnapshot = NonNullable<Extract<SessionPredicate, { phase: 'open' }>['config']>;
+/** One request to the store's read API or dashboard: who, what digest, why, when; never content. */
+export type AccessEntry = AccessPredicate['entries'][number];
+
+/** Predicate body type by name (an interface, so generic code indexes it without re-deriving). */
 export interface PredicateByName {
   'capture-chunk': CaptureChunkPredicate;
   session: SessionPredicate;

@@ -1,5 +1,6 @@
 // JSON Schemas (draft 2020-12) of every predicate. Strict where a verifier or an export relies on a
-// field, open (additionalProperties) where lineage and health summaries evolve.
+// field, open (additionalProperties) where lineage and health summaries evolve. Written `as const`,
+// so predicates.ts derives the predicate types from them (json-schema-to-ts).
 import type { PredicateName } from './predicates.ts';
 
 const decimal = { type: 'string', pattern: '^(0|[1-9][0-9]*)$' } as const;
@@ -24,12 +25,20 @@ const chain = {
   },
 } as const;
 
-function object(
-  required: readonly string[],
-  properties: Record<string, unknown>,
-  options: { open?: boolean } = {},
-): Record<string, unknown> {
-  return { type: 'object', additionalProperties: options.open === true, required: [...required], properties };
+/** An object schema with these required properties and no others. */
+function object<const R extends readonly string[], const P extends Record<string, unknown>>(
+  required: R,
+  properties: P,
+) {
+  return { type: 'object', additionalProperties: false, required, properties } as const;
+}
+
+/** An object schema that also admits properties it does not name (lineage evolves). */
+function openObject<const R extends readonly string[], const P extends Record<string, unknown>>(
+  required: R,
+  properties: P,
+) {
+  return { type: 'object', additionalProperties: true, required, properties } as const;
 }
 
 /** min/max/mean/p95 of a nanosecond quantity (signed decimal strings). */
@@ -40,7 +49,7 @@ const nsStatistics = object(['min', 'max', 'mean', 'p95'], {
   p95: signedDecimal,
 });
 
-const nullable = (schema: unknown): Record<string, unknown> => ({ anyOf: [schema, { type: 'null' }] });
+const nullable = <const S>(schema: S) => ({ anyOf: [schema, { type: 'null' }] }) as const;
 
 /** An SPDX licence id or expression: ids joined by AND/OR/WITH, optional parentheses. */
 export const spdxExpressionPattern =
@@ -152,7 +161,7 @@ const captureChunk = object(
     },
     transforms: {
       type: 'array',
-      items: object(['kind'], { kind: { type: 'string', maxLength: 64 } }, { open: true }),
+      items: openObject(['kind'], { kind: { type: 'string', maxLength: 64 } }),
     },
     producer: object(['rigcapVersion', 'configDigest'], { rigcapVersion: text, configDigest: text }),
     policy: object(['residency', 'retentionDays', 'purpose'], {
@@ -220,7 +229,7 @@ const session = {
       reason: text,
     }),
   ],
-};
+} as const;
 
 const heartbeat = object(['chain', 'sessionId', 'uptimeNs', 'status'], {
   chain,
@@ -254,7 +263,7 @@ const deviceKey = {
       reason: text,
     }),
   ],
-};
+} as const;
 
 const custodyReceipt = object(['chain', 'record', 'blob', 'receivedWallNs', 'log'], {
   chain,
@@ -330,8 +339,7 @@ const access = object(['chain', 'entries'], {
   entries: { type: 'array', minItems: 1, maxItems: 64, items: accessEntry },
 });
 
-/** JSON Schema of each predicate at the current version. */
-export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unknown>>> = {
+const schemas = {
   'capture-chunk': captureChunk,
   session,
   heartbeat,
@@ -340,4 +348,10 @@ export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unk
   'retention-action': retentionAction,
   'event-marker': eventMarker,
   access,
-};
+} as const satisfies Record<PredicateName, object>;
+
+/** The schemas' literal types, by predicate name: what the predicate types are derived from. */
+export type PredicateSchemas = typeof schemas;
+
+/** JSON Schema of each predicate at the current version. */
+export const predicateSchemas: Readonly<Record<PredicateName, Record<string, unknown>>> = schemas;

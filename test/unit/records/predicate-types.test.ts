@@ -1,6 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   type AccessPredicate,
+  type CalibrationRef,
+  type ChainFields,
   buildRecord,
   decodeRecord,
   generateKeyPair,
@@ -18,116 +20,69 @@ import {
   type PredicateName,
   type RetentionActionPredicate,
   type SessionPredicate,
+  type TimesyncSummary,
 } from '../../../agent/records/index.ts';
-import { predicateSchemas } from '../../../agent/records/schemas.ts';
+import { predicateSchemas, type PredicateSchemas } from '../../../agent/records/schemas.ts';
 
-// Every key of each hand-written predicate type, checked by the compiler: a key the type gains or
-// loses fails typecheck here (Record<keyof T, true> with `satisfies` refuses extras and omissions),
-// and a property the schema gains or loses fails the test below.
+// The predicate types are derived from the schemas (agent/records/predicates.ts). These assertions are
+// checked by the compiler: a predicate type (or one arm of a oneOf) that stops naming exactly the
+// properties its schema states, because a field was written by hand beside the schema or dropped by
+// an override, fails typecheck here.
+type Arm<N extends PredicateName, I extends number> = PredicateSchemas[N] extends { oneOf: infer A }
+  ? A extends readonly unknown[]
+    ? A[I]
+    : never
+  : PredicateSchemas[N];
+type SchemaKeys<N extends PredicateName, I extends number = 0> =
+  Arm<N, I> extends { properties: infer P } ? keyof P : never;
 type Variant<T, K extends keyof T, V> = Extract<T, Record<K, V>>;
-const keyTables = {
-  'capture-chunk': [
-    {
-      chain: true,
-      sessionId: true,
-      chunkIndex: true,
-      startNs: true,
-      endNs: true,
-      bytes: true,
-      streams: true,
-      timesync: true,
-      calibration: true,
-      transforms: true,
-      producer: true,
-      policy: true,
-      context: true,
-      regions: true,
-      outsideGeofences: true,
-    } satisfies Record<keyof CaptureChunkPredicate, true>,
-  ],
-  session: [
-    {
-      chain: true,
-      sessionId: true,
-      phase: true,
-      rigId: true,
-      startNs: true,
-      context: true,
-      producer: true,
-      config: true,
-    } satisfies Record<keyof Variant<SessionPredicate, 'phase', 'open'>, true>,
-    {
-      chain: true,
-      sessionId: true,
-      phase: true,
-      rigId: true,
-      startNs: true,
-      endNs: true,
-      chunks: true,
-      root: true,
-      gaps: true,
-      reason: true,
-    } satisfies Record<keyof Variant<SessionPredicate, 'phase', 'close'>, true>,
-  ],
-  heartbeat: [
-    { chain: true, sessionId: true, uptimeNs: true, status: true } satisfies Record<
-      keyof HeartbeatPredicate,
-      true
-    >,
-  ],
-  'device-key': [
-    { chain: true, action: true, keyId: true, publicKey: true, region: true } satisfies Record<
-      keyof Variant<DeviceKeyPredicate, 'action', 'enrol'>,
-      true
-    >,
-    { chain: true, action: true, keyId: true, newKeyId: true, newPublicKey: true } satisfies Record<
-      keyof Variant<DeviceKeyPredicate, 'action', 'rotate'>,
-      true
-    >,
-    { chain: true, action: true, keyId: true, invalidFromSeq: true, reason: true } satisfies Record<
-      keyof Variant<DeviceKeyPredicate, 'action', 'revoke'>,
-      true
-    >,
-  ],
-  'custody-receipt': [
-    {
-      chain: true,
-      record: true,
-      blob: true,
-      receivedWallNs: true,
-      log: true,
-      region: true,
-    } satisfies Record<keyof CustodyReceiptPredicate, true>,
-  ],
-  'retention-action': [
-    { chain: true, deleted: true, reason: true } satisfies Record<keyof RetentionActionPredicate, true>,
-  ],
-  'event-marker': [
-    {
-      chain: true,
-      sessionId: true,
-      label: true,
-      note: true,
-      atNs: true,
-      operator: true,
-    } satisfies Record<keyof EventMarkerPredicate, true>,
-  ],
-  access: [{ chain: true, entries: true } satisfies Record<keyof AccessPredicate, true>],
-} satisfies Record<PredicateName, Array<Record<string, true>>>;
-
-/** The property names of each top-level variant of a predicate schema (oneOf arms, or the object). */
-function schemaKeySets(schema: Record<string, unknown>): string[][] {
-  const arms = (schema['oneOf'] as Array<Record<string, unknown>> | undefined) ?? [schema];
-  return arms.map((arm) => Object.keys(arm['properties'] as object).sort());
-}
 
 describe('predicate types and their schemas', () => {
-  for (const [name, tables] of Object.entries(keyTables)) {
-    it(`${name}: the type names exactly the properties its schema states`, () => {
-      const schema = predicateSchemas[name as PredicateName];
-      expect(schemaKeySets(schema)).toEqual(tables.map((t) => Object.keys(t).sort()));
-    });
-  }
+  it('each predicate type names exactly the properties its schema states', () => {
+    expectTypeOf<keyof CaptureChunkPredicate>().toEqualTypeOf<SchemaKeys<'capture-chunk'>>();
+    expectTypeOf<keyof Variant<SessionPredicate, 'phase', 'open'>>().toEqualTypeOf<
+      SchemaKeys<'session', 0>
+    >();
+    expectTypeOf<keyof Variant<SessionPredicate, 'phase', 'close'>>().toEqualTypeOf<
+      SchemaKeys<'session', 1>
+    >();
+    expectTypeOf<keyof HeartbeatPredicate>().toEqualTypeOf<SchemaKeys<'heartbeat'>>();
+    expectTypeOf<keyof Variant<DeviceKeyPredicate, 'action', 'enrol'>>().toEqualTypeOf<
+      SchemaKeys<'device-key', 0>
+    >();
+    expectTypeOf<keyof Variant<DeviceKeyPredicate, 'action', 'rotate'>>().toEqualTypeOf<
+      SchemaKeys<'device-key', 1>
+    >();
+    expectTypeOf<keyof Variant<DeviceKeyPredicate, 'action', 'revoke'>>().toEqualTypeOf<
+      SchemaKeys<'device-key', 2>
+    >();
+    expectTypeOf<keyof CustodyReceiptPredicate>().toEqualTypeOf<SchemaKeys<'custody-receipt'>>();
+    expectTypeOf<keyof RetentionActionPredicate>().toEqualTypeOf<SchemaKeys<'retention-action'>>();
+    expectTypeOf<keyof EventMarkerPredicate>().toEqualTypeOf<SchemaKeys<'event-marker'>>();
+    expectTypeOf<keyof AccessPredicate>().toEqualTypeOf<SchemaKeys<'access'>>();
+    // Fields the verifier and the exports read keep the shapes the schema states.
+    expectTypeOf<CalibrationRef>().toEqualTypeOf<{
+      sensor: string;
+      digest: string;
+      version: string | number;
+    }>();
+    expectTypeOf<TimesyncSummary['offsetNs']>().toEqualTypeOf<{
+      min: string;
+      max: string;
+      mean: string;
+      p95: string;
+    } | null>();
+    expectTypeOf<ChainFields['prev']>().toEqualTypeOf<string | null>();
+  });
+
+  it('the schema of every predicate name is an object or a oneOf of objects', () => {
+    for (const name of Object.keys(predicateSchemas) as PredicateName[]) {
+      const schema = predicateSchemas[name];
+      const arms = (schema['oneOf'] as Array<Record<string, unknown>> | undefined) ?? [schema];
+      for (const arm of arms)
+        expect(arm, name).toMatchObject({ type: 'object', properties: expect.any(Object) });
+    }
+  });
 });
 
 describe('decoded records', () => {
