@@ -72,18 +72,41 @@ export interface StateTx extends StateReader {
   /** Appends a log leaf; `entry` is the bytes it hashes, kept for publishing the log as tiles. */
   appendLeaf(index: number, leaf: Uint8Array, entry?: Uint8Array): Promise<void>;
   setMeta(key: string, value: string): Promise<void>;
-  /** Records held at any of these positions (one round trip; the admission sequencer's prefetch). */
-  recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]>;
-  /** Keys with one of these keyids or of one of these signers, oldest first. */
-  keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]>;
-  /** The values of these meta keys (absent keys are missing from the map). */
-  metaOf(keys: readonly string[]): Promise<Map<string, string>>;
-  /** Inserts records in one statement. */
-  insertRecords(rows: readonly RecordRow[]): Promise<void>;
-  /** Appends consecutive log leaves from `index` on, each with the entry bytes it hashes. */
-  appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void>;
-  /** Sets several meta keys in one statement. */
-  setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void>;
+  /** What one admission batch reads before its checks: one round trip where the adapter can. */
+  readBatch(query: BatchRead): Promise<BatchReadResult>;
+  /** What one admission batch writes at its end: one statement where the adapter can. */
+  writeBatch(writes: BatchWrite): Promise<void>;
+}
+
+/** The reads of one admission batch. */
+export interface BatchRead {
+  /** Records held at any of these positions. */
+  positions: readonly RecordPosition[];
+  /** Keys with one of these keyids or of one of these signers. */
+  keyids: readonly string[];
+  signerIds: readonly string[];
+  meta: readonly string[];
+  /** Log leaf hashes from this index on. */
+  leavesFrom: number;
+}
+
+/** What `readBatch` found. */
+export interface BatchReadResult {
+  records: RecordRow[];
+  /** Oldest first. */
+  keys: KeyRow[];
+  /** Absent keys are missing. */
+  meta: Map<string, string>;
+  leaves: Buffer[];
+}
+
+/** The writes of one admission batch. */
+export interface BatchWrite {
+  /** Consecutive leaves from `leavesFrom` on, each with the entry bytes it hashes. */
+  leavesFrom: number;
+  leaves: readonly LeafWrite[];
+  records: readonly RecordRow[];
+  meta: ReadonlyArray<readonly [string, string]>;
 }
 
 /** A place in a signer's chain. */

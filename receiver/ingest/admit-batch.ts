@@ -8,9 +8,9 @@ import { RigcapError } from '../../agent/errors.ts';
 import type { DsseEnvelope } from '../../agent/records/dsse.ts';
 import type { ResourceDescriptor } from '../../agent/records/statement.ts';
 import type { RecordView } from '../record-view.ts';
-import type { ReceiverState, RecordRow } from '../state.ts';
+import type { BatchRead, ReceiverState, RecordPosition, RecordRow } from '../state.ts';
 import { applyKeyChange, authorise, checkChain, enrol, refuse } from './admission.ts';
-import { BatchTx, type BatchWants } from './batch-tx.ts';
+import { BatchTx } from './batch-tx.ts';
 import type { ItemOutcome } from './group-commit.ts';
 import type { ReceiptBlob, StoreChain } from './store-chain.ts';
 import type { StoreLog } from './store-log.ts';
@@ -77,8 +77,14 @@ function chainOrder(items: readonly PendingRecord[]): number[] {
 }
 
 /** Everything the checks of these items read, so each table is read once. */
-function wantsOf(items: readonly PendingRecord[]): BatchWants {
-  const wants: BatchWants = { positions: [], keyids: [], signerIds: [], meta: ['store.seq', 'store.head'] };
+function wantsOf(items: readonly PendingRecord[], leavesFrom: number): BatchRead {
+  const wants = {
+    positions: [] as RecordPosition[],
+    keyids: [] as string[],
+    signerIds: [] as string[],
+    meta: ['store.seq', 'store.head'],
+    leavesFrom,
+  };
   for (const { view } of items) {
     const { deviceId, seq, keyId } = view.chain;
     for (const s of [seq - 1, seq, seq + 1]) if (s >= 1) wants.positions.push({ signerId: deviceId, seq: s });
@@ -238,9 +244,8 @@ export async function admitBatch(ctx: BatchContext, items: readonly PendingRecor
   let done: { size: number; rows: Map<number, RecordRow> };
   try {
     done = await ctx.state.admit(async (stateTx) => {
-      await ctx.log.catchUp(stateTx);
       const tx = new BatchTx(stateTx);
-      await tx.prefetch(wantsOf(items));
+      ctx.log.extend(await tx.prefetch(wantsOf(items, ctx.log.size)));
       const firstAt = new Map<string, number>();
       for (const i of chainOrder(items)) {
         const item = items[i];

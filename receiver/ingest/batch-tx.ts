@@ -1,16 +1,17 @@
 // One admission batch's view of the state, inside its transaction: what the batch's checks read
-// is fetched up front in one round trip per table, writes stay in memory and reach the database at
-// the end in one statement per table, and one record's writes can be undone when that record is
-// refused, leaving the rest of the batch as it was.
-import type { KeyRow, LeafWrite, LogEntryRow, RecordPosition, RecordRow, StateTx } from '../state.ts';
-
-/** What a batch reads before its checks run. */
-export interface BatchWants {
-  positions: RecordPosition[];
-  keyids: string[];
-  signerIds: string[];
-  meta: string[];
-}
+// is fetched up front (one round trip on PostgreSQL), writes stay in memory and reach the database
+// at the end (one statement), and one record's writes can be undone when that record is refused,
+// leaving the rest of the batch as it was.
+import type {
+  BatchRead,
+  BatchReadResult,
+  BatchWrite,
+  KeyRow,
+  LeafWrite,
+  LogEntryRow,
+  RecordRow,
+  StateTx,
+} from '../state.ts';
 
 /** A point to undo back to (see `mark` and `undoTo`). */
 export interface BatchMark {
@@ -44,20 +45,23 @@ export class BatchTx implements StateTx {
     this.#tx = tx;
   }
 
-  /** Reads what the batch's checks will ask for, one round trip per table. */
-  async prefetch(wants: BatchWants): Promise<void> {
+  /**
+   * Reads what the batch's checks will ask for (one round trip on PostgreSQL); returns the log
+   * leaves committed from `wants.leavesFrom` on.
+   */
+  async prefetch(wants: BatchRead): Promise<Buffer[]> {
+    const found = await this.#tx.readBatch(wants);
     for (const p of wants.positions) this.#records.set(positionKey(p.signerId, p.seq), null);
-    for (const row of await this.#tx.recordsAt(wants.positions))
-      this.#records.set(positionKey(row.signerId, row.seq), row);
+    for (const row of found.records) this.#records.set(positionKey(row.signerId, row.seq), row);
     for (const keyid of wants.keyids) this.#keys.set(keyid, null);
     for (const signerId of wants.signerIds) this.#enrolled.set(signerId, false);
     const signers = new Set(wants.signerIds);
-    for (const k of await this.#tx.keysFor({ keyids: wants.keyids, signerIds: wants.signerIds })) {
+    for (const k of found.keys) {
       this.#keys.set(k.keyid, k);
       if (signers.has(k.signerId)) this.#enrolled.set(k.signerId, true);
     }
-    const meta = await this.#tx.metaOf(wants.meta);
-    for (const k of wants.meta) this.#meta.set(k, meta.get(k) ?? null);
+    for (const k of wants.meta) this.#meta.set(k, found.meta.get(k) ?? null);
+    return found.leaves;
   }
 
   /** The current point, to undo one record's writes if it is refused. */
@@ -82,13 +86,16 @@ export class BatchTx implements StateTx {
     return this.#leaves.length;
   }
 
-  /** Writes everything kept, one statement per table. */
+  /** Writes everything kept: key changes (rare) one by one, then the rest in one statement. */
   async flush(): Promise<void> {
     for (const k of this.#newKeys) await this.#tx.addKey(k);
     for (const [keyid, fromSeq] of this.#revocations) await this.#tx.revokeKey(keyid, fromSeq);
-    await this.#tx.appendLeaves(this.#leafStart, this.#leaves);
-    await this.#tx.insertRecords(this.#newRecords);
-    await this.#tx.setMetas([...this.#metaWrites]);
+    await this.#tx.writeBatch({
+      leavesFrom: this.#leafStart,
+      leaves: this.#leaves,
+      records: this.#newRecords,
+      meta: [...this.#metaWrites],
+    });
   }
 
   #setCached<V>(map: Map<string, V>, key: string, value: V): void {
@@ -197,41 +204,29 @@ export class BatchTx implements StateTx {
     this.#setCached(this.#metaWrites, key, value);
   }
 
-  async recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]> {
-    const rows: RecordRow[] = [];
-    for (const p of positions) {
+  async readBatch(q: BatchRead): Promise<BatchReadResult> {
+    const records: RecordRow[] = [];
+    for (const p of q.positions) {
       const row = await this.record(p.signerId, p.seq);
-      if (row !== undefined) rows.push(row);
+      if (row !== undefined) records.push(row);
     }
-    return rows;
-  }
-
-  async keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]> {
-    const held = await this.#tx.keysFor(query);
-    const fresh = this.#newKeys.filter(
-      (k) => query.keyids.includes(k.keyid) || query.signerIds.includes(k.signerId),
-    );
-    return [...held, ...fresh];
-  }
-
-  async metaOf(keys: readonly string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const k of keys) {
+    const keys: KeyRow[] = [];
+    for (const keyid of q.keyids) {
+      const k = await this.key(keyid);
+      if (k !== undefined) keys.push(k);
+    }
+    for (const signerId of q.signerIds) keys.push(...(await this.keysOf(signerId)));
+    const meta = new Map<string, string>();
+    for (const k of q.meta) {
       const v = await this.meta(k);
-      if (v !== undefined) out.set(k, v);
+      if (v !== undefined) meta.set(k, v);
     }
-    return out;
+    return { records, keys, meta, leaves: await this.leavesFrom(q.leavesFrom) };
   }
 
-  async insertRecords(rows: readonly RecordRow[]): Promise<void> {
-    for (const row of rows) await this.insertRecord(row);
-  }
-
-  async appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void> {
-    for (const [i, l] of leaves.entries()) await this.appendLeaf(index + i, l.leaf, l.entry);
-  }
-
-  async setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    for (const [k, v] of entries) await this.setMeta(k, v);
+  async writeBatch(w: BatchWrite): Promise<void> {
+    for (const [i, l] of w.leaves.entries()) await this.appendLeaf(w.leavesFrom + i, l.leaf, l.entry);
+    for (const row of w.records) await this.insertRecord(row);
+    for (const [k, v] of w.meta) await this.setMeta(k, v);
   }
 }

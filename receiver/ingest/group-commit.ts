@@ -63,6 +63,9 @@ export class GroupCommit<I, O> {
   }
 
   async #flush(): Promise<void> {
+    // Let submissions already on their way (answers of the last batch sending their next record)
+    // join this batch instead of the one after it.
+    await new Promise((resolve) => setImmediate(resolve));
     this.#flushQueued = false;
     const batch = this.#waiting.splice(0, this.#maxBatch);
     if (this.#waiting.length > 0) this.#queueFlush();

@@ -41,6 +41,13 @@ export class StoreLog {
     this.#committed = this.#tree.size;
   }
 
+  /** Appends committed leaves read elsewhere (an admission's prefetch), which must start at `size`. */
+  extend(leaves: readonly Uint8Array[]): void {
+    if (this.#committed !== this.#tree.size) throw new RangeError('the log view holds uncommitted entries');
+    for (const leaf of leaves) this.#tree.append(leaf);
+    this.#committed = this.#tree.size;
+  }
+
   /** Drops the local view and reads it again (after a rolled-back admission appended to it). */
   async reload(state: StateReader): Promise<void> {
     this.#tree = new MerkleTree();

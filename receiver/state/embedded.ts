@@ -3,11 +3,12 @@
 // in this process queue behind each other, since a SQLite connection holds one transaction.
 import Database from 'better-sqlite3';
 import type {
+  BatchRead,
+  BatchReadResult,
+  BatchWrite,
   KeyRow,
-  LeafWrite,
   LogEntryRow,
   ReceiverState,
-  RecordPosition,
   RecordRow,
   StateTx,
 } from '../state.ts';
@@ -300,46 +301,31 @@ export class EmbeddedReceiverState implements ReceiverState, StateTx {
       .run(key, value);
   }
 
-  // The batch calls of the port: SQLite runs in this process, so a loop costs no round trips.
-  async recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]> {
-    const rows: RecordRow[] = [];
-    for (const p of positions) {
+  // The batch calls of the port: SQLite runs in this process, so loops cost no round trips.
+  async readBatch(q: BatchRead): Promise<BatchReadResult> {
+    const records: RecordRow[] = [];
+    for (const p of q.positions) {
       const row = await this.record(p.signerId, p.seq);
-      if (row !== undefined) rows.push(row);
+      if (row !== undefined) records.push(row);
     }
-    return rows;
-  }
-
-  async keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]> {
-    const found = new Map<string, KeyRow>();
-    for (const signerId of query.signerIds)
-      for (const k of await this.keysOf(signerId)) found.set(k.keyid, k);
-    for (const keyid of query.keyids) {
+    const keys = new Map<string, KeyRow>();
+    for (const signerId of q.signerIds) for (const k of await this.keysOf(signerId)) keys.set(k.keyid, k);
+    for (const keyid of q.keyids) {
       const k = await this.key(keyid);
-      if (k !== undefined) found.set(k.keyid, k);
+      if (k !== undefined) keys.set(k.keyid, k);
     }
-    return [...found.values()];
-  }
-
-  async metaOf(keys: readonly string[]): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const k of keys) {
+    const meta = new Map<string, string>();
+    for (const k of q.meta) {
       const v = await this.meta(k);
-      if (v !== undefined) out.set(k, v);
+      if (v !== undefined) meta.set(k, v);
     }
-    return out;
+    return { records, keys: [...keys.values()], meta, leaves: await this.leavesFrom(q.leavesFrom) };
   }
 
-  async insertRecords(rows: readonly RecordRow[]): Promise<void> {
-    for (const row of rows) await this.insertRecord(row);
-  }
-
-  async appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void> {
-    for (const [i, l] of leaves.entries()) await this.appendLeaf(index + i, l.leaf, l.entry);
-  }
-
-  async setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    for (const [k, v] of entries) await this.setMeta(k, v);
+  async writeBatch(w: BatchWrite): Promise<void> {
+    for (const [i, l] of w.leaves.entries()) await this.appendLeaf(w.leavesFrom + i, l.leaf, l.entry);
+    for (const row of w.records) await this.insertRecord(row);
+    for (const [k, v] of w.meta) await this.setMeta(k, v);
   }
 
   close(): Promise<void> {

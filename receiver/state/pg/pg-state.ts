@@ -7,75 +7,22 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { RigcapError } from '../../../agent/errors.ts';
 import type { Logger } from '../../../agent/log.ts';
 import type {
+  BatchRead,
+  BatchReadResult,
+  BatchWrite,
   KeyRow,
-  LeafWrite,
   LogEntryRow,
   ReceiverState,
-  RecordPosition,
   RecordRow,
   StateTx,
 } from '../../state.ts';
 import type { StateDatabase } from '../open.ts';
 import { loadMigrations, migrate, type Migration } from './migrate.ts';
+import { readBatch, writeBatch } from './pg-batch.ts';
+import { keyColumns, toKey, toRecord, type RawKey, type RawRecord } from './pg-rows.ts';
 
 /** Advisory lock key of the log's admission ('rigcaplg' as a 64-bit number). */
 export const admissionLockKey = '7163770740014510695';
-
-interface RawRecord {
-  signer_id: string;
-  seq: string;
-  payload_sha256: string;
-  prev: string | null;
-  predicate: string;
-  log_index: string;
-  receipt_json: string;
-  envelope_json: string;
-  session_id: string | null;
-  chunk_name: string | null;
-  blob_sha256: string | null;
-  receipt_log_index: string | null;
-  checkpoint: string | null;
-  inclusion_proof: string[] | null;
-}
-
-interface RawKey {
-  keyid: string;
-  signer_id: string;
-  public_pem: string;
-  valid_from_seq: string;
-  revoked_from_seq: string | null;
-}
-
-function toRecord(r: RawRecord): RecordRow {
-  return {
-    signerId: r.signer_id,
-    seq: Number(r.seq),
-    payloadSha256: r.payload_sha256,
-    prev: r.prev,
-    predicate: r.predicate,
-    logIndex: Number(r.log_index),
-    receiptJson: r.receipt_json,
-    envelopeJson: r.envelope_json,
-    sessionId: r.session_id,
-    chunkName: r.chunk_name,
-    blobSha256: r.blob_sha256,
-    receiptLogIndex: r.receipt_log_index === null ? null : Number(r.receipt_log_index),
-    checkpoint: r.checkpoint,
-    inclusionProof: r.inclusion_proof,
-  };
-}
-
-function toKey(r: RawKey): KeyRow {
-  return {
-    keyid: r.keyid,
-    signerId: r.signer_id,
-    publicPem: r.public_pem,
-    validFromSeq: Number(r.valid_from_seq),
-    revokedFromSeq: r.revoked_from_seq === null ? null : Number(r.revoked_from_seq),
-  };
-}
-
-const keyColumns = 'keyid, signer_id, public_pem, valid_from_seq, revoked_from_seq';
 
 type Queryable = Pick<Pool | PoolClient, 'query'>;
 
@@ -208,86 +155,12 @@ class PgStateOps implements StateTx {
     );
   }
 
-  async recordsAt(positions: readonly RecordPosition[]): Promise<RecordRow[]> {
-    if (positions.length === 0) return [];
-    const rows = await this.#rows<RawRecord>(
-      `SELECT r.* FROM receiver_records r
-         JOIN unnest($1::text[], $2::bigint[]) AS q(signer_id, seq) ON r.signer_id = q.signer_id AND r.seq = q.seq`,
-      [positions.map((p) => p.signerId), positions.map((p) => p.seq)],
-    );
-    return rows.map(toRecord);
+  readBatch(query: BatchRead): Promise<BatchReadResult> {
+    return readBatch(this.#db, query);
   }
 
-  async keysFor(query: { keyids: readonly string[]; signerIds: readonly string[] }): Promise<KeyRow[]> {
-    const rows = await this.#rows<RawKey>(
-      `SELECT ${keyColumns} FROM receiver_keys WHERE keyid = ANY($1::text[]) OR signer_id = ANY($2::text[])
-         ORDER BY valid_from_seq, added`,
-      [query.keyids, query.signerIds],
-    );
-    return rows.map(toKey);
-  }
-
-  async metaOf(keys: readonly string[]): Promise<Map<string, string>> {
-    const rows = await this.#rows<{ key: string; value: string }>(
-      'SELECT key, value FROM receiver_meta WHERE key = ANY($1::text[])',
-      [keys],
-    );
-    return new Map(rows.map((r) => [r.key, r.value]));
-  }
-
-  async insertRecords(rows: readonly RecordRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    // One parameter for the whole batch: PostgreSQL unpacks the JSON array into rows.
-    await this.#db.query(
-      `INSERT INTO receiver_records (signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json,
-         envelope_json, session_id, chunk_name, blob_sha256, receipt_log_index, checkpoint, inclusion_proof)
-       SELECT signer_id, seq, payload_sha256, prev, predicate, log_index, receipt_json, envelope_json,
-         session_id, chunk_name, blob_sha256, receipt_log_index, checkpoint, inclusion_proof
-       FROM jsonb_to_recordset($1::jsonb) AS x(signer_id text, seq bigint, payload_sha256 text, prev text,
-         predicate text, log_index bigint, receipt_json text, envelope_json text, session_id text,
-         chunk_name text, blob_sha256 text, receipt_log_index bigint, checkpoint text, inclusion_proof jsonb)`,
-      [
-        JSON.stringify(
-          rows.map((row) => ({
-            signer_id: row.signerId,
-            seq: row.seq,
-            payload_sha256: row.payloadSha256,
-            prev: row.prev,
-            predicate: row.predicate,
-            log_index: row.logIndex,
-            receipt_json: row.receiptJson,
-            envelope_json: row.envelopeJson,
-            session_id: row.sessionId,
-            chunk_name: row.chunkName,
-            blob_sha256: row.blobSha256,
-            receipt_log_index: row.receiptLogIndex,
-            checkpoint: row.checkpoint,
-            inclusion_proof: row.inclusionProof,
-          })),
-        ),
-      ],
-    );
-  }
-
-  async appendLeaves(index: number, leaves: readonly LeafWrite[]): Promise<void> {
-    if (leaves.length === 0) return;
-    await this.#db.query(
-      'INSERT INTO receiver_log (idx, leaf_hash, entry) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])',
-      [
-        leaves.map((_, i) => index + i),
-        leaves.map((l) => Buffer.from(l.leaf)),
-        leaves.map((l) => Buffer.from(l.entry)),
-      ],
-    );
-  }
-
-  async setMetas(entries: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    if (entries.length === 0) return;
-    await this.#db.query(
-      `INSERT INTO receiver_meta (key, value) SELECT * FROM unnest($1::text[], $2::text[])
-         ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-      [entries.map(([k]) => k), entries.map(([, v]) => v)],
-    );
+  writeBatch(writes: BatchWrite): Promise<void> {
+    return writeBatch(this.#db, writes);
   }
 
   async allKeys(): Promise<KeyRow[]> {
