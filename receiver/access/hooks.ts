@@ -54,7 +54,11 @@ export function readerOf(request: FastifyRequest): Reader | undefined {
   return contexts.get(request)?.reader;
 }
 
-const clip = (s: string): string => (s.length <= 256 ? s : `${s.slice(0, 253)}...`);
+/** A request-chosen string as logged: printable ASCII only (one byte each), at most 256. */
+function clip(s: string): string {
+  const ascii = s.replace(/[^\x20-\x7e]|["\\]/g, '?');
+  return ascii.length <= 256 ? ascii : `${ascii.slice(0, 253)}...`;
+}
 
 function purposeOf(request: FastifyRequest): string | undefined {
   const header = request.headers['x-rigcap-purpose'];

@@ -13,8 +13,22 @@ import type { StoreLayout } from '../layout.ts';
 import type { ReceiverState } from '../state.ts';
 import type { StoreKey } from '../store-key.ts';
 
-/** Entries in one access record at most (a record must fit one tlog-tiles entry, 64 KiB). */
+/** Entries in one access record at most. */
 export const maxEntriesPerRecord = 24;
+/** JSON bytes of the entries of one record at most, so a record fits one tlog-tiles entry (64 KiB). */
+export const maxEntryBytesPerRecord = 24_000;
+
+/** How many entries from the front of `entries` go into one record (at least one). */
+export function recordBatchSize(entries: readonly AccessEntry[]): number {
+  let bytes = 0;
+  let n = 0;
+  while (n < entries.length && n < maxEntriesPerRecord) {
+    bytes += Buffer.byteLength(JSON.stringify(entries[n]));
+    if (n > 0 && bytes > maxEntryBytesPerRecord) break;
+    n++;
+  }
+  return n;
+}
 
 /** What the recorder needs. */
 export interface AccessRecorderDeps {
@@ -81,7 +95,7 @@ export class AccessRecorder {
 
   async #pump(): Promise<void> {
     while (this.#waiting.length > 0) {
-      const batch = this.#waiting.splice(0, maxEntriesPerRecord);
+      const batch = this.#waiting.splice(0, recordBatchSize(this.#waiting.map((w) => w.entry)));
       try {
         const seq = await this.#sign(batch.map((w) => w.entry));
         for (const w of batch) w.resolve({ seq });
