@@ -229,10 +229,12 @@ export class Daemon {
 }
 
 /** Fails with RIGCAP_CONFIG_UNREADABLE when a file named in `sync:` cannot be read. */
-function checkSyncFiles(sync: { caFile: string; storeKeyFile: string }): void {
+function checkSyncFiles(sync: { caFile: string; storeKeyFile: string; storeKey: string }): void {
   for (const [key, path] of [
     ['sync.caFile', sync.caFile],
     ['sync.storeKeyFile', sync.storeKeyFile],
+    // A keyid is not a file.
+    ['sync.storeKey', /^[0-9a-f]{64}$/.test(sync.storeKey) ? '' : sync.storeKey],
   ] as const) {
     if (path === '') continue;
     try {

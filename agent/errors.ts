@@ -127,7 +127,11 @@ export const errorCatalogue = {
   RIGCAP_SYNC_REFUSED:
     'The store refused a record or blob (code in the message); fix the cause it names, sync retries the rest.',
   RIGCAP_SYNC_RECEIPT_INVALID:
-    'The store answered with a receipt that does not verify: check `sync.storeKeyFile` pins the right store key.',
+    'The store answered with a receipt that does not verify: check `sync.storeKey` pins the right store key.',
+  RIGCAP_SYNC_STORE_KEY_MISMATCH:
+    'The store presents a key other than the pinned `sync.storeKey`, so nothing is sent to it: check `sync.storeUrl` names the right store, or pin its new key if the operator rotated it.',
+  RIGCAP_SYNC_STORE_KEY_UNPINNED:
+    "Set `sync.storeKey` to the store's public key file or its keyid (`rigcap receiver` prints it), or set `sync.trustOnFirstUse: true` to keep the first key the store presents.",
   RIGCAP_SYNC_LOG_INCONSISTENT:
     'The store log forked or shrank since the last checkpoint: stop syncing to it and alert the store operator.',
   RIGCAP_SYNC_REGION_NOT_ALLOWED:

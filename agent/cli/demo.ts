@@ -27,6 +27,8 @@ export function demoConfig(options: {
   endpoint: string;
   storeUrl: string;
   enrollToken: string;
+  /** The store's keyid to pin (the demo's own receiver); absent: the first key seen is trusted. */
+  storeKey?: string;
   seconds: number;
   /** Per-frame de-id deadline (deid.timeoutMs); the default suits real hardware, not emulation. */
   deidTimeoutMs?: number;
@@ -61,6 +63,7 @@ export function demoConfig(options: {
       enabled: true,
       storeUrl: options.storeUrl,
       enrollToken: options.enrollToken,
+      ...(options.storeKey === undefined ? { trustOnFirstUse: true } : { storeKey: options.storeKey }),
       partBytes: '4MiB',
       concurrency: 2,
     },
@@ -277,7 +280,7 @@ const command: Command = {
       const configFile = join(dir, 'rigcap.yaml');
       writeFileSync(
         configFile,
-        `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds, deidTimeoutMs }))}`,
+        `# written by rigcap demo; \`rigcap status --config ${configFile}\` reads it\n${stringify(demoConfig({ dir, endpoint: rig.endpoint, storeUrl, enrollToken, seconds, deidTimeoutMs, ...(receiver === undefined ? {} : { storeKey: receiver.key.signer.keyId }) }))}`,
       );
       const { config, digest } = loadConfigFile(configFile);
       const daemon = new Daemon({ config, configDigest: digest, log, env: {} });

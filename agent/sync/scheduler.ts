@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import { regionRefusal, unknownRegion } from '../records/residency.ts';
 import { ReceiptVerifier, type CustodyAnswer } from './receipts.ts';
 import { scanSpool } from './spool-scan.ts';
+import { checkStorePin } from './store-pin.ts';
 import { itemKey, type SyncItem, type SyncLedger } from './state.ts';
 import { backoffMs, sleep } from './token-bucket.ts';
 import { TransferError, type TusClient } from './tus-client.ts';
@@ -24,8 +25,12 @@ export interface UploadSchedulerOptions {
   enrollToken: string;
   /** Store regions data may go to (`sync.allowedRegions`); absent = any store. */
   allowedRegions?: readonly string[];
-  /** Pinned store public key (SPKI PEM); without it the first key seen is kept and must not change. */
+  /** Pinned store public key (SPKI PEM); without it or a keyid the first key seen is kept and must not change. */
   storeKeyPem?: string;
+  /** Pinned keyid of the store's key (SHA-256 of its SPKI, hex). */
+  storeKeyId?: string;
+  /** Trust the first key seen (set by openSyncService only when the config says so). */
+  trustOnFirstUse?: boolean;
   streamPriority?: (topic: string) => number | undefined;
   /** Link cap, for the ETA before a rate has been measured (0 = uncapped). */
   bandwidthBytesPerSec?: number;
@@ -190,14 +195,7 @@ export class UploadScheduler {
       };
       throw new RigcapError('RIGCAP_SYNC_REGION_NOT_ALLOWED', reason);
     }
-    const pinned = this.#o.storeKeyPem ?? this.#o.state.meta('store.publicKeyPem');
-    if (pinned !== undefined && pinned.trim() !== info.publicKeyPem.trim()) {
-      throw new RigcapError(
-        'RIGCAP_SYNC_RECEIPT_INVALID',
-        `store ${info.storeId} presents a key other than the pinned one`,
-      );
-    }
-    this.#o.state.setMeta('store.publicKeyPem', info.publicKeyPem);
+    checkStorePin(this.#o, info, this.#o.state);
     this.#verifier = new ReceiptVerifier({
       state: this.#o.state,
       storePublicKeyPem: info.publicKeyPem,
@@ -292,10 +290,14 @@ export class UploadScheduler {
       maxMs: this.#o.backoffMaxMs,
       ...(this.#o.random === undefined ? {} : { random: this.#o.random }),
     });
-    if (isRigcapError(err, 'RIGCAP_SYNC_REGION_NOT_ALLOWED')) {
-      // Nothing may go to this store; status and metrics show why until the config changes.
+    if (
+      isRigcapError(err, 'RIGCAP_SYNC_REGION_NOT_ALLOWED') ||
+      isRigcapError(err, 'RIGCAP_SYNC_STORE_KEY_MISMATCH')
+    ) {
+      // Nothing may go to this store (outside the allowed regions, or not the pinned key); status
+      // and metrics show why until the config changes.
       this.#halted = err;
-      this.#log.error({ code: err.code, reason: message }, 'store outside the allowed regions; sync halted');
+      this.#log.error({ code: err.code, reason: message }, 'nothing may go to this store; sync halted');
       return 'retry';
     }
     if (isRigcapError(err, 'RIGCAP_SYNC_LOG_INCONSISTENT')) {

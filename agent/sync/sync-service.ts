@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Catalog } from '../catalog/catalog.ts';
 import type { SyncConfig } from '../config/types.ts';
 import type { Logger } from '../log.ts';
+import { storePinOf } from './store-pin.ts';
 import { UploadScheduler, type Backlog, type DrainResult } from './scheduler.ts';
 import type { SyncLedger } from './state.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -37,7 +38,7 @@ export function openSyncService(options: {
   signer?: TusClientOptions['signer'];
 }): SyncService {
   const { sync, log } = options;
-  const storeKeyPem = sync.storeKeyFile === '' ? undefined : readFileSync(sync.storeKeyFile, 'utf8');
+  const pin = storePinOf(sync);
   const ca = sync.caFile === '' ? undefined : readFileSync(sync.caFile, 'utf8');
   let own: Catalog | undefined;
   let state: SyncLedger;
@@ -69,7 +70,7 @@ export function openSyncService(options: {
     backoffMaxMs: sync.backoffMaxMs,
     enrollToken: sync.enrollToken,
     bandwidthBytesPerSec: sync.bandwidthBytesPerSec,
-    ...(storeKeyPem === undefined ? {} : { storeKeyPem }),
+    ...pin,
     ...(sync.allowedRegions === undefined ? {} : { allowedRegions: sync.allowedRegions }),
     ...(options.streamPriority === undefined ? {} : { streamPriority: options.streamPriority }),
   });

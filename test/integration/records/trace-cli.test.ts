@@ -76,7 +76,14 @@ beforeAll(async () => {
       files: ['cam_front.yaml', 'imu.yaml', 'lidar.yaml'].map((f) => join(calibDir, f)),
       watchIntervalMs: 0,
     },
-    sync: { enabled: false, storeUrl: receiver.url, enrollToken: token, backoffMinMs: 50, backoffMaxMs: 500 },
+    sync: {
+      enabled: false,
+      storeUrl: receiver.url,
+      enrollToken: token,
+      storeKey: receiver.key.signer.keyId,
+      backoffMinMs: 50,
+      backoffMaxMs: 500,
+    },
   };
   const parsed = parseConfig(stringify(config), { baseDir: dir });
   const agent = new Agent({ config: parsed.config, configDigest: parsed.digest, log: silentLogger() });

@@ -43,7 +43,7 @@ describe('daemon sync and retention share the catalog', () => {
           'keys: { dir: secrets }',
           'timesync: { chrony: false }',
           'chunking: { maxDurationMs: 300 }',
-          `sync: { enabled: true, storeUrl: "${receiver.url}", enrollToken: enrol-token-0123456789, backoffMinMs: 50, backoffMaxMs: 500 }`,
+          `sync: { enabled: true, storeUrl: "${receiver.url}", enrollToken: enrol-token-0123456789, storeKey: ${receiver.key.signer.keyId}, backoffMinMs: 50, backoffMaxMs: 500 }`,
           'streams:',
           `  - { name: imu, driver: zmq, endpoint: "${endpoint}", socket: pull, bind: true, topic: /imu, type: sensor_msgs/msg/Imu }`,
         ].join('\n'),

@@ -70,6 +70,7 @@ export async function buildSimStore(): Promise<SimStore> {
         enabled: false,
         storeUrl: receiver.url,
         enrollToken: token,
+        storeKey: receiver.key.signer.keyId,
         backoffMinMs: 50,
         backoffMaxMs: 500,
       },

@@ -28,11 +28,11 @@ type Yaml = Record<string, unknown>;
 
 /**
  * The example with its machine paths moved under `root`: spool, keys, the ops port (any free one),
- * the control socket (its folder left missing), sync's CA file; calibration files made absolute
+ * the control socket (its folder left missing), sync's CA and store key files; calibration files made absolute
  * because the copy lives elsewhere; the de-id frame bound raised for this machine. Everything else
  * is the example as shipped.
  */
-function localCopy(example: string, root: string): { config: Yaml; caFile?: string } {
+function localCopy(example: string, root: string): { config: Yaml; syncFiles: string[] } {
   const config = parse(readFileSync(join(configDir, example), 'utf8')) as Yaml;
   const section = (name: string): Yaml => (config[name] ??= {}) as Yaml;
   section('spool')['dir'] = join(root, 'var', 'lib', 'rigcap', 'spool');
@@ -50,13 +50,14 @@ function localCopy(example: string, root: string): { config: Yaml; caFile?: stri
     calibration['files'] = (calibration['files'] as string[]).map((f) =>
       isAbsolute(f) ? f : resolve(configDir, f),
     );
-  const sync = config['sync'] as Yaml | undefined;
-  if (typeof sync?.['caFile'] === 'string' && sync['caFile'] !== '') {
-    const caFile = join(root, String(sync['caFile']));
-    sync['caFile'] = caFile;
-    return { config, caFile };
+  const sync = (config['sync'] ?? {}) as Yaml;
+  const syncFiles: string[] = [];
+  for (const key of ['caFile', 'storeKey']) {
+    if (typeof sync[key] !== 'string' || sync[key] === '') continue;
+    sync[key] = join(root, String(sync[key]));
+    syncFiles.push(String(sync[key]));
   }
-  return { config };
+  return { config, syncFiles };
 }
 
 function usesRos2(config: Yaml): boolean {
@@ -74,11 +75,12 @@ describe('the example configs start outside systemd', () => {
   for (const example of examples) {
     it(`${example}`, { timeout: 240_000 }, async () => {
       dir = await mkdtemp(join(tmpdir(), 'rigcap-example-'));
-      const { config, caFile } = localCopy(example, dir);
-      if (caFile !== undefined) {
-        // The CA file only has to be readable here: nothing connects before the start fails or stops.
-        mkdirSync(join(caFile, '..'), { recursive: true });
-        await writeFile(caFile, '');
+      const { config, syncFiles } = localCopy(example, dir);
+      for (const file of syncFiles) {
+        // The CA and store key files only have to be readable here: nothing connects before the
+        // start fails or stops.
+        mkdirSync(join(file, '..'), { recursive: true });
+        await writeFile(file, '');
       }
       const configFile = join(dir, example);
       await writeFile(configFile, stringify(config));
