@@ -80,6 +80,25 @@ APP_DIR=$(cd "$SCRIPT_DIR/.." && pwd -P)
 say() { printf '%s\n' "$*"; }
 fail() { printf 'install.sh: %s\n' "$*" >&2; exit 1; }
 # Runs a command, or prints it under --dry-run.
+# The receiver unit serves HTTPS: a self-signed certificate for this host when none is there
+# (agents trust it with sync.caFile); replace both files with a CA-issued pair at any time.
+receiver_tls() {
+  cert=$ETC_DIR/receiver-tls.crt
+  key=$ETC_DIR/receiver-tls.key
+  if [ -f "$cert" ] && [ -f "$key" ]; then say "receiver tls: keeping $cert"; return; fi
+  if ! command -v openssl >/dev/null 2>&1; then
+    say "warning: openssl not found; put a certificate and key at $cert and $key before starting rigcap-receiver"
+    return
+  fi
+  host=$(hostname -f 2>/dev/null || hostname)
+  run openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 825 \
+    -subj "/CN=$host" -addext "subjectAltName=DNS:$host,DNS:localhost,IP:127.0.0.1" \
+    -keyout "$key" -out "$cert" 2>/dev/null || fail "could not write a self-signed certificate to $cert"
+  run chmod 0600 "$key"
+  run chmod 0644 "$cert"
+  say "receiver tls: self-signed certificate for $host at $cert (give it to agents as sync.caFile)"
+}
+
 run() {
   if [ "$DRY_RUN" = 1 ]; then
     say "would run: $*"
@@ -201,6 +220,8 @@ do_install() {
   make_dir 0750 "$USER_NAME:$USER_NAME" "$STATE_DIR"
   make_dir 0750 "$USER_NAME:$USER_NAME" "$SPOOL_DIR"
   make_dir 0700 "$USER_NAME:$USER_NAME" "$SECRETS_DIR"
+
+  if [ "$RECEIVER" = 1 ]; then receiver_tls; fi
 
   CHANGED_UNITS=0
   if [ "$NO_SYSTEMD" = 0 ]; then

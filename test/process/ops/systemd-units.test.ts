@@ -54,6 +54,15 @@ describe.skipIf(analyze === undefined)('systemd units', () => {
       /^ExecStart=\/opt\/rigcap\/node_modules\/node\/bin\/node \/opt\/rigcap\/bin\/rigcap\.js run --config \/etc\/rigcap\/rigcap\.yaml$/m,
     );
   });
+
+  it('rigcap-receiver.service serves HTTPS with its certificate and key handed over by LoadCredential=', () => {
+    const text = readFileSync(join(repo, 'systemd', 'rigcap-receiver.service'), 'utf8');
+    expect(text).toMatch(/^LoadCredential=tls-cert:\/etc\/rigcap\/receiver-tls\.crt$/m);
+    expect(text).toMatch(/^LoadCredential=tls-key:\/etc\/rigcap\/receiver-tls\.key$/m);
+    const execStart = /^ExecStart=(.*)$/m.exec(text)?.[1] ?? '';
+    expect(execStart).toContain('--tls-cert ${CREDENTIALS_DIRECTORY}/tls-cert');
+    expect(execStart).toContain('--tls-key ${CREDENTIALS_DIRECTORY}/tls-key');
+  });
 });
 
 if (!(analyze !== undefined))
