@@ -5,7 +5,7 @@ import { RigcapError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
 import type { BlobStore } from '../blob-store.ts';
 import { StoreLayout } from '../layout.ts';
-import type { ReceiverState } from '../state.ts';
+import type { ReceiverState, StateReader } from '../state.ts';
 import type { StoreKey } from '../store-key.ts';
 import type { StoreReader } from '../ui/store-reader.ts';
 import { installAccessHooks, type AccessControl, type RouteAccess } from './hooks.ts';
@@ -16,6 +16,8 @@ import { AccessRecorder } from './recorder.ts';
 export interface ReadAccess {
   control: AccessControl;
   reader: StoreReader;
+  /** The state the access log is read from. */
+  state: StateReader;
   /** Signs what is queued; call after the app stopped answering, before the state closes. */
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function openReadAccess(deps: {
   return {
     control: { readers: new ReaderBook(readers), recorder, log },
     reader,
+    state,
     close: () => recorder.close(),
   };
 }
@@ -65,7 +68,7 @@ export function dashboardRule(url: string): RouteAccess {
   };
 }
 
-/** Mounts the read API (/v1/sessions, /v1/records/…, blobs, exports) and the dashboard (/ui/). */
+/** Mounts the read API (/v1/sessions, /v1/records/…, blobs, exports, /v1/access) and the dashboard (/ui/). */
 export async function mountReadAccess(
   app: FastifyInstance,
   access: ReadAccess,
@@ -73,7 +76,12 @@ export async function mountReadAccess(
 ): Promise<void> {
   const { readApiRoutes } = await import('../routes/read-api.ts');
   const { uiRoutes } = await import('../ui/routes.ts');
-  await app.register(readApiRoutes, { control: access.control, reader: access.reader, blobs: deps.blobs });
+  await app.register(readApiRoutes, {
+    control: access.control,
+    reader: access.reader,
+    blobs: deps.blobs,
+    state: access.state,
+  });
   await app.register(async (scope) => {
     installAccessHooks(scope, access.control, dashboardRule);
     await scope.register(uiRoutes, { reader: access.reader });

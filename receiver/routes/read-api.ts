@@ -13,9 +13,11 @@ import {
   type AccessControl,
   type RouteAccess,
 } from '../access/hooks.ts';
+import { readAccessLog } from '../access/access-log.ts';
 import { roleCovers } from '../access/readers.ts';
 import type { BlobStore } from '../blob-store.ts';
 import { isSafeSegment } from '../record-view.ts';
+import type { StateReader } from '../state.ts';
 import type { StoreReader } from '../ui/store-reader.ts';
 import { sessionExport } from './read-exports.ts';
 
@@ -24,6 +26,8 @@ export interface ReadApiDeps {
   control: AccessControl;
   reader: StoreReader;
   blobs: BlobStore;
+  /** The state whose log the access log is read from (GET /v1/access). */
+  state: StateReader;
   /** How old the store index may be before a request reads new record files (default 500). */
   refreshMs?: number;
 }
@@ -38,6 +42,7 @@ export const readApiRules: Readonly<Record<string, RouteAccess>> = {
   '/v1/sessions/:sessionId/chunks/:index/blob': { role: 'auditor', action: 'read', purposeRequired: true },
   '/v1/blobs/sha256/:hex': { role: 'auditor', action: 'read', purposeRequired: true },
   '/v1/sessions/:sessionId/export/:format': { role: 'auditor', action: 'export', purposeRequired: true },
+  '/v1/access': { role: 'auditor', action: 'list', purposeRequired: false },
 };
 
 const ruleOf = (url: string): RouteAccess => readApiRules[url] ?? read('admin');
@@ -87,6 +92,12 @@ export async function readApiRoutes(app: FastifyInstance, deps: ReadApiDeps): Pr
   registerSessionRoutes(app, { reader, sessionOf });
   registerRecordRoute(app, reader);
   registerBlobRoutes(app, { blobs: deps.blobs, sessionOf, reader });
+  app.get<{ Querystring: { session?: string } }>('/v1/access', async (request) => {
+    const sessionId = request.query.session;
+    if (sessionId !== undefined) await sessionOf(sessionId);
+    noteAccess(request, { object: 'access-log', ...(sessionId === undefined ? {} : { sessionId }) });
+    return readAccessLog(deps.state, sessionId === undefined ? {} : { sessionId });
+  });
   app.get<{ Params: { sessionId: string; format: string } }>(
     '/v1/sessions/:sessionId/export/:format',
     async (request, reply) => {

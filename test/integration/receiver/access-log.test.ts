@@ -187,9 +187,18 @@ describe('read API and access log', () => {
     const onlyA = await accessLog('--session', a.session);
     expect(onlyA.entries.map((e) => e.outcome)).toEqual(['read', 'read', 'refused']);
 
+    // Auditors read the same log over HTTP; readers may not.
+    const http = await get(`/v1/access?session=${a.session}`, tokens.bob);
+    expect(http.status).toBe(200);
+    const overHttp = ((await http.json()) as { entries: AccessLogRow[] }).entries;
+    expect(overHttp.map((e) => [e.reader, e.outcome, e.object])).toEqual(
+      onlyA.entries.map((e) => [e.reader, e.outcome, e.object]),
+    );
+    expect((await get('/v1/access', tokens.alice)).status).toBe(403);
+
     const human = await runCli(['access-log', store]);
     expect(human.code).toBe(0);
-    expect(human.stdout).toContain('5 access entries');
+    expect(human.stdout).toContain('7 access entries');
     expect(human.stdout).toMatch(/refused\s+403\s+alice/);
 
     // verify covers the store's access records: its chain reaches the last one; the fixture's chunks
@@ -202,7 +211,7 @@ describe('read API and access log', () => {
       [a, b].map((c) => `sessions/${c.session}/chunk-000001.mcap`).sort(),
     );
     const storeHead = report.signers.find((s) => s.id === receiver.storeId)?.headSeq;
-    expect(storeHead).toBe(Math.max(...log.entries.map((e) => e.seq)));
+    expect(storeHead).toBe(Math.max(...(await accessLog()).entries.map((e) => e.seq)));
   });
 
   it('unknown session, malformed time and a bad token: 4xx with a code and nothing logged as read', async () => {
@@ -241,6 +250,20 @@ describe('read API and access log', () => {
     expect(badTime.stderr).toContain('RIGCAP_USAGE');
     const notStore = await runCli(['access-log', join(root, 'spool-a')]);
     expect(notStore.code).toBe(2);
+    // A readers file that holds a token in clear (or any other problem) stops the receiver: exit 2.
+    const bad = join(root, 'bad-readers.jsonl');
+    writeFileSync(bad, `${JSON.stringify({ name: 'mallory', role: 'admin', token: tokens.alice })}\n`);
+    const start = await runCli([
+      'receiver',
+      '--listen',
+      '127.0.0.1:0',
+      '--data',
+      join(root, 'other'),
+      '--readers',
+      bad,
+    ]);
+    expect(start.code).toBe(2);
+    expect(start.stderr).toContain('RIGCAP_CONFIG_INVALID');
   });
 
   it('the dashboard needs a reader credential and its pages are logged too; a burst of reads is batched', async () => {
