@@ -30,6 +30,7 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
   let a: ReceiverHandle;
   let b: ReceiverHandle;
   let sessionId = '';
+  let stopped = false;
 
   beforeAll(async () => {
     engine = await startPostgres();
@@ -63,7 +64,7 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    await engine?.stop();
+    if (!stopped) await engine?.stop();
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -120,5 +121,17 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
     const unknown = await runCli(['access-log', '--db', url, '--session', 's-unknown']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('RIGCAP_SESSION_UNKNOWN');
+  });
+
+  it('with the database down, a read that cannot be logged is answered 503 and discloses nothing', async () => {
+    await engine.stop();
+    stopped = true;
+    const res = await fetch(`${a.url}/v1/sessions/${sessionId}`, {
+      headers: { authorization: `Bearer ${tokens.alice}` },
+    });
+    expect(res.status).toBe(503);
+    const body = await res.text();
+    expect(JSON.parse(body)).toMatchObject({ code: 'RIGCAP_ACCESS_LOG_UNAVAILABLE' });
+    expect(body).not.toContain('chunk-000001.mcap');
   });
 });

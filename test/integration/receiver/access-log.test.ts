@@ -212,6 +212,10 @@ describe('read API and access log', () => {
     );
     const storeHead = report.signers.find((s) => s.id === receiver.storeId)?.headSeq;
     expect(storeHead).toBe(Math.max(...(await accessLog()).entries.map((e) => e.seq)));
+    // Tools that read a store take its access records in their stride.
+    const readiness = await runCli(['readiness', store, '--json']);
+    expect([0, 1], readiness.stderr).toContain(readiness.code);
+    expect((JSON.parse(readiness.stdout) as { sessions: unknown[] }).sessions).toHaveLength(2);
   });
 
   it('unknown session, malformed time and a bad token: 4xx with a code and nothing logged as read', async () => {
