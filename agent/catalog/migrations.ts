@@ -90,4 +90,9 @@ export const migrations: readonly string[] = [
   CREATE INDEX records_by_blob ON records (blob_path);
   CREATE INDEX chunks_by_path ON chunks (path);
   `,
+  // 2 → 3: each receipt keeps the store's signed checkpoint and the record's inclusion proof in it
+  // (a LogProof as JSON), so a device can prove inclusion offline long after the store answered.
+  `
+  ALTER TABLE records ADD COLUMN log_proof_json TEXT;
+  `,
 ];

@@ -3,6 +3,7 @@
 // transaction, so chunk state has one owner. Retention reads and changes chunk rows only.
 import type Database from 'better-sqlite3';
 import { RigcapError } from '../errors.ts';
+import type { LogProof } from '../records/bundle-proofs.ts';
 import type {
   BacklogCounts,
   ExpiredChunk,
@@ -139,15 +140,23 @@ export class CatalogSyncLedger implements SyncLedger, RetentionLedger {
   synced(
     signerId: string,
     seq: number,
-    options: { receiptJson: string; logIndex: number; nowMs: number },
+    options: { receiptJson: string; logIndex: number; nowMs: number; logProof?: LogProof },
   ): void {
     durably(this.#db, () => {
       this.#db
         .prepare(
-          `UPDATE records SET sync_state = 'synced', receipt_json = ?, log_index = ?, synced_ms = ?, last_error = NULL
+          `UPDATE records SET sync_state = 'synced', receipt_json = ?, log_index = ?, synced_ms = ?,
+                  log_proof_json = ?, last_error = NULL
            WHERE signer_id = ? AND seq = ?`,
         )
-        .run(options.receiptJson, options.logIndex, options.nowMs, signerId, seq);
+        .run(
+          options.receiptJson,
+          options.logIndex,
+          options.nowMs,
+          options.logProof === undefined ? null : JSON.stringify(options.logProof),
+          signerId,
+          seq,
+        );
       // Only a receipt lets a chunk count as synced (and so, later, be deleted by retention).
       this.#db
         .prepare(
@@ -178,6 +187,14 @@ export class CatalogSyncLedger implements SyncLedger, RetentionLedger {
       bytes: num(r['bytes']),
       refused: num(refused['n']),
     };
+  }
+
+  logProof(signerId: string, seq: number): LogProof | undefined {
+    const r = this.#db
+      .prepare('SELECT log_proof_json FROM records WHERE signer_id = ? AND seq = ?')
+      .get(signerId, seq) as Row | undefined;
+    const text = r?.['log_proof_json'];
+    return typeof text === 'string' ? (JSON.parse(text) as LogProof) : undefined;
   }
 
   lastReceipt(): LastReceipt | undefined {

@@ -1,7 +1,8 @@
 // Checks a store's answer before a chunk counts as synced: the custody receipt is signed by the
 // store key and names our record, the checkpoint note is signed by the same key and matches the
 // receipt, our record is included in it, and the log is consistent with every checkpoint seen
-// before (it never forks or shrinks).
+// before (it never forks or shrinks). The checkpoint and proof are kept with the receipt, so the
+// device can prove its record's inclusion offline, without the store.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { RigcapError } from '../errors.ts';
 import { parseEnvelope, serializeEnvelope } from '../records/dsse.ts';
@@ -10,6 +11,7 @@ import { decodeRecord } from '../records/record-decode.ts';
 import { inTotoPayloadType, preAuthEncoding } from '../records/dsse.ts';
 import { openNote, parseCheckpoint, type Checkpoint } from '../records/checkpoint.ts';
 import { leafHash, verifyConsistency, verifyInclusion } from '../records/merkle.ts';
+import type { LogProof } from '../records/bundle-proofs.ts';
 import type { SyncLedger } from './state.ts';
 
 /** What POST /v1/records answers. */
@@ -18,6 +20,13 @@ export interface CustodyAnswer {
   logIndex: number;
   checkpoint: string;
   inclusionProof: string[];
+}
+
+/** A verified answer: the receipt to keep, and the checkpoint and inclusion proof that prove it offline. */
+export interface VerifiedReceipt {
+  receiptJson: string;
+  logIndex: number;
+  logProof: LogProof;
 }
 
 /** Fetches a consistency proof from the store (base64 hashes). */
@@ -65,17 +74,14 @@ export class ReceiptVerifier {
   }
 
   /** Verifies one answer for the record `sentBytes`; resolves with the receipt bytes to keep. */
-  verify(sentBytes: Uint8Array, answer: CustodyAnswer): Promise<{ receiptJson: string; logIndex: number }> {
+  verify(sentBytes: Uint8Array, answer: CustodyAnswer): Promise<VerifiedReceipt> {
     // One at a time, so the kept checkpoint only ever moves forward.
     const run = this.#queue.then(() => this.#verify(sentBytes, answer));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #verify(
-    sentBytes: Uint8Array,
-    answer: CustodyAnswer,
-  ): Promise<{ receiptJson: string; logIndex: number }> {
+  async #verify(sentBytes: Uint8Array, answer: CustodyAnswer): Promise<VerifiedReceipt> {
     const sent = decodeRecord(sentBytes);
     if (!sent.ok) throw invalid(`the record sent does not decode: ${sent.reason}`);
     const receiptBytes = new TextEncoder().encode(`${JSON.stringify(answer.receipt)}\n`);
@@ -117,7 +123,18 @@ export class ReceiptVerifier {
     else if (!Buffer.from(p.log.root, 'hex').equals(cp.root))
       throw invalid('receipt root differs from the checkpoint root');
     await this.#advance(cp, answer.checkpoint);
-    return { receiptJson: Buffer.from(receiptBytes).toString('utf8'), logIndex: answer.logIndex };
+    return {
+      receiptJson: Buffer.from(receiptBytes).toString('utf8'),
+      logIndex: answer.logIndex,
+      logProof: {
+        signer: want.chain.deviceId,
+        seq: want.chain.seq,
+        storeId: this.#storeId,
+        logIndex: answer.logIndex,
+        checkpoint: answer.checkpoint,
+        inclusionProof: [...answer.inclusionProof],
+      },
+    };
   }
 
   /** Proves old ⊑ new with the store's consistency proof. */

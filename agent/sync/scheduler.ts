@@ -270,6 +270,7 @@ export class UploadScheduler {
         receiptJson: kept.receiptJson,
         logIndex: kept.logIndex,
         nowMs: Date.now(),
+        logProof: kept.logProof,
       });
       this.#online = true;
       this.#log.debug({ signer: item.signerId, seq: item.seq, logIndex: kept.logIndex }, 'synced');

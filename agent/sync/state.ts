@@ -4,6 +4,8 @@
 // catalog implements both (agent/catalog/sync-ledger.ts) and is the only place this state lives;
 // the composition root hands its ledger to sync. A restart reads it and resumes where it stopped.
 
+import type { LogProof } from '../records/bundle-proofs.ts';
+
 export type SyncItemState = 'pending' | 'synced' | 'refused';
 
 /** One record to send, with the blob it names (chunk records). */
@@ -73,8 +75,10 @@ export interface SyncLedger {
   synced(
     signerId: string,
     seq: number,
-    options: { receiptJson: string; logIndex: number; nowMs: number },
+    options: { receiptJson: string; logIndex: number; nowMs: number; logProof?: LogProof },
   ): void;
+  /** The checkpoint and inclusion proof kept with a record's receipt (README "Store log"). */
+  logProof(signerId: string, seq: number): LogProof | undefined;
   backlog(): BacklogCounts;
   lastReceipt(): LastReceipt | undefined;
   /** Small sync values (pinned store key, last checkpoint). */

@@ -42,11 +42,11 @@ async function writeChunks(sessionId: string, count: number): Promise<CommittedC
 
 describe('Catalog', () => {
   it('migrates to the latest version and reopens without re-running migrations', () => {
-    expect(catalog.schemaVersion).toBe(2);
+    expect(catalog.schemaVersion).toBe(3);
     catalog.syncLedger().setMeta('store.publicKeyPem', 'pem-1');
     catalog.close();
     catalog = Catalog.open({ path: join(spool, 'catalog.db'), logger: silentLogger() });
-    expect(catalog.schemaVersion).toBe(2);
+    expect(catalog.schemaVersion).toBe(3);
     expect(catalog.syncLedger().meta('store.publicKeyPem')).toBe('pem-1');
   });
 

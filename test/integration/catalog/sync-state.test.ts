@@ -182,7 +182,7 @@ describe('chunk state has one owner: the catalog', () => {
     legacy.close();
 
     let catalog = Catalog.open({ path: catalogPath(), logger: silentLogger() });
-    expect(catalog.schemaVersion).toBe(2);
+    expect(catalog.schemaVersion).toBe(3);
     expect(existsSync(join(spool, 'sync.sqlite'))).toBe(false);
     expect(existsSync(join(spool, 'sync.sqlite.imported'))).toBe(true);
     const ledger = catalog.syncLedger();
