@@ -3,6 +3,7 @@
 // answer (read, refusal, not found, invalid) is appended as an access entry before its bytes leave:
 // a read whose entry cannot be logged is answered 503 instead.
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RigcapError, isRigcapError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
@@ -157,7 +158,13 @@ export function installAccessHooks(
   });
   scope.addHook('onError', async (request, _reply, err) => {
     const ctx = contexts.get(request);
-    if (ctx !== undefined) ctx.code = isRigcapError(err) ? err.code : 'RIGCAP_RECEIVER_BAD_REQUEST';
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (ctx !== undefined)
+      ctx.code = isRigcapError(err)
+        ? err.code
+        : status < 500
+          ? 'RIGCAP_RECEIVER_BAD_REQUEST'
+          : 'RIGCAP_INTERNAL';
   });
   scope.addHook('onSend', async (request, reply, payload) => {
     const entry = entryOf(request, reply, payload, rule(request));
@@ -165,10 +172,13 @@ export function installAccessHooks(
       await control.recorder.record(entry);
     } catch (err) {
       // Nothing is disclosed without its entry; a refusal that could not be logged is still refused.
-      if (entry.outcome === 'read')
+      if (entry.outcome === 'read') {
+        // A blob's file stream that will never be sent is closed here.
+        if (payload instanceof Readable) payload.destroy();
         throw new RigcapError('RIGCAP_ACCESS_LOG_UNAVAILABLE', 'the access entry could not be logged', {
           cause: err,
         });
+      }
       control.log.error({ err, route: entry.route }, 'access entry of a refusal not logged');
     }
     return payload;
