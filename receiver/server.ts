@@ -143,7 +143,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   let storage: StorageBackends;
   try {
     await checkStoreKey(state, key);
-    storage = await storageOf(options, dataDir, { pool, log });
+    storage = await storageOf(options, dataDir, { pool: guardPoolClients(pool, log), log });
   } catch (err) {
     await state.close();
     throw err;
@@ -227,6 +227,24 @@ function deviceAuthOf(options: ReceiverOptions, where: Parameters<typeof openDev
     },
     where,
   );
+}
+
+/**
+ * A pg client checked out of the pool has lost the pool's error listener: an error on its connection
+ * between two queries (PostgreSQL restarting) would be an unhandled 'error' event and end the
+ * process. Each client gets a listener of its own on first checkout; its next query fails instead.
+ */
+function guardPoolClients(pool: Pool | undefined, log: Logger): Pool | undefined {
+  const guarded = new WeakSet<object>();
+  pool?.on('acquire', (client) => {
+    if (guarded.has(client)) return;
+    guarded.add(client);
+    client.on('error', (err: Error & { code?: string }) =>
+      // Not `{ err }`: pg's errors carry the whole client object.
+      log.warn({ code: err.code, reason: err.message }, 'database connection lost'),
+    );
+  });
+  return pool;
 }
 
 /** The record ingest over the opened state and blobs, stating the store's region. */

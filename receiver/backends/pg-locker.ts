@@ -54,7 +54,11 @@ export class PgLocker implements Locker {
     if (this.#closed) return;
     this.#listener ??= (async () => {
       const client = await this.pool.connect();
+      let dropped = false;
       const drop = (err?: Error): void => {
+        // A lost connection can report more than one error (the server's FATAL, then EPIPE).
+        if (dropped) return;
+        dropped = true;
         if (err !== undefined) this.log.warn({ err }, 'tus lock listener lost its connection');
         if (this.#listener !== undefined) this.#listener = undefined;
         client.release(err ?? true);
@@ -101,6 +105,7 @@ class PgLock implements Lock {
   readonly #id: string;
   readonly #locker: PgLocker;
   #client: PoolClient | undefined;
+  #onLost: ((err: Error) => void) | undefined;
 
   constructor(id: string, locker: PgLocker) {
     this.#id = id;
@@ -112,6 +117,15 @@ class PgLock implements Lock {
     const deadline = Date.now() + locker.acquireTimeoutMs;
     await locker.listen();
     const client = await locker.pool.connect();
+    // A checked-out client has no listener of the pool's: without one, a server restart's error
+    // on this connection would end the process. The session's advisory lock is gone with it, so a
+    // request holding the lock is asked to let go, as when another instance asks for it.
+    const onLost = (err: Error): void => {
+      locker.log.warn({ err, upload: this.#id }, 'tus lock connection lost');
+      const release = this.#client === client ? locker.holders.get(this.#id) : undefined;
+      if (release !== undefined) void Promise.resolve(release()).catch(() => undefined);
+    };
+    client.on('error', onLost);
     const [k1, k2] = advisoryKeys(this.#id);
     let lastAsk = 0;
     try {
@@ -129,10 +143,12 @@ class PgLock implements Lock {
         await new Promise((resolve) => setTimeout(resolve, locker.pollMs));
       }
     } catch (err) {
+      if (err === ERRORS.ERR_LOCK_TIMEOUT) client.off('error', onLost);
       client.release(err === ERRORS.ERR_LOCK_TIMEOUT ? undefined : (err as Error));
       throw err;
     }
     this.#client = client;
+    this.#onLost = onLost;
     locker.holders.set(this.#id, requestRelease);
   }
 
@@ -144,6 +160,7 @@ class PgLock implements Lock {
     const [k1, k2] = advisoryKeys(this.#id);
     try {
       await client.query('SELECT pg_advisory_unlock($1::int4, $2::int4)', [k1, k2]);
+      if (this.#onLost !== undefined) client.off('error', this.#onLost);
       client.release();
     } catch (err) {
       // The connection is gone, and the session's advisory locks with it.
