@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { S3Store } from '@tus/s3-store';
 import { DataStore, Upload, type KvStore } from '@tus/server';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import type { S3Location } from './location.ts';
+import { isS3NotFound, type S3Location } from './location.ts';
 
 /** A KvStore that keeps nothing: the bucket is the only record of an upload. */
 class NoCache<T> implements KvStore<T> {
@@ -16,6 +16,23 @@ class NoCache<T> implements KvStore<T> {
   async delete(): Promise<void> {}
 }
 
+/** @tus/s3-store, able to tell a missing upload from a bucket that did not answer. */
+class CheckedS3Store extends S3Store {
+  /** Whether the upload's info object exists; a failure to ask throws. */
+  async infoExists(id: string): Promise<boolean> {
+    try {
+      await this.client.headObject({ Bucket: this.bucket, Key: this.infoKey(id) });
+      return true;
+    } catch (err) {
+      if (isS3NotFound(err)) return false;
+      throw err;
+    }
+  }
+}
+
+/** tus's answer while the bucket does not answer: the client retries later. */
+const bucketUnavailable = { status_code: 503, body: 'the object store did not answer; retry later\n' };
+
 export interface S3UploadStoreOptions {
   location: S3Location;
   clientConfig: S3ClientConfig;
@@ -25,13 +42,13 @@ export interface S3UploadStoreOptions {
 
 /** The tus DataStore on S3 with the upload ids mapped under `<prefix>uploads/`. */
 export class S3UploadStore extends DataStore {
-  readonly #inner: S3Store;
+  readonly #inner: CheckedS3Store;
   readonly #keyPrefix: string;
 
   constructor(o: S3UploadStoreOptions) {
     super();
     this.#keyPrefix = `${o.location.prefix}uploads/`;
-    this.#inner = new S3Store({
+    this.#inner = new CheckedS3Store({
       partSize: Math.max(5 * 1024 * 1024, o.partBytes ?? 8 * 1024 * 1024),
       cache: new NoCache(),
       s3ClientConfig: { ...o.clientConfig, bucket: o.location.bucket },
@@ -65,7 +82,20 @@ export class S3UploadStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    return this.#outer(await this.#inner.getUpload(this.#keyPrefix + id), id);
+    const key = this.#keyPrefix + id;
+    try {
+      return this.#outer(await this.#inner.getUpload(key), id);
+    } catch (err) {
+      // @tus/s3-store answers "not found" for any failure to read the upload's info object (a
+      // bucket restarting, a 5xx): a device would then start the upload again from zero. Only an
+      // info object the bucket says is absent is a missing upload.
+      if ((err as { status_code?: number }).status_code !== 404) throw err;
+      const exists = await this.#inner.infoExists(key).catch(() => {
+        throw bucketUnavailable;
+      });
+      if (exists) throw bucketUnavailable;
+      throw err;
+    }
   }
 
   override async remove(id: string): Promise<void> {
