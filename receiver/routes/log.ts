@@ -5,7 +5,9 @@ import { errorReply } from './schemas.ts';
 export const logRoutes = routePlugin((app, { ingest }) => {
   app.get('/v1/log/checkpoint', {
     schema: { summary: 'Latest checkpoint (C2SP signed note)', response: { 200: { type: 'string' } } },
-    handler: async (_req, reply) => reply.type('text/plain; charset=utf-8').send(ingest.checkpoint()),
+    // Another receiver on the same database may have appended since this one last looked.
+    handler: async (_req, reply) =>
+      reply.type('text/plain; charset=utf-8').send(await ingest.latestCheckpoint()),
   });
 
   app.get('/v1/log/consistency', {
@@ -31,7 +33,7 @@ export const logRoutes = routePlugin((app, { ingest }) => {
     },
     handler: async (req) => {
       const { first, second } = req.query as { first: number; second: number };
-      return { first, second, proof: ingest.consistencyProof(first, second) };
+      return { first, second, proof: await ingest.consistencyProofAt(first, second) };
     },
   });
 });
