@@ -35,6 +35,8 @@ export interface RgwEngine {
   readonly bucket: string;
   /** AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION for the created user. */
   readonly awsEnv: Readonly<Record<string, string>>;
+  /** Stops radosgw and starts it again on the same port (mon and OSD keep running). */
+  restart(): Promise<void>;
   /** Stops the daemons (reverse start order) and removes the dir. */
   stop(): Promise<void>;
 }
@@ -83,6 +85,9 @@ export async function startRgw(o: { bluestore?: boolean; bucket?: string } = {})
           AWS_REGION: env['AWS_REGION'] ?? 'us-east-1',
         },
         stop,
+        async restart(): Promise<void> {
+          await run('bash', [join(scripts, 'restart-rgw.sh'), dir]);
+        },
       };
     } catch (err) {
       // The script has already killed what it started; a busy port is retried on another base.
