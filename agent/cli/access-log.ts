@@ -86,7 +86,7 @@ const command: Command = {
             `${iso(e.atNs)}  ${e.outcome.padEnd(9)} ${String(e.status)}  ${(e.reader ?? '-').padEnd(12)} ${(e.role ?? '-').padEnd(7)} ${e.action.padEnd(6)} ${e.object}${e.sha256 === null ? '' : ` sha256:${e.sha256.slice(0, 16)}…`}  purpose: ${e.purpose ?? '-'}${e.code === null ? '' : `  ${e.code}`}  [log ${e.logIndex}]\n`,
           );
         io.stdout.write(
-          `${log.entries.length} access entries (store ${log.storeId}, log size ${log.logSize})\n`,
+          `${log.entries.length} access entries (store ${log.storeId ?? 'with no records yet'}, log size ${log.logSize})\n`,
         );
         for (const index of log.unverified)
           io.stderr.write(`access record at log index ${index} does not verify against the store key\n`);

@@ -17,7 +17,8 @@ export interface AccessLogRow extends AccessEntry {
 
 /** The access log of a store. */
 export interface AccessLog {
-  storeId: string;
+  /** The store's signer id (null: the store has logged nothing yet). */
+  storeId: string | null;
   /** Log entries read (the log's size when read). */
   logSize: number;
   entries: AccessLogRow[];
@@ -27,11 +28,15 @@ export interface AccessLog {
 
 const pageSize = 1000;
 
-async function storeKeyOf(state: StateReader): Promise<{ storeId: string; keyId: string; spki: Uint8Array }> {
+async function storeKeyOf(
+  state: StateReader,
+): Promise<{ storeId: string; keyId: string; spki: Uint8Array } | undefined> {
   const enrol = await state.meta('store.enrol');
-  const decoded = enrol === undefined ? undefined : decodeRecord(Buffer.from(enrol, 'utf8'));
-  if (decoded === undefined || !decoded.ok || decoded.record.name !== 'device-key')
-    throw new RigcapError('RIGCAP_NOT_FOUND', 'the store has no enrolled store key yet (nothing was logged)');
+  // A store that has logged nothing yet has no store record, and no access entry either.
+  if (enrol === undefined) return undefined;
+  const decoded = decodeRecord(Buffer.from(enrol, 'utf8'));
+  if (!decoded.ok || decoded.record.name !== 'device-key')
+    throw new RigcapError('RIGCAP_INTERNAL', 'the store enrol record does not decode');
   const p = decoded.record.predicate;
   const spki = p.action === 'enrol' ? spkiBlocksOfPem(p.publicKey)[0] : undefined;
   if (spki === undefined) throw new RigcapError('RIGCAP_INTERNAL', 'the store enrol record names no key');
@@ -44,6 +49,7 @@ export async function readAccessLog(
   options: { sessionId?: string } = {},
 ): Promise<AccessLog> {
   const key = await storeKeyOf(state);
+  if (key === undefined) return { storeId: null, logSize: 0, entries: [], unverified: [] };
   const out: AccessLog = { storeId: key.storeId, logSize: 0, entries: [], unverified: [] };
   for (let from = 0; ;) {
     const page = await state.entriesFrom(from, pageSize);
