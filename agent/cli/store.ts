@@ -11,14 +11,15 @@ import { parseDbUrl } from './receiver.ts';
 
 const usage = `usage: rigcap store migrate --from DIR --to-db postgres://USER@HOST/DB [--db-password-file F]
                            [--to-blobs s3://BUCKET[/PREFIX] [--s3-endpoint URL]] [--json]
-       rigcap store devices add ID | list | remove ID (--data DIR | --devices FILE)
+       rigcap store devices add ID | list | remove ID (--data DIR | --db URL | --devices FILE) [--token-file F]
        rigcap store hold | release-hold --session S (--data DIR | --db URL --key FILE)
        rigcap store expire --data DIR --policy FILE [--now ISO-8601]
          legal holds and retention expiry: README "Store retention and legal hold"
 
   migrate   copies an embedded store (rigcap receiver --data DIR) into PostgreSQL: keys, used
             tokens, records with their receipts, the log and the store's chain head, so the log
-            root and every receipt stay valid; with --to-blobs its blobs go to the bucket first
+            root and every receipt stay valid, and the devices registered on DIR (same tokens);
+            with --to-blobs its blobs go to the bucket first
             (each checked against its digest). Run it with the receivers stopped; running it
             again after success changes nothing. Then start receivers with --db (and --blobs, or
             --data DIR for the files) and the same --key.
@@ -71,10 +72,16 @@ async function migrate(argv: readonly string[], io: CliIO): Promise<number> {
       log,
       ...(objects === undefined ? {} : { blobs: blobWriterOf(objects.blobs) }),
     });
-    if (values.json === true) writeJson(io.stdout, { ok: true, ...result });
+    const { migrateDeviceRegistry } = await import('../../receiver/auth/migrate-devices.ts');
+    const devices = await migrateDeviceRegistry({
+      fromDir: resolve(io.cwd, values.from),
+      to: password === undefined ? { url } : { url, password },
+      log,
+    });
+    if (values.json === true) writeJson(io.stdout, { ok: true, ...result, devicesRegistered: devices });
     else
       io.stdout.write(
-        `${result.alreadyMigrated ? 'already migrated' : 'migrated'}: ${result.records} records, ${result.logEntries} log entries, root ${result.logRootHex}, blobs ${result.blobsCopied} copied / ${result.blobsPresent} present\n`,
+        `${result.alreadyMigrated ? 'already migrated' : 'migrated'}: ${result.records} records, ${result.logEntries} log entries, root ${result.logRootHex}, blobs ${result.blobsCopied} copied / ${result.blobsPresent} present, ${devices} devices registered\n`,
       );
     return ExitCode.ok;
   } finally {

@@ -60,6 +60,17 @@ export class PgDeviceDirectory implements DeviceDirectory {
     return token;
   }
 
+  /** Copies a registration as it is (its token digest kept); one already here is left alone. */
+  async put(device: RegisteredDevice): Promise<boolean> {
+    checkDeviceId(device.id);
+    const r = await this.#pool.query(
+      `INSERT INTO receiver_devices (device_id, token_sha256, added_at) VALUES ($1, $2, $3)
+       ON CONFLICT (device_id) DO NOTHING`,
+      [device.id, device.tokenSha256, device.addedAt],
+    );
+    return (r.rowCount ?? 0) > 0;
+  }
+
   async remove(id: string): Promise<boolean> {
     const r = await this.#pool.query('DELETE FROM receiver_devices WHERE device_id = $1', [id]);
     return (r.rowCount ?? 0) > 0;

@@ -179,5 +179,37 @@ describe.skipIf(postgresSkipReason !== undefined)(
         await viaB.close();
       }
     });
+
+    it('store migrate carries the registry: a device registered on the embedded store enrols after the move', async () => {
+      const from = join(root, 'embedded');
+      const embedded = await startReceiver({
+        dataDir: from,
+        host: '127.0.0.1',
+        port: 0,
+        enrollTokens: [],
+        log: silentLogger(),
+      });
+      await embedded.close();
+      const added = await runCli(['store', 'devices', 'add', 'rig-m', '--data', from, '--json']);
+      const { token } = JSON.parse(added.stdout) as { token: string };
+      const target = await engine.createDatabase();
+      const moved = await runCli(['store', 'migrate', '--from', from, '--to-db', target, '--json']);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect(JSON.parse(moved.stdout)).toMatchObject({ ok: true, devicesRegistered: 1 });
+      const after = await startReceiver({
+        dataDir: join(root, 'after'),
+        db: { url: target },
+        keyFile: `${from}.secrets/store.key`,
+        host: '127.0.0.1',
+        port: 0,
+        enrollTokens: [],
+        log: silentLogger(),
+      });
+      try {
+        expect(await enrol(after, device('rig-m'), token)).toMatchObject({ status: 201 });
+      } finally {
+        await after.close();
+      }
+    });
   },
 );
