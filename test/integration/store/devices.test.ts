@@ -66,6 +66,28 @@ describe('registered devices', () => {
     );
   });
 
+  it('writes the token to a new 0600 file with --token-file instead of printing it', async () => {
+    const data = join(root, 'store-tf');
+    const file = join(root, 'rig-t.token');
+    const added = await runCli([
+      'store',
+      'devices',
+      'add',
+      'rig-t',
+      '--data',
+      data,
+      '--token-file',
+      file,
+      '--json',
+    ]);
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ deviceId: 'rig-t', tokenFile: file });
+    const token = readFileSync(file, 'utf8').trim();
+    expect(added.stdout).not.toContain(token);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect((await DeviceRegistry.open(defaultDevicesPath(data))).admit('rig-t', token)).toBeDefined();
+  });
+
   it('refuses device ids that are not plain names (no path traversal)', async () => {
     const run = await runCli([
       'store',
