@@ -159,9 +159,8 @@ const sourceFiles = [
 // Files still over those limits, each with the size it measured: the ceiling stays an error, so
 // these files cannot grow while they wait to be split. Shrink this list as files are split; never add
 // to it.
-const oversizeFiles = {
-  'scripts/bundle/build.ts': { 'max-lines-per-function': 126 },
-};
+/** @type {Record<string, Record<string, number>>} */
+const oversizeFiles = {};
 
 /** Per-file ceilings for the files oversizeFiles names. */
 const sizeOverrides = Object.entries(oversizeFiles).map(([file, ceilings]) => ({

