@@ -73,7 +73,7 @@ function refuse(reply: FastifyReply, r: Refusal): FastifyReply {
 
 /** The tus server with the store's hooks: sha256 declared at creation, checked at the end. */
 function createTusServer(options: TusRoutesOptions): TusServer {
-  const { blobs, log, datastore } = options;
+  const { datastore } = options;
   return new TusServer({
     path: uploadsPath,
     datastore,
@@ -106,23 +106,51 @@ function createTusServer(options: TusRoutesOptions): TusServer {
       return { metadata };
     },
     onUploadFinish: async (_req, upload) => {
-      const want = declaredSha256(upload);
-      const got = await blobs.hashUpload(upload.id);
-      if (want !== got) {
-        await blobs.discardUpload(upload.id);
-        log.warn({ code: 'RIGCAP_RECEIVER_DIGEST_MISMATCH', upload: upload.id, want, got }, 'upload refused');
-        throw tusRefusal(
-          422,
-          'RIGCAP_RECEIVER_DIGEST_MISMATCH',
-          `uploaded bytes hash to ${got}, not the declared ${want ?? '(none)'}`,
-        );
-      }
-      await blobs.adoptUpload(upload.id, got);
-      const owner = upload.metadata?.[ownerKey];
-      if (typeof owner === 'string') await options.quotas?.finished(owner, upload.id);
-      log.info({ sha256: got, bytes: upload.size, device: upload.metadata?.[ownerKey] }, 'blob stored');
+      await finishUpload(options, upload);
       return {};
     },
+  });
+}
+
+/** A whole upload: its bytes checked against the declared sha256, then kept as the blob (or dropped). */
+async function finishUpload(options: TusRoutesOptions, upload: Upload): Promise<void> {
+  const { blobs, log } = options;
+  const want = declaredSha256(upload);
+  const got = await blobs.hashUpload(upload.id);
+  if (want !== got) {
+    await blobs.discardUpload(upload.id);
+    log.warn({ code: 'RIGCAP_RECEIVER_DIGEST_MISMATCH', upload: upload.id, want, got }, 'upload refused');
+    throw tusRefusal(
+      422,
+      'RIGCAP_RECEIVER_DIGEST_MISMATCH',
+      `uploaded bytes hash to ${got}, not the declared ${want ?? '(none)'}`,
+    );
+  }
+  await blobs.adoptUpload(upload.id, got);
+  const owner = upload.metadata?.[ownerKey];
+  if (typeof owner === 'string') await options.quotas?.finished(owner, upload.id);
+  log.info({ sha256: got, bytes: upload.size, device: upload.metadata?.[ownerKey] }, 'blob stored');
+}
+
+/**
+ * An upload whose last part the store took but whose blob was never kept (the receiver was killed,
+ * or the bucket failed, between the two) is finished on the device's next HEAD, so the device finds
+ * its blob stored instead of sending every byte again.
+ */
+async function finishLeftover(options: TusRoutesOptions, id: string): Promise<void> {
+  let upload: Upload;
+  try {
+    upload = await options.datastore.getUpload(id);
+  } catch (err) {
+    const status = (err as { status_code?: number }).status_code;
+    if (status === 404 || status === 410) return; // tus answers for a missing upload
+    throw err;
+  }
+  if (upload.size === undefined || upload.offset !== upload.size) return;
+  options.log.info({ upload: id }, 'finishing an upload whose blob was not kept');
+  await finishUpload(options, upload).catch((err: unknown) => {
+    // A digest mismatch dropped the upload: tus answers 404 and the device starts again.
+    if ((err as { status_code?: number }).status_code !== 422) throw err;
   });
 }
 
@@ -220,6 +248,7 @@ function tusForwarder(
       headers.set(ownerHeader, device.deviceId);
     }
     if (device !== undefined) await checkQuota(req, device.deviceId, options.quotas);
+    if (req.method === 'HEAD' && id !== undefined) await finishLeftover(options, id);
     const stream = req.body instanceof Readable ? req.body : undefined;
     let spooled: SpooledPart | undefined;
     try {
