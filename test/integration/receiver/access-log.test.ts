@@ -212,6 +212,8 @@ describe('read API and access log', () => {
     );
     const storeHead = report.signers.find((s) => s.id === receiver.storeId)?.headSeq;
     expect(storeHead).toBe(Math.max(...(await accessLog()).entries.map((e) => e.seq)));
+    const audit = await runCli(['log', 'audit', store, '--json']);
+    expect(audit.code, audit.stdout + audit.stderr).toBe(0);
     // Tools that read a store take its access records in their stride.
     const readiness = await runCli(['readiness', store, '--json']);
     expect([0, 1], readiness.stderr).toContain(readiness.code);
