@@ -186,6 +186,25 @@ describe('predicates', () => {
       reason: 'retentionDays',
     },
     'event-marker': { chain, sessionId: 's1', label: 'near miss', note: '', atNs: '5', operator: 'ana' },
+    access: {
+      chain,
+      entries: [
+        {
+          reader: 'ana',
+          role: 'auditor',
+          action: 'read',
+          route: '/v1/blobs/sha256/:hex',
+          object: 'a'.repeat(64),
+          sha256: 'a'.repeat(64),
+          sessionId: 's1',
+          purpose: 'incident review',
+          atNs: '6',
+          status: 200,
+          outcome: 'read',
+          code: null,
+        },
+      ],
+    },
   };
 
   it('every predicate has a schema that accepts a full example and rejects a float time', () => {
