@@ -58,7 +58,15 @@ export function demoConfig(options: {
       watchIntervalMs: 0,
     },
     timesync: { chrony: true, ptp: false, sampleIntervalMs: 1000 },
-    deid: { enabled: true, workers: 2, maxPending: 4, timeoutMs: options.deidTimeoutMs ?? 30_000 },
+    deid: {
+      enabled: true,
+      workers: 2,
+      maxPending: 4,
+      timeoutMs: options.deidTimeoutMs ?? 30_000,
+      // Start-up (model load, warm-up, self-test) is bounded by no less than one frame's deadline:
+      // under emulation it takes minutes.
+      selfTestTimeoutMs: Math.max(60_000, options.deidTimeoutMs ?? 0),
+    },
     sync: {
       enabled: true,
       storeUrl: options.storeUrl,
@@ -244,7 +252,7 @@ const command: Command = {
     'usage: rigcap demo [--out DIR] [--seconds N] [--store-url URL --enroll-token T] [--json]',
     '  --out DIR        demo folder (default ./rigcap-demo): DIR/agent spool, DIR/store, DIR/secrets (0700)',
     '  --seconds N      capture time (default 10)',
-    '  --deid-timeout-ms N  per-frame de-id deadline (default 5000; raise it under emulation)',
+    '  --deid-timeout-ms N  per-frame de-id deadline (default 5000; raise it under emulation); de-id start-up gets at least as long (default 60000)',
     '  --store-url URL  sync to this receiver instead of a local one (with --enroll-token)',
     '  --json           print the summary as one JSON document',
   ].join('\n'),
