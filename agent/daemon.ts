@@ -17,6 +17,7 @@ import { agentSnapshot, type SyncView } from './snapshot.ts';
 import { RateMeter } from './pipeline/ledger.ts';
 import { Catalog } from './catalog/catalog.ts';
 import { RetentionSweeper } from './sync/retention.ts';
+import { storePinOf } from './sync/store-pin.ts';
 import { openSyncService, type SyncService } from './sync/sync-service.ts';
 
 export interface DaemonOptions extends Omit<AgentOptions, 'onReady'> {
@@ -158,8 +159,11 @@ export class Daemon {
       await this.#control.start();
     }
     signal.throwIfAborted();
-    // Files sync reads at its start are checked before capture starts, not after.
-    if (config.sync.enabled) checkSyncFiles(config.sync);
+    // Files sync reads at its start, and the store key it pins, are checked before capture starts.
+    if (config.sync.enabled) {
+      checkSyncFiles(config.sync);
+      storePinOf(config.sync);
+    }
     await this.agent.start(signal);
     if (config.sync.enabled) this.#startSync();
     this.#statusTimer = setInterval(() => this.#notifier.status(statusLine(this.snapshot())), 10_000);

@@ -234,6 +234,20 @@ describe('rigcap run: a failed start exits with its code and leaves nothing behi
     },
   );
 
+  it(
+    'sync with no store key pinned and no trustOnFirstUse: RIGCAP_SYNC_STORE_KEY_UNPINNED before capture starts',
+    { timeout: 120_000 },
+    async () => {
+      const rig = await rigConfig((config) => {
+        config['sync'] = { enabled: true, storeUrl: 'https://127.0.0.1:9/' };
+      });
+      const failed = await expectStartFailure(rig, 'RIGCAP_SYNC_STORE_KEY_UNPINNED', /sync\.storeKey/, {
+        exitCode: 1,
+      });
+      expect(failed.logs.some((l) => l.msg === 'catalog migrated')).toBe(false);
+    },
+  );
+
   it('a read-only spool: RIGCAP_SPOOL_UNWRITABLE', { timeout: 120_000 }, async (ctx) => {
     let errno: string | undefined;
     const rig = await rigConfig((_config, r) => {
