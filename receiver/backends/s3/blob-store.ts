@@ -97,6 +97,29 @@ export class S3BlobStore implements BlobStore {
     return this.#head(this.blobKey(sha256));
   }
 
+  /**
+   * A stored blob's bytes as a GetObject stream and its size, or undefined when the bucket holds
+   * no such blob (the read API serves these). Any other failure of the bucket is
+   * RIGCAP_STORE_BACKEND_UNAVAILABLE, so a reader is told the store could not read, not "absent".
+   */
+  async open(sha256: string): Promise<{ stream: Readable; bytes: number } | undefined> {
+    if (!sha256Pattern.test(sha256)) return undefined;
+    let out;
+    try {
+      out = await this.#client.send(
+        new GetObjectCommand({ Bucket: this.#bucket, Key: this.blobKey(sha256) }),
+      );
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw new RigcapError(
+        'RIGCAP_STORE_BACKEND_UNAVAILABLE',
+        `the bucket did not answer a read of blob ${sha256}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+    return { stream: out.Body as Readable, bytes: out.ContentLength ?? 0 };
+  }
+
   /** A readable stream of a stored blob. */
   async read(sha256: string): Promise<Readable> {
     const out = await this.#client.send(

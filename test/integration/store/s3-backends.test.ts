@@ -7,10 +7,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { openS3Backends, type S3Backends } from '../../../receiver/backends/s3/open.ts';
-import type { S3BlobStore } from '../../../receiver/backends/s3/blob-store.ts';
+import { S3BlobStore } from '../../../receiver/backends/s3/blob-store.ts';
 import { parseS3Url, s3ClientConfig } from '../../../receiver/backends/s3/location.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { rgwSkipReason, startRgw, useRgwCredentials, type RgwEngine } from '../../support/engines/rgw.ts';
@@ -97,6 +98,27 @@ describe.skipIf(rgwSkipReason !== undefined)('object ports on Ceph RGW', () => {
       bytes: body.length,
       created: false,
     });
+  });
+
+  it('opens a stored blob as a stream by its digest; absent is undefined, a refusing bucket a code', async () => {
+    const body = randomBytes(6 * 1024 * 1024 + 5);
+    const hex = sha256(body);
+    await blobs.writeBlob(hex, slices(body, 1024 * 1024));
+    const opened = await blobs.open(hex);
+    expect(opened?.bytes).toBe(body.length);
+    expect(sha256(await readAll(opened!.stream))).toBe(hex);
+    expect(await blobs.open(sha256(randomBytes(8)))).toBeUndefined();
+    expect(await blobs.open('not-a-digest')).toBeUndefined();
+    const client = new S3Client({
+      ...s3ClientConfig({ endpoint: rgw.endpoint }),
+      credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong-secret' },
+    });
+    try {
+      const refused = new S3BlobStore({ client, location: parseS3Url(`s3://${rgw.bucket}/site-a`) });
+      await expect(refused.open(hex)).rejects.toMatchObject({ code: 'RIGCAP_STORE_BACKEND_UNAVAILABLE' });
+    } finally {
+      client.destroy();
+    }
   });
 
   it('never stores a blob whose bytes do not hash to its name (small or multipart)', async () => {
