@@ -55,9 +55,9 @@ export interface ReceiverOptions {
   devicesFile?: string;
   /** Per-device quotas on uploads (with requireSignatures); counted in the database with `db`. */
   quotas?: DeviceQuotas;
-  /** Serve the read-only dashboard under /ui/ (needs dataDir) to requests presenting one of these reader tokens. */
+  /** Serve the read-only dashboard under /ui/ to requests presenting one of these reader tokens. */
   uiReaderTokens?: readonly string[];
-  /** Named readers (receiver/access/readers.ts): serve the read API and the dashboard (needs dataDir). */
+  /** Named readers (receiver/access/readers.ts): serve the read API and the dashboard (files of dataDir, else the state's log). */
   readers?: readonly Reader[];
 }
 
@@ -168,7 +168,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<ReceiverH
   let access: ReadAccess | undefined;
   try {
     expiry = await expiryOf(options, { state, key, blobs, log, dataDir });
-    access = await accessOf(options, { dataDir, state, key, log });
+    access = await accessOf(options, { dataDir, state, key, log, blobs });
     app = await appOf(options, appDeps, { tiles, access });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
@@ -302,7 +302,13 @@ async function expiryOf(
 /** Read access (read API + dashboard) when named readers or dashboard tokens are given. */
 async function accessOf(
   options: ReceiverOptions,
-  deps: { dataDir: string | undefined; state: ReceiverState; key: StoreKey; log: Logger },
+  deps: {
+    dataDir: string | undefined;
+    state: ReceiverState;
+    key: StoreKey;
+    log: Logger;
+    blobs: BlobStore;
+  },
 ): Promise<ReadAccess | undefined> {
   if (options.readers === undefined && options.uiReaderTokens === undefined) return undefined;
   const { openReadAccess, unnamedReaders } = await import('./access/open.ts');

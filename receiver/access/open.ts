@@ -1,5 +1,6 @@
-// Read access on a receiver: the named readers, the access recorder, one StoreReader over the store
-// files shared by the read API and the dashboard, and mounting both behind the same credentials.
+// Read access on a receiver: the named readers, the access recorder, one StoreReader (over the
+// store files, or the state's log for a fleet store) shared by the read API and the dashboard, and
+// mounting both behind the same credentials.
 import type { FastifyInstance } from 'fastify';
 import { RigcapError } from '../../agent/errors.ts';
 import type { Logger } from '../../agent/log.ts';
@@ -27,26 +28,35 @@ export function unnamedReaders(tokens: readonly string[]): Reader[] {
   return tokens.map((t, i) => ({ name: `ui-token-${i + 1}`, role: 'reader', sha256: tokenSha256(t) }));
 }
 
-/** Opens read access over the store directory (the read API and dashboard read its files). */
+/**
+ * Opens read access: over the store directory's files with `dataDir`, else over the state's log
+ * and the blob store (a fleet store: PostgreSQL and S3).
+ */
 export async function openReadAccess(deps: {
   dataDir: string | undefined;
   readers: readonly Reader[];
   state: ReceiverState;
+  blobs: BlobStore;
   key: StoreKey;
   log: Logger;
 }): Promise<ReadAccess> {
   const { dataDir, readers, state, key } = deps;
-  if (dataDir === undefined)
-    throw new RigcapError(
-      'RIGCAP_USAGE',
-      'the read API and dashboard read the store files: they need --data DIR',
-    );
   if (readers.length === 0)
     throw new RigcapError('RIGCAP_CONFIG_INVALID', 'read access needs at least one named reader');
   const log = deps.log.child({ component: 'access' });
   const { storeUiDeps } = await import('../ui/routes.ts');
-  const { reader } = await storeUiDeps({ root: dataDir });
-  const recorder = new AccessRecorder({ state, key, log, layout: new StoreLayout(dataDir) });
+  const { StateRecordSource } = await import('../ui/record-sources.ts');
+  const { reader } = await storeUiDeps(
+    dataDir === undefined
+      ? { source: new StateRecordSource({ state, blobs: deps.blobs }) }
+      : { root: dataDir },
+  );
+  const recorder = new AccessRecorder({
+    state,
+    key,
+    log,
+    ...(dataDir === undefined ? {} : { layout: new StoreLayout(dataDir) }),
+  });
   return {
     control: { readers: new ReaderBook(readers), recorder, log },
     reader,

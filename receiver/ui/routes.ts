@@ -18,6 +18,7 @@ import { devicePage, errorPage, fleetPage, type FilterParams } from './fleet-pag
 import { chunkPage } from './chunk-page.ts';
 import { sessionPage } from './session-page.ts';
 import { verifySession } from './session-verify.ts';
+import type { RecordSource } from './record-sources.ts';
 import { StoreReader } from './store-reader.ts';
 
 export interface UiDeps {
@@ -30,9 +31,13 @@ export interface UiDeps {
 
 const profilesUrl = new URL('../../config/readiness/profiles.yaml', import.meta.url);
 
-/** A StoreReader over an embedded store root, scoring with a profile of config/readiness/profiles.yaml. */
+/**
+ * A StoreReader over an embedded store root (or a record source: a fleet store's state), scoring
+ * with a profile of config/readiness/profiles.yaml.
+ */
 export async function storeUiDeps(options: {
-  root: string;
+  root?: string;
+  source?: RecordSource;
   profile?: string;
   sites?: ReadonlyMap<string, string>;
 }): Promise<UiDeps> {
@@ -41,7 +46,8 @@ export async function storeUiDeps(options: {
   const problems = readinessProfileProblems(name, all[name]);
   if (problems.length > 0) throw new RigcapError('RIGCAP_CONFIG_INVALID', problems.join('; '));
   const reader = new StoreReader({
-    root: options.root,
+    ...(options.root === undefined ? {} : { root: options.root }),
+    ...(options.source === undefined ? {} : { source: options.source }),
     profile: all[name] as ReadinessProfile,
     ...(options.sites === undefined ? {} : { sites: options.sites }),
   });
