@@ -160,8 +160,9 @@ export async function startReceivers(
 export function fleetArgs(o: {
   dir: string;
   dbUrl: string;
-  blobs: string;
-  endpoint: string;
+  /** s3://BUCKET/PREFIX and its endpoint; without them, `extra` names `--data DIR`. */
+  blobs?: string;
+  endpoint?: string;
   tokens: readonly string[];
   extra?: readonly string[];
 }): string[] {
@@ -170,10 +171,7 @@ export function fleetArgs(o: {
   return [
     '--db',
     o.dbUrl,
-    '--blobs',
-    o.blobs,
-    '--s3-endpoint',
-    o.endpoint,
+    ...(o.blobs === undefined ? [] : ['--blobs', o.blobs, '--s3-endpoint', o.endpoint ?? '']),
     '--key',
     join(o.dir, 'store.key'),
     '--enroll-token-file',
