@@ -1,7 +1,8 @@
 // The access log on the PostgreSQL state: two receivers on one database and one store directory
 // answer two readers; the entries of both land in the one log, between two checkpoints a
-// consistency proof joins, and `rigcap access-log --db URL` lists exactly them.
-import { createPublicKey } from 'node:crypto';
+// consistency proof joins, and `rigcap access-log --db URL` lists exactly them. A fleet receiver
+// (PostgreSQL + Ceph RGW, no store directory) serves a session, a record and a blob the same way.
+import { createHash, createPublicKey } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,11 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { openNote, parseCheckpoint } from '../../../agent/records/checkpoint.ts';
 import { verifyConsistency } from '../../../agent/records/merkle.ts';
+import { decodeRecord } from '../../../agent/records/record-decode.ts';
 import type { AccessLogRow } from '../../../receiver/access/access-log.ts';
 import { tokenSha256 } from '../../../receiver/access/readers.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
 import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
+import { rgwSkipReason, startRgw, useRgwCredentials, type RgwEngine } from '../../support/engines/rgw.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 import { syncSpool } from '../sync/spool-sync.ts';
 
@@ -135,3 +138,122 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
     expect(body).not.toContain('chunk-000001.mcap');
   });
 });
+
+const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
+
+describe.skipIf(postgresSkipReason !== undefined || rgwSkipReason !== undefined)(
+  'read API on a fleet store (PostgreSQL + RGW, no store directory)',
+  () => {
+    let pg: PostgresEngine;
+    let rgw: RgwEngine;
+    let url: string;
+    let root: string;
+    let fleet: ReceiverHandle;
+    let dev: FakeDevice;
+    let chunkSha = '';
+
+    beforeAll(async () => {
+      [pg, rgw] = await Promise.all([startPostgres(), startRgw()]);
+      useRgwCredentials(rgw);
+      url = await pg.createDatabase();
+      root = mkdtempSync(join(tmpdir(), 'rigcap-access-fleet-'));
+      fleet = await startReceiver({
+        db: { url },
+        objectStore: { url: `s3://${rgw.bucket}/fleet`, endpoint: rgw.endpoint },
+        keyFile: join(root, 'store.key'),
+        host: '127.0.0.1',
+        port: 0,
+        enrollTokens: [enrol],
+        readers: [
+          { name: 'alice', role: 'reader', sha256: tokenSha256(tokens.alice) },
+          { name: 'bob', role: 'auditor', sha256: tokenSha256(tokens.bob) },
+        ],
+        log: silentLogger(),
+      });
+      const spool = join(root, 'spool');
+      dev = new FakeDevice({ deviceId: 'rig-fleet', spoolDir: spool, sessionId: 's-access-fleet' });
+      dev.enrol();
+      dev.openSession();
+      chunkSha = dev.chunk({ bytes: 30_000 }).sha256;
+      await syncSpool({ spool, baseUrl: fleet.url, enrollToken: enrol });
+    }, 180_000);
+
+    afterAll(async () => {
+      await fleet?.close();
+      await pg?.stop();
+      await rgw?.stop();
+      if (root !== undefined) rmSync(root, { recursive: true, force: true });
+    }, 60_000);
+
+    it('serves a session, a record and a chunk blob from the state and the bucket, each an access entry', async () => {
+      const sessionId = dev.sessionId;
+      const as = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+      const sessionRes = await fetch(`${fleet.url}/v1/sessions/${sessionId}`, as(tokens.alice));
+      expect(sessionRes.status).toBe(200);
+      const sessionText = await sessionRes.text();
+      const session = JSON.parse(sessionText) as {
+        deviceId: string;
+        chunks: Array<{ index: number; sha256: string }>;
+        records: Array<{ signer: string; seq: number; predicate: string; sha256: string }>;
+        receipts: unknown[];
+      };
+      expect(session.deviceId).toBe('rig-fleet');
+      expect(session.chunks.map((c) => c.sha256)).toEqual([chunkSha]);
+      expect(session.receipts.length).toBe(session.records.length);
+      const chunkRecord = session.records.find((r) => r.predicate === 'capture-chunk')!;
+
+      const recordRes = await fetch(
+        `${fleet.url}/v1/records/${chunkRecord.signer}/${chunkRecord.seq}`,
+        as(tokens.alice),
+      );
+      expect(recordRes.status).toBe(200);
+      const recordBytes = new Uint8Array(await recordRes.arrayBuffer());
+      const decoded = decodeRecord(recordBytes);
+      expect(decoded.ok && decoded.record.payloadSha256).toBe(chunkRecord.sha256);
+
+      const chunkRes = await fetch(`${fleet.url}/v1/sessions/${sessionId}/chunks/1`, as(tokens.alice));
+      expect(chunkRes.status).toBe(200);
+      expect(((await chunkRes.json()) as { file: unknown }).file).toEqual({
+        present: true,
+        sha256: chunkSha,
+        bytes: 30_000,
+      });
+
+      const blobRes = await fetch(
+        `${fleet.url}/v1/sessions/${sessionId}/chunks/1/blob?purpose=incident%2042`,
+        as(tokens.bob),
+      );
+      expect(blobRes.status).toBe(200);
+      expect(sha256(new Uint8Array(await blobRes.arrayBuffer()))).toBe(chunkSha);
+      const absent = await fetch(
+        `${fleet.url}/v1/blobs/sha256/${sha256('absent')}?purpose=x`,
+        as(tokens.bob),
+      );
+      expect(absent.status).toBe(404);
+
+      const run = await runCli(['access-log', '--db', url, '--session', sessionId, '--json']);
+      expect(run.code, run.stderr).toBe(0);
+      const { entries, unverified } = JSON.parse(run.stdout) as {
+        entries: AccessLogRow[];
+        unverified: number[];
+      };
+      expect(unverified).toEqual([]);
+      expect(entries.map((e) => [e.reader, e.outcome, e.route, e.sha256, e.purpose])).toEqual([
+        ['alice', 'read', '/v1/sessions/:sessionId', sha256(sessionText), null],
+        ['alice', 'read', '/v1/records/:signer/:seq', sha256(recordBytes), null],
+        ['alice', 'read', '/v1/sessions/:sessionId/chunks/:index', expect.any(String), null],
+        ['bob', 'read', '/v1/sessions/:sessionId/chunks/:index/blob', chunkSha, 'incident 42'],
+      ]);
+    });
+
+    it('the dashboard reads the same fleet store', async () => {
+      const page = await fetch(`${fleet.url}/ui/sessions/${dev.sessionId}`, {
+        headers: { authorization: `Bearer ${tokens.alice}` },
+      });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain(dev.sessionId);
+      expect(html).toContain('chunk-000001.mcap');
+    });
+  },
+);
