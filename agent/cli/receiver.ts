@@ -34,13 +34,14 @@ With --db the state lives in PostgreSQL and any number of receivers may share th
   --quota-bytes-per-day N  part bytes one device may send a UTC day (with --require-signatures)
   --quota-open-uploads N   uploads one device may have open at once
   --quota-upload-bytes N   largest upload one device may declare
-  --ui-token-file F      serve the read-only dashboard at /ui/ (with --data) to readers presenting a
+  --ui-token-file F      serve the read-only dashboard at /ui/ to readers presenting a
                          token from F (one a line, at least 32 characters) as HTTP Basic password
                          or Bearer token (repeatable)
   --readers FILE         named reader credentials (README "Read API"): one JSON object a line,
                          {"name","role":"reader"|"auditor"|"admin","sha256":"<hex of the token>"};
                          serves the read API (/v1/sessions, records, blobs, exports) and the
-                         dashboard (with --data); every read and refusal is a signed access entry
+                         dashboard (store files with --data, else the state's log and the
+                         bucket); every read and refusal is a signed access entry
   --tls-cert/--tls-key   PEM certificate and key: serve HTTPS
   --max-upload-bytes N   largest blob accepted (default 4 GiB)
   --max-part-bytes N     largest tus PATCH body accepted (default 64 MiB)
