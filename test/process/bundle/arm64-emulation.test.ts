@@ -49,8 +49,8 @@ describe.skipIf(blocked !== undefined)('the arm64 bundle under qemu user-mode em
 
   it(
     'passes rigcap selftest: models load and detect, keys sign and verify, SQLite opens, sd_notify loads',
-    () => {
-      const r = rigcap(selftestTimeoutMs, 'selftest', '--json');
+    async () => {
+      const r = await rigcap(selftestTimeoutMs, 'selftest', '--json');
       const report = JSON.parse(r.stdout) as {
         ok: boolean;
         checks: Array<{ name: string; ok: boolean; detail: string }>;
@@ -73,10 +73,10 @@ describe.skipIf(blocked !== undefined)('the arm64 bundle under qemu user-mode em
   // RIGCAP_BUNDLE_DEMO=1, on idle cores.
   it.skipIf(process.env.RIGCAP_BUNDLE_DEMO !== '1')(
     'runs a 5 s demo whose spool and store verify (RIGCAP_BUNDLE_DEMO=1)',
-    () => {
+    async () => {
       const out = join(work, 'demo');
       // Emulated de-id takes tens of seconds a frame: the default 5 s deadline would fail it closed.
-      const r = rigcap(
+      const r = await rigcap(
         demoTimeoutMs,
         'demo',
         '--seconds',
@@ -95,7 +95,7 @@ describe.skipIf(blocked !== undefined)('the arm64 bundle under qemu user-mode em
       expect(summary.ok).toBe(true);
       expect(summary.verify.agent.ok).toBe(true);
       expect(summary.verify.store.ok).toBe(true);
-      const verify = rigcap(selftestTimeoutMs, 'verify', join(out, 'agent'), '--json');
+      const verify = await rigcap(selftestTimeoutMs, 'verify', join(out, 'agent'), '--json');
       expect(verify.status, verify.stdout + verify.stderr).toBe(0);
       expect((JSON.parse(verify.stdout) as { ok: boolean }).ok).toBe(true);
     },

@@ -1,12 +1,13 @@
 // Builds each architecture's bundle once per test run and shares it between the bundle tests: the
 // first test file to ask builds it (under a lock) from the commit the run started on, the others
 // wait for it and reuse it. Building takes minutes; unpacking takes seconds.
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildBundle, type BundleArch, type BundleResult } from '../../../scripts/bundle/build.ts';
+import { promisify } from 'node:util';
+import type { BundleArch, BundleOptions, BundleResult } from '../../../scripts/bundle/build.ts';
 import { toolchainFor } from '../../../scripts/bundle/native.ts';
 
 export const repo = join(import.meta.dirname, '..', '..', '..');
@@ -69,6 +70,24 @@ async function withLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * buildBundle in a child process (build-child.ts), so the test worker stays responsive while it
+ * runs for minutes; the child's error output is the error's message.
+ */
+export async function buildInChild(options: Omit<BundleOptions, 'log'>): Promise<BundleResult> {
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(import.meta.dirname, 'build-child.ts'), JSON.stringify(options)],
+      { cwd: repo, maxBuffer: 64 * 1024 * 1024, timeout: buildTimeoutMs },
+    );
+    return JSON.parse(stdout) as BundleResult;
+  } catch (err) {
+    const { stderr } = err as { stderr?: string };
+    throw new Error(`building the ${options.arch} bundle: ${stderr ?? String(err)}`, { cause: err });
+  }
+}
+
 /** This run's bundle of arch (built from runCommit's commit), built at most once per run. */
 export async function sharedBundle(arch: BundleArch): Promise<BundleResult> {
   mkdirSync(cacheRoot, { recursive: true });
@@ -83,7 +102,7 @@ export async function sharedBundle(arch: BundleArch): Promise<BundleResult> {
         (old.startsWith('run-') && !old.includes(`${process.ppid}`))
       )
         rmSync(join(cacheRoot, old), { recursive: true, force: true });
-    const result = await buildBundle({ arch, outDir: dir, commit, nativeCacheDir, log: () => {} });
+    const result = await buildInChild({ arch, outDir: dir, commit, nativeCacheDir });
     writeFileSync(done, JSON.stringify(result));
     return result;
   });

@@ -8,7 +8,7 @@
 // parser finds no ARM core in it (no "CPU implementer"/"CPU part" lines), goes on to read the cache
 // topology under /sys/devices/system/cpu, and dereferences NULL: SIGSEGV on `require`. A real
 // Jetson's kernel writes an aarch64 /proc/cpuinfo, so nothing of this applies there.
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -55,47 +55,63 @@ export function jetsonCpuinfo(): string {
   ).join('\n');
 }
 
+/** How a command ended: its exit status (null when killed, e.g. past its timeout) and output. */
+export interface Ran {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
 /** How emulated commands run: directly, or in a mount namespace over an aarch64 /proc/cpuinfo. */
 export interface Emulation {
   /** Set when /proc/cpuinfo is replaced for emulated processes (qemu older than 8.1). */
   readonly fakeCpuinfo: string | undefined;
-  run(
-    file: string,
-    args: readonly string[],
-    options: { cwd: string; timeout: number },
-  ): SpawnSyncReturns<string>;
+  run(file: string, args: readonly string[], options: { cwd: string; timeout: number }): Promise<Ran>;
 }
 
-/** Runs file in a private mount namespace where fake is bind-mounted over /proc/cpuinfo. */
-function overCpuinfo(
-  fake: string,
+/**
+ * Runs a command without blocking this process (an emulated run takes minutes, and a vitest worker
+ * blocked that long loses its messages to vitest); a non-zero exit is a result, not an error.
+ */
+function runAsync(
   file: string,
   args: readonly string[],
   options: { cwd: string; timeout: number },
-): SpawnSyncReturns<string> {
-  return spawnSync(
-    'unshare',
-    [
-      '--mount',
-      '--propagation',
-      'private',
-      'sh',
-      '-c',
-      'mount --bind "$0" /proc/cpuinfo && exec "$@"',
-      fake,
+): Promise<Ran> {
+  return new Promise((resolve) => {
+    execFile(
       file,
-      ...args,
-    ],
-    { ...options, encoding: 'utf8', env: emulatedEnv, maxBuffer: 64 * 1024 * 1024 },
-  );
+      args,
+      { ...options, encoding: 'utf8', env: emulatedEnv, maxBuffer: 64 * 1024 * 1024, killSignal: 'SIGKILL' },
+      (err, stdout, stderr) => {
+        const code = (err as { code?: unknown } | null)?.code;
+        resolve({ status: err === null ? 0 : typeof code === 'number' ? code : null, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** unshare's arguments that run file in a private mount namespace with fake over /proc/cpuinfo. */
+function overCpuinfo(fake: string, file: string, args: readonly string[]): string[] {
+  return [
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    'mount --bind "$0" /proc/cpuinfo && exec "$@"',
+    fake,
+    file,
+    ...args,
+  ];
 }
 
 /** Why a file cannot be bind-mounted over /proc/cpuinfo in a mount namespace here, or undefined. */
 export function cpuinfoMountMissing(workDir: string): string | undefined {
   const fake = join(workDir, 'cpuinfo-aarch64');
   writeFileSync(fake, jetsonCpuinfo());
-  const probe = overCpuinfo(fake, 'grep', ['-q', '^CPU part.*0xd42', '/proc/cpuinfo'], {
-    cwd: workDir,
+  const probe = spawnSync('unshare', overCpuinfo(fake, 'grep', ['-q', '^CPU part.*0xd42', '/proc/cpuinfo']), {
+    encoding: 'utf8',
     timeout: 60_000,
   });
   if (probe.status === 0) return undefined;
@@ -119,10 +135,9 @@ export function emulation(node: string, workDir: string): Emulation {
   if (/^CPU implementer\s*:/m.test(seen.stdout))
     return {
       fakeCpuinfo: undefined,
-      run: (file, args, o) =>
-        spawnSync(file, args, { ...o, encoding: 'utf8', env: emulatedEnv, maxBuffer: 64 * 1024 * 1024 }),
+      run: (file, args, o) => runAsync(file, args, o),
     };
   const fake = join(workDir, 'cpuinfo-aarch64');
   writeFileSync(fake, jetsonCpuinfo());
-  return { fakeCpuinfo: fake, run: (file, args, o) => overCpuinfo(fake, file, args, o) };
+  return { fakeCpuinfo: fake, run: (file, args, o) => runAsync('unshare', overCpuinfo(fake, file, args), o) };
 }
