@@ -1,7 +1,8 @@
 // `rigcap bench store`: N simulated devices (the agent's own sync code, each with its own key and
 // chain) sync through 2 receiver processes on one PostgreSQL and one S3 bucket, all on loopback.
-// Records phase: enrolment and heartbeats for `seconds`; records_per_s counts the records admitted
-// (answered 201, so in the log) per second, receipt_p99_ms is the device's wait for each receipt.
+// Records phase: once enrolled, the devices send heartbeats for `seconds`; records_per_s counts the
+// records admitted (answered 201, so in the log) per second, receipt_p99_ms is the device's wait for
+// each receipt.
 // Payload phase: fresh devices send chunks; ingest_goodput_ratio is the store's time for those
 // bytes against plain S3 multipart PUTs of the same bytes by as many clients with the same overlap,
 // measured in the same run. receiver_rss_mb is the larger peak RSS of the two receivers.
@@ -15,11 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../agent/log.ts';
 import { s3ClientConfig } from '../../receiver/backends/s3/location.ts';
 import { startPostgresEngine, startRgwEngine, type Engine } from '../engines/engines.ts';
 import { round, type BenchReport } from './figures.ts';
-import { BenchDevice, deviceSync } from './store-devices.ts';
+import type { DeviceWorkerData, DeviceWorkerDone } from './store-device-worker.ts';
 import { startReceiverProcess, type ReceiverProcess } from './store-receivers.ts';
 
 /** What to run against; engines are started for whatever is not given. */
@@ -47,6 +49,8 @@ interface Stage {
 }
 
 const partBytes = 8 * 1024 * 1024;
+/** Worker threads the simulated devices are spread over. */
+const maxThreads = 16;
 
 async function stageOf(o: StoreBenchOptions): Promise<Stage> {
   const engines: Engine[] = [];
@@ -75,60 +79,91 @@ function p99(values: readonly number[]): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.NaN;
 }
 
-/** Devices with their spools and their sync, each enrolling with its own token. */
-async function devicesOf(
-  dir: string,
-  name: string,
-  o: {
-    count: number;
-    tokens: readonly string[];
-    baseUrls: readonly string[];
-    storeKeyPem: string;
-    log: Logger;
-  },
-): Promise<Array<{ device: BenchDevice; sync: ReturnType<typeof deviceSync> }>> {
-  return Array.from({ length: o.count }, (_, i) => {
-    const device = new BenchDevice({ deviceId: `${name}-${i}`, spoolDir: join(dir, `${name}-${i}`) });
-    const sync = deviceSync({
-      device,
-      baseUrl: o.baseUrls[i % o.baseUrls.length] ?? '',
-      enrollToken: o.tokens[i] ?? '',
-      storeKeyPem: o.storeKeyPem,
-      log: o.log,
-    });
-    return { device, sync };
-  });
+/** Simulated devices spread over worker threads, prepared and then started together. */
+interface Fleet {
+  /** Each worker's chunk files once its devices are prepared. */
+  ready: Promise<string[][]>;
+  /** Starts every device's sync; resolves with each worker's answer. */
+  go(): Promise<DeviceWorkerDone[]>;
+  terminate(): Promise<void>;
 }
 
-/** Records phase: enrolment plus heartbeats, synced for `seconds` (or until all are in). */
+const workerUrl = new URL('./store-device-worker.ts', import.meta.url);
+
+function fleetOf(o: {
+  dir: string;
+  name: string;
+  tokens: readonly string[];
+  baseUrls: readonly string[];
+  storeKeyPem: string;
+  job: DeviceWorkerData['job'];
+}): Fleet {
+  const threads = Math.min(o.tokens.length, maxThreads);
+  const assigned: Array<DeviceWorkerData['devices']> = Array.from({ length: threads }, () => []);
+  o.tokens.forEach((token, i) =>
+    assigned[i % threads]?.push({
+      deviceId: `${o.name}-${i}`,
+      spoolDir: join(o.dir, `${o.name}-${i}`),
+      token,
+      baseUrl: o.baseUrls[i % o.baseUrls.length] ?? '',
+    }),
+  );
+  const workers = assigned.map((devices) => {
+    const workerData: DeviceWorkerData = { devices, storeKeyPem: o.storeKeyPem, job: o.job };
+    const worker = new Worker(workerUrl, { workerData });
+    const messages: unknown[] = [];
+    const waiters: Array<(m: unknown) => void> = [];
+    const next = (): Promise<unknown> =>
+      new Promise((resolve) => {
+        const m = messages.shift();
+        if (m !== undefined) resolve(m);
+        else waiters.push(resolve);
+      });
+    const deliver = (m: unknown): void => {
+      const w = waiters.shift();
+      if (w !== undefined) w(m);
+      else messages.push(m);
+    };
+    worker.on('message', deliver);
+    worker.on('error', (err) => deliver({ error: err.message }));
+    const expect = async <T>(key: string): Promise<T> => {
+      const m = (await next()) as Record<string, unknown>;
+      if (typeof m['error'] === 'string') throw new Error(`bench device worker: ${m['error']}`);
+      if (m[key] === undefined) throw new Error(`bench device worker: expected ${key}`);
+      return m as T;
+    };
+    return { worker, expect };
+  });
+  const ready = Promise.all(workers.map((w) => w.expect<{ files: string[][] }>('ready')));
+  return {
+    ready: ready.then((all) => all.flatMap((r) => r.files)),
+    async go() {
+      await ready;
+      const done = workers.map((w) => w.expect<DeviceWorkerDone>('done'));
+      for (const w of workers) w.worker.postMessage({ go: true });
+      return Promise.all(done);
+    },
+    async terminate() {
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+    },
+  };
+}
+
+/** Records phase: enrolment and heartbeats, synced for `seconds` (or until all are in). */
 async function recordsPhase(
-  fleet: Awaited<ReturnType<typeof devicesOf>>,
+  fleet: Fleet,
   seconds: number,
-): Promise<{
-  recordsPerS: number;
-  admitted: number;
-  receiptP99Ms: number;
-  elapsedS: number;
-  perDevice: number;
-}> {
-  // Enough records that the devices are still busy when the phase ends.
-  const perDevice = Math.max(10, Math.ceil((seconds * 2000) / fleet.length));
-  for (const { device } of fleet) {
-    await device.enrol();
-    await device.heartbeats(perDevice);
-  }
-  for (const { sync } of fleet) await sync.scheduler.scan();
-  const signal = AbortSignal.timeout(seconds * 1000);
+): Promise<{ recordsPerS: number; admitted: number; receiptP99Ms: number; elapsedS: number }> {
+  await fleet.ready;
   const t0 = performance.now();
-  await Promise.all(fleet.map(({ sync }) => sync.scheduler.drain({ signal })));
+  const done = await fleet.go();
   const elapsedS = Math.min(seconds, (performance.now() - t0) / 1000);
-  const admitted = fleet.reduce((n, { sync }) => n + sync.client.admitted, 0);
+  const admitted = done.reduce((n, d) => n + d.admitted, 0);
   return {
     recordsPerS: admitted / elapsedS,
     admitted,
-    receiptP99Ms: p99(fleet.flatMap(({ sync }) => sync.client.receiptMs)),
+    receiptP99Ms: p99(done.flatMap((d) => d.receiptMs)),
     elapsedS,
-    perDevice: perDevice + 1,
   };
 }
 
@@ -176,32 +211,25 @@ async function putFiles(s3: S3Client, bucket: string, key: string, paths: readon
 
 /** Payload phase: plain S3 multipart PUTs of the chunk bytes, then the same bytes through the store. */
 async function payloadPhase(
-  fleet: Awaited<ReturnType<typeof devicesOf>>,
+  fleet: Fleet,
   stage: Stage,
-  o: { chunks: number; bytes: number },
+  o: { devices: number; chunks: number; bytes: number },
 ): Promise<{ ratio: number; baselineS: number; storeS: number; bytes: number; failed?: string }> {
-  const files: string[][] = [];
-  for (const { device } of fleet) {
-    await device.enrol();
-    files.push(await device.chunks(o.chunks, o.bytes));
-  }
+  const files = await fleet.ready;
   const s3 = baselineClient(stage);
   const t0 = performance.now();
   await Promise.all(files.map((paths, i) => putFiles(s3, stage.bucket, `bench-baseline/${i}`, paths)));
   const baselineS = (performance.now() - t0) / 1000;
   s3.destroy();
-  for (const { sync } of fleet) await sync.scheduler.scan();
   const t1 = performance.now();
-  const signal = AbortSignal.timeout(600_000);
-  const results = await Promise.all(fleet.map(({ sync }) => sync.scheduler.drain({ signal })));
+  const done = await fleet.go();
   const storeS = (performance.now() - t1) / 1000;
-  const bytes = fleet.length * o.chunks * o.bytes;
-  const stuck = results.filter((r) => !r.empty).length;
+  const stuck = done.reduce((n, d) => n + d.unfinished, 0);
   return {
     ratio: baselineS / storeS,
     baselineS,
     storeS,
-    bytes,
+    bytes: o.devices * o.chunks * o.bytes,
     ...(stuck === 0 ? {} : { failed: `${stuck} device(s) did not finish syncing within 600 s` }),
   };
 }
@@ -211,7 +239,7 @@ export async function storeReport(o: StoreBenchOptions): Promise<BenchReport> {
   const dir = await mkdtemp(join(tmpdir(), 'rigcap-bench-store-'));
   const stage = await stageOf(o);
   const receivers: ReceiverProcess[] = [];
-  const fleets: Array<Awaited<ReturnType<typeof devicesOf>>> = [];
+  const fleets: Fleet[] = [];
   try {
     const tokens = Array.from({ length: 2 * o.devices }, () => randomBytes(24).toString('hex'));
     await writeFile(join(dir, 'tokens'), `${tokens.join('\n')}\n`, { mode: 0o600 });
@@ -229,24 +257,30 @@ export async function storeReport(o: StoreBenchOptions): Promise<BenchReport> {
     const store = (await (await fetch(`${receivers[0]?.baseUrl}/v1/store`)).json()) as {
       publicKeyPem: string;
     };
-    const base = { baseUrls: receivers.map((r) => r.baseUrl), storeKeyPem: store.publicKeyPem, log: o.log };
-    const recordsFleet = await devicesOf(dir, 'rec', { ...base, count: o.devices, tokens });
+    const base = { dir, baseUrls: receivers.map((r) => r.baseUrl), storeKeyPem: store.publicKeyPem };
+    // Enough heartbeats that the devices are still busy when the phase ends.
+    const heartbeats = Math.max(10, Math.ceil((o.seconds * 2000) / o.devices));
+    const recordsFleet = fleetOf({
+      ...base,
+      name: 'rec',
+      tokens: tokens.slice(0, o.devices),
+      job: { kind: 'records', heartbeats, seconds: o.seconds },
+    });
     fleets.push(recordsFleet);
     const records = await recordsPhase(recordsFleet, o.seconds);
-    const payloadFleet = await devicesOf(dir, 'pay', {
+    const chunks = { chunks: o.chunksPerDevice ?? 2, bytes: o.chunkBytes ?? 4 * 1024 * 1024 };
+    const payloadFleet = fleetOf({
       ...base,
-      count: o.devices,
+      name: 'pay',
       tokens: tokens.slice(o.devices),
+      job: { kind: 'payload', ...chunks },
     });
     fleets.push(payloadFleet);
-    const payload = await payloadPhase(payloadFleet, stage, {
-      chunks: o.chunksPerDevice ?? 2,
-      bytes: o.chunkBytes ?? 4 * 1024 * 1024,
-    });
+    const payload = await payloadPhase(payloadFleet, stage, { devices: o.devices, ...chunks });
     const rss = await Promise.all(receivers.map((r) => r.peakRssMb()));
-    return reportOf(o, { records, payload, rss });
+    return reportOf(o, { records: { ...records, perDevice: heartbeats }, payload, rss });
   } finally {
-    for (const fleet of fleets) for (const { sync } of fleet) await sync.close();
+    for (const fleet of fleets) await fleet.terminate();
     for (const r of receivers) await r.stop();
     for (const e of stage.engines.reverse()) await e.stop();
     await rm(dir, { recursive: true, force: true });
@@ -256,7 +290,7 @@ export async function storeReport(o: StoreBenchOptions): Promise<BenchReport> {
 function reportOf(
   o: StoreBenchOptions,
   m: {
-    records: Awaited<ReturnType<typeof recordsPhase>>;
+    records: Awaited<ReturnType<typeof recordsPhase>> & { perDevice: number };
     payload: Awaited<ReturnType<typeof payloadPhase>>;
     rss: number[];
   },

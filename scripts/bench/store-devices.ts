@@ -139,6 +139,12 @@ export class TimedTusClient extends TusClient {
   readonly receiptMs: number[] = [];
   admitted = 0;
 
+  /** Forgets what was counted so far (a phase starts). */
+  restartCount(): void {
+    this.receiptMs.length = 0;
+    this.admitted = 0;
+  }
+
   override async call(...args: Parameters<TusClient['call']>): ReturnType<TusClient['call']> {
     const [method, url] = args;
     if (method !== 'POST' || !url.endsWith('/v1/records')) return super.call(...args);
