@@ -147,10 +147,20 @@ async function finishLeftover(options: TusRoutesOptions, id: string): Promise<vo
     throw err;
   }
   if (upload.size === undefined || upload.offset !== upload.size) return;
+  const want = declaredSha256(upload);
+  if (want !== undefined && (await options.blobs.size(want)) !== undefined) {
+    // The blob was kept and only the upload's removal was cut short: what is left of it goes.
+    await options.blobs.discardUpload(id);
+    return;
+  }
   options.log.info({ upload: id }, 'finishing an upload whose blob was not kept');
-  await finishUpload(options, upload).catch((err: unknown) => {
+  await finishUpload(options, upload).catch(async (err: unknown) => {
     // A digest mismatch dropped the upload: tus answers 404 and the device starts again.
-    if ((err as { status_code?: number }).status_code !== 422) throw err;
+    if ((err as { status_code?: number }).status_code === 422) return;
+    // The upload's bytes are gone (only its info was left): nothing can resume, so it goes too.
+    const e = err as { code?: string; $metadata?: { httpStatusCode?: number } };
+    if (e.code !== 'ENOENT' && e.$metadata?.httpStatusCode !== 404) throw err;
+    await options.blobs.discardUpload(id);
   });
 }
 
