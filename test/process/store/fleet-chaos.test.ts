@@ -140,7 +140,7 @@ describe.skipIf(skip !== undefined)(
 
       const pendingLeft = sims
         .filter((_, i) => done[i] !== true)
-        .map((d) => `${d.id}: ${d.pending()} pending`);
+        .flatMap((d) => d.lastErrors().map((e) => `${e} (${Math.round(runMs / 1000)} s into the run)`));
       expect(pendingLeft).toEqual([]);
       expect(sims.flatMap((d) => d.lastErrors())).toEqual([]);
       // Each fault struck while records were still on their way.
