@@ -154,13 +154,14 @@ async function finishLeftover(options: TusRoutesOptions, id: string): Promise<vo
     return;
   }
   options.log.info({ upload: id }, 'finishing an upload whose blob was not kept');
-  await finishUpload(options, upload).catch(async (err: unknown) => {
+  await finishUpload(options, upload).catch((err: unknown) => {
     // A digest mismatch dropped the upload: tus answers 404 and the device starts again.
     if ((err as { status_code?: number }).status_code === 422) return;
-    // The upload's bytes are gone (only its info was left): nothing can resume, so it goes too.
+    // No bytes to hash although the upload reads as whole: left as tus sees it (the device's record
+    // then finds no blob and the device sends the upload again), never dropped on a bucket's word.
     const e = err as { code?: string; $metadata?: { httpStatusCode?: number } };
     if (e.code !== 'ENOENT' && e.$metadata?.httpStatusCode !== 404) throw err;
-    await options.blobs.discardUpload(id);
+    options.log.warn({ upload: id }, 'an upload that reads as whole has no bytes to keep');
   });
 }
 
