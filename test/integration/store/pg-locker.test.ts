@@ -1,7 +1,8 @@
 // The tus Locker on PostgreSQL advisory locks: two receiver instances (two lockers on one database)
 // never hold one upload's lock at once; a request waiting for a lock asks the holder to let go (a
 // stale PATCH must not block a resume through another instance); locks of other uploads are
-// independent; and a lock that cannot be had in time fails with tus's lock timeout.
+// independent; an instance holds all its locks on one connection and keeps a second request of
+// its own out too; and a lock that cannot be had in time fails with tus's lock timeout.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERRORS } from '@tus/server';
@@ -58,6 +59,47 @@ describe.skipIf(postgresSkipReason !== undefined)('tus locks on PostgreSQL advis
     expect(asked).toBe(false);
     await one.unlock();
     await two.unlock();
+  });
+
+  it('hands an upload between two requests of one instance only after the holder let go', async () => {
+    // Every lock of an instance is on one session, where advisory locks are re-entrant: the
+    // instance itself must keep a second request out.
+    const held = a.newLock('44444444444444444444444444444444');
+    const events: string[] = [];
+    await held.lock(new AbortController().signal, async () => {
+      events.push('asked to release');
+      await held.unlock();
+      events.push('released');
+    });
+    const wanted = a.newLock('44444444444444444444444444444444');
+    await wanted.lock(new AbortController().signal, () => undefined);
+    events.push('acquired by the second request');
+    expect(events).toEqual(['asked to release', 'released', 'acquired by the second request']);
+    // Held by this instance still: the other instance times out.
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 300);
+    await expect(
+      b.newLock('44444444444444444444444444444444').lock(stop.signal, () => undefined),
+    ).rejects.toBe(ERRORS.ERR_LOCK_TIMEOUT);
+    await wanted.unlock();
+  });
+
+  it('holds many uploads at once on one connection, leaving the rest of the pool free', async () => {
+    const locks = Array.from({ length: 12 }, (_, i) => a.newLock(`5555555555555555555555555555${1000 + i}`));
+    for (const lock of locks) await lock.lock(new AbortController().signal, () => undefined);
+    // The pool has 4 connections: one holds every lock, the others still answer.
+    expect(poolA.totalCount).toBeLessThanOrEqual(1);
+    const answers = await Promise.all(
+      [1, 2, 3].map((n) => poolA.query<{ n: number }>('SELECT $1::int AS n', [n])),
+    );
+    expect(answers.map((r) => r.rows[0]?.n)).toEqual([1, 2, 3]);
+    // Each is held against the other instance.
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(), 200);
+    await expect(
+      b.newLock(`55555555555555555555555555551005`).lock(stop.signal, () => undefined),
+    ).rejects.toBe(ERRORS.ERR_LOCK_TIMEOUT);
+    for (const lock of locks) await lock.unlock();
   });
 
   it('gives up with the tus lock timeout when the holder does not let go in time', async () => {
