@@ -80,6 +80,15 @@ export class PgDeviceDirectory implements DeviceDirectory {
 /** Claims between expired-nonce sweeps. */
 const sweepEvery = 1000;
 
+/**
+ * A CTE that turns `synchronous_commit` off for its statement's own transaction: the statement's
+ * commit does not wait for its WAL to reach the disk. Any later commit that does wait (a request's
+ * admission, an upload's state) flushes this one with it, since the WAL is written in order; so
+ * a PostgreSQL crash can lose a nonce or a quota count only when nothing the request wrote after
+ * it was kept either. The statement must read from `async` for the CTE to run.
+ */
+const asyncCommit = "WITH async AS (SELECT set_config('synchronous_commit', 'off', true))";
+
 /** Nonces in the `receiver_nonces` table: one claim is one INSERT, atomic across instances. */
 export class PgNonceStore implements NonceStore {
   readonly #pool: Pool;
@@ -92,9 +101,10 @@ export class PgNonceStore implements NonceStore {
   async claim(keyid: string, nonce: string, expiresAtS: number, nowS: number): Promise<boolean> {
     if (++this.#claims % sweepEvery === 0)
       await this.#pool.query('DELETE FROM receiver_nonces WHERE expires_at_s < $1', [nowS]);
-    // A row whose window has passed may be taken again; a live one is a replay.
+    // A row whose window has passed may be taken again; a live one is a replay. Committed without
+    // waiting for the WAL flush (see asyncCommit).
     const r = await this.#pool.query(
-      `INSERT INTO receiver_nonces (keyid, nonce, expires_at_s) VALUES ($1, $2, $3)
+      `${asyncCommit} INSERT INTO receiver_nonces (keyid, nonce, expires_at_s) SELECT $1::text, $2::text, $3::bigint FROM async
        ON CONFLICT (keyid, nonce) DO UPDATE SET expires_at_s = EXCLUDED.expires_at_s
          WHERE receiver_nonces.expires_at_s < $4
        RETURNING 1`,
@@ -151,7 +161,7 @@ export class PgQuotaLedger implements QuotaLedger {
 
   async accepted(device: string, partBytes: number): Promise<void> {
     await this.#pool.query(
-      `INSERT INTO receiver_quota_days (device_id, day, bytes) VALUES ($1, $2, $3)
+      `${asyncCommit} INSERT INTO receiver_quota_days (device_id, day, bytes) SELECT $1::text, $2::date, $3::bigint FROM async
        ON CONFLICT (device_id, day) DO UPDATE SET bytes = receiver_quota_days.bytes + EXCLUDED.bytes`,
       [device, quotaDay(this.#now()), partBytes],
     );
