@@ -69,6 +69,12 @@ function uploadAs(upload: Upload, id: string, offset: number): Upload {
   });
 }
 
+/** S3's answer for a multipart upload that is no longer open (completed or aborted). */
+function isMissingUpload(err: unknown): boolean {
+  const e = err as { name?: string; Code?: string };
+  return [e.name, e.Code].some((c) => c === 'NoSuchUpload' || c === 'NoSuchKey');
+}
+
 async function* joined(...streams: Readable[]): AsyncGenerator<Buffer> {
   for (const s of streams) for await (const chunk of s) yield chunk as Buffer;
 }
@@ -100,21 +106,31 @@ class CheckedS3Store extends S3Store {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    const { file } = await this.getMetadata(id).catch(() => {
+    const metadata = await this.getMetadata(id).catch(() => {
       throw ERRORS.FILE_NOT_FOUND;
     });
+    const { file } = metadata;
     let parts: Part[];
     try {
       parts = leadingParts(await this.retrieveParts(id));
     } catch (err) {
       // The multipart upload is gone while its info object is there: it was completed.
-      const e = err as { name?: string; Code?: string };
-      if (![e.name, e.Code].some((c) => c === 'NoSuchUpload' || c === 'NoSuchKey')) throw err;
+      if (!isMissingUpload(err)) throw err;
       return uploadAs(file, id, file.size ?? 0);
     }
     const held = await this.#heldPart(id);
     const extra = opensNext(held, parts.length + 1) ? held.size : 0;
-    return uploadAs(file, id, partsBytes(parts) + extra);
+    const offset = partsBytes(parts) + extra;
+    if (extra === 0 && parts.length > 0 && offset === file.size) {
+      // Every byte is in a listed part but the multipart upload was never completed (the receiver or
+      // the bucket failed in between): it is completed now, so an upload that reads as whole has
+      // its object. Another request completing it first is the same outcome.
+      await this.finishMultipartUpload(metadata, parts).catch((err: unknown) => {
+        if (!isMissingUpload(err)) throw err;
+      });
+      await this.completeMetadata(file);
+    }
+    return uploadAs(file, id, offset);
   }
 
   override async write(src: Readable, id: string, offset: number): Promise<number> {

@@ -34,6 +34,7 @@ const isPart = (r: SentRequest): boolean => r.path.endsWith('.part');
 const putPart = (r: SentRequest): boolean => r.method === 'PUT' && isPart(r);
 const deletePart = (r: SentRequest): boolean => r.method === 'DELETE' && isPart(r);
 const uploadPart = (r: SentRequest): boolean => r.method === 'PUT' && 'partNumber' in r.query;
+const completeUpload = (r: SentRequest): boolean => r.method === 'POST' && 'uploadId' in r.query;
 
 describe.skipIf(rgwSkipReason !== undefined)('tus .part objects on Ceph RGW under faults', () => {
   let rgw: RgwEngine;
@@ -111,5 +112,18 @@ describe.skipIf(rgwSkipReason !== undefined)('tus .part objects on Ceph RGW unde
       .then(() => 'present')
       .catch((err: { name?: string }) => err.name);
     expect(part).toBe('NotFound');
+  }, 120_000);
+
+  it('completes an upload whose every byte is in a part but whose completion failed, when it is next read', async () => {
+    const body = randomBytes(100 * 1024 + 9);
+    const id = 'u-complete-fault';
+    await store.create(new Upload({ id, size: body.length, offset: 0 }));
+    expect(await writeRange(id, body, 0, 40 * 1024)).toBe(40 * 1024);
+    const e = await faulted(completeUpload, () => write(id, body, 40 * 1024));
+    expect((e as Error | undefined)?.name).toBe('InjectedFault');
+    expect(await offsetOf(id)).toBe(body.length);
+    const got = await s3.send(new GetObjectCommand({ Bucket: rgw.bucket, Key: `faults/uploads/${id}` }));
+    expect(Buffer.from(await got.Body!.transformToByteArray()).equals(body)).toBe(true);
+    expect(await offsetOf(id)).toBe(body.length);
   }, 120_000);
 });
