@@ -2,8 +2,8 @@
 // each on its own loopback port, with their peak RSS read from /proc before they stop.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePort } from '../engines/engines.ts';
 
 const rigcapJs = join(import.meta.dirname, '..', '..', 'bin', 'rigcap.js');
 
@@ -25,18 +25,6 @@ export interface ReceiverSetup {
   keyFile: string;
   tokenFile: string;
   env: NodeJS.ProcessEnv;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function readyOrExit(child: ChildProcess, baseUrl: string, output: () => string): Promise<void> {

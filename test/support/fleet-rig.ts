@@ -4,24 +4,13 @@
 // VmHWM) for the whole run, across restarts; its stderr (JSON logs) goes to a file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { rigcapBin } from './daemon.ts';
 import { waitFor } from './wait.ts';
+import { freePort } from '../../scripts/engines/engines.ts';
 
-/** Free loopback port (probed, then released). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../scripts/engines/engines.ts';
 
 /** kB field of /proc/PID/status (VmRSS, VmHWM), or 0 once the process is gone. */
 export function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
