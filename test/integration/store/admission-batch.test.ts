@@ -1,23 +1,15 @@
 import { createPublicKey } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.ts';
+import { describe, expect, it } from 'vitest';
 import { openNote, parseCheckpoint } from '../../../agent/records/checkpoint.ts';
 import { sha256Hex } from '../../../agent/records/jcs.ts';
 import { leafHash, treeRoot, verifyInclusion } from '../../../agent/records/merkle.ts';
-import { FileBlobStore } from '../../../receiver/blob-store.ts';
-import { RecordIngest, type IngestResult } from '../../../receiver/ingest.ts';
-import {
-  admissionLockKey,
-  openPgReceiverState,
-  type PgReceiverState,
-} from '../../../receiver/state/pg/pg-state.ts';
+import type { IngestResult, RecordIngest } from '../../../receiver/ingest.ts';
+import { admissionLockKey, type PgReceiverState } from '../../../receiver/state/pg/pg-state.ts';
 import type { RecordRow } from '../../../receiver/state.ts';
-import { loadOrCreateStoreKey, type StoreKey } from '../../../receiver/store-key.ts';
-import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
+import { postgresSkipReason } from '../../support/engines/postgres.ts';
+import { pgStoreSuite } from '../../support/pg-store-suite.ts';
 import { waitFor } from '../../support/wait.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 
@@ -47,44 +39,21 @@ function withForeignSignature(record: Uint8Array, other: Uint8Array): Uint8Array
 }
 
 describe.skipIf(postgresSkipReason !== undefined)('admission in batches on PostgreSQL', () => {
-  let engine: PostgresEngine;
-  let root: string;
-  let key: StoreKey;
-  const open: Array<{ close(): Promise<void> }> = [];
-
-  beforeAll(async () => {
-    engine = await startPostgres();
-    root = mkdtempSync(join(tmpdir(), 'rigcap-batch-'));
-    key = await loadOrCreateStoreKey({ keyFile: join(root, 'secrets', 'store.key') });
-  }, 120_000);
-  afterAll(async () => {
-    for (const o of open.reverse()) await o.close();
-    await engine?.stop();
-    rmSync(root, { recursive: true, force: true });
-  }, 60_000);
+  const suite = pgStoreSuite('rigcap-batch-');
 
   async function receiver(url: string): Promise<{ state: PgReceiverState; ingest: RecordIngest }> {
-    const state = await openPgReceiverState({ url });
-    open.push(state);
-    const blobDir = mkdtempSync(join(root, 'blobs-'));
-    const ingest = await RecordIngest.open({
-      state,
-      blobs: new FileBlobStore({ root: blobDir, incomingDir: join(blobDir, 'incoming') }),
-      key,
-      log: silentLogger(),
-      enrollTokens: tokens,
-    });
-    return { state, ingest };
+    const state = await suite.state(url);
+    return { state, ingest: await suite.ingestOn(state, tokens) };
   }
 
   function device(id: string): FakeDevice {
-    return new FakeDevice({ deviceId: id, spoolDir: join(root, `spool-${id}`) });
+    return new FakeDevice({ deviceId: id, spoolDir: join(suite.root, `spool-${id}`) });
   }
 
   /** Every row's receipt is in the log right where the row says, and proves its record in its checkpoint. */
   function checkProofs(rows: readonly RecordRow[], leaves: readonly Buffer[]): void {
-    const origin = `rigcap.store/${key.storeId}`;
-    const publicKey = createPublicKey(key.publicKeyPem);
+    const origin = `rigcap.store/${suite.key.storeId}`;
+    const publicKey = createPublicKey(suite.key.publicKeyPem);
     for (const row of rows) {
       expect(leaves[row.logIndex]).toEqual(leafHash(Buffer.from(row.envelopeJson, 'utf8')));
       expect(leaves[row.receiptLogIndex ?? -1]).toEqual(leafHash(Buffer.from(row.receiptJson, 'utf8')));
@@ -108,7 +77,7 @@ describe.skipIf(postgresSkipReason !== undefined)('admission in batches on Postg
   }
 
   it('many devices at once through two receivers: one log, every record once, batches of more than one', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const [a, b] = [await receiver(url), await receiver(url)];
     const devices = Array.from({ length: 12 }, (_, i) => device(`rig-many-${i}`));
     const via = (i: number): RecordIngest => (i % 2 === 0 ? a.ingest : b.ingest);
@@ -160,13 +129,13 @@ describe.skipIf(postgresSkipReason !== undefined)('admission in batches on Postg
   }, 120_000);
 
   it('a record refused in a batch leaves the rest of the batch admitted', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const { state, ingest } = await receiver(url);
     const [one, two] = [device('rig-ok'), device('rig-bad')];
     await ingest.submit(one.enrol(), { enrollToken: tokens[14] ?? '' });
     await ingest.submit(two.enrol(), { enrollToken: tokens[15] ?? '' });
     // A clone of rig-ok (same key, following its head) will sign another record at one seq: a fork.
-    const clone = new FakeDevice({ deviceId: 'rig-ok', spoolDir: join(root, 'spool-clone') });
+    const clone = new FakeDevice({ deviceId: 'rig-ok', spoolDir: join(suite.root, 'spool-clone') });
     clone.signer = one.signer;
     const follow = (): void => clone.chain.advance(one.chain.head ?? { seq: 0, payloadSha256: '' });
     follow();
@@ -182,7 +151,7 @@ describe.skipIf(postgresSkipReason !== undefined)('admission in batches on Postg
     // Hold the admission lock so that everything below waits for the same batch.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    open.push({ close: () => holder.end() });
+    suite.open.push({ close: () => holder.end() });
     await holder.query('SELECT pg_advisory_lock($1)', [admissionLockKey]);
     const blocked = ingest.submit(goods[0] ?? new Uint8Array());
     await waitFor(

@@ -1,66 +1,34 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../../agent/log.ts';
+import { describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../../agent/records/jcs.ts';
 import { leafHash, treeRoot } from '../../../agent/records/merkle.ts';
-import { FileBlobStore } from '../../../receiver/blob-store.ts';
-import { RecordIngest } from '../../../receiver/ingest.ts';
+import type { RecordIngest } from '../../../receiver/ingest.ts';
 import { appliedVersions, loadMigrations, migrate } from '../../../receiver/state/pg/migrate.ts';
-import { openPgReceiverState, type PgReceiverState } from '../../../receiver/state/pg/pg-state.ts';
-import { loadOrCreateStoreKey, type StoreKey } from '../../../receiver/store-key.ts';
-import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
+import type { PgReceiverState } from '../../../receiver/state/pg/pg-state.ts';
+import { postgresSkipReason } from '../../support/engines/postgres.ts';
+import { pgStoreSuite } from '../../support/pg-store-suite.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 
 const token = 'pg-enrol-token-0123456789';
 
 describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL', () => {
-  let engine: PostgresEngine;
-  let root: string;
-  let key: StoreKey;
-  const open: Array<{ close(): Promise<void> }> = [];
-
-  beforeAll(async () => {
-    engine = await startPostgres();
-    root = mkdtempSync(join(tmpdir(), 'rigcap-pgstate-'));
-    key = await loadOrCreateStoreKey({ keyFile: join(root, 'secrets', 'store.key') });
-  }, 120_000);
-  afterAll(async () => {
-    for (const o of open.reverse()) await o.close();
-    await engine?.stop();
-    rmSync(root, { recursive: true, force: true });
-  }, 60_000);
+  const suite = pgStoreSuite('rigcap-pgstate-');
 
   async function pool(url: string): Promise<pg.Pool> {
     const p = new pg.Pool({ connectionString: url, max: 2 });
     // The restart test cuts this pool's idle connections; the pool drops them and reconnects.
     p.on('error', (err: Error & { code?: string }) => expect(err.code).toBe('57P01'));
-    open.push({ close: () => p.end() });
+    suite.open.push({ close: () => p.end() });
     return p;
   }
 
-  async function state(url: string): Promise<PgReceiverState> {
-    const s = await openPgReceiverState({ url });
-    open.push(s);
-    return s;
-  }
-
-  async function ingestOn(s: PgReceiverState): Promise<RecordIngest> {
-    const blobDir = mkdtempSync(join(root, 'blobs-'));
-    return RecordIngest.open({
-      state: s,
-      blobs: new FileBlobStore({ root: blobDir, incomingDir: join(blobDir, 'incoming') }),
-      key,
-      log: silentLogger(),
-      enrollTokens: [token],
-    });
-  }
+  const state = (url: string): Promise<PgReceiverState> => suite.state(url);
+  const ingestOn = (s: PgReceiverState): Promise<RecordIngest> => suite.ingestOn(s, [token]);
 
   it('migrates an empty database to the newest schema, and a second run applies nothing', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const db = await pool(url);
     const shipped = (await loadMigrations()).map((m) => m.version);
     expect(shipped.slice(0, 2)).toEqual([1, 2]);
@@ -76,7 +44,7 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   });
 
   it('receivers starting together on one empty database migrate it once', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const [a, b, c] = await Promise.all([
       migrate(await pool(url)),
       migrate(await pool(url)),
@@ -87,7 +55,7 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   });
 
   it('upgrades a database at the previous schema version and keeps its records', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const db = await pool(url);
     expect(await migrate(db, { upTo: 1 })).toEqual([1]);
     const leaf = leafHash(Buffer.from('old entry'));
@@ -105,8 +73,8 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   });
 
   it('applies migrations another component adds (numbered 100 and up) after the core ones', async () => {
-    const url = await engine.createDatabase();
-    const dir = join(root, 'extra-migrations');
+    const url = await suite.engine.createDatabase();
+    const dir = join(suite.root, 'extra-migrations');
     await mkdir(dir, { recursive: true });
     for (const m of await loadMigrations())
       await writeFile(join(dir, `${String(m.version).padStart(3, '0')}_${m.name}.sql`), m.sql);
@@ -120,10 +88,10 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   });
 
   it('two receivers on one database racing one device never fork its chain or log a record twice', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const [sa, sb] = [await state(url), await state(url)];
     const [a, b] = [await ingestOn(sa), await ingestOn(sb)];
-    const dev = new FakeDevice({ deviceId: 'rig-race', spoolDir: join(root, 'spool-race') });
+    const dev = new FakeDevice({ deviceId: 'rig-race', spoolDir: join(suite.root, 'spool-race') });
     const enrol = dev.enrol();
     const records = Array.from({ length: 24 }, () => dev.openSession());
     await Promise.all([a.submit(enrol, { enrollToken: token }), b.submit(enrol, { enrollToken: token })]);
@@ -163,12 +131,12 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   }, 120_000);
 
   it('two receivers given two different records for one seq at once accept exactly one', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const [a, b] = [await ingestOn(await state(url)), await ingestOn(await state(url))];
-    const dev = new FakeDevice({ deviceId: 'rig-fork', spoolDir: join(root, 'spool-fork') });
+    const dev = new FakeDevice({ deviceId: 'rig-fork', spoolDir: join(suite.root, 'spool-fork') });
     await a.submit(dev.enrol(), { enrollToken: token });
     // A clone of the device (same key, same head) signs another record at the same seq.
-    const clone = new FakeDevice({ deviceId: 'rig-fork', spoolDir: join(root, 'spool-clone') });
+    const clone = new FakeDevice({ deviceId: 'rig-fork', spoolDir: join(suite.root, 'spool-clone') });
     clone.signer = dev.signer;
     clone.publicKeyPem = dev.publicKeyPem;
     const head = dev.chain.head;
@@ -184,10 +152,10 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   }, 60_000);
 
   it('one enrolment token enrols one device, whichever receiver sees it first', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const [a, b] = [await ingestOn(await state(url)), await ingestOn(await state(url))];
-    const one = new FakeDevice({ deviceId: 'rig-one', spoolDir: join(root, 'spool-one') });
-    const two = new FakeDevice({ deviceId: 'rig-two', spoolDir: join(root, 'spool-two') });
+    const one = new FakeDevice({ deviceId: 'rig-one', spoolDir: join(suite.root, 'spool-one') });
+    const two = new FakeDevice({ deviceId: 'rig-two', spoolDir: join(suite.root, 'spool-two') });
     const settled = await Promise.allSettled([
       a.submit(one.enrol(), { enrollToken: token }),
       b.submit(two.enrol(), { enrollToken: token }),
@@ -200,9 +168,9 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
   }, 60_000);
 
   it('a receiver opened again on the database rebuilds the same log', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const first = await ingestOn(await state(url));
-    const dev = new FakeDevice({ deviceId: 'rig-again', spoolDir: join(root, 'spool-again') });
+    const dev = new FakeDevice({ deviceId: 'rig-again', spoolDir: join(suite.root, 'spool-again') });
     await first.submit(dev.enrol(), { enrollToken: token });
     const open = dev.openSession();
     const answer = await first.submit(open);
@@ -214,12 +182,12 @@ describe.skipIf(postgresSkipReason !== undefined)('receiver state on PostgreSQL'
     expect(held.logIndex).toBe(answer.logIndex);
   }, 60_000);
   it('keeps admitting after PostgreSQL restarts, with the log it had', async () => {
-    const url = await engine.createDatabase();
+    const url = await suite.engine.createDatabase();
     const s = await state(url);
     const ingest = await ingestOn(s);
-    const dev = new FakeDevice({ deviceId: 'rig-restart', spoolDir: join(root, 'spool-restart') });
+    const dev = new FakeDevice({ deviceId: 'rig-restart', spoolDir: join(suite.root, 'spool-restart') });
     await ingest.submit(dev.enrol(), { enrollToken: token });
-    await engine.restart();
+    await suite.engine.restart();
     const open = dev.openSession();
     // A pooled connection the restart cut may fail one request (HTTP 500, the agent retries).
     let answer: Awaited<ReturnType<RecordIngest['submit']>> | undefined;
