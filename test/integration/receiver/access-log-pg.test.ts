@@ -2,14 +2,12 @@
 // answer two readers; the entries of both land in the one log, between two checkpoints a
 // consistency proof joins, and `rigcap access-log --db URL` lists exactly them. A fleet receiver
 // (PostgreSQL + Ceph RGW, no store directory) serves a session, a record and a blob the same way.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
-import { openNote, parseCheckpoint } from '../../../agent/records/checkpoint.ts';
-import { verifyConsistency } from '../../../agent/records/merkle.ts';
 import { decodeRecord } from '../../../agent/records/record-decode.ts';
 import type { AccessLogRow } from '../../../receiver/access/access-log.ts';
 import { tokenSha256 } from '../../../receiver/access/readers.ts';
@@ -17,6 +15,7 @@ import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts'
 import { runCli } from '../../support/cli.ts';
 import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
 import { rgwSkipReason, startRgw, useRgwCredentials, type RgwEngine } from '../../support/engines/rgw.ts';
+import { provesConsistent, verifiedCheckpoint } from '../../support/log-checks.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 import { syncSpool } from '../sync/spool-sync.ts';
 
@@ -25,6 +24,10 @@ const tokens = {
   alice: 'alice-pg-token-0123456789abcdef012345',
   bob: 'bob-pg-token-0123456789abcdef01234567',
 };
+const readers = [
+  { name: 'alice', role: 'reader' as const, sha256: tokenSha256(tokens.alice) },
+  { name: 'bob', role: 'auditor' as const, sha256: tokenSha256(tokens.bob) },
+];
 
 describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', () => {
   let engine: PostgresEngine;
@@ -47,10 +50,7 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
         host: '127.0.0.1',
         port: 0,
         enrollTokens: [enrol],
-        readers: [
-          { name: 'alice', role: 'reader', sha256: tokenSha256(tokens.alice) },
-          { name: 'bob', role: 'auditor', sha256: tokenSha256(tokens.bob) },
-        ],
+        readers,
         log: silentLogger(),
       });
     a = await start();
@@ -71,17 +71,8 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
     rmSync(root, { recursive: true, force: true });
   });
 
-  async function checkpoint(on: ReceiverHandle): Promise<{ size: number; root: Buffer }> {
-    const note = await (await fetch(`${on.url}/v1/log/checkpoint`)).text();
-    const origin = `rigcap.store/${on.storeId}`;
-    const body = openNote(note, { name: origin, publicKey: createPublicKey(on.key.publicKeyPem) });
-    const cp = body === undefined ? undefined : parseCheckpoint(body);
-    if (cp === undefined) throw new Error('checkpoint does not verify');
-    return cp;
-  }
-
   it('reads on two receivers are one access log, covered by a consistency proof', async () => {
-    const before = await checkpoint(a);
+    const before = await verifiedCheckpoint(a);
     const read = await fetch(`${a.url}/v1/sessions/${sessionId}`, {
       headers: { authorization: `Bearer ${tokens.alice}` },
     });
@@ -94,19 +85,8 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
       headers: { authorization: `Bearer ${tokens.bob}` },
     });
     expect(exported.status).toBe(200);
-    const after = await checkpoint(b);
-    const proof = (await (
-      await fetch(`${a.url}/v1/log/consistency?first=${before.size}&second=${after.size}`)
-    ).json()) as { proof: string[] };
-    expect(
-      verifyConsistency({
-        firstSize: before.size,
-        firstRoot: before.root,
-        secondSize: after.size,
-        secondRoot: after.root,
-        proof: proof.proof.map((p) => Buffer.from(p, 'base64')),
-      }),
-    ).toBe(true);
+    const after = await verifiedCheckpoint(b);
+    expect(await provesConsistent(a.url, before, after)).toBe(true);
 
     const run = await runCli(['access-log', '--db', url, '--session', sessionId, '--json']);
     expect(run.code, run.stderr).toBe(0);
@@ -164,10 +144,7 @@ describe.skipIf(postgresSkipReason !== undefined || rgwSkipReason !== undefined)
         host: '127.0.0.1',
         port: 0,
         enrollTokens: [enrol],
-        readers: [
-          { name: 'alice', role: 'reader', sha256: tokenSha256(tokens.alice) },
-          { name: 'bob', role: 'auditor', sha256: tokenSha256(tokens.bob) },
-        ],
+        readers,
         log: silentLogger(),
       });
       const spool = join(root, 'spool');

@@ -4,18 +4,17 @@
 // checkpoints that a consistency proof joins, `rigcap access-log` lists them, and `rigcap verify`
 // still passes over the store's access records. Unknown sessions, malformed times and bad tokens
 // are answered 4xx (exit 2 for the CLI) with a code, and nothing of them is logged as a read.
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
-import { openNote, parseCheckpoint } from '../../../agent/records/checkpoint.ts';
-import { verifyConsistency } from '../../../agent/records/merkle.ts';
 import type { AccessLogRow } from '../../../receiver/access/access-log.ts';
 import { tokenSha256 } from '../../../receiver/access/readers.ts';
 import { startReceiver, type ReceiverHandle } from '../../../receiver/server.ts';
 import { runCli } from '../../support/cli.ts';
+import { provesConsistent, verifiedCheckpoint } from '../../support/log-checks.ts';
 import { FakeDevice } from '../sync/fake-device.ts';
 import { syncSpool } from '../sync/spool-sync.ts';
 
@@ -77,15 +76,7 @@ const get = (path: string, token: string | undefined, headers: Record<string, st
     headers: token === undefined ? headers : { ...headers, authorization: `Bearer ${token}` },
   });
 
-/** The latest checkpoint, its signature checked against the store key. */
-async function checkpoint(): Promise<{ size: number; root: Buffer }> {
-  const note = await (await fetch(`${receiver.url}/v1/log/checkpoint`)).text();
-  const origin = `rigcap.store/${receiver.storeId}`;
-  const body = openNote(note, { name: origin, publicKey: createPublicKey(receiver.key.publicKeyPem) });
-  const cp = body === undefined ? undefined : parseCheckpoint(body);
-  if (cp === undefined) throw new Error('checkpoint does not verify');
-  return { size: cp.size, root: cp.root };
-}
+const checkpoint = (): Promise<{ size: number; root: Buffer }> => verifiedCheckpoint(receiver);
 
 async function accessLog(...extra: string[]): Promise<{ entries: AccessLogRow[]; unverified: number[] }> {
   const run = await runCli(['access-log', store, '--json', ...extra]);
@@ -126,18 +117,7 @@ describe('read API and access log', () => {
     const provBody = Buffer.from(await prov.arrayBuffer());
     const after = await checkpoint();
 
-    const proof = (await (
-      await fetch(`${receiver.url}/v1/log/consistency?first=${before.size}&second=${after.size}`)
-    ).json()) as { proof: string[] };
-    expect(
-      verifyConsistency({
-        firstSize: before.size,
-        firstRoot: before.root,
-        secondSize: after.size,
-        secondRoot: after.root,
-        proof: proof.proof.map((p) => Buffer.from(p, 'base64')),
-      }),
-    ).toBe(true);
+    expect(await provesConsistent(receiver.url, before, after)).toBe(true);
 
     const log = await accessLog();
     expect(log.unverified).toEqual([]);
