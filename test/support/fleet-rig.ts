@@ -3,10 +3,14 @@
 // back at the same address. Each instance's RSS is sampled (VmRSS and the kernel's high-water mark
 // VmHWM) for the whole run, across restarts; its stderr (JSON logs) goes to a file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { afterAll, beforeAll } from 'vitest';
 import { rigcapBin } from './daemon.ts';
+import { startPostgres, type PostgresEngine } from './engines/postgres.ts';
+import { startRgw, type RgwEngine } from './engines/rgw.ts';
 import { waitFor } from './wait.ts';
 import { freePort } from '../../scripts/engines/engines.ts';
 
@@ -168,4 +172,49 @@ export function fleetArgs(o: {
     '--require-signatures',
     ...(o.extra ?? []),
   ];
+}
+
+/** What a fleet suite's tests use; pg, rgw and root throw before beforeAll has run. */
+export interface FleetSuite {
+  readonly pg: PostgresEngine;
+  readonly rgw: RgwEngine;
+  readonly root: string;
+  /** The receivers a test started; stopped after the suite. */
+  receivers: ReceiverInstance[];
+}
+
+/**
+ * Registers beforeAll (PostgreSQL and RGW started side by side, a temp dir named by `prefix`) and
+ * afterAll (receivers stopped, then the engines, dir removed); call it inside describe.
+ */
+export function fleetSuite(prefix: string): FleetSuite {
+  let pg: PostgresEngine | undefined;
+  let rgw: RgwEngine | undefined;
+  let root: string | undefined;
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the fleet suite has not started yet (used outside a test)');
+    return value;
+  };
+  const suite: FleetSuite = {
+    get pg() {
+      return started(pg);
+    },
+    get rgw() {
+      return started(rgw);
+    },
+    get root() {
+      return started(root);
+    },
+    receivers: [],
+  };
+  beforeAll(async () => {
+    [pg, rgw] = await Promise.all([startPostgres(), startRgw()]);
+    root = mkdtempSync(join(tmpdir(), prefix));
+  }, 240_000);
+  afterAll(async () => {
+    for (const r of suite.receivers) await r.stop();
+    await Promise.all([pg?.stop(), rgw?.stop()]);
+    if (root !== undefined) rmSync(root, { recursive: true, force: true });
+  }, 120_000);
+  return suite;
 }

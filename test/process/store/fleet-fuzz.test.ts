@@ -3,17 +3,15 @@
 // device) and on raw sockets. Afterwards the process is alive and answers GET /v1/store, and its
 // peak RSS stayed under the bound. RIGCAP_FUZZ_SEED repeats a run; RIGCAP_FUZZ_MS changes its length.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
-import { rgwSkipReason, startRgw, type RgwEngine } from '../../support/engines/rgw.ts';
+import { describe, expect, it } from 'vitest';
+import { postgresSkipReason } from '../../support/engines/postgres.ts';
+import { rgwSkipReason } from '../../support/engines/rgw.ts';
 import { rawArb, requestArb, routesOf, sendFuzz, sendRaw } from '../../support/fleet-fuzz.ts';
 import { pool } from '../../support/fleet-devices.ts';
 import { send } from '../../support/fleet-requests.ts';
-import { fleetArgs, startReceivers, type ReceiverInstance } from '../../support/fleet-rig.ts';
+import { fleetArgs, fleetSuite, startReceivers } from '../../support/fleet-rig.ts';
 import { FakeDevice } from '../../integration/sync/fake-device.ts';
 
 const skip = postgresSkipReason ?? rgwSkipReason;
@@ -23,37 +21,24 @@ const seed = Number(process.env['RIGCAP_FUZZ_SEED'] ?? Date.now() % 2 ** 31);
 const rssBoundMb = 400;
 
 describe.skipIf(skip !== undefined)('30 s of fuzzed requests against every route of a fleet receiver', () => {
-  let pg: PostgresEngine;
-  let rgw: RgwEngine;
-  let root: string;
-  let receivers: ReceiverInstance[] = [];
-
-  beforeAll(async () => {
-    [pg, rgw] = await Promise.all([startPostgres(), startRgw()]);
-    root = mkdtempSync(join(tmpdir(), 'rigcap-fuzz-'));
-  }, 240_000);
-  afterAll(async () => {
-    for (const r of receivers) await r.stop();
-    await Promise.all([pg?.stop(), rgw?.stop()]);
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
+  const fleet = fleetSuite('rigcap-fuzz-');
 
   it(`no crash, RSS under ${rssBoundMb} MiB (seed ${seed})`, async () => {
     const token = randomBytes(32).toString('base64url');
-    receivers = await startReceivers(1, {
-      dir: root,
+    fleet.receivers = await startReceivers(1, {
+      dir: fleet.root,
       args: fleetArgs({
-        dir: root,
-        dbUrl: await pg.createDatabase(),
-        blobs: `s3://${rgw.bucket}/fuzz`,
-        endpoint: rgw.endpoint,
+        dir: fleet.root,
+        dbUrl: await fleet.pg.createDatabase(),
+        blobs: `s3://${fleet.rgw.bucket}/fuzz`,
+        endpoint: fleet.rgw.endpoint,
         tokens: [token],
         extra: ['--max-part-bytes', String(1024 * 1024)],
       }),
-      env: rgw.awsEnv,
+      env: fleet.rgw.awsEnv,
     });
-    const r = receivers[0]!;
-    const dev = new FakeDevice({ deviceId: 'rig-fuzz', spoolDir: join(root, 'spool') });
+    const r = fleet.receivers[0]!;
+    const dev = new FakeDevice({ deviceId: 'rig-fuzz', spoolDir: join(fleet.root, 'spool') });
     expect(
       await send(`${r.url}/v1/records`, {
         method: 'POST',

@@ -5,17 +5,16 @@
 // tiles (ref/log/, written after each admission) are left out of the bucket's listing: the log's
 // size, from either instance's checkpoint, stands for them.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, nodeSigner } from '../../../agent/records/ed25519.ts';
 import { runCli } from '../../support/cli.ts';
-import { postgresSkipReason, startPostgres, type PostgresEngine } from '../../support/engines/postgres.ts';
-import { rgwSkipReason, startRgw, type RgwEngine } from '../../support/engines/rgw.ts';
+import { postgresSkipReason } from '../../support/engines/postgres.ts';
+import { rgwSkipReason } from '../../support/engines/rgw.ts';
 import { listBucket, s3ClientOf } from '../../support/fleet-checks.ts';
 import { createHeaders, resigned, send, signed } from '../../support/fleet-requests.ts';
-import { fleetArgs, startReceivers, type ReceiverInstance } from '../../support/fleet-rig.ts';
+import { fleetArgs, fleetSuite, startReceivers, type ReceiverInstance } from '../../support/fleet-rig.ts';
 import { FakeDevice } from '../../integration/sync/fake-device.ts';
 
 const skip = postgresSkipReason ?? rgwSkipReason;
@@ -23,25 +22,15 @@ const partLimit = 256 * 1024;
 const uploadLimit = 1024 * 1024;
 
 describe.skipIf(skip !== undefined)('refusals of the fleet store: a code each, nothing stored', () => {
-  let pg: PostgresEngine;
-  let rgw: RgwEngine;
-  let root: string;
+  const fleet = fleetSuite('rigcap-refusals-');
   let dbUrl: string;
-  let receivers: ReceiverInstance[] = [];
 
   beforeAll(async () => {
-    [pg, rgw] = await Promise.all([startPostgres(), startRgw()]);
-    root = mkdtempSync(join(tmpdir(), 'rigcap-refusals-'));
-    dbUrl = await pg.createDatabase();
-  }, 240_000);
-  afterAll(async () => {
-    for (const r of receivers) await r.stop();
-    await Promise.all([pg?.stop(), rgw?.stop()]);
-    rmSync(root, { recursive: true, force: true });
-  }, 120_000);
+    dbUrl = await fleet.pg.createDatabase();
+  });
 
   async function register(id: string): Promise<string> {
-    const file = join(root, `${id}.token`);
+    const file = join(fleet.root, `${id}.token`);
     const run = await runCli(['store', 'devices', 'add', id, '--db', dbUrl, '--token-file', file]);
     expect(run.code, run.stderr).toBe(0);
     return readFileSync(file, 'utf8').trim();
@@ -51,13 +40,13 @@ describe.skipIf(skip !== undefined)('refusals of the fleet store: a code each, n
     const ids = ['rig-a', 'rig-b', 'rig-d', 'rig-e'];
     const startupToken = randomBytes(32).toString('base64url');
     const tokens = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await register(id)])));
-    receivers = await startReceivers(2, {
-      dir: root,
+    fleet.receivers = await startReceivers(2, {
+      dir: fleet.root,
       args: fleetArgs({
-        dir: root,
+        dir: fleet.root,
         dbUrl,
-        blobs: `s3://${rgw.bucket}/ref`,
-        endpoint: rgw.endpoint,
+        blobs: `s3://${fleet.rgw.bucket}/ref`,
+        endpoint: fleet.rgw.endpoint,
         tokens: [startupToken],
         extra: [
           '--quota-open-uploads',
@@ -68,17 +57,17 @@ describe.skipIf(skip !== undefined)('refusals of the fleet store: a code each, n
           String(partLimit),
         ],
       }),
-      env: rgw.awsEnv,
+      env: fleet.rgw.awsEnv,
     });
-    const [r0, r1] = receivers as [ReceiverInstance, ReceiverInstance];
-    const s3 = s3ClientOf(rgw.endpoint, rgw.awsEnv);
+    const [r0, r1] = fleet.receivers as [ReceiverInstance, ReceiverInstance];
+    const s3 = s3ClientOf(fleet.rgw.endpoint, fleet.rgw.awsEnv);
     const logSize = async (): Promise<number> => {
       const note = await (await fetch(`${r1.url}/v1/log/checkpoint`)).text();
       return Number(note.split('\n')[1]);
     };
     const snapshot = async (): Promise<string> =>
       JSON.stringify({
-        objects: [...(await listBucket(s3, rgw.bucket, 'ref/'))]
+        objects: [...(await listBucket(s3, fleet.rgw.bucket, 'ref/'))]
           .filter(([k]) => !k.startsWith('ref/log/'))
           .sort(),
         log: await logSize(),
@@ -86,7 +75,7 @@ describe.skipIf(skip !== undefined)('refusals of the fleet store: a code each, n
     const device = (id: string, sessionId?: string): FakeDevice =>
       new FakeDevice({
         deviceId: id,
-        spoolDir: join(root, 'spool', randomBytes(4).toString('hex')),
+        spoolDir: join(fleet.root, 'spool', randomBytes(4).toString('hex')),
         ...(sessionId === undefined ? {} : { sessionId }),
       });
     const records = (
@@ -262,7 +251,7 @@ describe.skipIf(skip !== undefined)('refusals of the fleet store: a code each, n
       headers: signed(a, 'HEAD', path, { 'tus-resumable': '1.0.0' }),
     });
     expect(head.headers.get('upload-offset')).toBe('0');
-    expect(receivers.every((r) => r.alive())).toBe(true);
+    expect(fleet.receivers.every((r) => r.alive())).toBe(true);
     s3.destroy();
   }, 300_000);
 });
