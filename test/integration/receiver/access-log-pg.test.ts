@@ -29,6 +29,16 @@ const readers = [
   { name: 'bob', role: 'auditor' as const, sha256: tokenSha256(tokens.bob) },
 ];
 
+/** `rigcap access-log --db URL --session ID --json`, which must succeed. */
+async function accessLogJson(
+  url: string,
+  sessionId: string,
+): Promise<{ entries: AccessLogRow[]; unverified: number[] }> {
+  const run = await runCli(['access-log', '--db', url, '--session', sessionId, '--json']);
+  expect(run.code, run.stderr).toBe(0);
+  return JSON.parse(run.stdout) as { entries: AccessLogRow[]; unverified: number[] };
+}
+
 describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', () => {
   let engine: PostgresEngine;
   let url: string;
@@ -88,12 +98,7 @@ describe.skipIf(postgresSkipReason !== undefined)('access log on PostgreSQL', ()
     const after = await verifiedCheckpoint(b);
     expect(await provesConsistent(a.url, before, after)).toBe(true);
 
-    const run = await runCli(['access-log', '--db', url, '--session', sessionId, '--json']);
-    expect(run.code, run.stderr).toBe(0);
-    const { entries, unverified } = JSON.parse(run.stdout) as {
-      entries: AccessLogRow[];
-      unverified: number[];
-    };
+    const { entries, unverified } = await accessLogJson(url, sessionId);
     expect(unverified).toEqual([]);
     expect(entries.every((e) => e.logIndex >= before.size && e.logIndex < after.size)).toBe(true);
     expect(entries.map((e) => [e.reader, e.outcome, e.action, e.object])).toEqual([
@@ -208,12 +213,7 @@ describe.skipIf(postgresSkipReason !== undefined || rgwSkipReason !== undefined)
       );
       expect(absent.status).toBe(404);
 
-      const run = await runCli(['access-log', '--db', url, '--session', sessionId, '--json']);
-      expect(run.code, run.stderr).toBe(0);
-      const { entries, unverified } = JSON.parse(run.stdout) as {
-        entries: AccessLogRow[];
-        unverified: number[];
-      };
+      const { entries, unverified } = await accessLogJson(url, sessionId);
       expect(unverified).toEqual([]);
       expect(entries.map((e) => [e.reader, e.outcome, e.route, e.sha256, e.purpose])).toEqual([
         ['alice', 'read', '/v1/sessions/:sessionId', sha256(sessionText), null],
