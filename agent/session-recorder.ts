@@ -15,7 +15,7 @@ import type { RecordSealer } from './keys/record-sealer.ts';
 import type { Logger } from './log.ts';
 import type { BatchWrite, ChunkMetadata, CommittedChunk } from './pipeline/chunk-types.ts';
 import { ChunkWriter } from './pipeline/chunk-writer.ts';
-import { GeofenceTracker } from './pipeline/geofence-tracker.ts';
+import { GeofenceTracker, type ChunkGeofences } from './pipeline/geofence-tracker.ts';
 import { isImageStream } from './pipeline/image-streams.ts';
 import type { StreamLedger } from './pipeline/ledger.ts';
 import type { SnapshotGates } from './pipeline/snapshot-gates.ts';
@@ -84,6 +84,7 @@ export class SessionRecorder {
   /** GNSS fixes against `policy.geofences` (undefined without geofences). */
   readonly #geofences: GeofenceTracker | undefined;
   #pendingTimesync: RecordTimesync | undefined;
+  #pendingFences: ChunkGeofences | undefined;
 
   /** Opens the session in the catalog and the chain (signed open record), then its writer. */
   static async open(o: SessionRecorderOptions): Promise<SessionRecorder> {
@@ -127,6 +128,9 @@ export class SessionRecorder {
         beforeClose: (info) => {
           const summary = clock.takeWindow(info.startNs, info.endNs);
           this.#pendingTimesync = summary;
+          // Fixes observed as their samples entered this file (commits run behind the writes, so
+          // by onCommit the next file's fixes may be in the tracker too).
+          this.#pendingFences = this.#geofences?.takeChunk();
           const marks = o.marks.splice(0);
           return {
             metadata: [
@@ -137,6 +141,9 @@ export class SessionRecorder {
         },
       },
       onCommit: (chunk) => this.#onCommit(chunk),
+      ...(this.#geofences === undefined
+        ? {}
+        : { onSampleAdded: (sample: Sample) => this.#geofences?.observe(sample) }),
     });
   }
 
@@ -168,7 +175,6 @@ export class SessionRecorder {
     if (!this.#registered.has(sample.stream)) {
       for (const d of this.#o.drivers) this.registerSchemas(d.schemas());
     }
-    this.#geofences?.observe(sample);
     return this.writer.write(sample);
   }
 
@@ -179,8 +185,6 @@ export class SessionRecorder {
         break;
       }
     }
-    if (this.#geofences !== undefined)
-      for (let i = from; i < samples.length; i++) this.#geofences.observe(samples[i]!);
     return this.writer.writeBatch(samples, from);
   }
 
@@ -223,7 +227,8 @@ export class SessionRecorder {
       t.faces += deidLineage.boxes.face;
       t.plates += deidLineage.boxes.plate;
     }
-    const fences = this.#geofences?.takeChunk();
+    const fences = this.#pendingFences;
+    this.#pendingFences = undefined;
     await sealCommittedChunk(o.sealOptions(), chunk, {
       window,
       ...(fences === undefined ? {} : { regions: fences.regions, outsideGeofences: fences.outside }),

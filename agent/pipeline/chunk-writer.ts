@@ -4,9 +4,8 @@
 // then handed to `onCommit` (the sealer signs it right after the rename). A file that fills up or
 // runs out of time is committed behind the writes that follow (they go into the next file at once):
 // the fsyncs and the signing of one file never hold up samples of any stream. Commits still run one
-// at a time and in order. Every file is
-// self-contained: all schemas/channels, the latest value of every latched stream, and whatever
-// the hooks add (calibration attachments, time-sync metadata).
+// at a time and in order. Every file is self-contained: all schemas/channels, the latest value of
+// every latched stream, and whatever the hooks add (calibration attachments, time-sync metadata).
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.ts';
@@ -35,6 +34,8 @@ export interface ChunkWriterOptions {
   logger: Logger;
   /** Called after each rename + directory fsync, before the next chunk opens. */
   onCommit?: (chunk: CommittedChunk) => void | Promise<void>;
+  /** Called once a sample is in the open file (before that file's `beforeClose`). */
+  onSampleAdded?: (sample: Sample) => void;
   hooks?: ChunkHooks;
   /** First index to use; existing chunk files in the session folder push it further. Default 1. */
   firstChunkIndex?: number;
@@ -162,6 +163,7 @@ export class ChunkWriter {
     } catch (err) {
       return this.#fail(current, err);
     }
+    this.#options.onSampleAdded?.(sample);
     return flushed === undefined
       ? this.#afterAdd(current, lane, sample)
       : this.#afterFlush(current, lane, sample, flushed);
@@ -185,6 +187,7 @@ export class ChunkWriter {
     } catch (err) {
       return this.#fail(current, err);
     }
+    this.#options.onSampleAdded?.(sample);
     await (flushed === undefined
       ? this.#afterAdd(current, lane, sample)
       : this.#afterFlush(current, lane, sample, flushed));

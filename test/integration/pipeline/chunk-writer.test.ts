@@ -132,6 +132,33 @@ describe('ChunkWriter', () => {
     expect(second.map((m) => m.seq)).toEqual([1, 2]);
   });
 
+  it('reports each sample as added before the beforeClose of the file it went into, never of the one before', async () => {
+    // Commits run behind the writes, so per-file facts (geofence regions) must be cut in
+    // beforeClose from what onSampleAdded saw, not in onCommit.
+    const events: string[] = [];
+    const { w } = writer({
+      chunking: chunking({ maxDurationMs: 100 }),
+      onSampleAdded: (s) => events.push(`add ${s.stream}@${s.captureNs / MS}`),
+      hooks: {
+        beforeClose: (info) => {
+          events.push(`close ${info.chunkIndex}`);
+          return {};
+        },
+      },
+    });
+    await w.write(sample(gnss, 0, 0n));
+    await w.write(sample(gnss, 1, 50n * MS));
+    await w.write(sample(gnss, 2, 150n * MS)); // due: opens chunk 2
+    await w.close();
+    expect(events).toEqual([
+      `add ${gnss.name}@0`,
+      `add ${gnss.name}@50`,
+      'close 1',
+      `add ${gnss.name}@150`,
+      'close 2',
+    ]);
+  });
+
   it('splits by capture-time duration', async () => {
     const { w, commits } = writer({ chunking: chunking({ maxDurationMs: 100, maxBytes: 1 << 30 }) });
     for (let i = 0; i < 50; i++) await w.write(sample(imu, i, BigInt(i) * 10n * MS));
