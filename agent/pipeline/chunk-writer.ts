@@ -14,8 +14,16 @@ import type { Sample } from '../../drivers/types.ts';
 import { RigcapError } from '../errors.ts';
 import { AdaptiveZstdCompressor, type ChunkCompressor } from './chunk-compression.ts';
 import { fsyncDir } from '../fsutil/atomic-file.ts';
-import { HashingFile, durableRename, type OpenChunkFile } from './chunk-file.ts';
-import { addExtras, addSample, mapError, registerStream, type Lane, type OpenFile } from './open-chunk.ts';
+import { HashingFile, type OpenChunkFile } from './chunk-file.ts';
+import {
+  addExtras,
+  addSample,
+  finishFile,
+  mapError,
+  registerStream,
+  type Lane,
+  type OpenFile,
+} from './open-chunk.ts';
 import { McapEncoder } from './mcap-encoder.ts';
 import {
   chunkFileName,
@@ -317,7 +325,6 @@ export class ChunkWriter {
     this.#current = undefined;
     const startedMs = performance.now();
     try {
-      const streams = [...current.stats.values()];
       const closeInfo = {
         sessionId: this.#options.sessionId,
         chunkIndex: current.chunkIndex,
@@ -325,31 +332,12 @@ export class ChunkWriter {
         startNs: current.startNs,
         endNs: current.endNs,
         messages: current.messages,
-        streams,
+        streams: [...current.stats.values()],
         reason,
       };
       const extras = (await this.#options.hooks?.beforeClose?.(closeInfo)) ?? {};
       await addExtras(current.encoder, extras, current.endNs);
-      const summary = await current.encoder.end();
-      await current.file.sync();
-      await current.file.close();
-      await durableRename(current.partialPath, current.finalPath, {
-        fromDir: this.#sessionDir,
-        toDir: this.#sessionDir,
-      });
-      const committed: CommittedChunk = {
-        sessionId: this.#options.sessionId,
-        chunkIndex: current.chunkIndex,
-        path: current.finalPath,
-        name: current.name,
-        bytes: Number(summary.fileBytes),
-        sha256: current.file.sha256(),
-        startNs: current.startNs,
-        endNs: current.endNs,
-        messages: current.messages,
-        streams,
-        reason,
-      };
+      const committed = await finishFile(current, closeInfo, this.#sessionDir);
       this.#log.info(
         {
           chunk: current.name,

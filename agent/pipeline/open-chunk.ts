@@ -1,9 +1,16 @@
 // The state of the chunk file being written, and how streams, samples and hook extras enter it.
-// chunk-writer.ts decides when files open, rotate and commit; this is what goes into one.
+// chunk-writer.ts decides when files open, rotate and commit; this is what goes into one and how
+// a finished one becomes a committed `*.mcap`.
 import type { Sample } from '../../drivers/types.ts';
 import { RigcapError, errnoCode, isRigcapError } from '../errors.ts';
-import { diskError, type ChunkFile } from './chunk-file.ts';
-import type { CaptureStream, ChunkExtras, StreamChunkStats } from './chunk-types.ts';
+import { diskError, durableRename, type ChunkFile } from './chunk-file.ts';
+import type {
+  CaptureStream,
+  ChunkCloseInfo,
+  ChunkExtras,
+  CommittedChunk,
+  StreamChunkStats,
+} from './chunk-types.ts';
 import type { McapEncoder } from './mcap-encoder.ts';
 
 /** The open `*.mcap.partial` and what it holds so far. */
@@ -102,6 +109,28 @@ export async function addExtras(encoder: McapEncoder, extras: ChunkExtras, timeN
   for (const m of extras.metadata ?? []) {
     await encoder.addMetadata({ name: m.name, metadata: new Map(Object.entries(m.metadata)) });
   }
+}
+
+/**
+ * Finishes a file whose last extras are in: ends the MCAP, fsyncs and closes the `.partial`, and
+ * renames it to `*.mcap` with both directory fsyncs. What it returns is the close info plus where
+ * the file now is, its size and its SHA-256.
+ */
+export async function finishFile(
+  current: OpenFile,
+  closeInfo: ChunkCloseInfo,
+  sessionDir: string,
+): Promise<CommittedChunk> {
+  const summary = await current.encoder.end();
+  await current.file.sync();
+  await current.file.close();
+  await durableRename(current.partialPath, current.finalPath, { fromDir: sessionDir, toDir: sessionDir });
+  return {
+    ...closeInfo,
+    path: current.finalPath,
+    bytes: Number(summary.fileBytes),
+    sha256: current.file.sha256(),
+  };
 }
 
 /** Maps a write failure to the error code that says what to do (disk full, unwritable spool). */
