@@ -120,14 +120,6 @@ export class S3BlobStore implements BlobStore {
     return { stream: out.Body as Readable, bytes: out.ContentLength ?? 0 };
   }
 
-  /** A readable stream of a stored blob. */
-  async read(sha256: string): Promise<Readable> {
-    const out = await this.#client.send(
-      new GetObjectCommand({ Bucket: this.#bucket, Key: this.blobKey(sha256) }),
-    );
-    return out.Body as Readable;
-  }
-
   async hashUpload(uploadId: string): Promise<string> {
     const out = await this.#client.send(
       new GetObjectCommand({ Bucket: this.#bucket, Key: this.uploadKey(uploadId) }),

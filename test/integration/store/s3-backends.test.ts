@@ -92,7 +92,7 @@ describe.skipIf(rgwSkipReason !== undefined)('object ports on Ceph RGW', () => {
       created: true,
     });
     expect(await blobs.size(hex)).toBe(body.length);
-    expect(sha256(await readAll(await blobs.read(hex)))).toBe(hex);
+    expect(sha256(await readAll((await blobs.open(hex))!.stream))).toBe(hex);
     // Content-addressed: writing it again stores nothing new.
     expect(await blobs.writeBlob(hex, slices(body, 1024 * 1024))).toEqual({
       bytes: body.length,
@@ -224,7 +224,7 @@ describe.skipIf(rgwSkipReason !== undefined)('object ports on Ceph RGW', () => {
       });
       expect(rest.status).toBe(204);
       expect((await fetch(`${one.url}/v1/blobs/sha256/${hex}`, { method: 'HEAD' })).status).toBe(200);
-      expect(sha256(await readAll(await (shared.blobs as S3BlobStore).read(hex)))).toBe(hex);
+      expect(sha256(await readAll((await (shared.blobs as S3BlobStore).open(hex))!.stream))).toBe(hex);
     } finally {
       await one.close();
       await two.close();
