@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../agent/log.ts';
 import { TusClient } from '../../../agent/sync/tus-client.ts';
 import { generateKeyPair, nodeSigner, type Signer } from '../../../agent/records/ed25519.ts';
-import { contentDigestOf, signRequest } from '../../../agent/records/http-signature.ts';
 import { QuotaBook } from '../../../receiver/auth/quotas.ts';
 import { RequestAuth } from '../../../receiver/auth/request-auth.ts';
 import { FileBlobStore } from '../../../receiver/blob-store.ts';
 import { registerTusRoutes } from '../../../receiver/tus-routes.ts';
+import { signed as signedHeaders } from '../../support/fleet-requests.ts';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -82,6 +82,7 @@ describe('tus routes with signed requests', () => {
   const stored = (): string[] => readdirSync(join(root, 'incoming'));
   const parts = (): string[] => readdirSync(join(root, 'parts'));
 
+  /** A signed tus request as the receiver's fixed clock expects it. */
   function signed(
     who: { signer: Signer },
     method: string,
@@ -90,20 +91,10 @@ describe('tus routes with signed requests', () => {
     body?: Uint8Array,
     o: { created?: number; nonce?: string } = {},
   ): Record<string, string> {
-    const all = {
-      'tus-resumable': '1.0.0',
-      ...headers,
-      'content-digest': contentDigestOf(body ?? new Uint8Array()),
-    };
-    const sig = signRequest(
-      { method, path, headers: all },
-      {
-        signer: who.signer,
-        created: o.created ?? nowS,
-        nonce: o.nonce ?? randomBytes(12).toString('base64url'),
-      },
-    );
-    return { ...all, ...sig };
+    return signedHeaders(who, method, path, { 'tus-resumable': '1.0.0', ...headers }, body, {
+      created: nowS,
+      ...o,
+    });
   }
 
   async function create(who: { signer: Signer }, body: Uint8Array): Promise<string> {
